@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RunEvent is one line of a run's timeline or log.
+type RunEvent struct {
+	ID         int64          `json:"id"`
+	RunID      int64          `json:"run_id"`
+	At         time.Time      `json:"at"`
+	Kind       string         `json:"kind"`  // timeline, log, item
+	Level      string         `json:"level"` // debug, info, warn, error
+	Message    string         `json:"message"`
+	ReasonCode *string        `json:"reason_code"`
+	ItemRef    *string        `json:"item_ref"`
+	Details    map[string]any `json:"details"`
+}
+
+// InsertRunEvent appends an event to a run.
+func InsertRunEvent(ctx context.Context, q Querier, e RunEvent) (RunEvent, error) {
+	if e.Kind == "" {
+		e.Kind = "log"
+	}
+	if e.Level == "" {
+		e.Level = "info"
+	}
+	if e.Details == nil {
+		e.Details = map[string]any{}
+	}
+	err := q.QueryRow(ctx, `INSERT INTO run_events (run_id, kind, level, message, reason_code, item_ref, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, at`,
+		e.RunID, e.Kind, e.Level, e.Message, e.ReasonCode, e.ItemRef, e.Details).Scan(&e.ID, &e.At)
+	if err != nil {
+		return e, fmt.Errorf("error recording event of run %d: %w", e.RunID, err)
+	}
+	return e, nil
+}
+
+// EventFilter selects a run's events, oldest first, after AfterID (for follow mode).
+type EventFilter struct {
+	RunID     int64
+	AfterID   int64
+	Kinds     []string
+	MinLevels []string // levels to include; nil means all
+	Search    string
+	Limit     int
+}
+
+// ListRunEvents returns a run's events in order.
+func ListRunEvents(ctx context.Context, q Querier, f EventFilter) ([]RunEvent, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := q.Query(ctx, `SELECT id, run_id, at, kind, level, message, reason_code, item_ref, details FROM run_events
+		WHERE run_id = $1 AND id > $2 AND ($3::text[] IS NULL OR kind = ANY($3)) AND ($4::text[] IS NULL OR level = ANY($4))
+		AND ($5 = '' OR message ILIKE '%' || $5 || '%' OR coalesce(item_ref, '') ILIKE '%' || $5 || '%' OR coalesce(reason_code, '') ILIKE '%' || $5 || '%')
+		ORDER BY id LIMIT $6`, f.RunID, f.AfterID, f.Kinds, f.MinLevels, escapeLike(f.Search), limit)
+	if err != nil {
+		return nil, fmt.Errorf("error listing events of run %d: %w", f.RunID, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunEvent, error) {
+		var e RunEvent
+		return e, r.Scan(&e.ID, &e.RunID, &e.At, &e.Kind, &e.Level, &e.Message, &e.ReasonCode, &e.ItemRef, &e.Details)
+	})
+}

@@ -1,0 +1,378 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Run statuses and outcomes (DESIGN §3).
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+
+	OutcomeSucceeded          = "succeeded"
+	OutcomePartiallySucceeded = "partially_succeeded"
+	OutcomeFailed             = "failed"
+	OutcomeBlocked            = "blocked"
+	OutcomeCancelled          = "cancelled"
+)
+
+// Run is one operation run: the canonical record of an execution. JSON names match the columns.
+type Run struct {
+	ID                   int64          `json:"id"`
+	WorkspaceID          int64          `json:"workspace_id"`
+	TenantID             *int64         `json:"tenant_id"`
+	ProviderConnectionID *int64         `json:"provider_connection_id"`
+	Type                 string         `json:"type"`
+	Status               string         `json:"status"`
+	Outcome              *string        `json:"outcome"`
+	IdentityKey          *string        `json:"identity_key"`
+	InitiatorKind        string         `json:"initiator_kind"`
+	InitiatorUserID      *int64         `json:"initiator_user_id"`
+	ScheduleID           *int64         `json:"schedule_id"`
+	IntendedFireTime     *time.Time     `json:"intended_fire_time"`
+	IsLate               bool           `json:"is_late"`
+	Params               map[string]any `json:"params"`
+	ProgressProcessed    int64          `json:"progress_processed"`
+	ProgressTotal        *int64         `json:"progress_total"`
+	Counts
+	ReasonCode        *string        `json:"reason_code"`
+	ReasonDetail      *string        `json:"reason_detail"`
+	Result            map[string]any `json:"result"`
+	RetryOfRunID      *int64         `json:"retry_of_run_id"`
+	RiverJobID        *int64         `json:"river_job_id"`
+	Attempt           int            `json:"attempt"`
+	CancelRequestedAt *time.Time     `json:"cancel_requested_at"`
+	CancelRequestedBy *int64         `json:"cancel_requested_by"`
+	HeartbeatAt       *time.Time     `json:"heartbeat_at"`
+	CreatedAt         time.Time      `json:"created_at"`
+	StartedAt         *time.Time     `json:"started_at"`
+	FinishedAt        *time.Time     `json:"finished_at"`
+	UpdatedAt         time.Time      `json:"updated_at"`
+
+	// Joined for display; not columns of operation_runs.
+	TenantName    string `json:"tenant_name,omitempty"`
+	InitiatorName string `json:"initiator_name,omitempty"`
+}
+
+// Counts are a run's summary counts.
+type Counts struct {
+	Succeeded int64 `json:"count_succeeded"`
+	Failed    int64 `json:"count_failed"`
+	Skipped   int64 `json:"count_skipped"`
+	Created   int64 `json:"count_created"`
+	Updated   int64 `json:"count_updated"`
+	Deleted   int64 `json:"count_deleted"`
+	Unchanged int64 `json:"count_unchanged"`
+}
+
+// Active reports whether the run is queued or running.
+func (r *Run) Active() bool { return r.Status != StatusCompleted }
+
+const runColumns = `r.id, r.workspace_id, r.tenant_id, r.provider_connection_id, r.type, r.status, r.outcome, r.identity_key,
+	r.initiator_kind, r.initiator_user_id, r.schedule_id, r.intended_fire_time, r.is_late, r.params, r.progress_processed,
+	r.progress_total, r.count_succeeded, r.count_failed, r.count_skipped, r.count_created, r.count_updated, r.count_deleted,
+	r.count_unchanged, r.reason_code, r.reason_detail, r.result, r.retry_of_run_id, r.river_job_id, r.attempt,
+	r.cancel_requested_at, r.cancel_requested_by, r.heartbeat_at, r.created_at, r.started_at, r.finished_at, r.updated_at,
+	coalesce(t.name, ''), coalesce(u.name, '')`
+
+const runFrom = ` FROM operation_runs r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN users u ON u.id = r.initiator_user_id`
+
+func scanRun(row pgx.Row) (Run, error) {
+	var r Run
+	err := row.Scan(&r.ID, &r.WorkspaceID, &r.TenantID, &r.ProviderConnectionID, &r.Type, &r.Status, &r.Outcome, &r.IdentityKey,
+		&r.InitiatorKind, &r.InitiatorUserID, &r.ScheduleID, &r.IntendedFireTime, &r.IsLate, &r.Params, &r.ProgressProcessed,
+		&r.ProgressTotal, &r.Succeeded, &r.Failed, &r.Skipped, &r.Created, &r.Updated, &r.Deleted,
+		&r.Unchanged, &r.ReasonCode, &r.ReasonDetail, &r.Result, &r.RetryOfRunID, &r.RiverJobID, &r.Attempt,
+		&r.CancelRequestedAt, &r.CancelRequestedBy, &r.HeartbeatAt, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.UpdatedAt,
+		&r.TenantName, &r.InitiatorName)
+	return r, err
+}
+
+func collectRuns(rows pgx.Rows, err error) ([]Run, error) {
+	if err != nil {
+		return nil, fmt.Errorf("error listing runs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) { return scanRun(r) })
+}
+
+// NewRun is what Start inserts.
+type NewRun struct {
+	WorkspaceID          int64
+	TenantID             *int64
+	ProviderConnectionID *int64
+	Type                 string
+	IdentityKey          *string
+	InitiatorKind        string
+	InitiatorUserID      *int64
+	ScheduleID           *int64
+	IntendedFireTime     *time.Time
+	IsLate               bool
+	Params               map[string]any
+	RetryOfRunID         *int64
+}
+
+// Identity index names, for callers that race on them.
+const (
+	IndexActiveIdentity = "operation_runs_active_identity_idx"
+	IndexScheduleFire   = "operation_runs_schedule_fire_idx"
+)
+
+// InsertRun inserts a queued run. A clash with an identity index comes back as an error for which
+// IsUniqueViolation(err, IndexActiveIdentity or IndexScheduleFire) is true.
+func InsertRun(ctx context.Context, q Querier, n NewRun) (Run, error) {
+	if n.Params == nil {
+		n.Params = map[string]any{}
+	}
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO operation_runs (workspace_id, tenant_id, provider_connection_id, type, identity_key,
+		initiator_kind, initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
+		n.ScheduleID, n.IntendedFireTime, n.IsLate, n.Params, n.RetryOfRunID).Scan(&id)
+	if err != nil {
+		return Run{}, fmt.Errorf("error inserting %s run: %w", n.Type, err)
+	}
+	return GetRun(ctx, q, id)
+}
+
+func GetRun(ctx context.Context, q Querier, id int64) (Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+runFrom+` WHERE r.id = $1`, id))
+	if err != nil {
+		return r, notFound(err, fmt.Sprintf("run %d", id))
+	}
+	return r, nil
+}
+
+// GetRunForUpdate loads a run and locks its row until the transaction ends.
+func GetRunForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Run, error) {
+	r, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+runFrom+` WHERE r.id = $1 FOR UPDATE OF r`, id))
+	if err != nil {
+		return r, notFound(err, fmt.Sprintf("run %d", id))
+	}
+	return r, nil
+}
+
+// FindActiveRunByIdentity returns the queued or running run holding identity key, if any.
+func FindActiveRunByIdentity(ctx context.Context, q Querier, key string) (Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+runFrom+`
+		WHERE r.identity_key = $1 AND r.status IN ('queued', 'running')`, key))
+	if err != nil {
+		return r, notFound(err, "active run "+key)
+	}
+	return r, nil
+}
+
+// FindScheduledRun returns the run of (schedule, intended fire time), if any.
+func FindScheduledRun(ctx context.Context, q Querier, scheduleID int64, fireTime time.Time) (Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+runFrom+`
+		WHERE r.schedule_id = $1 AND r.intended_fire_time = $2`, scheduleID, fireTime))
+	if err != nil {
+		return r, notFound(err, fmt.Sprintf("run of schedule %d at %s", scheduleID, fireTime.Format(time.RFC3339)))
+	}
+	return r, nil
+}
+
+// RunFilter selects runs for lists. Empty fields do not filter. Lists are newest first; pass the last
+// id of a page as BeforeID for the next one (keyset pagination).
+type RunFilter struct {
+	WorkspaceIDs []int64
+	TenantID     int64
+	Types        []string // runs of these types only; nil means all
+	Statuses     []string
+	Outcomes     []string
+	ReasonCode   string
+	Search       string // substring of type, tenant name or reason code
+	BeforeID     int64
+	Limit        int
+}
+
+// ListRuns returns one page of runs matching f.
+func ListRuns(ctx context.Context, q Querier, f RunFilter) ([]Run, error) {
+	where, args := f.where()
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	args = append(args, limit)
+	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+where+fmt.Sprintf(` ORDER BY r.id DESC LIMIT $%d`, len(args)), args...))
+}
+
+// CountRuns counts runs matching f by status and outcome: keys are "queued", "running", and the outcomes.
+func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, error) {
+	f.Statuses, f.Outcomes, f.BeforeID = nil, nil, 0
+	where, args := f.where()
+	rows, err := q.Query(ctx, `SELECT coalesce(r.outcome, r.status), count(*)`+runFrom+where+` GROUP BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error counting runs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var key string
+		var n int64
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		out[key] = n
+	}
+	return out, rows.Err()
+}
+
+func (f RunFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	add("r.workspace_id = ANY($?)", f.WorkspaceIDs)
+	if f.TenantID != 0 {
+		add("r.tenant_id = $?", f.TenantID)
+	}
+	if f.Types != nil {
+		add("r.type = ANY($?)", f.Types)
+	}
+	if len(f.Statuses) > 0 {
+		add("r.status = ANY($?)", f.Statuses)
+	}
+	if len(f.Outcomes) > 0 {
+		add("r.outcome = ANY($?)", f.Outcomes)
+	}
+	if f.ReasonCode != "" {
+		add("r.reason_code = $?", f.ReasonCode)
+	}
+	if f.Search != "" {
+		add("(r.type ILIKE $? OR t.name ILIKE $? OR coalesce(r.reason_code, '') ILIKE $?)", "%"+escapeLike(f.Search)+"%")
+	}
+	if f.BeforeID > 0 {
+		add("r.id < $?", f.BeforeID)
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// escapeLike makes s match literally inside a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// SetRunJobID records the River job that carries the run.
+func SetRunJobID(ctx context.Context, q Querier, runID, jobID int64) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET river_job_id = $2 WHERE id = $1`, runID, jobID)
+	if err != nil {
+		return fmt.Errorf("error recording job of run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// MarkRunRunning moves a queued (or resumed running) run to running and counts the attempt.
+func MarkRunRunning(ctx context.Context, q Querier, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'running', started_at = coalesce(started_at, now()),
+		heartbeat_at = now(), attempt = attempt + 1, updated_at = now() WHERE id = $1 AND status <> 'completed'`, id)
+	if err != nil {
+		return fmt.Errorf("error starting run %d: %w", id, err)
+	}
+	return nil
+}
+
+// Progress is a running run's progress and counts so far.
+type Progress struct {
+	Processed int64
+	Total     *int64
+	Counts
+}
+
+// UpdateRunProgress writes progress, counts and the heartbeat of a running run.
+func UpdateRunProgress(ctx context.Context, q Querier, id int64, p Progress) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET progress_processed = $2, progress_total = $3,
+		count_succeeded = $4, count_failed = $5, count_skipped = $6, count_created = $7, count_updated = $8,
+		count_deleted = $9, count_unchanged = $10, heartbeat_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'running'`,
+		id, p.Processed, p.Total, p.Succeeded, p.Failed, p.Skipped, p.Created, p.Updated, p.Deleted, p.Unchanged)
+	if err != nil {
+		return fmt.Errorf("error saving progress of run %d: %w", id, err)
+	}
+	return nil
+}
+
+// HeartbeatRun records that the run's worker is alive. It returns the cancel request time, if any.
+func HeartbeatRun(ctx context.Context, q Querier, id int64) (*time.Time, error) {
+	var cancelAt *time.Time
+	err := q.QueryRow(ctx, `UPDATE operation_runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'
+		RETURNING cancel_requested_at`, id).Scan(&cancelAt)
+	if err != nil && err != pgx.ErrNoRows {
+		return nil, fmt.Errorf("error heartbeating run %d: %w", id, err)
+	}
+	return cancelAt, nil
+}
+
+// Finish is how a run ends.
+type Finish struct {
+	Outcome      string
+	ReasonCode   *string
+	ReasonDetail *string
+	Progress     *Progress      // final progress and counts; nil keeps what was written
+	Result       map[string]any // merged into the run's result; nil keeps it
+}
+
+// FinishRun completes an active run. It returns false when the run was already completed (another
+// worker or a cancel got there first), in which case nothing changes.
+func FinishRun(ctx context.Context, q Querier, id int64, f Finish) (bool, error) {
+	var processed, succeeded, failed, skipped, created, updated, deleted, unchanged *int64
+	var total *int64
+	if p := f.Progress; p != nil {
+		processed, total = &p.Processed, p.Total
+		succeeded, failed, skipped, created = &p.Succeeded, &p.Failed, &p.Skipped, &p.Created
+		updated, deleted, unchanged = &p.Updated, &p.Deleted, &p.Unchanged
+	}
+	if f.Result == nil {
+		f.Result = map[string]any{}
+	}
+	tag, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'completed', outcome = $2, reason_code = $3, reason_detail = $4,
+		progress_processed = coalesce($5, progress_processed), progress_total = CASE WHEN $5::bigint IS NULL THEN progress_total ELSE $6 END,
+		count_succeeded = coalesce($7, count_succeeded), count_failed = coalesce($8, count_failed),
+		count_skipped = coalesce($9, count_skipped), count_created = coalesce($10, count_created),
+		count_updated = coalesce($11, count_updated), count_deleted = coalesce($12, count_deleted),
+		count_unchanged = coalesce($13, count_unchanged), result = result || $14,
+		finished_at = now(), updated_at = now()
+		WHERE id = $1 AND status <> 'completed'`,
+		id, f.Outcome, f.ReasonCode, f.ReasonDetail, processed, total, succeeded, failed, skipped, created, updated,
+		deleted, unchanged, f.Result)
+	if err != nil {
+		return false, fmt.Errorf("error finishing run %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RequestRunCancel records a cancel request on an active run. It returns false when the run is
+// already completed.
+func RequestRunCancel(ctx context.Context, q Querier, id, userID int64) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE operation_runs SET cancel_requested_at = coalesce(cancel_requested_at, now()),
+		cancel_requested_by = coalesce(cancel_requested_by, $2), updated_at = now() WHERE id = $1 AND status <> 'completed'`, id, userID)
+	if err != nil {
+		return false, fmt.Errorf("error requesting cancel of run %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// MergeRunResult merges fields into a run's result document (used for per-capability tables,
+// mapping reports, resume checkpoints).
+func MergeRunResult(ctx context.Context, q Querier, id int64, fields map[string]any) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET result = result || $2, updated_at = now() WHERE id = $1`, id, fields)
+	if err != nil {
+		return fmt.Errorf("error saving result of run %d: %w", id, err)
+	}
+	return nil
+}
+
+// ListStaleRuns returns running runs whose heartbeat is older than olderThan: their engine probably died.
+func ListStaleRuns(ctx context.Context, q Querier, olderThan time.Duration, limit int) ([]Run, error) {
+	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+`
+		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1) ORDER BY r.heartbeat_at LIMIT $2`,
+		olderThan.Seconds(), limit))
+}

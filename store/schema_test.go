@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func defaultWorkspace(t *testing.T, db *store.DB) store.Workspace {
+	t.Helper()
+	w, err := store.GetWorkspaceByName(context.Background(), db.Pool, "default")
+	require.NoError(t, err)
+	return w
+}
+
+func TestAuditIsAppendOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	w := defaultWorkspace(t, db)
+	require.NoError(t, store.InsertAudit(ctx, db.Pool, store.AuditEvent{WorkspaceID: &w.ID, ActorKind: "system", Action: "test.write"}))
+
+	for _, stmt := range []string{
+		`UPDATE audit_events SET action = 'forged'`,
+		`DELETE FROM audit_events`,
+		`TRUNCATE audit_events`,
+	} {
+		_, err := db.Pool.Exec(ctx, stmt)
+		require.Error(t, err, stmt)
+		require.Contains(t, err.Error(), "append-only", stmt)
+	}
+	events, err := store.ListAudit(ctx, db.Pool, store.AuditFilter{WorkspaceIDs: []int64{w.ID}})
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, "test.write", events[0].Action)
+}
+
+func TestRunIdentityIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OneActiveRunPerDedupeIdentity", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		w := defaultWorkspace(t, db)
+		key := "directory_groups.sync:tenant:1"
+		first, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "directory_groups.sync", IdentityKey: &key, InitiatorKind: "system"})
+		require.NoError(t, err)
+
+		_, err = store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "directory_groups.sync", IdentityKey: &key, InitiatorKind: "system"})
+		require.True(t, store.IsUniqueViolation(err, store.IndexActiveIdentity), "second active run: %v", err)
+
+		done, err := store.FinishRun(ctx, db.Pool, first.ID, store.Finish{Outcome: store.OutcomeSucceeded})
+		require.NoError(t, err)
+		require.True(t, done)
+		_, err = store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "directory_groups.sync", IdentityKey: &key, InitiatorKind: "system"})
+		require.NoError(t, err, "a new run once the first is completed")
+	})
+
+	t.Run("OneRunEverPerScheduleFireTime", func(t *testing.T) {
+		t.Parallel()
+		db := pgtest.NewDB(t)
+		w := defaultWorkspace(t, db)
+		fire := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+		n := store.NewRun{WorkspaceID: w.ID, Type: "backup_schedule.scheduled", InitiatorKind: "schedule", ScheduleID: ptr(int64(7)), IntendedFireTime: &fire}
+		first, err := store.InsertRun(ctx, db.Pool, n)
+		require.NoError(t, err)
+		_, err = store.FinishRun(ctx, db.Pool, first.ID, store.Finish{Outcome: store.OutcomeSucceeded})
+		require.NoError(t, err)
+
+		_, err = store.InsertRun(ctx, db.Pool, n)
+		require.True(t, store.IsUniqueViolation(err, store.IndexScheduleFire), "even after the first completed: %v", err)
+
+		next := fire.Add(time.Hour)
+		n.IntendedFireTime = &next
+		_, err = store.InsertRun(ctx, db.Pool, n)
+		require.NoError(t, err)
+	})
+}
+
+func TestListRunsKeyset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	w := defaultWorkspace(t, db)
+	for range 25 {
+		_, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "system.noop", InitiatorKind: "system"})
+		require.NoError(t, err)
+	}
+	var seen []int64
+	var before int64
+	for {
+		page, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{w.ID}, BeforeID: before, Limit: 10})
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			seen = append(seen, r.ID)
+		}
+		before = page[len(page)-1].ID
+	}
+	require.Len(t, seen, 25)
+	for i := 1; i < len(seen); i++ {
+		require.Greater(t, seen[i-1], seen[i], "newest first, no duplicates")
+	}
+
+	counts, err := store.CountRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{w.ID}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{"queued": 25}, counts)
+
+	// A search string with quotes, semicolons and LIKE wildcards matches literally.
+	page, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{w.ID}, Search: `'; DROP TABLE operation_runs; --%_`})
+	require.NoError(t, err)
+	require.Empty(t, page)
+}
