@@ -1,0 +1,206 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+)
+
+// Page links read while streaming one page.
+type pageLinks struct {
+	NextLink  string
+	DeltaLink string
+	Items     int
+}
+
+// errStopped reports that the consumer stopped the iteration.
+var errStopped = errors.New("iteration stopped by the consumer")
+
+// decodePage streams one collection page from r: every element of the "value" array is handed to
+// each as soon as it is decoded, so at most one item is held at a time however large the page is.
+// @odata.nextLink and @odata.deltaLink may come before or after "value". Other properties
+// (@odata.context, @odata.count, ...) are skipped. A page must be one JSON object with a "value"
+// array; anything else, including a truncated body, is an error (the caller classifies it as
+// provider_malformed_response). each returning false stops decoding with errStopped.
+func decodePage(r io.Reader, each func(json.RawMessage) bool) (pageLinks, error) {
+	var links pageLinks
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return links, fmt.Errorf("page is not a JSON object: %w", err)
+	}
+	sawValue := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return links, fmt.Errorf("error reading a page property name: %w", err)
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "value":
+			if sawValue {
+				return links, errors.New("page has two value arrays")
+			}
+			sawValue = true
+			if err := expectDelim(dec, '['); err != nil {
+				return links, fmt.Errorf("page value is not an array: %w", err)
+			}
+			for dec.More() {
+				var item json.RawMessage // a fresh slice per item: consumers may keep it
+				if err := dec.Decode(&item); err != nil {
+					return links, fmt.Errorf("error decoding item %d: %w", links.Items, err)
+				}
+				links.Items++
+				if !each(item) {
+					return links, errStopped
+				}
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return links, fmt.Errorf("error closing the value array: %w", err)
+			}
+		case "@odata.nextLink", "@odata.deltaLink":
+			var link string
+			if err := dec.Decode(&link); err != nil {
+				return links, fmt.Errorf("error decoding %s: %w", key, err)
+			}
+			if key == "@odata.nextLink" {
+				links.NextLink = link
+			} else {
+				links.DeltaLink = link
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return links, fmt.Errorf("error decoding page property %q: %w", key, err)
+			}
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return links, fmt.Errorf("error closing the page: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return links, errors.New("trailing data after the page")
+	}
+	if !sawValue {
+		return links, errors.New("page has no value array")
+	}
+	if links.NextLink != "" && links.DeltaLink != "" {
+		return links, errors.New("page has both @odata.nextLink and @odata.deltaLink")
+	}
+	return links, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, tok)
+	}
+	return nil
+}
+
+// List streams every item of a collection contract (list, children, assignments, probe), following
+// @odata.nextLink to the end. Items are yielded as they are decoded from the response body, so
+// memory stays constant whatever the collection size; nothing accumulates across pages.
+//
+// The sequence ends after the last item, or after one non-nil error (a classified *Error). Items
+// yielded before an error are genuine but the listing is incomplete: never treat a listing as
+// complete unless the loop ended without an error. Breaking out of the loop closes the response.
+func (c *Client) List(ctx context.Context, contract string, args []string, q *Query) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		ct, u, err := c.resolve(contract, args, q)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if ct.Method != http.MethodGet || ct.Kind == KindGet || ct.Kind == KindDelta {
+			yield(nil, &Error{Contract: contract, Reason: reason.InternalError, Err: fmt.Errorf("List needs a collection contract, %s is %s", contract, ct.Kind)})
+			return
+		}
+		c.follow(ctx, ct, u, yield)
+	}
+}
+
+// ListLink continues a listing from an @odata.nextLink (for instance one found in a $batch
+// sub-response), with the same semantics as List.
+func (c *Client) ListLink(ctx context.Context, contract, nextLink string) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		ct, ok := Lookup(contract)
+		if !ok {
+			yield(nil, &Error{Contract: contract, Reason: reason.InternalError, Err: errors.New("no such contract in the registry")})
+			return
+		}
+		u, err := c.parseLink(&ct, nextLink)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		c.follow(ctx, &ct, u, yield)
+	}
+}
+
+func (c *Client) follow(ctx context.Context, ct *Contract, u *url.URL, yield func(json.RawMessage, error) bool) {
+	for u != nil {
+		links, stopped, err := c.page(ctx, ct, u, func(item json.RawMessage) bool { return yield(item, nil) })
+		if stopped {
+			return
+		}
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if links.DeltaLink != "" {
+			yield(nil, &Error{Contract: ct.Name, Reason: reason.ProviderMalformedResponse, Err: errors.New("unexpected @odata.deltaLink on a list page")})
+			return
+		}
+		u = nil
+		if links.NextLink != "" {
+			if u, err = c.parseLink(ct, links.NextLink); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}
+}
+
+// page fetches and streams one page. stopped reports that each asked to stop.
+func (c *Client) page(ctx context.Context, ct *Contract, u *url.URL, each func(json.RawMessage) bool) (pageLinks, bool, error) {
+	resp, err := c.do(ctx, request{contract: ct, method: http.MethodGet, url: u})
+	if err != nil {
+		return pageLinks{}, false, err
+	}
+	defer resp.Body.Close()
+	links, err := decodePage(resp.Body, each)
+	if errors.Is(err, errStopped) {
+		return links, true, nil
+	}
+	if err != nil {
+		return links, false, classifyDecodeError(err, resp.StatusCode, ct)
+	}
+	return links, false, nil
+}
+
+// parseLink validates a server-provided link: absolute, and on the configured Graph origin (a
+// token is never sent anywhere else).
+func (c *Client) parseLink(ct *Contract, link string) (*url.URL, error) {
+	u, err := url.Parse(link)
+	if err != nil || !u.IsAbs() {
+		return nil, &Error{Contract: ct.Name, Reason: reason.ProviderMalformedResponse, Err: fmt.Errorf("invalid paging link %q", truncate(link, 120))}
+	}
+	if !sameOrigin(u, c.graphURL) {
+		return nil, &Error{Contract: ct.Name, Reason: reason.ProviderMalformedResponse,
+			Err: fmt.Errorf("paging link points to %s, not the configured Graph host", u.Host)}
+	}
+	return u, nil
+}
