@@ -182,14 +182,17 @@ func FindScheduledRun(ctx context.Context, q Querier, scheduleID int64, fireTime
 // id of a page as BeforeID for the next one (keyset pagination).
 type RunFilter struct {
 	WorkspaceIDs []int64
-	TenantID     int64
-	Types        []string // runs of these types only; nil means all
-	Statuses     []string
-	Outcomes     []string
-	ReasonCode   string
-	Search       string // substring of type, tenant name or reason code
-	BeforeID     int64
-	Limit        int
+	// Scopes, when set, replace WorkspaceIDs: runs of each workspace limited to the types its
+	// viewer's role may see.
+	Scopes     []RunScope
+	TenantID   int64
+	Types      []string // runs of these types only; nil means all
+	Statuses   []string
+	Outcomes   []string
+	ReasonCode string
+	Search     string // substring of type, tenant name or reason code
+	BeforeID   int64
+	Limit      int
 }
 
 // ListRuns returns one page of runs matching f.
@@ -224,14 +227,35 @@ func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, e
 	return out, rows.Err()
 }
 
+// RunScope is one workspace and the run types visible in it (nil: all).
+type RunScope struct {
+	WorkspaceID int64
+	Types       []string
+}
+
 func (f RunFilter) where() (string, []any) {
 	var conds []string
 	var args []any
-	add := func(cond string, arg any) {
+	placeholder := func(arg any) string {
 		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
-	add("r.workspace_id = ANY($?)", f.WorkspaceIDs)
+	add := func(cond string, arg any) {
+		conds = append(conds, strings.ReplaceAll(cond, "$?", placeholder(arg)))
+	}
+	if len(f.Scopes) > 0 {
+		var ors []string
+		for _, sc := range f.Scopes {
+			cond := "(r.workspace_id = " + placeholder(sc.WorkspaceID)
+			if sc.Types != nil {
+				cond += " AND r.type = ANY(" + placeholder(sc.Types) + ")"
+			}
+			ors = append(ors, cond+")")
+		}
+		conds = append(conds, "("+strings.Join(ors, " OR ")+")")
+	} else {
+		add("r.workspace_id = ANY($?)", f.WorkspaceIDs)
+	}
 	if f.TenantID != 0 {
 		add("r.tenant_id = $?", f.TenantID)
 	}
@@ -375,4 +399,57 @@ func ListStaleRuns(ctx context.Context, q Querier, olderThan time.Duration, limi
 	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+`
 		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1) ORDER BY r.heartbeat_at LIMIT $2`,
 		olderThan.Seconds(), limit))
+}
+
+// InsertRunIfAbsent inserts a queued run unless an identity index already holds one (the dedupe
+// identity among active runs, or the schedule's fire time). It never aborts the transaction on such
+// a clash: it waits for the competing insert to commit and reports inserted=false, so the caller can
+// load the run that won.
+func InsertRunIfAbsent(ctx context.Context, q Querier, n NewRun) (Run, bool, error) {
+	if n.Params == nil {
+		n.Params = map[string]any{}
+	}
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO operation_runs (workspace_id, tenant_id, provider_connection_id, type, identity_key,
+		initiator_kind, initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id`,
+		n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
+		n.ScheduleID, n.IntendedFireTime, n.IsLate, n.Params, n.RetryOfRunID).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, fmt.Errorf("error inserting %s run: %w", n.Type, err)
+	}
+	r, err := GetRun(ctx, q, id)
+	return r, err == nil, err
+}
+
+// RequeueRun puts a running run back to queued (its engine is handing it back), optionally under a
+// new River job.
+func RequeueRun(ctx context.Context, q Querier, id int64) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'queued', heartbeat_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'running'`, id)
+	if err != nil {
+		return fmt.Errorf("error re-queueing run %d: %w", id, err)
+	}
+	return nil
+}
+
+// RequeueRunWithJob re-queues a stale running run under a new River job.
+func RequeueRunWithJob(ctx context.Context, q Querier, id, jobID int64) error {
+	_, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'queued', river_job_id = $2, heartbeat_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'running'`, id, jobID)
+	if err != nil {
+		return fmt.Errorf("error re-queueing run %d: %w", id, err)
+	}
+	return nil
+}
+
+// LockStaleRuns locks running runs whose heartbeat is older than olderThan, skipping rows another
+// engine is already handling.
+func LockStaleRuns(ctx context.Context, tx pgx.Tx, olderThan time.Duration, limit int) ([]Run, error) {
+	return collectRuns(tx.Query(ctx, `SELECT `+runColumns+runFrom+`
+		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1)
+		ORDER BY r.heartbeat_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`, olderThan.Seconds(), limit))
 }

@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// EngineOptions tune an Engine. Zero values take the defaults documented on each field.
+type EngineOptions struct {
+	Logger *slog.Logger
+	// Name identifies this engine in run timelines. Default: hostname:pid.
+	Name string
+	// MaxWorkers per queue in this process. Default: 8 (restore: 2).
+	MaxWorkers int
+	// HeartbeatInterval is how often a running run records liveness. Default 2 s.
+	HeartbeatInterval time.Duration
+	// StaleAfter is how long a running run may go without a heartbeat before another engine treats
+	// its engine as dead and resumes it (idempotent) or ends it run_interrupted. Default 15 s.
+	StaleAfter time.Duration
+	// ShutdownTimeout is how long Stop lets running jobs finish before cancelling them. Default 20 s.
+	ShutdownTimeout time.Duration
+	// Graph configures the Microsoft Graph client of Graph operations.
+	Graph graph.Config
+	// Executors adds or replaces executors by operation type (tests use this).
+	Executors map[string]Executor
+}
+
+// Engine runs the workers of every operation type in background goroutines, plus crash recovery.
+// Any number of engines, in any number of processes, share one database and divide work through River.
+type Engine struct {
+	svc       *Service
+	opts      EngineOptions
+	logger    *slog.Logger
+	name      string
+	river     *river.Client[pgx.Tx]
+	executors map[string]Executor
+	limiters  *graph.Limiters
+
+	mu       sync.Mutex
+	inflight map[int64]context.CancelCauseFunc
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopping atomic.Bool
+	started  bool
+}
+
+// NewEngine builds an engine on svc's database.
+func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = svc.logger
+	}
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		opts.Name = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if opts.MaxWorkers <= 0 {
+		opts.MaxWorkers = 8
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 2 * time.Second
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 15 * time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 20 * time.Second
+	}
+	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
+		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(graph.DefaultLimits())}
+	for t, ex := range opts.Executors {
+		e.executors[t] = ex
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &runWorker{engine: e})
+	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
+		Queues: map[string]river.QueueConfig{
+			QueueDefault:   {MaxWorkers: opts.MaxWorkers},
+			QueueDirectory: {MaxWorkers: opts.MaxWorkers},
+			QueueIntune:    {MaxWorkers: opts.MaxWorkers},
+			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
+		},
+		Workers:           workers,
+		FetchCooldown:     time.Millisecond,       // stack.md §3: with defaults a job can wait a second
+		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
+		JobTimeout:        -1,                     // each operation's own timeout applies (worker.go)
+		Logger:            e.logger.With("component", "river"),
+		ID:                sanitizeClientID(opts.Name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error creating engine: %w", err)
+	}
+	e.river = client
+	return e, nil
+}
+
+// Service returns the engine's service.
+func (e *Engine) Service() *Service { return e.svc }
+
+// Start starts the workers and the crash-recovery loop in the background.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started {
+		return errors.New("engine already started")
+	}
+	// Workers keep running until Stop, not until the caller's context ends: Stop decides how.
+	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("error starting workers: %w", err)
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel, e.done, e.started = cancel, make(chan struct{}), true
+	go e.recoverLoop(loopCtx)
+	e.logger.Info("engine started")
+	return nil
+}
+
+// Stop shuts down gracefully: running jobs get ShutdownTimeout to finish, then their contexts are
+// cancelled; idempotent runs go back to the queue for another engine, others end run_interrupted.
+// No run is left "running". Stop tolerates never-started and double-stop.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	if !e.started {
+		e.mu.Unlock()
+		return
+	}
+	e.started = false
+	cancel, done := e.cancel, e.done
+	e.mu.Unlock()
+	cancel()
+	<-done
+
+	softCtx, softCancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
+	defer softCancel()
+	if err := e.river.Stop(softCtx); err == nil {
+		e.logger.Info("engine stopped")
+		return
+	}
+	e.stopping.Store(true)
+	e.mu.Lock()
+	for _, c := range e.inflight {
+		c(errEngineStopping)
+	}
+	e.mu.Unlock()
+	hardCtx, hardCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hardCancel()
+	if err := e.river.StopAndCancel(hardCtx); err != nil {
+		e.logger.Warn("engine did not stop cleanly", "error", err)
+	}
+	e.logger.Info("engine stopped after cancelling runs in flight")
+}
+
+func (e *Engine) track(runID int64, cancel context.CancelCauseFunc) {
+	e.mu.Lock()
+	e.inflight[runID] = cancel
+	stopping := e.stopping.Load()
+	e.mu.Unlock()
+	if stopping {
+		cancel(errEngineStopping)
+	}
+}
+
+func (e *Engine) untrack(runID int64) {
+	e.mu.Lock()
+	delete(e.inflight, runID)
+	e.mu.Unlock()
+}
+
+func (e *Engine) graphClient(creds graph.Credentials) (*graph.Client, error) {
+	return graph.NewClient(e.opts.Graph, creds, e.limiters)
+}
+
+// recoverLoop finishes what dead engines left behind (DESIGN §3 rule 8): a running run without a
+// heartbeat for StaleAfter is resumed under a new job when idempotent, else ended run_interrupted.
+func (e *Engine) recoverLoop(ctx context.Context) {
+	defer close(e.done)
+	interval := max(e.opts.StaleAfter/3, 100*time.Millisecond)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if err := e.recoverStale(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Warn("crash recovery pass failed", "error", err)
+		}
+	}
+}
+
+func (e *Engine) recoverStale(ctx context.Context) error {
+	return e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
+		stale, err := store.LockStaleRuns(ctx, tx, e.opts.StaleAfter, 20)
+		if err != nil {
+			return err
+		}
+		for _, run := range stale {
+			op, err := LookupOperation(run.Type)
+			if err != nil {
+				continue
+			}
+			if run.RiverJobID != nil {
+				if _, err := e.river.JobCancelTx(ctx, tx, *run.RiverJobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+					return err
+				}
+			}
+			if op.Idempotent && run.Attempt < op.MaxAttempts {
+				job, err := e.river.InsertTx(ctx, tx, RunArgs{RunID: run.ID}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
+				if err != nil {
+					return err
+				}
+				if err := store.RequeueRunWithJob(ctx, tx, run.ID, job.Job.ID); err != nil {
+					return err
+				}
+				if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "warn",
+					Message: fmt.Sprintf("its engine stopped heartbeating; %s re-queued it to resume", e.name)}); err != nil {
+					return err
+				}
+				e.logger.Warn("resuming a run whose engine died", "run_id", run.ID, "type", run.Type)
+				continue
+			}
+			code, detail := string(reason.RunInterrupted), "its engine died mid-run"
+			if _, err := store.FinishRun(ctx, tx, run.ID, store.Finish{Outcome: store.OutcomeFailed, ReasonCode: &code, ReasonDetail: &detail}); err != nil {
+				return err
+			}
+			if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "error",
+				Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
+				return err
+			}
+			e.logger.Warn("ended a run whose engine died", "run_id", run.ID, "type", run.Type)
+		}
+		return nil
+	})
+}
+
+func sanitizeClientID(name string) string {
+	out := make([]rune, 0, len(name))
+	for _, r := range name {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			out = append(out, r)
+		} else {
+			out = append(out, '_')
+		}
+	}
+	return string(out)
+}

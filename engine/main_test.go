@@ -1,0 +1,15 @@
+package engine_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(engineChildEnv) != "" {
+		os.Exit(runEngineChild())
+	}
+	pgtest.Main(m)
+}

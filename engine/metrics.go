@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Metrics are the engine's Prometheus metrics (served on --metrics-addr).
+type Metrics struct {
+	Registry *prometheus.Registry
+	started  *prometheus.CounterVec
+	finished *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the run metrics and, when db is set, queue-depth gauges read on scrape.
+func NewMetrics(db *store.DB) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		started: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantatlas_runs_started_total",
+			Help: "Operation runs created, by type."}, []string{"type"}),
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantatlas_runs_finished_total",
+			Help: "Operation runs completed, by type and outcome."}, []string{"type", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantatlas_run_duration_seconds",
+			Help: "Run duration from start to finish, by type.", Buckets: prometheus.ExponentialBuckets(0.05, 3, 12)}, []string{"type"}),
+	}
+	m.Registry.MustRegister(m.started, m.finished, m.duration)
+	if db != nil {
+		for _, status := range []string{store.StatusQueued, store.StatusRunning} {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantatlas_runs_" + status,
+				Help: "Runs currently " + status + " across all engines (queue depth)."}, func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				var n int64
+				_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = $1`, status).Scan(&n)
+				return float64(n)
+			}))
+		}
+	}
+	return m
+}
+
+func (m *Metrics) runStarted(typ string) { m.started.WithLabelValues(typ).Inc() }
+
+func (m *Metrics) runFinished(r store.Run) {
+	m.finished.WithLabelValues(r.Type, deref(r.Outcome)).Inc()
+	if r.StartedAt != nil && r.FinishedAt != nil {
+		m.duration.WithLabelValues(r.Type).Observe(r.FinishedAt.Sub(*r.StartedAt).Seconds())
+	}
+}

@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+)
+
+// Operation types (DESIGN §3).
+const (
+	TypeDirectoryGroupsSync   = "directory_groups.sync"
+	TypeDirectoryRoleDefsSync = "directory_role_definitions.sync"
+	TypeInventorySync         = "inventory.sync"
+	TypeProviderVerification  = "provider.verification"
+	TypeBackupRun             = "backup_schedule.run"
+	TypeBackupScheduled       = "backup_schedule.scheduled"
+	TypeRestoreExecute        = "restore.execute"
+	// TypeNoop is hidden: a configurable no-op that exercises the run lifecycle (params: duration
+	// such as "2s", fail true|false, blocked true|false, steps n).
+	TypeNoop = "system.noop"
+)
+
+// IdentityRule decides whether Start creates a new run or returns an existing one.
+type IdentityRule string
+
+const (
+	// IdentityDedupeTenant: one active (queued or running) run per (type, tenant); a second start
+	// returns the active run.
+	IdentityDedupeTenant IdentityRule = "dedupe_tenant"
+	// IdentityDedupeConnection: one active run per (type, provider connection).
+	IdentityDedupeConnection IdentityRule = "dedupe_connection"
+	// IdentityPerClick: every start creates a new run.
+	IdentityPerClick IdentityRule = "per_click"
+	// IdentityStrictSchedule: at most one run ever per (schedule, intended fire time), across
+	// restarts and engine processes.
+	IdentityStrictSchedule IdentityRule = "strict_schedule"
+)
+
+// Queues. MaxWorkers per queue is per engine process.
+const (
+	QueueDefault   = "default"
+	QueueDirectory = "directory"
+	QueueIntune    = "intune"
+	QueueRestore   = "restore"
+)
+
+// Operation is one row of the operation registry: everything the engine needs to know about a type.
+type Operation struct {
+	Type  string
+	Title string
+	// Capability is needed to start the run and, unless ViewCapability says otherwise, to view it.
+	Capability     Capability
+	ViewCapability Capability
+	Identity       IdentityRule
+	Queue          string
+	Timeout        time.Duration
+	MaxAttempts    int
+	// Idempotent operations are resumed after a crash; the others end failed with run_interrupted
+	// (a restore resumes only items not yet applied).
+	Idempotent bool
+	// NeedsTenant operations act on one tenant through its default provider connection.
+	NeedsTenant bool
+	// SystemOnly operations are started by the scheduler, never by a user.
+	SystemOnly bool
+	// Hidden operations are left out of pickers and help.
+	Hidden bool
+	// Families are the Graph families the operation reads (nil: none, or chosen per run).
+	Families []graph.Family
+	// Writes reports whether the operation writes to Graph (needs write permissions).
+	Writes bool
+}
+
+var operations = map[string]Operation{
+	TypeDirectoryGroupsSync: {Title: "Group sync", Capability: CapDirectorySync, Identity: IdentityDedupeTenant,
+		Queue: QueueDirectory, Timeout: 2 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
+		Families: []graph.Family{graph.FamilyGroups}},
+	TypeDirectoryRoleDefsSync: {Title: "Role definition sync", Capability: CapDirectorySync, Identity: IdentityDedupeTenant,
+		Queue: QueueDirectory, Timeout: 30 * time.Minute, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
+		Families: []graph.Family{graph.FamilyDirectoryRoleDefinitions}},
+	TypeInventorySync: {Title: "Inventory sync", Capability: CapInventorySync, Identity: IdentityDedupeTenant,
+		Queue: QueueIntune, Timeout: 2 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
+		Families: graph.IntuneFamilies()},
+	TypeProviderVerification: {Title: "Connection verification", Capability: CapProviderVerify, ViewCapability: CapTenantView,
+		Identity: IdentityDedupeConnection, Queue: QueueDefault, Timeout: 5 * time.Minute, MaxAttempts: 3, Idempotent: true,
+		NeedsTenant: true},
+	TypeBackupRun: {Title: "Backup (manual)", Capability: CapBackupRun, Identity: IdentityPerClick,
+		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
+		Families: graph.IntuneFamilies()},
+	TypeBackupScheduled: {Title: "Backup (scheduled)", Capability: CapBackupRun, Identity: IdentityStrictSchedule,
+		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true, SystemOnly: true,
+		Families: graph.IntuneFamilies()},
+	TypeRestoreExecute: {Title: "Restore", Capability: CapRestoreExecute, Identity: IdentityPerClick,
+		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 1, Idempotent: false, NeedsTenant: true, Writes: true},
+	TypeNoop: {Title: "No-op (diagnostic)", Capability: CapTenantManage, Identity: IdentityPerClick,
+		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true},
+}
+
+func init() {
+	for t, op := range operations {
+		op.Type = t
+		if op.ViewCapability == "" {
+			op.ViewCapability = op.Capability
+		}
+		operations[t] = op
+	}
+}
+
+// LookupOperation returns the registry entry of an operation type.
+func LookupOperation(typ string) (Operation, error) {
+	op, ok := operations[typ]
+	if !ok {
+		return Operation{}, fmt.Errorf("%w: unknown operation type %q (expected one of %s)", ErrInvalid, typ, operationTypeList())
+	}
+	return op, nil
+}
+
+// Operations lists the registry sorted by type, hidden ones included.
+func Operations() []Operation {
+	out := make([]Operation, 0, len(operations))
+	for _, op := range operations {
+		out = append(out, op)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}
+
+// Permissions returns the Graph application permissions the operation needs, from the contract registry.
+func (op Operation) Permissions() []string {
+	if op.Type == TypeProviderVerification {
+		return graph.RequiredPermissions()
+	}
+	if len(op.Families) == 0 {
+		return nil
+	}
+	if op.Writes {
+		return graph.RequiredWritePermissions(op.Families...)
+	}
+	return graph.RequiredPermissions(op.Families...)
+}
+
+func operationTypeList() string {
+	var names []string
+	for _, op := range Operations() {
+		if !op.Hidden {
+			names = append(names, op.Type)
+		}
+	}
+	return fmt.Sprint(names)
+}
+
+// typesViewableWith returns the operation types whose runs a role may view.
+func typesViewableWith(role Role) []string {
+	var out []string
+	for _, op := range Operations() {
+		if role.Can(op.ViewCapability) {
+			out = append(out, op.Type)
+		}
+	}
+	return out
+}

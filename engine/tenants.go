@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// AddTenantRequest registers a tenant and its default provider connection.
+type AddTenantRequest struct {
+	Workspace   string // workspace name; empty: the actor's only workspace
+	Name        string
+	TenantGUID  string // Entra tenant id (GUID) or verified domain
+	DisplayName string
+	ClientID    string
+	// Exactly one of ClientSecret and CertificatePEM (certificate and private key, PEM).
+	ClientSecret    []byte
+	CertificatePEM  []byte
+	SecretExpiresAt *time.Time
+}
+
+// TenantView is a tenant with its default connection (credential never included).
+type TenantView struct {
+	store.Tenant
+	WorkspaceName string                    `json:"workspace_name"`
+	Connection    *store.ProviderConnection `json:"connection"`
+}
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var domainPattern = regexp.MustCompile(`^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
+
+// AddTenant creates the tenant and its sealed default connection in one transaction (tenant.manage).
+func (s *Service) AddTenant(ctx context.Context, actor Actor, req AddTenantRequest) (TenantView, error) {
+	if err := validName("tenant", req.Name); err != nil {
+		return TenantView{}, err
+	}
+	if !guidPattern.MatchString(req.TenantGUID) && !domainPattern.MatchString(req.TenantGUID) {
+		return TenantView{}, fmt.Errorf("%w: tenant id %q is neither a GUID nor a domain (find it in Entra ID > Overview > Tenant ID)", ErrInvalid, req.TenantGUID)
+	}
+	if !guidPattern.MatchString(req.ClientID) {
+		return TenantView{}, fmt.Errorf("%w: client id %q is not a GUID (the Application (client) ID of the app registration)", ErrInvalid, req.ClientID)
+	}
+	creds := graph.Credentials{TenantID: req.TenantGUID, ClientID: req.ClientID,
+		ClientSecret: strings.TrimSpace(string(req.ClientSecret)), CertificatePEM: req.CertificatePEM}
+	if err := creds.Validate(); err != nil {
+		return TenantView{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if s.sealer == nil {
+		return TenantView{}, errors.New("no secret key configured: set TENANTATLAS_SECRET_KEY or TENANTATLAS_SECRET_KEY_FILE")
+	}
+	w, err := s.ResolveWorkspace(ctx, actor, req.Workspace)
+	if err != nil {
+		return TenantView{}, err
+	}
+	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, CapTenantManage); err != nil {
+		return TenantView{}, err
+	}
+	kind, plaintext := "secret", []byte(creds.ClientSecret)
+	if len(req.CertificatePEM) > 0 {
+		kind, plaintext = "certificate", req.CertificatePEM
+	}
+	sealed, err := s.sealer.Seal(plaintext)
+	if err != nil {
+		return TenantView{}, err
+	}
+	var out TenantView
+	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		t, err := store.InsertTenant(ctx, tx, store.Tenant{WorkspaceID: w.ID, Name: req.Name, TenantGUID: req.TenantGUID, DisplayName: req.DisplayName})
+		if err != nil {
+			return err
+		}
+		c, err := store.InsertProviderConnection(ctx, tx, store.ProviderConnection{TenantID: t.ID, IsDefault: true, ClientID: req.ClientID,
+			AuthKind: kind, CredentialCiphertext: sealed, CredentialKeyID: s.sealer.KeyID(), SecretExpiresAt: req.SecretExpiresAt})
+		if err != nil {
+			return err
+		}
+		out = TenantView{Tenant: t, WorkspaceName: w.Name, Connection: &c}
+		return s.audit(ctx, tx, actor, &w.ID, "tenant.add", "tenant", t.Name,
+			map[string]any{"tenant_guid": t.TenantGUID, "client_id": req.ClientID, "auth_kind": kind})
+	})
+	return out, err
+}
+
+// ListTenants lists the tenants of the actor's workspaces (tenant.view).
+func (s *Service) ListTenants(ctx context.Context, actor Actor) ([]TenantView, error) {
+	roles, err := s.memberRoles(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(roles))
+	for w, r := range roles {
+		if r.Can(CapTenantView) {
+			ids = append(ids, w)
+		}
+	}
+	tenants, err := store.ListTenants(ctx, s.db.Pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	out := make([]TenantView, 0, len(tenants))
+	for _, t := range tenants {
+		v, err := s.tenantView(ctx, t, names)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// GetTenant returns one tenant the actor may view, by name, id or Entra tenant id.
+func (s *Service) GetTenant(ctx context.Context, actor Actor, ref string) (TenantView, error) {
+	t, err := s.resolveTenant(ctx, s.db.Pool, actor, 0, ref)
+	if err != nil {
+		return TenantView{}, err
+	}
+	return s.tenantView(ctx, t, map[int64]string{})
+}
+
+// GetTenantByID is GetTenant for callers that hold an id (the dashboard).
+func (s *Service) GetTenantByID(ctx context.Context, actor Actor, id int64) (TenantView, error) {
+	t, err := s.resolveTenant(ctx, s.db.Pool, actor, id, "")
+	if err != nil {
+		return TenantView{}, err
+	}
+	return s.tenantView(ctx, t, map[int64]string{})
+}
+
+func (s *Service) tenantView(ctx context.Context, t store.Tenant, workspaceNames map[int64]string) (TenantView, error) {
+	v := TenantView{Tenant: t}
+	if name, ok := workspaceNames[t.WorkspaceID]; ok {
+		v.WorkspaceName = name
+	} else if w, err := store.GetWorkspace(ctx, s.db.Pool, t.WorkspaceID); err == nil {
+		v.WorkspaceName = w.Name
+		workspaceNames[t.WorkspaceID] = w.Name
+	}
+	c, err := store.GetDefaultConnection(ctx, s.db.Pool, t.ID)
+	switch {
+	case err == nil:
+		v.Connection = &c
+	case !errors.Is(err, store.ErrNotFound):
+		return v, err
+	}
+	return v, nil
+}
+
+// credentials unseals a connection's credential for a worker. It is never returned by any API.
+func (s *Service) credentials(t store.Tenant, c store.ProviderConnection) (graph.Credentials, error) {
+	creds := graph.Credentials{TenantID: t.TenantGUID, ClientID: c.ClientID}
+	if s.sealer == nil {
+		return creds, &runFailure{code: reason.ProviderSecretUndecryptable, detail: "no secret key configured in this engine"}
+	}
+	plain, err := s.sealer.Open(c.CredentialCiphertext)
+	if err != nil {
+		return creds, &runFailure{code: reason.ProviderSecretUndecryptable,
+			detail: fmt.Sprintf("the credential was sealed with key %s, this engine has key %s", c.CredentialKeyID, s.sealer.KeyID())}
+	}
+	if c.AuthKind == "certificate" {
+		creds.CertificatePEM = plain
+	} else {
+		creds.ClientSecret = string(plain)
+	}
+	return creds, nil
+}
