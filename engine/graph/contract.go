@@ -337,7 +337,7 @@ func init() {
 		}
 	}
 	add(Contract{Name: "deviceConfigurations.omaSettingPlainTextValue", Family: FamilyDeviceConfigurations, Kind: KindChildren, Method: http.MethodGet,
-		Path: "/deviceManagement/deviceConfigurations/{id}/getOmaSettingPlainTextValue(secretReferenceValueId='{secretReferenceValueId}')",
+		Path:       "/deviceManagement/deviceConfigurations/{id}/getOmaSettingPlainTextValue(secretReferenceValueId='{secretReferenceValueId}')",
 		Permission: permConfigWrite, Doc: "plaintext of an encrypted OMA-URI value (needs ReadWrite even for backup)"})
 	add(Contract{Name: "deviceCompliancePolicies.scheduledActionsForRule", Family: FamilyDeviceCompliancePolicies, Kind: KindChildren, Method: http.MethodGet,
 		Path: "/deviceManagement/deviceCompliancePolicies/{id}/scheduledActionsForRule", Expand: "scheduledActionConfigurations",

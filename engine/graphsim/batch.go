@@ -1,0 +1,100 @@
+package graphsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// JSON $batch: up to 20 sub-requests, each routed, permission-checked and fault-injected like a
+// top-level request (so a sub-request can be throttled on its own while the envelope answers 200,
+// as Graph does).
+
+const maxBatch = 20
+
+type batchIn struct {
+	Requests []struct {
+		ID      string            `json:"id"`
+		Method  string            `json:"method"`
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers"`
+		Body    json.RawMessage   `json:"body"`
+	} `json:"requests"`
+}
+
+type batchOut struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		hdr := req.header.Clone()
+		hdr.Del("Authorization")
+		req.tenant.record(RequestRecord{Contract: "$batch", Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip, Body: req.body})
+	}()
+	if f := req.tenant.nextFault(nil, true); f != nil {
+		switch f.Kind {
+		case FaultThrottle:
+			s.throttled(w, f.RetryAfter)
+			return
+		case FaultServerError:
+			s.graphError(w, f.Status, "ServiceUnavailable", "The service is temporarily unavailable. Please retry later.")
+			return
+		}
+	}
+	var in batchIn
+	if err := json.Unmarshal(req.body, &in); err != nil {
+		s.graphError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
+		return
+	}
+	if len(in.Requests) == 0 || len(in.Requests) > maxBatch {
+		s.graphError(w, http.StatusBadRequest, "BadRequest", "A batch must hold between 1 and 20 requests.")
+		return
+	}
+	out := make([]batchOut, 0, len(in.Requests))
+	seen := map[string]bool{}
+	for _, r := range in.Requests {
+		if r.ID == "" || seen[r.ID] {
+			s.graphError(w, http.StatusBadRequest, "BadRequest", "Every batch request needs a unique id.")
+			return
+		}
+		seen[r.ID] = true
+		raw := r.URL
+		if !strings.HasPrefix(raw, "/") {
+			raw = "/" + raw
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			out = append(out, batchOut{ID: r.ID, Status: http.StatusBadRequest})
+			continue
+		}
+		hdr := http.Header{}
+		for k, v := range r.Headers {
+			hdr.Set(k, v)
+		}
+		sub := &simRequest{method: strings.ToUpper(r.Method), version: req.version, path: u.Path, query: u.Query(),
+			header: hdr, body: r.Body, base: req.base, tenant: req.tenant, roles: req.roles, ctx: req.ctx}
+		rec := newRecorder()
+		s.dispatch(rec, sub)
+		o := batchOut{ID: r.ID, Status: rec.status, Headers: map[string]string{}}
+		for _, h := range []string{"Content-Type", "Retry-After", "request-id"} {
+			if v := rec.header.Get(h); v != "" {
+				o.Headers[h] = v
+			}
+		}
+		if body := rec.buf.Bytes(); len(body) > 0 {
+			if json.Valid(body) {
+				o.Body = json.RawMessage(body)
+			} else {
+				o.Body = json.RawMessage(quote(string(body)))
+			}
+		}
+		out = append(out, o)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"responses": out})
+}

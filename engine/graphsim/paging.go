@@ -1,0 +1,176 @@
+package graphsim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// cursor is the state behind an opaque $skiptoken or $deltatoken. Clients never build these
+// (reference/graph.md §A.0); the simulator only has to read its own.
+type cursor struct {
+	Kind   string `json:"k"`           // "list", "full" (delta enumeration), "chg" (delta changes), "delta" (a deltaLink)
+	Offset int    `json:"o,omitempty"` // items already returned
+	From   int64  `json:"f,omitempty"` // delta: changes after this version
+	To     int64  `json:"t,omitempty"` // delta: version the round ends at
+	Gen    int    `json:"g,omitempty"` // delta-token generation (expiry)
+	Select string `json:"s,omitempty"` // delta: $select of the first call
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, fmt.Errorf("invalid token: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("invalid token: %w", err)
+	}
+	return c, nil
+}
+
+// linkWith returns the request URL with $skiptoken/$deltatoken set to token and other OData
+// parameters kept (or dropped when keep is false, as Graph does for delta links).
+func linkWith(req *simRequest, param, token string, keep bool) string {
+	q := url.Values{}
+	if keep {
+		for k, v := range req.query {
+			if k != "$skiptoken" && k != "$deltatoken" {
+				q[k] = v
+			}
+		}
+	}
+	q.Set(param, token)
+	enc := strings.NewReplacer("%24", "$", "%2C", ",", "+", "%20").Replace(q.Encode())
+	return req.base + "/" + string(req.version) + req.path + "?" + enc
+}
+
+// pageSize reads $top: def when absent; above max is capped, or rejected when strict (groups).
+func pageSize(q url.Values, def, max int, strict bool) (int, error) {
+	v := q.Get("$top")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || (strict && n > max) {
+		return 0, fmt.Errorf("Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", v, max)
+	}
+	return min(n, max), nil
+}
+
+// selection parses $select; nil means all properties.
+func selection(raw string) map[string]bool {
+	if raw == "" {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, f := range strings.Split(raw, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// pageBuffer assembles one collection page.
+type pageBuffer struct {
+	buf bytes.Buffer
+	n   int
+}
+
+func newPage(contextURL string) *pageBuffer {
+	p := &pageBuffer{}
+	p.buf.WriteString(`{"@odata.context":`)
+	p.buf.WriteString(quote(contextURL))
+	p.buf.WriteString(`,"value":[`)
+	return p
+}
+
+func (p *pageBuffer) add(item []byte) {
+	if p.n > 0 {
+		p.buf.WriteByte(',')
+	}
+	p.buf.Write(item)
+	p.n++
+}
+
+// finish closes the page; Graph puts the links after the value array.
+func (p *pageBuffer) finish(w http.ResponseWriter, nextLink, deltaLink string) {
+	p.buf.WriteByte(']')
+	if nextLink != "" {
+		p.buf.WriteString(`,"@odata.nextLink":` + quote(nextLink))
+	}
+	if deltaLink != "" {
+		p.buf.WriteString(`,"@odata.deltaLink":` + quote(deltaLink))
+	}
+	p.buf.WriteByte('}')
+	writeRaw(w, http.StatusOK, p.buf.Bytes())
+}
+
+// project returns obj restricted to sel (plus @odata.type, which OData always sends for derived
+// types), encoded.
+func project(obj map[string]any, sel map[string]bool) []byte {
+	if sel != nil {
+		out := make(map[string]any, len(sel)+1)
+		for k := range sel {
+			if v, ok := obj[k]; ok {
+				out[k] = v
+			}
+		}
+		if t, ok := obj["@odata.type"]; ok {
+			out["@odata.type"] = t
+		}
+		obj = out
+	}
+	b, _ := json.Marshal(obj)
+	return b
+}
+
+// writeSlice answers a collection read over objects with offset paging.
+func (s *Server) writeSlice(w http.ResponseWriter, req *simRequest, objs []map[string]any, def, max int, contextURL string) {
+	size, err := pageSize(req.query, def, max, false)
+	if err != nil {
+		s.graphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	offset := 0
+	if tok := req.query.Get("$skiptoken"); tok != "" {
+		c, err := decodeCursor(tok)
+		if err != nil || c.Kind != "list" {
+			s.graphError(w, http.StatusBadRequest, "BadRequest", "Invalid $skiptoken.")
+			return
+		}
+		offset = c.Offset
+	}
+	sel := selection(req.query.Get("$select"))
+	page := newPage(contextURL)
+	end := min(len(objs), offset+size)
+	for i := offset; i < end; i++ {
+		page.add(project(objs[i], sel))
+	}
+	next := ""
+	if end < len(objs) {
+		next = linkWith(req, "$skiptoken", encodeCursor(cursor{Kind: "list", Offset: end}), true)
+	}
+	page.finish(w, next, "")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,489 @@
+// Package graphsim is a Microsoft Graph and Entra login simulator for tests, the demo and
+// benchmarks. One TLS server (own CA, see CAPEM) plays the login host (OpenID metadata, the
+// client-credentials token endpoint with secrets and certificate assertions) and Graph under
+// /v1.0 and /beta for every call of the engine/graph contract registry, for any number of
+// tenants generated deterministically from a seed.
+//
+// It is faithful where the engine's behaviour depends on it: bearer tokens are verified and their
+// roles checked against each contract's permission (403 bodies per service), page sizes and $top
+// caps, $select, nextLink/deltaLink, @removed, gzip request bodies, $batch, and the documented
+// error bodies of reference/graph.md. Faults (throttling, 5xx, slowness, malformed or truncated
+// bodies, sign-in failures, lost permissions, licence) and mutations (groups and policies) are
+// driven per tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/.
+package graphsim
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Seed makes every generated id, name and secret reproducible.
+	Seed int64
+	// Tenants to simulate (default: one healthy tenant).
+	Tenants []TenantSpec
+	// Addr is the listen address of Start (default "127.0.0.1:0": a free port).
+	Addr string
+	// Hosts are extra DNS names or IPs for the TLS certificate (localhost, 127.0.0.1 and ::1 are
+	// always included).
+	Hosts []string
+	// Logf, if set, receives one line per answered request.
+	Logf func(format string, args ...any)
+}
+
+// Server is the simulator. Create it with New, then Start it (or mount Handler yourself).
+type Server struct {
+	opts    Options
+	ca      *authority
+	signKey *rsa.PrivateKey
+	kid     string
+	tenants []*Tenant
+	byKey   map[string]*Tenant
+	routes  []route
+	started int64
+	reqSeq  atomic.Uint64
+
+	adminOnce sync.Once
+	adminMux  *http.ServeMux
+
+	mu   sync.Mutex
+	ln   net.Listener
+	srv  *http.Server
+	base string
+	done chan struct{}
+}
+
+// New generates the CA, the token-signing key and the tenants. It does not listen.
+func New(opts Options) (*Server, error) {
+	if len(opts.Tenants) == 0 {
+		opts.Tenants = []TenantSpec{{Profile: ProfileHealthy}}
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	ca, err := newAuthority(opts.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("error generating the token signing key: %w", err)
+	}
+	s := &Server{opts: opts, ca: ca, signKey: key, byKey: map[string]*Tenant{}, started: time.Now().UnixNano(),
+		kid: deterministicUUID("kid", opts.Seed)}
+	for i, spec := range opts.Tenants {
+		t, err := newTenant(opts.Seed, i, spec)
+		if err != nil {
+			return nil, err
+		}
+		if s.byKey[t.ID] != nil {
+			return nil, fmt.Errorf("duplicate tenant id %s", t.ID)
+		}
+		s.tenants = append(s.tenants, t)
+		s.byKey[t.ID] = t
+		s.byKey[strings.ToLower(t.Domain)] = t
+	}
+	s.routes = buildRoutes()
+	return s, nil
+}
+
+// Start listens on Options.Addr and serves TLS in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return errors.New("graphsim: already started")
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("error listening on %s: %w", s.opts.Addr, err)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.base = "https://" + net.JoinHostPort(host, port)
+	s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.ca.leaf}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}})
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(s.ln)
+	}()
+	return nil
+}
+
+// Close stops the server; it tolerates never-started and double Close.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.srv = nil
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	<-done
+	return nil
+}
+
+// URL is the base URL (https://127.0.0.1:port) once started.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base
+}
+
+// LoginURL is the authority host for graph.Config.LoginURL (TENANTATLAS_LOGIN_URL).
+func (s *Server) LoginURL() string { return s.URL() }
+
+// GraphURL is the Graph root for graph.Config.GraphURL (TENANTATLAS_GRAPH_URL).
+func (s *Server) GraphURL() string { return s.URL() }
+
+// CAPEM is the simulator CA certificate, PEM encoded.
+func (s *Server) CAPEM() []byte { return bytes.Clone(s.ca.caPEM) }
+
+// CertPool is a pool holding only the simulator CA.
+func (s *Server) CertPool() *x509.CertPool { return s.ca.pool.Clone() }
+
+// GraphConfig returns a graph.Config pointed at the simulator, trusting its CA.
+func (s *Server) GraphConfig() graph.Config {
+	return graph.Config{GraphURL: s.GraphURL(), LoginURL: s.LoginURL(), RootCAs: s.CertPool()}
+}
+
+// Tenants returns every simulated tenant in spec order.
+func (s *Server) Tenants() []*Tenant { return append([]*Tenant(nil), s.tenants...) }
+
+// Tenant finds a tenant by GUID, domain or display name (nil if none).
+func (s *Server) Tenant(key string) *Tenant {
+	if t := s.byKey[strings.ToLower(key)]; t != nil {
+		return t
+	}
+	for _, t := range s.tenants {
+		if strings.EqualFold(t.Name, key) {
+			return t
+		}
+	}
+	return nil
+}
+
+// Handler serves login, Graph and the admin API.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/_sim/"):
+		s.serveAdmin(w, r)
+	case strings.HasPrefix(p, "/v1.0/"), strings.HasPrefix(p, "/beta/"):
+		s.serveGraph(w, r)
+	default:
+		s.serveLogin(w, r)
+	}
+}
+
+func baseURL(r *http.Request) string {
+	return "https://" + r.Host
+}
+
+// simRequest is one Graph request (top-level or $batch sub-request) after decoding.
+type simRequest struct {
+	method  string
+	version graph.APIVersion
+	path    string // after the version, e.g. "/groups/delta"
+	query   url.Values
+	header  http.Header
+	body    []byte
+	gzip    bool
+	base    string
+	tenant  *Tenant
+	roles   []string
+	ctx     context.Context
+}
+
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	version, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	req := &simRequest{method: r.Method, version: graph.APIVersion(version), path: "/" + rest, query: r.URL.Query(),
+		header: r.Header, base: baseURL(r), ctx: r.Context()}
+	body, gz, err := readBody(r)
+	if err != nil {
+		s.graphError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	req.body, req.gzip = body, gz
+	t, roles, msg := s.authenticate(r.Header.Get("Authorization"))
+	if t == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="", authorization_uri="`+req.base+`/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"`)
+		s.graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", msg)
+		return
+	}
+	req.tenant, req.roles = t, roles
+	if req.path == "/$batch" && r.Method == http.MethodPost {
+		s.serveBatch(w, req)
+		return
+	}
+	s.dispatch(w, req)
+}
+
+// readBody reads the request body, gunzipping it when Content-Encoding is gzip (Go's server does
+// not). A gzip header over a plain body — kiota's retry-before-compression bug — is a 400.
+func readBody(r *http.Request) ([]byte, bool, error) {
+	if r.Body == nil {
+		return nil, false, nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	if err != nil {
+		return nil, false, fmt.Errorf("error reading the request body: %w", err)
+	}
+	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return raw, false, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, false, fmt.Errorf("the request body is not valid gzip although Content-Encoding is gzip: %w", err)
+	}
+	body, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, false, fmt.Errorf("the request body is not valid gzip although Content-Encoding is gzip: %w", err)
+	}
+	return body, true, nil
+}
+
+// route is a contract compiled into a path matcher.
+type route struct {
+	contract graph.Contract
+	re       *regexp.Regexp
+	literal  int // literal characters: more specific routes win
+}
+
+func buildRoutes() []route {
+	var out []route
+	for _, c := range graph.Contracts() {
+		if c.Kind == graph.KindToken || c.Kind == graph.KindProbe {
+			continue // probes are served by their list contract
+		}
+		var b strings.Builder
+		b.WriteString("^")
+		rest := c.Path
+		literal := 0
+		for {
+			i := strings.IndexByte(rest, '{')
+			if i < 0 {
+				b.WriteString(regexp.QuoteMeta(rest))
+				literal += len(rest)
+				break
+			}
+			j := strings.IndexByte(rest[i:], '}')
+			b.WriteString(regexp.QuoteMeta(rest[:i]))
+			literal += i
+			b.WriteString(`([^/']+)`)
+			rest = rest[i+j+1:]
+		}
+		b.WriteString("$")
+		out = append(out, route{contract: c, re: regexp.MustCompile(b.String()), literal: literal})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].literal > out[j].literal })
+	return out
+}
+
+// match finds the contract of a request.
+func (s *Server) match(method string, version graph.APIVersion, path string) (*graph.Contract, []string, bool) {
+	pathKnown := false
+	for i := range s.routes {
+		rt := &s.routes[i]
+		if rt.contract.Version != version {
+			continue
+		}
+		m := rt.re.FindStringSubmatch(path)
+		if m == nil {
+			continue
+		}
+		pathKnown = true
+		if rt.contract.Method != method {
+			continue
+		}
+		return &rt.contract, m[1:], true
+	}
+	return nil, nil, pathKnown
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// dispatch answers one Graph request: route, permission, licence, faults, handler.
+func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
+	w := &statusWriter{ResponseWriter: rw}
+	c, args, pathKnown := s.match(req.method, req.version, req.path)
+	name := "unknown"
+	if c != nil {
+		name = c.Name
+	}
+	defer func() {
+		hdr := req.header.Clone()
+		hdr.Del("Authorization")
+		rec := RequestRecord{Contract: name, Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip}
+		if req.method != http.MethodGet {
+			rec.Body = req.body
+		}
+		req.tenant.record(rec)
+		if s.opts.Logf != nil {
+			s.opts.Logf("graphsim %s %s %s /%s%s -> %d", req.tenant.ID[:8], name, req.method, req.version, req.path, w.status)
+		}
+	}()
+	if c == nil {
+		if pathKnown {
+			s.graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "The HTTP method '"+req.method+"' is not supported on this resource.")
+			return
+		}
+		seg := req.path[strings.LastIndexByte(req.path, '/')+1:]
+		s.graphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+seg+"'.")
+		return
+	}
+	if !graph.Granted(req.roles, c.Permission) {
+		s.forbidden(w, c)
+		return
+	}
+	_, _, licensed, _ := req.tenant.snapshot()
+	if c.Service == graph.ServiceIntune && !licensed {
+		s.graphError(w, http.StatusBadRequest, "BadRequest", "Request not applicable to target tenant.")
+		return
+	}
+	var capture FaultKind
+	if f := req.tenant.nextFault(c, false); f != nil {
+		switch f.Kind {
+		case FaultThrottle:
+			s.throttled(w, f.RetryAfter)
+			return
+		case FaultServerError:
+			if f.RetryAfter > 0 {
+				w.Header().Set("Retry-After", fmt.Sprint(f.RetryAfter))
+			}
+			code := map[int]string{500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}[f.Status]
+			if code == "" {
+				code = "UnknownError"
+			}
+			s.graphError(w, f.Status, code, "The service is temporarily unavailable. Please retry later.")
+			return
+		case FaultSlow:
+			select {
+			case <-time.After(f.Delay):
+			case <-req.ctx.Done():
+				return
+			}
+		case FaultMalformedJSON, FaultTruncated:
+			capture = f.Kind
+		}
+	}
+	if capture == "" {
+		s.handle(w, req, c, args)
+		return
+	}
+	rec := newRecorder()
+	s.handle(rec, req, c, args)
+	body := rec.buf.Bytes()
+	if capture == FaultMalformedJSON {
+		body = []byte(`<html><body>Bad gateway: upstream sent {"value": [ garbage</body></html>`)
+	} else {
+		body = body[:len(body)/2]
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(body)
+}
+
+// recorder buffers a handler's answer (for the malformed/truncated faults and $batch).
+type recorder struct {
+	header http.Header
+	status int
+	buf    bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}} }
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.buf.Write(b)
+}
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// forbidden writes the 403 of the contract's service: the directory's Authorization_RequestDenied
+// or Intune's JSON-inside-message body naming the scopes that would do.
+func (s *Server) forbidden(w http.ResponseWriter, c *graph.Contract) {
+	if c.Service == graph.ServiceDirectory {
+		s.graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
+	scopes := []string{c.Permission}
+	if c.Permission == c.ReadPermission && c.WritePermission != "" {
+		scopes = append(scopes, c.WritePermission)
+	}
+	s.intuneError(w, http.StatusForbidden, "Forbidden",
+		"Application is not authorized to perform this operation. Application must have one of the following scopes: "+strings.Join(scopes, ", "))
+}
+
+// handle runs the contract's handler once routing, permission, licence and faults passed.
+func (s *Server) handle(w http.ResponseWriter, req *simRequest, c *graph.Contract, args []string) {
+	switch c.Family {
+	case graph.FamilyGroups:
+		s.serveGroups(w, req, string(c.Kind), args)
+	case graph.FamilyDirectoryRoleDefinitions:
+		s.serveRoleDefinitions(w, req)
+	default:
+		s.serveIntune(w, req, c, args)
+	}
+}
