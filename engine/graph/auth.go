@@ -26,7 +26,7 @@ func newCredential(cfg Config, creds Credentials, transport *http.Client) (azcor
 	opts := azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: cfg.LoginURL + "/"},
 		Transport: transport,
-		Retry:     policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond},
+		Retry:     policy.RetryOptions{MaxRetries: 1, RetryDelay: 500 * time.Millisecond},
 		Telemetry: policy.TelemetryOptions{ApplicationID: cfg.UserAgent},
 	}
 	switch creds.Kind() {
@@ -85,6 +85,9 @@ func (c *Client) Token(ctx context.Context, fresh bool) (TokenInfo, error) {
 	}
 	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{Scope}})
 	if err != nil {
+		if ctx.Err() != nil { // azidentity does not always wrap the context's error
+			err = ctx.Err()
+		}
 		return TokenInfo{}, ClassifyAuthError(err)
 	}
 	info, err := DecodeToken(tok.Token)

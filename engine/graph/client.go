@@ -253,6 +253,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 	native, err := c.adapter.ConvertToNativeRequest(ctx, ri)
 	if err != nil {
+		if ctx.Err() != nil { // azidentity does not always wrap the context's error
+			return nil, classifyTransportError(ctx.Err(), r.contract)
+		}
 		e := ClassifyAuthError(err)
 		e.Contract = r.contract.Name
 		return nil, e

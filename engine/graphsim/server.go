@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -125,7 +126,8 @@ func (s *Server) Start() error {
 	s.base = "https://" + net.JoinHostPort(host, port)
 	s.ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.ca.leaf}, MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2", "http/1.1"}})
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)} // clients that distrust the CA are expected in tests
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
