@@ -63,21 +63,22 @@ type LocalCluster struct {
 
 const localPort = 5432 // only names the socket file: the cluster listens on no TCP address
 
-// DefaultLocalDir is where the user's own cluster lives: $XDG_DATA_HOME/tenantatlas/postgres, else
-// ~/.local/share/tenantatlas/postgres. As root without XDG_DATA_HOME it is /var/lib/tenantatlas/postgres,
-// because root's home is not reachable by the postgres account that must own the cluster.
-func DefaultLocalDir() (string, error) {
+// DefaultDataDir is where TenantAtlas keeps its local state (the cluster in DataDir/postgres, the
+// secret key, the SSH host key): $XDG_DATA_HOME/tenantatlas, else ~/.local/share/tenantatlas. As root
+// without XDG_DATA_HOME it is /var/lib/tenantatlas, because root's home is not reachable by the
+// postgres account that must own the cluster.
+func DefaultDataDir() (string, error) {
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "tenantatlas", "postgres"), nil
+		return filepath.Join(x, "tenantatlas"), nil
 	}
 	if os.Geteuid() == 0 {
-		return "/var/lib/tenantatlas/postgres", nil
+		return "/var/lib/tenantatlas", nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("cannot find a home directory for the local database (%v): set XDG_DATA_HOME or --data-dir", err)
+		return "", fmt.Errorf("cannot find a home directory for local data (%v): set XDG_DATA_HOME or --data-dir", err)
 	}
-	return filepath.Join(home, ".local", "share", "tenantatlas", "postgres"), nil
+	return filepath.Join(home, ".local", "share", "tenantatlas"), nil
 }
 
 // StartLocal starts (or joins) the cluster in opts.Dir and waits until it accepts connections.
@@ -506,7 +507,7 @@ func checkTraversable(dir string, u *runAsUser) error {
 			(int(st.Uid) == u.uid && mode&0o100 != 0) ||
 			(int(st.Gid) == u.gid && mode&0o010 != 0)
 		if !ok {
-			return fmt.Errorf("the %s account cannot reach the local database in %s because %s is not searchable (mode %o): choose a directory it can reach with --data-dir (as root the default is /var/lib/tenantatlas/postgres), or chmod o+x %s",
+			return fmt.Errorf("the %s account cannot reach the local database in %s because %s is not searchable (mode %o): choose a directory it can reach with --data-dir (as root the default is /var/lib/tenantatlas), or chmod o+x %s",
 				u.name, dir, d, mode, d)
 		}
 		if d == "/" || d == "." {

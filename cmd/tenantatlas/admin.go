@@ -1,0 +1,204 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) workspacesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "workspaces", Short: "Workspaces: the isolation boundary of tenants, runs and schedules"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "add NAME", Short: "Create a workspace (administrator); you become its owner", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			w, err := a.svc.CreateWorkspace(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			return a.output(w, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "created workspace %s (id %d)\n", w.Name, w.ID) })
+		},
+	}, &cobra.Command{
+		Use: "list", Short: "List your workspaces and your role in each",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			ms, err := a.svc.Workspaces(cmd.Context(), a.actor)
+			if err != nil {
+				return err
+			}
+			return a.output(ms, func(tw *tabwriter.Writer) {
+				row(tw, "ID", "WORKSPACE", "ROLE")
+				for _, m := range ms {
+					row(tw, m.WorkspaceID, m.WorkspaceName, m.Role)
+				}
+			})
+		},
+	})
+	return cmd
+}
+
+func (a *app) usersCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Users (administrator)"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "add NAME", Short: "Create a user", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			u, err := a.svc.CreateUser(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			return a.output(u, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "created user %s (id %d); next: `tenantatlas keys add %s KEYFILE` and `tenantatlas members add WORKSPACE %s ROLE`\n", u.Name, u.ID, u.Name, u.Name)
+			})
+		},
+	}, &cobra.Command{
+		Use: "list", Short: "List users",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			us, err := a.svc.ListUsers(cmd.Context(), a.actor)
+			if err != nil {
+				return err
+			}
+			return a.output(us, func(tw *tabwriter.Writer) {
+				row(tw, "ID", "USER", "ADMIN", "CREATED")
+				for _, u := range us {
+					row(tw, u.ID, u.Name, yesNo(u.IsBootstrap), u.CreatedAt.Format("2006-01-02 15:04"))
+				}
+			})
+		},
+	})
+	return cmd
+}
+
+func (a *app) keysCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "SSH public keys that identify users over SSH"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "add USER KEYFILE|-", Short: "Register a public key (an authorized_keys line; - reads stdin)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			line, err := readArgFile(a.stdin, args[1])
+			if err != nil {
+				return err
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			k, err := a.svc.AddKey(cmd.Context(), a.actor, args[0], string(line))
+			if err != nil {
+				return err
+			}
+			return a.output(k, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "added key %s for %s\n", k.Fingerprint, k.UserName) })
+		},
+	}, &cobra.Command{
+		Use: "remove USER FINGERPRINT", Short: "Remove a key (fingerprint as shown by keys list)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if err := a.svc.RemoveKey(cmd.Context(), a.actor, args[0], args[1]); err != nil {
+				return err
+			}
+			return a.output(map[string]any{"removed": args[1]}, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "removed key %s\n", args[1]) })
+		},
+	}, &cobra.Command{
+		Use: "list USER", Short: "List a user's keys", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			ks, err := a.svc.ListKeys(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			return a.output(ks, func(tw *tabwriter.Writer) {
+				row(tw, "FINGERPRINT", "COMMENT", "ADDED")
+				for _, k := range ks {
+					row(tw, k.Fingerprint, k.Comment, k.CreatedAt.Format("2006-01-02 15:04"))
+				}
+			})
+		},
+	})
+	return cmd
+}
+
+func (a *app) membersCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "members", Short: "Workspace memberships and roles (owner, manager, operator, readonly)"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "add WORKSPACE USER ROLE", Short: "Give a user a role in a workspace (replaces an existing role)", Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			m, err := a.svc.AddMember(cmd.Context(), a.actor, args[0], args[1], args[2])
+			if err != nil {
+				return err
+			}
+			return a.output(m, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "%s is %s in %s\n", m.UserName, m.Role, m.WorkspaceName) })
+		},
+	}, &cobra.Command{
+		Use: "remove WORKSPACE USER", Short: "Remove a user from a workspace", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if err := a.svc.RemoveMember(cmd.Context(), a.actor, args[0], args[1]); err != nil {
+				return err
+			}
+			return a.output(map[string]any{"removed": args[1], "workspace": args[0]}, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "removed %s from %s\n", args[1], args[0])
+			})
+		},
+	}, &cobra.Command{
+		Use: "list WORKSPACE", Short: "List a workspace's members", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			ms, err := a.svc.ListMembers(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			return a.output(ms, func(tw *tabwriter.Writer) {
+				row(tw, "USER", "ROLE", "SINCE")
+				for _, m := range ms {
+					row(tw, m.UserName, m.Role, m.CreatedAt.Format("2006-01-02"))
+				}
+			})
+		},
+	})
+	return cmd
+}
+
+// readArgFile reads a file argument, or stdin for "-". Secrets are read this way so they never sit in
+// shell history or the process list.
+func readArgFile(stdin io.Reader, name string) ([]byte, error) {
+	if name == "-" {
+		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+		if err != nil {
+			return nil, fmt.Errorf("cannot read standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := readFileLimited(name)
+	if err != nil {
+		return nil, usageErrorf("cannot read %s: %v", name, strings.TrimPrefix(err.Error(), "open "+name+": "))
+	}
+	return b, nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

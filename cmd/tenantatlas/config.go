@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything the process reads from flags and TENANTATLAS_* variables. Flags win over the
+// environment; the environment wins over defaults.
+type Config struct {
+	DatabaseURL   string
+	DataDir       string
+	User          string
+	JSON          bool
+	LogLevel      string
+	LogFormat     string
+	GraphURL      string
+	LoginURL      string
+	SecretKey     string
+	SecretKeyFile string
+	SSHAddr       string
+	MetricsAddr   string
+}
+
+// envBinding ties a global flag to its environment variable.
+type envBinding struct {
+	flag, env string
+	target    *string
+}
+
+func (c *Config) bindings() []envBinding {
+	return []envBinding{
+		{"database-url", "TENANTATLAS_DATABASE_URL", &c.DatabaseURL},
+		{"data-dir", "TENANTATLAS_DATA_DIR", &c.DataDir},
+		{"as", "TENANTATLAS_USER", &c.User},
+		{"log-level", "TENANTATLAS_LOG_LEVEL", &c.LogLevel},
+		{"log-format", "TENANTATLAS_LOG_FORMAT", &c.LogFormat},
+		{"graph-url", "TENANTATLAS_GRAPH_URL", &c.GraphURL},
+		{"login-url", "TENANTATLAS_LOGIN_URL", &c.LoginURL},
+		{"secret-key-file", "TENANTATLAS_SECRET_KEY_FILE", &c.SecretKeyFile},
+		{"metrics-addr", "TENANTATLAS_METRICS_ADDR", &c.MetricsAddr},
+		{"ssh-addr", "TENANTATLAS_SSH_ADDR", &c.SSHAddr},
+	}
+}
+
+// registerFlags declares the global flags on fs.
+func (c *Config) registerFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (env TENANTATLAS_DATABASE_URL); unset: a local cluster in the data directory")
+	fs.StringVar(&c.DataDir, "data-dir", "", "local state: cluster, secret key, SSH host key (env TENANTATLAS_DATA_DIR; default $XDG_DATA_HOME/tenantatlas)")
+	fs.StringVar(&c.User, "as", "", "act as this user (env TENANTATLAS_USER; default: the bootstrap admin)")
+	fs.BoolVar(&c.JSON, "json", false, "print data as JSON (snake_case fields matching the database columns)")
+	fs.StringVar(&c.LogLevel, "log-level", "", "debug, info, warn or error (env TENANTATLAS_LOG_LEVEL; default warn, info for engine and serve)")
+	fs.StringVar(&c.LogFormat, "log-format", "", "text or json (env TENANTATLAS_LOG_FORMAT; default text)")
+	fs.StringVar(&c.GraphURL, "graph-url", "", "Microsoft Graph root (env TENANTATLAS_GRAPH_URL; default https://graph.microsoft.com)")
+	fs.StringVar(&c.LoginURL, "login-url", "", "Entra login authority (env TENANTATLAS_LOGIN_URL; default https://login.microsoftonline.com)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the 32-byte secret key that seals credentials (env TENANTATLAS_SECRET_KEY_FILE, or the key itself in TENANTATLAS_SECRET_KEY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env TENANTATLAS_METRICS_ADDR)")
+	fs.StringVar(&c.SSHAddr, "ssh-addr", "", "SSH listen address for serve (env TENANTATLAS_SSH_ADDR; default 127.0.0.1:2222)")
+}
+
+// loadConfig fills unset flags from the environment and validates the result. Errors name the
+// setting, what was given and what is expected.
+func loadConfig(c *Config, fs *pflag.FlagSet, getenv func(string) string) error {
+	for _, b := range c.bindings() {
+		if f := fs.Lookup(b.flag); f != nil && f.Changed {
+			continue
+		}
+		if v := getenv(b.env); v != "" {
+			*b.target = v
+		}
+	}
+	c.SecretKey = getenv("TENANTATLAS_SECRET_KEY")
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	c.LogLevel = strings.ToLower(strings.TrimSpace(c.LogLevel))
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return usageErrorf("log level %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return usageErrorf("log format %q is not one of text, json", c.LogFormat)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") &&
+		!strings.Contains(c.DatabaseURL, "=") {
+		return usageErrorf("database URL must look like postgres://user:password@host:5432/dbname or host=... dbname=...")
+	}
+	for name, raw := range map[string]string{"graph URL": c.GraphURL, "login URL": c.LoginURL} {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return usageErrorf("%s %q must be an absolute https:// URL such as https://graph.microsoft.com", name, raw)
+		}
+	}
+	for name, addr := range map[string]string{"metrics address": c.MetricsAddr, "SSH address": c.SSHAddr} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return usageErrorf("%s %q must be host:port, e.g. 127.0.0.1:2222", name, addr)
+		}
+	}
+	if c.DataDir != "" {
+		abs, err := filepath.Abs(c.DataDir)
+		if err != nil {
+			return usageErrorf("data directory %q: %v", c.DataDir, err)
+		}
+		c.DataDir = abs
+	}
+	return nil
+}
+
+func (c *Config) sshAddr() string {
+	if c.SSHAddr == "" {
+		return "127.0.0.1:2222"
+	}
+	return c.SSHAddr
+}
+
+func (c *Config) String() string {
+	db := "local cluster"
+	if c.DatabaseURL != "" {
+		db = redactURL(c.DatabaseURL)
+	}
+	return fmt.Sprintf("database=%s data_dir=%s", db, c.DataDir)
+}
+
+// redactURL hides a password in a connection URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/tui"
+)
+
+type dashboardOptions struct {
+	noEngine bool
+	theme    string
+}
+
+func (a *app) tuiCommand() *cobra.Command {
+	var opts dashboardOptions
+	c := &cobra.Command{
+		Use:   "tui",
+		Short: "Open the dashboard (the default command), with its embedded engine",
+		Long: `Open the keyboard-driven dashboard. The process embeds the engine: its workers and scheduler run
+in the background until you quit (q), which shuts them down gracefully. With --no-engine the
+dashboard only watches, for when a separate fleet of engines does the work.`,
+		Annotations: map[string]string{annotationLongRunning: "true"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runDashboard(cmd.Context(), opts)
+		},
+	}
+	c.Flags().BoolVar(&opts.noEngine, "no-engine", false, "only watch: run no workers in this process")
+	c.Flags().StringVar(&opts.theme, "theme", "dark", "colour theme: dark or light (NO_COLOR disables colour)")
+	return c
+}
+
+// runDashboard runs the dashboard on this terminal with the engine embedded.
+func (a *app) runDashboard(ctx context.Context, opts dashboardOptions) error {
+	if err := a.redirectLogs(); err != nil {
+		return err
+	}
+	if err := a.open(ctx); err != nil {
+		return err
+	}
+	var e *engine.Engine
+	if !opts.noEngine {
+		var err error
+		if e, err = a.startEngine(ctx, engine.EngineOptions{}); err != nil {
+			return err
+		}
+		defer e.Stop()
+	}
+	hub := store.NewHub(a.db, a.logger)
+	if err := hub.Start(ctx); err != nil {
+		return err
+	}
+	defer hub.Stop()
+	c := &tui.Context{Svc: a.svc, Actor: a.actor, Theme: tui.ThemeNamed(opts.theme), Subscribe: hub.Subscribe, EngineEmbedded: e != nil}
+	m := tui.New(c, nil)
+	defer m.Close()
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(a.stdin), tea.WithOutput(a.stdout))
+	if _, err := p.Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+// redirectLogs sends logs to a file: the dashboard owns the terminal.
+func (a *app) redirectLogs() error {
+	dir, err := a.dataDir()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "dashboard.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot open the dashboard log: %w", err)
+	}
+	a.closers = append(a.closers, func() { f.Close() })
+	a.stderr = f
+	a.logger = a.newLogger()
+	slog.SetDefault(a.logger)
+	return nil
+}

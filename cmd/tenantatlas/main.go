@@ -1,0 +1,17 @@
+// Command tenantatlas is the TenantAtlas dashboard, engine and command line (DESIGN §8).
+// This package only wires flags and environment into the constructors of the other packages.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// annotationLongRunning marks commands that log at info by default (engine, serve, dashboard).
+const annotationLongRunning = "long-running"
+
+// app is the wiring shared by every command: configuration, and the database, service and actor
+// opened on demand.
+type app struct {
+	cfg    Config
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	logger *slog.Logger
+
+	// longRunning commands (engine, serve, the dashboard) log at info by default.
+	longRunning bool
+
+	cluster *store.LocalCluster
+	db      *store.DB
+	svc     *engine.Service
+	metrics *engine.Metrics
+	actor   engine.Actor
+	closers []func()
+}
+
+// run executes the command line and returns the exit code. Errors are printed as one line on stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	defer a.close()
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		var ce *exitCodeError
+		if !errors.As(err, &ce) || ce.msg != "" {
+			fmt.Fprintf(stderr, "tenantatlas: %s\n", oneLine(err))
+		}
+	}
+	return exitCode(err)
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tenantatlas",
+		Short: "Terminal dashboard and engine for Microsoft Entra / Intune tenants",
+		Long: `TenantAtlas syncs directory data and Intune policy inventory, takes scheduled backups, restores
+policies and verifies provider connections against Microsoft Graph. Every execution is an operation
+run in PostgreSQL, watched live in the dashboard.
+
+Run without a command to open the dashboard (with its embedded engine).`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loadConfig(&a.cfg, cmd.Flags(), a.getenv); err != nil {
+				return err
+			}
+			a.longRunning = cmd.Annotations[annotationLongRunning] == "true" || cmd == cmd.Root()
+			a.logger = a.newLogger()
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDashboard(cmd.Context(), dashboardOptions{}) },
+	}
+	a.cfg.registerFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErrorf("%v (see `%s --help`)", err, cmd.CommandPath())
+	})
+	root.AddCommand(
+		a.tuiCommand(), a.engineCommand(), a.migrateCommand(),
+		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
+		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.versionCommand(),
+	)
+	root.SetHelpCommand(&cobra.Command{Hidden: true})
+	walk(root, func(c *cobra.Command) {
+		if c.Args == nil {
+			c.Args = cobra.NoArgs
+		}
+		inner := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := inner(cmd, args); err != nil {
+				return usageErrorf("%v: usage: %s", err, cmd.UseLine())
+			}
+			return nil
+		}
+	})
+	return root
+}
+
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, child := range c.Commands() {
+		walk(child, fn)
+	}
+}
+
+func (a *app) newLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if a.longRunning {
+		level = slog.LevelInfo
+	}
+	switch a.cfg.LogLevel {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if a.cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
+}
+
+// dataDir is the local state directory.
+func (a *app) dataDir() (string, error) {
+	if a.cfg.DataDir != "" {
+		return a.cfg.DataDir, nil
+	}
+	return store.DefaultDataDir()
+}
+
+// openDB connects to TENANTATLAS_DATABASE_URL or starts/joins the local cluster, then applies pending
+// migrations.
+func (a *app) openDB(ctx context.Context) error {
+	if a.db != nil {
+		return nil
+	}
+	if err := a.connectOnly(ctx); err != nil {
+		return err
+	}
+	_, err := a.db.Migrate(ctx)
+	return err
+}
+
+// connectOnly connects (starting the local cluster if needed) without migrating.
+func (a *app) connectOnly(ctx context.Context) error {
+	if a.db != nil {
+		return nil
+	}
+	dsn := a.cfg.DatabaseURL
+	if dsn == "" {
+		dir, err := a.dataDir()
+		if err != nil {
+			return err
+		}
+		cluster, err := store.StartLocal(ctx, store.LocalOptions{Dir: filepath.Join(dir, "postgres"), Durable: true, Logger: a.logger})
+		if err != nil {
+			return err
+		}
+		a.cluster = cluster
+		a.closers = append(a.closers, cluster.Stop)
+		dsn = cluster.DSN()
+	}
+	db, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		return err
+	}
+	a.db = db
+	a.closers = append(a.closers, db.Close)
+	return nil
+}
+
+// open prepares the database, the service and the acting user.
+func (a *app) open(ctx context.Context) error {
+	if a.svc != nil {
+		return nil
+	}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	sealer, err := a.sealer()
+	if err != nil {
+		return err
+	}
+	a.metrics = engine.NewMetrics(a.db)
+	svc, err := engine.NewService(a.db, engine.Options{Logger: a.logger, Sealer: sealer, Metrics: a.metrics})
+	if err != nil {
+		return err
+	}
+	a.svc = svc
+	a.actor, err = svc.ActorByName(ctx, a.cfg.User)
+	return err
+}
+
+// sealer loads the secret key: TENANTATLAS_SECRET_KEY, the key file, or on the local default a key
+// file generated in the data directory. With an external database and no key it returns nil; the
+// commands that need one then say so.
+func (a *app) sealer() (*engine.Sealer, error) {
+	var key []byte
+	var err error
+	switch {
+	case a.cfg.SecretKey != "":
+		key, err = engine.ParseSecretKey(a.cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("TENANTATLAS_SECRET_KEY: %w", err)
+		}
+	case a.cfg.SecretKeyFile != "":
+		b, err := os.ReadFile(a.cfg.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the secret key file: %v (check --secret-key-file / TENANTATLAS_SECRET_KEY_FILE)", err)
+		}
+		if key, err = engine.ParseSecretKey(string(b)); err != nil {
+			return nil, fmt.Errorf("secret key file %s: %w", a.cfg.SecretKeyFile, err)
+		}
+	case a.cfg.DatabaseURL == "":
+		dir, err := a.dataDir()
+		if err != nil {
+			return nil, err
+		}
+		if key, err = engine.LoadOrCreateKeyFile(filepath.Join(dir, "secret.key")); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, nil
+	}
+	return engine.NewSealer(key)
+}
+
+// requireSealer is for commands that store or use credentials.
+func (a *app) requireSealer() error {
+	if a.svc == nil {
+		return errors.New("internal: service not opened")
+	}
+	if s, _ := a.sealer(); s == nil {
+		return errors.New("no secret key: with TENANTATLAS_DATABASE_URL set, give the key that seals credentials in TENANTATLAS_SECRET_KEY or TENANTATLAS_SECRET_KEY_FILE (generate one with `openssl rand -hex 32`; every engine needs the same key)")
+	}
+	return nil
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// output prints v as JSON with --json, else as a table through fn.
+func (a *app) output(v any, fn func(w *tabwriter.Writer)) error {
+	if a.cfg.JSON {
+		return a.printJSON(v)
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fn(w)
+	return w.Flush()
+}
+
+func row(w io.Writer, cols ...any) {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = fmt.Sprint(c)
+	}
+	fmt.Fprintln(w, strings.Join(parts, "\t"))
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+)
+
+func (a *app) tenantsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "tenants", Short: "Entra tenants and their provider connections"}
+	var req engine.AddTenantRequest
+	var secretFile, certFile, expires string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Register a tenant with its app registration (client secret or certificate)",
+		Long: `Register a tenant with its app registration. The client secret (or the PEM file holding the
+certificate and its private key) is read from a file, or from standard input with "-", never from a
+flag value that would land in shell history. It is encrypted at rest and never printed.`,
+		Example: `  tenantatlas tenants add --name contoso --tenant-id 6e0c… --client-id 3f2a… --secret-file ~/contoso.secret
+  pass show contoso | tenantatlas tenants add --name contoso --tenant-id 6e0c… --client-id 3f2a… --secret-file -`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case req.Name == "" || req.TenantGUID == "" || req.ClientID == "":
+				return usageErrorf("tenants add needs --name, --tenant-id and --client-id")
+			case (secretFile == "") == (certFile == ""):
+				return usageErrorf("tenants add needs exactly one of --secret-file and --certificate-file")
+			}
+			if expires != "" {
+				t, err := time.Parse("2006-01-02", expires)
+				if err != nil {
+					return usageErrorf("--secret-expires %q: expected a date like 2027-06-30", expires)
+				}
+				req.SecretExpiresAt = &t
+			}
+			var err error
+			if secretFile != "" {
+				req.ClientSecret, err = readArgFile(a.stdin, secretFile)
+			} else {
+				req.CertificatePEM, err = readArgFile(a.stdin, certFile)
+			}
+			if err != nil {
+				return err
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if err := a.requireSealer(); err != nil {
+				return err
+			}
+			v, err := a.svc.AddTenant(cmd.Context(), a.actor, req)
+			if err != nil {
+				return err
+			}
+			return a.output(v, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "added tenant %s (id %d) in %s; verify the connection with `tenantatlas tenants verify %s`\n", v.Name, v.ID, v.WorkspaceName, v.Name)
+			})
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&req.Workspace, "workspace", "", "workspace name (default: your only workspace)")
+	f.StringVar(&req.Name, "name", "", "short name used in commands and the dashboard")
+	f.StringVar(&req.TenantGUID, "tenant-id", "", "Entra tenant ID (GUID) or verified domain")
+	f.StringVar(&req.DisplayName, "display-name", "", "display name")
+	f.StringVar(&req.ClientID, "client-id", "", "application (client) ID of the app registration")
+	f.StringVar(&secretFile, "secret-file", "", "file holding the client secret value, or - for stdin")
+	f.StringVar(&certFile, "certificate-file", "", "PEM file with the certificate and its private key, or - for stdin")
+	f.StringVar(&expires, "secret-expires", "", "date the secret expires (YYYY-MM-DD), for reminders")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List tenants with their connection status",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			ts, err := a.svc.ListTenants(cmd.Context(), a.actor)
+			if err != nil {
+				return err
+			}
+			return a.output(ts, func(tw *tabwriter.Writer) {
+				row(tw, "ID", "TENANT", "WORKSPACE", "TENANT ID", "CONNECTION", "MISSING PERMISSIONS")
+				for _, t := range ts {
+					status, missing := "none", ""
+					if c := t.Connection; c != nil {
+						status = c.Status
+						missing = strings.Join(c.MissingPermissions, ",")
+					}
+					row(tw, t.ID, t.Name, t.WorkspaceName, t.TenantGUID, status, missing)
+				}
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use: "show TENANT", Short: "Show a tenant and its connection", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			t, err := a.svc.GetTenant(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			return a.output(t, func(tw *tabwriter.Writer) {
+				row(tw, "tenant:", fmt.Sprintf("%s (id %d)", t.Name, t.ID))
+				row(tw, "workspace:", t.WorkspaceName)
+				row(tw, "entra tenant id:", t.TenantGUID)
+				if t.DisplayName != "" {
+					row(tw, "display name:", t.DisplayName)
+				}
+				c := t.Connection
+				if c == nil {
+					row(tw, "connection:", "none (add one with tenants add)")
+					return
+				}
+				row(tw, "client id:", c.ClientID)
+				row(tw, "credential:", c.AuthKind+" (encrypted, never shown)")
+				row(tw, "connection:", c.Status)
+				if c.LastVerifiedAt != nil {
+					row(tw, "last verified:", c.LastVerifiedAt.Format(time.RFC3339))
+				}
+				if len(c.MissingPermissions) > 0 {
+					row(tw, "missing permissions:", strings.Join(c.MissingPermissions, ", "))
+				}
+			})
+		},
+	}
+	verify := a.startCommand("verify TENANT", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
+	cmd.AddCommand(add, list, show, verify)
+	return cmd
+}
+
+func readFileLimited(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Triage is what needs attention now (the dashboard's home).
+type Triage struct {
+	Connections []store.ConnectionProblem `json:"connections"`
+	Problems    []store.ReasonGroup       `json:"problems"`
+	Stuck       []store.Run               `json:"stuck"`
+	Hourly      []store.HourlyCount       `json:"hourly"`
+	Active      map[string]int64          `json:"active"`
+	Since       time.Time                 `json:"since"`
+}
+
+// Stuck thresholds: a running run silent this long, or a queued run waiting this long.
+const (
+	StuckHeartbeatAge = time.Minute
+	StuckQueuedAge    = 5 * time.Minute
+)
+
+// Triage gathers the home screen: blocked connections with the missing permissions named, failed
+// and blocked runs of the last 24 hours grouped by reason code, stuck runs, and runs per hour.
+func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triage, error) {
+	out := Triage{Since: now.Add(-24 * time.Hour), Active: map[string]int64{}}
+	f, any, err := s.runFilter(ctx, actor, RunQuery{})
+	if err != nil || !any {
+		return out, err
+	}
+	var workspaces []int64
+	for _, sc := range f.Scopes {
+		workspaces = append(workspaces, sc.WorkspaceID)
+	}
+	if out.Connections, err = store.ConnectionProblems(ctx, s.db.Pool, workspaces); err != nil {
+		return out, err
+	}
+	if out.Problems, err = store.ProblemRunsByReason(ctx, s.db.Pool, f, out.Since); err != nil {
+		return out, err
+	}
+	if out.Stuck, err = store.StuckRuns(ctx, s.db.Pool, f, StuckHeartbeatAge, StuckQueuedAge); err != nil {
+		return out, err
+	}
+	if out.Hourly, err = store.HourlyOutcomes(ctx, s.db.Pool, f, out.Since); err != nil {
+		return out, err
+	}
+	active := f
+	active.Statuses = []string{store.StatusQueued, store.StatusRunning}
+	runs, err := store.ListRuns(ctx, s.db.Pool, active)
+	if err != nil {
+		return out, err
+	}
+	for _, r := range runs {
+		out.Active[r.Status]++
+	}
+	return out, nil
+}

@@ -1,0 +1,298 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Global keys: the root handles these unless a screen's text field has the keyboard.
+var globalKeys = struct {
+	Quit, Palette, Help, Back, Refresh, Home key.Binding
+}{
+	Quit:    binding("q", "quit", "ctrl+c"),
+	Palette: binding(":", "command"),
+	Help:    binding("?", "help"),
+	Back:    binding("esc", "back"),
+	Refresh: binding("r", "refresh"),
+	Home:    binding("h", "home"),
+}
+
+// Model is the root of the dashboard: a stack of screens (the breadcrumbs), the command palette and
+// the help overlay. Its Update only routes.
+type Model struct {
+	ctx      *Context
+	stack    []Screen
+	palette  *palette
+	help     bool
+	flash    string
+	flashBad bool
+	sub      *store.Subscription
+}
+
+// New returns the dashboard opened on start (nil: the triage home).
+func New(c *Context, start Screen) *Model {
+	if start == nil {
+		start = newHome(c)
+	}
+	c.Live = c.Subscribe != nil
+	m := &Model{ctx: c, stack: []Screen{start}}
+	if c.Subscribe != nil {
+		m.sub = c.Subscribe()
+	}
+	return m
+}
+
+// Close releases the hub subscription.
+func (m *Model) Close() {
+	if m.sub != nil {
+		m.sub.Close()
+	}
+}
+
+func (m *Model) top() Screen { return m.stack[len(m.stack)-1] }
+
+// Init loads the first screen and starts listening for changes.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(m.top().Init(), m.waitHub())
+}
+
+func (m *Model) waitHub() tea.Cmd {
+	if m.sub == nil {
+		return nil
+	}
+	sub := m.sub
+	return func() tea.Msg {
+		n, ok := <-sub.C
+		return hubMsg{n: n, ok: ok}
+	}
+}
+
+// Update routes: global keys here, everything else to the screens.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.ctx.Width, m.ctx.Height = msg.Width, msg.Height
+		return m, nil
+	case hubMsg:
+		return m, m.onHub(msg)
+	case navigateMsg:
+		m.stack = append(m.stack, msg.screen)
+		m.flash = ""
+		return m, msg.screen.Init()
+	case backMsg:
+		return m, m.back()
+	case flashMsg:
+		m.flash, m.flashBad = msg.text, msg.isErr
+		return m, nil
+	case showHelpMsg:
+		m.help = true
+		return m, nil
+	case tea.KeyPressMsg:
+		return m, m.onKey(msg)
+	}
+	return m, m.toScreens(msg)
+}
+
+// toScreens hands a data message to every screen on the stack; each keeps only its own.
+func (m *Model) toScreens(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, s := range m.stack {
+		next, cmd := s.Update(msg)
+		m.stack[i] = next
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onHub(msg hubMsg) tea.Cmd {
+	if !msg.ok {
+		m.ctx.Live = false
+		return nil
+	}
+	switch msg.n.Kind {
+	case store.KindDisconnected:
+		m.ctx.Live = false
+		return m.waitHub()
+	case store.KindReload:
+		m.ctx.Live = true
+		return tea.Batch(m.top().Reload(), m.waitHub())
+	}
+	m.ctx.Live = true
+	if m.top().Relevant(msg.n) {
+		return tea.Batch(m.top().Reload(), m.waitHub())
+	}
+	return m.waitHub()
+}
+
+func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if m.palette != nil {
+		cmd, done := m.palette.update(msg)
+		if done {
+			m.palette = nil
+		}
+		return cmd
+	}
+	if m.help {
+		m.help = false
+		return nil
+	}
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if !m.top().Capturing() {
+		switch {
+		case key.Matches(msg, globalKeys.Quit):
+			return tea.Quit
+		case key.Matches(msg, globalKeys.Palette):
+			m.palette = newPalette(m.ctx)
+			return nil
+		case key.Matches(msg, globalKeys.Help):
+			m.help = true
+			return nil
+		case key.Matches(msg, globalKeys.Back) && len(m.stack) > 1:
+			return m.back()
+		case key.Matches(msg, globalKeys.Refresh):
+			m.flash = ""
+			return m.top().Reload()
+		case key.Matches(msg, globalKeys.Home):
+			m.stack = m.stack[:1]
+			if _, ok := m.stack[0].(*home); !ok {
+				m.stack[0] = newHome(m.ctx)
+				return m.stack[0].Init()
+			}
+			return m.stack[0].Reload()
+		}
+	}
+	next, cmd := m.top().Update(msg)
+	m.stack[len(m.stack)-1] = next
+	return cmd
+}
+
+func (m *Model) back() tea.Cmd {
+	if len(m.stack) <= 1 {
+		return nil
+	}
+	m.stack = m.stack[:len(m.stack)-1]
+	m.flash = ""
+	return m.top().Reload()
+}
+
+// View draws the header with breadcrumbs, the active screen, the status line and the key hints.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "TenantAtlas — " + m.top().Title()
+	return v
+}
+
+// Render is the whole screen as a string (golden tests strip its colours).
+func (m *Model) Render() string {
+	w, h := m.ctx.Width, m.ctx.Height
+	if w <= 0 || h <= 0 {
+		w, h = 80, 24
+	}
+	if w < 40 || h < 10 {
+		return "TenantAtlas needs at least 40×10\n(now " + fmt.Sprintf("%d×%d", w, h) + ")"
+	}
+	header := m.header(w)
+	body := ""
+	bodyHeight := h - 3
+	switch {
+	case m.help:
+		body = m.helpView(w, bodyHeight)
+	default:
+		body = m.top().View(w, bodyHeight)
+	}
+	body = padLines(body, bodyHeight)
+	status := m.statusLine(w)
+	hints := m.hintLine(w)
+	return header + "\n" + body + "\n" + status + "\n" + hints
+}
+
+func (m *Model) header(w int) string {
+	t := m.ctx.Theme
+	var crumbs []string
+	for _, s := range m.stack {
+		crumbs = append(crumbs, s.Title())
+	}
+	left := t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ "+strings.Join(crumbs, " ▸ "))
+	live := m.ctx.Tone("ok", "● live")
+	if !m.ctx.Live {
+		live = m.ctx.Tone("warn", "○ reconnecting")
+		if m.ctx.Subscribe == nil {
+			live = m.ctx.Tone("muted", "○ static")
+		}
+	}
+	who := m.ctx.Actor.Name
+	if !m.ctx.EngineEmbedded {
+		who += " · watch only"
+	}
+	right := t.Dim.Render(who) + "  " + live
+	gap := w - ansiWidth(left) - ansiWidth(right)
+	if gap < 1 {
+		return fit(left, w)
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *Model) statusLine(w int) string {
+	if m.palette != nil {
+		return m.palette.view(w)
+	}
+	if m.flash == "" {
+		return ""
+	}
+	if m.flashBad {
+		return fit(m.ctx.Theme.Error.Render("✖ "+m.flash), w)
+	}
+	return fit(m.ctx.Theme.Flash.Render(m.flash), w)
+}
+
+func (m *Model) hintLine(w int) string {
+	t := m.ctx.Theme
+	var parts []string
+	for _, b := range m.top().Bindings() {
+		if b.Enabled() {
+			parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
+		}
+	}
+	for _, b := range []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Quit} {
+		if b.Help().Key == "esc" && len(m.stack) == 1 {
+			continue
+		}
+		parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
+	}
+	return fit(strings.Join(parts, "  "), w)
+}
+
+func (m *Model) helpView(w, h int) string {
+	t := m.ctx.Theme
+	var b strings.Builder
+	b.WriteString(t.Title.Render("Keys — "+m.top().Title()) + "\n\n")
+	section := func(title string, bs []key.Binding) {
+		b.WriteString(t.Header.Render(title) + "\n")
+		for _, k := range bs {
+			if !k.Enabled() {
+				continue
+			}
+			b.WriteString("  " + fit(t.Key.Render(strings.Join(k.Keys(), "/")), 16) + k.Help().Desc + "\n")
+		}
+		b.WriteString("\n")
+	}
+	section("This screen", m.top().Bindings())
+	section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit})
+	b.WriteString(t.Header.Render("Commands (:)") + "\n")
+	for _, c := range paletteCommands {
+		b.WriteString("  " + fit(t.Key.Render(":"+c.usage), 24) + c.help + "\n")
+	}
+	b.WriteString("\n" + t.Dim.Render("any key closes this help"))
+	return padLines(b.String(), h)
+}
+
+func ansiWidth(s string) int { return lipgloss.Width(s) }

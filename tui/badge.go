@@ -1,0 +1,62 @@
+package tui
+
+import (
+	"charm.land/lipgloss/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// badge is the one mapping from a state to a symbol, a label and a tone (DESIGN §3 rule 6): run
+// statuses and outcomes, connection statuses and cache freshness. No view has its own mapping.
+type badge struct {
+	symbol string
+	label  string
+	tone   string
+}
+
+var badges = map[string]badge{
+	store.StatusQueued:              {"◌", "queued", "muted"},
+	store.StatusRunning:             {"●", "running", "info"},
+	store.OutcomeSucceeded:          {"✔", "succeeded", "ok"},
+	store.OutcomePartiallySucceeded: {"◐", "partial", "warn"},
+	store.OutcomeFailed:             {"✖", "failed", "bad"},
+	store.OutcomeBlocked:            {"■", "blocked", "bad"},
+	store.OutcomeCancelled:          {"⊘", "cancelled", "muted"},
+	"connection:ok":                 {"✔", "connected", "ok"},
+	"connection:blocked":            {"■", "blocked", "bad"},
+	"connection:error":              {"✖", "error", "bad"},
+	"connection:unverified":         {"?", "unverified", "warn"},
+	"connection:verifying":          {"●", "verifying", "info"},
+	"connection:none":               {"-", "no connection", "warn"},
+	"cache:fresh":                   {"✔", "fresh", "ok"},
+	"cache:stale":                   {"⌛", "stale", "warn"},
+	"cache:never":                   {"-", "never synced", "warn"},
+	"legacy":                        {"≡", "legacy", "muted"},
+	"late":                          {"⏰", "late", "warn"},
+	"sensitive":                     {"⚠", "sensitive", "warn"},
+}
+
+// runBadgeKey is the badge key of a run: its outcome once completed, else its status.
+func runBadgeKey(r store.Run) string {
+	if r.Outcome != nil {
+		return *r.Outcome
+	}
+	return r.Status
+}
+
+// Badge renders a badge by key; an unknown key renders as its own text, muted.
+func (c *Context) Badge(key string) string {
+	b, ok := badges[key]
+	if !ok {
+		b = badge{"·", key, "muted"}
+	}
+	return c.Tone(b.tone, b.symbol+" "+b.label)
+}
+
+// RunBadge renders a run's badge.
+func (c *Context) RunBadge(r store.Run) string { return c.Badge(runBadgeKey(r)) }
+
+// Tone colours text with a badge tone.
+func (c *Context) Tone(tone, s string) string {
+	return lipgloss.NewStyle().Foreground(c.Theme.Colors[tone]).Render(s)
+}

@@ -1,0 +1,187 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// fit pads or truncates s (which may hold styles) to exactly width cells.
+func fit(s string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	w := lipgloss.Width(s)
+	if w > width {
+		return ansi.Truncate(s, width, "…")
+	}
+	return s + strings.Repeat(" ", width-w)
+}
+
+// column of a table. Flex columns share the width the fixed ones leave.
+type column struct {
+	title string
+	width int
+	flex  bool
+}
+
+// table renders rows under a header with a cursor, marks and scrolling. It returns exactly height
+// lines (or fewer when there is nothing to show).
+type table struct {
+	cols   []column
+	rows   [][]string
+	cursor int
+	offset int
+	marked map[int]bool
+}
+
+func (t *table) widths(width int) []int {
+	out := make([]int, len(t.cols))
+	fixed, flex := 0, 0
+	for i, c := range t.cols {
+		if c.flex {
+			flex++
+			continue
+		}
+		out[i] = c.width
+		fixed += c.width + 1
+	}
+	rest := width - fixed - 2 // the cursor/mark gutter
+	for i, c := range t.cols {
+		if c.flex {
+			out[i] = max(c.width, rest/max(flex, 1)-1)
+		}
+	}
+	return out
+}
+
+func (t *table) clamp(height int) {
+	if t.cursor >= len(t.rows) {
+		t.cursor = len(t.rows) - 1
+	}
+	if t.cursor < 0 {
+		t.cursor = 0
+	}
+	visible := max(height-1, 1)
+	if t.cursor < t.offset {
+		t.offset = t.cursor
+	}
+	if t.cursor >= t.offset+visible {
+		t.offset = t.cursor - visible + 1
+	}
+	if t.offset < 0 {
+		t.offset = 0
+	}
+}
+
+func (t *table) move(delta, height int) {
+	t.cursor += delta
+	t.clamp(height)
+}
+
+func (t *table) view(c *Context, width, height int) string {
+	t.clamp(height)
+	ws := t.widths(width)
+	var b strings.Builder
+	cells := make([]string, len(t.cols))
+	for i, col := range t.cols {
+		cells[i] = fit(col.title, ws[i])
+	}
+	b.WriteString(c.Theme.Header.Render(fit("  "+strings.Join(cells, " "), width)))
+	visible := max(height-1, 0)
+	for i := t.offset; i < len(t.rows) && i < t.offset+visible; i++ {
+		for j := range t.cols {
+			v := ""
+			if j < len(t.rows[i]) {
+				v = t.rows[i][j]
+			}
+			cells[j] = fit(v, ws[j])
+		}
+		gutter := "  "
+		if t.marked[i] {
+			gutter = c.Theme.Marked.Render("✓ ")
+		}
+		line := fit(gutter+strings.Join(cells, " "), width)
+		if i == t.cursor {
+			line = c.Theme.Selected.Render(ansi.Strip(line))
+		}
+		b.WriteString("\n" + line)
+	}
+	return b.String()
+}
+
+// ago renders a duration since t compactly: 5s, 3m, 2h, 4d.
+func ago(now, t time.Time) string {
+	return compact(now.Sub(t))
+}
+
+func compact(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// progressBar renders n/total as a bar of width cells plus a percentage.
+func progressBar(processed int64, total *int64, width int) string {
+	if total == nil || *total <= 0 {
+		if processed > 0 {
+			return fmt.Sprintf("%d items", processed)
+		}
+		return ""
+	}
+	pct := min(processed*100 / *total, 100)
+	bar := max(width-5, 3)
+	full := int(int64(bar) * pct / 100)
+	return strings.Repeat("█", full) + strings.Repeat("░", bar-full) + fmt.Sprintf(" %3d%%", pct)
+}
+
+// wrap breaks s into lines of at most width cells.
+func wrap(s string, width int) []string {
+	if width <= 0 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(s, width, ""), "\n")
+}
+
+// padLines makes s exactly height lines.
+func padLines(s string, height int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > height {
+		lines = lines[:height]
+	}
+	for len(lines) < height {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sparkline draws values with block characters.
+func sparkline(values []int64) string {
+	blocks := []rune(" ▁▂▃▄▅▆▇█")
+	var peak int64
+	for _, v := range values {
+		peak = max(peak, v)
+	}
+	var b strings.Builder
+	for _, v := range values {
+		if peak == 0 {
+			b.WriteRune(blocks[0])
+			continue
+		}
+		b.WriteRune(blocks[int(v*int64(len(blocks)-1)/peak)])
+	}
+	return b.String()
+}
+
+func stripStyles(s string) string { return ansi.Strip(s) }

@@ -1,0 +1,215 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// paletteCommand is one `:` command.
+type paletteCommand struct {
+	name  string
+	usage string
+	help  string
+	args  func(c *Context) []string // completions for the argument
+	run   func(c *Context, arg string) (tea.Cmd, error)
+}
+
+var paletteCommands []paletteCommand
+
+func init() {
+	paletteCommands = []paletteCommand{
+		{name: "home", usage: "home", help: "triage: what needs attention now",
+			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
+		{name: "runs", usage: "runs [queued|running|failed|blocked|all|legacy]", help: "operations, on a tab",
+			args: func(*Context) []string { return runTabNames() },
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				tab, err := runTabByName(arg)
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newRuns(c, runsOptions{tab: tab})), nil
+			}},
+		{name: "run", usage: "run ID", help: "one run: summary, failures, log",
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				id, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+				if err != nil || id <= 0 {
+					return nil, fmt.Errorf("usage: :run ID (a run number such as 4812)")
+				}
+				return navigate(newRunDetail(c, id)), nil
+			}},
+		{name: "tenants", usage: "tenants", help: "tenants and their connections",
+			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
+		{name: "tenant", usage: "tenant NAME", help: "one tenant: connection, verification, last runs",
+			args: tenantNames,
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				if arg == "" {
+					return nil, fmt.Errorf("usage: :tenant NAME")
+				}
+				ctx, cancel := c.ctx()
+				defer cancel()
+				t, err := c.Svc.GetTenant(ctx, c.Actor, arg)
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newTenantDetail(c, t.ID, t.Name)), nil
+			}},
+		{name: "audit", usage: "audit", help: "the audit log",
+			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
+		{name: "help", usage: "help", help: "keys and commands (same as ?)",
+			run: func(c *Context, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
+		{name: "quit", usage: "quit", help: "leave the dashboard",
+			run: func(*Context, string) (tea.Cmd, error) { return tea.Quit, nil }},
+	}
+}
+
+type showHelpMsg struct{}
+
+func tenantNames(c *Context) []string {
+	ctx, cancel := c.ctx()
+	defer cancel()
+	ts, err := c.Svc.ListTenants(ctx, c.Actor)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// palette is the `:` command line with completion.
+type palette struct {
+	ctx   *Context
+	input lineInput
+	err   string
+}
+
+func newPalette(c *Context) *palette { return &palette{ctx: c} }
+
+// update handles a key; done means the palette closes.
+func (p *palette) update(msg tea.KeyPressMsg) (cmd tea.Cmd, done bool) {
+	switch msg.String() {
+	case "esc":
+		return nil, true
+	case "enter":
+		cmd, err := p.execute()
+		if err != nil {
+			p.err = err.Error()
+			return nil, false
+		}
+		return cmd, true
+	case "tab":
+		p.complete()
+		return nil, false
+	}
+	p.err = ""
+	p.input.update(msg)
+	return nil, false
+}
+
+// parsePalette splits a command line into a known command and its argument.
+func parsePalette(line string) (*paletteCommand, string, error) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return nil, "", fmt.Errorf("type a command, e.g. runs failed")
+	}
+	name, arg := strings.ToLower(fields[0]), strings.Join(fields[1:], " ")
+	for i := range paletteCommands {
+		if paletteCommands[i].name == name {
+			return &paletteCommands[i], arg, nil
+		}
+	}
+	var names []string
+	for _, c := range paletteCommands {
+		names = append(names, c.name)
+	}
+	return nil, "", fmt.Errorf("unknown command %q (try: %s)", name, strings.Join(names, ", "))
+}
+
+func (p *palette) execute() (tea.Cmd, error) {
+	cmd, arg, err := parsePalette(p.input.String())
+	if err != nil {
+		return nil, err
+	}
+	return cmd.run(p.ctx, arg)
+}
+
+// complete extends the word being typed: a command name, then its argument.
+func (p *palette) complete() {
+	line := p.input.String()
+	fields := strings.Fields(line)
+	trailingSpace := strings.HasSuffix(line, " ")
+	if len(fields) == 0 || (len(fields) == 1 && !trailingSpace) {
+		prefix := ""
+		if len(fields) == 1 {
+			prefix = fields[0]
+		}
+		var names []string
+		for _, c := range paletteCommands {
+			names = append(names, c.name)
+		}
+		if m := completeFrom(prefix, names); m != "" {
+			p.input.set(m + " ")
+		}
+		return
+	}
+	cmd, _, err := parsePalette(fields[0])
+	if err != nil || cmd.args == nil {
+		return
+	}
+	prefix := ""
+	if !trailingSpace {
+		prefix = fields[len(fields)-1]
+	}
+	if m := completeFrom(prefix, cmd.args(p.ctx)); m != "" {
+		p.input.set(fields[0] + " " + m)
+	}
+}
+
+// completeFrom returns the only candidate with prefix, or their longest common prefix.
+func completeFrom(prefix string, candidates []string) string {
+	var matches []string
+	for _, c := range candidates {
+		if strings.HasPrefix(strings.ToLower(c), strings.ToLower(prefix)) {
+			matches = append(matches, c)
+		}
+	}
+	if len(matches) == 0 {
+		return ""
+	}
+	sort.Strings(matches)
+	common := matches[0]
+	for _, m := range matches[1:] {
+		for !strings.HasPrefix(m, common) {
+			common = common[:len(common)-1]
+		}
+	}
+	if len(common) < len(prefix) {
+		return ""
+	}
+	return common
+}
+
+func (p *palette) view(w int) string {
+	t := p.ctx.Theme
+	line := t.Key.Render(":") + p.input.String() + "█"
+	if p.err != "" {
+		line += "  " + t.Error.Render(p.err)
+	} else if hint := p.hint(); hint != "" {
+		line += "  " + t.Dim.Render(hint)
+	}
+	return fit(line, w)
+}
+
+func (p *palette) hint() string {
+	cmd, _, err := parsePalette(p.input.String())
+	if err != nil {
+		return "tab completes · enter runs · esc closes"
+	}
+	return cmd.usage + " — " + cmd.help
+}

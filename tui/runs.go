@@ -1,0 +1,438 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// runTab is one status tab of the operations screen.
+type runTab struct {
+	name     string
+	label    string
+	statuses []string
+	outcomes []string
+	countKey []string
+}
+
+var runTabs = []runTab{
+	{name: "queued", label: "Queued", statuses: []string{store.StatusQueued}, countKey: []string{store.StatusQueued}},
+	{name: "running", label: "Running", statuses: []string{store.StatusRunning}, countKey: []string{store.StatusRunning}},
+	{name: "failed", label: "Failed", outcomes: []string{store.OutcomeFailed, store.OutcomePartiallySucceeded},
+		countKey: []string{store.OutcomeFailed, store.OutcomePartiallySucceeded}},
+	{name: "blocked", label: "Blocked", outcomes: []string{store.OutcomeBlocked}, countKey: []string{store.OutcomeBlocked}},
+	{name: "all", label: "All"},
+}
+
+func runTabNames() []string {
+	out := make([]string, len(runTabs))
+	for i, t := range runTabs {
+		out[i] = t.name
+	}
+	return out
+}
+
+func runTabByName(name string) (int, error) {
+	if name == "" {
+		return len(runTabs) - 1, nil
+	}
+	for i, t := range runTabs {
+		if t.name == strings.ToLower(name) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("no tab %q (tabs: %s)", name, strings.Join(runTabNames(), ", "))
+}
+
+var runsKeys = struct {
+	Next, Prev, Up, Down, Top, Bottom, Open, Filter, Mark, Cancel, Retry, Sort, Copy key.Binding
+}{
+	Next:   binding("tab", "next tab"),
+	Prev:   binding("shift+tab", "prev tab"),
+	Up:     binding("k", "up", "up"),
+	Down:   binding("j", "down", "down"),
+	Top:    binding("g", "top", "home"),
+	Bottom: binding("G", "bottom", "end"),
+	Open:   binding("enter", "open"),
+	Filter: binding("/", "filter"),
+	Mark:   binding("space", "mark"),
+	Cancel: binding("c", "cancel"),
+	Retry:  binding("R", "retry"),
+	Sort:   binding("s", "sort"),
+	Copy:   binding("y", "copy id"),
+}
+
+type runsOptions struct {
+	tab      int
+	tenantID int64
+	title    string
+}
+
+// runsSort orders the loaded page.
+var runsSorts = []string{"newest", "longest", "type"}
+
+// runs is the operations screen: status tabs with counts, a live table, filter, marks and bulk cancel.
+type runs struct {
+	ctx    *Context
+	id     int64
+	opts   runsOptions
+	tab    int
+	filter lineInput
+	typing bool
+	sortBy int
+
+	load    loader
+	loaded  bool
+	err     error
+	rows    []store.Run
+	counts  map[string]int64
+	table   table
+	marked  map[int64]bool
+	confirm []int64 // runs awaiting a y/n to cancel
+}
+
+type runsLoadedMsg struct {
+	id     int64
+	rows   []store.Run
+	counts map[string]int64
+	err    error
+}
+
+func newRuns(c *Context, opts runsOptions) *runs {
+	return &runs{ctx: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
+}
+
+func (s *runs) Title() string {
+	if s.opts.title != "" {
+		return s.opts.title
+	}
+	return "Operations"
+}
+
+func (s *runs) Init() tea.Cmd { return s.Reload() }
+
+func (s *runs) Capturing() bool { return s.typing || s.confirm != nil }
+
+func (s *runs) Relevant(n store.Notification) bool {
+	return n.Table == "operation_runs" && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
+}
+
+func (s *runs) Reload() tea.Cmd {
+	if !s.load.start() {
+		return nil
+	}
+	c, id, tab, search, tenantID := s.ctx, s.id, runTabs[s.tab], s.filter.String(), s.opts.tenantID
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
+		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
+		if err != nil {
+			return runsLoadedMsg{id: id, err: err}
+		}
+		counts, err := c.Svc.CountRuns(ctx, c.Actor, q)
+		return runsLoadedMsg{id: id, rows: rows, counts: counts, err: err}
+	}
+}
+
+func (s *runs) Bindings() []key.Binding {
+	k := runsKeys
+	return []key.Binding{k.Next, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy}
+}
+
+func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case runsLoadedMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		again := s.load.done()
+		s.loaded, s.err = true, msg.err
+		if msg.err == nil {
+			s.setRows(msg.rows)
+			s.counts = msg.counts
+		}
+		if again {
+			s.load.loading = false
+			return s, s.Reload()
+		}
+		return s, nil
+	case tea.KeyPressMsg:
+		return s, s.onKey(msg)
+	}
+	return s, nil
+}
+
+// setRows keeps the cursor on the same run across reloads.
+func (s *runs) setRows(rows []store.Run) {
+	var current int64
+	if s.table.cursor < len(s.rows) {
+		current = s.rows[s.table.cursor].ID
+	}
+	s.rows = rows
+	s.sortRows()
+	s.table.cursor = 0
+	for i, r := range s.rows {
+		if r.ID == current {
+			s.table.cursor = i
+		}
+	}
+}
+
+func (s *runs) sortRows() {
+	switch runsSorts[s.sortBy] {
+	case "longest":
+		now := s.ctx.now()
+		sort.SliceStable(s.rows, func(i, j int) bool { return runElapsed(s.rows[i], now) > runElapsed(s.rows[j], now) })
+	case "type":
+		sort.SliceStable(s.rows, func(i, j int) bool { return s.rows[i].Type < s.rows[j].Type })
+	default:
+		sort.SliceStable(s.rows, func(i, j int) bool { return s.rows[i].ID > s.rows[j].ID })
+	}
+}
+
+func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if s.confirm != nil {
+		ids := s.confirm
+		s.confirm = nil
+		if msg.String() == "y" {
+			return s.cancelRuns(ids)
+		}
+		return flash("nothing cancelled")
+	}
+	if s.typing {
+		switch msg.String() {
+		case "enter", "esc":
+			s.typing = false
+			if msg.String() == "esc" {
+				s.filter.set("")
+			}
+			return s.Reload()
+		}
+		if s.filter.update(msg) {
+			return s.Reload()
+		}
+		return nil
+	}
+	h := s.ctx.Height - 6
+	k := runsKeys
+	switch {
+	case key.Matches(msg, k.Next):
+		s.tab = (s.tab + 1) % len(runTabs)
+		s.table.cursor = 0
+		return s.Reload()
+	case key.Matches(msg, k.Prev):
+		s.tab = (s.tab + len(runTabs) - 1) % len(runTabs)
+		s.table.cursor = 0
+		return s.Reload()
+	case len(msg.String()) == 1 && msg.String() >= "1" && msg.String() <= fmt.Sprint(len(runTabs)):
+		s.tab = int(msg.String()[0] - '1')
+		s.table.cursor = 0
+		return s.Reload()
+	case key.Matches(msg, k.Up):
+		s.table.move(-1, h)
+	case key.Matches(msg, k.Down):
+		s.table.move(1, h)
+	case msg.String() == "pgup":
+		s.table.move(-h, h)
+	case msg.String() == "pgdown":
+		s.table.move(h, h)
+	case key.Matches(msg, k.Top):
+		s.table.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		s.table.cursor = len(s.rows) - 1
+	case key.Matches(msg, k.Filter):
+		s.typing = true
+	case key.Matches(msg, k.Sort):
+		s.sortBy = (s.sortBy + 1) % len(runsSorts)
+		s.sortRows()
+		return flash("sorted by " + runsSorts[s.sortBy])
+	case key.Matches(msg, k.Open):
+		if r, ok := s.current(); ok {
+			return navigate(newRunDetail(s.ctx, r.ID))
+		}
+	case key.Matches(msg, k.Mark):
+		if r, ok := s.current(); ok {
+			s.marked[r.ID] = !s.marked[r.ID]
+			if !s.marked[r.ID] {
+				delete(s.marked, r.ID)
+			}
+			s.table.move(1, h)
+		}
+	case key.Matches(msg, k.Copy):
+		if r, ok := s.current(); ok {
+			return tea.Batch(tea.SetClipboard(fmt.Sprint(r.ID)), flash(fmt.Sprintf("copied run id %d", r.ID)))
+		}
+	case key.Matches(msg, k.Cancel):
+		ids := s.cancelTargets()
+		if len(ids) == 0 {
+			return flash("nothing to cancel: mark active runs with space, or select one")
+		}
+		s.confirm = ids
+	case key.Matches(msg, k.Retry):
+		if r, ok := s.current(); ok {
+			return retryRun(s.ctx, r.ID)
+		}
+	}
+	return nil
+}
+
+// cancelTargets are the marked active runs, or the selected one.
+func (s *runs) cancelTargets() []int64 {
+	var ids []int64
+	for _, r := range s.rows {
+		if s.marked[r.ID] && r.Active() {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		if r, ok := s.current(); ok && r.Active() {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+func (s *runs) cancelRuns(ids []int64) tea.Cmd {
+	c := s.ctx
+	s.marked = map[int64]bool{}
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		done, failed := 0, []string{}
+		for _, id := range ids {
+			if _, err := c.Svc.Cancel(ctx, c.Actor, id); err != nil {
+				failed = append(failed, fmt.Sprintf("#%d: %v", id, err))
+				continue
+			}
+			done++
+		}
+		if len(failed) > 0 {
+			return flashMsg{text: fmt.Sprintf("cancelled %d, %d refused: %s", done, len(failed), strings.Join(failed, "; ")), isErr: true}
+		}
+		return flashMsg{text: fmt.Sprintf("cancel requested for %d run(s)", done)}
+	}
+}
+
+func retryRun(c *Context, id int64) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		res, err := c.Svc.Retry(ctx, c.Actor, id)
+		if err != nil {
+			return flashMsg{text: err.Error(), isErr: true}
+		}
+		if !res.Created {
+			return flashMsg{text: fmt.Sprintf("run %d is already active for this tenant", res.Run.ID)}
+		}
+		return flashMsg{text: fmt.Sprintf("started run %d (retry of %d)", res.Run.ID, id)}
+	}
+}
+
+func (s *runs) current() (store.Run, bool) {
+	if s.table.cursor < 0 || s.table.cursor >= len(s.rows) {
+		return store.Run{}, false
+	}
+	return s.rows[s.table.cursor], true
+}
+
+func (s *runs) View(width, height int) string {
+	t := s.ctx.Theme
+	var tabs []string
+	for i, tab := range runTabs {
+		label := tab.label
+		if tab.countKey != nil {
+			var n int64
+			for _, k := range tab.countKey {
+				n += s.counts[k]
+			}
+			label = fmt.Sprintf("%s %d", label, n)
+		} else {
+			var n int64
+			for _, v := range s.counts {
+				n += v
+			}
+			label = fmt.Sprintf("%s %d", label, n)
+		}
+		label = fmt.Sprintf("%d %s", i+1, label)
+		if i == s.tab {
+			tabs = append(tabs, t.TabActive.Render(label))
+		} else {
+			tabs = append(tabs, t.Tab.Render(label))
+		}
+	}
+	top := strings.Join(tabs, t.Dim.Render(" │ "))
+	if s.typing || s.filter.String() != "" {
+		f := "/" + s.filter.String()
+		if s.typing {
+			f += "█"
+		}
+		top += "   " + t.Key.Render(f)
+	}
+	if len(s.marked) > 0 {
+		top += "   " + t.Marked.Render(fmt.Sprintf("%d marked", len(s.marked)))
+	}
+	lines := []string{fit(top, width)}
+	if s.confirm != nil {
+		lines = append(lines, fit(t.Error.Render(fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(s.confirm))), width))
+	}
+	switch {
+	case s.err != nil:
+		lines = append(lines, t.Error.Render("✖ "+s.err.Error()))
+	case !s.loaded:
+		lines = append(lines, t.Dim.Render("loading…"))
+	case len(s.rows) == 0:
+		lines = append(lines, "", t.Dim.Render("  no runs here"+emptyHint(s)))
+	default:
+		s.table.cols = runColumns(width)
+		s.table.rows = s.table.rows[:0]
+		now := s.ctx.now()
+		for _, r := range s.rows {
+			s.table.rows = append(s.table.rows, s.runRow(r, now, width))
+		}
+		s.table.marked = map[int]bool{}
+		for i, r := range s.rows {
+			if s.marked[r.ID] {
+				s.table.marked[i] = true
+			}
+		}
+		lines = append(lines, s.table.view(s.ctx, width, height-len(lines)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func emptyHint(s *runs) string {
+	if s.filter.String() != "" {
+		return " matching /" + s.filter.String() + " (esc clears)"
+	}
+	return ""
+}
+
+func runColumns(width int) []column {
+	cols := []column{{title: "ID", width: 6}, {title: "TYPE", width: 18, flex: true}, {title: "TENANT", width: 12},
+		{title: "STATUS", width: 12}, {title: "PROGRESS", width: 12}, {title: "REASON", width: 10, flex: true},
+		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
+	if width >= 120 {
+		cols[2].width = 18
+		cols[4].width = 16
+		cols = append(cols, column{title: "BY", width: 10})
+	}
+	return cols
+}
+
+func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
+	row := []string{fmt.Sprint(r.ID), r.Type, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r),
+		runProgress(r, 12), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt), runDur(r, now)}
+	if width >= 120 {
+		row[4] = runProgress(r, 16)
+		row = append(row, dashIfEmpty(r.InitiatorName))
+	}
+	return row
+}

@@ -1,0 +1,91 @@
+package tui
+
+import (
+	"sync/atomic"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Screen is one page of the dashboard. Children return strings; only the root returns a tea.View.
+type Screen interface {
+	// Title is the screen's breadcrumb.
+	Title() string
+	// Init loads the screen's data.
+	Init() tea.Cmd
+	Update(msg tea.Msg) (Screen, tea.Cmd)
+	View(width, height int) string
+	// Bindings are the screen's keys, for the hint line and the help.
+	Bindings() []key.Binding
+	// Capturing is true while a text field has the keyboard: global keys then go to the screen.
+	Capturing() bool
+	// Relevant reports whether a database change concerns what the screen shows.
+	Relevant(n store.Notification) bool
+	// Reload reloads from the database (a relevant change, `r`, or after the hub reconnected).
+	Reload() tea.Cmd
+}
+
+// screenIDs tags data messages with the screen that asked, so a late answer never lands in another.
+var screenIDs atomic.Int64
+
+func nextScreenID() int64 { return screenIDs.Add(1) }
+
+// loader coalesces reloads: while a load is in flight, further requests collapse into one more load
+// after it, so a burst of notifications costs at most two queries.
+type loader struct {
+	loading bool
+	dirty   bool
+}
+
+// start reports whether a load should begin now.
+func (l *loader) start() bool {
+	if l.loading {
+		l.dirty = true
+		return false
+	}
+	l.loading = true
+	return true
+}
+
+// done ends a load and reports whether another is owed.
+func (l *loader) done() bool {
+	l.loading = false
+	if l.dirty {
+		l.dirty = false
+		l.loading = true
+		return true
+	}
+	return false
+}
+
+// Messages between screens and the root.
+type (
+	// navigateMsg pushes a screen.
+	navigateMsg struct{ screen Screen }
+	// backMsg pops the top screen.
+	backMsg struct{}
+	// flashMsg shows a transient message in the status line.
+	flashMsg struct {
+		text  string
+		isErr bool
+	}
+	// hubMsg carries a notification from the hub.
+	hubMsg struct {
+		n  store.Notification
+		ok bool
+	}
+)
+
+func navigate(s Screen) tea.Cmd { return func() tea.Msg { return navigateMsg{screen: s} } }
+
+func flash(text string) tea.Cmd { return func() tea.Msg { return flashMsg{text: text} } }
+
+func flashErr(err error) tea.Cmd {
+	return func() tea.Msg { return flashMsg{text: err.Error(), isErr: true} }
+}
+
+func binding(keys, help string, more ...string) key.Binding {
+	return key.NewBinding(key.WithKeys(append([]string{keys}, more...)...), key.WithHelp(keys, help))
+}
