@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/graphsim"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
@@ -143,4 +144,22 @@ func TestNetworkErrors(t *testing.T) {
 	cancel()
 	_, err = b.client.Get(cctx, "groups.probe", nil, nil)
 	require.Equal(t, reason.RunCancelled, graph.ReasonOf(err), "%v", err)
+}
+
+func TestSlowResponseHonoursContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ctx := context.Background()
+	_, err := b.client.Token(ctx, false) // sign in before the clock starts
+	require.NoError(t, err)
+	b.tenant.AddFault(graphsim.Fault{Kind: graphsim.FaultSlow, Endpoint: "groups.list", Delay: 5 * time.Second})
+	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	var last error
+	for _, err := range b.client.List(ctx, "groups.list", nil, nil) {
+		last = err
+	}
+	require.Equal(t, reason.RunTimedOut, graph.ReasonOf(last), "%v", last)
+	require.Less(t, time.Since(start), 2*time.Second)
 }

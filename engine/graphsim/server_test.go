@@ -147,7 +147,9 @@ func TestGroupsPagingRules(t *testing.T) {
 	t.Parallel()
 	b := setup(t, TenantSpec{Groups: 250})
 	tok := b.token(t)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	resp := b.do(t, http.MethodGet, "/v1.0/groups?$top=1000", tok, nil, &e)
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Equal(t, "Request_UnsupportedQuery", e.Error.Code)
