@@ -128,10 +128,11 @@ func (s *Server) Start() error {
 		NextProtos: []string{"h2", "http/1.1"}})
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)} // clients that distrust the CA are expected in tests
-	s.done = make(chan struct{})
+	srv, tlsLn, done := s.srv, s.ln, make(chan struct{})
+	s.done = done
 	go func() {
-		defer close(s.done)
-		_ = s.srv.Serve(s.ln)
+		defer close(done)
+		_ = srv.Serve(tlsLn)
 	}()
 	return nil
 }
