@@ -262,13 +262,20 @@ func (m *Model) hintLine(w int) string {
 			parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
 		}
 	}
-	for _, b := range []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Quit} {
-		if b.Help().Key == "esc" && len(m.stack) == 1 {
-			continue
-		}
+	globals := []key.Binding{globalKeys.Palette, globalKeys.Back, globalKeys.Quit}
+	if len(m.stack) == 1 {
+		globals = []key.Binding{globalKeys.Palette, globalKeys.Quit}
+	}
+	for _, b := range globals {
 		parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
 	}
-	return fit(strings.Join(parts, "  "), w)
+	// "? help" always shows: when the hints do not fit, the rest give way to it.
+	help := t.Key.Render("?") + " " + t.Dim.Render("help")
+	line := strings.Join(parts, "  ")
+	if ansiWidth(line)+2+ansiWidth(help) > w {
+		return fit(line, w-ansiWidth(help)-2) + "  " + help
+	}
+	return line + "  " + help
 }
 
 func (m *Model) helpView(w, h int) string {

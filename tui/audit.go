@@ -65,9 +65,9 @@ func (s *audit) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		h := s.ctx.Height - 5
 		switch {
 		case key.Matches(msg, auditKeys.Up):
-			s.table.move(-1, h)
+			s.table.move(-1, len(s.rows), h)
 		case key.Matches(msg, auditKeys.Down):
-			s.table.move(1, h)
+			s.table.move(1, len(s.rows), h)
 		}
 	}
 	return s, nil

@@ -52,15 +52,18 @@ func (t *table) widths(width int) []int {
 	rest := width - fixed - 2 // the cursor/mark gutter
 	for i, c := range t.cols {
 		if c.flex {
-			out[i] = max(c.width, rest/max(flex, 1)-1)
+			out[i] = max(4, rest/max(flex, 1)-1)
 		}
 	}
 	return out
 }
 
-func (t *table) clamp(height int) {
-	if t.cursor >= len(t.rows) {
-		t.cursor = len(t.rows) - 1
+func (t *table) clamp(height int) { t.clampTo(len(t.rows), height) }
+
+// clampTo keeps the cursor within n rows and scrolled into view.
+func (t *table) clampTo(n, height int) {
+	if t.cursor >= n {
+		t.cursor = n - 1
 	}
 	if t.cursor < 0 {
 		t.cursor = 0
@@ -77,9 +80,11 @@ func (t *table) clamp(height int) {
 	}
 }
 
-func (t *table) move(delta, height int) {
+// move moves the cursor by delta within n rows (the screen's data, which may be newer than the
+// rows last drawn).
+func (t *table) move(delta, n, height int) {
 	t.cursor += delta
-	t.clamp(height)
+	t.clampTo(n, height)
 }
 
 func (t *table) view(c *Context, width, height int) string {

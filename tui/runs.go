@@ -237,13 +237,13 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.table.cursor = 0
 		return s.Reload()
 	case key.Matches(msg, k.Up):
-		s.table.move(-1, h)
+		s.table.move(-1, len(s.rows), h)
 	case key.Matches(msg, k.Down):
-		s.table.move(1, h)
+		s.table.move(1, len(s.rows), h)
 	case msg.String() == "pgup":
-		s.table.move(-h, h)
+		s.table.move(-h, len(s.rows), h)
 	case msg.String() == "pgdown":
-		s.table.move(h, h)
+		s.table.move(h, len(s.rows), h)
 	case key.Matches(msg, k.Top):
 		s.table.cursor = 0
 	case key.Matches(msg, k.Bottom):
@@ -264,7 +264,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			if !s.marked[r.ID] {
 				delete(s.marked, r.ID)
 			}
-			s.table.move(1, h)
+			s.table.move(1, len(s.rows), h)
 		}
 	case key.Matches(msg, k.Copy):
 		if r, ok := s.current(); ok {
@@ -416,11 +416,13 @@ func emptyHint(s *runs) string {
 }
 
 func runColumns(width int) []column {
-	cols := []column{{title: "ID", width: 6}, {title: "TYPE", width: 18, flex: true}, {title: "TENANT", width: 12},
-		{title: "STATUS", width: 12}, {title: "PROGRESS", width: 12}, {title: "REASON", width: 10, flex: true},
+	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true}, {title: "TENANT", width: 10},
+		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, {title: "REASON", flex: true},
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
 	if width >= 120 {
+		cols[0].width = 7
 		cols[2].width = 18
+		cols[3].width = 13
 		cols[4].width = 16
 		cols = append(cols, column{title: "BY", width: 10})
 	}
@@ -428,8 +430,12 @@ func runColumns(width int) []column {
 }
 
 func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
-	row := []string{fmt.Sprint(r.ID), r.Type, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r),
-		runProgress(r, 12), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt), runDur(r, now)}
+	typ := r.Type
+	if op, err := engine.LookupOperation(r.Type); err == nil && width < 120 {
+		typ = op.Title
+	}
+	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r),
+		runProgress(r, 10), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt), runDur(r, now)}
 	if width >= 120 {
 		row[4] = runProgress(r, 16)
 		row = append(row, dashIfEmpty(r.InitiatorName))

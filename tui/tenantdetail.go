@@ -187,9 +187,9 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Runs):
 		return navigate(newRuns(s.ctx, runsOptions{tab: len(runTabs) - 1, tenantID: s.tenantID, title: "Runs of " + s.name}))
 	case key.Matches(msg, k.Up):
-		s.table.move(-1, h)
+		s.table.move(-1, len(s.last), h)
 	case key.Matches(msg, k.Down):
-		s.table.move(1, h)
+		s.table.move(1, len(s.last), h)
 	case key.Matches(msg, k.Open):
 		if s.table.cursor < len(s.last) {
 			return navigate(newRunDetail(s.ctx, s.last[s.table.cursor].ID))

@@ -105,9 +105,9 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		h := s.ctx.Height - 5
 		switch {
 		case key.Matches(msg, tenantsKeys.Up):
-			s.table.move(-1, h)
+			s.table.move(-1, len(s.visible()), h)
 		case key.Matches(msg, tenantsKeys.Down):
-			s.table.move(1, h)
+			s.table.move(1, len(s.visible()), h)
 		case key.Matches(msg, tenantsKeys.Filter):
 			s.typing = true
 		case key.Matches(msg, tenantsKeys.Open):

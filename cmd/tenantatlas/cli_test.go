@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+const testSecretKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// cli runs the command line in-process against one test database.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	return &cli{t: t, env: map[string]string{
+		"TENANTATLAS_DATABASE_URL": pgtest.NewDSN(t),
+		"TENANTATLAS_SECRET_KEY":   testSecretKey,
+		"TENANTATLAS_DATA_DIR":     t.TempDir(),
+	}}
+}
+
+func (c *cli) run(stdin string, args ...string) result {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return c.env[k] })
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	r := c.run("", args...)
+	require.Equal(c.t, 0, r.code, "tenantatlas %v: %s", args, r.stderr)
+	return r.stdout
+}
+
+func (c *cli) jsonOut(v any, args ...string) {
+	c.t.Helper()
+	require.NoError(c.t, json.Unmarshal([]byte(c.ok(append(args, "--json")...)), v), args)
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	t.Parallel()
+	c := &cli{t: t, env: map[string]string{"TENANTATLAS_DATABASE_URL": "postgres://x:y@127.0.0.1:1/none?connect_timeout=1"}}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		msg  string
+	}{
+		{"UnknownCommand", []string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
+		{"UnknownFlag", []string{"runs", "list", "--frob"}, nil, 2, "unknown flag: --frob"},
+		{"MissingArgument", []string{"runs", "show"}, nil, 2, "usage: tenantatlas runs show ID"},
+		{"BadRunID", []string{"runs", "show", "abc"}, nil, 2, `run id "abc": expected a positive number`},
+		{"BadLimit", []string{"runs", "list", "--limit", "0"}, nil, 2, "--limit 0: expected 1 to 1000"},
+		{"BadLogLevel", []string{"version", "--log-level", "loud"}, nil, 2, `log level "loud" is not one of debug, info, warn, error`},
+		{"BadLogFormatEnv", []string{"version"}, map[string]string{"TENANTATLAS_LOG_FORMAT": "xml"}, 2, `log format "xml"`},
+		{"BadGraphURL", []string{"version", "--graph-url", "graph.microsoft.com"}, nil, 2, "must be an absolute https:// URL"},
+		{"BadDatabaseURL", []string{"runs", "list"}, map[string]string{"TENANTATLAS_DATABASE_URL": "mysql:dsn"}, 2, "database URL must look like postgres://"},
+		{"UnreachableDatabase", []string{"runs", "list"}, nil, 1, "cannot reach the database at 127.0.0.1:1"},
+		{"TenantsAddNeedsSecretSource", []string{"tenants", "add", "--name", "a", "--tenant-id", "x", "--client-id", "y"}, nil, 2, "exactly one of --secret-file and --certificate-file"},
+		{"MigrateBadArg", []string{"migrate", "sideways"}, nil, 2, `invalid argument "sideways"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := &cli{t: t, env: map[string]string{}}
+			for k, v := range c.env {
+				cc.env[k] = v
+			}
+			for k, v := range tc.env {
+				cc.env[k] = v
+			}
+			r := cc.run("", tc.args...)
+			require.Equal(t, tc.code, r.code, r.stderr)
+			require.Contains(t, r.stderr, tc.msg)
+			require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+			require.NotContains(t, r.stderr, "y@127", "no password echoed")
+			require.Empty(t, r.stdout)
+		})
+	}
+}
+
+func TestCLIAdministration(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	require.Contains(t, c.ok("version"), "tenantatlas ")
+	require.Contains(t, c.ok("migrate", "status"), "00001_init.sql")
+
+	c.ok("workspaces", "add", "fabrikam")
+	c.ok("users", "add", "alice")
+	keyFile := filepath.Join(t.TempDir(), "alice.pub")
+	require.NoError(t, os.WriteFile(keyFile, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop\n"), 0o644))
+	out := c.ok("keys", "add", "alice", keyFile)
+	require.Contains(t, out, "added key SHA256:")
+	c.ok("members", "add", "fabrikam", "alice", "operator")
+
+	var members []map[string]any
+	c.jsonOut(&members, "members", "list", "fabrikam")
+	require.Len(t, members, 2)
+
+	var keys []map[string]any
+	c.jsonOut(&keys, "keys", "list", "alice")
+	require.Len(t, keys, 1)
+	require.Equal(t, "alice@laptop", keys[0]["comment"])
+
+	r := c.run("", "keys", "add", "alice", "-")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "not an OpenSSH public key")
+
+	r = c.run("", "members", "add", "fabrikam", "alice", "superuser")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `unknown role "superuser" (expected owner, manager, operator or readonly)`)
+
+	c.env["TENANTATLAS_USER"] = "alice"
+	r = c.run("", "users", "add", "mallory")
+	require.Equal(t, 3, r.code, "forbidden")
+	r = c.run("", "members", "list", "default")
+	require.Equal(t, 4, r.code, "alice is no member of default: not found")
+	require.Contains(t, r.stderr, `workspace "default"`)
+}
+
+func TestCLITenantsAndRuns(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	secret := "Zx8Q~very.secret.value-" + t.Name()
+	r := c.run(secret, "tenants", "add", "--name", "contoso", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000001",
+		"--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NotContains(t, r.stdout, secret)
+	require.NotContains(t, r.stdout, "ciphertext")
+
+	for _, args := range [][]string{{"tenants", "list"}, {"tenants", "show", "contoso"}, {"tenants", "show", "contoso", "--json"}, {"tenants", "list", "--json"}} {
+		out := c.ok(args...)
+		require.NotContains(t, out, secret, args)
+		require.Contains(t, out, "contoso")
+	}
+
+	var started map[string]any
+	c.jsonOut(&started, "sync", "groups", "contoso")
+	require.Equal(t, true, started["created"])
+	require.Equal(t, "queued", started["status"])
+	var again map[string]any
+	c.jsonOut(&again, "runs", "start", "--tenant", "contoso", "--type", "directory_groups.sync")
+	require.Equal(t, false, again["created"], "dedupe returns the active run")
+	require.Equal(t, started["id"], again["id"])
+
+	var runs []map[string]any
+	c.jsonOut(&runs, "runs", "list", "--tenant", "contoso", "--status", "queued")
+	require.Len(t, runs, 1)
+	require.Equal(t, "directory_groups.sync", runs[0]["type"])
+
+	id := jsonNumber(started["id"])
+	out := c.ok("runs", "cancel", id)
+	require.Contains(t, out, "cancelled")
+	var shown map[string]any
+	c.jsonOut(&shown, "runs", "show", id)
+	require.Equal(t, "cancelled", shown["outcome"])
+	require.NotEmpty(t, shown["events"])
+
+	r = c.run("", "runs", "show", "999999")
+	require.Equal(t, 4, r.code)
+	require.Contains(t, r.stderr, "run 999999")
+
+	r = c.run("", "runs", "start", "--tenant", "contoso", "--type", "nonsense.type")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `unknown operation type "nonsense.type"`)
+
+	r = c.run("", "runs", "start", "--tenant", "contoso", "--type", "system.noop", "--param", "novalue")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `expected key=value`)
+
+	c.ok("users", "add", "rita")
+	c.ok("members", "add", "default", "rita", "readonly")
+	c.env["TENANTATLAS_USER"] = "rita"
+	r = c.run("", "sync", "groups", "contoso")
+	require.Equal(t, 3, r.code, r.stderr)
+	require.Contains(t, r.stderr, "directory.sync")
+	c.env["TENANTATLAS_USER"] = "nobody-here"
+	r = c.run("", "runs", "list")
+	require.Equal(t, 4, r.code)
+	require.Contains(t, r.stderr, `user "nobody-here" does not exist`)
+}
+
+func TestCLINeedsSecretKeyWithExternalDatabase(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	delete(c.env, "TENANTATLAS_SECRET_KEY")
+	r := c.run("s3cret", "tenants", "add", "--name", "a", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000001",
+		"--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "no secret key")
+	require.Contains(t, r.stderr, "TENANTATLAS_SECRET_KEY")
+	require.Contains(t, c.ok("tenants", "list"), "TENANT", "nothing was half-created; reads still work")
+	require.NotContains(t, c.ok("tenants", "list"), " a ")
+
+	c.env["TENANTATLAS_SECRET_KEY"] = "too-short"
+	r = c.run("", "tenants", "list")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "TENANTATLAS_SECRET_KEY: the secret key must be 32 random bytes")
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

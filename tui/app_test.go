@@ -1,0 +1,160 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+func TestPaletteParseAndComplete(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line, want, err string
+	}{
+		{line: "runs failed", want: "runs"},
+		{line: "  RUN   4812 ", want: "run"},
+		{line: "", err: "type a command"},
+		{line: "drop table runs; --", err: `unknown command "drop"`},
+		{line: "'; select 1", err: `unknown command "';"`},
+	} {
+		cmd, _, err := parsePalette(tc.line)
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.line)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, tc.want, cmd.name)
+	}
+	require.Equal(t, "tenant", completeFrom("tenan", []string{"tenants", "tenant", "home"}))
+	require.Equal(t, "run", completeFrom("ru", []string{"runs", "run"}))
+	require.Equal(t, "", completeFrom("x", []string{"runs"}))
+	_, err := runTabByName("bogus")
+	require.ErrorContains(t, err, "no tab")
+}
+
+func TestPaletteErrorsStayOpen(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := New(b.context(80, 24), nil)
+	drive(t, m, m.Init())
+	press(t, m, ":", "r", "u", "n", " ", "x", "enter")
+	require.NotNil(t, m.palette, "a bad command keeps the palette open")
+	require.Contains(t, m.Render(), "usage: :run ID")
+	press(t, m, "esc")
+	require.Nil(t, m.palette)
+	press(t, m, ":", "r", "u", "n", " ", "9", "9", "9", "9", "enter")
+	require.Contains(t, m.Render(), "not found", "another workspace's run, or none, says not found")
+}
+
+func TestLoaderCoalesces(t *testing.T) {
+	t.Parallel()
+	var l loader
+	require.True(t, l.start())
+	require.False(t, l.start())
+	require.False(t, l.start())
+	require.True(t, l.done(), "one more load owed")
+	require.False(t, l.done())
+}
+
+func TestAuthorizationInViews(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.seed(t)
+	_, err := b.svc.CreateUser(ctx, b.admin, "rita")
+	require.NoError(t, err)
+	_, err = b.svc.AddMember(ctx, b.admin, "default", "rita", "readonly")
+	require.NoError(t, err)
+	rita, err := b.svc.ActorByName(ctx, "rita")
+	require.NoError(t, err)
+
+	c := b.context(100, 30)
+	c.Actor = rita
+	m := New(c, nil)
+	drive(t, m, m.Init())
+	press(t, m, "t", "enter")
+	view := m.Render()
+	require.NotContains(t, view, "sync groups", "a readonly member is not offered syncs")
+	require.NotContains(t, view, "start verification")
+	press(t, m, ":", "r", "u", "n", " ")
+	for _, r := range itoa(b.runs["ok"]) {
+		press(t, m, string(r))
+	}
+	press(t, m, "enter")
+	require.Contains(t, m.Render(), "forbidden", "a run the actor may not view says forbidden")
+}
+
+// TestLiveFlow drives the real program with teatest: the hub's notifications update the operations
+// screen without a keypress.
+func TestLiveFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	hub := store.NewHub(b.db, nil)
+	require.NoError(t, hub.Start(context.Background()))
+	t.Cleanup(hub.Stop)
+	require.Eventually(t, hub.Connected, 10*time.Second, 10*time.Millisecond)
+	e, err := engine.NewEngine(b.svc, engine.EngineOptions{HeartbeatInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background()))
+	t.Cleanup(e.Stop)
+
+	c := b.context(120, 30)
+	c.Now = nil
+	c.Subscribe = hub.Subscribe
+	m := New(c, nil)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 30))
+	waitScreen(t, tm, "CONNECTIONS NEEDING ATTENTION")
+	tm.Send(tea.KeyPressMsg{Code: 'o', Text: "o"})
+	waitScreen(t, tm, "Queued 0")
+
+	w, err := store.GetWorkspaceByName(context.Background(), b.db.Pool, "default")
+	require.NoError(t, err)
+	res, err := b.svc.Start(context.Background(), b.admin, engine.StartRequest{Type: engine.TypeNoop, WorkspaceID: w.ID,
+		Params: map[string]any{"duration": "600ms", "steps": "3"}})
+	require.NoError(t, err)
+	waitScreen(t, tm, "running")
+	waitScreen(t, tm, "succeeded")
+	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	waitScreen(t, tm, "finished: succeeded")
+	require.NoError(t, tm.Quit())
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	require.Contains(t, final.Render(), "Run "+itoa(res.Run.ID))
+}
+
+func waitScreen(t *testing.T, tm *teatest.TestModel, want string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
+		teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+}
+
+// TestArchitecture fails if a dashboard package imports the Graph client, kiota or azidentity: the
+// dashboard renders from the database only (DESIGN §1). The engine it calls may use Graph (DESIGN §1
+// allows engine -> engine/graph), so the rule is about what tui's own code imports.
+func TestArchitecture(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .Imports " "}} {{join .TestImports " "}}`,
+		"github.com/tenantatlas/tenantatlas/tui/...").CombinedOutput()
+	require.NoError(t, err, string(out))
+	banned := []string{"github.com/tenantatlas/tenantatlas/engine/graph", "github.com/microsoft/kiota",
+		"github.com/Azure/azure-sdk-for-go", "github.com/AzureAD/"}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.NotEmpty(t, lines)
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, ": ")
+		for _, imp := range strings.Fields(imports) {
+			for _, b := range banned {
+				require.False(t, strings.HasPrefix(imp, b), "%s imports %s", pkg, imp)
+			}
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+// fixedNow is the clock of golden views.
+var fixedNow = time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+
+type testBundle struct {
+	db      *store.DB
+	svc     *engine.Service
+	admin   engine.Actor
+	tenants map[string]int64
+	runs    map[string]int64
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sealer, err := engine.NewSealer(key)
+	require.NoError(t, err)
+	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	require.NoError(t, err)
+	admin, err := svc.ActorByName(context.Background(), "")
+	require.NoError(t, err)
+	return &testBundle{db: db, svc: svc, admin: admin, tenants: map[string]int64{}, runs: map[string]int64{}}
+}
+
+// seed writes a small, fixed world: three tenants, runs in every state with fixed timestamps, a
+// blocked connection with its missing permission, and events.
+func (b *testBundle) seed(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for i, name := range []string{"contoso", "fabrikam", "northwind"} {
+		v, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: name,
+			TenantGUID: []string{"6e0c1a2b-0000-4000-8000-000000000001", "6e0c1a2b-0000-4000-8000-000000000002", "6e0c1a2b-0000-4000-8000-000000000003"}[i],
+			ClientID:   "3f2a0000-0000-4000-8000-000000000002", ClientSecret: []byte("secret")})
+		require.NoError(t, err)
+		b.tenants[name] = v.ID
+	}
+	_, err := b.db.Pool.Exec(ctx, `UPDATE provider_connections SET status = 'ok', last_verified_at = $1 WHERE tenant_id = $2`,
+		fixedNow.Add(-2*time.Hour), b.tenants["contoso"])
+	require.NoError(t, err)
+	code := "provider_permission_denied"
+	require.NoError(t, store.UpdateConnectionVerification(ctx, b.db.Pool, b.connID(t, "fabrikam"), store.ConnectionVerification{
+		Status: "blocked", ReasonCode: &code, MissingPermissions: []string{"DeviceManagementConfiguration.Read.All"},
+		Result: map[string]any{"capabilities": []any{
+			map[string]any{"capability": "directory.sync", "status": "ok"},
+			map[string]any{"capability": "inventory.sync", "status": "missing", "missing": []any{"DeviceManagementConfiguration.Read.All"}},
+		}}}))
+
+	type runSpec struct {
+		key, typ, tenant, outcome, reason, detail string
+		running                                   bool
+		age                                       time.Duration
+	}
+	specs := []runSpec{
+		{key: "ok", typ: engine.TypeDirectoryGroupsSync, tenant: "contoso", outcome: store.OutcomeSucceeded, age: 50 * time.Minute},
+		{key: "blocked", typ: engine.TypeInventorySync, tenant: "fabrikam", outcome: store.OutcomeBlocked, reason: "provider_permission_denied",
+			detail: "Application must have one of the following scopes: DeviceManagementConfiguration.Read.All", age: 40 * time.Minute},
+		{key: "throttled", typ: engine.TypeDirectoryGroupsSync, tenant: "northwind", outcome: store.OutcomeFailed, reason: "provider_throttled",
+			detail: "429 Too Many Requests after 6 retries (retry budget 2m0s spent)", age: 30 * time.Minute},
+		{key: "running", typ: engine.TypeInventorySync, tenant: "contoso", running: true, age: 3 * time.Minute},
+		{key: "queued", typ: engine.TypeDirectoryRoleDefsSync, tenant: "northwind", age: 1 * time.Minute},
+	}
+	for _, sp := range specs {
+		tid := b.tenants[sp.tenant]
+		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: sp.typ, TenantID: tid})
+		require.NoError(t, err)
+		id := res.Run.ID
+		b.runs[sp.key] = id
+		created := fixedNow.Add(-sp.age)
+		if sp.running || sp.outcome != "" {
+			require.NoError(t, store.MarkRunRunning(ctx, b.db.Pool, id))
+			total := int64(200)
+			require.NoError(t, store.UpdateRunProgress(ctx, b.db.Pool, id, store.Progress{Processed: 120, Total: &total,
+				Counts: store.Counts{Succeeded: 118, Failed: 2}}))
+			_, err = store.InsertRunEvent(ctx, b.db.Pool, store.RunEvent{RunID: id, Kind: "item", Level: "error",
+				Message: "403 Forbidden", ReasonCode: &sp.reason, ItemRef: ptr("deviceConfigurations/a1b2")})
+			require.NoError(t, err)
+		}
+		if sp.outcome != "" {
+			f := store.Finish{Outcome: sp.outcome}
+			if sp.reason != "" {
+				f.ReasonCode, f.ReasonDetail = &sp.reason, &sp.detail
+			}
+			_, err = store.FinishRun(ctx, b.db.Pool, id, f)
+			require.NoError(t, err)
+		}
+		_, err = b.db.Pool.Exec(ctx, `UPDATE operation_runs SET created_at = $2,
+			started_at = CASE WHEN started_at IS NULL THEN NULL ELSE $2::timestamptz + interval '2 seconds' END,
+			heartbeat_at = CASE WHEN heartbeat_at IS NULL THEN NULL ELSE $3::timestamptz END,
+			finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE $2::timestamptz + interval '95 seconds' END WHERE id = $1`,
+			id, created, fixedNow.Add(-5*time.Second))
+		require.NoError(t, err)
+		_, err = b.db.Pool.Exec(ctx, `UPDATE run_events SET at = $2::timestamptz + (id % 100) * interval '1 second' WHERE run_id = $1`, id, created)
+		require.NoError(t, err)
+	}
+}
+
+func (b *testBundle) connID(t *testing.T, tenant string) int64 {
+	t.Helper()
+	c, err := store.GetDefaultConnection(context.Background(), b.db.Pool, b.tenants[tenant])
+	require.NoError(t, err)
+	return c.ID
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (b *testBundle) context(w, h int) *Context {
+	return &Context{Svc: b.svc, Actor: b.admin, Theme: ThemeNamed("dark"), Now: func() time.Time { return fixedNow },
+		Width: w, Height: h, EngineEmbedded: true}
+}
+
+// drive runs cmd and feeds the messages it produces back into m until nothing is left: data loads
+// become synchronous. Quit and clipboard commands are dropped.
+func drive(t *testing.T, m *Model, cmd tea.Cmd) {
+	t.Helper()
+	queue := []tea.Cmd{cmd}
+	for steps := 0; len(queue) > 0; steps++ {
+		require.Less(t, steps, 1000, "commands did not settle")
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		msg := c()
+		switch msg := msg.(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		case tea.QuitMsg:
+		default:
+			if isClipboard(msg) {
+				continue
+			}
+			_, next := m.Update(msg)
+			queue = append(queue, next)
+		}
+	}
+}
+
+// isClipboard spots Bubble Tea's (unexported) OSC52 clipboard message.
+func isClipboard(msg tea.Msg) bool { return fmt.Sprintf("%T", msg) == "tea.setClipboardMsg" }
+
+// press sends keys one by one ("enter", "tab", "j" or a literal rune).
+func press(t *testing.T, m *Model, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		_, cmd := m.Update(keyMsg(k))
+		drive(t, m, cmd)
+	}
+}
+
+func keyMsg(k string) tea.KeyPressMsg {
+	switch k {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	}
+	r := []rune(k)[0]
+	return tea.KeyPressMsg{Code: r, Text: k}
+}
