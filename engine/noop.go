@@ -10,12 +10,6 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-func defaultExecutors() map[string]Executor {
-	return map[string]Executor{
-		TypeNoop: runNoop,
-	}
-}
-
 // runNoop exercises the lifecycle: params duration ("2s"), steps (10), fail and blocked ("true").
 func runNoop(ctx context.Context, rc *RunContext) (Result, error) {
 	duration, _ := time.ParseDuration(paramString(rc.Run.Params, "duration"))

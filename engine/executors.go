@@ -1,0 +1,8 @@
+package engine
+
+// defaultExecutors maps every operation type to the function that performs it. One line per type.
+func defaultExecutors() map[string]Executor {
+	return map[string]Executor{
+		TypeNoop: runNoop,
+	}
+}
