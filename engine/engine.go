@@ -35,6 +35,9 @@ type EngineOptions struct {
 	ShutdownTimeout time.Duration
 	// Graph configures the Microsoft Graph client of Graph operations.
 	Graph graph.Config
+	// RetryBudget is the total time a run may spend waiting on Graph retries (Retry-After and
+	// backoff). Default 5 min; past it the run ends provider_throttled.
+	RetryBudget time.Duration
 	// Executors adds or replaces executors by operation type (tests use this).
 	Executors map[string]Executor
 }
@@ -78,6 +81,9 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 20 * time.Second
+	}
+	if opts.RetryBudget <= 0 {
+		opts.RetryBudget = 5 * time.Minute
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(graph.DefaultLimits())}

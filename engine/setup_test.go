@@ -117,3 +117,11 @@ func outcome(r store.Run) string {
 	}
 	return *r.Outcome
 }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

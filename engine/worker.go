@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -92,6 +93,8 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	defer cancel(nil)
 	runCtx, cancelTimeout := context.WithTimeout(runCtx, op.Timeout)
 	defer cancelTimeout()
+	// One retry-time budget for the whole run: a throttling storm cannot stretch it forever.
+	runCtx = graph.WithRetryBudget(runCtx, graph.NewRetryBudget(e.opts.RetryBudget))
 	e.track(run.ID, cancel)
 	defer e.untrack(run.ID)
 	heartbeatDone := make(chan struct{})

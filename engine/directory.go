@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// directoryBatch is how many objects go into one COPY + merge.
+const directoryBatch = 5000
+
+// graphGroup is a group as Graph sends it with the groups contract's $select.
+type graphGroup struct {
+	ID                            string   `json:"id"`
+	DisplayName                   *string  `json:"displayName"`
+	Description                   *string  `json:"description"`
+	GroupTypes                    []string `json:"groupTypes"`
+	SecurityEnabled               *bool    `json:"securityEnabled"`
+	MailEnabled                   *bool    `json:"mailEnabled"`
+	MembershipRule                *string  `json:"membershipRule"`
+	MembershipRuleProcessingState *string  `json:"membershipRuleProcessingState"`
+	OnPremisesSyncEnabled         *bool    `json:"onPremisesSyncEnabled"`
+	IsAssignableToRole            *bool    `json:"isAssignableToRole"`
+	CreatedDateTime               *string  `json:"createdDateTime"`
+}
+
+func decodeGroup(raw json.RawMessage) (store.Group, error) {
+	var g graphGroup
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return store.Group{}, fmt.Errorf("group: %w", err)
+	}
+	if g.ID == "" {
+		return store.Group{}, errors.New("group without an id")
+	}
+	canonical, _ := json.Marshal(g) // struct order: a stable hash of the synced fields
+	sum := sha256.Sum256(canonical)
+	out := store.Group{GraphID: g.ID, DisplayName: deref(g.DisplayName), Description: deref(g.Description), GroupTypes: g.GroupTypes,
+		SecurityEnabled: g.SecurityEnabled, MailEnabled: g.MailEnabled, MembershipRule: g.MembershipRule,
+		IsAssignableToRole: g.IsAssignableToRole, OnPremSyncEnabled: g.OnPremisesSyncEnabled, ContentHash: sum[:]}
+	if g.CreatedDateTime != nil {
+		if t, err := time.Parse(time.RFC3339, *g.CreatedDateTime); err == nil {
+			out.CreatedDateTime = &t
+		}
+	}
+	return out, nil
+}
+
+// graphRoleDefinition is a directory role definition as Graph sends it.
+type graphRoleDefinition struct {
+	ID              string          `json:"id"`
+	DisplayName     *string         `json:"displayName"`
+	Description     *string         `json:"description"`
+	IsBuiltIn       *bool           `json:"isBuiltIn"`
+	IsEnabled       *bool           `json:"isEnabled"`
+	TemplateID      *string         `json:"templateId"`
+	Version         *string         `json:"version"`
+	RolePermissions json.RawMessage `json:"rolePermissions"`
+}
+
+func decodeRoleDefinition(raw json.RawMessage) (store.RoleDefinition, error) {
+	var d graphRoleDefinition
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return store.RoleDefinition{}, fmt.Errorf("role definition: %w", err)
+	}
+	if d.ID == "" {
+		return store.RoleDefinition{}, errors.New("role definition without an id")
+	}
+	canonical, _ := json.Marshal(d)
+	sum := sha256.Sum256(canonical)
+	perms := d.RolePermissions
+	if len(perms) == 0 || string(perms) == "null" {
+		perms = json.RawMessage("[]")
+	}
+	return store.RoleDefinition{GraphID: d.ID, DisplayName: deref(d.DisplayName), Description: deref(d.Description),
+		IsBuiltIn: d.IsBuiltIn, IsEnabled: d.IsEnabled, TemplateID: d.TemplateID, Version: d.Version,
+		RolePermissions: perms, ContentHash: sum[:]}, nil
+}
+
+// syncCounter adds merge results to the run's progress.
+func syncCounter(ctx context.Context, rc *RunContext, n int, c store.MergeCounts) {
+	rc.Update(ctx, func(p *store.Progress) {
+		p.Processed += int64(n)
+		if p.Total != nil && p.Processed > *p.Total {
+			total := p.Processed
+			p.Total = &total
+		}
+		p.Created += c.Created
+		p.Updated += c.Updated
+		p.Unchanged += c.Unchanged
+		p.Deleted += c.Deleted
+		p.Succeeded += int64(n)
+	})
+}
+
+// runGroupsSync is directory_groups.sync: a full list the first time, /groups/delta from the stored
+// delta link afterwards (a full resync when the link is missing or expired). Everything is written
+// in one transaction: a failure leaves the cache exactly as it was.
+func runGroupsSync(ctx context.Context, rc *RunContext) (Result, error) {
+	client, err := rc.GraphClient()
+	if err != nil {
+		return Result{}, err
+	}
+	defer client.Close()
+	state, err := store.GetSyncState(ctx, rc.DB().Pool, rc.Tenant.ID, store.CollectionGroups)
+	if err != nil {
+		return Result{}, err
+	}
+	if state.ItemCount > 0 && state.DeltaLink == nil {
+		rc.SetTotal(ctx, state.ItemCount) // an estimate from the last sync; raised if exceeded
+	}
+	if state.DeltaLink != nil {
+		res, err := syncGroupsDelta(ctx, rc, client, *state.DeltaLink)
+		if !errors.Is(err, graph.ErrDeltaExpired) {
+			return res, err
+		}
+		rc.Event(ctx, store.RunEvent{Kind: "timeline", Level: "warn", Message: "the stored delta link expired; running a full resync"})
+		rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
+		if err := store.ClearDeltaLink(ctx, rc.DB().Pool, rc.Tenant.ID, store.CollectionGroups); err != nil {
+			return Result{}, err
+		}
+	}
+	return syncGroupsFull(ctx, rc, client)
+}
+
+func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client) (Result, error) {
+	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "full sync of groups"})
+	// The delta link is taken before listing, so changes made during the list reach the next delta.
+	link, err := client.DeltaLatest(ctx, "groups.delta", nil)
+	if err != nil {
+		return Result{}, err
+	}
+	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionGroups, true)
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Rollback(ctx)
+	batch := make([]store.Group, 0, directoryBatch)
+	flush := func() error {
+		c, err := w.WriteGroups(ctx, batch)
+		if err != nil {
+			return err
+		}
+		syncCounter(ctx, rc, len(batch), c)
+		batch = batch[:0]
+		return nil
+	}
+	for raw, err := range client.List(ctx, "groups.list", nil, nil) {
+		if err != nil {
+			return Result{}, err
+		}
+		g, err := decodeGroup(raw)
+		if err != nil {
+			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+			rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
+			continue
+		}
+		if batch = append(batch, g); len(batch) == directoryBatch {
+			if err := flush(); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return Result{}, err
+	}
+	return finishDirectorySync(ctx, rc, w, &link)
+}
+
+func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, link string) (Result, error) {
+	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "delta sync of groups"})
+	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionGroups, false)
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Rollback(ctx)
+	batch := make([]store.Group, 0, directoryBatch)
+	var removed []string
+	flush := func() error {
+		c, err := w.WriteGroups(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if c.Deleted, err = w.Delete(ctx, removed); err != nil {
+			return err
+		}
+		syncCounter(ctx, rc, len(batch)+len(removed), c)
+		batch, removed = batch[:0], removed[:0]
+		return nil
+	}
+	next, err := client.Delta(ctx, "groups.delta", link, nil, func(item graph.DeltaItem) error {
+		if item.Removed {
+			removed = append(removed, item.ID)
+		} else {
+			g, err := decodeGroup(item.Raw)
+			if err != nil {
+				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				return nil
+			}
+			batch = append(batch, g)
+		}
+		if len(batch)+len(removed) >= directoryBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if err := flush(); err != nil {
+		return Result{}, err
+	}
+	return finishDirectorySync(ctx, rc, w, &next)
+}
+
+func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.DirectoryWriter, link *string) (Result, error) {
+	deleted, err := w.Finish(ctx, link, rc.Run.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := w.Commit(ctx); err != nil {
+		return Result{}, err
+	}
+	if deleted > 0 {
+		rc.Update(ctx, func(p *store.Progress) { p.Deleted += deleted })
+	}
+	p := rc.Progress()
+	rc.Logf(ctx, "info", "%d processed: %d created, %d updated, %d deleted, %d unchanged", p.Processed, p.Created, p.Updated, p.Deleted, p.Unchanged)
+	return Result{}, nil
+}
+
+// runRoleDefinitionsSync is directory_role_definitions.sync: the full list each time (a few hundred
+// definitions), merged like groups, permissions kept.
+func runRoleDefinitionsSync(ctx context.Context, rc *RunContext) (Result, error) {
+	client, err := rc.GraphClient()
+	if err != nil {
+		return Result{}, err
+	}
+	defer client.Close()
+	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionRoleDefinitions, true)
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Rollback(ctx)
+	var batch []store.RoleDefinition
+	for raw, err := range client.List(ctx, "directoryRoleDefinitions.list", nil, nil) {
+		if err != nil {
+			return Result{}, err
+		}
+		d, err := decodeRoleDefinition(raw)
+		if err != nil {
+			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable role definition: " + err.Error()})
+			continue
+		}
+		batch = append(batch, d)
+	}
+	c, err := w.WriteRoleDefinitions(ctx, batch)
+	if err != nil {
+		return Result{}, err
+	}
+	syncCounter(ctx, rc, len(batch), c)
+	return finishDirectorySync(ctx, rc, w, nil)
+}

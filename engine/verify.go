@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// verifiedCapability says which Graph families a capability reads (or writes) and whether a missing
+// permission blocks the connection. Restore's write permissions are optional: a read-only app is a
+// healthy connection that cannot restore.
+type verifiedCapability struct {
+	Capability Capability
+	Families   []graph.Family
+	Write      bool
+	Required   bool
+}
+
+func verifiedCapabilities() []verifiedCapability {
+	directory := []graph.Family{graph.FamilyGroups, graph.FamilyDirectoryRoleDefinitions}
+	return []verifiedCapability{
+		{Capability: CapDirectorySync, Families: directory, Required: true},
+		{Capability: CapInventorySync, Families: graph.IntuneFamilies(), Required: true},
+		{Capability: CapBackupRun, Families: graph.IntuneFamilies(), Required: true},
+		{Capability: CapRestoreExecute, Families: graph.IntuneFamilies(), Write: true},
+	}
+}
+
+// CapabilityCheck is one row of the verification table.
+type CapabilityCheck struct {
+	Capability string   `json:"capability"`
+	Status     string   `json:"status"` // ok, missing, probe_failed
+	Required   bool     `json:"required"`
+	Needs      []string `json:"needs"`
+	Missing    []string `json:"missing"`
+	Failed     []string `json:"failed_probes,omitempty"`
+}
+
+// ProbeResult is one family's cheap GET.
+type ProbeResult struct {
+	Family  string `json:"family"`
+	Status  string `json:"status"` // ok, failed, skipped
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// runVerification is provider.verification: a fresh token (sign-in failures classified), its roles
+// compared with what the contract registry requires per capability (no roles at all = consent
+// missing), one probe GET per family, and the per-capability table stored on the run and on the
+// connection. It ends blocked, naming exactly what is missing, when a required permission is.
+func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
+	conn := rc.Connection
+	record := func(status string, code reason.Code, missing, granted []string, result map[string]any) {
+		v := store.ConnectionVerification{Status: status, MissingPermissions: missing, GrantedPermissions: granted, Result: result}
+		if code != "" {
+			c := string(code)
+			v.ReasonCode = &c
+		}
+		if err := store.UpdateConnectionVerification(context.WithoutCancel(ctx), rc.DB().Pool, conn.ID, v); err != nil {
+			rc.Logger.Warn("cannot record the verification on the connection", "error", err)
+		}
+	}
+	client, err := rc.GraphClient()
+	if err != nil {
+		outcome, code, detail := classify(err)
+		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
+		return Result{}, err
+	}
+	defer client.Close()
+	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "requesting a fresh token"})
+	token, err := client.Token(ctx, true)
+	if err != nil {
+		outcome, code, detail := classify(err)
+		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
+		return Result{}, err
+	}
+	roles := append([]string(nil), token.Roles...)
+	sort.Strings(roles)
+	rc.Logf(ctx, "info", "token issued for app %s in tenant %s with %d application permission(s)", token.AppID, token.TenantID, len(roles))
+	tokenInfo := map[string]any{"ok": true, "tenant_id": token.TenantID, "app_id": token.AppID, "expires_at": token.ExpiresAt}
+	if len(roles) == 0 {
+		all := graph.RequiredPermissions()
+		result := map[string]any{"token": tokenInfo, "roles": []string{}, "capabilities": []any{}}
+		record("blocked", reason.ProviderConsentMissing, all, nil, result)
+		return Result{Data: map[string]any{"verification": result}}, Failure(reason.ProviderConsentMissing,
+			"the token carries no application permissions (no roles claim): grant admin consent for %s", strings.Join(all, ", "))
+	}
+
+	probes := probeFamilies(ctx, rc, client, roles)
+	failedByFamily := map[string]ProbeResult{}
+	for _, p := range probes {
+		if p.Status == "failed" {
+			failedByFamily[p.Family] = p
+		}
+	}
+	var checks []CapabilityCheck
+	var requiredMissing []string
+	var blockingProbe *ProbeResult
+	allMissing := map[string]bool{}
+	for _, vc := range verifiedCapabilities() {
+		needs := graph.RequiredPermissions(vc.Families...)
+		if vc.Write {
+			needs = graph.RequiredWritePermissions(vc.Families...)
+		}
+		check := CapabilityCheck{Capability: string(vc.Capability), Required: vc.Required, Needs: needs,
+			Missing: graph.MissingPermissions(roles, needs), Status: "ok"}
+		if !vc.Write {
+			for _, f := range vc.Families {
+				if p, ok := failedByFamily[string(f)]; ok {
+					check.Failed = append(check.Failed, string(f))
+					if info, _ := reason.Lookup(reason.Code(p.Reason)); info.Blocking && vc.Required && blockingProbe == nil {
+						p := p
+						blockingProbe = &p
+					}
+				}
+			}
+		}
+		switch {
+		case len(check.Missing) > 0:
+			check.Status = "missing"
+			for _, m := range check.Missing {
+				allMissing[m] = true
+				if vc.Required && !contains(requiredMissing, m) {
+					requiredMissing = append(requiredMissing, m)
+				}
+			}
+		case len(check.Failed) > 0:
+			check.Status = "probe_failed"
+		}
+		checks = append(checks, check)
+	}
+	missingList := make([]string, 0, len(allMissing))
+	for m := range allMissing {
+		missingList = append(missingList, m)
+	}
+	sort.Strings(missingList)
+	sort.Strings(requiredMissing)
+	result := map[string]any{"token": tokenInfo, "roles": roles, "capabilities": checksAsAny(checks), "probes": probes}
+	rc.Update(ctx, func(p *store.Progress) {
+		p.Succeeded, p.Failed = 0, 0
+		for _, c := range checks {
+			if c.Status == "ok" {
+				p.Succeeded++
+			} else {
+				p.Failed++
+			}
+		}
+	})
+	for _, c := range checks {
+		level, msg := "info", fmt.Sprintf("%s: ok", c.Capability)
+		if c.Status != "ok" {
+			level = "warn"
+			msg = fmt.Sprintf("%s: %s", c.Capability, c.Status)
+			if len(c.Missing) > 0 {
+				msg += " — missing " + strings.Join(c.Missing, ", ")
+			}
+			if len(c.Failed) > 0 {
+				msg += " — probes failed: " + strings.Join(c.Failed, ", ")
+			}
+		}
+		rc.Event(ctx, store.RunEvent{Kind: "log", Level: level, Message: msg})
+	}
+	data := map[string]any{"verification": result}
+	switch {
+	case len(requiredMissing) > 0:
+		record("blocked", reason.ProviderPermissionDenied, requiredMissing, roles, result)
+		return Result{Data: data}, Failure(reason.ProviderPermissionDenied, "missing application permission(s): %s", strings.Join(requiredMissing, ", "))
+	case blockingProbe != nil:
+		code := reason.Code(blockingProbe.Reason)
+		record("blocked", code, requiredMissing, roles, result)
+		return Result{Data: data}, Failure(code, "probe of %s failed: %s", blockingProbe.Family, blockingProbe.Message)
+	}
+	record("ok", "", nil, roles, result)
+	if len(missingList) > 0 {
+		rc.Logf(ctx, "warn", "optional permission(s) missing (restore will be blocked): %s", strings.Join(missingList, ", "))
+	}
+	return Result{Data: data}, nil
+}
+
+// probeFamilies sends one cheap GET per family whose read permission the token holds.
+func probeFamilies(ctx context.Context, rc *RunContext, client *graph.Client, roles []string) []ProbeResult {
+	var out []ProbeResult
+	for _, c := range graph.Probes() {
+		fi, ok := graph.FamilyOf(c.Family)
+		if !ok {
+			continue
+		}
+		res := ProbeResult{Family: string(c.Family), Status: "ok"}
+		if !graph.Granted(roles, fi.ReadPermission) {
+			res.Status, res.Reason = "skipped", "permission missing"
+			out = append(out, res)
+			continue
+		}
+		if _, err := client.Get(ctx, c.Name, nil, nil); err != nil {
+			res.Status, res.Reason, res.Message = "failed", string(graph.ReasonOf(err)), graph.HintOf(err)
+			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "error", Message: "probe failed: " + err.Error(),
+				ReasonCode: ptrTo(res.Reason), ItemRef: ptrTo(string(c.Family))})
+		}
+		out = append(out, res)
+		rc.Update(ctx, func(p *store.Progress) { p.Processed++ })
+	}
+	return out
+}
+
+func connectionStatus(outcome string) string {
+	if outcome == store.OutcomeBlocked {
+		return "blocked"
+	}
+	return "error"
+}
+
+func checksAsAny(checks []CapabilityCheck) []any {
+	out := make([]any, len(checks))
+	for i, c := range checks {
+		out[i] = map[string]any{"capability": c.Capability, "status": c.Status, "required": c.Required, "needs": c.Needs,
+			"missing": c.Missing, "failed_probes": c.Failed}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func ptrTo[T any](v T) *T { return &v }
