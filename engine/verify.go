@@ -197,9 +197,10 @@ func probeFamilies(ctx context.Context, rc *RunContext, client *graph.Client, ro
 			continue
 		}
 		if _, err := client.Get(ctx, c.Name, nil, nil); err != nil {
+			family := string(c.Family)
 			res.Status, res.Reason, res.Message = "failed", string(graph.ReasonOf(err)), graph.HintOf(err)
 			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "error", Message: "probe failed: " + err.Error(),
-				ReasonCode: ptrTo(res.Reason), ItemRef: ptrTo(string(c.Family))})
+				ReasonCode: &res.Reason, ItemRef: &family})
 		}
 		out = append(out, res)
 		rc.Update(ctx, func(p *store.Progress) { p.Processed++ })
@@ -231,5 +232,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-func ptrTo[T any](v T) *T { return &v }

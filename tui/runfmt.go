@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/store"
@@ -49,6 +50,9 @@ func runProgress(r store.Run, width int) string {
 		return ""
 	}
 	if r.Status == store.StatusCompleted && r.ProgressTotal == nil {
+		if r.ProgressProcessed > 0 {
+			return fmt.Sprintf("%d items", r.ProgressProcessed)
+		}
 		return ""
 	}
 	return progressBar(r.ProgressProcessed, r.ProgressTotal, width)

@@ -415,11 +415,14 @@ func emptyHint(s *runs) string {
 	return ""
 }
 
+// wideLayout is the width from which tables show full type names and extra columns.
+const wideLayout = 140
+
 func runColumns(width int) []column {
 	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true}, {title: "TENANT", width: 10},
 		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, {title: "REASON", flex: true},
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
-	if width >= 120 {
+	if width >= wideLayout {
 		cols[0].width = 7
 		cols[2].width = 18
 		cols[3].width = 13
@@ -431,12 +434,12 @@ func runColumns(width int) []column {
 
 func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
 	typ := r.Type
-	if op, err := engine.LookupOperation(r.Type); err == nil && width < 120 {
+	if op, err := engine.LookupOperation(r.Type); err == nil && width < wideLayout {
 		typ = op.Title
 	}
 	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r),
 		runProgress(r, 10), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt), runDur(r, now)}
-	if width >= 120 {
+	if width >= wideLayout {
 		row[4] = runProgress(r, 16)
 		row = append(row, dashIfEmpty(r.InitiatorName))
 	}

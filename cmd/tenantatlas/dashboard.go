@@ -54,6 +54,11 @@ func (a *app) runDashboard(ctx context.Context, opts dashboardOptions) error {
 		}
 		defer e.Stop()
 	}
+	return a.dashboardLoop(ctx, e, opts)
+}
+
+// dashboardLoop runs the dashboard program until the user quits.
+func (a *app) dashboardLoop(ctx context.Context, e *engine.Engine, opts dashboardOptions) error {
 	hub := store.NewHub(a.db, a.logger)
 	if err := hub.Start(ctx); err != nil {
 		return err

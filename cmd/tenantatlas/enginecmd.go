@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
-	"github.com/tenantatlas/tenantatlas/engine/graph"
 )
 
 func (a *app) engineCommand() *cobra.Command {
@@ -53,7 +52,13 @@ func (a *app) startEngine(ctx context.Context, opts engine.EngineOptions) (*engi
 		return nil, err
 	}
 	opts.Logger = a.logger
-	opts.Graph = graph.Config{GraphURL: a.cfg.GraphURL, LoginURL: a.cfg.LoginURL}
+	opts.Graph = a.graph
+	if a.cfg.GraphURL != "" {
+		opts.Graph.GraphURL = a.cfg.GraphURL
+	}
+	if a.cfg.LoginURL != "" {
+		opts.Graph.LoginURL = a.cfg.LoginURL
+	}
 	e, err := engine.NewEngine(a.svc, opts)
 	if err != nil {
 		return nil, err
