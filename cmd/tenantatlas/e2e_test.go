@@ -144,3 +144,28 @@ func TestDashboardEndToEnd(t *testing.T) {
 	term.keys("q")
 	term.waitFor("EXITED=0")
 }
+
+// TestDemoEndToEnd runs `tenantatlas demo` in a real terminal: runs appear and complete live, and
+// quitting leaves no process and no directory behind.
+func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
+	bin := builtBinary(t)
+	tmp, err := os.MkdirTemp("", "tenantatlas-demo-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	require.NoError(t, os.Chmod(tmp, 0o755)) // the postgres account must reach the cluster inside
+
+	term := newTerminal(t, 120, 32, []string{"TMPDIR=" + tmp, "NO_COLOR=1"}, bin, "demo")
+	term.waitFor("CONNECTIONS NEEDING ATTENTION", "● live")
+	term.waitFor("fabrikam", "missing DeviceManagementConfiguration.Read.All")
+	term.keys("o")
+	term.waitFor("Operations", "✔ succeeded", "northwind")
+	term.keys("q")
+	term.waitFor("EXITED=0")
+
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, entries, "the demo removed its directory")
+	out, _ := exec.Command("pgrep", "-f", tmp).CombinedOutput()
+	require.Empty(t, strings.TrimSpace(string(out)), "no process of the demo is left")
+}

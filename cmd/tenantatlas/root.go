@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -34,11 +35,16 @@ type app struct {
 	// longRunning commands (engine, serve, the dashboard) log at info by default.
 	longRunning bool
 
+	// graph is the Graph configuration engines get (the demo points it at its simulator).
+	graph graph.Config
+
 	cluster *store.LocalCluster
 	db      *store.DB
 	svc     *engine.Service
 	metrics *engine.Metrics
 	actor   engine.Actor
+	// subscribe, when set, subscribes to the process's shared notification hub (commands over SSH).
+	subscribe func() *store.Subscription
 	closers []func()
 }
 
@@ -88,9 +94,9 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		return usageErrorf("%v (see `%s --help`)", err, cmd.CommandPath())
 	})
 	root.AddCommand(
-		a.tuiCommand(), a.engineCommand(), a.migrateCommand(),
+		a.tuiCommand(), a.demoCommand(), a.engineCommand(), a.migrateCommand(), a.graphsimCommand(),
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
-		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.versionCommand(),
+		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {
