@@ -43,9 +43,10 @@ type app struct {
 	svc     *engine.Service
 	metrics *engine.Metrics
 	actor   engine.Actor
+	closers []func()
+
 	// subscribe, when set, subscribes to the process's shared notification hub (commands over SSH).
 	subscribe func() *store.Subscription
-	closers []func()
 }
 
 // run executes the command line and returns the exit code. Errors are printed as one line on stderr.

@@ -253,13 +253,11 @@ func (a *app) printStart(res engine.StartResult) error {
 
 // waitForRun blocks until the run completes, woken by the notification hub.
 func (a *app) waitForRun(ctx context.Context, id int64) (store.Run, error) {
-	hub := store.NewHub(a.db, a.logger)
-	if err := hub.Start(ctx); err != nil {
+	sub, release, err := a.subscription(ctx)
+	if err != nil {
 		return store.Run{}, err
 	}
-	defer hub.Stop()
-	sub := hub.Subscribe()
-	defer sub.Close()
+	defer release()
 	hinted := time.After(5 * time.Second)
 	for {
 		run, err := a.svc.GetRun(ctx, a.actor, id)
@@ -336,13 +334,11 @@ database reconnect.`,
 func (a *app) watch(ctx context.Context, id int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hub := store.NewHub(a.db, a.logger)
-	if err := hub.Start(ctx); err != nil {
+	sub, release, err := a.subscription(ctx)
+	if err != nil {
 		return err
 	}
-	defer hub.Stop()
-	sub := hub.Subscribe()
-	defer sub.Close()
+	defer release()
 	enc := json.NewEncoder(a.stdout)
 	var lastEvent int64
 	emitRun := func(runID int64) (store.Run, error) {

@@ -1,0 +1,116 @@
+package sshserve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	bm "charm.land/wish/v2/bubbletea"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/tui"
+)
+
+// runDashboard runs one dashboard program on the session's terminal until the user quits, the
+// client goes away, the dashboard is idle or too old, or the server stops.
+func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engine.Actor) int {
+	pty, windows, _ := sess.Pty()
+	c := &tui.Context{Svc: s.cfg.Service, Actor: actor, Theme: s.cfg.Theme, Subscribe: s.cfg.Subscribe,
+		Width: pty.Window.Width, Height: pty.Window.Height, EngineEmbedded: s.cfg.EngineEmbedded}
+	m := tui.New(c, nil)
+	defer m.Close()
+
+	in := newActivityReader(sess)
+	// MakeOptions wires the session's terminal: output (OSC52 copies from tea.SetClipboard reach the
+	// client's terminal through it), the client's TERM and environment for the colour profile, the
+	// initial size, and no suspending the server with ctrl+z. Input goes through the idle clock.
+	opts := append(bm.MakeOptions(sess), tea.WithInput(in), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, opts...)
+
+	finished := make(chan struct{})
+	reasons := make(chan string, 1)
+	go func() { reasons <- s.supervise(ctx, p, windows, in, finished) }()
+	_, err := p.Run()
+	p.Kill() // restores the terminal should Run have ended abnormally
+	close(finished)
+	reason := <-reasons
+	// Keep draining resizes until the session ends, so charm.land/ssh's request loop never blocks.
+	go func() {
+		for {
+			select {
+			case <-sess.Context().Done():
+				return
+			case <-windows:
+			}
+		}
+	}()
+	if reason != "" {
+		fmt.Fprintln(sess.Stderr(), "tenantatlas: "+reason)
+		return exitError
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(sess.Stderr(), "tenantatlas: dashboard: %v\n", err)
+		return exitError
+	}
+	return 0
+}
+
+// supervise delivers resizes to the program and makes it quit when the session must end. It returns
+// why it ended the session ("" when the user quit or the client went away), once the program
+// finished or once it asked the program to quit.
+func (s *Server) supervise(ctx context.Context, p *tea.Program, windows <-chan ssh.Window, in *activityReader, finished <-chan struct{}) string {
+	maxTimer := time.NewTimer(s.cfg.MaxTimeout)
+	defer maxTimer.Stop()
+	idleCheck := time.NewTicker(max(min(s.cfg.IdleTimeout/4, 30*time.Second), 10*time.Millisecond))
+	defer idleCheck.Stop()
+	for {
+		select {
+		case <-finished:
+			return ""
+		case w := <-windows:
+			p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+		case <-ctx.Done():
+			p.Quit()
+			if s.base.Err() != nil {
+				return "the server is shutting down; reconnect in a moment"
+			}
+			return ""
+		case <-maxTimer.C:
+			p.Quit()
+			return fmt.Sprintf("session closed after its maximum of %s; reconnect to continue", s.cfg.MaxTimeout)
+		case <-idleCheck.C:
+			if in.idleFor() >= s.cfg.IdleTimeout {
+				p.Quit()
+				return fmt.Sprintf("session closed after %s without input; reconnect to continue", s.cfg.IdleTimeout)
+			}
+		}
+	}
+}
+
+// activityReader is the session's input, timestamping every read for the idle timeout.
+type activityReader struct {
+	r    io.Reader
+	last atomic.Int64 // unix nanoseconds of the last input
+}
+
+func newActivityReader(r io.Reader) *activityReader {
+	a := &activityReader{r: r}
+	a.last.Store(time.Now().UnixNano())
+	return a
+}
+
+func (a *activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (a *activityReader) idleFor() time.Duration {
+	return time.Since(time.Unix(0, a.last.Load()))
+}
