@@ -40,6 +40,12 @@ type EngineOptions struct {
 	RetryBudget time.Duration
 	// Executors adds or replaces executors by operation type (tests use this).
 	Executors map[string]Executor
+	// GraphLimits are this process's per-tenant Graph request rates. Zero fields take
+	// graph.DefaultLimits (benchmarks against graphsim raise them).
+	GraphLimits graph.Limits
+	// SchedulePollInterval is how often the backup scheduler checks the schedules table for
+	// changes. Default 2 s.
+	SchedulePollInterval time.Duration
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
@@ -52,6 +58,7 @@ type Engine struct {
 	river     *river.Client[pgx.Tx]
 	executors map[string]Executor
 	limiters  *graph.Limiters
+	scheduler *Scheduler
 
 	mu       sync.Mutex
 	inflight map[int64]context.CancelCauseFunc
@@ -86,7 +93,8 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 		opts.RetryBudget = 5 * time.Minute
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
-		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(graph.DefaultLimits())}
+		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
+	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval)
 	for t, ex := range opts.Executors {
 		e.executors[t] = ex
 	}
@@ -127,6 +135,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("error starting workers: %w", err)
 	}
+	if err := e.scheduler.Start(ctx); err != nil {
+		return err
+	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.cancel, e.done, e.started = cancel, make(chan struct{}), true
 	go e.recoverLoop(loopCtx)
@@ -148,6 +159,7 @@ func (e *Engine) Stop() {
 	e.mu.Unlock()
 	cancel()
 	<-done
+	e.scheduler.Stop()
 
 	softCtx, softCancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
 	defer softCancel()

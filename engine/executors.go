@@ -7,5 +7,8 @@ func defaultExecutors() map[string]Executor {
 		TypeDirectoryGroupsSync:   runGroupsSync,
 		TypeDirectoryRoleDefsSync: runRoleDefinitionsSync,
 		TypeProviderVerification:  runVerification,
+		TypeInventorySync:         runInventorySync,
+		TypeBackupRun:             runBackup,
+		TypeBackupScheduled:       runBackup,
 	}
 }

@@ -1,0 +1,563 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// backupChunk is how many objects are fetched (through $batch) and written per transaction.
+const backupChunk = 100
+
+// noFilterID is the assignment filter id Graph uses for "no filter".
+const noFilterID = "00000000-0000-0000-0000-000000000000"
+
+// BackupPayload is what a backup item holds: the normalized object, its expanded children, its
+// assignments and the names of what the assignments and scope tags reference (reference/graph.md
+// §A.4, §A.6, §B.4). Sub-collections are always read to the end.
+type BackupPayload struct {
+	Object           map[string]any `json:"object"`
+	Settings         []any          `json:"settings,omitempty"`
+	ScheduledActions []any          `json:"scheduledActionsForRule,omitempty"`
+	DefinitionValues []any          `json:"definitionValues,omitempty"`
+	Assignments      []any          `json:"assignments,omitempty"`
+	References       *References    `json:"references,omitempty"`
+}
+
+// References names the groups, filters and scope tags a payload refers to, by id.
+type References struct {
+	Groups    map[string]string `json:"groups,omitempty"`
+	Filters   map[string]string `json:"filters,omitempty"`
+	ScopeTags map[string]string `json:"scopeTags,omitempty"`
+}
+
+// ParseFamilies validates a list of Intune family names (empty: every family).
+func ParseFamilies(names []string) ([]graph.Family, error) {
+	if len(names) == 0 {
+		return graph.IntuneFamilies(), nil
+	}
+	all := graph.IntuneFamilies()
+	var out []graph.Family
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		f := graph.Family(n)
+		if !slices.Contains(all, f) {
+			var known []string
+			for _, a := range all {
+				known = append(known, string(a))
+			}
+			return nil, fmt.Errorf("%w: unknown family %q (expected one of %s)", ErrInvalid, n, strings.Join(known, ", "))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return graph.IntuneFamilies(), nil
+	}
+	return out, nil
+}
+
+// familiesParam reads the "families" run parameter: a list or a comma-separated string.
+func familiesParam(params map[string]any) []string {
+	switch v := params["families"].(type) {
+	case string:
+		return strings.Split(v, ",")
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	case []string:
+		return v
+	}
+	return nil
+}
+
+// runBackup snapshots the chosen families into a new backup set. Payloads are stored once per
+// content hash, so an unchanged tenant adds only item rows. A failure ends the set failed and
+// leaves earlier sets untouched; retention (scheduled runs) prunes only after a complete set.
+func runBackup(ctx context.Context, rc *RunContext) (Result, error) {
+	families, err := ParseFamilies(familiesParam(rc.Run.Params))
+	if err != nil {
+		return Result{}, Failure(reason.ProviderInvalidRequest, "%v", err)
+	}
+	client, err := rc.GraphClient()
+	if err != nil {
+		return Result{}, err
+	}
+	defer client.Close()
+	ctx = graph.WithRetryBudget(ctx, graph.NewRetryBudget(runRetryBudget))
+	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
+
+	names := make([]string, len(families))
+	for i, f := range families {
+		names[i] = string(f)
+	}
+	runID := rc.Run.ID
+	set, err := store.StartBackupSet(ctx, rc.DB().Pool, store.BackupSet{WorkspaceID: rc.Run.WorkspaceID, TenantID: rc.Tenant.ID,
+		RunID: &runID, ScheduleID: rc.Run.ScheduleID, Families: names})
+	if err != nil {
+		return Result{}, err
+	}
+	rc.Logf(ctx, "info", "backup set %d: %d families", set.ID, len(families))
+	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}}
+	for _, f := range families {
+		if err := b.family(ctx, f); err != nil {
+			_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB().Pool, set.ID, store.BackupFailed)
+			if ctx.Err() != nil {
+				return Result{}, ctx.Err()
+			}
+			data := map[string]any{"backup_set_id": set.ID}
+			return Result{Data: data}, familiesError([]familyFailure{{f, err}}, len(families))
+		}
+	}
+	set, err = store.FinishBackupSet(ctx, rc.DB().Pool, set.ID, store.BackupComplete)
+	if err != nil {
+		return Result{}, err
+	}
+	data := map[string]any{"backup_set_id": set.ID, "items": set.ItemCount, "new_payloads": set.NewPayloads,
+		"new_bytes": set.NewBytes, "sensitive": set.Sensitive}
+	rc.Logf(ctx, "info", "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
+	if rc.Run.ScheduleID != nil {
+		pr, err := applyRetention(ctx, rc, *rc.Run.ScheduleID)
+		if err != nil {
+			return Result{Data: data}, err
+		}
+		data["pruned_sets"], data["pruned_payloads"], data["pruned_bytes"] = pr.Sets, pr.Payloads, pr.Bytes
+	}
+	return Result{Data: data}, nil
+}
+
+// applyRetention prunes a schedule's old sets and the payloads nothing references any more.
+func applyRetention(ctx context.Context, rc *RunContext, scheduleID int64) (store.PruneResult, error) {
+	var pr store.PruneResult
+	sch, err := store.GetSchedule(ctx, rc.DB().Pool, scheduleID)
+	if err != nil {
+		return pr, err
+	}
+	if sch.KeepCount == nil && sch.KeepDays == nil {
+		return pr, nil
+	}
+	err = rc.DB().InTx(ctx, func(tx pgx.Tx) error {
+		pr, err = store.PruneBackupSets(ctx, tx, scheduleID, deref(sch.KeepCount), deref(sch.KeepDays))
+		return err
+	})
+	if err == nil && pr.Sets > 0 {
+		rc.Logf(ctx, "info", "retention removed %d set(s) and %d unreferenced payload(s) (%d bytes)", pr.Sets, pr.Payloads, pr.Bytes)
+	}
+	return pr, err
+}
+
+// backupper holds one backup run's state: its client, set and name caches.
+type backupper struct {
+	rc        *RunContext
+	client    *graph.Client
+	setID     int64
+	groups    map[string]string // group id → name ("" when not found)
+	filters   map[string]string
+	scopeTags map[string]string
+}
+
+// pending is one object being backed up.
+type pending struct {
+	family      graph.Family
+	raw         map[string]any
+	class       Classification
+	graphID     string
+	name        string
+	odataType   string
+	payload     BackupPayload
+	sensitive   bool
+	readVia     string // the contract prefix that reads it in full (type collection of app protection)
+	definitions []any
+}
+
+func (b *backupper) family(ctx context.Context, f graph.Family) error {
+	fi, _ := graph.FamilyOf(f)
+	var chunk []*pending
+	for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
+		if err != nil {
+			return err
+		}
+		v, err := decodeJSON(raw)
+		obj, ok := v.(map[string]any)
+		if err != nil || !ok {
+			continue
+		}
+		p := &pending{family: f, raw: obj, class: classifyPolicy(f, obj)}
+		p.graphID, _ = obj["id"].(string)
+		p.odataType, _ = obj["@odata.type"].(string)
+		p.name = displayNameOf(fi, obj)
+		if p.class.PolicyType == PolicyTypeUnknown {
+			b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: ptrTo(string(f) + "/" + p.graphID),
+				Message: fmt.Sprintf("unrecognised @odata.type %q: backed up as listed, as %s", p.odataType, PolicyTypeUnknown)})
+		}
+		chunk = append(chunk, p)
+		if len(chunk) >= backupChunk {
+			if err := b.flush(ctx, fi, chunk); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	return b.flush(ctx, fi, chunk)
+}
+
+// subRequest is one sub-collection (or object) read of a pending object.
+type subRequest struct {
+	p     *pending
+	kind  string // "object", "assignments", "settings", "scheduledActionsForRule", "definitionValues", "secret:<index>"
+	req   graph.BatchRequest
+	paged bool
+}
+
+// flush fetches the chunk's sub-collections through $batch, resolves references, normalizes and
+// writes the items.
+func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pending) error {
+	if len(chunk) == 0 {
+		return nil
+	}
+	var subs []subRequest
+	for _, p := range chunk {
+		subs = append(subs, b.plan(fi, p)...)
+	}
+	if err := b.fetch(ctx, subs); err != nil {
+		return err
+	}
+	// Presentation values of every configured ADMX setting (the N+1 of administrative templates).
+	var pres []subRequest
+	for _, p := range chunk {
+		for _, dv := range p.definitions {
+			m, _ := dv.(map[string]any)
+			id, _ := m["id"].(string)
+			if id == "" {
+				continue
+			}
+			pres = append(pres, subRequest{p: p, kind: "presentation:" + id, paged: true, req: graph.BatchRequest{
+				Contract: "groupPolicyConfigurations.presentationValues", Args: []string{p.graphID, id}}})
+		}
+	}
+	if err := b.fetch(ctx, pres); err != nil {
+		return err
+	}
+	if err := b.resolveReferences(ctx, chunk); err != nil {
+		return err
+	}
+	rows := make([]store.BackupItemRow, 0, len(chunk))
+	for _, p := range chunk {
+		if p.payload.Object == nil {
+			p.payload.Object = p.raw
+		}
+		p.payload.Object = normalizeObject(p.payload.Object)
+		for _, list := range [][]any{p.payload.Settings, p.payload.ScheduledActions, p.payload.DefinitionValues} {
+			stripVolatile(list)
+		}
+		p.payload.Assignments = normalizeAssignments(p.payload.Assignments)
+		body, hash, err := hashCanonical(p.payload)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, store.BackupItemRow{Family: string(p.family), GraphID: p.graphID, PolicyType: p.class.PolicyType,
+			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
+	}
+	var newPayloads int
+	err := b.rc.DB().InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n := int64(len(rows))
+	b.rc.Update(ctx, func(p *store.Progress) {
+		p.Processed += n
+		p.Succeeded += n
+		p.Created += int64(newPayloads)
+		p.Unchanged += n - int64(newPayloads)
+	})
+	return nil
+}
+
+// plan lists the reads that complete one object.
+func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
+	var out []subRequest
+	f, id := p.family, p.graphID
+	if id == "" {
+		return nil
+	}
+	assignContract := ""
+	if fi.HasAssignments && !p.class.IsDefault {
+		assignContract = string(f) + ".assignments"
+	}
+	if f == graph.FamilyManagedAppPolicies {
+		assignContract = ""
+		if col, ok := graph.ManagedAppProtectionCollections[p.odataType]; ok {
+			p.readVia = col
+			out = append(out, subRequest{p: p, kind: "object", req: graph.BatchRequest{Contract: col + ".get", Args: []string{id}}})
+			assignContract = col + ".assignments"
+		}
+	}
+	if assignContract != "" {
+		out = append(out, subRequest{p: p, kind: "assignments", paged: true, req: graph.BatchRequest{Contract: assignContract, Args: []string{id}}})
+	}
+	switch f {
+	case graph.FamilyConfigurationPolicies, graph.FamilyCompliancePolicies:
+		out = append(out, subRequest{p: p, kind: "settings", paged: true, req: graph.BatchRequest{Contract: string(f) + ".settings", Args: []string{id}}})
+	case graph.FamilyDeviceCompliancePolicies:
+		out = append(out, subRequest{p: p, kind: "scheduledActionsForRule", paged: true,
+			req: graph.BatchRequest{Contract: "deviceCompliancePolicies.scheduledActionsForRule", Args: []string{id}}})
+	case graph.FamilyGroupPolicyConfigurations:
+		out = append(out, subRequest{p: p, kind: "definitionValues", paged: true,
+			req: graph.BatchRequest{Contract: "groupPolicyConfigurations.definitionValues", Args: []string{id}}})
+	case graph.FamilyDeviceConfigurations:
+		// Encrypted OMA-URI values: back up the plaintext (reference/graph.md §B.2); the item is then sensitive.
+		settings, _ := p.raw["omaSettings"].([]any)
+		for i, s := range settings {
+			m, _ := s.(map[string]any)
+			ref, _ := m["secretReferenceValueId"].(string)
+			if enc, _ := m["isEncrypted"].(bool); enc && ref != "" {
+				out = append(out, subRequest{p: p, kind: fmt.Sprintf("secret:%d", i), req: graph.BatchRequest{
+					Contract: "deviceConfigurations.omaSettingPlainTextValue", Args: []string{id, ref}}})
+			}
+		}
+	}
+	return out
+}
+
+// fetch runs the reads through $batch and follows every page to the end.
+func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	reqs := make([]graph.BatchRequest, len(subs))
+	for i, s := range subs {
+		reqs[i] = s.req
+		reqs[i].ID = fmt.Sprint(i)
+	}
+	resps, err := b.client.Batch(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	for i, r := range resps {
+		s := subs[i]
+		ref := string(s.p.family) + "/" + s.p.graphID
+		if r.Err != nil {
+			code := graph.ReasonOf(r.Err)
+			switch {
+			case strings.HasPrefix(s.kind, "secret:"):
+				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref, ReasonCode: ptrTo(string(code)),
+					Message: "encrypted OMA-URI value kept encrypted (its plaintext needs DeviceManagementConfiguration.ReadWrite.All): " + r.Err.Error()})
+				continue
+			case code == reason.ProviderNotFound:
+				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref,
+					Message: fmt.Sprintf("%s gone while reading it: backed up as listed", s.kind)})
+				continue
+			}
+			return r.Err
+		}
+		if strings.HasPrefix(s.kind, "secret:") {
+			b.applySecret(s.p, s.kind, r.Body)
+			continue
+		}
+		if s.kind == "object" {
+			v, err := decodeJSON(r.Body)
+			if m, ok := v.(map[string]any); err == nil && ok {
+				s.p.payload.Object = m
+			}
+			continue
+		}
+		items, err := b.pageItems(ctx, s.req.Contract, r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.kind == "assignments":
+			s.p.payload.Assignments = items
+		case s.kind == "settings":
+			s.p.payload.Settings = items
+		case s.kind == "scheduledActionsForRule":
+			s.p.payload.ScheduledActions = items
+		case s.kind == "definitionValues":
+			s.p.payload.DefinitionValues = items
+			s.p.definitions = items
+		case strings.HasPrefix(s.kind, "presentation:"):
+			dvID := strings.TrimPrefix(s.kind, "presentation:")
+			for _, dv := range s.p.payload.DefinitionValues {
+				if m, ok := dv.(map[string]any); ok && m["id"] == dvID {
+					m["presentationValues"] = items
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// pageItems returns the items of a paged sub-response, following @odata.nextLink to the end.
+func (b *backupper) pageItems(ctx context.Context, contract string, r graph.BatchResponse) ([]any, error) {
+	var page struct {
+		Value    []json.RawMessage `json:"value"`
+		NextLink string            `json:"@odata.nextLink"`
+	}
+	if err := json.Unmarshal(r.Body, &page); err != nil {
+		return nil, Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
+	}
+	items := make([]any, 0, len(page.Value))
+	add := func(raw json.RawMessage) error {
+		v, err := decodeJSON(raw)
+		if err != nil {
+			return Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
+		}
+		items = append(items, v)
+		return nil
+	}
+	for _, raw := range page.Value {
+		if err := add(raw); err != nil {
+			return nil, err
+		}
+	}
+	if page.NextLink != "" {
+		for raw, err := range b.client.ListLink(ctx, contract, page.NextLink) {
+			if err != nil {
+				return nil, err
+			}
+			if err := add(raw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return items, nil
+}
+
+// applySecret puts a decrypted OMA-URI value into the object, as restore needs it (isEncrypted
+// false, no secret reference), and marks the item sensitive.
+func (b *backupper) applySecret(p *pending, kind string, body json.RawMessage) {
+	var v struct {
+		Value *string `json:"value"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Value == nil {
+		return
+	}
+	var idx int
+	fmt.Sscanf(strings.TrimPrefix(kind, "secret:"), "%d", &idx)
+	settings, _ := p.raw["omaSettings"].([]any)
+	if idx >= len(settings) {
+		return
+	}
+	if m, ok := settings[idx].(map[string]any); ok {
+		m["value"] = *v.Value
+		m["isEncrypted"] = false
+		m["secretReferenceValueId"] = nil
+		p.sensitive = true
+	}
+}
+
+// resolveReferences names the groups, filters and scope tags the chunk refers to. Names are
+// best-effort: a read the app may not make leaves the id unnamed (with a warning), it does not fail
+// the backup.
+func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) error {
+	var missingGroups []string
+	for _, p := range chunk {
+		for _, a := range p.payload.Assignments {
+			target, _ := a.(map[string]any)["target"].(map[string]any)
+			if g, _ := target["groupId"].(string); g != "" {
+				if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
+					missingGroups = append(missingGroups, g)
+				}
+			}
+		}
+	}
+	if len(missingGroups) > 0 {
+		reqs := make([]graph.BatchRequest, len(missingGroups))
+		for i, g := range missingGroups {
+			reqs[i] = graph.BatchRequest{Contract: "groups.get", Args: []string{g}}
+		}
+		resps, err := b.client.Batch(ctx, reqs)
+		if err != nil {
+			return err
+		}
+		for i, r := range resps {
+			name := ""
+			if r.Err == nil {
+				var g struct {
+					DisplayName string `json:"displayName"`
+				}
+				_ = json.Unmarshal(r.Body, &g)
+				name = g.DisplayName
+			} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
+				b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
+			}
+			b.groups[missingGroups[i]] = name
+		}
+	}
+	for _, p := range chunk {
+		refs := &References{}
+		for _, a := range p.payload.Assignments {
+			target, _ := a.(map[string]any)["target"].(map[string]any)
+			if g, _ := target["groupId"].(string); g != "" {
+				if refs.Groups == nil {
+					refs.Groups = map[string]string{}
+				}
+				refs.Groups[g] = b.groups[g]
+			}
+			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != noFilterID {
+				if refs.Filters == nil {
+					refs.Filters = map[string]string{}
+				}
+				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
+			}
+		}
+		obj := p.payload.Object
+		if obj == nil {
+			obj = p.raw
+		}
+		if tags, ok := obj["roleScopeTagIds"].([]any); ok && p.family != graph.FamilyRoleScopeTags {
+			for _, t := range tags {
+				id := fmt.Sprint(t)
+				if refs.ScopeTags == nil {
+					refs.ScopeTags = map[string]string{}
+				}
+				refs.ScopeTags[id] = b.lookup(ctx, &b.scopeTags, graph.FamilyRoleScopeTags, id)
+			}
+		}
+		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil {
+			p.payload.References = refs
+		}
+	}
+	return nil
+}
+
+// lookup names an assignment filter or scope tag from a per-run listing of the family.
+func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f graph.Family, id string) string {
+	if *cache == nil {
+		*cache = map[string]string{}
+		fi, _ := graph.FamilyOf(f)
+		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: fmt.Sprintf("cannot name %s: %v", f, err)})
+				}
+				break
+			}
+			v, _ := decodeJSON(raw)
+			if m, ok := v.(map[string]any); ok {
+				(*cache)[fmt.Sprint(m["id"])] = displayNameOf(fi, m)
+			}
+		}
+	}
+	return (*cache)[id]
+}

@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Scheduler fires backup schedules (DESIGN §4). Every engine process runs one; there is no leader:
+// each firing calls Service.Start with the schedule's nominal fire time (from cron + zone, whole
+// seconds), and the strict identity (schedule, intended fire time) lets exactly one run exist per
+// fire time however many engines fire it.
+//
+// gocron arms one one-shot job per schedule at its next nominal fire time; when it fires, every
+// fire time due since the last one this process handled is started (normally exactly one), so a
+// late wake-up never loses a fire time. Schedules are reloaded when the schedules table changes
+// (a cheap count + max(updated_at) poll every PollInterval), which also re-checks due fire times.
+//
+// After downtime a schedule gets one catch-up run, marked late, for its most recent missed fire
+// time (older misses are dropped); fire times before the schedule was created, resumed or
+// re-timed never count as missed.
+type Scheduler struct {
+	svc    *Service
+	logger *slog.Logger
+	// PollInterval is how often the schedules table is checked for changes. Default 2 s.
+	PollInterval time.Duration
+	// Grace is how old a due fire time may be and still count as on time (not late). It must exceed
+	// PollInterval: a new schedule is seen only at the next poll. Default 2×PollInterval + 1 s.
+	Grace time.Duration
+
+	mu      sync.Mutex
+	started bool
+	cron    gocron.Scheduler
+	cancel  context.CancelFunc
+	done    chan struct{}
+	version string
+	armed   map[int64]*armedSchedule
+}
+
+type armedSchedule struct {
+	mu     sync.Mutex
+	sched  store.BackupSchedule
+	spec   CronSpec
+	key    string
+	cursor time.Time // fire times at or before cursor are handled
+	job    gocron.Job
+}
+
+// NewScheduler returns a scheduler on svc.
+func NewScheduler(svc *Service, logger *slog.Logger, pollInterval time.Duration) *Scheduler {
+	if logger == nil {
+		logger = svc.logger
+	}
+	if pollInterval <= 0 {
+		pollInterval = 2 * time.Second
+	}
+	return &Scheduler{svc: svc, logger: logger.With("component", "scheduler"), PollInterval: pollInterval,
+		Grace: 2*pollInterval + time.Second, armed: map[int64]*armedSchedule{}}
+}
+
+// Start loads the schedules and begins firing them in the background.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("scheduler already started")
+	}
+	c, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithStopTimeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("error creating the scheduler: %w", err)
+	}
+	c.Start()
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cron, s.cancel, s.done, s.started = c, cancel, make(chan struct{}), true
+	s.version = ""
+	s.armed = map[int64]*armedSchedule{}
+	go s.loop(loopCtx)
+	return nil
+}
+
+// Stop stops firing. It tolerates never-started and double-stop.
+func (s *Scheduler) Stop() {
+	s.mu.Lock()
+	if !s.started {
+		s.mu.Unlock()
+		return
+	}
+	s.started = false
+	cancel, done, c := s.cancel, s.done, s.cron
+	s.mu.Unlock()
+	cancel()
+	<-done
+	if err := c.Shutdown(); err != nil {
+		s.logger.Warn("scheduler did not stop cleanly", "error", err)
+	}
+}
+
+func (s *Scheduler) loop(ctx context.Context) {
+	defer close(s.done)
+	ticker := time.NewTicker(s.PollInterval)
+	defer ticker.Stop()
+	for {
+		if err := s.poll(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("schedule poll failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// poll reloads the schedules when the table changed, then fires anything due (a safety net for
+// one-shot jobs that woke late or not at all).
+func (s *Scheduler) poll(ctx context.Context) error {
+	v, err := store.ScheduleVersion(ctx, s.svc.db.Pool)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	changed := v != s.version
+	s.mu.Unlock()
+	if changed {
+		if err := s.reload(ctx); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.version = v
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	armed := make([]*armedSchedule, 0, len(s.armed))
+	for _, a := range s.armed {
+		armed = append(armed, a)
+	}
+	s.mu.Unlock()
+	for _, a := range armed {
+		s.fire(ctx, a)
+	}
+	return nil
+}
+
+func scheduleKey(sch store.BackupSchedule) string {
+	return strings.Join([]string{sch.Cron, sch.Timezone, sch.FireFrom.UTC().Format(time.RFC3339Nano), fmt.Sprint(sch.TenantID),
+		strings.Join(sch.Families, ",")}, "|")
+}
+
+// reload arms new and changed schedules and disarms paused and removed ones.
+func (s *Scheduler) reload(ctx context.Context) error {
+	list, err := store.ListSchedules(ctx, s.svc.db.Pool, store.ScheduleFilter{})
+	if err != nil {
+		return err
+	}
+	seen := map[int64]bool{}
+	for _, sch := range list {
+		if sch.Paused {
+			continue
+		}
+		seen[sch.ID] = true
+		s.mu.Lock()
+		cur := s.armed[sch.ID]
+		s.mu.Unlock()
+		key := scheduleKey(sch)
+		if cur != nil && cur.key == key {
+			cur.mu.Lock()
+			cur.sched = sch // name or retention changes need no re-arming
+			cur.mu.Unlock()
+			continue
+		}
+		if cur != nil {
+			s.disarm(sch.ID)
+		}
+		if err := s.arm(ctx, sch, key); err != nil {
+			s.logger.Warn("cannot arm schedule", "schedule_id", sch.ID, "error", err)
+		}
+	}
+	s.mu.Lock()
+	var gone []int64
+	for id := range s.armed {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range gone {
+		s.disarm(id)
+	}
+	return nil
+}
+
+func (s *Scheduler) disarm(id int64) {
+	s.mu.Lock()
+	a := s.armed[id]
+	delete(s.armed, id)
+	c := s.cron
+	s.mu.Unlock()
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.job != nil {
+		_ = c.RemoveJob(a.job.ID())
+		a.job = nil
+	}
+}
+
+// arm starts tracking a schedule: one catch-up run for a missed fire time, then the one-shot job.
+func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key string) error {
+	spec, err := ParseCronSpec(sch.Cron, sch.Timezone)
+	if err != nil {
+		return err
+	}
+	floor := sch.FireFrom.UTC()
+	last, err := store.LatestScheduledFireTime(ctx, s.svc.db.Pool, sch.ID)
+	if err != nil {
+		return err
+	}
+	if last != nil && last.After(floor) {
+		floor = last.UTC()
+	}
+	now := time.Now()
+	a := &armedSchedule{sched: sch, spec: spec, key: key, cursor: floor}
+	// The most recent fire time older than the grace period that has no run is missed: one late run.
+	if missed, ok := spec.Prev(now.Add(-s.Grace)); ok && missed.After(floor) {
+		if err := s.start(ctx, sch, missed, true); err != nil {
+			return err
+		}
+		a.cursor = missed
+	}
+	s.mu.Lock()
+	s.armed[sch.ID] = a
+	s.mu.Unlock()
+	s.fire(ctx, a)
+	return nil
+}
+
+// fire starts every fire time due since the cursor and re-arms the one-shot job at the next one.
+func (s *Scheduler) fire(ctx context.Context, a *armedSchedule) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for _, at := range a.spec.Between(a.cursor, now, 100) {
+		if err := s.start(ctx, a.sched, at, false); err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("cannot start scheduled backup; retrying at the next poll", "schedule_id", a.sched.ID, "fire_time", at, "error", err)
+			}
+			break
+		}
+		a.cursor = at
+	}
+	s.rearm(ctx, a, now)
+}
+
+// rearm points the schedule's one-shot gocron job at its next fire time (a.mu held).
+func (s *Scheduler) rearm(ctx context.Context, a *armedSchedule, now time.Time) {
+	next := a.spec.Next(maxTime(a.cursor, now))
+	if next.IsZero() {
+		return
+	}
+	s.mu.Lock()
+	c, started := s.cron, s.started
+	s.mu.Unlock()
+	if !started || ctx.Err() != nil {
+		return
+	}
+	if a.job != nil {
+		if nr, err := a.job.NextRun(); err == nil && nr.Equal(next) {
+			return
+		}
+		_ = c.RemoveJob(a.job.ID())
+		a.job = nil
+	}
+	id := a.sched.ID
+	job, err := c.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartDateTime(next)),
+		gocron.NewTask(func() {
+			s.mu.Lock()
+			cur := s.armed[id]
+			s.mu.Unlock()
+			if cur == a {
+				s.fire(ctx, a)
+			}
+		}),
+		gocron.WithName(fmt.Sprintf("backup-schedule-%d", id)))
+	if err != nil {
+		s.logger.Warn("cannot arm schedule", "schedule_id", id, "error", err)
+		return
+	}
+	a.job = job
+}
+
+// start asks for the run of one fire time; an existing run (another engine fired it) is fine.
+func (s *Scheduler) start(ctx context.Context, sch store.BackupSchedule, at time.Time, late bool) error {
+	params := map[string]any{}
+	if len(sch.Families) > 0 {
+		params["families"] = slices.Clone(sch.Families)
+	}
+	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: TypeBackupScheduled, TenantID: sch.TenantID,
+		ScheduleID: sch.ID, IntendedFireTime: at, IsLate: late, Params: params})
+	if err != nil {
+		return err
+	}
+	if res.Created {
+		s.logger.Info("scheduled backup started", "schedule_id", sch.ID, "fire_time", at, "run_id", res.Run.ID, "late", late)
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Backup set statuses.
+const (
+	BackupRunning  = "running"
+	BackupComplete = "complete"
+	BackupFailed   = "failed"
+)
+
+// BackupSet is one snapshot run's items.
+type BackupSet struct {
+	ID          int64      `json:"id"`
+	WorkspaceID int64      `json:"workspace_id"`
+	TenantID    int64      `json:"tenant_id"`
+	RunID       *int64     `json:"run_id"`
+	ScheduleID  *int64     `json:"schedule_id"`
+	Status      string     `json:"status"`
+	Families    []string   `json:"families"`
+	ItemCount   int        `json:"item_count"`
+	Sensitive   bool       `json:"sensitive"`
+	NewPayloads int        `json:"new_payloads"`
+	NewBytes    int64      `json:"new_bytes"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+
+	// Joined for display.
+	TenantName   string `json:"tenant_name,omitempty"`
+	ScheduleName string `json:"schedule_name,omitempty"`
+}
+
+// BackupItem is one object in a set; its payload is stored once per hash in backup_payloads.
+type BackupItem struct {
+	ID          int64  `json:"id"`
+	SetID       int64  `json:"set_id"`
+	Family      string `json:"family"`
+	GraphID     string `json:"graph_id"`
+	PolicyType  string `json:"policy_type"`
+	IsDefault   bool   `json:"is_default"`
+	DisplayName string `json:"display_name"`
+	ODataType   string `json:"odata_type"`
+	PayloadHash string `json:"payload_hash"`
+	Sensitive   bool   `json:"sensitive"`
+}
+
+const setColumns = `b.id, b.workspace_id, b.tenant_id, b.run_id, b.schedule_id, b.status, b.families, b.item_count, b.sensitive,
+	b.new_payloads, b.new_bytes, b.created_at, b.completed_at, t.name, coalesce(s.name, '')`
+
+const setFrom = ` FROM backup_sets b JOIN tenants t ON t.id = b.tenant_id LEFT JOIN backup_schedules s ON s.id = b.schedule_id`
+
+func scanSet(row pgx.Row) (BackupSet, error) {
+	var b BackupSet
+	err := row.Scan(&b.ID, &b.WorkspaceID, &b.TenantID, &b.RunID, &b.ScheduleID, &b.Status, &b.Families, &b.ItemCount, &b.Sensitive,
+		&b.NewPayloads, &b.NewBytes, &b.CreatedAt, &b.CompletedAt, &b.TenantName, &b.ScheduleName)
+	if b.Families == nil {
+		b.Families = []string{}
+	}
+	return b, err
+}
+
+// StartBackupSet creates the run's set, or resets the set a crashed attempt of the same run left
+// behind (its items are removed: the run starts again from the beginning).
+func StartBackupSet(ctx context.Context, q Querier, b BackupSet) (BackupSet, error) {
+	if b.Families == nil {
+		b.Families = []string{}
+	}
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO backup_sets (workspace_id, tenant_id, run_id, schedule_id, families)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (run_id) DO UPDATE SET status = 'running', item_count = 0, sensitive = false, new_payloads = 0, new_bytes = 0,
+			families = EXCLUDED.families, completed_at = NULL
+		RETURNING id`, b.WorkspaceID, b.TenantID, b.RunID, b.ScheduleID, b.Families).Scan(&id)
+	if err != nil {
+		return b, fmt.Errorf("error creating backup set: %w", err)
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM backup_items WHERE set_id = $1`, id); err != nil {
+		return b, fmt.Errorf("error resetting backup set %d: %w", id, err)
+	}
+	return GetBackupSet(ctx, q, id)
+}
+
+func GetBackupSet(ctx context.Context, q Querier, id int64) (BackupSet, error) {
+	b, err := scanSet(q.QueryRow(ctx, `SELECT `+setColumns+setFrom+` WHERE b.id = $1`, id))
+	if err != nil {
+		return b, notFound(err, fmt.Sprintf("backup set %d", id))
+	}
+	return b, nil
+}
+
+// BackupItemRow is one item a backup writes, with its canonical payload.
+type BackupItemRow struct {
+	Family      string
+	GraphID     string
+	PolicyType  string
+	IsDefault   bool
+	DisplayName string
+	ODataType   string
+	PayloadHash string
+	Payload     []byte
+	Sensitive   bool
+}
+
+// AddBackupItems writes a batch of items: payloads not yet stored are added (COPY into a temporary
+// table, then INSERT … ON CONFLICT DO NOTHING on the hash), then the items. It returns how many
+// payloads and bytes were new. Call it inside a transaction.
+func AddBackupItems(ctx context.Context, tx pgx.Tx, setID int64, rows []BackupItemRow) (newPayloads int, newBytes int64, err error) {
+	if len(rows) == 0 {
+		return 0, 0, nil
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE backup_batch (family text, graph_id text, policy_type text, is_default boolean,
+		display_name text, odata_type text, payload_hash text, payload text, sensitive boolean) ON COMMIT DROP`); err != nil {
+		return 0, 0, fmt.Errorf("error creating backup batch table: %w", err)
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"backup_batch"},
+		[]string{"family", "graph_id", "policy_type", "is_default", "display_name", "odata_type", "payload_hash", "payload", "sensitive"},
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			r := rows[i]
+			return []any{r.Family, r.GraphID, r.PolicyType, r.IsDefault, r.DisplayName, r.ODataType, r.PayloadHash, string(r.Payload), r.Sensitive}, nil
+		}))
+	if err != nil {
+		return 0, 0, fmt.Errorf("error copying %d backup items: %w", len(rows), err)
+	}
+	err = tx.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO backup_payloads (hash, payload, size_bytes)
+			SELECT DISTINCT ON (payload_hash) payload_hash, payload::jsonb, octet_length(payload) FROM backup_batch
+			WHERE NOT EXISTS (SELECT 1 FROM backup_payloads p WHERE p.hash = backup_batch.payload_hash)
+			ON CONFLICT (hash) DO NOTHING RETURNING size_bytes)
+		SELECT count(*), coalesce(sum(size_bytes), 0) FROM ins`).Scan(&newPayloads, &newBytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error storing backup payloads: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO backup_items (set_id, family, graph_id, policy_type, is_default, display_name, odata_type, payload_hash, sensitive)
+		SELECT DISTINCT ON (family, graph_id) $1::bigint, family, graph_id, policy_type, is_default, display_name, odata_type, payload_hash, sensitive FROM backup_batch
+		ON CONFLICT (set_id, family, graph_id) DO UPDATE SET payload_hash = EXCLUDED.payload_hash, sensitive = EXCLUDED.sensitive`, setID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error storing backup items: %w", err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE backup_sets SET new_payloads = new_payloads + $2, new_bytes = new_bytes + $3 WHERE id = $1`, setID, newPayloads, newBytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error counting backup set %d: %w", setID, err)
+	}
+	return newPayloads, newBytes, nil
+}
+
+// FinishBackupSet records the set's end state, item count and sensitivity.
+func FinishBackupSet(ctx context.Context, q Querier, setID int64, status string) (BackupSet, error) {
+	_, err := q.Exec(ctx, `UPDATE backup_sets b SET status = $2, completed_at = now(),
+		item_count = (SELECT count(*) FROM backup_items i WHERE i.set_id = b.id),
+		sensitive = EXISTS (SELECT 1 FROM backup_items i WHERE i.set_id = b.id AND i.sensitive)
+		WHERE id = $1`, setID, status)
+	if err != nil {
+		return BackupSet{}, fmt.Errorf("error finishing backup set %d: %w", setID, err)
+	}
+	return GetBackupSet(ctx, q, setID)
+}
+
+// BackupSetFilter selects sets, newest first, keyset-paginated by BeforeID.
+type BackupSetFilter struct {
+	WorkspaceIDs []int64
+	TenantID     int64
+	ScheduleID   int64
+	Status       string
+	BeforeID     int64
+	Limit        int
+}
+
+func ListBackupSets(ctx context.Context, q Querier, f BackupSetFilter) ([]BackupSet, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := q.Query(ctx, `SELECT `+setColumns+setFrom+`
+		WHERE b.workspace_id = ANY($1) AND ($2 = 0 OR b.tenant_id = $2) AND ($3 = 0 OR b.schedule_id = $3)
+		AND ($4 = '' OR b.status = $4) AND ($5 = 0 OR b.id < $5)
+		ORDER BY b.id DESC LIMIT $6`, f.WorkspaceIDs, f.TenantID, f.ScheduleID, f.Status, f.BeforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error listing backup sets: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BackupSet, error) { return scanSet(r) })
+}
+
+// ListBackupItems returns every item of a set, ordered by family and name.
+func ListBackupItems(ctx context.Context, q Querier, setID int64) ([]BackupItem, error) {
+	rows, err := q.Query(ctx, `SELECT id, set_id, family, graph_id, policy_type, is_default, display_name, odata_type, payload_hash, sensitive
+		FROM backup_items WHERE set_id = $1 ORDER BY family, policy_type, display_name, graph_id`, setID)
+	if err != nil {
+		return nil, fmt.Errorf("error listing items of backup set %d: %w", setID, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BackupItem, error) {
+		var it BackupItem
+		return it, r.Scan(&it.ID, &it.SetID, &it.Family, &it.GraphID, &it.PolicyType, &it.IsDefault, &it.DisplayName, &it.ODataType, &it.PayloadHash, &it.Sensitive)
+	})
+}
+
+// BackupPayloads loads payloads by hash.
+func BackupPayloads(ctx context.Context, q Querier, hashes []string) (map[string]json.RawMessage, error) {
+	rows, err := q.Query(ctx, `SELECT hash, payload::text FROM backup_payloads WHERE hash = ANY($1)`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("error loading backup payloads: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]json.RawMessage, len(hashes))
+	for rows.Next() {
+		var h string
+		var p []byte
+		if err := rows.Scan(&h, &p); err != nil {
+			return nil, err
+		}
+		out[h] = p
+	}
+	return out, rows.Err()
+}
+
+// PruneResult says what retention removed.
+type PruneResult struct {
+	Sets     int64 `json:"sets"`
+	Payloads int64 `json:"payloads"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// PruneBackupSets applies a schedule's retention: complete sets beyond the newest keepCount, and
+// sets older than keepDays, are deleted (the newest complete set is always kept); failed sets of
+// the schedule older than the newest complete one go too. Payloads no set references any more are
+// removed. Zero keepCount/keepDays do not limit.
+func PruneBackupSets(ctx context.Context, tx pgx.Tx, scheduleID int64, keepCount, keepDays int) (PruneResult, error) {
+	var pr PruneResult
+	tag, err := tx.Exec(ctx, `WITH ranked AS (
+			SELECT id, status, created_at, row_number() OVER (ORDER BY id DESC) AS rn
+			FROM backup_sets WHERE schedule_id = $1 AND status = 'complete')
+		DELETE FROM backup_sets b USING ranked r WHERE b.id = r.id AND r.rn > 1
+			AND (($2 > 0 AND r.rn > $2) OR ($3 > 0 AND r.created_at < now() - make_interval(days => $3)))`,
+		scheduleID, keepCount, keepDays)
+	if err != nil {
+		return pr, fmt.Errorf("error pruning backup sets of schedule %d: %w", scheduleID, err)
+	}
+	pr.Sets = tag.RowsAffected()
+	tag, err = tx.Exec(ctx, `DELETE FROM backup_sets WHERE schedule_id = $1 AND status = 'failed'
+		AND id < coalesce((SELECT max(id) FROM backup_sets WHERE schedule_id = $1 AND status = 'complete'), 0)`, scheduleID)
+	if err != nil {
+		return pr, fmt.Errorf("error pruning failed backup sets of schedule %d: %w", scheduleID, err)
+	}
+	pr.Sets += tag.RowsAffected()
+	if pr.Sets == 0 {
+		return pr, nil
+	}
+	pr.Payloads, pr.Bytes, err = PruneUnreferencedPayloads(ctx, tx)
+	return pr, err
+}
+
+// PruneUnreferencedPayloads deletes payloads no backup item references.
+func PruneUnreferencedPayloads(ctx context.Context, q Querier) (int64, int64, error) {
+	var n, bytes int64
+	err := q.QueryRow(ctx, `WITH del AS (
+			DELETE FROM backup_payloads p WHERE NOT EXISTS (SELECT 1 FROM backup_items i WHERE i.payload_hash = p.hash)
+			RETURNING size_bytes)
+		SELECT count(*), coalesce(sum(size_bytes), 0) FROM del`).Scan(&n, &bytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error pruning unreferenced payloads: %w", err)
+	}
+	return n, bytes, nil
+}
+
+// PayloadStats is the size of the payload store.
+func PayloadStats(ctx context.Context, q Querier) (count, bytes int64, err error) {
+	err = q.QueryRow(ctx, `SELECT count(*), coalesce(sum(size_bytes), 0) FROM backup_payloads`).Scan(&count, &bytes)
+	return count, bytes, err
+}

@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// BackupSchedule is a cron schedule of backups of one tenant.
+type BackupSchedule struct {
+	ID          int64     `json:"id"`
+	WorkspaceID int64     `json:"workspace_id"`
+	TenantID    int64     `json:"tenant_id"`
+	Name        string    `json:"name"`
+	Cron        string    `json:"cron"`
+	Timezone    string    `json:"timezone"`
+	Families    []string  `json:"families"`
+	KeepCount   *int      `json:"keep_count"`
+	KeepDays    *int      `json:"keep_days"`
+	Paused      bool      `json:"paused"`
+	FireFrom    time.Time `json:"fire_from"`
+	CreatedBy   *int64    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+
+	// Joined for display.
+	TenantName string `json:"tenant_name,omitempty"`
+}
+
+const scheduleColumns = `s.id, s.workspace_id, s.tenant_id, s.name, s.cron, s.timezone, s.families, s.keep_count, s.keep_days,
+	s.paused, s.fire_from, s.created_by, s.created_at, s.updated_at, t.name`
+
+const scheduleFrom = ` FROM backup_schedules s JOIN tenants t ON t.id = s.tenant_id`
+
+func scanSchedule(row pgx.Row) (BackupSchedule, error) {
+	var s BackupSchedule
+	err := row.Scan(&s.ID, &s.WorkspaceID, &s.TenantID, &s.Name, &s.Cron, &s.Timezone, &s.Families, &s.KeepCount, &s.KeepDays,
+		&s.Paused, &s.FireFrom, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.TenantName)
+	if s.Families == nil {
+		s.Families = []string{}
+	}
+	return s, err
+}
+
+// InsertSchedule creates a schedule. A duplicate name for the tenant is ErrConflict.
+func InsertSchedule(ctx context.Context, q Querier, s BackupSchedule) (BackupSchedule, error) {
+	if s.Families == nil {
+		s.Families = []string{}
+	}
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron, timezone, families, keep_count, keep_days, paused, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		s.WorkspaceID, s.TenantID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, s.CreatedBy).Scan(&id)
+	if isUniqueViolation(err, "") {
+		return s, fmt.Errorf("schedule %q of this tenant: %w", s.Name, ErrConflict)
+	}
+	if err != nil {
+		return s, fmt.Errorf("error creating schedule %q: %w", s.Name, err)
+	}
+	return GetSchedule(ctx, q, id)
+}
+
+// UpdateSchedule writes every editable field of s. resetFireFrom moves fire_from to now (a changed
+// cron or a resume: earlier fire times never count as missed).
+func UpdateSchedule(ctx context.Context, q Querier, s BackupSchedule, resetFireFrom bool) (BackupSchedule, error) {
+	if s.Families == nil {
+		s.Families = []string{}
+	}
+	_, err := q.Exec(ctx, `UPDATE backup_schedules SET name = $2, cron = $3, timezone = $4, families = $5, keep_count = $6, keep_days = $7,
+		paused = $8, fire_from = CASE WHEN $9 THEN now() ELSE fire_from END, updated_at = clock_timestamp() WHERE id = $1`,
+		s.ID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, resetFireFrom)
+	if isUniqueViolation(err, "") {
+		return s, fmt.Errorf("schedule %q of this tenant: %w", s.Name, ErrConflict)
+	}
+	if err != nil {
+		return s, fmt.Errorf("error updating schedule %d: %w", s.ID, err)
+	}
+	return GetSchedule(ctx, q, s.ID)
+}
+
+func GetSchedule(ctx context.Context, q Querier, id int64) (BackupSchedule, error) {
+	s, err := scanSchedule(q.QueryRow(ctx, `SELECT `+scheduleColumns+scheduleFrom+` WHERE s.id = $1`, id))
+	if err != nil {
+		return s, notFound(err, fmt.Sprintf("schedule %d", id))
+	}
+	return s, nil
+}
+
+// ScheduleFilter selects schedules. Zero fields do not filter.
+type ScheduleFilter struct {
+	WorkspaceIDs []int64 // nil: every workspace (the scheduler)
+	TenantID     int64
+	Name         string
+}
+
+// ListSchedules returns schedules, newest first.
+func ListSchedules(ctx context.Context, q Querier, f ScheduleFilter) ([]BackupSchedule, error) {
+	rows, err := q.Query(ctx, `SELECT `+scheduleColumns+scheduleFrom+`
+		WHERE ($1::bigint[] IS NULL OR s.workspace_id = ANY($1)) AND ($2 = 0 OR s.tenant_id = $2) AND ($3 = '' OR s.name = $3)
+		ORDER BY s.id DESC`, f.WorkspaceIDs, f.TenantID, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error listing schedules: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BackupSchedule, error) { return scanSchedule(r) })
+}
+
+// ScheduleVersion is a cheap fingerprint of the schedules table: the scheduler reloads when it moves.
+func ScheduleVersion(ctx context.Context, q Querier) (string, error) {
+	var n int64
+	var latest *time.Time
+	if err := q.QueryRow(ctx, `SELECT count(*), max(updated_at) FROM backup_schedules`).Scan(&n, &latest); err != nil {
+		return "", fmt.Errorf("error reading schedule version: %w", err)
+	}
+	v := fmt.Sprint(n)
+	if latest != nil {
+		v += "@" + latest.UTC().Format(time.RFC3339Nano)
+	}
+	return v, nil
+}
+
+// LatestScheduledFireTime is the latest intended fire time of any run of the schedule (nil: none).
+func LatestScheduledFireTime(ctx context.Context, q Querier, scheduleID int64) (*time.Time, error) {
+	var t *time.Time
+	if err := q.QueryRow(ctx, `SELECT max(intended_fire_time) FROM operation_runs WHERE schedule_id = $1`, scheduleID).Scan(&t); err != nil {
+		return nil, fmt.Errorf("error reading the last fire time of schedule %d: %w", scheduleID, err)
+	}
+	return t, nil
+}
+
+// LatestRunOfSchedule returns the schedule's run with the latest intended fire time.
+func LatestRunOfSchedule(ctx context.Context, q Querier, scheduleID int64) (Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+runFrom+`
+		WHERE r.schedule_id = $1 ORDER BY r.intended_fire_time DESC LIMIT 1`, scheduleID))
+	if err != nil {
+		return r, notFound(err, fmt.Sprintf("last run of schedule %d", scheduleID))
+	}
+	return r, nil
+}
