@@ -100,7 +100,6 @@ func runBackup(ctx context.Context, rc *RunContext) (Result, error) {
 		return Result{}, err
 	}
 	defer client.Close()
-	ctx = graph.WithRetryBudget(ctx, graph.NewRetryBudget(runRetryBudget))
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 
 	names := make([]string, len(families))

@@ -19,9 +19,6 @@ import (
 // inventoryBatchSize is how many listed objects are merged per transaction.
 const inventoryBatchSize = 500
 
-// runRetryBudget is the retry-wait budget of one inventory or backup run.
-const runRetryBudget = 5 * time.Minute
-
 // familyFailure is a family that could not be read to the end.
 type familyFailure struct {
 	family graph.Family
@@ -38,7 +35,6 @@ func runInventorySync(ctx context.Context, rc *RunContext) (Result, error) {
 		return Result{}, err
 	}
 	defer client.Close()
-	ctx = graph.WithRetryBudget(ctx, graph.NewRetryBudget(runRetryBudget))
 	// An idempotent run that resumes starts over: counts restart with it.
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 	families := graph.IntuneFamilies()

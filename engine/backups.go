@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Redacted replaces every value of a backup item that holds decrypted secrets, in every view and
+// output. Nothing in the Service API returns such a value.
+const Redacted = "[redacted: sensitive]"
+
+// StartBackup starts a manual backup of a tenant (backup.run): a new run per call. families limits
+// it to some Intune families (empty: all).
+func (s *Service) StartBackup(ctx context.Context, actor Actor, tenantRef string, tenantID int64, families []string) (StartResult, error) {
+	fs, err := ParseFamilies(families)
+	if err != nil {
+		return StartResult{}, err
+	}
+	params := map[string]any{}
+	if len(families) > 0 {
+		names := make([]any, len(fs))
+		for i, f := range fs {
+			names[i] = string(f)
+		}
+		params["families"] = names
+	}
+	return s.Start(ctx, actor, StartRequest{Type: TypeBackupRun, TenantRef: tenantRef, TenantID: tenantID, Params: params})
+}
+
+// BackupQuery filters ListBackupSets. Zero fields do not filter.
+type BackupQuery struct {
+	TenantID   int64
+	ScheduleID int64
+	Status     string
+	BeforeID   int64
+	Limit      int
+}
+
+// ListBackupSets returns the sets of workspaces where the actor may browse backups, newest first.
+func (s *Service) ListBackupSets(ctx context.Context, actor Actor, q BackupQuery) ([]store.BackupSet, error) {
+	ids, err := s.workspacesWith(ctx, actor, CapBackupRun)
+	if err != nil || len(ids) == 0 {
+		return []store.BackupSet{}, err
+	}
+	sets, err := store.ListBackupSets(ctx, s.db.Pool, store.BackupSetFilter{WorkspaceIDs: ids, TenantID: q.TenantID,
+		ScheduleID: q.ScheduleID, Status: q.Status, BeforeID: q.BeforeID, Limit: q.Limit})
+	if sets == nil {
+		sets = []store.BackupSet{}
+	}
+	return sets, err
+}
+
+// BackupSetView is a set with its items (payloads are not included).
+type BackupSetView struct {
+	store.BackupSet
+	Items []store.BackupItem `json:"items"`
+}
+
+// GetBackupSet returns a set the actor may browse: another workspace's set is not found, a member
+// without backup.run is forbidden.
+func (s *Service) GetBackupSet(ctx context.Context, actor Actor, id int64) (BackupSetView, error) {
+	set, err := s.backupSet(ctx, actor, id)
+	if err != nil {
+		return BackupSetView{}, err
+	}
+	items, err := store.ListBackupItems(ctx, s.db.Pool, id)
+	if items == nil {
+		items = []store.BackupItem{}
+	}
+	return BackupSetView{BackupSet: set, Items: items}, err
+}
+
+func (s *Service) backupSet(ctx context.Context, actor Actor, id int64) (store.BackupSet, error) {
+	set, err := store.GetBackupSet(ctx, s.db.Pool, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return set, notFoundf("backup set %d", id)
+	}
+	if err != nil {
+		return set, err
+	}
+	if _, err := authorize(ctx, s.db.Pool, actor, set.WorkspaceID, CapBackupRun); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return store.BackupSet{}, notFoundf("backup set %d", id)
+		}
+		return store.BackupSet{}, err
+	}
+	return set, nil
+}
+
+// BackupItemPayload returns one item's payload with every value redacted when the item is
+// sensitive.
+func (s *Service) BackupItemPayload(ctx context.Context, actor Actor, setID int64, graphID string) (json.RawMessage, error) {
+	view, err := s.GetBackupSet(ctx, actor, setID)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range view.Items {
+		if it.GraphID != graphID {
+			continue
+		}
+		payloads, err := store.BackupPayloads(ctx, s.db.Pool, []string{it.PayloadHash})
+		if err != nil {
+			return nil, err
+		}
+		raw := payloads[it.PayloadHash]
+		if !it.Sensitive {
+			return raw, nil
+		}
+		v, err := decodeJSON(raw)
+		if err != nil {
+			return nil, err
+		}
+		return canonicalJSON(redactValues(v))
+	}
+	return nil, notFoundf("item %s in backup set %d", graphID, setID)
+}
+
+// redactValues replaces every leaf value (keeping the shape and @odata.type) with Redacted.
+func redactValues(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if k == "@odata.type" {
+				continue
+			}
+			x[k] = redactValues(val)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = redactValues(x[i])
+		}
+		return x
+	case nil:
+		return nil
+	}
+	return Redacted
+}
+
+// InventoryQuery filters ListInventory.
+type InventoryQuery struct {
+	Family         string
+	PolicyType     string
+	Search         string
+	IncludeDeleted bool
+	BeforeID       int64
+	Limit          int
+}
+
+// ListInventory returns one page of a tenant's inventory (inventory.sync).
+func (s *Service) ListInventory(ctx context.Context, actor Actor, tenantID int64, q InventoryQuery) ([]store.InventoryItem, error) {
+	if err := s.authorizeTenant(ctx, actor, tenantID, CapInventorySync); err != nil {
+		return nil, err
+	}
+	items, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: tenantID, Family: q.Family, PolicyType: q.PolicyType,
+		Search: q.Search, IncludeDeleted: q.IncludeDeleted, BeforeID: q.BeforeID, Limit: q.Limit})
+	if items == nil {
+		items = []store.InventoryItem{}
+	}
+	return items, err
+}
+
+// InventorySummary counts a tenant's inventory per family and policy type (inventory.sync).
+func (s *Service) InventorySummary(ctx context.Context, actor Actor, tenantID int64) ([]store.InventoryTypeCount, error) {
+	if err := s.authorizeTenant(ctx, actor, tenantID, CapInventorySync); err != nil {
+		return nil, err
+	}
+	return store.CountInventory(ctx, s.db.Pool, tenantID)
+}
+
+// authorizeTenant checks c on the tenant's workspace; other workspaces' tenants are not found.
+func (s *Service) authorizeTenant(ctx context.Context, actor Actor, tenantID int64, c Capability) error {
+	t, err := store.GetTenant(ctx, s.db.Pool, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFoundf("tenant %d", tenantID)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, c); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return notFoundf("tenant %d", tenantID)
+		}
+		return fmt.Errorf("tenant %s: %w", t.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,351 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Drift statuses of an item.
+const (
+	DriftAdded   = "added"
+	DriftRemoved = "removed"
+	DriftChanged = "changed"
+)
+
+// maxFieldChanges bounds the field-level diff of one item.
+const maxFieldChanges = 200
+
+// DriftSide is one side of a comparison: a backup set, or the latest inventory of a tenant.
+type DriftSide struct {
+	Kind     string    `json:"kind"` // backup_set or inventory
+	SetID    int64     `json:"set_id,omitempty"`
+	TenantID int64     `json:"tenant_id"`
+	Tenant   string    `json:"tenant"`
+	At       time.Time `json:"at"`
+}
+
+// FieldChange is one changed leaf, by JSON path ("object.passwordMinimumLength",
+// "assignments[0].target.groupId"). From/To are JSON text; absent sides are empty.
+type FieldChange struct {
+	Path string `json:"path"`
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// DriftItem is one object that differs.
+type DriftItem struct {
+	Status      string        `json:"status"`
+	Family      string        `json:"family"`
+	PolicyType  string        `json:"policy_type"`
+	GraphID     string        `json:"graph_id"`
+	DisplayName string        `json:"display_name"`
+	Sensitive   bool          `json:"sensitive"`
+	Changes     []FieldChange `json:"changes"`
+	Truncated   bool          `json:"truncated,omitempty"`
+}
+
+// Drift compares two sides per item, ignoring volatile fields (they were stripped when stored).
+type Drift struct {
+	From      DriftSide   `json:"from"`
+	To        DriftSide   `json:"to"`
+	Added     int         `json:"added"`
+	Removed   int         `json:"removed"`
+	Changed   int         `json:"changed"`
+	Unchanged int         `json:"unchanged"`
+	Items     []DriftItem `json:"items"`
+}
+
+// driftEntry is an item of one side.
+type driftEntry struct {
+	family, policyType, graphID, name, hash string
+	sensitive                               bool
+	payload                                 json.RawMessage // loaded on demand
+}
+
+func driftKey(family, id string) string { return family + "\x00" + id }
+
+// DiffBackups compares backup set fromID with set toID, or with the latest inventory of fromID's
+// tenant when toID is 0 (only the objects then: inventory holds no assignments or children).
+// Sensitive items show which fields changed, never their values.
+func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int64) (Drift, error) {
+	from, err := s.backupSet(ctx, actor, fromID)
+	if err != nil {
+		return Drift{}, err
+	}
+	fromItems, err := s.setEntries(ctx, fromID)
+	if err != nil {
+		return Drift{}, err
+	}
+	d := Drift{From: DriftSide{Kind: "backup_set", SetID: from.ID, TenantID: from.TenantID, Tenant: from.TenantName, At: from.CreatedAt},
+		Items: []DriftItem{}}
+	var toItems map[string]*driftEntry
+	objectsOnly := toID == 0
+	if objectsOnly {
+		if err := s.authorizeTenant(ctx, actor, from.TenantID, CapInventorySync); err != nil {
+			return Drift{}, err
+		}
+		inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
+		if err != nil {
+			return Drift{}, err
+		}
+		toItems = map[string]*driftEntry{}
+		var latest time.Time
+		for _, it := range inv {
+			if it.ChangedAt.After(latest) {
+				latest = it.ChangedAt
+			}
+			if !containsFamily(from.Families, it.Family) {
+				continue
+			}
+			toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
+				name: it.DisplayName, hash: it.PayloadHash, payload: it.Payload}
+		}
+		d.To = DriftSide{Kind: "inventory", TenantID: from.TenantID, Tenant: from.TenantName, At: latest}
+		// Compare objects: reduce each backup payload to its object.
+		if err := s.loadPayloads(ctx, fromItems); err != nil {
+			return Drift{}, err
+		}
+		for k, e := range fromItems {
+			var p struct {
+				Object json.RawMessage `json:"object"`
+			}
+			_ = json.Unmarshal(e.payload, &p)
+			v, err := decodeJSON(p.Object)
+			if err != nil {
+				continue
+			}
+			if t := toItems[k]; t != nil && e.sensitive {
+				// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
+				// both without the secret fields so a decryption is not drift.
+				if inv, err := decodeJSON(t.payload); err == nil {
+					idx := encryptedSettings(inv)
+					maskSecrets(inv, idx)
+					maskSecrets(v, idx)
+					t.payload, t.hash, _ = hashCanonical(inv)
+				}
+			}
+			e.payload, e.hash, _ = hashCanonical(v)
+		}
+	} else {
+		to, err := s.backupSet(ctx, actor, toID)
+		if err != nil {
+			return Drift{}, err
+		}
+		d.To = DriftSide{Kind: "backup_set", SetID: to.ID, TenantID: to.TenantID, Tenant: to.TenantName, At: to.CreatedAt}
+		if toItems, err = s.setEntries(ctx, toID); err != nil {
+			return Drift{}, err
+		}
+	}
+	// Payloads of items whose hashes differ.
+	var changedFrom, changedTo []*driftEntry
+	for k, f := range fromItems {
+		if t, ok := toItems[k]; ok && t.hash != f.hash {
+			changedFrom, changedTo = append(changedFrom, f), append(changedTo, t)
+		}
+	}
+	if !objectsOnly {
+		if err := s.loadPayloads(ctx, mapOf(changedFrom)); err != nil {
+			return Drift{}, err
+		}
+	}
+	if err := s.loadPayloads(ctx, mapOf(changedTo)); err != nil {
+		return Drift{}, err
+	}
+	for k, f := range fromItems {
+		t, ok := toItems[k]
+		switch {
+		case !ok:
+			d.Removed++
+			d.Items = append(d.Items, DriftItem{Status: DriftRemoved, Family: f.family, PolicyType: f.policyType, GraphID: f.graphID,
+				DisplayName: f.name, Sensitive: f.sensitive, Changes: []FieldChange{}})
+		case t.hash == f.hash:
+			d.Unchanged++
+		default:
+			d.Changed++
+			item := DriftItem{Status: DriftChanged, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID, DisplayName: t.name,
+				Sensitive: f.sensitive || t.sensitive}
+			item.Changes, item.Truncated = fieldDiff(f.payload, t.payload, item.Sensitive)
+			d.Items = append(d.Items, item)
+		}
+	}
+	for k, t := range toItems {
+		if _, ok := fromItems[k]; !ok {
+			d.Added++
+			d.Items = append(d.Items, DriftItem{Status: DriftAdded, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID,
+				DisplayName: t.name, Sensitive: t.sensitive, Changes: []FieldChange{}})
+		}
+	}
+	order := map[string]int{DriftChanged: 0, DriftAdded: 1, DriftRemoved: 2}
+	sort.Slice(d.Items, func(i, j int) bool {
+		a, b := d.Items[i], d.Items[j]
+		if order[a.Status] != order[b.Status] {
+			return order[a.Status] < order[b.Status]
+		}
+		if a.Family != b.Family {
+			return a.Family < b.Family
+		}
+		if a.DisplayName != b.DisplayName {
+			return a.DisplayName < b.DisplayName
+		}
+		return a.GraphID < b.GraphID
+	})
+	return d, nil
+}
+
+func containsFamily(families []string, f string) bool {
+	if len(families) == 0 {
+		return true
+	}
+	for _, x := range families {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+func mapOf(entries []*driftEntry) map[string]*driftEntry {
+	m := make(map[string]*driftEntry, len(entries))
+	for _, e := range entries {
+		m[driftKey(e.family, e.graphID)] = e
+	}
+	return m
+}
+
+func (s *Service) setEntries(ctx context.Context, setID int64) (map[string]*driftEntry, error) {
+	items, err := store.ListBackupItems(ctx, s.db.Pool, setID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*driftEntry, len(items))
+	for _, it := range items {
+		out[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
+			name: it.DisplayName, hash: it.PayloadHash, sensitive: it.Sensitive}
+	}
+	return out, nil
+}
+
+// loadPayloads fills the payloads of entries that have none yet.
+func (s *Service) loadPayloads(ctx context.Context, entries map[string]*driftEntry) error {
+	var hashes []string
+	for _, e := range entries {
+		if e.payload == nil {
+			hashes = append(hashes, e.hash)
+		}
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	payloads, err := store.BackupPayloads(ctx, s.db.Pool, hashes)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.payload == nil {
+			e.payload = payloads[e.hash]
+		}
+	}
+	return nil
+}
+
+// fieldDiff compares two JSON documents leaf by leaf.
+func fieldDiff(from, to json.RawMessage, sensitive bool) ([]FieldChange, bool) {
+	a, b := map[string]string{}, map[string]string{}
+	if v, err := decodeJSON(from); err == nil {
+		flatten("", v, a)
+	}
+	if v, err := decodeJSON(to); err == nil {
+		flatten("", v, b)
+	}
+	paths := map[string]bool{}
+	for p := range a {
+		paths[p] = true
+	}
+	for p := range b {
+		paths[p] = true
+	}
+	keys := sortedKeys(paths)
+	out := []FieldChange{}
+	for _, p := range keys {
+		x, inA := a[p]
+		y, inB := b[p]
+		if inA && inB && x == y {
+			continue
+		}
+		if len(out) >= maxFieldChanges {
+			return out, true
+		}
+		if sensitive {
+			if inA {
+				x = strconv.Quote(Redacted)
+			}
+			if inB {
+				y = strconv.Quote(Redacted)
+			}
+		}
+		out = append(out, FieldChange{Path: p, From: x, To: y})
+	}
+	return out, false
+}
+
+// flatten writes every leaf of v under its path. Empty objects and arrays are leaves too.
+func flatten(prefix string, v any, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 && prefix != "" {
+			out[prefix] = "{}"
+		}
+		for k, val := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			flatten(p, val, out)
+		}
+	case []any:
+		if len(x) == 0 {
+			out[prefix] = "[]"
+		}
+		for i, val := range x {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), val, out)
+		}
+	default:
+		b, _ := canonicalJSON(x)
+		out[prefix] = strings.TrimSpace(string(b))
+	}
+}
+
+// encryptedSettings returns the indexes of an object's encrypted OMA-URI settings.
+func encryptedSettings(obj any) []int {
+	m, _ := obj.(map[string]any)
+	list, _ := m["omaSettings"].([]any)
+	var out []int
+	for i, s := range list {
+		if sm, ok := s.(map[string]any); ok && sm["isEncrypted"] == true {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// maskSecrets drops the secret fields of the OMA-URI settings at idx.
+func maskSecrets(obj any, idx []int) {
+	m, _ := obj.(map[string]any)
+	list, _ := m["omaSettings"].([]any)
+	for _, i := range idx {
+		if i < len(list) {
+			if sm, ok := list[i].(map[string]any); ok {
+				delete(sm, "value")
+				delete(sm, "isEncrypted")
+				delete(sm, "secretReferenceValueId")
+			}
+		}
+	}
+}
