@@ -1,0 +1,477 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+func (a *app) backupsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "backups", Short: "Intune backups: run, list, show and compare (drift)"}
+	cmd.AddCommand(a.backupsRunCommand(), a.backupsListCommand(), a.backupsShowCommand(), a.backupsDiffCommand())
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (a *app) backupsRunCommand() *cobra.Command {
+	var families string
+	var wait bool
+	c := &cobra.Command{
+		Use: "run TENANT [--families F,...]", Short: "Back up a tenant now (a new run per call; --wait waits for it)", Args: cobra.ExactArgs(1),
+		Example: "  tenantatlas backups run contoso\n  tenantatlas backups run contoso --families deviceConfigurations,configurationPolicies --wait",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs := splitList(families)
+			if _, err := engine.ParseFamilies(fs); err != nil {
+				return err
+			}
+			params := map[string]any{}
+			if len(fs) > 0 {
+				params["families"] = fs
+			}
+			return a.startAndReport(cmd.Context(), engine.StartRequest{Type: engine.TypeBackupRun, TenantRef: args[0], Params: params}, "", wait)
+		},
+	}
+	c.Flags().StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
+	c.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
+	return c
+}
+
+func (a *app) backupsListCommand() *cobra.Command {
+	var tenant, schedule string
+	var limit int
+	var before int64
+	c := &cobra.Command{
+		Use: "list", Short: "List backup sets, newest first",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > 1000 {
+				return usageErrorf("--limit %d: expected 1 to 1000", limit)
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			q := engine.BackupQuery{Limit: limit, BeforeID: before}
+			if tenant != "" {
+				t, err := a.svc.GetTenant(cmd.Context(), a.actor, tenant)
+				if err != nil {
+					return err
+				}
+				q.TenantID = t.ID
+			}
+			if schedule != "" {
+				s, err := a.svc.GetSchedule(cmd.Context(), a.actor, schedule)
+				if err != nil {
+					return err
+				}
+				q.ScheduleID = s.ID
+			}
+			sets, err := a.svc.ListBackupSets(cmd.Context(), a.actor, q)
+			if err != nil {
+				return err
+			}
+			return a.output(sets, func(tw *tabwriter.Writer) {
+				row(tw, "ID", "TENANT", "SCHEDULE", "STATUS", "ITEMS", "NEW", "SENSITIVE", "CREATED")
+				for _, s := range sets {
+					row(tw, s.ID, s.TenantName, dash(s.ScheduleName), s.Status, s.ItemCount, humanBytes(s.NewBytes), yesNo(s.Sensitive),
+						s.CreatedAt.Local().Format("2006-01-02 15:04"))
+				}
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&tenant, "tenant", "", "only this tenant (name or id)")
+	f.StringVar(&schedule, "schedule", "", "only this schedule (id or name)")
+	f.IntVar(&limit, "limit", 50, "at most this many sets (1-1000)")
+	f.Int64Var(&before, "before", 0, "only sets with an id below this (the next page)")
+	return c
+}
+
+func parseSetID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usageErrorf("backup set id %q: expected a positive number (see `tenantatlas backups list`)", s)
+	}
+	return id, nil
+}
+
+func (a *app) backupsShowCommand() *cobra.Command {
+	return &cobra.Command{
+		Use: "show SET", Short: "Show a backup set and its items (sensitive values are never shown)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseSetID(args[0])
+			if err != nil {
+				return err
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			v, err := a.svc.GetBackupSet(cmd.Context(), a.actor, id)
+			if err != nil {
+				return err
+			}
+			return a.output(v, func(tw *tabwriter.Writer) {
+				row(tw, "set:", fmt.Sprintf("%d  %s", v.ID, v.Status))
+				row(tw, "tenant:", v.TenantName)
+				row(tw, "schedule:", dash(v.ScheduleName))
+				if v.RunID != nil {
+					row(tw, "run:", *v.RunID)
+				}
+				row(tw, "families:", strings.Join(v.Families, ", "))
+				row(tw, "items:", fmt.Sprintf("%d  (new payloads %d, %s)", v.ItemCount, v.NewPayloads, humanBytes(v.NewBytes)))
+				if v.Sensitive {
+					row(tw, "sensitive:", "yes — holds decrypted secrets; values are redacted in every view")
+				}
+				row(tw, "created:", v.CreatedAt.Local().Format(time.RFC3339))
+				row(tw, "")
+				row(tw, "FAMILY", "TYPE", "NAME", "GRAPH ID", "HASH")
+				for _, it := range v.Items {
+					name := it.DisplayName
+					if it.Sensitive {
+						name += " [sensitive]"
+					}
+					if it.IsDefault {
+						name += " [default]"
+					}
+					row(tw, it.Family, it.PolicyType, name, it.GraphID, it.PayloadHash[:12])
+				}
+			})
+		},
+	}
+}
+
+func (a *app) backupsDiffCommand() *cobra.Command {
+	var inventory bool
+	c := &cobra.Command{
+		Use:     "diff FROM [TO | --inventory]",
+		Short:   "Compare two backup sets, or a set with the latest inventory: added, removed, changed fields",
+		Args:    cobra.RangeArgs(1, 2),
+		Example: "  tenantatlas backups diff 12 15\n  tenantatlas backups diff 15 --inventory --json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			from, err := parseSetID(args[0])
+			if err != nil {
+				return err
+			}
+			var to int64
+			switch {
+			case len(args) == 2 && inventory:
+				return usageErrorf("give either a second set or --inventory, not both")
+			case len(args) == 2:
+				if to, err = parseSetID(args[1]); err != nil {
+					return err
+				}
+			case !inventory:
+				return usageErrorf("backups diff needs a second set or --inventory")
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			d, err := a.svc.DiffBackups(cmd.Context(), a.actor, from, to)
+			if err != nil {
+				return err
+			}
+			return a.output(d, func(tw *tabwriter.Writer) { printDrift(tw, d) })
+		},
+	}
+	c.Flags().BoolVar(&inventory, "inventory", false, "compare with the tenant's latest inventory (objects only)")
+	return c
+}
+
+func driftSideLabel(s engine.DriftSide) string {
+	if s.Kind == "inventory" {
+		return fmt.Sprintf("inventory of %s", s.Tenant)
+	}
+	return fmt.Sprintf("set %d (%s, %s)", s.SetID, s.Tenant, s.At.Local().Format("2006-01-02 15:04"))
+}
+
+func printDrift(tw *tabwriter.Writer, d engine.Drift) {
+	row(tw, "from:", driftSideLabel(d.From))
+	row(tw, "to:", driftSideLabel(d.To))
+	row(tw, "summary:", fmt.Sprintf("%d changed, %d added, %d removed, %d unchanged", d.Changed, d.Added, d.Removed, d.Unchanged))
+	if len(d.Items) == 0 {
+		row(tw, "", "no drift")
+		return
+	}
+	for _, it := range d.Items {
+		mark := map[string]string{engine.DriftAdded: "+", engine.DriftRemoved: "-", engine.DriftChanged: "~"}[it.Status]
+		name := it.DisplayName
+		if it.Sensitive {
+			name += " [sensitive]"
+		}
+		row(tw, "")
+		row(tw, mark+" "+it.Status, it.Family+"/"+it.PolicyType, name, it.GraphID)
+		for _, c := range it.Changes {
+			row(tw, "", "  "+c.Path, dash(c.From)+" → "+dash(c.To))
+		}
+		if it.Truncated {
+			row(tw, "", "  …", "more changes not shown")
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/1024/1024)
+}
+
+func (a *app) schedulesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "schedules", Short: "Backup schedules: cron + time zone, families, retention"}
+	cmd.AddCommand(a.schedulesAddCommand(), a.schedulesListCommand(), a.schedulesEditCommand(),
+		a.scheduleToggleCommand("pause", "Stop a schedule from firing", false),
+		a.scheduleToggleCommand("resume", "Let a paused schedule fire again (missed fire times are not caught up)", true))
+	return cmd
+}
+
+func (a *app) printSchedule(v engine.ScheduleView) error {
+	return a.output(v, func(tw *tabwriter.Writer) { printSchedules(tw, []engine.ScheduleView{v}) })
+}
+
+func retention(s store.BackupSchedule) string {
+	var parts []string
+	if s.KeepCount != nil {
+		parts = append(parts, fmt.Sprintf("%d sets", *s.KeepCount))
+	}
+	if s.KeepDays != nil {
+		parts = append(parts, fmt.Sprintf("%d days", *s.KeepDays))
+	}
+	if len(parts) == 0 {
+		return "all"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printSchedules(tw *tabwriter.Writer, list []engine.ScheduleView) {
+	row(tw, "ID", "NAME", "TENANT", "CRON", "TIMEZONE", "FAMILIES", "KEEP", "STATE", "NEXT FIRE")
+	for _, s := range list {
+		fams := "all"
+		if len(s.Families) > 0 {
+			fams = strings.Join(s.Families, ",")
+		}
+		state, next := "active", "-"
+		if s.Paused {
+			state = "paused"
+		}
+		if len(s.NextFireTimes) > 0 {
+			next = s.NextFireTimes[0].In(loadLocation(s.Timezone)).Format("2006-01-02 15:04:05 MST")
+		}
+		row(tw, s.ID, s.Name, s.TenantName, s.Cron, s.Timezone, fams, retention(s.BackupSchedule), state, next)
+	}
+}
+
+func loadLocation(tz string) *time.Location {
+	if l, err := time.LoadLocation(tz); err == nil {
+		return l
+	}
+	return time.UTC
+}
+
+func (a *app) schedulesAddCommand() *cobra.Command {
+	var tenant, name, cron, tz, families string
+	var keep, keepDays int
+	c := &cobra.Command{
+		Use:   "add --tenant T --name N --cron EXPR [--timezone Z] [--families F,...] [--keep N] [--keep-days D]",
+		Short: "Add a backup schedule (cron with an optional leading seconds field, read in an IANA time zone)",
+		Example: "  tenantatlas schedules add --tenant contoso --name nightly --cron '0 3 * * *' --timezone Europe/Berlin --keep 14\n" +
+			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if tenant == "" || name == "" || cron == "" {
+				return usageErrorf("schedules add needs --tenant, --name and --cron")
+			}
+			req := engine.ScheduleRequest{TenantRef: tenant, Name: name, Cron: cron, Timezone: tz, Families: splitList(families)}
+			if cmd.Flags().Changed("keep") {
+				req.KeepCount = &keep
+			}
+			if cmd.Flags().Changed("keep-days") {
+				req.KeepDays = &keepDays
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			v, err := a.svc.CreateSchedule(cmd.Context(), a.actor, req)
+			if err != nil {
+				return err
+			}
+			return a.printSchedule(v)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&tenant, "tenant", "", "tenant name or id")
+	f.StringVar(&name, "name", "", "schedule name (unique per tenant)")
+	f.StringVar(&cron, "cron", "", `cron expression: "m h dom mon dow", or with a leading seconds field`)
+	f.StringVar(&tz, "timezone", "UTC", "IANA time zone the cron is read in")
+	f.StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
+	f.IntVar(&keep, "keep", 0, "keep the newest N complete sets")
+	f.IntVar(&keepDays, "keep-days", 0, "delete sets older than D days (the newest set is always kept)")
+	return c
+}
+
+func (a *app) schedulesListCommand() *cobra.Command {
+	var tenant string
+	c := &cobra.Command{
+		Use: "list", Short: "List backup schedules with their next fire time",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			var tenantID int64
+			if tenant != "" {
+				t, err := a.svc.GetTenant(cmd.Context(), a.actor, tenant)
+				if err != nil {
+					return err
+				}
+				tenantID = t.ID
+			}
+			list, err := a.svc.ListSchedules(cmd.Context(), a.actor, tenantID)
+			if err != nil {
+				return err
+			}
+			return a.output(list, func(tw *tabwriter.Writer) { printSchedules(tw, list) })
+		},
+	}
+	c.Flags().StringVar(&tenant, "tenant", "", "only this tenant (name or id)")
+	return c
+}
+
+func (a *app) schedulesEditCommand() *cobra.Command {
+	var name, cron, tz, families string
+	var keep, keepDays int
+	c := &cobra.Command{
+		Use:   "edit SCHEDULE [--name N] [--cron EXPR] [--timezone Z] [--families F,...] [--keep N] [--keep-days D]",
+		Short: "Change a schedule (SCHEDULE is its id or name; --keep 0 / --keep-days 0 remove a limit)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fl := cmd.Flags()
+			var u engine.ScheduleUpdate
+			if fl.Changed("name") {
+				u.Name = &name
+			}
+			if fl.Changed("cron") {
+				u.Cron = &cron
+			}
+			if fl.Changed("timezone") {
+				u.Timezone = &tz
+			}
+			if fl.Changed("families") {
+				fs := splitList(families)
+				u.Families = &fs
+			}
+			if fl.Changed("keep") {
+				if keep == 0 {
+					u.ClearKeepCount = true
+				} else {
+					u.KeepCount = &keep
+				}
+			}
+			if fl.Changed("keep-days") {
+				if keepDays == 0 {
+					u.ClearKeepDays = true
+				} else {
+					u.KeepDays = &keepDays
+				}
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			v, err := a.svc.UpdateSchedule(cmd.Context(), a.actor, args[0], u)
+			if err != nil {
+				return err
+			}
+			return a.printSchedule(v)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&name, "name", "", "new name")
+	f.StringVar(&cron, "cron", "", "new cron expression")
+	f.StringVar(&tz, "timezone", "", "new IANA time zone")
+	f.StringVar(&families, "families", "", "comma-separated Intune families (empty: all)")
+	f.IntVar(&keep, "keep", 0, "keep the newest N complete sets (0: no limit)")
+	f.IntVar(&keepDays, "keep-days", 0, "delete sets older than D days (0: no limit)")
+	return c
+}
+
+func (a *app) scheduleToggleCommand(verb, short string, resume bool) *cobra.Command {
+	return &cobra.Command{
+		Use: verb + " SCHEDULE", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			var v engine.ScheduleView
+			var err error
+			if resume {
+				v, err = a.svc.ResumeSchedule(cmd.Context(), a.actor, args[0])
+			} else {
+				v, err = a.svc.PauseSchedule(cmd.Context(), a.actor, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			return a.printSchedule(v)
+		},
+	}
+}
+
+func (a *app) inventoryCommand() *cobra.Command {
+	var family, policyType, search string
+	var deleted bool
+	var limit int
+	c := &cobra.Command{
+		Use: "inventory TENANT", Short: "List a tenant's Intune inventory (from the last `sync inventory`)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			t, err := a.svc.GetTenant(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			items, err := a.svc.ListInventory(cmd.Context(), a.actor, t.ID, engine.InventoryQuery{Family: family, PolicyType: policyType,
+				Search: search, IncludeDeleted: deleted, Limit: limit})
+			if err != nil {
+				return err
+			}
+			return a.output(items, func(tw *tabwriter.Writer) {
+				row(tw, "FAMILY", "TYPE", "NAME", "ODATA TYPE", "MODIFIED", "STATE")
+				for _, it := range items {
+					state, mod := "live", "-"
+					if it.DeletedAt != nil {
+						state = "deleted"
+					}
+					if it.IsDefault {
+						state += " (default)"
+					}
+					if it.LastModified != nil {
+						mod = it.LastModified.Local().Format("2006-01-02 15:04")
+					}
+					row(tw, it.Family, it.PolicyType, it.DisplayName, strings.TrimPrefix(it.ODataType, "#microsoft.graph."), mod, state)
+				}
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&family, "family", "", "only this Graph family")
+	f.StringVar(&policyType, "type", "", "only this policy type (e.g. enrollmentStatusPage, unknown)")
+	f.StringVar(&search, "search", "", "substring of name, id or type")
+	f.BoolVar(&deleted, "deleted", false, "include objects gone from Graph")
+	f.IntVar(&limit, "limit", 500, "at most this many items")
+	return c
+}

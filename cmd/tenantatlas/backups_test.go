@@ -1,0 +1,89 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCLISchedulesAndBackups(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	r := c.run("s3cret-value", "tenants", "add", "--name", "contoso", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000001",
+		"--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-")
+	require.Equal(t, 0, r.code, r.stderr)
+
+	var sch struct {
+		ID            int64    `json:"id"`
+		Name          string   `json:"name"`
+		Cron          string   `json:"cron"`
+		Timezone      string   `json:"timezone"`
+		Families      []string `json:"families"`
+		KeepCount     *int     `json:"keep_count"`
+		KeepDays      *int     `json:"keep_days"`
+		Paused        bool     `json:"paused"`
+		NextFireTimes []string `json:"next_fire_times"`
+	}
+	c.jsonOut(&sch, "schedules", "add", "--tenant", "contoso", "--name", "nightly", "--cron", "0 3 * * *", "--timezone", "Europe/Berlin",
+		"--families", "deviceConfigurations,configurationPolicies", "--keep", "14", "--keep-days", "30")
+	require.Equal(t, "nightly", sch.Name)
+	require.Equal(t, "Europe/Berlin", sch.Timezone)
+	require.Equal(t, []string{"deviceConfigurations", "configurationPolicies"}, sch.Families)
+	require.Equal(t, 14, *sch.KeepCount)
+	require.Len(t, sch.NextFireTimes, 3)
+
+	out := c.ok("schedules", "list")
+	require.Contains(t, out, "nightly")
+	require.Contains(t, out, "Europe/Berlin")
+	require.Contains(t, out, "14 sets, 30 days")
+
+	c.jsonOut(&sch, "schedules", "edit", "nightly", "--cron", "30 0 4 * * *", "--keep", "0")
+	require.Equal(t, "30 0 4 * * *", sch.Cron)
+	require.Nil(t, sch.KeepCount)
+	c.jsonOut(&sch, "schedules", "pause", "nightly")
+	require.True(t, sch.Paused)
+	require.Empty(t, sch.NextFireTimes)
+	c.jsonOut(&sch, "schedules", "resume", "nightly")
+	require.False(t, sch.Paused)
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"schedules", "add", "--tenant", "contoso", "--name", "x", "--cron", "0 3 * *"}, 2, "expected 5 fields"},
+		{[]string{"schedules", "add", "--tenant", "contoso", "--name", "x", "--cron", "0 3 * * *", "--timezone", "Mars/Base"}, 2, "IANA"},
+		{[]string{"schedules", "add", "--tenant", "contoso", "--name", "x", "--cron", "0 3 * * *", "--families", "printers"}, 2, `unknown family "printers"`},
+		{[]string{"schedules", "add", "--tenant", "contoso", "--name", "nightly", "--cron", "0 3 * * *"}, 1, "already exists"},
+		{[]string{"schedules", "pause", "nope"}, 4, `schedule "nope"`},
+		{[]string{"backups", "show", "999"}, 4, "backup set 999"},
+		{[]string{"backups", "diff", "1"}, 2, "needs a second set or --inventory"},
+		{[]string{"backups", "run", "contoso", "--families", "printers"}, 2, "unknown family"},
+	} {
+		r := c.run("", tc.args...)
+		require.Equal(t, tc.code, r.code, "%v: %s", tc.args, r.stderr)
+		require.Contains(t, r.stderr, tc.msg)
+	}
+
+	var started struct {
+		ID      int64  `json:"id"`
+		Type    string `json:"type"`
+		Status  string `json:"status"`
+		Created bool   `json:"created"`
+	}
+	c.jsonOut(&started, "backups", "run", "contoso", "--families", "deviceConfigurations")
+	require.Equal(t, "backup_schedule.run", started.Type)
+	require.True(t, started.Created)
+	var again struct {
+		ID int64 `json:"id"`
+	}
+	c.jsonOut(&again, "backups", "run", "contoso")
+	require.NotEqual(t, started.ID, again.ID, "manual backups are unique per click")
+
+	var sets []any
+	c.jsonOut(&sets, "backups", "list")
+	require.Empty(t, sets)
+	var inv []any
+	c.jsonOut(&inv, "inventory", "contoso")
+	require.Empty(t, inv)
+}
