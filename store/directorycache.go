@@ -263,7 +263,7 @@ func (w *DirectoryWriter) Finish(ctx context.Context, deltaLink *string, runID i
 	}
 	_, err := w.tx.Exec(ctx, `INSERT INTO directory_sync_state AS s (tenant_id, collection, delta_link, last_full_sync_at, synced_at, item_count, last_run_id)
 		VALUES ($1, $2, $3, CASE WHEN $4 THEN now() END, now(),
-			(SELECT count(*) FROM `+w.table()+` WHERE tenant_id = $1 AND deleted_at IS NULL), $5)
+			(SELECT count(*) FROM `+w.table()+` WHERE tenant_id = $1 AND deleted_at IS NULL), NULLIF($5::bigint, 0))
 		ON CONFLICT (tenant_id, collection) DO UPDATE SET delta_link = EXCLUDED.delta_link,
 			last_full_sync_at = coalesce(EXCLUDED.last_full_sync_at, s.last_full_sync_at), synced_at = EXCLUDED.synced_at,
 			item_count = EXCLUDED.item_count, last_run_id = EXCLUDED.last_run_id`,

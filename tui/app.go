@@ -221,7 +221,13 @@ func (m *Model) header(w int) string {
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
 	}
+	right := ""
 	left := t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ "+strings.Join(crumbs, " ▸ "))
+	// Deep stacks drop their oldest crumbs first, so the live marker always shows.
+	for len(crumbs) > 1 && ansiWidth(left) > w-30 {
+		crumbs = crumbs[1:]
+		left = t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ … ▸ "+strings.Join(crumbs, " ▸ "))
+	}
 	live := m.ctx.Tone("ok", "● live")
 	if !m.ctx.Live {
 		live = m.ctx.Tone("warn", "○ reconnecting")
@@ -233,7 +239,7 @@ func (m *Model) header(w int) string {
 	if !m.ctx.EngineEmbedded {
 		who += " · watch only"
 	}
-	right := t.Dim.Render(who) + "  " + live
+	right = t.Dim.Render(who) + "  " + live
 	gap := w - ansiWidth(left) - ansiWidth(right)
 	if gap < 1 {
 		return fit(left, w)

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"context"
-	"fmt"
 	"crypto/rand"
+	"fmt"
 	"testing"
 	"time"
 
@@ -62,6 +62,8 @@ func (b *testBundle) seed(t *testing.T) {
 			map[string]any{"capability": "directory.sync", "status": "ok"},
 			map[string]any{"capability": "inventory.sync", "status": "missing", "missing": []any{"DeviceManagementConfiguration.Read.All"}},
 		}}}))
+
+	b.seedDirectory(t)
 
 	type runSpec struct {
 		key, typ, tenant, outcome, reason, detail string
@@ -185,4 +187,51 @@ func keyMsg(k string) tea.KeyPressMsg {
 	}
 	r := []rune(k)[0]
 	return tea.KeyPressMsg{Code: r, Text: k}
+}
+
+// seedDirectory caches a few groups and role definitions for contoso, synced ten minutes before fixedNow.
+func (b *testBundle) seedDirectory(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	tid := b.tenants["contoso"]
+	w, err := store.BeginDirectorySync(ctx, b.db, tid, store.CollectionGroups, true)
+	require.NoError(t, err)
+	defer w.Rollback(ctx)
+	rule := "user.department -eq \"Sales\""
+	var rows []store.Group
+	for i, name := range []string{"All Staff", "Sales Team", "Helpdesk Operators", "Intune Pilot Devices", "Finance"} {
+		g := store.Group{GraphID: fmt.Sprintf("0000000%d-aaaa-4bbb-8ccc-00000000000%d", i, i), DisplayName: name, ContentHash: []byte{byte(i)}}
+		if name == "Sales Team" {
+			g.MembershipRule = &rule
+			g.GroupTypes = []string{"DynamicMembership"}
+		}
+		if name == "All Staff" {
+			g.GroupTypes = []string{"Unified"}
+		}
+		rows = append(rows, g)
+	}
+	_, err = w.WriteGroups(ctx, rows)
+	require.NoError(t, err)
+	_, err = w.Finish(ctx, nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, w.Commit(ctx))
+
+	w2, err := store.BeginDirectorySync(ctx, b.db, tid, store.CollectionRoleDefinitions, true)
+	require.NoError(t, err)
+	defer w2.Rollback(ctx)
+	w = w2
+	builtIn := true
+	_, err = w.WriteRoleDefinitions(ctx, []store.RoleDefinition{
+		{GraphID: "729827e3-9c14-49f7-bb1b-9608f156bbb8", DisplayName: "Helpdesk Administrator", IsBuiltIn: &builtIn, IsEnabled: &builtIn,
+			Description: "Can reset passwords for non-administrators and Helpdesk Administrators.", ContentHash: []byte{1},
+			RolePermissions: []byte(`[{"allowedResourceActions":["microsoft.directory/users/invalidateAllRefreshTokens","microsoft.directory/users/password/update"]}]`)},
+		{GraphID: "62e90394-69f5-4237-9190-012177145e10", DisplayName: "Global Administrator", IsBuiltIn: &builtIn, IsEnabled: &builtIn,
+			ContentHash: []byte{2}, RolePermissions: []byte(`[{"allowedResourceActions":["microsoft.directory/allEntities/allProperties/allTasks"]}]`)},
+	})
+	require.NoError(t, err)
+	_, err = w.Finish(ctx, nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, w.Commit(ctx))
+	_, err = b.db.Pool.Exec(ctx, `UPDATE directory_sync_state SET synced_at = $1, last_run_id = NULL`, fixedNow.Add(-10*time.Minute))
+	require.NoError(t, err)
 }

@@ -57,6 +57,10 @@ func TestGoldenViews(t *testing.T) {
 			{"tenants", []string{"t"}},
 			{"tenant_detail_blocked", []string{"t", "j", "enter"}},
 			{"tenant_detail_ok", []string{"t", "enter"}},
+			{"groups", []string{"t", "enter", "g"}},
+			{"groups_search", []string{"t", "enter", "g", "/", "s", "a", "l", "enter"}},
+			{"groups_never_synced", []string{"t", "j", "enter", "g"}},
+			{"roles_expanded", []string{"t", "enter", "d", "j", "enter"}},
 			{"help", []string{"o", "?"}},
 			{"palette", []string{":", "t", "e", "tab"}},
 		} {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/engine"
 )
 
 // paletteCommand is one `:` command.
@@ -46,16 +48,29 @@ func init() {
 		{name: "tenant", usage: "tenant NAME", help: "one tenant: connection, verification, last runs",
 			args: tenantNames,
 			run: func(c *Context, arg string) (tea.Cmd, error) {
-				if arg == "" {
-					return nil, fmt.Errorf("usage: :tenant NAME")
-				}
-				ctx, cancel := c.ctx()
-				defer cancel()
-				t, err := c.Svc.GetTenant(ctx, c.Actor, arg)
+				t, err := paletteTenant(c, arg, "tenant")
 				if err != nil {
 					return nil, err
 				}
 				return navigate(newTenantDetail(c, t.ID, t.Name)), nil
+			}},
+		{name: "groups", usage: "groups TENANT", help: "a tenant's cached groups (search, sync now)",
+			args: tenantNames,
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				t, err := paletteTenant(c, arg, "groups")
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newGroups(c, t.ID, t.Name)), nil
+			}},
+		{name: "roles", usage: "roles TENANT", help: "a tenant's cached directory role definitions",
+			args: tenantNames,
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				t, err := paletteTenant(c, arg, "roles")
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newRoles(c, t.ID, t.Name)), nil
 			}},
 		{name: "audit", usage: "audit", help: "the audit log",
 			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
@@ -64,9 +79,20 @@ func init() {
 		{name: "quit", usage: "quit", help: "leave the dashboard",
 			run: func(*Context, string) (tea.Cmd, error) { return tea.Quit, nil }},
 	}
+	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
 }
 
 type showHelpMsg struct{}
+
+// paletteTenant resolves a palette argument to a tenant the actor may view.
+func paletteTenant(c *Context, arg, command string) (engine.TenantView, error) {
+	if arg == "" {
+		return engine.TenantView{}, fmt.Errorf("usage: :%s TENANT", command)
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	return c.Svc.GetTenant(ctx, c.Actor, arg)
+}
 
 func tenantNames(c *Context) []string {
 	ctx, cancel := c.ctx()

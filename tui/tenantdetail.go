@@ -14,13 +14,15 @@ import (
 )
 
 var tenantDetailKeys = struct {
-	Verify, SyncGroups, SyncRoles, SyncInventory, Backup, Runs, Up, Down, Open key.Binding
+	Verify, SyncGroups, SyncRoles, SyncInventory, Backup, Groups, Roles, Runs, Up, Down, Open key.Binding
 }{
 	Verify:        binding("v", "start verification"),
-	SyncGroups:    binding("g", "sync groups"),
-	SyncRoles:     binding("o", "sync roles"),
+	SyncGroups:    binding("s", "sync groups"),
+	SyncRoles:     binding("S", "sync roles"),
 	SyncInventory: binding("i", "sync inventory"),
 	Backup:        binding("b", "backup now"),
+	Groups:        binding("g", "groups"),
+	Roles:         binding("d", "role definitions"),
 	Runs:          binding("l", "all runs"),
 	Up:            binding("k", "up", "up"),
 	Down:          binding("j", "down", "down"),
@@ -39,16 +41,18 @@ type tenantDetail struct {
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
 	caps     map[engine.Capability]bool
+	cache    engine.DirectoryCache
 	err      error
 	table    table
 }
 
 type tenantDetailLoadedMsg struct {
-	id   int64
-	view engine.TenantView
-	runs []store.Run
-	caps map[engine.Capability]bool
-	err  error
+	id    int64
+	view  engine.TenantView
+	runs  []store.Run
+	caps  map[engine.Capability]bool
+	cache engine.DirectoryCache
+	err   error
 }
 
 func newTenantDetail(c *Context, tenantID int64, name string) *tenantDetail {
@@ -79,7 +83,11 @@ func (s *tenantDetail) Reload() tea.Cmd {
 		for _, cp := range engine.Capabilities {
 			caps[cp] = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, cp)
 		}
-		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, caps: caps, err: err}
+		if err != nil {
+			return tenantDetailLoadedMsg{id: id, err: err}
+		}
+		cache, err := c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
+		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, caps: caps, cache: cache, err: err}
 	}
 }
 
@@ -105,7 +113,8 @@ func (s *tenantDetail) Bindings() []key.Binding {
 	roles.SetEnabled(s.caps[engine.CapDirectorySync])
 	inv.SetEnabled(s.caps[engine.CapInventorySync])
 	backup.SetEnabled(s.caps[engine.CapBackupRun])
-	out := []key.Binding{verify, groups, roles, inv, backup, k.Open, k.Runs}
+	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
+	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
 		out = append([]key.Binding{binding("r", "refresh (verification running)")}, out...)
 	}
@@ -121,7 +130,7 @@ func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.err = msg.err
 		if msg.err == nil {
-			s.view, s.caps = &msg.view, msg.caps
+			s.view, s.caps, s.cache = &msg.view, msg.caps, msg.cache
 			s.name = msg.view.Name
 			s.last = latestPerType(msg.runs)
 		}
@@ -168,6 +177,9 @@ func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
 }
 
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if cmd, ok := s.intuneKey(msg); ok {
+		return cmd
+	}
 	k := tenantDetailKeys
 	h := s.ctx.Height
 	switch {
@@ -184,6 +196,10 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return s.start(engine.TypeInventorySync, engine.CapInventorySync)
 	case key.Matches(msg, k.Backup):
 		return s.start(engine.TypeBackupRun, engine.CapBackupRun)
+	case key.Matches(msg, k.Groups):
+		return navigate(newGroups(s.ctx, s.tenantID, s.name))
+	case key.Matches(msg, k.Roles):
+		return navigate(newRoles(s.ctx, s.tenantID, s.name))
 	case key.Matches(msg, k.Runs):
 		return navigate(newRuns(s.ctx, runsOptions{tab: len(runTabs) - 1, tenantID: s.tenantID, title: "Runs of " + s.name}))
 	case key.Matches(msg, k.Up):
@@ -240,6 +256,8 @@ func (s *tenantDetail) View(width, height int) string {
 	if s.verificationActive() {
 		lines = append(lines, fit(s.ctx.Tone("info", "● verification running — press r to refresh"), width))
 	}
+	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.ctx, "groups", s.cache.Groups), width),
+		fit(t.Header.Render("roles       ")+cacheLine(s.ctx, "definitions", s.cache.RoleDefinitions), width))
 	if res := verificationTable(c); len(res) > 0 {
 		lines = append(lines, t.Header.Render("verification"))
 		for _, l := range res {
