@@ -87,6 +87,9 @@ func TestStartIdentityRules(t *testing.T) {
 		// Two services stand for two engine processes firing the same schedule.
 		other, err := engine.NewService(b.db, engine.Options{})
 		require.NoError(t, err)
+		var scheduleID int64
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron)
+			VALUES ($1, $2, 'nightly', '0 2 * * *') RETURNING id`, tenant.WorkspaceID, tenant.ID).Scan(&scheduleID))
 		fire := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
 		var wg sync.WaitGroup
 		results := make(chan engine.StartResult, 20)
@@ -97,7 +100,7 @@ func TestStartIdentityRules(t *testing.T) {
 			}
 			wg.Go(func() {
 				res, err := svc.Start(ctx, engine.ScheduleActor, engine.StartRequest{Type: engine.TypeBackupScheduled,
-					TenantID: tenant.ID, ScheduleID: 42, IntendedFireTime: fire})
+					TenantID: tenant.ID, ScheduleID: scheduleID, IntendedFireTime: fire})
 				require.NoError(t, err)
 				results <- res
 			})
@@ -120,7 +123,7 @@ func TestStartIdentityRules(t *testing.T) {
 			require.NoError(t, err)
 		}
 		res, err := b.svc.Start(ctx, engine.ScheduleActor, engine.StartRequest{Type: engine.TypeBackupScheduled,
-			TenantID: tenant.ID, ScheduleID: 42, IntendedFireTime: fire})
+			TenantID: tenant.ID, ScheduleID: scheduleID, IntendedFireTime: fire})
 		require.NoError(t, err)
 		require.False(t, res.Created)
 	})

@@ -11,8 +11,6 @@ import (
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func defaultWorkspace(t *testing.T, db *store.DB) store.Workspace {
 	t.Helper()
 	w, err := store.GetWorkspaceByName(context.Background(), db.Pool, "default")
@@ -68,8 +66,13 @@ func TestRunIdentityIndexes(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
 		w := defaultWorkspace(t, db)
+		tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
+		require.NoError(t, err)
+		var scheduleID int64
+		require.NoError(t, db.Pool.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron)
+			VALUES ($1, $2, 'nightly', '0 3 * * *') RETURNING id`, w.ID, tenant.ID).Scan(&scheduleID))
 		fire := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
-		n := store.NewRun{WorkspaceID: w.ID, Type: "backup_schedule.scheduled", InitiatorKind: "schedule", ScheduleID: ptr(int64(7)), IntendedFireTime: &fire}
+		n := store.NewRun{WorkspaceID: w.ID, TenantID: &tenant.ID, Type: "backup_schedule.scheduled", InitiatorKind: "schedule", ScheduleID: &scheduleID, IntendedFireTime: &fire}
 		first, err := store.InsertRun(ctx, db.Pool, n)
 		require.NoError(t, err)
 		_, err = store.FinishRun(ctx, db.Pool, first.ID, store.Finish{Outcome: store.OutcomeSucceeded})
