@@ -41,9 +41,6 @@ func verifyKey(_ gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissio
 	return perms, nil
 }
 
-// errUnknownKey is an authenticated key that no user owns.
-var errUnknownKey = errors.New("unknown key")
-
 // authenticatedFingerprint is the SHA256 fingerprint of the key that authenticated the session.
 // sess.PublicKey() is the key charm.land/ssh re-parses from the permissions x/crypto/ssh kept for
 // the key whose signature it verified; it must agree with the fingerprint verifyKey stamped at that
@@ -63,7 +60,7 @@ func authenticatedFingerprint(sess ssh.Session) (string, error) {
 }
 
 // identify returns the user owning the session's authenticated key. An unknown key yields an error
-// wrapping errUnknownKey whose text is the one line shown to the client.
+// whose text is the one line shown to the client.
 func (s *Server) identify(ctx context.Context, sess ssh.Session) (engine.Actor, error) {
 	fp, err := authenticatedFingerprint(sess)
 	if err != nil {
@@ -71,8 +68,7 @@ func (s *Server) identify(ctx context.Context, sess ssh.Session) (engine.Actor, 
 	}
 	actor, err := s.cfg.Service.ActorByKeyFingerprint(ctx, fp)
 	if errors.Is(err, engine.ErrNotFound) {
-		return engine.Actor{}, fmt.Errorf("%w: SSH key %s is not registered to any TenantAtlas user; ask an administrator to run `tenantatlas keys add USER KEYFILE` (with several keys in your agent, pick the registered one: ssh -i KEY -o IdentitiesOnly=yes)",
-			errUnknownKey, fp)
+		return engine.Actor{}, fmt.Errorf("SSH key %s is not registered to any TenantAtlas user; ask an administrator to run `tenantatlas keys add USER KEYFILE` (with several keys in your agent, pick the registered one: ssh -i KEY -o IdentitiesOnly=yes)", fp)
 	}
 	if err != nil {
 		return engine.Actor{}, fmt.Errorf("cannot look up SSH key %s: %w", fp, err)

@@ -63,8 +63,9 @@ type Config struct {
 	Theme tui.Theme
 	// EngineEmbedded tells the dashboards' headers whether this process runs workers.
 	EngineEmbedded bool
-	// IdleTimeout ends a dashboard that has received no keystroke for this long, and any connection
-	// with no traffic at all for this long (DefaultIdleTimeout if zero).
+	// IdleTimeout ends a dashboard that has received no keystroke for this long, even while live
+	// updates keep it drawing (DefaultIdleTimeout if zero). A connection with no traffic at all is
+	// closed a minute after that.
 	IdleTimeout time.Duration
 	// MaxTimeout ends every session this long after it started (DefaultMaxTimeout if zero).
 	MaxTimeout time.Duration
@@ -83,6 +84,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	srv    *ssh.Server
+	ln     net.Listener
 	addr   net.Addr
 	base   context.Context // ends when the server stops: every session watches it
 	cancel context.CancelFunc
@@ -133,9 +135,10 @@ func (s *Server) Start(ctx context.Context) error {
 	srv, err := wish.NewServer(
 		func(srv *ssh.Server) error { srv.AddHostKey(s.hostKey); return nil },
 		wish.WithPublicKeyAuth(acceptOfferedKey),
-		wish.WithIdleTimeout(s.cfg.IdleTimeout),
-		// The session's own timer ends it cleanly with a message at MaxTimeout; the connection
-		// deadline is the backstop should a session not end.
+		// Sessions end themselves with a message at IdleTimeout (no keystroke) and MaxTimeout; the
+		// connection deadlines, a minute later, are the backstop for connections that go silent
+		// or sessions that do not end.
+		wish.WithIdleTimeout(s.cfg.IdleTimeout+time.Minute),
 		wish.WithMaxTimeout(s.cfg.MaxTimeout+time.Minute),
 		wish.WithVersion("TenantAtlas"),
 	)
@@ -149,7 +152,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot listen for SSH on %s: %v (choose another address with --ssh-addr or TENANTATLAS_SSH_ADDR)", s.cfg.Addr, err)
 	}
-	s.srv, s.addr, s.done = srv, ln.Addr(), make(chan struct{})
+	s.srv, s.ln, s.addr, s.done = srv, ln, ln.Addr(), make(chan struct{})
 	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func(done chan struct{}) {
 		defer close(done)
@@ -186,8 +189,8 @@ func (s *Server) Sessions() int { return len(s.slots) }
 // context end), waits up to five seconds for them, then closes all connections and the listener.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, cancel, done := s.srv, s.cancel, s.done
-	s.srv, s.cancel = nil, nil
+	srv, ln, cancel, done := s.srv, s.ln, s.cancel, s.done
+	s.srv, s.ln, s.cancel = nil, nil, nil
 	s.mu.Unlock()
 	if srv == nil {
 		return
@@ -198,6 +201,8 @@ func (s *Server) Stop() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = srv.Close()
+	// Serve may not have registered the listener with srv yet, in which case Close missed it.
+	_ = ln.Close()
 	<-done
 }
 
