@@ -144,6 +144,14 @@ func authorize(ctx context.Context, q store.Querier, actor Actor, workspaceID in
 	if err != nil {
 		return "", err
 	}
+	return roleAllows(actor, roleName, capability)
+}
+
+// roleAllows checks a member's role (roleName "" means not a member) against a capability.
+func roleAllows(actor Actor, roleName string, capability Capability) (Role, error) {
+	if roleName == "" {
+		return "", ErrNotFound
+	}
 	role := Role(roleName)
 	if !role.Can(capability) {
 		return role, fmt.Errorf("%w: %s needs %s, which the %s role does not have", ErrForbidden, actor.Name, capability, role)

@@ -104,10 +104,21 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 			return StartResult{}, fmt.Errorf("%w: %s needs a workspace (--workspace NAME) or a tenant", ErrInvalid, op.Type)
 		}
 	}
-	if _, err := authorize(ctx, tx, actor, n.WorkspaceID, op.Capability); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return StartResult{}, notFoundf("workspace %d", n.WorkspaceID)
+	// Authorization and the run id come in one round trip: Start is the hot path.
+	var id int64
+	var err error
+	if actor.isUser() {
+		var roleName string
+		if roleName, id, err = store.RoleAndNextRunID(ctx, tx, n.WorkspaceID, actor.UserID); err != nil {
+			return StartResult{}, err
 		}
+		if _, err := roleAllows(actor, roleName, op.Capability); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return StartResult{}, notFoundf("workspace %d", n.WorkspaceID)
+			}
+			return StartResult{}, err
+		}
+	} else if id, err = store.NextRunID(ctx, tx); err != nil {
 		return StartResult{}, err
 	}
 	if tenant != nil && op.NeedsTenant {
@@ -151,21 +162,10 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 			return StartResult{}, err
 		}
 	}
-	run, inserted, err := store.InsertRunIfAbsent(ctx, tx, n)
+	job, err := s.river.InsertTx(ctx, tx, RunArgs{RunID: id}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
 	if err != nil {
-		return StartResult{}, err
+		return StartResult{}, fmt.Errorf("error enqueueing run %d: %w", id, err)
 	}
-	if !inserted {
-		return StartResult{}, errIdentityRaced
-	}
-	job, err := s.river.InsertTx(ctx, tx, RunArgs{RunID: run.ID}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
-	if err != nil {
-		return StartResult{}, fmt.Errorf("error enqueueing run %d: %w", run.ID, err)
-	}
-	if err := store.SetRunJobID(ctx, tx, run.ID, job.Job.ID); err != nil {
-		return StartResult{}, err
-	}
-	run.RiverJobID = &job.Job.ID
 	details := map[string]any{"type": op.Type}
 	if tenant != nil {
 		details["tenant"] = tenant.Name
@@ -177,13 +177,16 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 	if req.RetryOf != 0 {
 		details["retry_of"] = req.RetryOf
 	}
-	if err := s.audit(ctx, tx, actor, &run.WorkspaceID, "run.start", "run", fmt.Sprint(run.ID), details); err != nil {
+	inserted, err := store.InsertRunWithAudit(ctx, tx, id, job.Job.ID, n,
+		store.RunEvent{Message: "queued by " + actor.Name},
+		store.AuditEvent{ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details})
+	if err != nil {
 		return StartResult{}, err
 	}
-	if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline",
-		Message: fmt.Sprintf("queued by %s", actor.Name)}); err != nil {
-		return StartResult{}, err
+	if !inserted {
+		return StartResult{}, errIdentityRaced
 	}
+	run := newRunRecord(id, job.Job.ID, n, actor, tenant)
 	return StartResult{Run: run, Created: true}, nil
 }
 
@@ -305,4 +308,24 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// newRunRecord is the run Start just inserted, built without reading it back.
+func newRunRecord(id, jobID int64, n store.NewRun, actor Actor, tenant *store.Tenant) store.Run {
+	now := time.Now()
+	r := store.Run{ID: id, WorkspaceID: n.WorkspaceID, TenantID: n.TenantID, ProviderConnectionID: n.ProviderConnectionID,
+		Type: n.Type, Status: store.StatusQueued, IdentityKey: n.IdentityKey, InitiatorKind: n.InitiatorKind,
+		InitiatorUserID: n.InitiatorUserID, ScheduleID: n.ScheduleID, IntendedFireTime: n.IntendedFireTime, IsLate: n.IsLate,
+		Params: n.Params, Result: map[string]any{}, RetryOfRunID: n.RetryOfRunID, RiverJobID: &jobID,
+		CreatedAt: now, UpdatedAt: now, InitiatorName: actor.Name}
+	if r.Params == nil {
+		r.Params = map[string]any{}
+	}
+	if tenant != nil {
+		r.TenantName = tenant.Name
+	}
+	if !actor.isUser() {
+		r.InitiatorName = ""
+	}
+	return r
 }

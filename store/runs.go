@@ -453,3 +453,64 @@ func LockStaleRuns(ctx context.Context, tx pgx.Tx, olderThan time.Duration, limi
 		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1)
 		ORDER BY r.heartbeat_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`, olderThan.Seconds(), limit))
 }
+
+// NextRunID reserves a run id, so the River job carrying it can be inserted before the run row.
+func NextRunID(ctx context.Context, q Querier) (int64, error) {
+	var id int64
+	if err := q.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('operation_runs', 'id'))`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("error reserving a run id: %w", err)
+	}
+	return id, nil
+}
+
+// InsertRunWithAudit inserts a queued run under a reserved id with its River job, its first timeline
+// event and its audit event, in ONE statement (Start's hot path). Like InsertRunIfAbsent it reports
+// inserted=false, writing nothing, when an identity index already holds a run.
+func InsertRunWithAudit(ctx context.Context, q Querier, id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) (bool, error) {
+	if n.Params == nil {
+		n.Params = map[string]any{}
+	}
+	if audit.Details == nil {
+		audit.Details = map[string]any{}
+	}
+	var inserted bool
+	err := q.QueryRow(ctx, `WITH r AS (
+			INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, identity_key, initiator_kind,
+				initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id, river_job_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id, workspace_id
+		), e AS (
+			INSERT INTO run_events (run_id, kind, level, message) SELECT id, 'timeline', 'info', $15 FROM r
+		), a AS (
+			INSERT INTO audit_events (workspace_id, actor_kind, actor_user_id, actor_name, action, target_kind, target_id, details)
+			SELECT workspace_id, $16, $17, $18, $19, 'run', id::text, $20 FROM r
+		)
+		SELECT EXISTS (SELECT 1 FROM r)`,
+		id, n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
+		n.ScheduleID, n.IntendedFireTime, n.IsLate, n.Params, n.RetryOfRunID, jobID,
+		event.Message, audit.ActorKind, audit.ActorUserID, audit.ActorName, audit.Action, audit.Details).Scan(&inserted)
+	if err != nil {
+		return false, fmt.Errorf("error inserting %s run: %w", n.Type, err)
+	}
+	return inserted, nil
+}
+
+// RoleAndNextRunID returns userID's role in workspaceID ("" for a non-member) and reserves a run id,
+// in one round trip (Start's hot path).
+func RoleAndNextRunID(ctx context.Context, q Querier, workspaceID, userID int64) (string, int64, error) {
+	var role *string
+	var id int64
+	err := q.QueryRow(ctx, `SELECT (SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2),
+		nextval(pg_get_serial_sequence('operation_runs', 'id'))`, workspaceID, userID).Scan(&role, &id)
+	if err != nil {
+		return "", 0, fmt.Errorf("error reserving a run id: %w", err)
+	}
+	return deref(role), id, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
