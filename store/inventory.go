@@ -72,7 +72,7 @@ func MergeInventory(ctx context.Context, tx pgx.Tx, tenantID, runID int64, rows 
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO inventory_items AS i (tenant_id, family, graph_id, policy_type, is_default, display_name, odata_type,
 		last_modified, payload_hash, payload, last_seen_run_id)
-		SELECT DISTINCT ON (family, graph_id) $1::bigint, family, graph_id, policy_type, is_default, display_name, odata_type, last_modified, payload_hash, payload, $2::bigint
+		SELECT DISTINCT ON (family, graph_id) $1::bigint, family, graph_id, policy_type, is_default, display_name, odata_type, last_modified, payload_hash, payload, NULLIF($2::bigint, 0)
 		FROM inventory_batch
 		ON CONFLICT (tenant_id, family, graph_id) DO UPDATE SET
 			last_seen_run_id = EXCLUDED.last_seen_run_id,

@@ -34,6 +34,7 @@ var badges = map[string]badge{
 	"legacy":                        {"≡", "legacy", "muted"},
 	"late":                          {"⏰", "late", "warn"},
 	"sensitive":                     {"⚠", "sensitive", "warn"},
+	"paused":                        {"⏸", "paused", "muted"},
 }
 
 // runBadgeKey is the badge key of a run: its outcome once completed, else its status.
