@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -221,6 +222,30 @@ func TestServeCommandsOverSSH(t *testing.T) {
 	r = sshExec(t, addr, w.alice, "version --json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, `"version"`)
+
+	// `runs watch` over SSH streams from the server's one hub: no LISTEN connection of its own.
+	client, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.PublicKeys(w.alice.signer)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	require.NoError(t, err)
+	defer client.Close()
+	watch, err := client.NewSession()
+	require.NoError(t, err)
+	defer watch.Close()
+	streamed := &lockedBuffer{}
+	watch.Stdout = streamed
+	require.NoError(t, watch.Start("runs watch"))
+	time.Sleep(300 * time.Millisecond) // let the watch subscribe before the change
+	r = sshExec(t, addr, w.alice, "sync roles contoso --json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Eventually(t, func() bool { return strings.Contains(streamed.String(), `"type":"directory_role_definitions.sync"`) },
+		10*time.Second, 20*time.Millisecond)
+	db, err := pgx.Connect(context.Background(), w.c.env["TENANTATLAS_DATABASE_URL"])
+	require.NoError(t, err)
+	defer db.Close(context.Background())
+	var listeners int
+	require.NoError(t, db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'tenantatlas-hub'`).Scan(&listeners))
+	require.Equal(t, 1, listeners, "one hub for the server and every SSH session")
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
