@@ -195,7 +195,6 @@ func (p *palette) complete() {
 	if m := completeFrom(prefix, cmd.args(p.ctx)); m != "" {
 		p.input.set(fields[0] + " " + m)
 	}
-	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
 }
 
 // completeFrom returns the only candidate with prefix, or their longest common prefix.

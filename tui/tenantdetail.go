@@ -115,7 +115,6 @@ func (s *tenantDetail) Bindings() []key.Binding {
 	backup.SetEnabled(s.caps[engine.CapBackupRun])
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
-	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
 		out = append([]key.Binding{binding("r", "refresh (verification running)")}, out...)
 	}
@@ -178,9 +177,6 @@ func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
 }
 
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	if cmd, ok := s.intuneKey(msg); ok {
-		return cmd
-	}
 	if cmd, ok := s.intuneKey(msg); ok {
 		return cmd
 	}
