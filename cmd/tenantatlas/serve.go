@@ -137,8 +137,8 @@ func (a *app) runRemote(ctx context.Context, args []string) int {
 	// Every command's RunE checks the policy first, so nothing runs unchecked: a command without a
 	// RunE (a group) only prints its help.
 	walk(root, func(c *cobra.Command) {
-		inner := c.RunE
-		if inner == nil && c.Run == nil {
+		inner, innerRun := c.RunE, c.Run
+		if inner == nil && innerRun == nil {
 			return
 		}
 		c.Run = nil
@@ -148,7 +148,8 @@ func (a *app) runRemote(ctx context.Context, args []string) int {
 			}
 			a.logger = logger // the session's stderr is not the server's log
 			if inner == nil {
-				return errors.New("internal: command has no RunE")
+				innerRun(cmd, args)
+				return nil
 			}
 			return inner(cmd, args)
 		}

@@ -186,13 +186,18 @@ func (s *Server) HostKey() gossh.PublicKey { return s.hostKey.PublicKey() }
 func (s *Server) Sessions() int { return len(s.slots) }
 
 // Stop ends every session (dashboards quit and restore the client's terminal; commands see their
-// context end), waits up to five seconds for them, then closes all connections and the listener.
+// context end), waits up to five seconds for them, then closes all connections and the listener. It
+// returns once the server has stopped, whichever of several concurrent calls did the stopping.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	srv, ln, cancel, done := s.srv, s.ln, s.cancel, s.done
 	s.srv, s.ln, s.cancel = nil, nil, nil
 	s.mu.Unlock()
+	if done == nil {
+		return // never started
+	}
 	if srv == nil {
+		<-done // stopped, or another Stop is stopping it: return once it has
 		return
 	}
 	cancel()

@@ -302,3 +302,34 @@ func TestServerLifecycle(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "last error: %v", lastErr)
 	srv.Stop()
 }
+
+// Stop ends open dashboards with a message, restoring the client's terminal, and concurrent Stops
+// all return once the server has stopped.
+func TestSSHStopEndsSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	alice := b.addUser(t, "alice", "default", "operator")
+	client, err := b.dial(t, gossh.PublicKeys(alice))
+	require.NoError(t, err)
+	term := b.openTerminal(t, client, 80, 24)
+	term.waitFor(0, "TenantAtlas")
+
+	stopped := make(chan struct{})
+	for range 2 {
+		go func() {
+			b.srv.Stop()
+			stopped <- struct{}{}
+		}()
+	}
+	require.Equal(t, 1, term.exit())
+	require.Contains(t, term.errOut.String(), "the server is shutting down")
+	require.Contains(t, term.out.String(), "\x1b[?1049l", "the alternate screen is left")
+	for range 2 {
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Stop did not return")
+		}
+	}
+	require.Zero(t, b.srv.Sessions())
+}
