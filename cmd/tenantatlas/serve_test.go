@@ -32,16 +32,17 @@ type sshUser struct {
 }
 
 // sshWorld is a database with two workspaces and their users: alice operates default (tenant
-// contoso), bob reads blue (tenant bluecorp), and stranger's key is registered to nobody.
+// contoso), dave manages it, bob reads blue (tenant bluecorp), and stranger's key is registered to
+// nobody.
 type sshWorld struct {
-	c                   *cli
-	alice, bob, strange sshUser
+	c                         *cli
+	alice, bob, dave, strange sshUser
 }
 
 func newSSHWorld(t *testing.T) *sshWorld {
 	t.Helper()
 	c := newCLI(t)
-	w := &sshWorld{c: c, alice: newSSHUser(t, "alice"), bob: newSSHUser(t, "bob"), strange: newSSHUser(t, "stranger")}
+	w := &sshWorld{c: c, alice: newSSHUser(t, "alice"), bob: newSSHUser(t, "bob"), dave: newSSHUser(t, "dave"), strange: newSSHUser(t, "stranger")}
 	c.ok("workspaces", "add", "blue")
 	addTenant := func(workspace, name, guid string) {
 		r := c.run("secret", "tenants", "add", "--workspace", workspace, "--name", name, "--tenant-id", guid,
@@ -53,7 +54,7 @@ func newSSHWorld(t *testing.T) *sshWorld {
 	for _, u := range []struct {
 		user            sshUser
 		workspace, role string
-	}{{w.alice, "default", "operator"}, {w.bob, "blue", "readonly"}} {
+	}{{w.alice, "default", "operator"}, {w.bob, "blue", "readonly"}, {w.dave, "default", "manager"}} {
 		c.ok("users", "add", u.user.name)
 		r := c.run(string(gossh.MarshalAuthorizedKey(u.user.signer.PublicKey())), "keys", "add", u.user.name, "-")
 		require.Equal(t, 0, r.code, r.stderr)
@@ -323,6 +324,11 @@ func TestServeEndToEndOpenSSH(t *testing.T) {
 		r = openSSH(w.bob, "sync", "groups", "bluecorp")
 		require.Equal(t, 3, r.code, r.stderr)
 		require.Contains(t, r.stderr, "readonly role does not have")
+
+		// --wait follows the run through the server's hub until the embedded engine finishes it.
+		r = openSSH(w.dave, "runs", "start", "--type", "system.noop", "--workspace", "default", "--param", "duration=300ms", "--wait", "--json")
+		require.Equal(t, 0, r.code, r.stderr)
+		require.Contains(t, r.stdout, `"outcome": "succeeded"`)
 
 		r = openSSH(w.strange, "runs", "list")
 		require.Equal(t, 1, r.code)
