@@ -140,33 +140,31 @@ func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client) (
 		return Result{}, err
 	}
 	defer w.Rollback(ctx)
-	batch := make([]store.Group, 0, directoryBatch)
-	flush := func() error {
+	err = streamBatches(ctx, directoryBatch, func(emit func(store.Group) error) error {
+		for raw, err := range client.List(ctx, "groups.list", nil, nil) {
+			if err != nil {
+				return err
+			}
+			g, err := decodeGroup(raw)
+			if err != nil {
+				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
+				continue
+			}
+			if err := emit(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(batch []store.Group) error {
 		c, err := w.WriteGroups(ctx, batch)
 		if err != nil {
 			return err
 		}
 		syncCounter(ctx, rc, len(batch), c)
-		batch = batch[:0]
 		return nil
-	}
-	for raw, err := range client.List(ctx, "groups.list", nil, nil) {
-		if err != nil {
-			return Result{}, err
-		}
-		g, err := decodeGroup(raw)
-		if err != nil {
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
-			rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
-			continue
-		}
-		if batch = append(batch, g); len(batch) == directoryBatch {
-			if err := flush(); err != nil {
-				return Result{}, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	})
+	if err != nil {
 		return Result{}, err
 	}
 	return finishDirectorySync(ctx, rc, w, &link)
@@ -179,40 +177,47 @@ func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, 
 		return Result{}, err
 	}
 	defer w.Rollback(ctx)
-	batch := make([]store.Group, 0, directoryBatch)
-	var removed []string
-	flush := func() error {
-		c, err := w.WriteGroups(ctx, batch)
+	// A delta entry is a changed group or a removed id.
+	type change struct {
+		group   *store.Group
+		removed string
+	}
+	var next string
+	err = streamBatches(ctx, directoryBatch, func(emit func(change) error) error {
+		var err error
+		next, err = client.Delta(ctx, "groups.delta", link, nil, func(item graph.DeltaItem) error {
+			if item.Removed {
+				return emit(change{removed: item.ID})
+			}
+			g, err := decodeGroup(item.Raw)
+			if err != nil {
+				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				return nil
+			}
+			return emit(change{group: &g})
+		})
+		return err
+	}, func(batch []change) error {
+		var groups []store.Group
+		var removed []string
+		for _, ch := range batch {
+			if ch.group != nil {
+				groups = append(groups, *ch.group)
+			} else {
+				removed = append(removed, ch.removed)
+			}
+		}
+		c, err := w.WriteGroups(ctx, groups)
 		if err != nil {
 			return err
 		}
 		if c.Deleted, err = w.Delete(ctx, removed); err != nil {
 			return err
 		}
-		syncCounter(ctx, rc, len(batch)+len(removed), c)
-		batch, removed = batch[:0], removed[:0]
-		return nil
-	}
-	next, err := client.Delta(ctx, "groups.delta", link, nil, func(item graph.DeltaItem) error {
-		if item.Removed {
-			removed = append(removed, item.ID)
-		} else {
-			g, err := decodeGroup(item.Raw)
-			if err != nil {
-				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
-				return nil
-			}
-			batch = append(batch, g)
-		}
-		if len(batch)+len(removed) >= directoryBatch {
-			return flush()
-		}
+		syncCounter(ctx, rc, len(batch), c)
 		return nil
 	})
 	if err != nil {
-		return Result{}, err
-	}
-	if err := flush(); err != nil {
 		return Result{}, err
 	}
 	return finishDirectorySync(ctx, rc, w, &next)
