@@ -50,7 +50,7 @@ The host key is generated on first start in the data directory (ssh_host_ed25519
 	f := c.Flags()
 	f.BoolVar(&opts.noEngine, "no-engine", false, "serve only: run no workers in this process")
 	f.StringVar(&opts.theme, "theme", "dark", "colour theme of the dashboards: dark or light")
-	f.DurationVar(&opts.idleTimeout, "idle-timeout", sshserve.DefaultIdleTimeout, "close a dashboard after this long without a keystroke (and any connection without traffic)")
+	f.DurationVar(&opts.idleTimeout, "idle-timeout", sshserve.DefaultIdleTimeout, "close a dashboard after this long without a keystroke")
 	f.DurationVar(&opts.maxTimeout, "max-timeout", sshserve.DefaultMaxTimeout, "close every session this long after it started")
 	f.IntVar(&opts.maxSessions, "max-sessions", sshserve.DefaultMaxSessions, "concurrent SSH sessions; one more is refused")
 	return c
