@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,12 +212,14 @@ func waitReady(b *testing.B, s *benchSession) {
 	}
 }
 
-// residentMB is this process's resident set size, after a collection.
+// residentMB is this process's resident set size once garbage is collected and returned to the OS,
+// so that it counts what live sessions hold.
 func residentMB(b *testing.B) float64 {
 	b.Helper()
 	b.StopTimer()
 	defer b.StartTimer()
 	time.Sleep(200 * time.Millisecond)
+	debug.FreeOSMemory()
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		b.Skip("no /proc/self/status: RSS is measured on Linux only")
