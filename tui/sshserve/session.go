@@ -24,6 +24,7 @@ func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engin
 	m := tui.New(c, nil)
 	defer m.Close()
 
+	// charm.land/ssh emulates the PTY (the server sets no PtyHandler): the session is the terminal.
 	in := newActivityReader(sess)
 	// MakeOptions wires the session's terminal: output (OSC52 copies from tea.SetClipboard reach the
 	// client's terminal through it), the client's TERM and environment for the colour profile, the
