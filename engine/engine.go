@@ -236,7 +236,7 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 					return err
 				}
 			}
-			if op.Idempotent && run.Attempt < op.MaxAttempts {
+			if op.resumes() && run.Attempt < op.MaxAttempts {
 				job, err := e.river.InsertTx(ctx, tx, RunArgs{RunID: run.ID}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
 				if err != nil {
 					return err

@@ -10,5 +10,6 @@ func defaultExecutors() map[string]Executor {
 		TypeInventorySync:         runInventorySync,
 		TypeBackupRun:             runBackup,
 		TypeBackupScheduled:       runBackup,
+		TypeRestoreExecute:        runRestore,
 	}
 }

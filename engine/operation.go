@@ -58,8 +58,12 @@ type Operation struct {
 	Timeout        time.Duration
 	MaxAttempts    int
 	// Idempotent operations are resumed after a crash; the others end failed with run_interrupted
-	// (a restore resumes only items not yet applied).
+	// unless Resumable.
 	Idempotent bool
+	// Resumable operations are not idempotent but are resumed after a crash all the same: they keep
+	// their own per-item ledger and skip what was applied (restore: restore_items, recorded before
+	// and after each write; an item whose write was in flight is never written again).
+	Resumable bool
 	// NeedsTenant operations act on one tenant through its default provider connection.
 	NeedsTenant bool
 	// SystemOnly operations are started by the scheduler, never by a user.
@@ -92,7 +96,7 @@ var operations = map[string]Operation{
 		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true, SystemOnly: true,
 		Families: graph.IntuneFamilies()},
 	TypeRestoreExecute: {Title: "Restore", Capability: CapRestoreExecute, Identity: IdentityPerClick,
-		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 1, Idempotent: false, NeedsTenant: true, Writes: true},
+		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true},
 	TypeNoop: {Title: "No-op (diagnostic)", Capability: CapTenantManage, Identity: IdentityPerClick,
 		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true},
 }
@@ -125,6 +129,9 @@ func Operations() []Operation {
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out
 }
+
+// resumes reports whether a run of the operation is resumed after a crash or shutdown.
+func (op Operation) resumes() bool { return op.Idempotent || op.Resumable }
 
 // Permissions returns the Graph application permissions the operation needs, from the contract registry.
 func (op Operation) Permissions() []string {

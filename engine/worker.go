@@ -61,7 +61,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		e.finish(ctx, run, cancelledResult(), nil)
 		return nil
 	}
-	if run.StartedAt != nil && !op.Idempotent {
+	if run.StartedAt != nil && !op.resumes() {
 		// Started before and not safe to repeat: never re-apply (DESIGN §3 rule 8).
 		e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
 			Detail: "the engine running it stopped mid-flight; start it again to continue"}, nil)
@@ -252,7 +252,7 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 func (e *Engine) requeueOnShutdown(ctx context.Context, run store.Run, op Operation, rc *RunContext) error {
 	ctx = context.WithoutCancel(ctx)
 	rc.flush(ctx)
-	if !op.Idempotent {
+	if !op.resumes() {
 		p := rc.Progress()
 		_ = e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
 			Detail: "the engine shut down mid-run; start it again to continue"}, &p)

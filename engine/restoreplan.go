@@ -1,0 +1,615 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// What restoring one backup item writes, per the family rules of reference/graph.md §B: read-only
+// properties stripped (§B.1), the settings catalog created or PUT with its settings, compliance
+// actions through their own action, administrative templates as a shell plus definition values,
+// enrollment defaults PATCHed only and priorities set with setPriority, assignments re-mapped
+// (§B.4) and sent as the full set (assign replaces it).
+
+// Mapping kinds and statuses of a MappingEntry.
+const (
+	MappingGroup    = "group"
+	MappingFilter   = "filter"
+	MappingScopeTag = "scope_tag"
+
+	MappingResolved   = "resolved"
+	MappingUnresolved = "unresolved"
+	MappingAmbiguous  = "ambiguous"
+)
+
+// MappingEntry is how one group, filter or scope tag the backup refers to maps into the target.
+// Unresolved entries are listed, never silently dropped: an item with any unresolved assignment
+// reference gets no assign call at all (a copy stays unassigned, an overwritten object keeps its
+// current assignments), because assigning a subset could widen its targeting (a dropped exclusion
+// or filter).
+type MappingEntry struct {
+	Kind string `json:"kind"`
+	// Role is include/exclude for groups, the filter type for filters.
+	Role       string `json:"role,omitempty"`
+	SourceID   string `json:"source_id"`
+	SourceName string `json:"source_name,omitempty"`
+	TargetID   string `json:"target_id,omitempty"`
+	TargetName string `json:"target_name,omitempty"`
+	// By is "id" (it still exists in the target) or "name" (found by its name); empty when unresolved.
+	By     string `json:"by,omitempty"`
+	Status string `json:"status"`
+}
+
+// readOnlyWriteKeys are stripped from the top of every write body (§B.1: all objects, IntuneCD's
+// extra list, settings catalog, update profiles, app protection, device configuration).
+var readOnlyWriteKeys = []string{"id", "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version", "supportsScopeTags",
+	"settingCount", "creationSource", "isAssigned", "topicIdentifier", "sourceId", "isGlobalScript", "highestAvailableVersion",
+	"token", "lastSyncDateTime", "isReadOnly", "deployedAppCount", "deviceHealthScriptType", "qualityUpdatesPauseStartDate",
+	"featureUpdatesPauseStartDate", "qualityUpdatesWillBeRolledBack", "featureUpdatesWillBeRolledBack", "deployableContentDisplayName",
+	"endOfSupportDate", "releaseDateDisplayName", "apps", "exemptAppLockerFiles", "privacyAccessControls", "assignments",
+	"isBuiltIn", "isMigratingToConfigurationPolicy"}
+
+// assignmentTargetKeys are the target properties an assign body keeps (reference/graph.md §A.6).
+var assignmentTargetKeys = []string{"@odata.type", "groupId", "deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+
+// restoreContracts are the Graph calls that restore an item of a family.
+type restoreContracts struct {
+	get, create, update, assign string
+	put                         bool // update is a PUT of the whole object (settings catalog)
+}
+
+func contractsFor(f graph.Family, odataType string) (restoreContracts, error) {
+	prefix := string(f)
+	if f == graph.FamilyManagedAppPolicies {
+		col, ok := graph.ManagedAppProtectionCollections[odataType]
+		if !ok {
+			return restoreContracts{}, fmt.Errorf("app protection type %q has no type collection to write through", odataType)
+		}
+		prefix = col
+	}
+	c := restoreContracts{get: prefix + ".get", create: prefix + ".create", update: prefix + ".update"}
+	if _, ok := graph.Lookup(prefix + ".replace"); ok {
+		c.update, c.put = prefix+".replace", true
+	}
+	if _, ok := graph.Lookup(prefix + ".assign"); ok {
+		c.assign = prefix + ".assign"
+	}
+	for _, name := range []string{c.get, c.create, c.update} {
+		if _, ok := graph.Lookup(name); !ok {
+			return restoreContracts{}, fmt.Errorf("no %s contract in the registry", name)
+		}
+	}
+	return c, nil
+}
+
+// itemPlan is what restoring one item does.
+type itemPlan struct {
+	family     graph.Family
+	fi         graph.FamilyInfo
+	contracts  restoreContracts
+	action     string // store.RestoreAction*
+	targetID   string // update: the object written
+	targetName string
+	isDefault  bool
+	body       map[string]any // the object write (create, PATCH or PUT)
+	createArgs []string
+	// Follow-ups after the object write.
+	scheduledActions []any // compliance (classic): scheduleActionsForRules after an update
+	definitionValues []any // administrative templates: updateDefinitionValues
+	priority         int64 // enrollment (not defaults): setPriority after the write, when > 0
+	assignments      []any // nil: no assign call
+	assign           bool
+	mapping          []MappingEntry
+	unresolved       int
+	notes            []string
+	desired          map[string]any // normalized object that will be written (for the diff)
+}
+
+// decodePayload parses a stored backup payload, keeping numbers exact.
+func decodePayload(raw json.RawMessage) (BackupPayload, error) {
+	var p BackupPayload
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&p); err != nil {
+		return p, fmt.Errorf("error decoding backup payload: %w", err)
+	}
+	if p.Object == nil {
+		p.Object = map[string]any{}
+	}
+	return p, nil
+}
+
+// restoreResolver maps groups, filters and scope tags into the target tenant from the database:
+// the target's cached groups (directory_groups.sync) and its inventory of filters and scope tags.
+type restoreResolver struct {
+	sameTenant   bool
+	groupsByID   map[string]store.Group
+	groupsByName map[string][]store.Group
+	filters      inventoryIndex
+	scopeTags    inventoryIndex
+	defaults     map[string]string // policy type → the target's enrollment default id
+	warnings     []string
+}
+
+type inventoryIndex struct {
+	byID   map[string]string   // id → name
+	byName map[string][]string // lower name → ids
+}
+
+func newInventoryIndex(items []store.InventoryItem) inventoryIndex {
+	ix := inventoryIndex{byID: map[string]string{}, byName: map[string][]string{}}
+	for _, it := range items {
+		if it.DeletedAt != nil {
+			continue
+		}
+		ix.byID[it.GraphID] = it.DisplayName
+		k := strings.ToLower(it.DisplayName)
+		ix.byName[k] = append(ix.byName[k], it.GraphID)
+	}
+	return ix
+}
+
+// newRestoreResolver loads what mapping the payloads needs from the target's caches.
+func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, targetTenantID int64, payloads []BackupPayload) (*restoreResolver, error) {
+	r := &restoreResolver{sameTenant: sourceTenantID == targetTenantID, defaults: map[string]string{}}
+	var ids, names []string
+	for _, p := range payloads {
+		for _, a := range p.Assignments {
+			target, _ := asMap(a)["target"].(map[string]any)
+			if g, _ := target["groupId"].(string); g != "" {
+				ids = append(ids, g)
+				if p.References != nil && p.References.Groups[g] != "" {
+					names = append(names, p.References.Groups[g])
+				}
+			}
+		}
+	}
+	var err error
+	if r.groupsByID, err = store.GroupNames(ctx, q, targetTenantID, ids); err != nil {
+		return nil, err
+	}
+	if r.groupsByName, err = store.GroupsByName(ctx, q, targetTenantID, names); err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		st, err := store.GetSyncState(ctx, q, targetTenantID, store.CollectionGroups)
+		if err != nil {
+			return nil, err
+		}
+		if st.SyncedAt == nil {
+			r.warnings = append(r.warnings, "the target's groups were never synced: groups cannot be mapped (run a group sync of the target first)")
+		}
+	}
+	inv, err := store.ListInventory(ctx, q, store.InventoryFilter{TenantID: targetTenantID, IncludeDeleted: false, Limit: 1_000_000})
+	if err != nil {
+		return nil, err
+	}
+	var filters, tags []store.InventoryItem
+	for _, it := range inv {
+		switch {
+		case it.Family == string(graph.FamilyAssignmentFilters):
+			filters = append(filters, it)
+		case it.Family == string(graph.FamilyRoleScopeTags):
+			tags = append(tags, it)
+		case it.IsDefault:
+			r.defaults[it.PolicyType] = it.GraphID
+		}
+	}
+	if len(inv) == 0 {
+		r.warnings = append(r.warnings, "the target's inventory was never synced: filters and scope tags cannot be mapped and current objects are unknown (run an inventory sync of the target first)")
+	}
+	r.filters, r.scopeTags = newInventoryIndex(filters), newInventoryIndex(tags)
+	return r, nil
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// group maps a group id.
+func (r *restoreResolver) group(id, sourceName string) MappingEntry {
+	e := MappingEntry{Kind: MappingGroup, SourceID: id, SourceName: sourceName, Status: MappingUnresolved}
+	if g, ok := r.groupsByID[id]; ok && g.DeletedAt == nil {
+		e.TargetID, e.TargetName, e.By, e.Status = g.GraphID, g.DisplayName, "id", MappingResolved
+		if e.SourceName == "" {
+			e.SourceName = g.DisplayName
+		}
+		return e
+	}
+	if sourceName == "" {
+		return e
+	}
+	switch found := r.groupsByName[strings.ToLower(sourceName)]; len(found) {
+	case 0:
+	case 1:
+		e.TargetID, e.TargetName, e.By, e.Status = found[0].GraphID, found[0].DisplayName, "name", MappingResolved
+	default:
+		e.Status = MappingAmbiguous
+	}
+	return e
+}
+
+// fromIndex maps a filter or scope tag id. Scope tag ids are per-tenant integers, so across tenants
+// an id counts only when its name matches too (§B.4: map scope tags by name).
+func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName string, idNeedsName bool) MappingEntry {
+	e := MappingEntry{Kind: kind, SourceID: id, SourceName: sourceName, Status: MappingUnresolved}
+	if name, ok := ix.byID[id]; ok && (!idNeedsName || r.sameTenant || strings.EqualFold(name, sourceName)) {
+		e.TargetID, e.TargetName, e.By, e.Status = id, name, "id", MappingResolved
+		if e.SourceName == "" {
+			e.SourceName = name
+		}
+		return e
+	}
+	if sourceName == "" {
+		return e
+	}
+	switch found := ix.byName[strings.ToLower(sourceName)]; len(found) {
+	case 0:
+	case 1:
+		e.TargetID, e.TargetName, e.By, e.Status = found[0], ix.byID[found[0]], "name", MappingResolved
+	default:
+		e.Status = MappingAmbiguous
+	}
+	return e
+}
+
+// planItem works out how one item is restored into the target. It reads nothing from Graph: the
+// run adds what its pre-flight GET finds.
+func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
+	f := graph.Family(it.Family)
+	fi, ok := graph.FamilyOf(f)
+	if !ok || fi.Service != graph.ServiceIntune {
+		return nil, fmt.Errorf("family %q cannot be restored", it.Family)
+	}
+	cs, err := contractsFor(f, it.ODataType)
+	if err != nil {
+		return nil, err
+	}
+	if hasSecretReference(p.Object) {
+		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
+	}
+	plan := &itemPlan{family: f, fi: fi, contracts: cs, isDefault: it.IsDefault}
+	name := displayNameOf(fi, p.Object)
+	if name == "" {
+		name = it.DisplayName
+	}
+	switch {
+	case it.IsDefault:
+		// Enrollment defaults exist in every tenant and can only be PATCHed (§A.5).
+		plan.action, plan.targetName = store.RestoreActionUpdate, name
+		plan.targetID = r.defaults[it.PolicyType]
+		if plan.targetID == "" {
+			_, suffix, _ := strings.Cut(it.SourceGraphID, "_")
+			plan.targetID = targetGUID + "_" + suffix
+		}
+	case mode == store.RestoreOverwrite:
+		plan.action, plan.targetID, plan.targetName = store.RestoreActionUpdate, it.SourceGraphID, name
+	default:
+		plan.action, plan.targetName = store.RestoreActionCreate, name+suffix
+	}
+
+	body := map[string]any{}
+	for k, v := range p.Object {
+		body[k] = v
+	}
+	for _, k := range readOnlyWriteKeys {
+		delete(body, k)
+	}
+	stripVolatile(body)
+	stripNilSecretReferences(body)
+	body[fi.NameProperty] = plan.targetName
+
+	// Scope tags, mapped by name (§B.4); an explicit list is always sent.
+	if tags, ok := p.Object["roleScopeTagIds"].([]any); ok && f != graph.FamilyRoleScopeTags {
+		mapped := []any{}
+		for _, t := range tags {
+			id := fmt.Sprint(t)
+			srcName := ""
+			if p.References != nil {
+				srcName = p.References.ScopeTags[id]
+			}
+			var e MappingEntry
+			if id == "0" {
+				e = MappingEntry{Kind: MappingScopeTag, SourceID: id, SourceName: srcName, TargetID: "0", TargetName: srcName, By: "id", Status: MappingResolved}
+			} else {
+				e = r.fromIndex(r.scopeTags, MappingScopeTag, id, srcName, true)
+			}
+			plan.mapping = append(plan.mapping, e)
+			if e.Status == MappingResolved {
+				if !slices.Contains(mapped, any(e.TargetID)) {
+					mapped = append(mapped, e.TargetID)
+				}
+			} else {
+				plan.unresolved++
+			}
+		}
+		if len(mapped) == 0 && len(tags) > 0 {
+			mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (§B.4)
+		}
+		body["roleScopeTagIds"] = mapped
+	}
+
+	switch f {
+	case graph.FamilyConfigurationPolicies, graph.FamilyCompliancePolicies:
+		settings := cleanChildren(p.Settings)
+		if settings == nil {
+			settings = []any{}
+		}
+		body["settings"] = settings
+	case graph.FamilyDeviceCompliancePolicies:
+		rules := cleanChildren(p.ScheduledActions)
+		if len(rules) == 0 {
+			// Create requires a rule and GET may omit it: Intune's default is block at once (§B.2).
+			rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
+				map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
+		}
+		if plan.action == store.RestoreActionCreate {
+			body["scheduledActionsForRule"] = rules
+		} else {
+			delete(body, "scheduledActionsForRule")
+			plan.scheduledActions = rules
+		}
+	case graph.FamilyGroupPolicyConfigurations:
+		shell := map[string]any{}
+		for _, k := range []string{"@odata.type", "displayName", "description", "roleScopeTagIds"} {
+			if v, ok := body[k]; ok {
+				shell[k] = v
+			}
+		}
+		body = shell
+		plan.definitionValues = p.DefinitionValues
+	case graph.FamilyDeviceEnrollmentConfigurations:
+		if prio, ok := body["priority"]; ok && !it.IsDefault {
+			if n, err := json.Number(fmt.Sprint(prio)).Int64(); err == nil && n > 0 {
+				plan.priority = n
+			}
+		}
+		delete(body, "priority")
+		delete(body, "windowsMobileRestriction")
+	case graph.FamilyIntents:
+		templateID, _ := body["templateId"].(string)
+		delete(body, "templateId")
+		if plan.action == store.RestoreActionCreate {
+			if templateID == "" {
+				return nil, fmt.Errorf("the intent has no templateId to create it from")
+			}
+			plan.createArgs = []string{templateID}
+		}
+		plan.notes = append(plan.notes, "legacy intent: only its name, description and scope tags are restored")
+	}
+	plan.body = body
+
+	// Assignments: direct ones only, target + the four target properties, ids re-mapped (§A.6, §B.4).
+	if cs.assign != "" && fi.HasAssignments && !it.IsDefault {
+		out := []any{}
+		fromPolicySets := 0
+		for _, a := range p.Assignments {
+			m := asMap(a)
+			if src, _ := m["source"].(string); src != "" && src != "direct" {
+				fromPolicySets++
+				continue
+			}
+			target := asMap(m["target"])
+			next := map[string]any{}
+			for _, k := range assignmentTargetKeys {
+				if v, ok := target[k]; ok {
+					next[k] = v
+				}
+			}
+			if g, _ := target["groupId"].(string); g != "" {
+				srcName := ""
+				if p.References != nil {
+					srcName = p.References.Groups[g]
+				}
+				e := r.group(g, srcName)
+				e.Role = "include"
+				if strings.Contains(fmt.Sprint(target["@odata.type"]), "exclusion") {
+					e.Role = "exclude"
+				}
+				plan.mapping = append(plan.mapping, e)
+				if e.Status == MappingResolved {
+					next["groupId"] = e.TargetID
+				} else {
+					plan.unresolved++
+				}
+			}
+			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != noFilterID {
+				srcName := ""
+				if p.References != nil {
+					srcName = p.References.Filters[fid]
+				}
+				e := r.fromIndex(r.filters, MappingFilter, fid, srcName, false)
+				e.Role, _ = target["deviceAndAppManagementAssignmentFilterType"].(string)
+				plan.mapping = append(plan.mapping, e)
+				if e.Status == MappingResolved {
+					next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+				} else {
+					plan.unresolved++
+				}
+			}
+			out = append(out, map[string]any{"target": next})
+		}
+		if fromPolicySets > 0 {
+			plan.notes = append(plan.notes, fmt.Sprintf("%d assignment(s) from policy sets left to their policy sets", fromPolicySets))
+		}
+		// A copy with nothing to assign needs no call; an overwrite sends the full set, even empty.
+		plan.assign = len(out) > 0 || plan.action == store.RestoreActionUpdate
+		plan.assignments = out
+		if plan.unresolved > 0 {
+			plan.assign = false
+		}
+	}
+
+	desired := map[string]any{}
+	for k, v := range body {
+		if k != "settings" && k != "scheduledActionsForRule" {
+			desired[k] = v
+		}
+	}
+	if plan.priority > 0 {
+		desired["priority"] = json.Number(fmt.Sprint(plan.priority))
+	}
+	plan.desired = normalizeObject(desired)
+	return plan, nil
+}
+
+// cleanChildren strips ids and volatile keys from sub-collection items (settings, rules).
+func cleanChildren(list []any) []any {
+	if list == nil {
+		return nil
+	}
+	out := make([]any, 0, len(list))
+	for _, v := range list {
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		stripIDs(m)
+		out = append(out, m)
+	}
+	return out
+}
+
+// stripIDs removes "id" keys at every depth (rules, actions and settings get new ids in the target).
+func stripIDs(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, "id")
+		for _, val := range x {
+			stripIDs(val)
+		}
+	case []any:
+		for _, val := range x {
+			stripIDs(val)
+		}
+	}
+}
+
+// stripNilSecretReferences drops secretReferenceValueId: null (a decrypted OMA-URI value) at every
+// depth: posting the property at all is refused on create (§A.8).
+func stripNilSecretReferences(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if ref, ok := x["secretReferenceValueId"]; ok && ref == nil {
+			delete(x, "secretReferenceValueId")
+		}
+		for _, val := range x {
+			stripNilSecretReferences(val)
+		}
+	case []any:
+		for _, val := range x {
+			stripNilSecretReferences(val)
+		}
+	}
+}
+
+// hasSecretReference reports a non-null secretReferenceValueId anywhere: an encrypted value whose
+// plaintext the backup could not read.
+func hasSecretReference(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if k == "secretReferenceValueId" && val != nil && val != "" {
+				return true
+			}
+			if hasSecretReference(val) {
+				return true
+			}
+		}
+	case []any:
+		for _, val := range x {
+			if hasSecretReference(val) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// definitionValuesBody turns backed-up ADMX definition values into an updateDefinitionValues body
+// ("added", binding definitions and presentations by id), deleting deleteIDs first.
+func definitionValuesBody(graphURL string, values []any, deleteIDs []string) map[string]any {
+	base := strings.TrimRight(graphURL, "/") + "/beta/deviceManagement/groupPolicyDefinitions"
+	added := []any{}
+	for _, v := range values {
+		dv := asMap(v)
+		def := asMap(dv["definition"])
+		defID, _ := def["id"].(string)
+		if defID == "" {
+			continue
+		}
+		next := map[string]any{"enabled": dv["enabled"], "definition@odata.bind": fmt.Sprintf("%s('%s')", base, defID)}
+		var pres []any
+		for _, pv := range anyList(dv["presentationValues"]) {
+			pm := asMap(pv)
+			out := map[string]any{}
+			for k, val := range pm {
+				switch k {
+				case "id", "createdDateTime", "lastModifiedDateTime", "presentation":
+				default:
+					out[k] = val
+				}
+			}
+			if presID, _ := asMap(pm["presentation"])["id"].(string); presID != "" {
+				out["presentation@odata.bind"] = fmt.Sprintf("%s('%s')/presentations('%s')", base, defID, presID)
+			}
+			pres = append(pres, out)
+		}
+		if pres != nil {
+			next["presentationValues"] = pres
+		}
+		added = append(added, next)
+	}
+	if deleteIDs == nil {
+		deleteIDs = []string{}
+	}
+	return map[string]any{"added": added, "updated": []any{}, "deletedIds": deleteIDs}
+}
+
+func anyList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// objectDiff is the field-level diff between the current object (nil: none) and the desired one.
+func objectDiff(current, desired map[string]any, sensitive bool) ([]FieldChange, bool) {
+	if current == nil {
+		current = map[string]any{}
+	}
+	a, _ := canonicalJSON(current)
+	b, _ := canonicalJSON(desired)
+	return fieldDiff(a, b, sensitive)
+}
+
+// restoreOrder sorts items as their dependencies need (§B.4): scope tags, filters, then the
+// policies; enrollment configurations by ascending priority; then by name.
+func restoreOrder(items []store.RestoreItem) {
+	rank := func(f string) int {
+		switch graph.Family(f) {
+		case graph.FamilyRoleScopeTags:
+			return 0
+		case graph.FamilyAssignmentFilters:
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if rank(a.Family) != rank(b.Family) {
+			return rank(a.Family) < rank(b.Family)
+		}
+		if a.Family != b.Family {
+			return a.Family < b.Family
+		}
+		return a.ID < b.ID
+	})
+}
