@@ -64,6 +64,15 @@ func (b *testBundle) seed(t *testing.T) {
 		}}}))
 
 	b.seedDirectory(t)
+	recs, err := engine.ParseLegacy([]byte(`[
+		{"source": "inventory_sync", "id": "inv-77", "tenant": "fabrikam", "status": "Failed", "started_at": "2025-06-01T02:00:00Z",
+		 "failure_reason": "Forbidden: Application must have one of the following scopes: DeviceManagementConfiguration.Read.All"},
+		{"source": "group_sync", "id": "grp-12", "tenant": "old-tenant", "status": "Error", "started_at": "2025-06-02T02:00:00Z",
+		 "failure_reason": "Flux capacitor misaligned"},
+		{"source": "backup_schedule", "id": "bk-3", "tenant": "contoso", "status": "Completed", "started_at": "2025-06-03T03:00:00Z"}]`), "json")
+	require.NoError(t, err)
+	_, err = b.svc.ImportLegacy(ctx, b.admin, "", recs)
+	require.NoError(t, err)
 
 	type runSpec struct {
 		key, typ, tenant, outcome, reason, detail string

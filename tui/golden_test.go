@@ -51,6 +51,7 @@ func TestGoldenViews(t *testing.T) {
 			{"home", nil},
 			{"operations", []string{"o"}},
 			{"operations_failed", []string{"o", "3"}},
+			{"operations_legacy", []string{"o", "6"}},
 			{"operations_filtered", []string{"o", "/", "n", "o", "r", "t", "h", "enter"}},
 			{"operations_confirm_cancel", []string{"o", "space", "space", "c"}},
 			{"run_detail_blocked", []string{":", "r", "u", "n", " ", "BLOCKED", "enter"}},

@@ -97,7 +97,7 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 				return s, s.items[s.cursor].open()
 			}
 		case key.Matches(msg, homeKeys.Runs):
-			return s, navigate(newRuns(s.ctx, runsOptions{tab: len(runTabs) - 1}))
+			return s, navigate(newRuns(s.ctx, runsOptions{tab: allTab}))
 		case key.Matches(msg, homeKeys.Tenants):
 			return s, navigate(newTenants(s.ctx))
 		}

@@ -20,6 +20,7 @@ type runTab struct {
 	statuses []string
 	outcomes []string
 	countKey []string
+	legacy   bool // the read-only imported history, not operation runs
 }
 
 var runTabs = []runTab{
@@ -29,6 +30,7 @@ var runTabs = []runTab{
 		countKey: []string{store.OutcomeFailed, store.OutcomePartiallySucceeded}},
 	{name: "blocked", label: "Blocked", outcomes: []string{store.OutcomeBlocked}, countKey: []string{store.OutcomeBlocked}},
 	{name: "all", label: "All"},
+	{name: "legacy", label: "Legacy", legacy: true},
 }
 
 func runTabNames() []string {
@@ -39,9 +41,12 @@ func runTabNames() []string {
 	return out
 }
 
+// allTab is the index of the "All" tab.
+const allTab = 4
+
 func runTabByName(name string) (int, error) {
 	if name == "" {
-		return len(runTabs) - 1, nil
+		return allTab, nil
 	}
 	for i, t := range runTabs {
 		if t.name == strings.ToLower(name) {
@@ -92,6 +97,7 @@ type runs struct {
 	loaded  bool
 	err     error
 	rows    []store.Run
+	legacy  []store.LegacyRun
 	counts  map[string]int64
 	table   table
 	marked  map[int64]bool
@@ -101,6 +107,7 @@ type runs struct {
 type runsLoadedMsg struct {
 	id     int64
 	rows   []store.Run
+	legacy []store.LegacyRun
 	counts map[string]int64
 	err    error
 }
@@ -133,17 +140,24 @@ func (s *runs) Reload() tea.Cmd {
 		ctx, cancel := c.ctx()
 		defer cancel()
 		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
-		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
+		counts, err := c.Svc.CountRuns(ctx, c.Actor, q)
 		if err != nil {
 			return runsLoadedMsg{id: id, err: err}
 		}
-		counts, err := c.Svc.CountRuns(ctx, c.Actor, q)
+		if tab.legacy {
+			legacy, err := c.Svc.ListLegacyRuns(ctx, c.Actor, store.LegacyFilter{TenantID: tenantID, Search: search, Limit: 500})
+			return runsLoadedMsg{id: id, legacy: legacy, counts: counts, err: err}
+		}
+		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
 		return runsLoadedMsg{id: id, rows: rows, counts: counts, err: err}
 	}
 }
 
 func (s *runs) Bindings() []key.Binding {
 	k := runsKeys
+	if runTabs[s.tab].legacy {
+		return []key.Binding{k.Next, k.Filter} // read-only history
+	}
 	return []key.Binding{k.Next, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy}
 }
 
@@ -157,6 +171,7 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		s.loaded, s.err = true, msg.err
 		if msg.err == nil {
 			s.setRows(msg.rows)
+			s.legacy = msg.legacy
 			s.counts = msg.counts
 		}
 		if again {
@@ -223,6 +238,19 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	h := s.ctx.Height - 6
 	k := runsKeys
+	if runTabs[s.tab].legacy {
+		switch {
+		case key.Matches(msg, k.Up):
+			s.table.move(-1, len(s.legacy), h)
+			return nil
+		case key.Matches(msg, k.Down):
+			s.table.move(1, len(s.legacy), h)
+			return nil
+		case key.Matches(msg, k.Next), key.Matches(msg, k.Prev), key.Matches(msg, k.Filter), len(msg.String()) == 1 && msg.String() >= "1" && msg.String() <= "9":
+		default:
+			return nil // nothing to act on in the read-only history
+		}
+	}
 	switch {
 	case key.Matches(msg, k.Next):
 		s.tab = (s.tab + 1) % len(runTabs)
@@ -348,6 +376,15 @@ func (s *runs) View(width, height int) string {
 	var tabs []string
 	for i, tab := range runTabs {
 		label := tab.label
+		if tab.legacy {
+			label = fmt.Sprintf("%d %s", i+1, label)
+			if i == s.tab {
+				tabs = append(tabs, t.TabActive.Render(label))
+			} else {
+				tabs = append(tabs, t.Tab.Render(label))
+			}
+			continue
+		}
 		if tab.countKey != nil {
 			var n int64
 			for _, k := range tab.countKey {
@@ -386,6 +423,8 @@ func (s *runs) View(width, height int) string {
 	switch {
 	case s.err != nil:
 		lines = append(lines, t.Error.Render("✖ "+s.err.Error()))
+	case runTabs[s.tab].legacy:
+		lines = append(lines, s.legacyView(width, height-len(lines)))
 	case !s.loaded:
 		lines = append(lines, t.Dim.Render("loading…"))
 	case len(s.rows) == 0:
@@ -444,4 +483,37 @@ func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
 		row = append(row, dashIfEmpty(r.InitiatorName))
 	}
 	return row
+}
+
+// legacyView renders imported legacy history: read-only, its reasons mapped onto the taxonomy or
+// shown verbatim.
+func (s *runs) legacyView(width, height int) string {
+	t := s.ctx.Theme
+	if len(s.legacy) == 0 {
+		return "\n" + t.Dim.Render("  no legacy history (import it with `tenantatlas legacy import FILE`)")
+	}
+	s.table.cols = []column{{title: "LEGACY ID", width: 10}, {title: "SOURCE", width: 15}, {title: "TENANT", width: 10},
+		{title: "STATUS", width: 12}, {title: "REASON", flex: true}, {title: "STARTED", width: 11}}
+	s.table.rows = s.table.rows[:0]
+	s.table.marked = nil
+	for _, l := range s.legacy {
+		status := s.ctx.Badge("legacy") + " " + l.Status
+		if l.Outcome != nil {
+			status = s.ctx.Badge(*l.Outcome)
+		}
+		why := dashIfEmpty(deref(l.ReasonCode))
+		if l.ReasonCode == nil && l.LegacyReason != "" {
+			why = t.Dim.Render("unmapped: ") + l.LegacyReason
+		}
+		tenant := l.TenantName
+		if tenant == "" {
+			tenant = l.TenantRef
+		}
+		started := "-"
+		if l.StartedAt != nil {
+			started = l.StartedAt.Local().Format("01-02 15:04")
+		}
+		s.table.rows = append(s.table.rows, []string{l.LegacyID, l.Source, dashIfEmpty(tenant), status, why, started})
+	}
+	return s.table.view(s.ctx, width, height)
 }

@@ -201,7 +201,7 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Roles):
 		return navigate(newRoles(s.ctx, s.tenantID, s.name))
 	case key.Matches(msg, k.Runs):
-		return navigate(newRuns(s.ctx, runsOptions{tab: len(runTabs) - 1, tenantID: s.tenantID, title: "Runs of " + s.name}))
+		return navigate(newRuns(s.ctx, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
 	case key.Matches(msg, k.Up):
 		s.table.move(-1, len(s.last), h)
 	case key.Matches(msg, k.Down):

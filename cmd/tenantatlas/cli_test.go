@@ -220,3 +220,27 @@ func jsonNumber(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestCLILegacyImport(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	dir := t.TempDir()
+	csvFile := filepath.Join(dir, "history.csv")
+	require.NoError(t, os.WriteFile(csvFile, []byte("source,id,tenant,status,started_at,finished_at,items_total,items_failed,failure_reason\n"+
+		"group_sync,g-1,contoso,Failed,2025-06-03T01:00:00Z,,10,10,TooManyRequests\n"+
+		"backup_schedule,b-1,contoso,Completed,2025-06-03T03:00:00Z,,40,0,\n"), 0o644))
+	var res map[string]any
+	c.jsonOut(&res, "legacy", "import", csvFile)
+	require.EqualValues(t, 2, res["imported"])
+	out := c.ok("legacy", "import", csvFile)
+	require.Contains(t, out, "imported 0, skipped 2 already imported")
+
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`[{"source": "printer", "id": "1"}]`), 0o644))
+	r := c.run("", "legacy", "import", bad)
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `row 1: source "printer"`)
+	r = c.run("", "legacy", "import", filepath.Join(dir, "missing.json"))
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "cannot read")
+}
