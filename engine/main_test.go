@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(engineChildEnv) != "" {
 		os.Exit(runEngineChild())
 	}
+	if os.Getenv(restoreChildEnv) != "" {
+		os.Exit(runRestoreChild())
+	}
 	pgtest.Main(m)
 }
