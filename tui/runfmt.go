@@ -50,8 +50,11 @@ func runProgress(r store.Run, width int) string {
 		return ""
 	}
 	if r.Status == store.StatusCompleted && r.ProgressTotal == nil {
-		if r.ProgressProcessed > 0 {
-			return fmt.Sprintf("%d items", r.ProgressProcessed)
+		switch n := r.ProgressProcessed; {
+		case n >= 10_000:
+			return fmt.Sprintf("%dk items", n/1000)
+		case n > 0:
+			return fmt.Sprintf("%d items", n)
 		}
 		return ""
 	}
