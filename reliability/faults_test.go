@@ -86,7 +86,7 @@ func faultMatrix() []faultCase {
 		{name: "unlicensed", runType: inventory, inject: func(st *graphsim.Tenant) { st.SetIntuneLicensed(false) },
 			outcome: store.OutcomeBlocked, reason: "provider_license_missing"},
 		{name: "oversized group name (64 KiB)", runType: groups,
-			inject: func(st *graphsim.Tenant) { st.AddGroup(strings.Repeat("Ω", 32<<10)) },
+			inject:  func(st *graphsim.Tenant) { st.AddGroup(strings.Repeat("Ω", 32<<10)) },
 			outcome: store.OutcomeSucceeded},
 		{name: "healthy (control)", runType: groups, outcome: store.OutcomeSucceeded},
 	}
