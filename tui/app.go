@@ -272,12 +272,18 @@ func (m *Model) hintLine(w int) string {
 	if len(m.stack) == 1 {
 		globals = []key.Binding{globalKeys.Palette, globalKeys.Quit}
 	}
+	if m.top().Capturing() {
+		globals = nil // a text field has the keyboard: only the screen's own keys apply
+	}
 	for _, b := range globals {
 		parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
 	}
+	line := strings.Join(parts, "  ")
+	if m.top().Capturing() {
+		return fit(line, w)
+	}
 	// "? help" always shows: when the hints do not fit, the rest give way to it.
 	help := t.Key.Render("?") + " " + t.Dim.Render("help")
-	line := strings.Join(parts, "  ")
 	if ansiWidth(line)+2+ansiWidth(help) > w {
 		return fit(line, w-ansiWidth(help)-2) + "  " + help
 	}

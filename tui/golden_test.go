@@ -62,6 +62,7 @@ func TestGoldenViews(t *testing.T) {
 			{"groups_search", []string{"t", "enter", "g", "/", "s", "a", "l", "enter"}},
 			{"groups_never_synced", []string{"t", "j", "enter", "g"}},
 			{"roles_expanded", []string{"t", "enter", "d", "j", "enter"}},
+			{"wizard_details", []string{"t", "a", "c", "o", "n", "t", "o", "s", "o", "enter"}},
 			{"help", []string{"o", "?"}},
 			{"palette", []string{":", "t", "e", "tab"}},
 		} {

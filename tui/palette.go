@@ -72,6 +72,8 @@ func init() {
 				}
 				return navigate(newRoles(c, t.ID, t.Name)), nil
 			}},
+		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
+			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
 			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
 		{name: "help", usage: "help", help: "keys and commands (same as ?)",
@@ -80,6 +82,7 @@ func init() {
 			run: func(*Context, string) (tea.Cmd, error) { return tea.Quit, nil }},
 	}
 	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
+	paletteCommands = append(paletteCommands, restorePaletteCommands()...)
 }
 
 type showHelpMsg struct{}

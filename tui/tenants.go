@@ -11,11 +11,12 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-var tenantsKeys = struct{ Up, Down, Open, Filter key.Binding }{
+var tenantsKeys = struct{ Up, Down, Open, Filter, Add key.Binding }{
 	Up:     binding("k", "up", "up"),
 	Down:   binding("j", "down", "down"),
 	Open:   binding("enter", "open"),
 	Filter: binding("/", "filter"),
+	Add:    binding("a", "add tenant"),
 }
 
 // tenants lists the tenants the actor may view with their connection status.
@@ -24,6 +25,7 @@ type tenants struct {
 	id     int64
 	load   loader
 	rows   []engine.TenantView
+	canAdd bool
 	err    error
 	table  table
 	filter lineInput
@@ -31,9 +33,10 @@ type tenants struct {
 }
 
 type tenantsLoadedMsg struct {
-	id   int64
-	rows []engine.TenantView
-	err  error
+	id     int64
+	rows   []engine.TenantView
+	canAdd bool
+	err    error
 }
 
 func newTenants(c *Context) *tenants { return &tenants{ctx: c, id: nextScreenID()} }
@@ -54,12 +57,18 @@ func (s *tenants) Reload() tea.Cmd {
 		ctx, cancel := c.ctx()
 		defer cancel()
 		rows, err := c.Svc.ListTenants(ctx, c.Actor)
-		return tenantsLoadedMsg{id: id, rows: rows, err: err}
+		canAdd := false
+		if w, werr := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); werr == nil {
+			canAdd = c.Svc.Can(ctx, c.Actor, w.ID, engine.CapTenantManage)
+		}
+		return tenantsLoadedMsg{id: id, rows: rows, canAdd: canAdd, err: err}
 	}
 }
 
 func (s *tenants) Bindings() []key.Binding {
-	return []key.Binding{tenantsKeys.Open, tenantsKeys.Filter}
+	add := tenantsKeys.Add
+	add.SetEnabled(s.canAdd)
+	return []key.Binding{tenantsKeys.Open, tenantsKeys.Filter, add}
 }
 
 func (s *tenants) visible() []engine.TenantView {
@@ -83,7 +92,7 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, nil
 		}
 		again := s.load.done()
-		s.rows, s.err = msg.rows, msg.err
+		s.rows, s.canAdd, s.err = msg.rows, msg.canAdd, msg.err
 		if again {
 			s.load.loading = false
 			return s, s.Reload()
@@ -110,6 +119,8 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.table.move(1, len(s.visible()), h)
 		case key.Matches(msg, tenantsKeys.Filter):
 			s.typing = true
+		case key.Matches(msg, tenantsKeys.Add) && s.canAdd:
+			return s, navigate(newWizard(s.ctx))
 		case key.Matches(msg, tenantsKeys.Open):
 			rows := s.visible()
 			if s.table.cursor < len(rows) {

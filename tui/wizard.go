@@ -1,0 +1,319 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// Onboarding steps.
+const (
+	stepDetails = iota
+	stepConnection
+	stepVerify
+	stepSyncs
+)
+
+var wizardSteps = []string{"details", "connection", "verification", "first syncs"}
+
+// wizardField is one text field of the form.
+type wizardField struct {
+	label  string
+	hint   string
+	secret bool
+	input  lineInput
+}
+
+// wizard is the onboarding flow that adds a tenant: details → connection → verification with its
+// live result → first syncs. The secret is typed into a masked field, kept only in memory until the
+// tenant is saved (sealed by the engine), and never drawn.
+type wizard struct {
+	ctx    *Context
+	id     int64
+	step   int
+	fields []*wizardField
+	focus  int
+	err    string
+	busy   bool
+
+	tenant   *engine.TenantView
+	verifyID int64
+	verify   *store.Run
+	started  map[string]int64 // first syncs started, by type
+}
+
+type (
+	wizardSavedMsg struct {
+		id     int64
+		tenant engine.TenantView
+		err    error
+	}
+	wizardRunMsg struct {
+		id  int64
+		run store.Run
+		err error
+	}
+	wizardStartedMsg struct {
+		id  int64
+		typ string
+		run store.Run
+		err error
+	}
+)
+
+func newWizard(c *Context) *wizard {
+	return &wizard{ctx: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
+		{label: "Name", hint: "short name used in commands, e.g. contoso"},
+		{label: "Tenant ID", hint: "Entra ID > Overview > Tenant ID (a GUID) or a verified domain"},
+		{label: "Display name", hint: "optional"},
+		{label: "Client ID", hint: "the app registration's Application (client) ID"},
+		{label: "Client secret", hint: "the secret's Value (not its ID); never shown, encrypted at rest", secret: true},
+	}}
+}
+
+func (s *wizard) Title() string   { return "Add tenant" }
+func (s *wizard) Init() tea.Cmd   { return nil }
+func (s *wizard) Capturing() bool { return s.step <= stepConnection }
+func (s *wizard) Relevant(n store.Notification) bool {
+	return n.Table == "operation_runs" && (n.ID == s.verifyID || (s.tenant != nil && n.TenantID == s.tenant.ID))
+}
+
+func (s *wizard) Bindings() []key.Binding {
+	switch s.step {
+	case stepDetails, stepConnection:
+		return []key.Binding{binding("tab", "next field"), binding("enter", "continue"), binding("esc", "cancel")}
+	case stepVerify:
+		return []key.Binding{binding("v", "verify again"), binding("enter", "continue")}
+	}
+	return []key.Binding{binding("a", "sync all"), binding("g", "groups"), binding("S", "roles"), binding("i", "inventory"), binding("enter", "finish")}
+}
+
+func (s *wizard) stepFields() []*wizardField {
+	if s.step == stepDetails {
+		return s.fields[:3]
+	}
+	return s.fields[3:]
+}
+
+func (s *wizard) Reload() tea.Cmd {
+	if s.verifyID == 0 {
+		return nil
+	}
+	c, id, runID := s.ctx, s.id, s.verifyID
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
+		return wizardRunMsg{id: id, run: run, err: err}
+	}
+}
+
+func (s *wizard) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case wizardSavedMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		s.busy = false
+		if msg.err != nil {
+			s.err = msg.err.Error()
+			return s, nil
+		}
+		s.fields[4].input.set("") // the secret leaves memory once sealed
+		s.tenant = &msg.tenant
+		s.step = stepVerify
+		return s, s.startVerification()
+	case wizardStartedMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		if msg.err != nil {
+			s.err = msg.err.Error()
+			return s, nil
+		}
+		if msg.typ == engine.TypeProviderVerification {
+			s.verifyID, s.verify = msg.run.ID, &msg.run
+			return s, nil
+		}
+		s.started[msg.typ] = msg.run.ID
+	case wizardRunMsg:
+		if msg.id == s.id && msg.err == nil {
+			s.verify = &msg.run
+		}
+	case tea.KeyPressMsg:
+		return s, s.onKey(msg)
+	}
+	return s, nil
+}
+
+func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch s.step {
+	case stepDetails, stepConnection:
+		fields := s.stepFields()
+		switch msg.String() {
+		case "esc":
+			return func() tea.Msg { return backMsg{} }
+		case "tab", "down":
+			s.focus = (s.focus + 1) % len(fields)
+		case "shift+tab", "up":
+			s.focus = (s.focus + len(fields) - 1) % len(fields)
+		case "enter":
+			if s.focus < len(fields)-1 {
+				s.focus++
+				return nil
+			}
+			return s.advance()
+		default:
+			s.err = ""
+			fields[s.focus].input.update(msg)
+		}
+	case stepVerify:
+		switch msg.String() {
+		case "v":
+			if s.verify == nil || !s.verify.Active() {
+				return s.startVerification()
+			}
+		case "enter":
+			s.step = stepSyncs
+		}
+	case stepSyncs:
+		switch msg.String() {
+		case "a":
+			return tea.Batch(s.startSync(engine.TypeDirectoryGroupsSync), s.startSync(engine.TypeDirectoryRoleDefsSync), s.startSync(engine.TypeInventorySync))
+		case "g":
+			return s.startSync(engine.TypeDirectoryGroupsSync)
+		case "S":
+			return s.startSync(engine.TypeDirectoryRoleDefsSync)
+		case "i":
+			return s.startSync(engine.TypeInventorySync)
+		case "enter":
+			t := s.tenant
+			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.ctx, t.ID, t.Name)))
+		}
+	}
+	return nil
+}
+
+// advance validates the step's fields and moves on; the connection step saves the tenant.
+func (s *wizard) advance() tea.Cmd {
+	for _, f := range s.stepFields() {
+		if f.label != "Display name" && strings.TrimSpace(f.input.String()) == "" {
+			s.err = f.label + " is required: " + f.hint
+			return nil
+		}
+	}
+	if s.step == stepDetails {
+		s.step, s.focus = stepConnection, 0
+		return nil
+	}
+	if s.busy {
+		return nil
+	}
+	s.busy = true
+	c, id := s.ctx, s.id
+	req := engine.AddTenantRequest{Name: strings.TrimSpace(s.fields[0].input.String()), TenantGUID: strings.TrimSpace(s.fields[1].input.String()),
+		DisplayName: strings.TrimSpace(s.fields[2].input.String()), ClientID: strings.TrimSpace(s.fields[3].input.String()),
+		ClientSecret: []byte(s.fields[4].input.String())}
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		t, err := c.Svc.AddTenant(ctx, c.Actor, req)
+		return wizardSavedMsg{id: id, tenant: t, err: err}
+	}
+}
+
+func (s *wizard) startVerification() tea.Cmd { return s.start(engine.TypeProviderVerification) }
+
+func (s *wizard) startSync(typ string) tea.Cmd { return s.start(typ) }
+
+func (s *wizard) start(typ string) tea.Cmd {
+	c, id, tenantID := s.ctx, s.id, s.tenant.ID
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		res, err := c.Svc.Start(ctx, c.Actor, engine.StartRequest{Type: typ, TenantID: tenantID})
+		return wizardStartedMsg{id: id, typ: typ, run: res.Run, err: err}
+	}
+}
+
+func (s *wizard) View(width, height int) string {
+	t := s.ctx.Theme
+	var steps []string
+	for i, name := range wizardSteps {
+		label := fmt.Sprintf("%d %s", i+1, name)
+		switch {
+		case i == s.step:
+			steps = append(steps, t.TabActive.Render(label))
+		case i < s.step:
+			steps = append(steps, s.ctx.Tone("ok", "✔ "+name))
+		default:
+			steps = append(steps, t.Tab.Render(label))
+		}
+	}
+	lines := []string{fit(strings.Join(steps, t.Dim.Render(" → ")), width), ""}
+	switch s.step {
+	case stepDetails, stepConnection:
+		for i, f := range s.stepFields() {
+			value := f.input.String()
+			if f.secret {
+				value = strings.Repeat("•", len([]rune(value)))
+			}
+			cursor := "  "
+			if i == s.focus {
+				cursor = t.Key.Render("▸ ")
+				value += "█"
+			}
+			lines = append(lines, fit(cursor+fit(t.Header.Render(f.label), 14)+value, width),
+				fit("    "+t.Dim.Render(f.hint), width), "")
+		}
+		if s.busy {
+			lines = append(lines, t.Dim.Render("  saving…"))
+		}
+	case stepVerify:
+		lines = append(lines, s.verifyView(width)...)
+	case stepSyncs:
+		lines = append(lines, fit(fmt.Sprintf("%s is registered. Fill its caches now (DB-only views show them as they land):", s.tenant.Name), width), "")
+		for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeInventorySync} {
+			op, _ := engine.LookupOperation(typ)
+			state := t.Dim.Render("not started")
+			if id, ok := s.started[typ]; ok {
+				state = s.ctx.Tone("info", fmt.Sprintf("run %d started", id))
+			}
+			lines = append(lines, fit("  "+fit(op.Title, 24)+state, width))
+		}
+	}
+	if s.err != "" {
+		lines = append(lines, "", fit(t.Error.Render("✖ "+s.err), width))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *wizard) verifyView(width int) []string {
+	t := s.ctx.Theme
+	r := s.verify
+	if r == nil {
+		return []string{t.Dim.Render("  starting verification…")}
+	}
+	lines := []string{fit(fmt.Sprintf("  verification run %d  %s", r.ID, s.ctx.RunBadge(*r)), width)}
+	if r.Active() {
+		return append(lines, t.Dim.Render("  requesting a token, comparing its permissions, probing each family…"))
+	}
+	if r.ReasonCode != nil {
+		lines = append(lines, fit("  "+t.Error.Render(*r.ReasonCode)+"  "+deref(r.ReasonDetail), width))
+		lines = append(lines, wrap("  → "+reason.Hint(reason.Code(*r.ReasonCode)), width)...)
+	}
+	if v, ok := r.Result["verification"].(map[string]any); ok {
+		lines = append(lines, "")
+		for _, l := range verificationTable(&store.ProviderConnection{Verification: v}) {
+			lines = append(lines, fit("  "+l, width))
+		}
+	}
+	lines = append(lines, "", t.Dim.Render("  v verifies again after you fix the app registration; enter continues to the first syncs"))
+	return lines
+}
