@@ -30,6 +30,8 @@ type RestoreRequest struct {
 	Items []string
 	// Mode is store.RestoreCreateCopy (default) or store.RestoreOverwrite.
 	Mode string
+	// Now dates the copies' name suffix (zero: the current time; the dashboard passes its clock).
+	Now time.Time
 }
 
 // RestorePreviewItem is what restoring one item would do.
@@ -97,7 +99,7 @@ type restoreSetup struct {
 // target's current object (from its inventory) and the assignment mapping, unresolved references
 // listed. It makes no Graph call.
 func (s *Service) PreviewRestore(ctx context.Context, actor Actor, req RestoreRequest) (RestorePreview, error) {
-	setup, err := s.prepareRestore(ctx, actor, req, time.Now())
+	setup, err := s.prepareRestore(ctx, actor, req)
 	if err != nil {
 		return RestorePreview{}, err
 	}
@@ -108,7 +110,7 @@ func (s *Service) PreviewRestore(ctx context.Context, actor Actor, req RestoreRe
 // them, in one transaction (through the same startTx as Start: authorization, run, River job,
 // audit).
 func (s *Service) StartRestore(ctx context.Context, actor Actor, req RestoreRequest) (RestoreStarted, error) {
-	setup, err := s.prepareRestore(ctx, actor, req, time.Now())
+	setup, err := s.prepareRestore(ctx, actor, req)
 	if err != nil {
 		return RestoreStarted{}, err
 	}
@@ -219,8 +221,12 @@ func RestoreNameSuffix(day time.Time) string {
 	return " (restored " + day.UTC().Format("2006-01-02") + ")"
 }
 
-func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRequest, now time.Time) (restoreSetup, error) {
+func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRequest) (restoreSetup, error) {
 	var setup restoreSetup
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	mode := req.Mode
 	if mode == "" {
 		mode = store.RestoreCreateCopy
@@ -350,7 +356,7 @@ func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRe
 				pi.Notes = append(pi.Notes, "not in the target's inventory: recreated if the pre-flight read does not find it")
 			}
 		}
-		pi.Changes, pi.Truncated = objectDiff(currentObj, p.desired, it.Sensitive)
+		pi.Changes, pi.Truncated = objectDiff(currentObj, p.desired, p.contracts.put, it.Sensitive)
 		if pi.Unresolved > 0 && p.contracts.assign != "" && !p.isDefault {
 			pi.Notes = append(pi.Notes, fmt.Sprintf("%d unresolved reference(s): assignments are not applied", pi.Unresolved))
 		}

@@ -319,6 +319,9 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 			}
 			var e MappingEntry
 			if id == "0" {
+				if srcName == "" {
+					srcName = "Default" // the built-in tag every tenant has
+				}
 				e = MappingEntry{Kind: MappingScopeTag, SourceID: id, SourceName: srcName, TargetID: "0", TargetName: srcName, By: "id", Status: MappingResolved}
 			} else {
 				e = r.fromIndex(r.scopeTags, MappingScopeTag, id, srcName, true)
@@ -581,10 +584,17 @@ func anyList(v any) []any {
 }
 
 // objectDiff is the field-level diff between the current object (nil: none) and the desired one.
-func objectDiff(current, desired map[string]any, sensitive bool) ([]FieldChange, bool) {
-	if current == nil {
-		current = map[string]any{}
+// A PATCH changes only the properties it sends, so the current object is compared on those only;
+// a PUT replaces the object, so every writable property counts.
+func objectDiff(current, desired map[string]any, put, sensitive bool) ([]FieldChange, bool) {
+	cur := map[string]any{}
+	for k, v := range current {
+		_, sent := desired[k]
+		if (put && !slices.Contains(readOnlyWriteKeys, k) && k != "priority") || sent {
+			cur[k] = v
+		}
 	}
+	current = cur
 	a, _ := canonicalJSON(current)
 	b, _ := canonicalJSON(desired)
 	return fieldDiff(a, b, sensitive)

@@ -206,7 +206,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 						if n, err := json.Number(fmt.Sprint(obj["priority"])).Int64(); err == nil {
 							currentPriority = n
 						}
-						changes, _ := objectDiff(normalizeObject(obj), plan.desired, false)
+						changes, _ := objectDiff(normalizeObject(obj), plan.desired, plan.contracts.put, false)
 						summary = fmt.Sprintf("%d field(s) differed", len(changes))
 					}
 				}

@@ -1,0 +1,320 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// The restore screen (issues #7, #8): the preview of restoring a backup set into a tenant (per
+// item create or update, the field diff against the target's current object and the assignment
+// mapping, unresolved references highlighted) and a typed confirmation: the start is enabled only
+// once the target tenant's name is typed exactly. Everything shown comes from PostgreSQL
+// (engine.Service.PreviewRestore makes no Graph call).
+
+var restoreKeys = struct {
+	Up, Down, PageDown, PageUp, Mode, Start key.Binding
+}{
+	Up:       binding("k", "scroll up", "up"),
+	Down:     binding("j", "scroll down", "down"),
+	PageDown: binding("f", "page down", "pgdown"),
+	PageUp:   binding("b", "page up", "pgup"),
+	Mode:     binding("m", "create copy / overwrite"),
+	Start:    binding("s", "restore… (type the tenant's name)"),
+}
+
+// restoreScreen previews and starts a restore.
+type restoreScreen struct {
+	ctx        *Context
+	id         int64
+	setID      int64
+	targetRef  string
+	mode       string
+	load       loader
+	pv         *engine.RestorePreview
+	err        error
+	offset     int
+	confirming bool
+	typed      lineInput
+	starting   bool
+}
+
+type restorePreviewMsg struct {
+	id  int64
+	pv  engine.RestorePreview
+	err error
+}
+
+type restoreStartedMsg struct {
+	id      int64
+	started engine.RestoreStarted
+	err     error
+}
+
+func newRestore(c *Context, setID int64, targetRef string) *restoreScreen {
+	return &restoreScreen{ctx: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy}
+}
+
+func (s *restoreScreen) Title() string                    { return fmt.Sprintf("Restore set %d", s.setID) }
+func (s *restoreScreen) Init() tea.Cmd                    { return s.Reload() }
+func (s *restoreScreen) Capturing() bool                  { return s.confirming }
+func (s *restoreScreen) Relevant(store.Notification) bool { return false }
+
+func (s *restoreScreen) Bindings() []key.Binding {
+	k := restoreKeys
+	start := k.Start
+	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
+	return []key.Binding{k.Down, k.Up, k.PageDown, k.Mode, start}
+}
+
+func (s *restoreScreen) request() engine.RestoreRequest {
+	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.ctx.now()}
+}
+
+func (s *restoreScreen) Reload() tea.Cmd {
+	if !s.load.start() {
+		return nil
+	}
+	c, id, req := s.ctx, s.id, s.request()
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		pv, err := c.Svc.PreviewRestore(ctx, c.Actor, req)
+		return restorePreviewMsg{id: id, pv: pv, err: err}
+	}
+}
+
+func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case restorePreviewMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		again := s.load.done()
+		s.err = msg.err
+		if msg.err == nil {
+			s.pv = &msg.pv
+		}
+		if again {
+			s.load.loading = false
+			return s, s.Reload()
+		}
+	case restoreStartedMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		s.starting = false
+		if msg.err != nil {
+			return s, flashErr(msg.err)
+		}
+		s.confirming = false
+		s.typed.set("")
+		return s, tea.Batch(flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)),
+			navigate(newRunDetail(s.ctx, msg.started.Run.ID)))
+	case tea.KeyPressMsg:
+		if s.confirming {
+			return s, s.confirmKey(msg)
+		}
+		page := max(s.ctx.Height-8, 1)
+		k := restoreKeys
+		switch {
+		case key.Matches(msg, k.Down):
+			s.offset++
+		case key.Matches(msg, k.Up):
+			s.offset--
+		case key.Matches(msg, k.PageDown):
+			s.offset += page
+		case key.Matches(msg, k.PageUp):
+			s.offset -= page
+		case key.Matches(msg, k.Mode):
+			if s.mode == store.RestoreCreateCopy {
+				s.mode = store.RestoreOverwrite
+			} else {
+				s.mode = store.RestoreCreateCopy
+			}
+			s.offset = 0
+			return s, s.Reload()
+		case key.Matches(msg, k.Start) && s.pv != nil && len(s.pv.Items) > 0:
+			s.confirming = true
+			s.typed.set("")
+		}
+		s.offset = max(s.offset, 0)
+	}
+	return s, nil
+}
+
+// confirmKey handles the typed confirmation: enter starts only when the tenant's name matches.
+func (s *restoreScreen) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "esc":
+		s.confirming = false
+		s.typed.set("")
+		return nil
+	case "enter":
+		if !s.confirmed() || s.starting {
+			return nil
+		}
+		s.starting = true
+		c, id, req := s.ctx, s.id, s.request()
+		return func() tea.Msg {
+			ctx, cancel := c.ctx()
+			defer cancel()
+			started, err := c.Svc.StartRestore(ctx, c.Actor, req)
+			return restoreStartedMsg{id: id, started: started, err: err}
+		}
+	}
+	s.typed.update(msg)
+	return nil
+}
+
+func (s *restoreScreen) confirmed() bool {
+	return s.pv != nil && s.typed.String() == s.pv.TargetTenant
+}
+
+func (s *restoreScreen) View(width, height int) string {
+	t := s.ctx.Theme
+	if s.err != nil {
+		return t.Error.Render("✖ " + s.err.Error())
+	}
+	if s.pv == nil {
+		return t.Dim.Render("previewing…")
+	}
+	pv := s.pv
+	mode := pv.Mode
+	if pv.NameSuffix != "" {
+		mode += t.Dim.Render("  copies named …" + pv.NameSuffix)
+	}
+	head := []string{
+		fit(t.Header.Render("from ")+fmt.Sprintf("set %d of %s", pv.BackupSetID, pv.SourceTenant)+
+			t.Header.Render("   into ")+s.ctx.Tone("info", pv.TargetTenant), width),
+		fit(t.Header.Render("mode ")+mode, width),
+		fit(fmt.Sprintf("%s  %s  %s  %s",
+			s.ctx.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.ctx.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
+			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.ctx, pv.Unresolved))+
+			t.Dim.Render("   needs "+strings.Join(pv.Permissions, ", ")), width),
+	}
+	for _, w := range pv.Warnings {
+		head = append(head, fit(s.ctx.Tone("warn", "⚠ "+w), width))
+	}
+	body := s.body(width)
+	foot := s.footer(width)
+	visible := max(height-len(head)-2, 1)
+	s.offset = min(s.offset, max(len(body)-visible, 0))
+	end := min(s.offset+visible, len(body))
+	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body[s.offset:end], "\n"), visible) + "\n" + foot
+}
+
+func unresolvedTone(c *Context, n int) string {
+	if n == 0 {
+		return c.Tone("ok", "all references resolved")
+	}
+	return c.Tone("bad", fmt.Sprintf("✖ %d unresolved", n))
+}
+
+// body lists every item with its mapping and, for updates, its field diff.
+func (s *restoreScreen) body(width int) []string {
+	t := s.ctx.Theme
+	var out []string
+	for _, it := range s.pv.Items {
+		mark, tone := "+", "ok"
+		switch it.Action {
+		case store.RestoreActionUpdate:
+			mark, tone = "~", "warn"
+		case store.RestoreActionSkip:
+			mark, tone = "-", "bad"
+		}
+		name := it.TargetName
+		if name == "" {
+			name = it.DisplayName
+		}
+		line := s.ctx.Tone(tone, fmt.Sprintf("%s %-6s %s", mark, it.Action, dashIfEmpty(name))) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
+		if it.IsDefault {
+			line += t.Dim.Render(" [default]")
+		}
+		if it.Sensitive {
+			line += " " + s.ctx.Badge("sensitive")
+		}
+		out = append(out, fit(line, width))
+		if it.Error != "" {
+			out = append(out, fit(s.ctx.Tone("bad", "    cannot restore: "+it.Error), width))
+		}
+		for _, n := range it.Notes {
+			out = append(out, fit(t.Dim.Render("    note: "+n), width))
+		}
+		for _, m := range it.Mapping {
+			kind := strings.ReplaceAll(m.Kind, "_", " ")
+			if m.Role != "" {
+				kind += " " + m.Role
+			}
+			src := fmt.Sprintf("%q", dashIfEmpty(m.SourceName))
+			if m.Status != engine.MappingResolved {
+				out = append(out, fit(s.ctx.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))), width))
+				continue
+			}
+			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)), width))
+		}
+		if it.Action == store.RestoreActionUpdate {
+			for _, c := range it.Changes {
+				out = append(out, fit("    "+c.Path+": "+t.Dim.Render(dashIfEmpty(c.From))+" → "+dashIfEmpty(c.To), width))
+			}
+			if len(it.Changes) == 0 {
+				out = append(out, fit(t.Dim.Render("    no field differs from the target's inventory"), width))
+			}
+		} else if n := len(it.Changes); n > 0 {
+			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    %d field(s) set, %d assignment(s)", n, it.Assignments)), width))
+		}
+		if it.Truncated {
+			out = append(out, t.Dim.Render("    … more changes"))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, t.Dim.Render("  the set holds no items"))
+	}
+	return out
+}
+
+// footer is the confirmation line: the start is enabled only by the typed tenant name.
+func (s *restoreScreen) footer(width int) string {
+	t := s.ctx.Theme
+	if !s.confirming {
+		return fit(t.Dim.Render("press ")+t.Key.Render("s")+t.Dim.Render(" to restore into "+s.pv.TargetTenant+", ")+
+			t.Key.Render("m")+t.Dim.Render(" to switch mode"), width)
+	}
+	prompt := fmt.Sprintf("type %q to restore: ", s.pv.TargetTenant)
+	state := s.ctx.Tone("muted", "  enter disabled")
+	if s.confirmed() {
+		state = s.ctx.Tone("ok", "  enter starts the restore")
+	}
+	if s.starting {
+		state = s.ctx.Tone("info", "  starting…")
+	}
+	return fit(s.ctx.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
+}
+
+// restorePaletteCommands are the `:` commands of the restore screen.
+func restorePaletteCommands() []paletteCommand {
+	return []paletteCommand{
+		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
+			run: func(c *Context, arg string) (tea.Cmd, error) {
+				fields := strings.Fields(arg)
+				if len(fields) == 0 || len(fields) > 2 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				id, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "#"), 10, 64)
+				if err != nil || id <= 0 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				target := ""
+				if len(fields) == 2 {
+					target = fields[1]
+				}
+				return navigate(newRestore(c, id, target)), nil
+			}},
+	}
+}
