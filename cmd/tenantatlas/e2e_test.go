@@ -166,6 +166,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	entries, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	require.Empty(t, entries, "the demo removed its directory")
-	out, _ := exec.Command("pgrep", "-f", tmp).CombinedOutput()
+	// The demo's processes (its postgres) run inside tmp/tenantatlas-demo-*; the tmux shell itself only
+	// names tmp.
+	out, _ := exec.Command("pgrep", "-f", filepath.Join(tmp, "tenantatlas-demo-")).CombinedOutput()
 	require.Empty(t, strings.TrimSpace(string(out)), "no process of the demo is left")
 }
