@@ -153,6 +153,9 @@ type InventoryQuery struct {
 
 // ListInventory returns one page of a tenant's inventory (inventory.sync).
 func (s *Service) ListInventory(ctx context.Context, actor Actor, tenantID int64, q InventoryQuery) ([]store.InventoryItem, error) {
+	if err := checkText("search", q.Search, "family", q.Family, "policy type", q.PolicyType); err != nil {
+		return nil, err
+	}
 	if err := s.authorizeTenant(ctx, actor, tenantID, CapInventorySync); err != nil {
 		return nil, err
 	}

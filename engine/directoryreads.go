@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/store"
@@ -41,6 +42,9 @@ func (s *Service) tenantForView(ctx context.Context, actor Actor, id int64, ref 
 
 // SearchGroups searches a tenant's cached groups (DB only; fresh data comes from a sync run).
 func (s *Service) SearchGroups(ctx context.Context, actor Actor, tenantID int64, tenantRef string, q store.GroupQuery) ([]store.Group, error) {
+	if err := checkText("search", q.Search, "group", q.AfterName+q.AfterID); err != nil {
+		return nil, err
+	}
 	t, err := s.tenantForView(ctx, actor, tenantID, tenantRef)
 	if err != nil {
 		return nil, err
@@ -52,6 +56,9 @@ func (s *Service) SearchGroups(ctx context.Context, actor Actor, tenantID int64,
 // GroupLabels resolves group ids to cached groups for labels (assignments, restore mappings). Ids
 // missing from the cache are absent from the map: the caller says so and offers a sync.
 func (s *Service) GroupLabels(ctx context.Context, actor Actor, tenantID int64, ids []string) (map[string]store.Group, error) {
+	if err := checkText("group id", strings.Join(ids, ",")); err != nil {
+		return nil, err
+	}
 	t, err := s.tenantForView(ctx, actor, tenantID, "")
 	if err != nil {
 		return nil, err
@@ -61,6 +68,9 @@ func (s *Service) GroupLabels(ctx context.Context, actor Actor, tenantID int64, 
 
 // RoleDefinitions lists a tenant's cached role definitions matching search.
 func (s *Service) RoleDefinitions(ctx context.Context, actor Actor, tenantID int64, tenantRef, search string, includeDeleted bool) ([]store.RoleDefinition, error) {
+	if err := checkText("search", search); err != nil {
+		return nil, err
+	}
 	t, err := s.tenantForView(ctx, actor, tenantID, tenantRef)
 	if err != nil {
 		return nil, err

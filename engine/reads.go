@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -55,6 +56,10 @@ type RunQuery struct {
 // runFilter turns q into a store filter limited to what the actor may view: its workspaces, and in
 // each only the run types its role may view.
 func (s *Service) runFilter(ctx context.Context, actor Actor, q RunQuery) (store.RunFilter, bool, error) {
+	if err := checkText("search", q.Search, "reason code", q.ReasonCode, "type", strings.Join(q.Types, ","),
+		"status", strings.Join(q.Statuses, ","), "outcome", strings.Join(q.Outcomes, ",")); err != nil {
+		return store.RunFilter{}, false, err
+	}
 	roles, err := s.memberRoles(ctx, actor)
 	if err != nil {
 		return store.RunFilter{}, false, err
@@ -100,6 +105,9 @@ func (s *Service) CountRuns(ctx context.Context, actor Actor, q RunQuery) (map[s
 
 // RunEvents returns a run's timeline and log after afterID, oldest first.
 func (s *Service) RunEvents(ctx context.Context, actor Actor, f store.EventFilter) ([]store.RunEvent, error) {
+	if err := checkText("search", f.Search); err != nil {
+		return nil, err
+	}
 	if _, err := s.GetRun(ctx, actor, f.RunID); err != nil {
 		return nil, err
 	}
@@ -156,6 +164,9 @@ func (s *Service) Can(ctx context.Context, actor Actor, workspaceID int64, c Cap
 
 // ListAudit returns audit events of workspaces where the actor may manage members or tenants.
 func (s *Service) ListAudit(ctx context.Context, actor Actor, f store.AuditFilter) ([]store.AuditEvent, error) {
+	if err := checkText("action", f.Action, "target kind", f.TargetKind, "target", f.TargetID); err != nil {
+		return nil, err
+	}
 	roles, err := s.memberRoles(ctx, actor)
 	if err != nil {
 		return nil, err

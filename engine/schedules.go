@@ -195,6 +195,9 @@ func (s *Service) mutateSchedule(ctx context.Context, actor Actor, ref, action s
 // findSchedule resolves a schedule by numeric id or by name among the actor's visible schedules.
 // Schedules of other workspaces are "not found".
 func (s *Service) findSchedule(ctx context.Context, q store.Querier, actor Actor, ref string) (store.BackupSchedule, error) {
+	if err := checkText("schedule", ref); err != nil {
+		return store.BackupSchedule{}, err
+	}
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		sch, err := store.GetSchedule(ctx, q, id)
 		if errors.Is(err, store.ErrNotFound) {

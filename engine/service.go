@@ -97,6 +97,9 @@ func (s *Service) DB() *store.DB { return s.db }
 
 // ActorByName resolves a local user (--as / TENANTATLAS_USER); empty means the bootstrap admin.
 func (s *Service) ActorByName(ctx context.Context, name string) (Actor, error) {
+	if err := checkText("user name", name); err != nil {
+		return Actor{}, err
+	}
 	var u store.User
 	var err error
 	if name == "" {

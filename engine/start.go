@@ -192,6 +192,9 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 
 // resolveTenant finds a tenant the actor can see. Tenants of other workspaces are "not found".
 func (s *Service) resolveTenant(ctx context.Context, q store.Querier, actor Actor, id int64, ref string) (store.Tenant, error) {
+	if err := checkText("tenant", ref); err != nil {
+		return store.Tenant{}, err
+	}
 	if id != 0 {
 		t, err := store.GetTenant(ctx, q, id)
 		if err != nil {
