@@ -74,7 +74,7 @@ func (d *dashboard) press(keys ...string) {
 		}
 		for _, m := range msgs {
 			d.apply(m)
-			d.settle(30 * time.Millisecond)
+			d.settle(15 * time.Millisecond)
 		}
 	}
 }
