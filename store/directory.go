@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +69,9 @@ func GetWorkspace(ctx context.Context, q Querier, id int64) (Workspace, error) {
 
 func GetWorkspaceByName(ctx context.Context, q Querier, name string) (Workspace, error) {
 	var w Workspace
+	if strings.IndexByte(name, 0) >= 0 { // no stored name holds a NUL; PostgreSQL would reject it
+		return w, fmt.Errorf("%w: workspace %q", ErrNotFound, name)
+	}
 	err := q.QueryRow(ctx, `SELECT id, name, created_at FROM workspaces WHERE name = $1`, name).Scan(&w.ID, &w.Name, &w.CreatedAt)
 	if err != nil {
 		return w, notFound(err, fmt.Sprintf("workspace %q", name))
@@ -121,6 +125,9 @@ func GetUser(ctx context.Context, q Querier, id int64) (User, error) {
 }
 
 func GetUserByName(ctx context.Context, q Querier, name string) (User, error) {
+	if strings.IndexByte(name, 0) >= 0 { // no stored name holds a NUL; PostgreSQL would reject it
+		return User{}, fmt.Errorf("%w: user %q", ErrNotFound, name)
+	}
 	u, err := scanUser(q.QueryRow(ctx, userSelect+` WHERE name = $1`, name))
 	if err != nil {
 		return u, notFound(err, fmt.Sprintf("user %q", name))

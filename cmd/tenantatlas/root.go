@@ -102,6 +102,11 @@ Run without a command to open the dashboard (with its embedded engine).`,
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {
+		if !c.Runnable() && c.HasSubCommands() {
+			// A command group runs only to print its help; without this cobra prints the help and
+			// exits 0 for `tenantatlas runs frob` instead of refusing the unknown command (exit 2).
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
 		if c.Args == nil {
 			c.Args = cobra.NoArgs
 		}
