@@ -236,7 +236,8 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 					return err
 				}
 			}
-			if op.resumes() && run.Attempt < op.MaxAttempts {
+			// A queued run never started: whatever the operation, re-enqueuing it repeats nothing.
+			if run.Status == store.StatusQueued || (op.resumes() && run.Attempt < op.MaxAttempts) {
 				job, err := e.river.InsertTx(ctx, tx, RunArgs{RunID: run.ID}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
 				if err != nil {
 					return err

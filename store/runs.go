@@ -436,22 +436,27 @@ func RequeueRun(ctx context.Context, q Querier, id int64) error {
 	return nil
 }
 
-// RequeueRunWithJob re-queues a stale running run under a new River job.
+// RequeueRunWithJob re-queues a stale running run (or a queued run whose job was orphaned) under a new
+// River job.
 func RequeueRunWithJob(ctx context.Context, q Querier, id, jobID int64) error {
 	_, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'queued', river_job_id = $2, heartbeat_at = now(), updated_at = now()
-		WHERE id = $1 AND status = 'running'`, id, jobID)
+		WHERE id = $1 AND status IN ('running', 'queued')`, id, jobID)
 	if err != nil {
 		return fmt.Errorf("error re-queueing run %d: %w", id, err)
 	}
 	return nil
 }
 
-// LockStaleRuns locks running runs whose heartbeat is older than olderThan, skipping rows another
-// engine is already handling.
+// LockStaleRuns locks running runs whose heartbeat is older than olderThan, and queued runs whose
+// River job was fetched (state running) longer ago than that — their engine died between fetching
+// the job and marking the run running, and River alone would rescue the job only after an hour.
+// Rows another engine is already handling are skipped.
 func LockStaleRuns(ctx context.Context, tx pgx.Tx, olderThan time.Duration, limit int) ([]Run, error) {
 	return collectRuns(tx.Query(ctx, `SELECT `+runColumns+runFrom+`
-		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1)
-		ORDER BY r.heartbeat_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED`, olderThan.Seconds(), limit))
+		WHERE (r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1))
+			OR (r.status = 'queued' AND EXISTS (SELECT 1 FROM river_job j WHERE j.id = r.river_job_id AND j.state = 'running'
+				AND j.attempted_at < now() - make_interval(secs => $1)))
+		ORDER BY r.heartbeat_at NULLS FIRST LIMIT $2 FOR UPDATE OF r SKIP LOCKED`, olderThan.Seconds(), limit))
 }
 
 // NextRunID reserves a run id, so the River job carrying it can be inserted before the run row.
