@@ -34,6 +34,7 @@ type testResult struct {
 	pkg, name, action string
 	elapsed           float64
 	metrics           []string
+	output            strings.Builder
 }
 
 type fuzzResult struct {
@@ -137,19 +138,21 @@ func parseTestJSON(r io.Reader) []testResult {
 			if m := metricRE.FindStringSubmatch(strings.TrimSpace(e.Output)); m != nil {
 				res.metrics = append(res.metrics, m[1]+" "+strings.TrimSpace(m[2]))
 			}
-			if strings.Contains(e.Output, "--- FAIL") || strings.Contains(e.Output, "Error") {
-				fmt.Fprint(os.Stderr, e.Output)
-			}
+			res.output.WriteString(e.Output)
 		case "pass", "fail", "skip":
 			if e.Test == top {
 				res.action, res.elapsed = e.Action, e.Elapsed
+				if e.Action == "fail" {
+					fmt.Fprint(os.Stderr, res.output.String())
+				}
 				fmt.Fprintf(os.Stderr, "%-4s %s %s (%.1fs)\n", e.Action, res.pkg, top, e.Elapsed)
 			}
 		}
 	}
 	out := make([]testResult, 0, len(order))
 	for _, k := range order {
-		out = append(out, *byKey[k])
+		r := byKey[k]
+		out = append(out, testResult{pkg: r.pkg, name: r.name, action: r.action, elapsed: r.elapsed, metrics: r.metrics})
 	}
 	return out
 }
