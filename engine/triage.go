@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/store"
@@ -35,22 +37,22 @@ func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triag
 	for _, sc := range f.Scopes {
 		workspaces = append(workspaces, sc.WorkspaceID)
 	}
-	if out.Connections, err = store.ConnectionProblems(ctx, s.db.Pool, workspaces); err != nil {
-		return out, err
-	}
-	if out.Problems, err = store.ProblemRunsByReason(ctx, s.db.Pool, f, out.Since); err != nil {
-		return out, err
-	}
-	if out.Stuck, err = store.StuckRuns(ctx, s.db.Pool, f, StuckHeartbeatAge, StuckQueuedAge); err != nil {
-		return out, err
-	}
-	if out.Hourly, err = store.HourlyOutcomes(ctx, s.db.Pool, f, out.Since); err != nil {
-		return out, err
-	}
-	active := f
-	active.Statuses = []string{store.StatusQueued, store.StatusRunning}
-	runs, err := store.ListRuns(ctx, s.db.Pool, active)
-	if err != nil {
+	// The four reads are independent: run them side by side so the home screen's first frame waits
+	// for the slowest, not the sum.
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	wg.Go(func() { out.Connections, errs[0] = store.ConnectionProblems(ctx, s.db.Pool, workspaces) })
+	wg.Go(func() { out.Problems, errs[1] = store.ProblemRunsByReason(ctx, s.db.Pool, f, out.Since) })
+	wg.Go(func() { out.Stuck, errs[2] = store.StuckRuns(ctx, s.db.Pool, f, StuckHeartbeatAge, StuckQueuedAge) })
+	wg.Go(func() { out.Hourly, errs[3] = store.HourlyOutcomes(ctx, s.db.Pool, f, out.Since) })
+	var runs []store.Run
+	wg.Go(func() {
+		active := f
+		active.Statuses = []string{store.StatusQueued, store.StatusRunning}
+		runs, errs[4] = store.ListRuns(ctx, s.db.Pool, active)
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
 	for _, r := range runs {

@@ -59,7 +59,6 @@ func (s *audit) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, nil
 		}
 		s.load.done()
-		s.load.loading = false
 		s.rows, s.err = msg.rows, msg.err
 	case tea.KeyPressMsg:
 		h := s.ctx.Height - 5

@@ -94,7 +94,6 @@ func (s *backups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.rows, s.err = msg.rows, msg.err
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
@@ -253,7 +252,6 @@ func (s *schedules) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.rows, s.manage, s.err = msg.rows, msg.manage, msg.err
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
@@ -402,7 +400,6 @@ func (s *drift) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, nil
 		}
 		s.load.done()
-		s.load.loading = false
 		s.err = msg.err
 		if msg.err == nil {
 			s.d = &msg.d
@@ -561,7 +558,6 @@ func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.rows, s.counts, s.err = msg.rows, msg.counts, msg.err
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

@@ -26,7 +26,9 @@ type testBundle struct {
 	runs    map[string]int64
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t *testing.T) *testBundle { return setupTB(t) }
+
+func setupTB(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	key := make([]byte, 32)

@@ -1,14 +1,18 @@
 package tui
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/store"
 )
 
 // updating reports whether -update was given (the flag is registered by teatest's golden package).
@@ -101,4 +105,32 @@ func itoa(n int64) string {
 		n /= 10
 	}
 	return string(b)
+}
+
+// TestAuditGolden renders the audit log from events written with fixed times (the audit table is
+// append-only, so the fixture inserts them rather than rewriting real ones).
+func TestAuditGolden(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	w, err := store.GetWorkspaceByName(ctx, b.db.Pool, "default")
+	require.NoError(t, err)
+	for i, e := range []struct{ action, kind, target, details string }{
+		{"tenant.add", "tenant", "contoso", `{"auth_kind": "secret", "client_id": "3f2a0000-0000-4000-8000-000000000002"}`},
+		{"run.start", "run", "1", `{"type": "provider.verification", "tenant": "contoso"}`},
+		{"run.cancel", "run", "2", `{"type": "directory_groups.sync", "status": "running"}`},
+		{"member.add", "user", "rita", `{"role": "readonly"}`},
+	} {
+		_, err := b.db.Pool.Exec(ctx, `INSERT INTO audit_events (workspace_id, actor_kind, actor_name, action, target_kind, target_id, details, at)
+			VALUES ($1, 'user', 'admin', $2, $3, $4, $5, $6)`, w.ID, e.action, e.kind, e.target, e.details, fixedNow.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, err)
+	}
+	for _, size := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"160x48", 160, 48}} {
+		m := New(b.context(size.w, size.h), newAudit(b.context(size.w, size.h)))
+		drive(t, m, m.Init())
+		requireGolden(t, "audit_"+size.name, m.Render())
+	}
 }

@@ -126,7 +126,6 @@ func (s *groups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.cache, s.canSync, s.syncRunning = msg.cache, msg.canSync, msg.running
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

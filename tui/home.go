@@ -83,7 +83,6 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.triage = &msg.triage
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

@@ -102,7 +102,6 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.pv = &msg.pv
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case restoreStartedMsg:

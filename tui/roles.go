@@ -95,7 +95,6 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.rows, s.cache, s.canSync = msg.rows, msg.cache, msg.canSync
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

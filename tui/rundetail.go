@@ -102,7 +102,6 @@ func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.run, s.events = &msg.run, msg.events
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

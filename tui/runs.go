@@ -93,24 +93,39 @@ type runs struct {
 	typing bool
 	sortBy int
 
-	load    loader
-	loaded  bool
-	err     error
-	rows    []store.Run
-	legacy  []store.LegacyRun
-	counts  map[string]int64
-	table   table
-	marked  map[int64]bool
-	confirm []int64 // runs awaiting a y/n to cancel
+	load       loader
+	countsLoad loader
+	countsAt   time.Time
+	countsOwed bool
+	loaded     bool
+	err        error
+	rows       []store.Run
+	legacy     []store.LegacyRun
+	counts     map[string]int64
+	table      table
+	marked     map[int64]bool
+	confirm    []int64 // runs awaiting a y/n to cancel
 }
 
 type runsLoadedMsg struct {
 	id     int64
 	rows   []store.Run
 	legacy []store.LegacyRun
+	err    error
+}
+
+// runsCountsMsg carries the tab counts, loaded apart from the rows: counting a long history costs
+// more than a page of rows, so counts refresh at most every countsEvery while rows stay live.
+type runsCountsMsg struct {
+	id     int64
 	counts map[string]int64
 	err    error
 }
+
+type runsCountsTickMsg struct{ id int64 }
+
+// countsEvery is how often the tab counts may be recounted.
+const countsEvery = 2 * time.Second
 
 func newRuns(c *Context, opts runsOptions) *runs {
 	return &runs{ctx: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
@@ -132,6 +147,10 @@ func (s *runs) Relevant(n store.Notification) bool {
 }
 
 func (s *runs) Reload() tea.Cmd {
+	return tea.Batch(s.loadRows(), s.loadCounts())
+}
+
+func (s *runs) loadRows() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
@@ -139,17 +158,37 @@ func (s *runs) Reload() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.ctx()
 		defer cancel()
-		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
-		counts, err := c.Svc.CountRuns(ctx, c.Actor, q)
-		if err != nil {
-			return runsLoadedMsg{id: id, err: err}
-		}
 		if tab.legacy {
 			legacy, err := c.Svc.ListLegacyRuns(ctx, c.Actor, store.LegacyFilter{TenantID: tenantID, Search: search, Limit: 500})
-			return runsLoadedMsg{id: id, legacy: legacy, counts: counts, err: err}
+			return runsLoadedMsg{id: id, legacy: legacy, err: err}
 		}
+		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
-		return runsLoadedMsg{id: id, rows: rows, counts: counts, err: err}
+		return runsLoadedMsg{id: id, rows: rows, err: err}
+	}
+}
+
+// loadCounts recounts the tabs unless they were counted within countsEvery; then one recount is
+// scheduled for when the window ends.
+func (s *runs) loadCounts() tea.Cmd {
+	if wait := countsEvery - time.Since(s.countsAt); s.counts != nil && wait > 0 {
+		if !s.countsOwed {
+			s.countsOwed = true
+			id := s.id
+			return tea.Tick(wait, func(time.Time) tea.Msg { return runsCountsTickMsg{id: id} })
+		}
+		return nil
+	}
+	if !s.countsLoad.start() {
+		return nil
+	}
+	s.countsAt = time.Now()
+	c, id, tenantID := s.ctx, s.id, s.opts.tenantID
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		counts, err := c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID})
+		return runsCountsMsg{id: id, counts: counts, err: err}
 	}
 }
 
@@ -172,13 +211,29 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		if msg.err == nil {
 			s.setRows(msg.rows)
 			s.legacy = msg.legacy
+		}
+		if again {
+			return s, s.loadRows()
+		}
+		return s, nil
+	case runsCountsMsg:
+		if msg.id != s.id {
+			return s, nil
+		}
+		again := s.countsLoad.done()
+		if msg.err == nil {
 			s.counts = msg.counts
 		}
 		if again {
-			s.load.loading = false
-			return s, s.Reload()
+			return s, s.loadCounts()
 		}
 		return s, nil
+	case runsCountsTickMsg:
+		if msg.id != s.id || !s.countsOwed {
+			return s, nil
+		}
+		s.countsOwed = false
+		return s, s.loadCounts()
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
@@ -224,15 +279,19 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if s.typing {
 		switch msg.String() {
-		case "enter", "esc":
+		case "enter":
 			s.typing = false
-			if msg.String() == "esc" {
-				s.filter.set("")
+			return nil
+		case "esc":
+			s.typing = false
+			if s.filter.String() == "" {
+				return nil
 			}
-			return s.Reload()
+			s.filter.set("")
+			return s.loadRows()
 		}
 		if s.filter.update(msg) {
-			return s.Reload()
+			return s.loadRows()
 		}
 		return nil
 	}
@@ -255,15 +314,15 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Next):
 		s.tab = (s.tab + 1) % len(runTabs)
 		s.table.cursor = 0
-		return s.Reload()
+		return s.loadRows()
 	case key.Matches(msg, k.Prev):
 		s.tab = (s.tab + len(runTabs) - 1) % len(runTabs)
 		s.table.cursor = 0
-		return s.Reload()
+		return s.loadRows()
 	case len(msg.String()) == 1 && msg.String() >= "1" && msg.String() <= fmt.Sprint(len(runTabs)):
 		s.tab = int(msg.String()[0] - '1')
 		s.table.cursor = 0
-		return s.Reload()
+		return s.loadRows()
 	case key.Matches(msg, k.Up):
 		s.table.move(-1, len(s.rows), h)
 	case key.Matches(msg, k.Down):

@@ -49,15 +49,12 @@ func (l *loader) start() bool {
 	return true
 }
 
-// done ends a load and reports whether another is owed.
+// done ends a load and reports whether another is owed (the caller then reloads).
 func (l *loader) done() bool {
 	l.loading = false
-	if l.dirty {
-		l.dirty = false
-		l.loading = true
-		return true
-	}
-	return false
+	owed := l.dirty
+	l.dirty = false
+	return owed
 }
 
 // Messages between screens and the root.

@@ -135,7 +135,6 @@ func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.last = latestPerType(msg.runs)
 		}
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

@@ -94,7 +94,6 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.rows, s.canAdd, s.err = msg.rows, msg.canAdd, msg.err
 		if again {
-			s.load.loading = false
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:

@@ -1,0 +1,186 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// BenchmarkDashboard seeds 1,000,000 runs and 500,000 groups and measures what a user feels: start →
+// first frame with data, keypress → next frame (scrolling, switching tabs, typing a filter) and
+// database commit → the row updated on screen.
+func BenchmarkDashboard(b *testing.B) {
+	ctx := context.Background()
+	bundle := setupBench(b)
+	seedScale(b, bundle, 1_000_000, 500_000)
+
+	hub := store.NewHub(bundle.db, nil)
+	require.NoError(b, hub.Start(ctx))
+	defer hub.Stop()
+	for !hub.Connected() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The benchmark owns the hub subscription and hands its notifications to the model, as the
+	// program's hub wait would.
+	c := &Context{Svc: bundle.svc, Actor: bundle.admin, Theme: ThemeNamed("dark"), Width: 160, Height: 48, EngineEmbedded: true}
+	sub := hub.Subscribe()
+	defer sub.Close()
+
+	// First frame: the dashboard opens on home (triage), and on the operations screen.
+	firstFrame := func(start Screen) time.Duration {
+		t0 := time.Now()
+		m := New(c, start)
+		defer m.Close()
+		driveB(b, m, m.top().Init())
+		_ = m.Render()
+		return time.Since(t0)
+	}
+	homeFirst := firstFrame(nil)
+	opsFirst := firstFrame(newRuns(c, runsOptions{tab: allTab}))
+
+	m := New(c, newRuns(c, runsOptions{tab: allTab}))
+	defer m.Close()
+	driveB(b, m, m.top().Init())
+	keyFrame := func(k string) time.Duration {
+		t0 := time.Now()
+		_, cmd := m.Update(keyMsg(k))
+		driveB(b, m, cmd)
+		_ = m.Render()
+		return time.Since(t0)
+	}
+	var scroll, tabs, filter []time.Duration
+	for range 300 {
+		scroll = append(scroll, keyFrame("j"))
+	}
+	for range 24 {
+		tabs = append(tabs, keyFrame("tab"))
+	}
+	for len(tabs) > 0 && runTabs[m.top().(*runs).tab].name != "all" {
+		keyFrame("tab")
+	}
+	keyFrame("/")
+	for _, r := range "northwind" {
+		filter = append(filter, keyFrame(string(r)))
+	}
+	for range 9 {
+		filter = append(filter, keyFrame("backspace"))
+	}
+	keyFrame("esc")
+
+	// Live: a run changes in the database; the hub wakes the model, which reloads and redraws.
+	var live []time.Duration
+	rows := m.top().(*runs).rows
+	require.NotEmpty(b, rows)
+	target := rows[0].ID
+	for i := range 60 {
+		status := []string{"queued", "running"}[i%2]
+		t0 := time.Now()
+		_, err := bundle.db.Pool.Exec(ctx, `UPDATE operation_runs SET status = $2, outcome = NULL, progress_processed = $3 WHERE id = $1`, target, status, i)
+		require.NoError(b, err)
+		for !showsRun(m, target, status, int64(i)) {
+			n := <-sub.C
+			_, cmd := m.Update(hubMsg{n: n, ok: true})
+			driveB(b, m, cmd)
+			_ = m.Render()
+		}
+		live = append(live, time.Since(t0))
+	}
+
+	b.ReportMetric(ms(homeFirst), "first_frame_home_ms")
+	b.ReportMetric(ms(opsFirst), "first_frame_ops_ms")
+	b.ReportMetric(ms(pct(scroll, 0.5)), "scroll_p50_ms")
+	b.ReportMetric(ms(pct(scroll, 0.99)), "scroll_p99_ms")
+	b.ReportMetric(ms(pct(tabs, 0.5)), "tab_p50_ms")
+	b.ReportMetric(ms(pct(tabs, 0.99)), "tab_p99_ms")
+	b.ReportMetric(ms(pct(filter, 0.5)), "filter_p50_ms")
+	b.ReportMetric(ms(pct(filter, 0.99)), "filter_p99_ms")
+	b.ReportMetric(ms(pct(live, 0.5)), "live_p50_ms")
+	b.ReportMetric(ms(pct(live, 0.99)), "live_p99_ms")
+}
+
+// showsRun reports whether the operations screen holds the run in the given state.
+func showsRun(m *Model, id int64, status string, processed int64) bool {
+	for _, r := range m.top().(*runs).rows {
+		if r.ID == id {
+			return r.Status == status && r.ProgressProcessed == processed
+		}
+	}
+	return false
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(int(float64(len(s))*p), len(s)-1)]
+}
+
+// driveB is drive for benchmarks (no hub wait is ever queued: the model has no subscription).
+func driveB(b *testing.B, m *Model, cmd tea.Cmd) {
+	queue := []tea.Cmd{cmd}
+	for steps := 0; len(queue) > 0; steps++ {
+		require.Less(b, steps, 1000)
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		default:
+			if isClipboard(msg) {
+				continue
+			}
+			_, next := m.Update(msg)
+			queue = append(queue, next)
+		}
+	}
+}
+
+func setupBench(b *testing.B) *testBundle { return setupTB(b) }
+
+// seedScale writes runs and groups in bulk with SQL (the change triggers are paused while seeding).
+func seedScale(b *testing.B, bundle *testBundle, runs, groups int) {
+	ctx := context.Background()
+	var tenants []int64
+	for i, name := range []string{"contoso", "fabrikam", "northwind"} {
+		v, err := bundle.svc.AddTenant(ctx, bundle.admin, engine.AddTenantRequest{Name: name,
+			TenantGUID: fmt.Sprintf("6e0c1a2b-0000-4000-8000-00000000000%d", i), ClientID: "3f2a0000-0000-4000-8000-000000000002",
+			ClientSecret: []byte("secret")})
+		require.NoError(b, err)
+		tenants = append(tenants, v.ID)
+	}
+	w, err := store.GetWorkspaceByName(ctx, bundle.db.Pool, "default")
+	require.NoError(b, err)
+	for _, stmt := range []string{
+		`ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_notify`,
+		fmt.Sprintf(`INSERT INTO operation_runs (workspace_id, tenant_id, type, status, outcome, reason_code, initiator_kind,
+			progress_processed, created_at, started_at, finished_at, heartbeat_at)
+			SELECT %d, (ARRAY[%d, %d, %d])[1 + g %% 3],
+				(ARRAY['directory_groups.sync','directory_role_definitions.sync','inventory.sync','provider.verification','backup_schedule.run'])[1 + g %% 5],
+				'completed',
+				CASE WHEN g %% 10 = 0 THEN 'failed' WHEN g %% 17 = 0 THEN 'blocked' ELSE 'succeeded' END,
+				CASE WHEN g %% 10 = 0 THEN 'provider_throttled' WHEN g %% 17 = 0 THEN 'provider_permission_denied' END,
+				'system', g %% 1000,
+				now() - make_interval(secs => %d - g), now() - make_interval(secs => %d - g), now() - make_interval(secs => %d - g - 1), now()
+			FROM generate_series(1, %d) g`, w.ID, tenants[0], tenants[1], tenants[2], runs, runs, runs, runs),
+		`ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_notify`,
+		fmt.Sprintf(`INSERT INTO directory_groups (tenant_id, graph_id, display_name, content_hash)
+			SELECT %d, 'g-' || g, 'Group ' || g, '\x00'::bytea FROM generate_series(1, %d) g`, tenants[0], groups),
+		`ANALYZE operation_runs`, `ANALYZE directory_groups`,
+	} {
+		_, err := bundle.db.Pool.Exec(ctx, stmt)
+		require.NoError(b, err, stmt)
+	}
+}
