@@ -493,8 +493,7 @@ type inventory struct {
 	deleted  bool
 	err      error
 	table    table
-	filter   lineInput
-	typing   bool
+	filter   filterField
 }
 
 type inventoryLoadedMsg struct {
@@ -510,7 +509,7 @@ func newInventory(c *Context, tenantID int64, name string) *inventory {
 
 func (s *inventory) Title() string   { return "Inventory of " + s.name }
 func (s *inventory) Init() tea.Cmd   { return s.Reload() }
-func (s *inventory) Capturing() bool { return s.typing }
+func (s *inventory) Capturing() bool { return s.filter.typing }
 func (s *inventory) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeInventorySync && n.Status == store.StatusCompleted
 }
@@ -561,15 +560,8 @@ func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
-		if s.typing {
-			switch msg.String() {
-			case "enter":
-				s.typing = false
-			case "esc":
-				s.typing = false
-				s.filter.set("")
-			default:
-				s.filter.update(msg)
+		if s.filter.typing {
+			if s.filter.key(msg) {
 				s.table.cursor = 0
 			}
 			return s, nil
@@ -581,7 +573,7 @@ func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, inventoryKeys.Down):
 			s.table.move(1, len(s.visible()), h)
 		case key.Matches(msg, inventoryKeys.Filter):
-			s.typing = true
+			s.filter.typing = true
 		case key.Matches(msg, inventoryKeys.Deleted):
 			s.deleted = !s.deleted
 			return s, s.Reload()
@@ -611,12 +603,8 @@ func (s *inventory) View(width, height int) string {
 	if unknown > 0 {
 		head += "  " + s.ctx.Tone("warn", fmt.Sprintf("%d of unknown type", unknown))
 	}
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		head += "   " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		head += "   " + f
 	}
 	if len(s.rows) == 0 && !s.load.loading {
 		return head + "\n\n" + t.Dim.Render("  Nothing synced yet: press i on the tenant or run `tenantatlas sync inventory "+s.name+"`.")

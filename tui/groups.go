@@ -39,8 +39,7 @@ type groups struct {
 	syncRunning bool
 	err         error
 	table       table
-	filter      lineInput
-	typing      bool
+	filter      filterField
 	deleted     bool
 }
 
@@ -60,7 +59,7 @@ func newGroups(c *Context, tenantID int64, name string) *groups {
 
 func (s *groups) Title() string   { return "Groups of " + s.name }
 func (s *groups) Init() tea.Cmd   { return s.Reload() }
-func (s *groups) Capturing() bool { return s.typing }
+func (s *groups) Capturing() bool { return s.filter.typing }
 func (s *groups) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryGroupsSync && n.Status != store.StatusRunning
 }
@@ -135,18 +134,9 @@ func (s *groups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *groups) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	if s.typing {
-		switch msg.String() {
-		case "enter":
-			s.typing = false
+	if s.filter.typing {
+		if !s.filter.key(msg) {
 			return nil
-		case "esc":
-			s.typing = false
-			s.filter.set("")
-		default:
-			if !s.filter.update(msg) {
-				return nil
-			}
 		}
 		s.table.cursor = 0
 		return s.Reload()
@@ -161,7 +151,7 @@ func (s *groups) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return s.query(true)
 		}
 	case key.Matches(msg, groupsKeys.Filter):
-		s.typing = true
+		s.filter.typing = true
 	case key.Matches(msg, groupsKeys.Deleted):
 		s.deleted = !s.deleted
 		return s.Reload()
@@ -214,12 +204,8 @@ func (s *groups) View(width, height int) string {
 	if s.syncRunning {
 		head += "  " + s.ctx.Tone("info", "● sync running")
 	}
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		head += "   " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		head += "   " + f
 	}
 	lines := []string{fit(head, width)}
 	if len(s.rows) == 0 {

@@ -35,3 +35,39 @@ func (in *lineInput) update(msg tea.KeyPressMsg) bool {
 func (in *lineInput) String() string { return string(in.value) }
 
 func (in *lineInput) set(s string) { in.value = []rune(s) }
+
+// filterField is a screen's "/" filter. While typing it has the keyboard; enter keeps the text, esc
+// clears it.
+type filterField struct {
+	text   lineInput
+	typing bool
+}
+
+func (f *filterField) String() string { return f.text.String() }
+
+// key handles a key while typing and reports whether the text changed (the screen refilters).
+func (f *filterField) key(msg tea.KeyPressMsg) (changed bool) {
+	switch msg.String() {
+	case "enter":
+		f.typing = false
+		return false
+	case "esc":
+		f.typing = false
+		changed = f.text.String() != ""
+		f.text.set("")
+		return changed
+	}
+	return f.text.update(msg)
+}
+
+// label is "/text" (with a cursor while typing), or "" when there is no filter.
+func (f *filterField) label(t Theme) string {
+	if !f.typing && f.text.String() == "" {
+		return ""
+	}
+	s := "/" + f.text.String()
+	if f.typing {
+		s += "█"
+	}
+	return t.Key.Render(s)
+}

@@ -32,8 +32,7 @@ type roles struct {
 	canSync  bool
 	err      error
 	table    table
-	filter   lineInput
-	typing   bool
+	filter   filterField
 	expanded bool
 }
 
@@ -51,7 +50,7 @@ func newRoles(c *Context, tenantID int64, name string) *roles {
 
 func (s *roles) Title() string   { return "Role definitions of " + s.name }
 func (s *roles) Init() tea.Cmd   { return s.Reload() }
-func (s *roles) Capturing() bool { return s.typing }
+func (s *roles) Capturing() bool { return s.filter.typing }
 func (s *roles) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryRoleDefsSync && n.Status != store.StatusRunning
 }
@@ -98,18 +97,9 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
-		if s.typing {
-			switch msg.String() {
-			case "enter":
-				s.typing = false
+		if s.filter.typing {
+			if !s.filter.key(msg) {
 				return s, nil
-			case "esc":
-				s.typing = false
-				s.filter.set("")
-			default:
-				if !s.filter.update(msg) {
-					return s, nil
-				}
 			}
 			s.table.cursor = 0
 			return s, s.Reload()
@@ -121,7 +111,7 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, rolesKeys.Down):
 			s.table.move(1, len(s.rows), h)
 		case key.Matches(msg, rolesKeys.Filter):
-			s.typing = true
+			s.filter.typing = true
 		case key.Matches(msg, rolesKeys.Open):
 			s.expanded = !s.expanded
 		case key.Matches(msg, rolesKeys.Sync):
@@ -139,12 +129,8 @@ func (s *roles) View(width, height int) string {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
 	head := cacheLine(s.ctx, "definitions", s.cache.RoleDefinitions)
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		head += "   " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		head += "   " + f
 	}
 	lines := []string{fit(head, width)}
 	if len(s.rows) == 0 {

@@ -36,8 +36,7 @@ type runDetail struct {
 	events []store.RunEvent
 	err    error
 
-	filter  lineInput
-	typing  bool
+	filter  filterField
 	follow  bool
 	scroll  int // first log line shown when not following
 	confirm bool
@@ -58,7 +57,7 @@ func (s *runDetail) Title() string { return fmt.Sprintf("Run %d", s.runID) }
 
 func (s *runDetail) Init() tea.Cmd { return s.Reload() }
 
-func (s *runDetail) Capturing() bool { return s.typing || s.confirm }
+func (s *runDetail) Capturing() bool { return s.filter.typing || s.confirm }
 
 func (s *runDetail) Relevant(n store.Notification) bool {
 	return (n.Table == "operation_runs" && n.ID == s.runID) || (n.Table == "run_events" && n.RunID == s.runID)
@@ -126,16 +125,8 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return flash("not cancelled")
 	}
-	if s.typing {
-		switch msg.String() {
-		case "enter":
-			s.typing = false
-		case "esc":
-			s.typing = false
-			s.filter.set("")
-		default:
-			s.filter.update(msg)
-		}
+	if s.filter.typing {
+		s.filter.key(msg)
 		return nil
 	}
 	k := detailKeys
@@ -151,7 +142,7 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case msg.String() == "pgdown":
 		s.scroll += 10
 	case key.Matches(msg, k.Filter):
-		s.typing = true
+		s.filter.typing = true
 	case key.Matches(msg, k.Follow):
 		s.follow = !s.follow
 		if s.follow {
@@ -233,12 +224,8 @@ func (s *runDetail) View(width, height int) string {
 	if s.follow {
 		logTitle += " · following"
 	}
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		logTitle += " · " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		logTitle += " · " + f
 	}
 	lines = append(lines, t.Header.Render("── "+logTitle+" "+strings.Repeat("─", max(width-lipgloss.Width(logTitle)-4, 0))))
 	logLines := s.logLines(width)

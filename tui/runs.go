@@ -89,8 +89,7 @@ type runs struct {
 	id     int64
 	opts   runsOptions
 	tab    int
-	filter lineInput
-	typing bool
+	filter filterField
 	sortBy int
 
 	load       loader
@@ -140,7 +139,7 @@ func (s *runs) Title() string {
 
 func (s *runs) Init() tea.Cmd { return s.Reload() }
 
-func (s *runs) Capturing() bool { return s.typing || s.confirm != nil }
+func (s *runs) Capturing() bool { return s.filter.typing || s.confirm != nil }
 
 func (s *runs) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
@@ -277,20 +276,8 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return flash("nothing cancelled")
 	}
-	if s.typing {
-		switch msg.String() {
-		case "enter":
-			s.typing = false
-			return nil
-		case "esc":
-			s.typing = false
-			if s.filter.String() == "" {
-				return nil
-			}
-			s.filter.set("")
-			return s.loadRows()
-		}
-		if s.filter.update(msg) {
+	if s.filter.typing {
+		if s.filter.key(msg) {
 			return s.loadRows()
 		}
 		return nil
@@ -336,7 +323,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Bottom):
 		s.table.cursor = len(s.rows) - 1
 	case key.Matches(msg, k.Filter):
-		s.typing = true
+		s.filter.typing = true
 	case key.Matches(msg, k.Sort):
 		s.sortBy = (s.sortBy + 1) % len(runsSorts)
 		s.sortRows()
@@ -465,12 +452,8 @@ func (s *runs) View(width, height int) string {
 		}
 	}
 	top := strings.Join(tabs, t.Dim.Render(" │ "))
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		top += "   " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		top += "   " + f
 	}
 	if len(s.marked) > 0 {
 		top += "   " + t.Marked.Render(fmt.Sprintf("%d marked", len(s.marked)))

@@ -28,8 +28,7 @@ type tenants struct {
 	canAdd bool
 	err    error
 	table  table
-	filter lineInput
-	typing bool
+	filter filterField
 }
 
 type tenantsLoadedMsg struct {
@@ -43,7 +42,7 @@ func newTenants(c *Context) *tenants { return &tenants{ctx: c, id: nextScreenID(
 
 func (s *tenants) Title() string   { return "Tenants" }
 func (s *tenants) Init() tea.Cmd   { return s.Reload() }
-func (s *tenants) Capturing() bool { return s.typing }
+func (s *tenants) Capturing() bool { return s.filter.typing }
 func (s *tenants) Relevant(n store.Notification) bool {
 	return n.Table == "tenants" || n.Table == "provider_connections"
 }
@@ -97,15 +96,8 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
-		if s.typing {
-			switch msg.String() {
-			case "enter":
-				s.typing = false
-			case "esc":
-				s.typing = false
-				s.filter.set("")
-			default:
-				s.filter.update(msg)
+		if s.filter.typing {
+			if s.filter.key(msg) {
 				s.table.cursor = 0
 			}
 			return s, nil
@@ -117,7 +109,7 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, tenantsKeys.Down):
 			s.table.move(1, len(s.visible()), h)
 		case key.Matches(msg, tenantsKeys.Filter):
-			s.typing = true
+			s.filter.typing = true
 		case key.Matches(msg, tenantsKeys.Add) && s.canAdd:
 			return s, navigate(newWizard(s.ctx))
 		case key.Matches(msg, tenantsKeys.Open):
@@ -145,12 +137,8 @@ func (s *tenants) View(width, height int) string {
 	}
 	rows := s.visible()
 	head := t.Header.Render(fmt.Sprintf("%d tenant(s)", len(rows)))
-	if s.typing || s.filter.String() != "" {
-		f := "/" + s.filter.String()
-		if s.typing {
-			f += "█"
-		}
-		head += "   " + t.Key.Render(f)
+	if f := s.filter.label(t); f != "" {
+		head += "   " + f
 	}
 	if len(s.rows) == 0 && !s.load.loading {
 		return head + "\n\n" + t.Dim.Render("  No tenants yet. Add one with `tenantatlas tenants add` (see README: pointing at Microsoft Graph).")
