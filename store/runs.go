@@ -272,7 +272,9 @@ func (f RunFilter) where() (string, []any) {
 		add("r.reason_code = $?", f.ReasonCode)
 	}
 	if f.Search != "" {
-		add("(r.type ILIKE $? OR t.name ILIKE $? OR coalesce(r.reason_code, '') ILIKE $?)", "%"+escapeLike(f.Search)+"%")
+		// The tenant match goes through a subquery (tenants are few) so the planner keeps walking the
+		// newest runs by id instead of sorting every match.
+		add("(r.type ILIKE $? OR r.tenant_id IN (SELECT id FROM tenants WHERE name ILIKE $?) OR coalesce(r.reason_code, '') ILIKE $?)", "%"+escapeLike(f.Search)+"%")
 	}
 	if f.BeforeID > 0 {
 		add("r.id < $?", f.BeforeID)
@@ -283,15 +285,6 @@ func (f RunFilter) where() (string, []any) {
 // escapeLike makes s match literally inside a LIKE pattern.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// SetRunJobID records the River job that carries the run.
-func SetRunJobID(ctx context.Context, q Querier, runID, jobID int64) error {
-	_, err := q.Exec(ctx, `UPDATE operation_runs SET river_job_id = $2 WHERE id = $1`, runID, jobID)
-	if err != nil {
-		return fmt.Errorf("error recording job of run %d: %w", runID, err)
-	}
-	return nil
 }
 
 // MarkRunRunning moves a queued (or resumed running) run to running and counts the attempt.
@@ -384,47 +377,6 @@ func RequestRunCancel(ctx context.Context, q Querier, id, userID int64) (bool, e
 	return tag.RowsAffected() == 1, nil
 }
 
-// MergeRunResult merges fields into a run's result document (used for per-capability tables,
-// mapping reports, resume checkpoints).
-func MergeRunResult(ctx context.Context, q Querier, id int64, fields map[string]any) error {
-	_, err := q.Exec(ctx, `UPDATE operation_runs SET result = result || $2, updated_at = now() WHERE id = $1`, id, fields)
-	if err != nil {
-		return fmt.Errorf("error saving result of run %d: %w", id, err)
-	}
-	return nil
-}
-
-// ListStaleRuns returns running runs whose heartbeat is older than olderThan: their engine probably died.
-func ListStaleRuns(ctx context.Context, q Querier, olderThan time.Duration, limit int) ([]Run, error) {
-	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+`
-		WHERE r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $1) ORDER BY r.heartbeat_at LIMIT $2`,
-		olderThan.Seconds(), limit))
-}
-
-// InsertRunIfAbsent inserts a queued run unless an identity index already holds one (the dedupe
-// identity among active runs, or the schedule's fire time). It never aborts the transaction on such
-// a clash: it waits for the competing insert to commit and reports inserted=false, so the caller can
-// load the run that won.
-func InsertRunIfAbsent(ctx context.Context, q Querier, n NewRun) (Run, bool, error) {
-	if n.Params == nil {
-		n.Params = map[string]any{}
-	}
-	var id int64
-	err := q.QueryRow(ctx, `INSERT INTO operation_runs (workspace_id, tenant_id, provider_connection_id, type, identity_key,
-		initiator_kind, initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id`,
-		n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
-		n.ScheduleID, n.IntendedFireTime, n.IsLate, n.Params, n.RetryOfRunID).Scan(&id)
-	if err == pgx.ErrNoRows {
-		return Run{}, false, nil
-	}
-	if err != nil {
-		return Run{}, false, fmt.Errorf("error inserting %s run: %w", n.Type, err)
-	}
-	r, err := GetRun(ctx, q, id)
-	return r, err == nil, err
-}
-
 // RequeueRun puts a running run back to queued (its engine is handing it back), optionally under a
 // new River job.
 func RequeueRun(ctx context.Context, q Querier, id int64) error {
@@ -469,8 +421,9 @@ func NextRunID(ctx context.Context, q Querier) (int64, error) {
 }
 
 // InsertRunWithAudit inserts a queued run under a reserved id with its River job, its first timeline
-// event and its audit event, in ONE statement (Start's hot path). Like InsertRunIfAbsent it reports
-// inserted=false, writing nothing, when an identity index already holds a run.
+// event and its audit event, in ONE statement (Start's hot path). When an identity index already
+// holds a run it writes nothing and reports inserted=false: ON CONFLICT DO NOTHING waits for a
+// competing insert to commit instead of aborting the transaction, so the caller can load the winner.
 func InsertRunWithAudit(ctx context.Context, q Querier, id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) (bool, error) {
 	if n.Params == nil {
 		n.Params = map[string]any{}

@@ -119,14 +119,6 @@ const connectionColumns = `id, tenant_id, is_default, client_id, auth_kind, cred
 	secret_expires_at, status, status_reason_code, missing_permissions, granted_permissions, verification, last_verified_at,
 	created_at, updated_at`
 
-func GetProviderConnection(ctx context.Context, q Querier, id int64) (ProviderConnection, error) {
-	c, err := scanConnection(q.QueryRow(ctx, connectionSelect+` WHERE id = $1`, id))
-	if err != nil {
-		return c, notFound(err, fmt.Sprintf("provider connection %d", id))
-	}
-	return c, nil
-}
-
 // GetDefaultConnection returns the tenant's default provider connection.
 func GetDefaultConnection(ctx context.Context, q Querier, tenantID int64) (ProviderConnection, error) {
 	c, err := scanConnection(q.QueryRow(ctx, connectionSelect+` WHERE tenant_id = $1 AND is_default`, tenantID))

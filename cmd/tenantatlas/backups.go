@@ -66,12 +66,9 @@ func (a *app) backupsListCommand() *cobra.Command {
 				return err
 			}
 			q := engine.BackupQuery{Limit: limit, BeforeID: before}
-			if tenant != "" {
-				t, err := a.svc.GetTenant(cmd.Context(), a.actor, tenant)
-				if err != nil {
-					return err
-				}
-				q.TenantID = t.ID
+			var err error
+			if q.TenantID, err = a.tenantID(cmd.Context(), tenant); err != nil {
+				return err
 			}
 			if schedule != "" {
 				s, err := a.svc.GetSchedule(cmd.Context(), a.actor, schedule)
@@ -332,13 +329,9 @@ func (a *app) schedulesListCommand() *cobra.Command {
 			if err := a.open(cmd.Context()); err != nil {
 				return err
 			}
-			var tenantID int64
-			if tenant != "" {
-				t, err := a.svc.GetTenant(cmd.Context(), a.actor, tenant)
-				if err != nil {
-					return err
-				}
-				tenantID = t.ID
+			tenantID, err := a.tenantID(cmd.Context(), tenant)
+			if err != nil {
+				return err
 			}
 			list, err := a.svc.ListSchedules(cmd.Context(), a.actor, tenantID)
 			if err != nil {

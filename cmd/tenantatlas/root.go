@@ -297,3 +297,12 @@ func row(w io.Writer, cols ...any) {
 	}
 	fmt.Fprintln(w, strings.Join(parts, "\t"))
 }
+
+// tenantID resolves an optional --tenant reference (name or id) among the actor's tenants; "" is 0.
+func (a *app) tenantID(ctx context.Context, ref string) (int64, error) {
+	if ref == "" {
+		return 0, nil
+	}
+	t, err := a.svc.GetTenant(ctx, a.actor, ref)
+	return t.ID, err
+}

@@ -59,12 +59,9 @@ func (a *app) runsListCommand() *cobra.Command {
 				}
 				q.WorkspaceID = w.ID
 			}
-			if tenant != "" {
-				t, err := a.svc.GetTenant(cmd.Context(), a.actor, tenant)
-				if err != nil {
-					return err
-				}
-				q.TenantID = t.ID
+			var err error
+			if q.TenantID, err = a.tenantID(cmd.Context(), tenant); err != nil {
+				return err
 			}
 			runs, err := a.svc.ListRuns(cmd.Context(), a.actor, q)
 			if err != nil {

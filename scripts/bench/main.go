@@ -42,7 +42,7 @@ func main() {
 	table := render(results)
 	fmt.Println(table)
 	if *out != "" && len(results) > 0 {
-		doc := fmt.Sprintf("# Benchmarks\n\nLatest figures from `go tool task bench` (`go run ./scripts/bench`): every baseline is measured in the\nsame run as the number it is compared with. Targets come from the issues; `met` says whether this run met them.\n\n"+
+		doc := fmt.Sprintf("# Benchmarks\n\nLatest figures from `go tool task bench` (`go run ./scripts/bench`): every baseline is measured in the\nsame run as the number it is compared with. The targets from the issues are listed below the table.\n\n"+
 			"- date: %s\n- machine: %s, %d cores, %s\n- go: %s\n- wall time: %s\n\n%s\n%s",
 			time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(),
 			time.Since(start).Round(time.Second), "```\n"+table+"```\n", targetsDoc)
