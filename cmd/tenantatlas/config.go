@@ -137,8 +137,17 @@ func (c *Config) String() string {
 	return fmt.Sprintf("database=%s data_dir=%s", db, c.DataDir)
 }
 
-// redactURL hides a password in a connection URL.
+// redactURL hides a password in a connection string, URL or key=value form.
 func redactURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		fields := strings.Fields(raw)
+		for i, f := range fields {
+			if strings.HasPrefix(f, "password=") {
+				fields[i] = "password=xxxxx"
+			}
+		}
+		return strings.Join(fields, " ")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw

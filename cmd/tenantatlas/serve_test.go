@@ -37,6 +37,8 @@ type sshUser struct {
 type sshWorld struct {
 	c                         *cli
 	alice, bob, dave, strange sshUser
+	// logs is the log of the server serveInProcess started.
+	logs *lockedBuffer
 }
 
 func newSSHWorld(t *testing.T) *sshWorld {
@@ -101,6 +103,7 @@ func (w *sshWorld) serveInProcess(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
+	w.logs = logs
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, append([]string{"serve", "--ssh-addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &bytes.Buffer{}, logs,
