@@ -65,7 +65,9 @@ func TestScheduleFireTimesAcrossDST(t *testing.T) {
 }
 
 // noopBackup replaces the scheduled backup executor: these tests are about firing.
-func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) { return engine.Result{}, nil }
+func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) {
+	return engine.Result{}, nil
+}
 
 func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	t.Parallel()
