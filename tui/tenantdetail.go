@@ -290,15 +290,32 @@ func verificationTable(c *store.ProviderConnection) []string {
 		if !ok {
 			continue
 		}
-		line := fmt.Sprintf("%-18v %-8v", m["capability"], m["status"])
-		if missing, ok := m["missing"].([]any); ok && len(missing) > 0 {
-			var names []string
-			for _, x := range missing {
-				names = append(names, fmt.Sprint(x))
+		line := fmt.Sprintf("%-18v ", m["capability"])
+		required, isSet := m["required"].(bool)
+		switch m["status"] {
+		case "ok":
+			line += "✔ ok"
+		case "missing":
+			prefix := "✖ missing "
+			if isSet && !required {
+				prefix = "– optional, missing "
 			}
-			line += " missing " + strings.Join(names, ", ")
+			line += prefix + joinAny(m["missing"])
+		case "probe_failed":
+			line += "✖ probe failed: " + joinAny(m["failed_probes"])
+		default:
+			line += fmt.Sprint(m["status"])
 		}
 		out = append(out, line)
 	}
 	return out
+}
+
+func joinAny(v any) string {
+	list, _ := v.([]any)
+	names := make([]string, 0, len(list))
+	for _, x := range list {
+		names = append(names, fmt.Sprint(x))
+	}
+	return strings.Join(names, ", ")
 }
