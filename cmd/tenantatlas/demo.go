@@ -38,7 +38,8 @@ func (a *app) demoCommand() *cobra.Command {
   - the Graph simulator with three tenants: contoso (healthy), fabrikam (its app lost
     DeviceManagementConfiguration.Read.All, so verification and inventory are blocked and name it)
     and northwind (50,000 groups, throttled),
-  - a seeded workspace with users and some history, and the engine.
+  - a seeded workspace with users, schedules (contoso backs up every two minutes) and some
+    history, and the engine.
 Quitting (q) stops everything and leaves nothing behind; --keep keeps the database directory.`,
 		Annotations: map[string]string{annotationLongRunning: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -153,6 +154,19 @@ func (a *app) seedDemo(ctx context.Context, sim *graphsim.Server) error {
 				return err
 			}
 		}
+	}
+	// A manual backup now and a schedule that fires every two minutes, kept to the last five sets.
+	if _, err := a.svc.Start(ctx, a.actor, engine.StartRequest{Type: engine.TypeBackupRun, TenantRef: "contoso"}); err != nil {
+		return err
+	}
+	keep := 5
+	if _, err := a.svc.CreateSchedule(ctx, a.actor, engine.ScheduleRequest{TenantRef: "contoso", Name: "every-two-minutes",
+		Cron: "*/2 * * * *", Timezone: "Europe/Berlin", KeepCount: &keep}); err != nil {
+		return err
+	}
+	if _, err := a.svc.CreateSchedule(ctx, a.actor, engine.ScheduleRequest{TenantRef: "northwind", Name: "nightly",
+		Cron: "0 2 * * *", Timezone: "America/New_York", KeepCount: &keep}); err != nil {
+		return err
 	}
 	return nil
 }
