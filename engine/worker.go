@@ -106,7 +106,9 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	<-heartbeatDone
 
 	switch cause := context.Cause(runCtx); {
-	case errors.Is(cause, errUserCancelled) || e.cancelRequested(ctx, run.ID):
+	case errors.Is(cause, errUserCancelled) || (execErr != nil && e.cancelRequested(ctx, run.ID)):
+		// A run that completed despite a late cancel request keeps its result; a failed one that
+		// was asked to stop is reported as cancelled.
 		result = cancelledResult()
 	case errors.Is(cause, errEngineStopping) && execErr != nil:
 		return e.requeueOnShutdown(ctx, run, op, rc)
