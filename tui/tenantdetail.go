@@ -160,19 +160,7 @@ func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
 	if !s.caps[need] {
 		return nil // not offered
 	}
-	c, tenantID := s.ctx, s.tenantID
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
-		res, err := c.Svc.Start(ctx, c.Actor, engine.StartRequest{Type: typ, TenantID: tenantID})
-		if err != nil {
-			return flashMsg{text: err.Error(), isErr: true}
-		}
-		if !res.Created {
-			return flashMsg{text: fmt.Sprintf("%s is already %s as run %d", typ, res.Run.Status, res.Run.ID)}
-		}
-		return flashMsg{text: fmt.Sprintf("started run %d (%s)", res.Run.ID, typ)}
-	}
+	return startRun(s.ctx, typ, s.tenantID)
 }
 
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
