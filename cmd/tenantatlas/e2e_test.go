@@ -171,3 +171,26 @@ func TestDemoEndToEnd(t *testing.T) {
 	out, _ := exec.Command("pgrep", "-f", filepath.Join(tmp, "tenantatlas-demo-")).CombinedOutput()
 	require.Empty(t, strings.TrimSpace(string(out)), "no process of the demo is left")
 }
+
+// TestDemoHangupLeavesNothing closes the demo's terminal instead of quitting (SIGHUP, as a dropped SSH
+// connection does): the demo still stops everything and removes its directory.
+func TestDemoHangupLeavesNothing(t *testing.T) {
+	t.Parallel()
+	bin := builtBinary(t)
+	tmp, err := os.MkdirTemp("", "tenantatlas-demo-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	require.NoError(t, os.Chmod(tmp, 0o755))
+
+	term := newTerminal(t, 100, 30, []string{"TMPDIR=" + tmp, "NO_COLOR=1"}, bin, "demo")
+	term.waitFor("CONNECTIONS NEEDING ATTENTION", "● live")
+	require.NoError(t, exec.Command("tmux", "kill-session", "-t", term.name).Run())
+	require.Eventually(t, func() bool {
+		entries, err := os.ReadDir(tmp)
+		return err == nil && len(entries) == 0
+	}, 30*time.Second, 100*time.Millisecond, "the demo removed its directory after SIGHUP")
+	require.Eventually(t, func() bool {
+		out, _ := exec.Command("pgrep", "-f", filepath.Join(tmp, "tenantatlas-demo-")).CombinedOutput()
+		return strings.TrimSpace(string(out)) == ""
+	}, 10*time.Second, 100*time.Millisecond, "no process of the demo is left")
+}
