@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -99,11 +98,7 @@ func (a *app) backupsListCommand() *cobra.Command {
 }
 
 func parseSetID(s string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, usageErrorf("backup set id %q: expected a positive number (see `tenantatlas backups list`)", s)
-	}
-	return id, nil
+	return parseID(s, "backup set id", "(see `tenantatlas backups list`)")
 }
 
 func (a *app) backupsShowCommand() *cobra.Command {

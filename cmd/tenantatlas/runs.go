@@ -424,10 +424,13 @@ func (a *app) syncCommand() *cobra.Command {
 	return cmd
 }
 
-func parseRunID(s string) (int64, error) {
+func parseRunID(s string) (int64, error) { return parseID(s, "run id", "such as 4812") }
+
+// parseID reads a positive numeric id (a leading # is allowed); the usage error names what and how.
+func parseID(s, what, hint string) (int64, error) {
 	id, err := strconv.ParseInt(strings.TrimPrefix(s, "#"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, usageErrorf("run id %q: expected a positive number such as 4812", s)
+		return 0, usageErrorf("%s %q: expected a positive number %s", what, s, hint)
 	}
 	return id, nil
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tenantatlas/tenantatlas/scripts/machine"
 )
 
 type result struct {
@@ -44,7 +46,7 @@ func main() {
 	if *out != "" && len(results) > 0 {
 		doc := fmt.Sprintf("# Benchmarks\n\nLatest figures from `go tool task bench` (`go run ./scripts/bench`): every baseline is measured in the\nsame run as the number it is compared with. The targets from the issues are listed below the table.\n\n"+
 			"- date: %s\n- machine: %s, %d cores, %s\n- go: %s\n- wall time: %s\n\n%s\n%s",
-			time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version(),
+			time.Now().UTC().Format("2006-01-02 15:04 MST"), machine.CPUModel(), runtime.NumCPU(), machine.MemTotal(), runtime.Version(),
 			time.Since(start).Round(time.Second), "```\n"+table+"```\n", targetsDoc)
 		if werr := os.WriteFile(*out, []byte(doc), 0o644); werr != nil {
 			fmt.Fprintln(os.Stderr, werr)
@@ -110,29 +112,6 @@ func render(rs []result) string {
 	}
 	tw.Flush()
 	return b.String()
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-		}
-	}
-	return runtime.GOARCH
-}
-
-func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return "?"
-	}
-	var kb int64
-	fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
-	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 }
 
 const targetsDoc = `## Targets (from the issues)

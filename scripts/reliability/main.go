@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tenantatlas/tenantatlas/scripts/machine"
 )
 
 // suitePackages hold the suite's tests: everything in ./reliability, the Security tests next to the
@@ -82,7 +84,7 @@ func main() {
 		if *short {
 			mode = "short (the CI-sized variants)"
 		}
-		doc := fmt.Sprintf(header, time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), memTotal(),
+		doc := fmt.Sprintf(header, time.Now().UTC().Format("2006-01-02 15:04 MST"), machine.CPUModel(), runtime.NumCPU(), machine.MemTotal(),
 			runtime.Version(), mode, *fuzzTime, time.Since(began).Round(time.Second)) + summary + explanation
 		if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
 			fail(err)
@@ -245,29 +247,6 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-		}
-	}
-	return runtime.GOARCH
-}
-
-func memTotal() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return "?"
-	}
-	var kb int64
-	fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
-	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 }
 
 const header = `# Reliability and security
