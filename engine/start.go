@@ -47,12 +47,11 @@ type StartResult struct {
 	Created bool      `json:"created"`
 }
 
-// errIdentityRaced means a concurrent Start won the identity between our look-up and insert.
-var errIdentityRaced = errors.New("identity raced")
-
 // Start is the only way a run comes to exist (DESIGN §3 rule 1). In ONE transaction it authorizes
 // the actor, applies the operation's identity rule, inserts the run, enqueues its River job and
-// writes the audit event.
+// writes the audit event. It is the hot path: BEGIN travels with the role check and the run id, and
+// COMMIT with the run's insert, so a Start costs the round trips of a bare River insert plus the
+// look-ups its identity rule needs.
 func (s *Service) Start(ctx context.Context, actor Actor, req StartRequest) (StartResult, error) {
 	op, err := LookupOperation(req.Type)
 	if err != nil {
@@ -64,14 +63,17 @@ func (s *Service) Start(ctx context.Context, actor Actor, req StartRequest) (Sta
 	if op.Identity == IdentityStrictSchedule && (req.ScheduleID == 0 || req.IntendedFireTime.IsZero()) {
 		return StartResult{}, fmt.Errorf("%w: %s needs a schedule and an intended fire time", ErrInvalid, op.Type)
 	}
+	// The tenant is resolved before the transaction: a tenant deleted in between fails the run's
+	// foreign key, and nothing is written.
+	p, err := s.planStart(ctx, s.db.Pool, actor, op, req)
+	if err != nil {
+		return StartResult{}, err
+	}
+	// A concurrent Start may win the identity between our look-up and our insert: the next attempt
+	// finds its run.
 	for range 10 {
-		var res StartResult
-		err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-			var err error
-			res, err = s.startTx(ctx, tx, actor, op, req)
-			return err
-		})
-		if errors.Is(err, errIdentityRaced) {
+		res, err := s.startOnce(ctx, actor, op, req, p)
+		if errors.Is(err, store.ErrRunIdentityTaken) {
 			continue
 		}
 		if err != nil {
@@ -85,53 +87,120 @@ func (s *Service) Start(ctx context.Context, actor Actor, req StartRequest) (Sta
 	return StartResult{}, fmt.Errorf("error starting %s: identity contention did not settle", op.Type)
 }
 
-func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operation, req StartRequest) (StartResult, error) {
-	n := store.NewRun{Type: op.Type, InitiatorKind: actor.Kind, InitiatorUserID: actor.userIDPtr(),
-		Params: req.Params, IsLate: req.IsLate}
-	var tenant *store.Tenant
-	if req.TenantID != 0 || req.TenantRef != "" {
-		t, err := s.resolveTenant(ctx, tx, actor, req.TenantID, req.TenantRef)
-		if err != nil {
-			return StartResult{}, err
-		}
-		tenant = &t
-		n.WorkspaceID, n.TenantID = t.WorkspaceID, &t.ID
-	} else if op.NeedsTenant {
-		return StartResult{}, fmt.Errorf("%w: %s needs a tenant (--tenant NAME)", ErrInvalid, op.Type)
-	} else {
-		n.WorkspaceID = req.WorkspaceID
-		if n.WorkspaceID == 0 {
-			return StartResult{}, fmt.Errorf("%w: %s needs a workspace (--workspace NAME) or a tenant", ErrInvalid, op.Type)
-		}
-	}
-	// Authorization and the run id come in one round trip: Start is the hot path.
-	var id int64
-	var err error
-	if actor.isUser() {
-		var roleName string
-		if roleName, id, err = store.RoleAndNextRunID(ctx, tx, n.WorkspaceID, actor.UserID); err != nil {
-			return StartResult{}, err
-		}
-		if _, err := roleAllows(actor, roleName, op.Capability); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return StartResult{}, notFoundf("workspace %d", n.WorkspaceID)
-			}
-			return StartResult{}, err
-		}
-	} else if id, err = store.NextRunID(ctx, tx); err != nil {
+func (s *Service) startOnce(ctx context.Context, actor Actor, op Operation, req StartRequest, p startPlan) (StartResult, error) {
+	tx, role, id, err := store.BeginRunStart(ctx, s.db, p.n.WorkspaceID, actor.UserID)
+	if err != nil {
 		return StartResult{}, err
 	}
+	defer tx.Rollback(ctx) //nolint:errcheck // closed already after a commit
+	if err := p.authorize(actor, role, op); err != nil {
+		return StartResult{}, err
+	}
+	ins, existing, err := s.enqueueRun(ctx, tx, actor, op, req, p, id)
+	if err != nil || existing != nil {
+		return deref(existing), err
+	}
+	if err := store.CommitRunWithAudit(ctx, tx, ins.id, ins.jobID, ins.n, ins.event, ins.audit); err != nil {
+		return StartResult{}, err
+	}
+	return ins.result(actor, p.tenant), nil
+}
+
+// startTx is Start inside a caller's transaction (a restore writes its ledger in the same one). An
+// identity clash is an error here: the caller's transaction is aborted.
+func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operation, req StartRequest) (StartResult, error) {
+	p, err := s.planStart(ctx, tx, actor, op, req)
+	if err != nil {
+		return StartResult{}, err
+	}
+	role, id, err := store.RoleAndNextRunID(ctx, tx, p.n.WorkspaceID, actor.UserID)
+	if err != nil {
+		return StartResult{}, err
+	}
+	if err := p.authorize(actor, role, op); err != nil {
+		return StartResult{}, err
+	}
+	ins, existing, err := s.enqueueRun(ctx, tx, actor, op, req, p, id)
+	if err != nil || existing != nil {
+		return deref(existing), err
+	}
+	if err := store.InsertRunWithAudit(ctx, tx, ins.id, ins.jobID, ins.n, ins.event, ins.audit); err != nil {
+		return StartResult{}, err
+	}
+	return ins.result(actor, p.tenant), nil
+}
+
+// startPlan is a run as far as it is known before Start's transaction: where it belongs.
+type startPlan struct {
+	n      store.NewRun
+	tenant *store.Tenant
+}
+
+// planStart resolves the tenant (or workspace) a run belongs to.
+func (s *Service) planStart(ctx context.Context, q store.Querier, actor Actor, op Operation, req StartRequest) (startPlan, error) {
+	p := startPlan{n: store.NewRun{Type: op.Type, InitiatorKind: actor.Kind, InitiatorUserID: actor.userIDPtr(),
+		Params: req.Params, IsLate: req.IsLate}}
+	switch {
+	case req.TenantID != 0 || req.TenantRef != "":
+		t, err := s.resolveTenant(ctx, q, actor, req.TenantID, req.TenantRef)
+		if err != nil {
+			return p, err
+		}
+		p.tenant = &t
+		p.n.WorkspaceID, p.n.TenantID = t.WorkspaceID, &t.ID
+	case op.NeedsTenant:
+		return p, fmt.Errorf("%w: %s needs a tenant (--tenant NAME)", ErrInvalid, op.Type)
+	default:
+		p.n.WorkspaceID = req.WorkspaceID
+		if p.n.WorkspaceID == 0 {
+			return p, fmt.Errorf("%w: %s needs a workspace (--workspace NAME) or a tenant", ErrInvalid, op.Type)
+		}
+	}
+	return p, nil
+}
+
+// authorize checks the actor's role in the run's workspace (read in the same round trip as the run id).
+func (p startPlan) authorize(actor Actor, role string, op Operation) error {
+	if !actor.isUser() {
+		return nil
+	}
+	if _, err := roleAllows(actor, role, op.Capability); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return notFoundf("workspace %d", p.n.WorkspaceID)
+		}
+		return err
+	}
+	return nil
+}
+
+// pendingRun is a run whose River job is enqueued and whose row is yet to be inserted.
+type pendingRun struct {
+	id, jobID int64
+	n         store.NewRun
+	event     store.RunEvent
+	audit     store.AuditEvent
+}
+
+// result is the run as inserted, built without reading it back.
+func (r pendingRun) result(actor Actor, tenant *store.Tenant) StartResult {
+	return StartResult{Run: newRunRecord(r.id, r.jobID, r.n, actor, tenant), Created: true}
+}
+
+// enqueueRun applies the operation's identity rule — an existing run is returned instead — and
+// enqueues the River job of run id.
+func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Operation, req StartRequest, p startPlan, id int64) (pendingRun, *StartResult, error) {
+	n, tenant := p.n, p.tenant
 	if tenant != nil && op.NeedsTenant {
 		conn, err := store.GetDefaultConnection(ctx, tx, tenant.ID)
 		switch {
 		case err == nil:
 			n.ProviderConnectionID = &conn.ID
 		case errors.Is(err, store.ErrNotFound) && op.Identity == IdentityDedupeConnection:
-			return StartResult{}, fmt.Errorf("%w: tenant %s has no provider connection to verify (%s)", ErrInvalid, tenant.Name, reason.Hint(reason.ProviderConnectionMissing))
+			return pendingRun{}, nil, fmt.Errorf("%w: tenant %s has no provider connection to verify (%s)", ErrInvalid, tenant.Name, reason.Hint(reason.ProviderConnectionMissing))
 		case errors.Is(err, store.ErrNotFound):
 			// The run is created and ends blocked with provider_connection_missing: visible, not silent.
 		default:
-			return StartResult{}, err
+			return pendingRun{}, nil, err
 		}
 	}
 	switch op.Identity {
@@ -150,21 +219,21 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 	}
 	if n.IdentityKey != nil {
 		if existing, err := store.FindActiveRunByIdentity(ctx, tx, *n.IdentityKey); err == nil {
-			return StartResult{Run: existing, Created: false}, nil
+			return pendingRun{}, &StartResult{Run: existing, Created: false}, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return StartResult{}, err
+			return pendingRun{}, nil, err
 		}
 	}
 	if n.ScheduleID != nil {
 		if existing, err := store.FindScheduledRun(ctx, tx, *n.ScheduleID, *n.IntendedFireTime); err == nil {
-			return StartResult{Run: existing, Created: false}, nil
+			return pendingRun{}, &StartResult{Run: existing, Created: false}, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
-			return StartResult{}, err
+			return pendingRun{}, nil, err
 		}
 	}
 	job, err := s.river.InsertTx(ctx, tx, RunArgs{RunID: id}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
 	if err != nil {
-		return StartResult{}, fmt.Errorf("error enqueueing run %d: %w", id, err)
+		return pendingRun{}, nil, fmt.Errorf("error enqueueing run %d: %w", id, err)
 	}
 	details := map[string]any{"type": op.Type}
 	if tenant != nil {
@@ -177,17 +246,10 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 	if req.RetryOf != 0 {
 		details["retry_of"] = req.RetryOf
 	}
-	inserted, err := store.InsertRunWithAudit(ctx, tx, id, job.Job.ID, n,
-		store.RunEvent{Message: "queued by " + actor.Name},
-		store.AuditEvent{ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details})
-	if err != nil {
-		return StartResult{}, err
-	}
-	if !inserted {
-		return StartResult{}, errIdentityRaced
-	}
-	run := newRunRecord(id, job.Job.ID, n, actor, tenant)
-	return StartResult{Run: run, Created: true}, nil
+	return pendingRun{id: id, jobID: job.Job.ID, n: n,
+		event: store.RunEvent{Message: "queued by " + actor.Name},
+		audit: store.AuditEvent{ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
+	}, nil, nil
 }
 
 // resolveTenant finds a tenant the actor can see. Tenants of other workspaces are "not found".

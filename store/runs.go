@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -411,58 +412,86 @@ func LockStaleRuns(ctx context.Context, tx pgx.Tx, olderThan time.Duration, limi
 		ORDER BY r.heartbeat_at NULLS FIRST LIMIT $2 FOR UPDATE OF r SKIP LOCKED`, olderThan.Seconds(), limit))
 }
 
-// NextRunID reserves a run id, so the River job carrying it can be inserted before the run row.
-func NextRunID(ctx context.Context, q Querier) (int64, error) {
-	var id int64
-	if err := q.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('operation_runs', 'id'))`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("error reserving a run id: %w", err)
-	}
-	return id, nil
-}
+// ErrRunIdentityTaken means a run with the same identity (dedupe key, or schedule and fire time)
+// already exists: a concurrent Start won between our look-up and our insert.
+var ErrRunIdentityTaken = errors.New("a run with this identity already exists")
 
-// InsertRunWithAudit inserts a queued run under a reserved id with its River job, its first timeline
-// event and its audit event, in ONE statement (Start's hot path). When an identity index already
-// holds a run it writes nothing and reports inserted=false: ON CONFLICT DO NOTHING waits for a
-// competing insert to commit instead of aborting the transaction, so the caller can load the winner.
-func InsertRunWithAudit(ctx context.Context, q Querier, id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) (bool, error) {
+// runWithAuditSQL inserts a queued run under a reserved id with its River job, its first timeline event
+// and its audit event, in ONE statement (Start's hot path). A clash with an identity index fails the
+// statement after the competing insert commits (the unique check waits for it), so a COMMIT pipelined
+// behind it never runs.
+const runWithAuditSQL = `WITH r AS (
+		INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, identity_key, initiator_kind,
+			initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id, river_job_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, workspace_id
+	), e AS (
+		INSERT INTO run_events (run_id, kind, level, message) SELECT id, 'timeline', 'info', $15 FROM r
+	)
+	INSERT INTO audit_events (workspace_id, actor_kind, actor_user_id, actor_name, action, target_kind, target_id, details)
+	SELECT workspace_id, $16, $17, $18, $19, 'run', id::text, $20 FROM r`
+
+func runWithAuditArgs(id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) []any {
 	if n.Params == nil {
 		n.Params = map[string]any{}
 	}
 	if audit.Details == nil {
 		audit.Details = map[string]any{}
 	}
-	var inserted bool
-	err := q.QueryRow(ctx, `WITH r AS (
-			INSERT INTO operation_runs (id, workspace_id, tenant_id, provider_connection_id, type, identity_key, initiator_kind,
-				initiator_user_id, schedule_id, intended_fire_time, is_late, params, retry_of_run_id, river_job_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id, workspace_id
-		), e AS (
-			INSERT INTO run_events (run_id, kind, level, message) SELECT id, 'timeline', 'info', $15 FROM r
-		), a AS (
-			INSERT INTO audit_events (workspace_id, actor_kind, actor_user_id, actor_name, action, target_kind, target_id, details)
-			SELECT workspace_id, $16, $17, $18, $19, 'run', id::text, $20 FROM r
-		)
-		SELECT EXISTS (SELECT 1 FROM r)`,
-		id, n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
+	return []any{id, n.WorkspaceID, n.TenantID, n.ProviderConnectionID, n.Type, n.IdentityKey, n.InitiatorKind, n.InitiatorUserID,
 		n.ScheduleID, n.IntendedFireTime, n.IsLate, n.Params, n.RetryOfRunID, jobID,
-		event.Message, audit.ActorKind, audit.ActorUserID, audit.ActorName, audit.Action, audit.Details).Scan(&inserted)
-	if err != nil {
-		return false, fmt.Errorf("error inserting %s run: %w", n.Type, err)
-	}
-	return inserted, nil
+		event.Message, audit.ActorKind, audit.ActorUserID, audit.ActorName, audit.Action, audit.Details}
 }
 
-// RoleAndNextRunID returns userID's role in workspaceID ("" for a non-member) and reserves a run id,
-// in one round trip (Start's hot path).
+func runInsertError(err error, typ string) error {
+	if isUniqueViolation(err, IndexActiveIdentity) || isUniqueViolation(err, IndexScheduleFire) {
+		return ErrRunIdentityTaken
+	}
+	return fmt.Errorf("error inserting %s run: %w", typ, err)
+}
+
+// InsertRunWithAudit inserts a queued run under a reserved id with its River job, its first timeline
+// event and its audit event, in one statement. A clash with an identity index is ErrRunIdentityTaken
+// and leaves the transaction aborted.
+func InsertRunWithAudit(ctx context.Context, q Querier, id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) error {
+	if _, err := q.Exec(ctx, runWithAuditSQL, runWithAuditArgs(id, jobID, n, event, audit)...); err != nil {
+		return runInsertError(err, n.Type)
+	}
+	return nil
+}
+
+// CommitRunWithAudit is InsertRunWithAudit and COMMIT in one round trip. On any error, an identity
+// clash (ErrRunIdentityTaken) included, nothing is committed and the transaction is closed.
+func CommitRunWithAudit(ctx context.Context, tx *PipeTx, id, jobID int64, n NewRun, event RunEvent, audit AuditEvent) error {
+	if err := tx.CommitWith(ctx, runWithAuditSQL, runWithAuditArgs(id, jobID, n, event, audit)...); err != nil {
+		return runInsertError(err, n.Type)
+	}
+	return nil
+}
+
+const roleAndNextRunIDSQL = `SELECT (SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2),
+	nextval('operation_runs_id_seq')`
+
+// RoleAndNextRunID returns userID's role in workspaceID ("" for a non-member or userID 0) and reserves
+// a run id, so the River job carrying it can be inserted before the run row.
 func RoleAndNextRunID(ctx context.Context, q Querier, workspaceID, userID int64) (string, int64, error) {
 	var role *string
 	var id int64
-	err := q.QueryRow(ctx, `SELECT (SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2),
-		nextval(pg_get_serial_sequence('operation_runs', 'id'))`, workspaceID, userID).Scan(&role, &id)
-	if err != nil {
+	if err := q.QueryRow(ctx, roleAndNextRunIDSQL, workspaceID, userID).Scan(&role, &id); err != nil {
 		return "", 0, fmt.Errorf("error reserving a run id: %w", err)
 	}
 	return deref(role), id, nil
+}
+
+// BeginRunStart opens Start's transaction: BEGIN, userID's role in workspaceID and a reserved run id
+// travel in one round trip. The transaction ends with CommitRunWithAudit, or a Rollback.
+func BeginRunStart(ctx context.Context, db *DB, workspaceID, userID int64) (*PipeTx, string, int64, error) {
+	var role *string
+	var id int64
+	tx, err := db.BeginWith(ctx, func(row pgx.Row) error { return row.Scan(&role, &id) }, roleAndNextRunIDSQL, workspaceID, userID)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("error reserving a run id: %w", err)
+	}
+	return tx, deref(role), id, nil
 }
 
 func deref[T any](p *T) T {
