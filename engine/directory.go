@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,47 @@ type graphGroup struct {
 	CreatedDateTime               *string  `json:"createdDateTime"`
 }
 
+// hash is a stable digest of the synced fields (length-prefixed, nil distinct from empty), so an
+// unchanged group is not rewritten.
+func (g *graphGroup) hash() [sha256.Size]byte {
+	b := make([]byte, 0, 512)
+	str := func(s *string) {
+		if s == nil {
+			b = append(b, 0)
+			return
+		}
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(*s)))
+		b = append(b, *s...)
+	}
+	flag := func(v *bool) {
+		switch {
+		case v == nil:
+			b = append(b, 0)
+		case *v:
+			b = append(b, 2)
+		default:
+			b = append(b, 1)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(g.ID)))
+	b = append(b, g.ID...)
+	str(g.DisplayName)
+	str(g.Description)
+	b = binary.AppendUvarint(b, uint64(len(g.GroupTypes)))
+	for i := range g.GroupTypes {
+		str(&g.GroupTypes[i])
+	}
+	flag(g.SecurityEnabled)
+	flag(g.MailEnabled)
+	str(g.MembershipRule)
+	str(g.MembershipRuleProcessingState)
+	flag(g.OnPremisesSyncEnabled)
+	flag(g.IsAssignableToRole)
+	str(g.CreatedDateTime)
+	return sha256.Sum256(b)
+}
+
 func decodeGroup(raw json.RawMessage) (store.Group, error) {
 	var g graphGroup
 	if err := json.Unmarshal(raw, &g); err != nil {
@@ -38,8 +80,7 @@ func decodeGroup(raw json.RawMessage) (store.Group, error) {
 	if g.ID == "" {
 		return store.Group{}, errors.New("group without an id")
 	}
-	canonical, _ := json.Marshal(g) // struct order: a stable hash of the synced fields
-	sum := sha256.Sum256(canonical)
+	sum := g.hash()
 	out := store.Group{GraphID: g.ID, DisplayName: deref(g.DisplayName), Description: deref(g.Description), GroupTypes: g.GroupTypes,
 		SecurityEnabled: g.SecurityEnabled, MailEnabled: g.MailEnabled, MembershipRule: g.MembershipRule,
 		IsAssignableToRole: g.IsAssignableToRole, OnPremSyncEnabled: g.OnPremisesSyncEnabled, ContentHash: sum[:]}
@@ -125,11 +166,26 @@ func runGroupsSync(ctx context.Context, rc *RunContext) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return syncGroupsFull(ctx, rc, client)
+	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "full sync of groups"})
+	return mergingOnCollision(ctx, rc, "group", func(mergeOnly bool) (Result, error) {
+		return syncGroupsFull(ctx, rc, client, mergeOnly)
+	})
 }
 
-func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client) (Result, error) {
-	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "full sync of groups"})
+// mergingOnCollision runs a full sync; when Graph listed an object twice while the sync copied rows
+// straight into an empty cache (store.ErrDirectoryCollision, nothing written), it runs the sync once
+// more with every batch merged.
+func mergingOnCollision(ctx context.Context, rc *RunContext, what string, sync func(mergeOnly bool) (Result, error)) (Result, error) {
+	res, err := sync(false)
+	if !errors.Is(err, store.ErrDirectoryCollision) {
+		return res, err
+	}
+	rc.Event(ctx, store.RunEvent{Kind: "timeline", Level: "warn", Message: "Graph listed a " + what + " twice; listing again and merging every batch"})
+	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{Total: p.Total} })
+	return sync(true)
+}
+
+func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client, mergeOnly bool) (Result, error) {
 	// The delta link is taken before listing, so changes made during the list reach the next delta.
 	link, err := client.DeltaLatest(ctx, "groups.delta", nil)
 	if err != nil {
@@ -140,6 +196,9 @@ func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client) (
 		return Result{}, err
 	}
 	defer w.Rollback(ctx)
+	if mergeOnly {
+		w.MergeOnly()
+	}
 	err = streamBatches(ctx, directoryBatch, func(emit func(store.Group) error) error {
 		for raw, err := range client.List(ctx, "groups.list", nil, nil) {
 			if err != nil {
@@ -247,11 +306,20 @@ func runRoleDefinitionsSync(ctx context.Context, rc *RunContext) (Result, error)
 		return Result{}, err
 	}
 	defer client.Close()
+	return mergingOnCollision(ctx, rc, "role definition", func(mergeOnly bool) (Result, error) {
+		return syncRoleDefinitions(ctx, rc, client, mergeOnly)
+	})
+}
+
+func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Client, mergeOnly bool) (Result, error) {
 	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionRoleDefinitions, true)
 	if err != nil {
 		return Result{}, err
 	}
 	defer w.Rollback(ctx)
+	if mergeOnly {
+		w.MergeOnly()
+	}
 	var batch []store.RoleDefinition
 	for raw, err := range client.List(ctx, "directoryRoleDefinitions.list", nil, nil) {
 		if err != nil {

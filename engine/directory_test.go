@@ -163,6 +163,25 @@ func TestGroupsSync(t *testing.T) {
 		require.Equal(t, before, b.liveGroups(t, tenant.ID), "all or nothing")
 	})
 
+	t.Run("FirstSyncMeetsAGroupListedTwice", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		b := setupSim(t, graphsim.TenantSpec{Groups: 3000})
+		tenant, st := b.addSimTenant(t, 0, "contoso")
+		// The first sync copies pages straight into the empty cache; the second page repeats an item.
+		st.AddFault(graphsim.Fault{Kind: graphsim.FaultDuplicateItem, Endpoint: "groups.list", Every: 2, Count: 1})
+		run := b.runOnce(t, engine.TypeDirectoryGroupsSync, tenant.ID)
+		require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+		require.EqualValues(t, 3000, run.Created, "counts start again with the second listing")
+		require.Len(t, b.liveGroups(t, tenant.ID), 3000)
+		events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID})
+		require.NoError(t, err)
+		require.Contains(t, messages(events), "Graph listed a group twice; listing again and merging every batch")
+		again := b.runOnce(t, engine.TypeDirectoryGroupsSync, tenant.ID)
+		require.Equal(t, store.OutcomeSucceeded, outcome(again))
+		require.EqualValues(t, 0, again.Created+again.Updated+again.Deleted, "the delta after it changes nothing")
+	})
+
 	t.Run("ThrottlingSucceedsLate", func(t *testing.T) {
 		t.Parallel()
 		b := setupSim(t, graphsim.TenantSpec{Groups: 50})

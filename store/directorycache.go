@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,20 +68,33 @@ type MergeCounts struct {
 	Created, Updated, Unchanged, Deleted int64
 }
 
+// ErrDirectoryCollision means a full sync into an empty cache met the same object twice (Graph listed
+// it twice). The sync's transaction is aborted; run the sync again with MergeOnly.
+var ErrDirectoryCollision = errors.New("an object was listed twice")
+
 // DirectoryWriter applies one sync run to a tenant's cache inside ONE transaction on a dedicated
-// connection: rows stream in through COPY into a temporary table and one merge per batch, and
-// nothing is visible (or lost) until Commit. A failure mid-sync rolls back, so the cache is never
-// wiped or half-replaced.
+// connection, and nothing is visible (or lost) until Commit: a failure mid-sync rolls back, so the
+// cache is never wiped or half-replaced.
+//
+// Rows arrive in batches. The first full sync of a tenant (its cache is empty) copies each batch
+// straight into the cache: every row is new, so there is nothing to merge and, at the end, nothing
+// to mark deleted. Otherwise each batch is copied into a temporary table and merged in one
+// statement: new objects are created, changed ones updated, identical ones left untouched.
 type DirectoryWriter struct {
 	conn       *pgxpool.Conn
 	tx         pgx.Tx
 	tenantID   int64
 	collection string
 	full       bool // a full sync: objects not seen are marked deleted at Finish
+	// fresh: the cache was empty when this full sync began; direct: batches are copied straight in.
+	fresh, direct bool
+	staged        bool  // the temporary tables exist
+	written       int64 // rows copied in directly
 }
 
 // BeginDirectorySync opens the writer. full means every object will be written, so objects not
-// written are deleted; otherwise (delta) only the changes are applied.
+// written are deleted; otherwise (delta) only the changes are applied. The tenant is locked against
+// deletion until the writer ends.
 func BeginDirectorySync(ctx context.Context, db *DB, tenantID int64, collection string, full bool) (*DirectoryWriter, error) {
 	conn, err := db.Pool.Acquire(ctx)
 	if err != nil {
@@ -91,6 +106,30 @@ func BeginDirectorySync(ctx context.Context, db *DB, tenantID int64, collection 
 		return nil, fmt.Errorf("error starting the sync transaction: %w", err)
 	}
 	w := &DirectoryWriter{conn: conn, tx: tx, tenantID: tenantID, collection: collection, full: full}
+	var empty bool
+	err = tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM `+w.table()+` c WHERE c.tenant_id = t.id)
+		FROM tenants t WHERE t.id = $1 FOR KEY SHARE OF t`, tenantID).Scan(&empty)
+	if err != nil {
+		w.Rollback(ctx)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("tenant %d %w", tenantID, ErrNotFound)
+		}
+		return nil, fmt.Errorf("error preparing the sync: %w", err)
+	}
+	w.fresh = full && empty
+	w.direct = w.fresh
+	return w, nil
+}
+
+// MergeOnly makes every batch go through the merge, even into an empty cache: the way to run a sync
+// again after ErrDirectoryCollision. Call it before the first write.
+func (w *DirectoryWriter) MergeOnly() { w.direct = false }
+
+// stage creates the temporary tables of the merge path once.
+func (w *DirectoryWriter) stage(ctx context.Context) error {
+	if w.staged {
+		return nil
+	}
 	stmts := []string{
 		`CREATE TEMP TABLE tmp_groups (seq int, graph_id text, display_name text, description text, group_types text[],
 			security_enabled boolean, mail_enabled boolean, membership_rule text, is_assignable_to_role boolean,
@@ -100,12 +139,12 @@ func BeginDirectorySync(ctx context.Context, db *DB, tenantID int64, collection 
 		`CREATE TEMP TABLE tmp_seen (graph_id text PRIMARY KEY) ON COMMIT DROP`,
 	}
 	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			w.Rollback(ctx)
-			return nil, fmt.Errorf("error preparing the sync: %w", err)
+		if _, err := w.tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("error preparing the sync: %w", err)
 		}
 	}
-	return w, nil
+	w.staged = true
+	return nil
 }
 
 // Rollback abandons the sync; the cache stays as it was. Safe after Commit.
@@ -132,24 +171,32 @@ func (w *DirectoryWriter) Commit(ctx context.Context) error {
 	return nil
 }
 
-// WriteGroups merges a batch of groups: new ones are created, changed ones updated, identical ones
+var groupCopyColumns = []string{"graph_id", "display_name", "description", "group_types", "security_enabled", "mail_enabled",
+	"membership_rule", "is_assignable_to_role", "on_prem_sync_enabled", "created_date_time", "content_hash"}
+
+func groupCopyRow(g Group) []any {
+	types := g.GroupTypes
+	if types == nil {
+		types = []string{}
+	}
+	return []any{g.GraphID, g.DisplayName, g.Description, types, g.SecurityEnabled, g.MailEnabled,
+		g.MembershipRule, g.IsAssignableToRole, g.OnPremSyncEnabled, g.CreatedDateTime, g.ContentHash}
+}
+
+// WriteGroups writes a batch of groups: new ones are created, changed ones updated, identical ones
 // left untouched (no row is rewritten).
 func (w *DirectoryWriter) WriteGroups(ctx context.Context, rows []Group) (MergeCounts, error) {
 	if len(rows) == 0 {
 		return MergeCounts{}, nil
 	}
-	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tmp_groups"},
-		[]string{"seq", "graph_id", "display_name", "description", "group_types", "security_enabled", "mail_enabled",
-			"membership_rule", "is_assignable_to_role", "on_prem_sync_enabled", "created_date_time", "content_hash"},
-		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			g := rows[i]
-			types := g.GroupTypes
-			if types == nil {
-				types = []string{}
-			}
-			return []any{i, g.GraphID, g.DisplayName, g.Description, types, g.SecurityEnabled, g.MailEnabled,
-				g.MembershipRule, g.IsAssignableToRole, g.OnPremSyncEnabled, g.CreatedDateTime, g.ContentHash}, nil
-		}))
+	if w.direct {
+		return w.copyDirect(ctx, "directory_groups", groupCopyColumns, len(rows), func(i int) []any { return groupCopyRow(rows[i]) })
+	}
+	if err := w.stage(ctx); err != nil {
+		return MergeCounts{}, err
+	}
+	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tmp_groups"}, append([]string{"seq"}, groupCopyColumns...),
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return append([]any{i}, groupCopyRow(rows[i])...), nil }))
 	if err != nil {
 		return MergeCounts{}, fmt.Errorf("error copying groups: %w", err)
 	}
@@ -174,23 +221,31 @@ func (w *DirectoryWriter) WriteGroups(ctx context.Context, rows []Group) (MergeC
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), (SELECT count(*) FROM src) FROM m`)
 }
 
-// WriteRoleDefinitions merges a batch of role definitions.
+var roleDefinitionCopyColumns = []string{"graph_id", "display_name", "description", "is_built_in", "is_enabled", "template_id",
+	"version", "role_permissions", "content_hash"}
+
+func roleDefinitionCopyRow(r RoleDefinition) []any {
+	perms := r.RolePermissions
+	if len(perms) == 0 {
+		perms = []byte("[]")
+	}
+	return []any{r.GraphID, r.DisplayName, r.Description, r.IsBuiltIn, r.IsEnabled, r.TemplateID, r.Version, string(perms), r.ContentHash}
+}
+
+// WriteRoleDefinitions writes a batch of role definitions.
 func (w *DirectoryWriter) WriteRoleDefinitions(ctx context.Context, rows []RoleDefinition) (MergeCounts, error) {
 	if len(rows) == 0 {
 		return MergeCounts{}, nil
 	}
-	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tmp_role_definitions"},
-		[]string{"seq", "graph_id", "display_name", "description", "is_built_in", "is_enabled", "template_id", "version",
-			"role_permissions", "content_hash"},
-		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			r := rows[i]
-			perms := r.RolePermissions
-			if len(perms) == 0 {
-				perms = []byte("[]")
-			}
-			return []any{i, r.GraphID, r.DisplayName, r.Description, r.IsBuiltIn, r.IsEnabled, r.TemplateID, r.Version,
-				string(perms), r.ContentHash}, nil
-		}))
+	if w.direct {
+		return w.copyDirect(ctx, "directory_role_definitions", roleDefinitionCopyColumns, len(rows),
+			func(i int) []any { return roleDefinitionCopyRow(rows[i]) })
+	}
+	if err := w.stage(ctx); err != nil {
+		return MergeCounts{}, err
+	}
+	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tmp_role_definitions"}, append([]string{"seq"}, roleDefinitionCopyColumns...),
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return append([]any{i}, roleDefinitionCopyRow(rows[i])...), nil }))
 	if err != nil {
 		return MergeCounts{}, fmt.Errorf("error copying role definitions: %w", err)
 	}
@@ -211,6 +266,22 @@ func (w *DirectoryWriter) WriteRoleDefinitions(ctx context.Context, rows []RoleD
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), (SELECT count(*) FROM src) FROM m`)
 }
 
+// copyDirect copies a batch straight into the cache table (the first full sync). An object already
+// written in this sync aborts the transaction with ErrDirectoryCollision.
+func (w *DirectoryWriter) copyDirect(ctx context.Context, table string, columns []string, n int, row func(int) []any) (MergeCounts, error) {
+	now := time.Now()
+	copied, err := w.tx.CopyFrom(ctx, pgx.Identifier{table}, append([]string{"tenant_id", "synced_at"}, columns...),
+		pgx.CopyFromSlice(n, func(i int) ([]any, error) { return append([]any{w.tenantID, now}, row(i)...), nil }))
+	if isUniqueViolation(err, "") {
+		return MergeCounts{}, fmt.Errorf("error copying %s: %w", w.collection, ErrDirectoryCollision)
+	}
+	if err != nil {
+		return MergeCounts{}, fmt.Errorf("error copying %s: %w", w.collection, err)
+	}
+	w.written += copied
+	return MergeCounts{Created: copied}, nil
+}
+
 func (w *DirectoryWriter) merge(ctx context.Context, tmp, sql string) (MergeCounts, error) {
 	var c MergeCounts
 	var total int64
@@ -218,7 +289,9 @@ func (w *DirectoryWriter) merge(ctx context.Context, tmp, sql string) (MergeCoun
 		return c, fmt.Errorf("error merging %s: %w", w.collection, err)
 	}
 	c.Unchanged = total - c.Created - c.Updated
-	if w.full {
+	// Objects not seen are marked deleted at Finish, unless the cache began empty: then every row
+	// in it was written by this sync.
+	if w.full && !w.fresh {
 		if _, err := w.tx.Exec(ctx, `INSERT INTO tmp_seen SELECT DISTINCT graph_id FROM `+tmp+` ON CONFLICT DO NOTHING`); err != nil {
 			return c, fmt.Errorf("error tracking seen %s: %w", w.collection, err)
 		}
@@ -253,7 +326,10 @@ func (w *DirectoryWriter) Delete(ctx context.Context, graphIDs []string) (int64,
 // records the new delta link and the time. It returns the number of objects deleted.
 func (w *DirectoryWriter) Finish(ctx context.Context, deltaLink *string, runID int64) (int64, error) {
 	var deleted int64
-	if w.full {
+	if w.full && !w.fresh {
+		if err := w.stage(ctx); err != nil { // a full sync that wrote nothing still deletes everything
+			return 0, err
+		}
 		tag, err := w.tx.Exec(ctx, `UPDATE `+w.table()+` t SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM tmp_seen s WHERE s.graph_id = t.graph_id)`, w.tenantID)
 		if err != nil {
@@ -261,9 +337,13 @@ func (w *DirectoryWriter) Finish(ctx context.Context, deltaLink *string, runID i
 		}
 		deleted = tag.RowsAffected()
 	}
+	// The live count: known when every row was copied in directly, counted otherwise.
+	count := `(SELECT count(*) FROM ` + w.table() + ` WHERE tenant_id = $1 AND deleted_at IS NULL)`
+	if w.fresh && w.direct {
+		count = strconv.FormatInt(w.written, 10)
+	}
 	_, err := w.tx.Exec(ctx, `INSERT INTO directory_sync_state AS s (tenant_id, collection, delta_link, last_full_sync_at, synced_at, item_count, last_run_id)
-		VALUES ($1, $2, $3, CASE WHEN $4 THEN now() END, now(),
-			(SELECT count(*) FROM `+w.table()+` WHERE tenant_id = $1 AND deleted_at IS NULL), NULLIF($5::bigint, 0))
+		VALUES ($1, $2, $3, CASE WHEN $4 THEN now() END, now(), `+count+`, NULLIF($5::bigint, 0))
 		ON CONFLICT (tenant_id, collection) DO UPDATE SET delta_link = EXCLUDED.delta_link,
 			last_full_sync_at = coalesce(EXCLUDED.last_full_sync_at, s.last_full_sync_at), synced_at = EXCLUDED.synced_at,
 			item_count = EXCLUDED.item_count, last_run_id = EXCLUDED.last_run_id`,

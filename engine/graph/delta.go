@@ -88,8 +88,10 @@ func (c *Client) Delta(ctx context.Context, contract, deltaLink string, q *Query
 		}
 		return true
 	}
+	p := c.newPager(ctx, ct)
+	defer p.close()
 	for {
-		links, stopped, err := c.page(ctx, ct, u, each)
+		links, stopped, err := p.page(u, each)
 		if stopped {
 			return "", fnErr
 		}

@@ -29,12 +29,17 @@ func FuzzDecodePage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var items []json.RawMessage
+		var early []string
 		links, err := decodePage(bytes.NewReader(data), func(raw json.RawMessage) bool {
 			items = append(items, raw)
 			return true
-		})
+		}, func(next string) { early = append(early, next) })
 		if err != nil {
 			return
+		}
+		// A next page requested early is one the page really names.
+		if len(early) > 0 {
+			require.NotEmpty(t, links.NextLink)
 		}
 		require.Equal(t, links.Items, len(items))
 		require.False(t, links.NextLink != "" && links.DeltaLink != "")

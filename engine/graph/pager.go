@@ -28,8 +28,9 @@ var errStopped = errors.New("iteration stopped by the consumer")
 // @odata.nextLink and @odata.deltaLink may come before or after "value". Other properties
 // (@odata.context, @odata.count, ...) are skipped. A page must be one JSON object with a "value"
 // array; anything else, including a truncated body, is an error (the caller classifies it as
-// provider_malformed_response). each returning false stops decoding with errStopped.
-func decodePage(r io.Reader, each func(json.RawMessage) bool) (pageLinks, error) {
+// provider_malformed_response). each returning false stops decoding with errStopped. early, when not
+// nil, gets an @odata.nextLink that comes before the value array as soon as it is read.
+func decodePage(r io.Reader, each func(json.RawMessage) bool, early func(nextLink string)) (pageLinks, error) {
 	var links pageLinks
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
@@ -71,6 +72,9 @@ func decodePage(r io.Reader, each func(json.RawMessage) bool) (pageLinks, error)
 			}
 			if key == "@odata.nextLink" {
 				links.NextLink = link
+				if early != nil && !sawValue {
+					early(link)
+				}
 			} else {
 				links.DeltaLink = link
 			}
@@ -151,8 +155,10 @@ func (c *Client) ListLink(ctx context.Context, contract, nextLink string) iter.S
 }
 
 func (c *Client) follow(ctx context.Context, ct *Contract, u *url.URL, yield func(json.RawMessage, error) bool) {
+	p := c.newPager(ctx, ct)
+	defer p.close()
 	for u != nil {
-		links, stopped, err := c.page(ctx, ct, u, func(item json.RawMessage) bool { return yield(item, nil) })
+		links, stopped, err := p.page(u, func(item json.RawMessage) bool { return yield(item, nil) })
 		if stopped {
 			return
 		}
@@ -174,19 +180,82 @@ func (c *Client) follow(ctx context.Context, ct *Contract, u *url.URL, yield fun
 	}
 }
 
-// page fetches and streams one page. stopped reports that each asked to stop.
-func (c *Client) page(ctx context.Context, ct *Contract, u *url.URL, each func(json.RawMessage) bool) (pageLinks, bool, error) {
-	resp, err := c.do(ctx, request{contract: ct, method: http.MethodGet, url: u})
+// pager reads the pages of one listing in order. When a page names its next page before its items
+// (Graph's directory endpoints do), the next page is requested at once: Graph's latency for it
+// overlaps with reading, and storing, this one. At most one page is requested ahead, so a listing
+// never has more than two requests in flight.
+type pager struct {
+	c      *Client
+	ct     *Contract
+	ctx    context.Context
+	cancel context.CancelFunc
+	ahead  *prefetch
+}
+
+// prefetch is a page requested ahead of its turn.
+type prefetch struct {
+	url  string
+	done chan struct{}
+	resp *http.Response
+	err  error
+}
+
+func (c *Client) newPager(ctx context.Context, ct *Contract) *pager {
+	ctx, cancel := context.WithCancel(ctx)
+	return &pager{c: c, ct: ct, ctx: ctx, cancel: cancel}
+}
+
+// close abandons a page requested ahead that nobody will read.
+func (p *pager) close() {
+	p.cancel()
+	p.discard()
+}
+
+func (p *pager) discard() {
+	if p.ahead == nil {
+		return
+	}
+	<-p.ahead.done
+	if p.ahead.resp != nil {
+		_ = p.ahead.resp.Body.Close()
+	}
+	p.ahead = nil
+}
+
+// page fetches (or takes the prefetched) page u and streams it. stopped reports that each asked to
+// stop.
+func (p *pager) page(u *url.URL, each func(json.RawMessage) bool) (pageLinks, bool, error) {
+	var resp *http.Response
+	var err error
+	if p.ahead != nil && p.ahead.url == u.String() {
+		<-p.ahead.done
+		resp, err = p.ahead.resp, p.ahead.err
+		p.ahead = nil
+	} else {
+		p.discard()
+		resp, err = p.c.do(p.ctx, request{contract: p.ct, method: http.MethodGet, url: u})
+	}
 	if err != nil {
 		return pageLinks{}, false, err
 	}
 	defer resp.Body.Close()
-	links, err := decodePage(resp.Body, each)
+	links, err := decodePage(resp.Body, each, func(next string) {
+		nu, err := p.c.parseLink(p.ct, next)
+		if err != nil {
+			return // reported when the page ends
+		}
+		ahead := &prefetch{url: nu.String(), done: make(chan struct{})}
+		go func() {
+			defer close(ahead.done)
+			ahead.resp, ahead.err = p.c.do(p.ctx, request{contract: p.ct, method: http.MethodGet, url: nu})
+		}()
+		p.ahead = ahead
+	})
 	if errors.Is(err, errStopped) {
 		return links, true, nil
 	}
 	if err != nil {
-		return links, false, classifyDecodeError(err, resp.StatusCode, ct)
+		return links, false, classifyDecodeError(err, resp.StatusCode, p.ct)
 	}
 	return links, false, nil
 }

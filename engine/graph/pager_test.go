@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -206,4 +207,45 @@ func TestListMalformedAndTruncated(t *testing.T) {
 		_, err := b.client.Get(context.Background(), "groups.get", []string{b.tenant.GroupID(1)}, nil)
 		require.Equal(t, reason.ProviderMalformedResponse, graph.ReasonOf(err), "%v", err)
 	})
+}
+
+// TestListRequestsNextPageAhead: a directory page names its next page before its items, so the
+// client requests that page while the consumer is still on the current one (Graph's latency overlaps
+// with the work on each page). A consumer that stops early abandons the page requested ahead, and
+// nothing is requested beyond it.
+func TestListRequestsNextPageAhead(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{spec: graphsim.TenantSpec{Groups: 1500}})
+	ctx := context.Background()
+	q := &graph.Query{Select: []string{"id", "displayName"}, Top: 500}
+
+	tests := []struct {
+		name      string
+		stopAfter int // items read before breaking out; 0 reads everything
+		requests  int // groups.list requests in all
+	}{
+		{name: "read to the end", stopAfter: 0, requests: 3},
+		{name: "stop on the first page", stopAfter: 10, requests: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := b.tenant.RequestCount("groups.list")
+			n := 0
+			for _, err := range b.client.List(ctx, "groups.list", nil, q) {
+				require.NoError(t, err)
+				n++
+				if n == 1 {
+					require.Eventually(t, func() bool { return b.tenant.RequestCount("groups.list")-before == 2 },
+						5*time.Second, time.Millisecond, "page 2 is requested while page 1 is being read")
+				}
+				if n == tt.stopAfter {
+					break
+				}
+			}
+			if tt.stopAfter == 0 {
+				require.Equal(t, 1500, n)
+			}
+			require.Equal(t, tt.requests, b.tenant.RequestCount("groups.list")-before)
+		})
+	}
 }

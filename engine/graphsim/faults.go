@@ -22,6 +22,9 @@ const (
 	FaultMalformedJSON FaultKind = "malformed_json"
 	// FaultTruncated answers 200 with the first half of the real body (clean HTTP framing, cut JSON).
 	FaultTruncated FaultKind = "truncated"
+	// FaultDuplicateItem answers the real page with its first item listed twice: a listing that
+	// repeats an object.
+	FaultDuplicateItem FaultKind = "duplicate_item"
 )
 
 // Fault is one injection rule of a tenant. Rules are checked in order after authentication and

@@ -85,37 +85,51 @@ func selection(raw string) map[string]bool {
 
 // pageBuffer assembles one collection page.
 type pageBuffer struct {
-	buf bytes.Buffer
-	n   int
+	contextURL string
+	items      bytes.Buffer
+	n          int
+	// linksLast puts the links after the value array, as Intune's documented (beta) bodies do.
+	linksLast bool
 }
 
 func newPage(contextURL string) *pageBuffer {
-	p := &pageBuffer{}
-	p.buf.WriteString(`{"@odata.context":`)
-	p.buf.WriteString(quote(contextURL))
-	p.buf.WriteString(`,"value":[`)
-	return p
+	return &pageBuffer{contextURL: contextURL}
 }
 
 func (p *pageBuffer) add(item []byte) {
 	if p.n > 0 {
-		p.buf.WriteByte(',')
+		p.items.WriteByte(',')
 	}
-	p.buf.Write(item)
+	p.items.Write(item)
 	p.n++
 }
 
-// finish closes the page; Graph puts the links after the value array.
+// finish writes the page. Directory endpoints send their annotations first — @odata.context, then
+// @odata.nextLink or @odata.deltaLink — and the value array last, so a client can request the next
+// page before it has read this one; with linksLast the links follow the array.
 func (p *pageBuffer) finish(w http.ResponseWriter, nextLink, deltaLink string) {
-	p.buf.WriteByte(']')
+	var links bytes.Buffer
 	if nextLink != "" {
-		p.buf.WriteString(`,"@odata.nextLink":` + quote(nextLink))
+		links.WriteString(`,"@odata.nextLink":` + quote(nextLink))
 	}
 	if deltaLink != "" {
-		p.buf.WriteString(`,"@odata.deltaLink":` + quote(deltaLink))
+		links.WriteString(`,"@odata.deltaLink":` + quote(deltaLink))
 	}
-	p.buf.WriteByte('}')
-	writeRaw(w, http.StatusOK, p.buf.Bytes())
+	var buf bytes.Buffer
+	buf.Grow(p.items.Len() + len(p.contextURL) + links.Len() + 40)
+	buf.WriteString(`{"@odata.context":`)
+	buf.WriteString(quote(p.contextURL))
+	if !p.linksLast {
+		buf.Write(links.Bytes())
+	}
+	buf.WriteString(`,"value":[`)
+	buf.Write(p.items.Bytes())
+	buf.WriteByte(']')
+	if p.linksLast {
+		buf.Write(links.Bytes())
+	}
+	buf.WriteByte('}')
+	writeRaw(w, http.StatusOK, buf.Bytes())
 }
 
 // project returns obj restricted to sel (plus @odata.type, which OData always sends for derived
@@ -155,6 +169,7 @@ func (s *Server) writeSlice(w http.ResponseWriter, req *simRequest, objs []map[s
 	}
 	sel := selection(req.query.Get("$select"))
 	page := newPage(contextURL)
+	page.linksLast = strings.Contains(contextURL, "/beta/")
 	end := min(len(objs), offset+size)
 	for i := offset; i < end; i++ {
 		page.add(project(objs[i], sel))

@@ -20,6 +20,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -418,7 +419,7 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 			case <-req.ctx.Done():
 				return
 			}
-		case FaultMalformedJSON, FaultTruncated:
+		case FaultMalformedJSON, FaultTruncated, FaultDuplicateItem:
 			capture = f.Kind
 		}
 	}
@@ -429,10 +430,13 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 	rec := newRecorder()
 	s.handle(rec, req, c, args)
 	body := rec.buf.Bytes()
-	if capture == FaultMalformedJSON {
+	switch capture {
+	case FaultMalformedJSON:
 		body = []byte(`<html><body>Bad gateway: upstream sent {"value": [ garbage</body></html>`)
-	} else {
+	case FaultTruncated:
 		body = body[:len(body)/2]
+	case FaultDuplicateItem:
+		body = duplicateFirstItem(body)
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -440,6 +444,18 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(body)
+}
+
+// duplicateFirstItem lists a page's first item twice (an answer that is not a page is left alone).
+func duplicateFirstItem(body []byte) []byte {
+	var page map[string]json.RawMessage
+	var items []json.RawMessage
+	if json.Unmarshal(body, &page) != nil || json.Unmarshal(page["value"], &items) != nil || len(items) == 0 {
+		return body
+	}
+	page["value"], _ = json.Marshal(append([]json.RawMessage{items[0]}, items...))
+	out, _ := json.Marshal(page)
+	return out
 }
 
 // recorder buffers a handler's answer (for the malformed/truncated faults and $batch).

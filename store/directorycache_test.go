@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+func cacheGroups(n int, name string) []store.Group {
+	out := make([]store.Group, n)
+	for i := range out {
+		sum := sha256.Sum256([]byte(fmt.Sprint(name, i)))
+		out[i] = store.Group{GraphID: fmt.Sprintf("g-%04d", i), DisplayName: fmt.Sprintf("%s %d", name, i), ContentHash: sum[:]}
+	}
+	return out
+}
+
+func liveGroupCount(t *testing.T, db *store.DB, tenantID int64) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM directory_groups WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID).Scan(&n))
+	return n
+}
+
+// TestDirectoryWriter covers the two ways a batch reaches the cache — copied straight into an empty
+// cache, or merged — and what happens when an object arrives twice.
+func TestDirectoryWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		prefill int  // groups cached before the sync
+		merge   bool // MergeOnly
+		batches [][]store.Group
+		wantErr error
+		want    store.MergeCounts // summed over the batches
+		live    int
+	}{
+		{name: "first sync copies straight in", batches: [][]store.Group{cacheGroups(3, "a")[:2], cacheGroups(3, "a")[2:]},
+			want: store.MergeCounts{Created: 3}, live: 3},
+		{name: "an object listed twice in an empty cache aborts", batches: [][]store.Group{cacheGroups(2, "a"), cacheGroups(1, "a")},
+			wantErr: store.ErrDirectoryCollision, live: 0},
+		{name: "an object listed twice in one batch aborts", batches: [][]store.Group{append(cacheGroups(2, "a"), cacheGroups(1, "a")...)},
+			wantErr: store.ErrDirectoryCollision, live: 0},
+		{name: "merging keeps the last of an object listed twice", merge: true,
+			batches: [][]store.Group{cacheGroups(2, "a"), cacheGroups(1, "b")}, want: store.MergeCounts{Created: 2, Updated: 1}, live: 2},
+		{name: "a full sync over a cache merges and deletes what it did not see", prefill: 3,
+			batches: [][]store.Group{cacheGroups(2, "a")}, want: store.MergeCounts{Unchanged: 2}, live: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.NewDB(t)
+			w := defaultWorkspace(t, db)
+			tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
+			require.NoError(t, err)
+			if tt.prefill > 0 {
+				pre, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
+				require.NoError(t, err)
+				_, err = pre.WriteGroups(ctx, cacheGroups(tt.prefill, "a"))
+				require.NoError(t, err)
+				_, err = pre.Finish(ctx, nil, 0)
+				require.NoError(t, err)
+				require.NoError(t, pre.Commit(ctx))
+			}
+
+			sync, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
+			require.NoError(t, err)
+			defer sync.Rollback(ctx)
+			if tt.merge {
+				sync.MergeOnly()
+			}
+			var got store.MergeCounts
+			for _, batch := range tt.batches {
+				c, err := sync.WriteGroups(ctx, batch)
+				if err != nil {
+					require.ErrorIs(t, err, tt.wantErr)
+					sync.Rollback(ctx)
+					require.Equal(t, tt.prefill, liveGroupCount(t, db, tenant.ID), "nothing written")
+					return
+				}
+				got.Created, got.Updated, got.Unchanged = got.Created+c.Created, got.Updated+c.Updated, got.Unchanged+c.Unchanged
+			}
+			require.NoError(t, tt.wantErr)
+			deleted, err := sync.Finish(ctx, nil, 0)
+			require.NoError(t, err)
+			require.NoError(t, sync.Commit(ctx))
+			require.Equal(t, tt.want, got)
+			require.EqualValues(t, tt.prefill-min(tt.prefill, tt.live), deleted)
+			require.Equal(t, tt.live, liveGroupCount(t, db, tenant.ID))
+			state, err := store.GetSyncState(ctx, db.Pool, tenant.ID, store.CollectionGroups)
+			require.NoError(t, err)
+			require.EqualValues(t, tt.live, state.ItemCount)
+		})
+	}
+}
+
+// TestDirectoryCacheFollowsItsTenant: a sync holds its tenant (it cannot be deleted underneath), and
+// a deleted tenant's cache goes with it.
+func TestDirectoryCacheFollowsItsTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	w := defaultWorkspace(t, db)
+	tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
+	require.NoError(t, err)
+
+	sync, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
+	require.NoError(t, err)
+	_, err = sync.WriteGroups(ctx, cacheGroups(5, "a"))
+	require.NoError(t, err)
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenant.ID)
+		return err
+	})
+	require.ErrorContains(t, err, "lock timeout", "the tenant is held by the running sync")
+	_, err = sync.Finish(ctx, nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, sync.Commit(ctx))
+	require.Equal(t, 5, liveGroupCount(t, db, tenant.ID))
+
+	_, err = db.Pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenant.ID)
+	require.NoError(t, err)
+	var left int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM directory_groups WHERE tenant_id = $1`, tenant.ID).Scan(&left))
+	require.Zero(t, left, "the deleted tenant's cache went with it")
+	_, err = store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
