@@ -240,6 +240,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		return nil, &Error{Contract: r.contract.Name, Reason: reason.ProviderMalformedResponse,
 			Err: fmt.Errorf("refusing to send a token to %s://%s: not the configured Graph host", r.url.Scheme, r.url.Host)}
 	}
+	ctx = context.WithValue(ctx, serviceKey{}, r.contract.Service)
 	// A fresh RequestInformation per send: the auth provider writes Authorization into it.
 	ri := abs.NewRequestInformation()
 	ri.Method = methods[r.method]

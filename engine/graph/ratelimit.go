@@ -11,21 +11,32 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Limits are the per-tenant request rates of this process. Intune allows 1,000 requests and 100
-// writes per 20 s per app and tenant (2,000 / 200 across all apps; reference/graph.md §A.7), so the
-// defaults stay below the per-app limits: 40 requests/s and 4 writes/s.
+// Limits are the per-tenant request rates of this process. Each Graph service throttles on its own
+// quota (reference/graph.md §A.2, §A.7), so each has its own bucket:
+//
+//   - Intune (and every other service) allows 1,000 requests and 100 writes per 20 s per app and
+//     tenant (2,000 / 200 across all apps): the defaults stay below, at 40 requests/s and 4 writes/s.
+//   - The directory (identity service) counts resource units per app and tenant: 3,500 per 10 s for
+//     the smallest tenants, a listing with $select costing 1. Directory requests default to 200/s,
+//     well under that, so a million-group tenant is never held back by this process.
 type Limits struct {
-	// RequestsPerSecond and Burst bound every request (reads and writes).
+	// RequestsPerSecond and Burst bound every request outside the directory (reads and writes).
 	RequestsPerSecond float64
 	Burst             int
-	// WritesPerSecond and WriteBurst additionally bound POST, PUT, PATCH and DELETE.
+	// WritesPerSecond and WriteBurst additionally bound POST, PUT, PATCH and DELETE, whatever the
+	// service.
 	WritesPerSecond float64
 	WriteBurst      int
+	// DirectoryRequestsPerSecond and DirectoryBurst bound directory requests instead of
+	// RequestsPerSecond.
+	DirectoryRequestsPerSecond float64
+	DirectoryBurst             int
 }
 
-// DefaultLimits returns 40 req/s (burst 40) and 4 writes/s (burst 4).
+// DefaultLimits returns 40 req/s (burst 40) and 4 writes/s (burst 4), and 200 directory req/s
+// (burst 200).
 func DefaultLimits() Limits {
-	return Limits{RequestsPerSecond: 40, Burst: 40, WritesPerSecond: 4, WriteBurst: 4}
+	return Limits{RequestsPerSecond: 40, Burst: 40, WritesPerSecond: 4, WriteBurst: 4, DirectoryRequestsPerSecond: 200, DirectoryBurst: 200}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -41,6 +52,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WriteBurst <= 0 {
 		l.WriteBurst = max(1, int(l.WritesPerSecond))
+	}
+	if l.DirectoryRequestsPerSecond <= 0 {
+		l.DirectoryRequestsPerSecond = d.DirectoryRequestsPerSecond
+	}
+	if l.DirectoryBurst <= 0 {
+		l.DirectoryBurst = max(1, int(l.DirectoryRequestsPerSecond))
 	}
 	return l
 }
@@ -67,25 +84,30 @@ func (l *Limiters) Tenant(tenantID string) *TenantLimiter {
 	t, ok := l.byID[key]
 	if !ok {
 		t = &TenantLimiter{
-			any:   rate.NewLimiter(rate.Limit(l.limits.RequestsPerSecond), l.limits.Burst),
-			write: rate.NewLimiter(rate.Limit(l.limits.WritesPerSecond), l.limits.WriteBurst),
+			any:       rate.NewLimiter(rate.Limit(l.limits.RequestsPerSecond), l.limits.Burst),
+			write:     rate.NewLimiter(rate.Limit(l.limits.WritesPerSecond), l.limits.WriteBurst),
+			directory: rate.NewLimiter(rate.Limit(l.limits.DirectoryRequestsPerSecond), l.limits.DirectoryBurst),
 		}
 		l.byID[key] = t
 	}
 	return t
 }
 
-// TenantLimiter is one tenant's pair of token buckets.
+// TenantLimiter is one tenant's token buckets.
 type TenantLimiter struct {
-	any, write *rate.Limiter
+	any, write, directory *rate.Limiter
 }
 
-// Wait blocks until reads+writes requests and writes write requests may go, or ctx ends.
-func (t *TenantLimiter) Wait(ctx context.Context, reads, writes int) error {
+// Wait blocks until reads+writes requests of service and writes write requests may go, or ctx ends.
+func (t *TenantLimiter) Wait(ctx context.Context, service Service, reads, writes int) error {
+	bucket := t.any
+	if service == ServiceDirectory {
+		bucket = t.directory
+	}
 	total := reads + writes
 	for total > 0 {
-		n := min(total, t.any.Burst())
-		if err := t.any.WaitN(ctx, n); err != nil {
+		n := min(total, bucket.Burst())
+		if err := bucket.WaitN(ctx, n); err != nil {
 			return fmt.Errorf("waiting for the tenant rate limit: %w", err)
 		}
 		total -= n
@@ -104,6 +126,9 @@ func (t *TenantLimiter) Wait(ctx context.Context, reads, writes int) error {
 type costKey struct{}
 
 type requestCost struct{ reads, writes int }
+
+// serviceKey carries the service a request goes to, for its bucket.
+type serviceKey struct{}
 
 func withRequestCost(ctx context.Context, c requestCost) context.Context {
 	return context.WithValue(ctx, costKey{}, c)
@@ -127,7 +152,8 @@ func (h rateLimitHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) 
 			cost = requestCost{writes: 1}
 		}
 	}
-	if err := h.limiter.Wait(req.Context(), cost.reads, cost.writes); err != nil {
+	service, _ := req.Context().Value(serviceKey{}).(Service)
+	if err := h.limiter.Wait(req.Context(), service, cost.reads, cost.writes); err != nil {
 		return nil, err
 	}
 	return p.Next(req, i)

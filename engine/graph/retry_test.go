@@ -128,38 +128,66 @@ func TestGzipPostRetried(t *testing.T) {
 	require.Equal(t, []int{429, 429, 201}, statuses)
 }
 
+// TestRateLimiterSharedPerTenant: two clients of one tenant share its buckets, and the directory
+// and Intune have a bucket each (the directory's quota is its own, and far larger).
 func TestRateLimiterSharedPerTenant(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	limiters := graph.NewLimiters(graph.Limits{RequestsPerSecond: 20, Burst: 1, WritesPerSecond: 1000, WriteBurst: 1000})
-	cfg := b.sim.GraphConfig()
-	c1, err := graph.NewClient(cfg, b.tenant.Credentials(), limiters)
-	require.NoError(t, err)
-	c2, err := graph.NewClient(cfg, b.tenant.Credentials(), limiters)
-	require.NoError(t, err)
-	ctx := context.Background()
-	_, err = c1.Token(ctx, false) // sign-in is not rate limited; warm both before timing
-	require.NoError(t, err)
-	_, err = c2.Token(ctx, false)
-	require.NoError(t, err)
-
-	start := time.Now()
-	done := make(chan error, 2)
-	for _, c := range []*graph.Client{c1, c2} {
-		go func() {
-			for range 5 {
-				if _, err := c.Get(ctx, "groups.probe", nil, nil); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
+	slow := 20.0   // requests/s with burst 1: ten requests take at least 450 ms
+	glacial := 0.5 // requests/s with burst 1: ten requests would take 18 s
+	tests := []struct {
+		name     string
+		limits   graph.Limits
+		contract string
+		atLeast  time.Duration
+	}{
+		{name: "directory requests wait for the directory bucket", contract: "groups.probe", atLeast: 400 * time.Millisecond,
+			limits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, DirectoryRequestsPerSecond: slow, DirectoryBurst: 1}},
+		{name: "directory requests do not take Intune tokens", contract: "groups.probe",
+			limits: graph.Limits{RequestsPerSecond: glacial, Burst: 1, DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}},
+		{name: "Intune requests wait for the Intune bucket", contract: "deviceConfigurations.probe", atLeast: 400 * time.Millisecond,
+			limits: graph.Limits{RequestsPerSecond: slow, Burst: 1, DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}},
+		{name: "Intune requests do not take directory tokens", contract: "deviceConfigurations.probe",
+			limits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, DirectoryRequestsPerSecond: glacial, DirectoryBurst: 1}},
 	}
-	require.NoError(t, <-done)
-	require.NoError(t, <-done)
-	// 10 requests at 20/s with burst 1 across both clients: at least ~450 ms.
-	require.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{})
+			tt.limits.WritesPerSecond, tt.limits.WriteBurst = 1000, 1000
+			limiters := graph.NewLimiters(tt.limits)
+			cfg := b.sim.GraphConfig()
+			c1, err := graph.NewClient(cfg, b.tenant.Credentials(), limiters)
+			require.NoError(t, err)
+			c2, err := graph.NewClient(cfg, b.tenant.Credentials(), limiters)
+			require.NoError(t, err)
+			ctx := context.Background()
+			_, err = c1.Token(ctx, false) // sign-in is not rate limited; warm both before timing
+			require.NoError(t, err)
+			_, err = c2.Token(ctx, false)
+			require.NoError(t, err)
+
+			start := time.Now()
+			done := make(chan error, 2)
+			for _, c := range []*graph.Client{c1, c2} {
+				go func() {
+					for range 5 {
+						if _, err := c.Get(ctx, tt.contract, nil, nil); err != nil {
+							done <- err
+							return
+						}
+					}
+					done <- nil
+				}()
+			}
+			require.NoError(t, <-done)
+			require.NoError(t, <-done)
+			if tt.atLeast > 0 {
+				require.GreaterOrEqual(t, time.Since(start), tt.atLeast)
+			} else {
+				require.Less(t, time.Since(start), 5*time.Second, "not held back by the other service's bucket")
+			}
+		})
+	}
 }
 
 func TestThrottlePriorityHeader(t *testing.T) {
