@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -77,6 +78,11 @@ func decodeGroup(raw json.RawMessage) (store.Group, error) {
 	if err := json.Unmarshal(raw, &g); err != nil {
 		return store.Group{}, fmt.Errorf("group: %w", err)
 	}
+	return g.toStore()
+}
+
+// toStore is the cache row of a group.
+func (g *graphGroup) toStore() (store.Group, error) {
 	if g.ID == "" {
 		return store.Group{}, errors.New("group without an id")
 	}
@@ -200,11 +206,15 @@ func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client, m
 		w.MergeOnly()
 	}
 	err = streamBatches(ctx, directoryBatch, func(emit func(store.Group) error) error {
-		for raw, err := range client.List(ctx, "groups.list", nil, nil) {
-			if err != nil {
+		for gg, err := range graph.ListAs[graphGroup](ctx, client, "groups.list", nil, nil) {
+			var mismatch *graph.ItemError
+			if err != nil && !errors.As(err, &mismatch) {
 				return err
 			}
-			g, err := decodeGroup(raw)
+			var g store.Group
+			if err == nil {
+				g, err = gg.toStore()
+			}
 			if err != nil {
 				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
 				rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
@@ -226,7 +236,7 @@ func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client, m
 	if err != nil {
 		return Result{}, err
 	}
-	return finishDirectorySync(ctx, rc, w, &link)
+	return finishDirectorySync(ctx, rc, w, &link, "groups")
 }
 
 func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, link string) (Result, error) {
@@ -251,6 +261,7 @@ func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, 
 			g, err := decodeGroup(item.Raw)
 			if err != nil {
 				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
 				return nil
 			}
 			return emit(change{group: &g})
@@ -279,10 +290,10 @@ func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, 
 	if err != nil {
 		return Result{}, err
 	}
-	return finishDirectorySync(ctx, rc, w, &next)
+	return finishDirectorySync(ctx, rc, w, &next, "groups")
 }
 
-func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.DirectoryWriter, link *string) (Result, error) {
+func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.DirectoryWriter, link *string, noun string) (Result, error) {
 	deleted, err := w.Finish(ctx, link, rc.Run.ID)
 	if err != nil {
 		return Result{}, err
@@ -295,6 +306,11 @@ func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.Directory
 	}
 	p := rc.Progress()
 	rc.Logf(ctx, "info", "%d processed: %d created, %d updated, %d deleted, %d unchanged", p.Processed, p.Created, p.Updated, p.Deleted, p.Unchanged)
+	if p.Skipped > 0 {
+		// The cache misses what Graph sent but could not be read: not a success to wave through.
+		return Result{Outcome: store.OutcomePartiallySucceeded, Reason: reason.ProviderMalformedResponse,
+			Detail: fmt.Sprintf("%s skipped, unreadable: %d of %d (the run's log names them)", noun, p.Skipped, p.Processed+p.Skipped)}, nil
+	}
 	return Result{}, nil
 }
 
@@ -328,6 +344,7 @@ func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Clie
 		d, err := decodeRoleDefinition(raw)
 		if err != nil {
 			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable role definition: " + err.Error()})
+			rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
 			continue
 		}
 		batch = append(batch, d)
@@ -337,5 +354,5 @@ func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Clie
 		return Result{}, err
 	}
 	syncCounter(ctx, rc, len(batch), c)
-	return finishDirectorySync(ctx, rc, w, nil)
+	return finishDirectorySync(ctx, rc, w, nil, "role definitions")
 }

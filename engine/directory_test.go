@@ -182,6 +182,25 @@ func TestGroupsSync(t *testing.T) {
 		require.EqualValues(t, 0, again.Created+again.Updated+again.Deleted, "the delta after it changes nothing")
 	})
 
+	t.Run("AMistypedGroupIsSkippedAndNamed", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		b := setupSim(t, graphsim.TenantSpec{Groups: 1200})
+		tenant, st := b.addSimTenant(t, 0, "contoso")
+		st.AddFault(graphsim.Fault{Kind: graphsim.FaultMistypedItem, Endpoint: "groups.list", Every: 2, Count: 1})
+		run := b.runOnce(t, engine.TypeDirectoryGroupsSync, tenant.ID)
+		require.Equal(t, store.OutcomePartiallySucceeded, outcome(run), deref(run.ReasonDetail))
+		require.Equal(t, "provider_malformed_response", deref(run.ReasonCode))
+		require.Equal(t, "groups skipped, unreadable: 1 of 1200 (the run's log names them)", deref(run.ReasonDetail))
+		require.EqualValues(t, 1, run.Skipped)
+		require.EqualValues(t, 1199, run.Created)
+		require.Len(t, b.liveGroups(t, tenant.ID), 1199)
+		events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID})
+		require.NoError(t, err)
+		require.Contains(t, messages(events), "skipped an undecodable group: graph groups.list: item 999 does not decode: "+
+			"json: cannot unmarshal number into Go struct field graphGroup.displayName of type string")
+	})
+
 	t.Run("ThrottlingSucceedsLate", func(t *testing.T) {
 		t.Parallel()
 		b := setupSim(t, graphsim.TenantSpec{Groups: 50})

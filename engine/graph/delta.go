@@ -91,7 +91,7 @@ func (c *Client) Delta(ctx context.Context, contract, deltaLink string, q *Query
 	p := c.newPager(ctx, ct)
 	defer p.close()
 	for {
-		links, stopped, err := p.page(u, each)
+		links, stopped, err := p.page(u, rawItems(each))
 		if stopped {
 			return "", fnErr
 		}

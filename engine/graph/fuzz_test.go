@@ -30,10 +30,10 @@ func FuzzDecodePage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var items []json.RawMessage
 		var early []string
-		links, err := decodePage(bytes.NewReader(data), func(raw json.RawMessage) bool {
+		links, err := decodePage(bytes.NewReader(data), rawItems(func(raw json.RawMessage) bool {
 			items = append(items, raw)
 			return true
-		}, func(next string) { early = append(early, next) })
+		}), func(next string) { early = append(early, next) })
 		if err != nil {
 			return
 		}

@@ -28,9 +28,10 @@ var errStopped = errors.New("iteration stopped by the consumer")
 // @odata.nextLink and @odata.deltaLink may come before or after "value". Other properties
 // (@odata.context, @odata.count, ...) are skipped. A page must be one JSON object with a "value"
 // array; anything else, including a truncated body, is an error (the caller classifies it as
-// provider_malformed_response). each returning false stops decoding with errStopped. early, when not
-// nil, gets an @odata.nextLink that comes before the value array as soon as it is read.
-func decodePage(r io.Reader, each func(json.RawMessage) bool, early func(nextLink string)) (pageLinks, error) {
+// provider_malformed_response). item decodes exactly one element from dec; it returning false stops
+// decoding with errStopped, an error ends the page. early, when not nil, gets an @odata.nextLink
+// that comes before the value array as soon as it is read.
+func decodePage(r io.Reader, item func(dec *json.Decoder) (bool, error), early func(nextLink string)) (pageLinks, error) {
 	var links pageLinks
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
@@ -53,12 +54,12 @@ func decodePage(r io.Reader, each func(json.RawMessage) bool, early func(nextLin
 				return links, fmt.Errorf("page value is not an array: %w", err)
 			}
 			for dec.More() {
-				var item json.RawMessage // a fresh slice per item: consumers may keep it
-				if err := dec.Decode(&item); err != nil {
+				more, err := item(dec)
+				if err != nil {
 					return links, fmt.Errorf("error decoding item %d: %w", links.Items, err)
 				}
 				links.Items++
-				if !each(item) {
+				if !more {
 					return links, errStopped
 				}
 			}
@@ -100,6 +101,17 @@ func decodePage(r io.Reader, each func(json.RawMessage) bool, early func(nextLin
 	return links, nil
 }
 
+// rawItems hands each element to each as raw JSON.
+func rawItems(each func(json.RawMessage) bool) func(*json.Decoder) (bool, error) {
+	return func(dec *json.Decoder) (bool, error) {
+		var item json.RawMessage // a fresh slice per item: consumers may keep it
+		if err := dec.Decode(&item); err != nil {
+			return false, err
+		}
+		return each(item), nil
+	}
+}
+
 func expectDelim(dec *json.Decoder, want json.Delim) error {
 	tok, err := dec.Token()
 	if err != nil {
@@ -123,17 +135,71 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 // complete unless the loop ended without an error. Breaking out of the loop closes the response.
 func (c *Client) List(ctx context.Context, contract string, args []string, q *Query) iter.Seq2[json.RawMessage, error] {
 	return func(yield func(json.RawMessage, error) bool) {
-		ct, u, err := c.resolve(contract, args, q)
+		ct, u, err := c.resolveList(contract, args, q)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		if ct.Method != http.MethodGet || ct.Kind == KindGet || ct.Kind == KindDelta {
-			yield(nil, &Error{Contract: contract, Reason: reason.InternalError, Err: fmt.Errorf("List needs a collection contract, %s is %s", contract, ct.Kind)})
+		if err := c.walk(ctx, ct, u, rawItems(func(raw json.RawMessage) bool { return yield(raw, nil) })); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// ItemError is an element of a listing that does not fit the type ListAs decodes into (a property
+// of an unexpected JSON type). The listing goes on after it.
+type ItemError struct {
+	Contract string
+	Index    int // position in the listing
+	Err      error
+}
+
+func (e *ItemError) Error() string {
+	return fmt.Sprintf("graph %s: item %d does not decode: %v", e.Contract, e.Index, e.Err)
+}
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// ListAs is List decoding each element straight into a T as it is read: one pass over the bytes
+// instead of a copy and a second parse. An element that does not fit T is yielded with an
+// *ItemError and the listing goes on; any other error ends the sequence, as with List.
+func ListAs[T any](ctx context.Context, c *Client, contract string, args []string, q *Query) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		ct, u, err := c.resolveList(contract, args, q)
+		if err != nil {
+			yield(zero, err)
 			return
 		}
-		c.follow(ctx, ct, u, yield)
+		index := 0
+		err = c.walk(ctx, ct, u, func(dec *json.Decoder) (bool, error) {
+			var item T
+			err := dec.Decode(&item)
+			index++
+			var mismatch *json.UnmarshalTypeError
+			if errors.As(err, &mismatch) {
+				return yield(zero, &ItemError{Contract: ct.Name, Index: index - 1, Err: err}), nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return yield(item, nil), nil
+		})
+		if err != nil {
+			yield(zero, err)
+		}
 	}
+}
+
+func (c *Client) resolveList(contract string, args []string, q *Query) (*Contract, *url.URL, error) {
+	ct, u, err := c.resolve(contract, args, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ct.Method != http.MethodGet || ct.Kind == KindGet || ct.Kind == KindDelta {
+		return nil, nil, &Error{Contract: contract, Reason: reason.InternalError, Err: fmt.Errorf("List needs a collection contract, %s is %s", contract, ct.Kind)}
+	}
+	return ct, u, nil
 }
 
 // ListLink continues a listing from an @odata.nextLink (for instance one found in a $batch
@@ -150,34 +216,36 @@ func (c *Client) ListLink(ctx context.Context, contract, nextLink string) iter.S
 			yield(nil, err)
 			return
 		}
-		c.follow(ctx, &ct, u, yield)
+		if err := c.walk(ctx, &ct, u, rawItems(func(raw json.RawMessage) bool { return yield(raw, nil) })); err != nil {
+			yield(nil, err)
+		}
 	}
 }
 
-func (c *Client) follow(ctx context.Context, ct *Contract, u *url.URL, yield func(json.RawMessage, error) bool) {
+// walk follows a listing's pages from u to the end, handing every element to item. It returns nil
+// at the end or when item asked to stop, else a classified *Error.
+func (c *Client) walk(ctx context.Context, ct *Contract, u *url.URL, item func(*json.Decoder) (bool, error)) error {
 	p := c.newPager(ctx, ct)
 	defer p.close()
 	for u != nil {
-		links, stopped, err := p.page(u, func(item json.RawMessage) bool { return yield(item, nil) })
+		links, stopped, err := p.page(u, item)
 		if stopped {
-			return
+			return nil
 		}
 		if err != nil {
-			yield(nil, err)
-			return
+			return err
 		}
 		if links.DeltaLink != "" {
-			yield(nil, &Error{Contract: ct.Name, Reason: reason.ProviderMalformedResponse, Err: errors.New("unexpected @odata.deltaLink on a list page")})
-			return
+			return &Error{Contract: ct.Name, Reason: reason.ProviderMalformedResponse, Err: errors.New("unexpected @odata.deltaLink on a list page")}
 		}
 		u = nil
 		if links.NextLink != "" {
 			if u, err = c.parseLink(ct, links.NextLink); err != nil {
-				yield(nil, err)
-				return
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 // pager reads the pages of one listing in order. When a page names its next page before its items
@@ -222,9 +290,9 @@ func (p *pager) discard() {
 	p.ahead = nil
 }
 
-// page fetches (or takes the prefetched) page u and streams it. stopped reports that each asked to
-// stop.
-func (p *pager) page(u *url.URL, each func(json.RawMessage) bool) (pageLinks, bool, error) {
+// page fetches (or takes the prefetched) page u and streams its elements to item. stopped reports
+// that item asked to stop.
+func (p *pager) page(u *url.URL, item func(*json.Decoder) (bool, error)) (pageLinks, bool, error) {
 	var resp *http.Response
 	var err error
 	if p.ahead != nil && p.ahead.url == u.String() {
@@ -239,7 +307,7 @@ func (p *pager) page(u *url.URL, each func(json.RawMessage) bool) (pageLinks, bo
 		return pageLinks{}, false, err
 	}
 	defer resp.Body.Close()
-	links, err := decodePage(resp.Body, each, func(next string) {
+	links, err := decodePage(resp.Body, item, func(next string) {
 		nu, err := p.c.parseLink(p.ct, next)
 		if err != nil {
 			return // reported when the page ends

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -246,6 +247,64 @@ func TestListRequestsNextPageAhead(t *testing.T) {
 				require.Equal(t, 1500, n)
 			}
 			require.Equal(t, tt.requests, b.tenant.RequestCount("groups.list")-before)
+		})
+	}
+}
+
+// TestListAs: elements decode straight into a struct; one whose property has an unexpected type is
+// reported as an *ItemError and the listing goes on; a broken page still ends it.
+func TestListAs(t *testing.T) {
+	t.Parallel()
+	type group struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+	}
+	tests := []struct {
+		name     string
+		fault    *graphsim.Fault
+		items    int // decoded without error (when the listing completes)
+		mismatch int // *ItemError yielded
+		wantErr  reason.Code
+	}{
+		{name: "every element decodes", items: 1500},
+		{name: "a mistyped element is skipped", fault: &graphsim.Fault{Kind: graphsim.FaultMistypedItem, Endpoint: "groups.list", Every: 2, Count: 1},
+			items: 1499, mismatch: 1},
+		{name: "a broken page ends the listing", fault: &graphsim.Fault{Kind: graphsim.FaultTruncated, Endpoint: "groups.list", Every: 2, Count: 1},
+			wantErr: reason.ProviderMalformedResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{spec: graphsim.TenantSpec{Groups: 1500}})
+			if tt.fault != nil {
+				b.tenant.AddFault(*tt.fault)
+			}
+			items, mismatches := 0, 0
+			var last error
+			for g, err := range graph.ListAs[group](context.Background(), b.client, "groups.list", nil, &graph.Query{Top: 500}) {
+				var mismatch *graph.ItemError
+				switch {
+				case errors.As(err, &mismatch):
+					mismatches++
+					require.Equal(t, 500, mismatch.Index, "the first element of the second page")
+				case err != nil:
+					last = err
+				default:
+					require.NotEmpty(t, g.ID)
+					require.NotEmpty(t, g.DisplayName)
+					items++
+				}
+			}
+			require.Equal(t, tt.mismatch, mismatches)
+			if tt.wantErr == "" {
+				require.NoError(t, last)
+				require.Equal(t, tt.items, items)
+			} else {
+				require.Less(t, items, 1000, "nothing after the broken second page")
+				var gerr *graph.Error
+				require.ErrorAs(t, last, &gerr)
+				require.Equal(t, tt.wantErr, gerr.Reason)
+			}
 		})
 	}
 }

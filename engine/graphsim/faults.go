@@ -25,6 +25,9 @@ const (
 	// FaultDuplicateItem answers the real page with its first item listed twice: a listing that
 	// repeats an object.
 	FaultDuplicateItem FaultKind = "duplicate_item"
+	// FaultMistypedItem answers the real page with its first item's displayName turned into a
+	// number: an element whose property has an unexpected JSON type.
+	FaultMistypedItem FaultKind = "mistyped_item"
 )
 
 // Fault is one injection rule of a tenant. Rules are checked in order after authentication and

@@ -419,7 +419,7 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 			case <-req.ctx.Done():
 				return
 			}
-		case FaultMalformedJSON, FaultTruncated, FaultDuplicateItem:
+		case FaultMalformedJSON, FaultTruncated, FaultDuplicateItem, FaultMistypedItem:
 			capture = f.Kind
 		}
 	}
@@ -435,8 +435,8 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 		body = []byte(`<html><body>Bad gateway: upstream sent {"value": [ garbage</body></html>`)
 	case FaultTruncated:
 		body = body[:len(body)/2]
-	case FaultDuplicateItem:
-		body = duplicateFirstItem(body)
+	case FaultDuplicateItem, FaultMistypedItem:
+		body = editFirstItem(body, capture)
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -446,14 +446,25 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 	_, _ = w.Write(body)
 }
 
-// duplicateFirstItem lists a page's first item twice (an answer that is not a page is left alone).
-func duplicateFirstItem(body []byte) []byte {
+// editFirstItem lists a page's first item twice (FaultDuplicateItem) or gives it a numeric
+// displayName (FaultMistypedItem). An answer that is not a page is left alone.
+func editFirstItem(body []byte, kind FaultKind) []byte {
 	var page map[string]json.RawMessage
 	var items []json.RawMessage
 	if json.Unmarshal(body, &page) != nil || json.Unmarshal(page["value"], &items) != nil || len(items) == 0 {
 		return body
 	}
-	page["value"], _ = json.Marshal(append([]json.RawMessage{items[0]}, items...))
+	if kind == FaultDuplicateItem {
+		items = append([]json.RawMessage{items[0]}, items...)
+	} else {
+		var first map[string]json.RawMessage
+		if json.Unmarshal(items[0], &first) != nil {
+			return body
+		}
+		first["displayName"] = json.RawMessage("42")
+		items[0], _ = json.Marshal(first)
+	}
+	page["value"], _ = json.Marshal(items)
 	out, _ := json.Marshal(page)
 	return out
 }
