@@ -28,6 +28,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, data)
 }
 
+// writeParts writes one JSON answer given in pieces, without joining them.
+func writeParts(w http.ResponseWriter, status int, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(status)
+	for _, p := range parts {
+		_, _ = w.Write(p)
+	}
+}
+
 func writeRaw(w http.ResponseWriter, status int, data []byte) {
 	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))

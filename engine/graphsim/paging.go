@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cursor is the state behind an opaque $skiptoken or $deltatoken. Clients never build these
@@ -83,17 +84,22 @@ func selection(raw string) map[string]bool {
 	return out
 }
 
-// pageBuffer assembles one collection page.
+// pageBuffer assembles one collection page. Its item buffer is pooled: a page of 999 groups is
+// about half a megabyte, and a large listing asks for a thousand of them.
 type pageBuffer struct {
 	contextURL string
-	items      bytes.Buffer
+	items      *bytes.Buffer
 	n          int
 	// linksLast puts the links after the value array, as Intune's documented (beta) bodies do.
 	linksLast bool
 }
 
+var pageItems = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func newPage(contextURL string) *pageBuffer {
-	return &pageBuffer{contextURL: contextURL}
+	items := pageItems.Get().(*bytes.Buffer)
+	items.Reset()
+	return &pageBuffer{contextURL: contextURL, items: items}
 }
 
 func (p *pageBuffer) add(item []byte) {
@@ -104,32 +110,29 @@ func (p *pageBuffer) add(item []byte) {
 	p.n++
 }
 
-// finish writes the page. Directory endpoints send their annotations first — @odata.context, then
-// @odata.nextLink or @odata.deltaLink — and the value array last, so a client can request the next
-// page before it has read this one; with linksLast the links follow the array.
+// finish writes the page and returns its buffer to the pool. Directory endpoints send their
+// annotations first — @odata.context, then @odata.nextLink or @odata.deltaLink — and the value
+// array last, so a client can request the next page before it has read this one; with linksLast
+// the links follow the array.
 func (p *pageBuffer) finish(w http.ResponseWriter, nextLink, deltaLink string) {
-	var links bytes.Buffer
+	defer pageItems.Put(p.items)
+	var links string
 	if nextLink != "" {
-		links.WriteString(`,"@odata.nextLink":` + quote(nextLink))
+		links += `,"@odata.nextLink":` + quote(nextLink)
 	}
 	if deltaLink != "" {
-		links.WriteString(`,"@odata.deltaLink":` + quote(deltaLink))
+		links += `,"@odata.deltaLink":` + quote(deltaLink)
 	}
-	var buf bytes.Buffer
-	buf.Grow(p.items.Len() + len(p.contextURL) + links.Len() + 40)
-	buf.WriteString(`{"@odata.context":`)
-	buf.WriteString(quote(p.contextURL))
-	if !p.linksLast {
-		buf.Write(links.Bytes())
-	}
-	buf.WriteString(`,"value":[`)
-	buf.Write(p.items.Bytes())
-	buf.WriteByte(']')
+	head := `{"@odata.context":` + quote(p.contextURL)
+	tail := "]"
 	if p.linksLast {
-		buf.Write(links.Bytes())
+		tail += links
+	} else {
+		head += links
 	}
-	buf.WriteByte('}')
-	writeRaw(w, http.StatusOK, buf.Bytes())
+	head += `,"value":[`
+	tail += "}"
+	writeParts(w, http.StatusOK, []byte(head), p.items.Bytes(), []byte(tail))
 }
 
 // project returns obj restricted to sel (plus @odata.type, which OData always sends for derived
