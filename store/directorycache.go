@@ -90,6 +90,7 @@ type DirectoryWriter struct {
 	fresh, direct bool
 	staged        bool  // the temporary tables exist
 	written       int64 // rows copied in directly
+	copier        binaryCopy
 }
 
 // BeginDirectorySync opens the writer. full means every object will be written, so objects not
@@ -174,13 +175,37 @@ func (w *DirectoryWriter) Commit(ctx context.Context) error {
 var groupCopyColumns = []string{"graph_id", "display_name", "description", "group_types", "security_enabled", "mail_enabled",
 	"membership_rule", "is_assignable_to_role", "on_prem_sync_enabled", "created_date_time", "content_hash"}
 
-func groupCopyRow(g Group) []any {
-	types := g.GroupTypes
-	if types == nil {
-		types = []string{}
+// copyGroups copies rows straight into the cache (direct: tenant_id and synced_at lead) or into the
+// staging table (seq leads, for the merge).
+func (w *DirectoryWriter) copyGroups(ctx context.Context, rows []Group, direct bool) (int64, error) {
+	c := &w.copier
+	c.reset()
+	table, columns := "tmp_groups", append([]string{"seq"}, groupCopyColumns...)
+	if direct {
+		table, columns = "directory_groups", append([]string{"tenant_id", "synced_at"}, groupCopyColumns...)
 	}
-	return []any{g.GraphID, g.DisplayName, g.Description, types, g.SecurityEnabled, g.MailEnabled,
-		g.MembershipRule, g.IsAssignableToRole, g.OnPremSyncEnabled, g.CreatedDateTime, g.ContentHash}
+	now := time.Now()
+	for i, g := range rows {
+		c.row(len(columns))
+		if direct {
+			c.int64(w.tenantID)
+			c.timestamptz(now)
+		} else {
+			c.int4(int32(i))
+		}
+		c.text(g.GraphID)
+		c.text(g.DisplayName)
+		c.text(g.Description)
+		c.textArray(g.GroupTypes)
+		c.boolPtr(g.SecurityEnabled)
+		c.boolPtr(g.MailEnabled)
+		c.textPtr(g.MembershipRule)
+		c.boolPtr(g.IsAssignableToRole)
+		c.boolPtr(g.OnPremSyncEnabled)
+		c.timestamptzPtr(g.CreatedDateTime)
+		c.bytea(g.ContentHash)
+	}
+	return c.send(ctx, w.conn.Conn().PgConn(), table, columns)
 }
 
 // WriteGroups writes a batch of groups: new ones are created, changed ones updated, identical ones
@@ -190,14 +215,13 @@ func (w *DirectoryWriter) WriteGroups(ctx context.Context, rows []Group) (MergeC
 		return MergeCounts{}, nil
 	}
 	if w.direct {
-		return w.copyDirect(ctx, "directory_groups", groupCopyColumns, len(rows), func(i int) []any { return groupCopyRow(rows[i]) })
+		copied, err := w.copyGroups(ctx, rows, true)
+		return w.copiedDirect(copied, err)
 	}
 	if err := w.stage(ctx); err != nil {
 		return MergeCounts{}, err
 	}
-	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tmp_groups"}, append([]string{"seq"}, groupCopyColumns...),
-		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return append([]any{i}, groupCopyRow(rows[i])...), nil }))
-	if err != nil {
+	if _, err := w.copyGroups(ctx, rows, false); err != nil {
 		return MergeCounts{}, fmt.Errorf("error copying groups: %w", err)
 	}
 	return w.merge(ctx, "tmp_groups", `WITH src AS (
@@ -266,12 +290,17 @@ func (w *DirectoryWriter) WriteRoleDefinitions(ctx context.Context, rows []RoleD
 		SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), (SELECT count(*) FROM src) FROM m`)
 }
 
-// copyDirect copies a batch straight into the cache table (the first full sync). An object already
-// written in this sync aborts the transaction with ErrDirectoryCollision.
+// copyDirect copies a batch straight into the cache table (the first full sync).
 func (w *DirectoryWriter) copyDirect(ctx context.Context, table string, columns []string, n int, row func(int) []any) (MergeCounts, error) {
 	now := time.Now()
 	copied, err := w.tx.CopyFrom(ctx, pgx.Identifier{table}, append([]string{"tenant_id", "synced_at"}, columns...),
 		pgx.CopyFromSlice(n, func(i int) ([]any, error) { return append([]any{w.tenantID, now}, row(i)...), nil }))
+	return w.copiedDirect(copied, err)
+}
+
+// copiedDirect counts a batch copied straight in. An object already written in this sync has
+// aborted the transaction: ErrDirectoryCollision.
+func (w *DirectoryWriter) copiedDirect(copied int64, err error) (MergeCounts, error) {
 	if isUniqueViolation(err, "") {
 		return MergeCounts{}, fmt.Errorf("error copying %s: %w", w.collection, ErrDirectoryCollision)
 	}

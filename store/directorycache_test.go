@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -137,4 +138,70 @@ func TestDirectoryCacheFollowsItsTenant(t *testing.T) {
 	require.Zero(t, left, "the deleted tenant's cache went with it")
 	_, err = store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestDirectoryWriterRoundTrip: every field of a group comes back as written, through both ways
+// into the cache (the binary COPY straight in, and the staging table and merge), NULLs, empty
+// arrays, non-ASCII text and time zones included.
+func TestDirectoryWriterRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	yes, no := true, false
+	rule := `(user.department -eq "Ventes – Île-de-France")`
+	created := time.Date(2021, 3, 4, 5, 6, 7, 891_000_000, time.FixedZone("CET", 3600))
+	groups := []store.Group{
+		{GraphID: "g-1", DisplayName: "Équipe 東京 \\ \"quoted\"\ttab", Description: "line\nbreak", GroupTypes: []string{"Unified", "DynamicMembership"},
+			SecurityEnabled: &yes, MailEnabled: &no, MembershipRule: &rule, IsAssignableToRole: &no, OnPremSyncEnabled: &yes,
+			CreatedDateTime: &created, ContentHash: []byte{0, 1, 2, 255}},
+		{GraphID: "g-2", GroupTypes: nil, ContentHash: []byte{9}},
+		{GraphID: "g-3", DisplayName: "", Description: "", GroupTypes: []string{""}, SecurityEnabled: &no, ContentHash: make([]byte, 32)},
+	}
+	for _, merge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
+			t.Parallel()
+			db := pgtest.NewDB(t)
+			w := defaultWorkspace(t, db)
+			tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
+			require.NoError(t, err)
+			sync, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
+			require.NoError(t, err)
+			defer sync.Rollback(ctx)
+			if merge {
+				sync.MergeOnly()
+			}
+			c, err := sync.WriteGroups(ctx, groups)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, c.Created)
+			_, err = sync.Finish(ctx, nil, 0)
+			require.NoError(t, err)
+			require.NoError(t, sync.Commit(ctx))
+
+			got, err := store.GroupNames(ctx, db.Pool, tenant.ID, []string{"g-1", "g-2", "g-3"})
+			require.NoError(t, err)
+			require.Len(t, got, 3)
+			for _, want := range groups {
+				g := got[want.GraphID]
+				require.Equal(t, tenant.ID, g.TenantID)
+				require.Equal(t, want.DisplayName, g.DisplayName)
+				require.Equal(t, want.Description, g.Description)
+				if want.GroupTypes == nil {
+					want.GroupTypes = []string{}
+				}
+				require.Equal(t, want.GroupTypes, g.GroupTypes)
+				require.Equal(t, want.SecurityEnabled, g.SecurityEnabled)
+				require.Equal(t, want.MailEnabled, g.MailEnabled)
+				require.Equal(t, want.MembershipRule, g.MembershipRule)
+				require.Equal(t, want.IsAssignableToRole, g.IsAssignableToRole)
+				require.Equal(t, want.OnPremSyncEnabled, g.OnPremSyncEnabled)
+				if want.CreatedDateTime == nil {
+					require.Nil(t, g.CreatedDateTime)
+				} else {
+					require.True(t, want.CreatedDateTime.Equal(*g.CreatedDateTime), "%v != %v", want.CreatedDateTime, g.CreatedDateTime)
+				}
+				require.Equal(t, want.ContentHash, g.ContentHash)
+				require.Nil(t, g.DeletedAt)
+				require.WithinDuration(t, time.Now(), g.SyncedAt, time.Minute)
+			}
+		})
+	}
 }
