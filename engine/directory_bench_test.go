@@ -115,26 +115,8 @@ func perRowRate(b *testing.B, db *store.DB, n int) float64 {
 
 // copyCeiling is COPY of n rows into an unindexed table: no merge, no index can beat it.
 func copyCeiling(b *testing.B, db *store.DB, n int) float64 {
-	ctx := context.Background()
-	_, err := db.Pool.Exec(ctx, `CREATE TABLE bench_copy (graph_id text, display_name text, description text, group_types text[],
-		security_enabled boolean, mail_enabled boolean, content_hash bytea)`)
-	require.NoError(b, err)
-	start := time.Now()
-	copied, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"bench_copy"},
-		[]string{"graph_id", "display_name", "description", "group_types", "security_enabled", "mail_enabled", "content_hash"},
-		pgx.CopyFromFunc(func() func() ([]any, error) {
-			i := 0
-			return func() ([]any, error) {
-				if i == n {
-					return nil, nil
-				}
-				i++
-				return benchGroupRow(i), nil
-			}
-		}()))
-	require.NoError(b, err)
-	require.EqualValues(b, n, copied)
-	return float64(n) / time.Since(start).Seconds()
+	return copyRate(b, db, n, "bench_copy", `CREATE TABLE bench_copy (tenant_id bigint, graph_id text, display_name text,
+		description text, group_types text[], security_enabled boolean, mail_enabled boolean, content_hash bytea)`)
 }
 
 // indexedCopyRate is COPY of n ready-made rows into a table with the cache's indexes (the primary
@@ -142,22 +124,25 @@ func copyCeiling(b *testing.B, db *store.DB, n int) float64 {
 // Graph, JSON or merge in front of it. Reported next to the unindexed ceiling to show where the time
 // of a sync goes.
 func indexedCopyRate(b *testing.B, db *store.DB, n int) float64 {
+	return copyRate(b, db, n, "bench_copy_indexed", `CREATE TABLE bench_copy_indexed (LIKE directory_groups INCLUDING ALL)`)
+}
+
+// copyRate creates table and measures COPY of n generated groups into it.
+func copyRate(b *testing.B, db *store.DB, n int, table, create string) float64 {
 	ctx := context.Background()
-	_, err := db.Pool.Exec(ctx, `CREATE TABLE bench_copy_indexed (LIKE directory_groups INCLUDING ALL)`)
+	_, err := db.Pool.Exec(ctx, create)
 	require.NoError(b, err)
 	start := time.Now()
-	copied, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"bench_copy_indexed"},
+	i := 0
+	copied, err := db.Pool.CopyFrom(ctx, pgx.Identifier{table},
 		[]string{"tenant_id", "graph_id", "display_name", "description", "group_types", "security_enabled", "mail_enabled", "content_hash"},
-		pgx.CopyFromFunc(func() func() ([]any, error) {
-			i := 0
-			return func() ([]any, error) {
-				if i == n {
-					return nil, nil
-				}
-				i++
-				return append([]any{int64(1)}, benchGroupRow(i)...), nil
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
 			}
-		}()))
+			i++
+			return append([]any{int64(1)}, benchGroupRow(i)...), nil
+		}))
 	require.NoError(b, err)
 	require.EqualValues(b, n, copied)
 	return float64(n) / time.Since(start).Seconds()

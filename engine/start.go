@@ -93,17 +93,9 @@ func (s *Service) startOnce(ctx context.Context, actor Actor, op Operation, req 
 		return StartResult{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // closed already after a commit
-	if err := p.authorize(actor, role, op); err != nil {
-		return StartResult{}, err
-	}
-	ins, existing, err := s.enqueueRun(ctx, tx, actor, op, req, p, id)
-	if err != nil || existing != nil {
-		return deref(existing), err
-	}
-	if err := store.CommitRunWithAudit(ctx, tx, ins.id, ins.jobID, ins.n, ins.event, ins.audit); err != nil {
-		return StartResult{}, err
-	}
-	return ins.result(actor, p.tenant), nil
+	return s.startIn(ctx, tx, actor, op, req, p, role, id, func(r pendingRun) error {
+		return store.CommitRunWithAudit(ctx, tx, r.id, r.jobID, r.n, r.event, r.audit)
+	})
 }
 
 // startTx is Start inside a caller's transaction (a restore writes its ledger in the same one). An
@@ -117,6 +109,15 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 	if err != nil {
 		return StartResult{}, err
 	}
+	return s.startIn(ctx, tx, actor, op, req, p, role, id, func(r pendingRun) error {
+		return store.InsertRunWithAudit(ctx, tx, r.id, r.jobID, r.n, r.event, r.audit)
+	})
+}
+
+// startIn authorizes the actor's role, applies the identity rule, enqueues the River job of run id
+// in tx and has write insert the run, its first event and its audit event.
+func (s *Service) startIn(ctx context.Context, tx pgx.Tx, actor Actor, op Operation, req StartRequest, p startPlan,
+	role string, id int64, write func(pendingRun) error) (StartResult, error) {
 	if err := p.authorize(actor, role, op); err != nil {
 		return StartResult{}, err
 	}
@@ -124,7 +125,7 @@ func (s *Service) startTx(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 	if err != nil || existing != nil {
 		return deref(existing), err
 	}
-	if err := store.InsertRunWithAudit(ctx, tx, ins.id, ins.jobID, ins.n, ins.event, ins.audit); err != nil {
+	if err := write(ins); err != nil {
 		return StartResult{}, err
 	}
 	return ins.result(actor, p.tenant), nil

@@ -23,6 +23,15 @@ func cacheGroups(n int, name string) []store.Group {
 	return out
 }
 
+// newTenant adds the tenant contoso to the default workspace.
+func newTenant(t *testing.T, db *store.DB) store.Tenant {
+	t.Helper()
+	tenant, err := store.InsertTenant(context.Background(), db.Pool, store.Tenant{WorkspaceID: defaultWorkspace(t, db).ID,
+		Name: "contoso", TenantGUID: "contoso.example.com"})
+	require.NoError(t, err)
+	return tenant
+}
+
 func liveGroupCount(t *testing.T, db *store.DB, tenantID int64) int {
 	t.Helper()
 	var n int
@@ -60,9 +69,7 @@ func TestDirectoryWriter(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			w := defaultWorkspace(t, db)
-			tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
-			require.NoError(t, err)
+			tenant := newTenant(t, db)
 			if tt.prefill > 0 {
 				pre, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
 				require.NoError(t, err)
@@ -110,9 +117,7 @@ func TestDirectoryCacheFollowsItsTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	w := defaultWorkspace(t, db)
-	tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
-	require.NoError(t, err)
+	tenant := newTenant(t, db)
 
 	sync, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
 	require.NoError(t, err)
@@ -160,9 +165,7 @@ func TestDirectoryWriterRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
 			t.Parallel()
 			db := pgtest.NewDB(t)
-			w := defaultWorkspace(t, db)
-			tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
-			require.NoError(t, err)
+			tenant := newTenant(t, db)
 			sync, err := store.BeginDirectorySync(ctx, db, tenant.ID, store.CollectionGroups, true)
 			require.NoError(t, err)
 			defer sync.Rollback(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,15 +71,7 @@ func (t *PipeTx) CommitWith(ctx context.Context, sql string, args ...any) error 
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = pgx.ErrTxCommitRollback
-	}
-	if err != nil {
-		t.abort(ctx)
-		return err
-	}
-	t.release()
-	return nil
+	return t.committed(ctx, tag, err)
 }
 
 // Commit commits the transaction.
@@ -87,6 +80,12 @@ func (t *PipeTx) Commit(ctx context.Context) error {
 		return pgx.ErrTxClosed
 	}
 	tag, err := t.conn.Exec(ctx, "commit")
+	return t.committed(ctx, tag, err)
+}
+
+// committed closes the transaction after its COMMIT answered tag or failed with err. A COMMIT of a
+// transaction that had already failed answers ROLLBACK: pgx.ErrTxCommitRollback.
+func (t *PipeTx) committed(ctx context.Context, tag pgconn.CommandTag, err error) error {
 	if err == nil && tag.String() == "ROLLBACK" {
 		err = pgx.ErrTxCommitRollback
 	}
@@ -112,7 +111,9 @@ func (t *PipeTx) Rollback(ctx context.Context) error {
 // failed, the context ended) is destroyed by the pool on release, never reused.
 func (t *PipeTx) abort(ctx context.Context) {
 	if t.conn.Conn().PgConn().TxStatus() != 'I' {
-		_, _ = t.conn.Exec(context.WithoutCancel(ctx), "rollback")
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, _ = t.conn.Exec(rctx, "rollback")
+		cancel()
 	}
 	t.release()
 }
