@@ -93,6 +93,7 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	rows, err := b.db.Pool.Query(ctx, `SELECT intended_fire_time, count(*) FROM operation_runs WHERE schedule_id = $1
 		GROUP BY 1 ORDER BY 1`, sch.ID)
 	require.NoError(t, err)
+	defer rows.Close() // a failed assertion mid-loop must not leave the connection checked out
 	var times []time.Time
 	for rows.Next() {
 		var at time.Time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"time"
 
@@ -212,13 +213,6 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 	if res.Detail != "" {
 		f.ReasonDetail = &res.Detail
 	}
-	done, err := store.FinishRun(ctx, e.svc.db.Pool, run.ID, f)
-	if err != nil {
-		return err
-	}
-	if !done {
-		return nil
-	}
 	level, msg := "info", "finished: "+res.Outcome
 	if res.Reason != "" {
 		level = "warn"
@@ -230,16 +224,22 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 			msg += ": " + res.Detail
 		}
 	}
+	// The outcome and its timeline event commit together: an engine killed between the two would
+	// leave a completed run whose timeline never says how it ended.
+	var done bool
+	err := e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if done, err = store.FinishRun(ctx, tx, run.ID, f); err != nil || !done {
+			return err
+		}
+		_, err = store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: level,
+			Message: msg, ReasonCode: f.ReasonCode})
+		return err
+	})
+	if err != nil || !done {
+		return err
+	}
 	e.logger.Info("run finished", "run_id", run.ID, "type", run.Type, "outcome", res.Outcome, "reason", res.Reason)
-	var rcode *string
-	if res.Reason != "" {
-		c := string(res.Reason)
-		rcode = &c
-	}
-	if _, err := store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: level,
-		Message: msg, ReasonCode: rcode}); err != nil {
-		e.logger.Warn("cannot record finish event", "run_id", run.ID, "error", err)
-	}
 	if e.svc.metrics != nil {
 		if finished, err := store.GetRun(ctx, e.svc.db.Pool, run.ID); err == nil {
 			e.svc.metrics.runFinished(finished)

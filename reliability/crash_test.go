@@ -209,6 +209,7 @@ func TestReliabilityCrash(t *testing.T) {
 		(SELECT count(*) FROM run_events e WHERE e.run_id = r.id AND e.message LIKE 'finished:%')
 		FROM operation_runs r ORDER BY r.id`)
 	require.NoError(t, err)
+	defer rows.Close() // a failed assertion mid-loop must not leave the connection checked out
 	var maxTerminal float64
 	var resumed, interrupted int
 	outcomes := map[string]int{}

@@ -69,6 +69,7 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	rows, err := b.db.Pool.Query(ctx, `SELECT intended_fire_time, count(*), bool_or(is_late) FROM operation_runs
 		WHERE schedule_id = $1 GROUP BY 1 ORDER BY 1`, sch.ID)
 	require.NoError(t, err)
+	defer rows.Close() // a failed assertion mid-loop must not leave the connection checked out
 	var times []time.Time
 	late := 0
 	for rows.Next() {

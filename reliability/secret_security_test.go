@@ -33,6 +33,7 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 	}
 	rows, err := b.db.Pool.Query(ctx, `SELECT credential_ciphertext, credential_key_id FROM provider_connections ORDER BY id`)
 	require.NoError(t, err)
+	defer rows.Close() // a failed assertion mid-loop must not leave the connection checked out
 	for rows.Next() {
 		var ct []byte
 		var keyID string
@@ -141,6 +142,7 @@ func TestSecuritySecretNeverLeaks(t *testing.T) {
 	// Every row of every table, as text.
 	tables, err := b.db.Pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
 	require.NoError(t, err)
+	defer tables.Close() // a failed assertion mid-loop must not leave the connection checked out
 	var names []string
 	for tables.Next() {
 		var n string
