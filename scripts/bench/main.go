@@ -32,7 +32,9 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write (empty: none)")
 	flag.Parse()
 
-	args := []string{"test", "-run", "^$", "-bench", *run, "-benchtime", "1x", "-timeout", "60m", "./..."}
+	// -p 1: one package's benchmarks at a time. On a small machine two benchmark binaries running at once
+	// would measure each other, and a baseline taken while another package runs says nothing.
+	args := []string{"test", "-p", "1", "-run", "^$", "-bench", *run, "-benchtime", "1x", "-timeout", "60m", "./..."}
 	fmt.Fprintf(os.Stderr, "go %s\n", strings.Join(args, " "))
 	cmd := exec.Command("go", args...)
 	var raw bytes.Buffer
