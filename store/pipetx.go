@@ -160,6 +160,9 @@ func (t *PipeTx) CopyFrom(ctx context.Context, table pgx.Identifier, columns []s
 
 // SendBatch sends a batch in the transaction.
 func (t *PipeTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if t.closed {
+		return errBatch{pgx.ErrTxClosed}
+	}
 	return t.conn.SendBatch(ctx, b)
 }
 
@@ -174,9 +177,23 @@ func (t *PipeTx) Prepare(ctx context.Context, name, sql string) (*pgconn.Stateme
 // LargeObjects is not supported: large objects are not used here.
 func (t *PipeTx) LargeObjects() pgx.LargeObjects { return pgx.LargeObjects{} }
 
-// Conn is the transaction's connection.
-func (t *PipeTx) Conn() *pgx.Conn { return t.conn.Conn() }
+// Conn is the transaction's connection (nil once the transaction ended: it went back to the pool).
+func (t *PipeTx) Conn() *pgx.Conn {
+	if t.closed {
+		return nil
+	}
+	return t.conn.Conn()
+}
 
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// errBatch answers every result of a batch sent on an ended transaction with its error.
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow(b) }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }

@@ -70,6 +70,8 @@ func TestPipeTx(t *testing.T) {
 				require.ErrorIs(t, tx.Rollback(ctx), pgx.ErrTxClosed)
 				_, err := tx.Exec(ctx, insert, 2)
 				require.ErrorIs(t, err, pgx.ErrTxClosed)
+				require.ErrorIs(t, tx.SendBatch(ctx, &pgx.Batch{}).Close(), pgx.ErrTxClosed)
+				require.Nil(t, tx.Conn(), "the connection went back to the pool")
 				return tx.CommitWith(ctx, insert, 3)
 			},
 			wantErr: pgx.ErrTxClosed.Error(),

@@ -309,8 +309,8 @@ func (p *pager) page(u *url.URL, item func(*json.Decoder) (bool, error)) (pageLi
 	defer resp.Body.Close()
 	links, err := decodePage(resp.Body, item, func(next string) {
 		nu, err := p.c.parseLink(p.ct, next)
-		if err != nil {
-			return // reported when the page ends
+		if err != nil || p.ahead != nil {
+			return // a bad link is reported when the page ends; a second link is malformed, reported too
 		}
 		ahead := &prefetch{url: nu.String(), done: make(chan struct{})}
 		go func() {
