@@ -93,7 +93,9 @@ func TestListStopEarly(t *testing.T) {
 		}
 	}
 	require.Equal(t, 15, n)
-	require.Equal(t, 2, b.tenant.RequestCount("groups.list"))
+	// Pages 1 and 2 were read; page 3 may have been requested ahead while page 2 was being read (its
+	// link comes before its items), and abandoned. Nothing beyond it.
+	require.Contains(t, []int{2, 3}, b.tenant.RequestCount("groups.list"))
 }
 
 // TestEveryFamilyReads walks every Intune family of the registry through the simulator: list,
