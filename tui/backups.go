@@ -535,17 +535,9 @@ func (s *inventory) Reload() tea.Cmd {
 }
 
 func (s *inventory) visible() []store.InventoryItem {
-	f := strings.ToLower(s.filter.String())
-	if f == "" {
-		return s.rows
-	}
-	var out []store.InventoryItem
-	for _, it := range s.rows {
-		if strings.Contains(strings.ToLower(it.DisplayName+" "+it.Family+" "+it.PolicyType+" "+it.ODataType), f) {
-			out = append(out, it)
-		}
-	}
-	return out
+	return matching(&s.filter, s.rows, func(it store.InventoryItem) string {
+		return it.DisplayName + " " + it.Family + " " + it.PolicyType + " " + it.ODataType
+	})
 }
 
 func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	tea "charm.land/bubbletea/v2"
+	"strings"
 )
 
 // lineInput is a one-line text field: printable keys insert, backspace deletes, ctrl+u clears.
@@ -58,6 +59,21 @@ func (f *filterField) key(msg tea.KeyPressMsg) (changed bool) {
 		return changed
 	}
 	return f.text.update(msg)
+}
+
+// matching returns the rows whose text contains the filter, ignoring case (every row when it is empty).
+func matching[T any](f *filterField, rows []T, text func(T) string) []T {
+	q := strings.ToLower(f.String())
+	if q == "" {
+		return rows
+	}
+	var out []T
+	for _, r := range rows {
+		if strings.Contains(strings.ToLower(text(r)), q) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // label is "/text" (with a cursor while typing), or "" when there is no filter.

@@ -71,17 +71,9 @@ func (s *tenants) Bindings() []key.Binding {
 }
 
 func (s *tenants) visible() []engine.TenantView {
-	f := strings.ToLower(s.filter.String())
-	if f == "" {
-		return s.rows
-	}
-	var out []engine.TenantView
-	for _, t := range s.rows {
-		if strings.Contains(strings.ToLower(t.Name+" "+t.DisplayName+" "+t.TenantGUID+" "+t.WorkspaceName), f) {
-			out = append(out, t)
-		}
-	}
-	return out
+	return matching(&s.filter, s.rows, func(t engine.TenantView) string {
+		return t.Name + " " + t.DisplayName + " " + t.TenantGUID + " " + t.WorkspaceName
+	})
 }
 
 func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
