@@ -253,11 +253,8 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 				continue
 			}
 			code, detail := string(reason.RunInterrupted), "its engine died mid-run"
-			if _, err := store.FinishRun(ctx, tx, run.ID, store.Finish{Outcome: store.OutcomeFailed, ReasonCode: &code, ReasonDetail: &detail}); err != nil {
-				return err
-			}
-			if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "error",
-				Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
+			if _, err := store.FinishRunWithEvent(ctx, tx, run.ID, store.Finish{Outcome: store.OutcomeFailed, ReasonCode: &code, ReasonDetail: &detail},
+				store.RunEvent{Kind: "timeline", Level: "error", Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
 				return err
 			}
 			e.logger.Warn("ended a run whose engine died", "run_id", run.ID, "type", run.Type)

@@ -224,16 +224,10 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 			msg += ": " + res.Detail
 		}
 	}
-	// The outcome and its timeline event commit together: an engine killed between the two would
-	// leave a completed run whose timeline never says how it ended.
 	var done bool
 	err := e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if done, err = store.FinishRun(ctx, tx, run.ID, f); err != nil || !done {
-			return err
-		}
-		_, err = store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: level,
-			Message: msg, ReasonCode: f.ReasonCode})
+		done, err = store.FinishRunWithEvent(ctx, tx, run.ID, f, store.RunEvent{Kind: "timeline", Level: level, Message: msg, ReasonCode: f.ReasonCode})
 		return err
 	})
 	if err != nil || !done {

@@ -338,6 +338,19 @@ type Finish struct {
 	Result       map[string]any // merged into the run's result; nil keeps it
 }
 
+// FinishRunWithEvent completes an active run and appends its closing timeline event; run it in a
+// transaction so both commit or neither does (a run must never end without saying how). It reports
+// false, writing nothing, when the run had already completed.
+func FinishRunWithEvent(ctx context.Context, q Querier, id int64, f Finish, e RunEvent) (bool, error) {
+	done, err := FinishRun(ctx, q, id, f)
+	if err != nil || !done {
+		return done, err
+	}
+	e.RunID = id
+	_, err = InsertRunEvent(ctx, q, e)
+	return true, err
+}
+
 // FinishRun completes an active run. It returns false when the run was already completed (another
 // worker or a cancel got there first), in which case nothing changes.
 func FinishRun(ctx context.Context, q Querier, id int64, f Finish) (bool, error) {
