@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -21,8 +22,8 @@ import (
 // BenchmarkGroupsSync syncs 100k and 1M groups from an in-process graphsim and reports groups/s and
 // peak RSS, next to baselines measured in the same run on the same database: one
 // INSERT … ON CONFLICT per group (as an ORM would), a raw COPY into an unindexed table (the
-// ceiling), and — for reference — a raw COPY into a table with the cache's indexes. It then runs a
-// delta sync of the unchanged tenant.
+// ceiling), and — for reference — a raw COPY into a table with the cache's indexes and the Graph
+// listing alone, writing nothing. It then runs a delta sync of the unchanged tenant.
 func BenchmarkGroupsSync(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) { benchGroupsSync(b, n) })
@@ -58,6 +59,7 @@ func benchGroupsSync(b *testing.B, n int) {
 	require.Equal(b, store.OutcomeSucceeded, deref(delta.Outcome))
 	deltaSecs := delta.FinishedAt.Sub(*delta.StartedAt).Seconds()
 
+	listRate := listOnlyRate(b, sim, n)
 	perRow := perRowRate(b, bundle.db, min(n, 20_000))
 	copyRate := copyCeiling(b, bundle.db, n)
 	indexedRate := indexedCopyRate(b, bundle.db, n)
@@ -67,6 +69,8 @@ func benchGroupsSync(b *testing.B, n int) {
 	b.ReportMetric(rate/perRow, "x_perrow")
 	b.ReportMetric(copyRate, "copy_ceiling_per_s")
 	b.ReportMetric(100*rate/copyRate, "pct_of_copy")
+	b.ReportMetric(listRate, "list_only_per_s")
+	b.ReportMetric(100*listRate/copyRate, "list_only_pct_of_copy")
 	b.ReportMetric(indexedRate, "indexed_copy_per_s")
 	b.ReportMetric(100*rate/indexedRate, "pct_of_indexed_copy")
 	b.ReportMetric(peak, "peak_rss_mb")
@@ -87,6 +91,19 @@ func runAndWait(b *testing.B, bundle *testBundle, tenantID int64) store.Run {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listOnlyRate lists the tenant's n groups from the simulator the way a sync does (same client, rate
+// limits, decoding and content hash) and writes nothing: the Graph side alone, which bounds any sync.
+func listOnlyRate(b *testing.B, sim *graphsim.Server, n int) float64 {
+	client, err := graph.NewClient(sim.GraphConfig(), sim.Tenants()[0].Credentials(), graph.NewLimiters(graph.DefaultLimits()))
+	require.NoError(b, err)
+	defer client.Close()
+	start := time.Now()
+	listed, err := engine.ListGroups(context.Background(), client)
+	require.NoError(b, err)
+	require.Equal(b, n, listed)
+	return float64(n) / time.Since(start).Seconds()
 }
 
 func benchGroupRow(i int) []any {
