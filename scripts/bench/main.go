@@ -127,7 +127,15 @@ const targetsDoc = `## Targets (from the issues)
 | SSH (100 dashboards) | reported: RSS per session, idle CPU, DB connections, update p99 |
 | inventory + backup (5,000 policies) | reported: wall time, Graph requests, bytes stored by an unchanged second backup |
 
+Reading the Start numbers: each rate is the median of three rounds, run after a warm-up round and
+interleaved (raw, floor, Start) so that noise and table growth favour none of them. ` + "`floor_per_s`" + ` is a
+transaction with River's job and a bare ` + "`operation_runs`" + ` row — no authorization, identity rule, audit or
+timeline event: what any Start that records a run must cost, with the run table the design requires
+(NOTIFY trigger, foreign keys, list indexes).
+
 Reading the groups numbers: ` + "`copy_ceiling_per_s`" + ` is COPY of ready-made rows into a table with no index (the
 issue's ceiling); ` + "`indexed_copy_per_s`" + ` is the same COPY into a table with the cache's three indexes (primary
-key, name, and the trigram index that group search needs), and bounds what any sync can reach here.
+key, name, and the trigram index that group search needs), and bounds what any sync can reach here;
+` + "`list_only_per_s`" + ` lists the same groups from the simulator through the same client, decoding and hashing
+each, and writes nothing: the Graph side alone, which bounds any sync from the other side.
 `
