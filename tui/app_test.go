@@ -3,12 +3,14 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 	"github.com/stretchr/testify/require"
 
@@ -92,6 +94,51 @@ func TestAuthorizationInViews(t *testing.T) {
 	}
 	press(t, m, "enter")
 	require.Contains(t, m.Render(), "forbidden", "a run the actor may not view says forbidden")
+}
+
+// TestRetryOpensTheRun: R on a finished run's detail starts it again and opens the run it started —
+// or, for a type that allows one active run, the run already active — to be watched.
+func TestRetryOpensTheRun(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		run          string // seeded run to retry
+		activeBefore bool   // a run of the same identity is active when R is pressed
+		flash        string // with %[1]d the run opened, %[2]d the retried one
+	}{
+		{"NewRun", "throttled", false, "started run %[1]d (retry of %[2]d)"},
+		{"ActiveRun", "blocked", true, "run %[1]d is already active for this tenant"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			b.seed(t)
+			retried := b.runs[tc.run]
+			old, err := b.svc.GetRun(ctx, b.admin, retried)
+			require.NoError(t, err)
+			var active int64
+			if tc.activeBefore {
+				res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: old.Type, TenantID: *old.TenantID})
+				require.NoError(t, err)
+				active = res.Run.ID
+			}
+
+			m := New(b.context(120, 30), nil)
+			drive(t, m, m.Init())
+			press(t, m, append([]string{":"}, append(keysOf("run "+itoa(retried)), "enter")...)...)
+			press(t, m, "R")
+
+			opened := active
+			if !tc.activeBefore {
+				require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT id FROM operation_runs WHERE retry_of_run_id = $1`, retried).Scan(&opened))
+			}
+			view := ansi.Strip(m.Render())
+			require.Contains(t, view, "▸ Run "+itoa(retried)+" ▸ Run "+itoa(opened))
+			require.Contains(t, view, "#"+itoa(opened)+"  "+old.Type)
+			require.Contains(t, view, fmt.Sprintf(tc.flash, opened, retried))
+		})
+	}
 }
 
 // TestLiveFlow drives the real program with teatest: the hub's notifications update the operations

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -152,10 +153,12 @@ func drive(t *testing.T, m *Model, cmd tea.Cmd) {
 			continue
 		}
 		msg := c()
+		if cmds, ok := commandList(msg); ok {
+			queue = append(queue, cmds...)
+			continue
+		}
 		switch msg := msg.(type) {
 		case nil:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
 		case tea.QuitMsg:
 		default:
 			if isClipboard(msg) {
@@ -165,6 +168,20 @@ func drive(t *testing.T, m *Model, cmd tea.Cmd) {
 			queue = append(queue, next)
 		}
 	}
+}
+
+// commandList unpacks tea.Batch's and tea.Sequence's messages (the latter's type is unexported): both
+// are lists of commands, run here in their order.
+func commandList(msg tea.Msg) ([]tea.Cmd, bool) {
+	v := reflect.ValueOf(msg)
+	if !v.IsValid() || v.Kind() != reflect.Slice || v.Type().Elem() != reflect.TypeFor[tea.Cmd]() {
+		return nil, false
+	}
+	cmds := make([]tea.Cmd, v.Len())
+	for i := range cmds {
+		cmds[i] = v.Index(i).Interface().(tea.Cmd)
+	}
+	return cmds, true
 }
 
 // isClipboard spots Bubble Tea's (unexported) OSC52 clipboard message.

@@ -114,8 +114,9 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		s.confirming = false
 		s.typed.set("")
-		return s, tea.Batch(flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)),
-			navigate(newRunDetail(s.ctx, msg.started.Run.ID)))
+		// In order: navigating clears the flash line.
+		return s, tea.Sequence(navigate(newRunDetail(s.ctx, msg.started.Run.ID)),
+			flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)))
 	case tea.KeyPressMsg:
 		if s.confirming {
 			return s, s.confirmKey(msg)

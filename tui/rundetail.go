@@ -155,7 +155,7 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Retry):
 		if s.run != nil && !s.run.Active() {
-			return retryRun(s.ctx, s.runID)
+			return retryRun(s.ctx, s.runID, true)
 		}
 	case key.Matches(msg, k.Tenant):
 		if s.run != nil && s.run.TenantID != nil {

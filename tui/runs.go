@@ -352,7 +352,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.confirm = ids
 	case key.Matches(msg, k.Retry):
 		if r, ok := s.current(); ok {
-			return retryRun(s.ctx, r.ID)
+			return retryRun(s.ctx, r.ID, false)
 		}
 	}
 	return nil
@@ -395,7 +395,9 @@ func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 	}
 }
 
-func retryRun(c *Context, id int64) tea.Cmd {
+// retryRun starts run id's operation again. With open, the run it started (or the active run a dedupe
+// type returned) opens next, so that the retry can be watched.
+func retryRun(c *Context, id int64, open bool) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := c.ctx()
 		defer cancel()
@@ -403,10 +405,15 @@ func retryRun(c *Context, id int64) tea.Cmd {
 		if err != nil {
 			return flashMsg{text: err.Error(), isErr: true}
 		}
+		msg := flashMsg{text: fmt.Sprintf("started run %d (retry of %d)", res.Run.ID, id)}
 		if !res.Created {
-			return flashMsg{text: fmt.Sprintf("run %d is already active for this tenant", res.Run.ID)}
+			msg.text = fmt.Sprintf("run %d is already active for this tenant", res.Run.ID)
 		}
-		return flashMsg{text: fmt.Sprintf("started run %d (retry of %d)", res.Run.ID, id)}
+		if !open {
+			return msg
+		}
+		// In order: navigating clears the flash line.
+		return tea.Sequence(navigate(newRunDetail(c, res.Run.ID)), func() tea.Msg { return msg })()
 	}
 }
 
