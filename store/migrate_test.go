@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +102,29 @@ func TestOpenUnreachable(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "invalid database URL")
 	require.False(t, errors.Is(err, store.ErrNotFound))
+}
+
+// TestOpenKeepsMinConns: the connections a long-running process asks for are opened in the
+// background and stay open while idle; a one-shot command's pool opens only what it uses.
+func TestOpenKeepsMinConns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		opts     store.Options
+		wantOpen int32
+	}{
+		{"LongRunning", store.Options{MinConns: 5}, 5},
+		{"CappedByMax", store.Options{MinConns: 5, MaxConns: 2}, 2},
+		{"OneShot", store.Options{}, 1}, // the ping's, kept
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := store.Open(context.Background(), pgtest.NewEmptyDSN(t), tc.opts)
+			require.NoError(t, err)
+			defer db.Close()
+			// The ping may open one of its own before the background ones are ready.
+			require.Eventually(t, func() bool { return db.Pool.Stat().IdleConns() >= tc.wantOpen }, 10*time.Second, 10*time.Millisecond)
+			require.LessOrEqual(t, db.Pool.Stat().TotalConns(), min(tc.wantOpen+1, db.Pool.Config().MaxConns))
+		})
+	}
 }

@@ -37,11 +37,19 @@ type DB struct {
 	Pool *pgxpool.Pool
 }
 
+// LongRunningMinConns is how many connections the dashboard, engine and SSH server keep open when
+// idle (Options.MinConns): enough for the home screen's side-by-side reads.
+const LongRunningMinConns = 5
+
 // Options tune Open. The zero value is fine.
 type Options struct {
 	// MaxConns caps the pool. Zero means 20: the dashboard, engine workers and SSH sessions share it,
 	// so it does not grow with sessions.
 	MaxConns int32
+	// MinConns connections are opened in the background and kept when idle, so that a screen's first
+	// reads (the home screen runs five side by side) do not each wait for a new server process.
+	// Long-running commands set it; one-shot commands leave it zero.
+	MinConns int32
 	// ApplicationName shows in pg_stat_activity. Zero means "tenantatlas".
 	ApplicationName string
 }
@@ -57,6 +65,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cfg.MinConns = min(opts.MinConns, cfg.MaxConns)
 	name := opts.ApplicationName
 	if name == "" {
 		name = "tenantatlas"

@@ -190,7 +190,11 @@ func (a *app) connectOnly(ctx context.Context) error {
 		a.closers = append(a.closers, cluster.Stop)
 		dsn = cluster.DSN()
 	}
-	db, err := store.Open(ctx, dsn, store.Options{})
+	opts := store.Options{}
+	if a.longRunning {
+		opts.MinConns = store.LongRunningMinConns
+	}
+	db, err := store.Open(ctx, dsn, opts)
 	if err != nil {
 		return err
 	}
