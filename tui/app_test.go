@@ -141,6 +141,63 @@ func TestRetryOpensTheRun(t *testing.T) {
 	}
 }
 
+// TestBulkRetry: R with marked runs retries the finished ones among them after a y; any other key
+// leaves them; marks on active runs only retry nothing.
+func TestBulkRetry(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		mark    []string // runs to mark on the All tab
+		confirm string   // key pressed at the question ("" when none is asked)
+		retried []string // runs with a retry afterwards
+		flash   string
+	}{
+		{"Confirmed", []string{"throttled", "blocked", "running"}, "y", []string{"throttled", "blocked"}, "retried 2 run(s): started #"},
+		{"Declined", []string{"throttled", "blocked"}, "n", nil, "nothing retried"},
+		{"OnlyActiveMarked", []string{"running", "queued"}, "", nil, "nothing to retry: none of the marked runs has finished"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			b.seed(t)
+			m := New(b.context(160, 30), nil)
+			drive(t, m, m.Init())
+			press(t, m, "o", "5")
+			rows := m.top().(*runs)
+			for _, key := range tc.mark {
+				rows.marked[b.runs[key]] = true
+			}
+			press(t, m, "R")
+			if tc.confirm != "" {
+				require.Contains(t, ansi.Strip(m.Render()), fmt.Sprintf("Retry %d run(s)? y to start them again", len(tc.mark)-countActive(tc.mark)))
+				press(t, m, tc.confirm)
+			}
+			require.Contains(t, ansi.Strip(m.Render()), tc.flash)
+
+			var retried []int64
+			require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT coalesce(array_agg(retry_of_run_id ORDER BY retry_of_run_id), '{}')
+				FROM operation_runs WHERE retry_of_run_id IS NOT NULL`).Scan(&retried))
+			var want []int64
+			for _, key := range tc.retried {
+				want = append(want, b.runs[key])
+			}
+			require.ElementsMatch(t, want, retried)
+		})
+	}
+}
+
+// countActive counts the seeded runs among keys that are still queued or running.
+func countActive(keys []string) int {
+	n := 0
+	for _, k := range keys {
+		if k == "running" || k == "queued" {
+			n++
+		}
+	}
+	return n
+}
+
 // TestLiveFlow drives the real program with teatest: the hub's notifications update the operations
 // screen without a keypress.
 func TestLiveFlow(t *testing.T) {

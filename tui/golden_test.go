@@ -58,6 +58,7 @@ func TestGoldenViews(t *testing.T) {
 			{"operations_legacy", []string{"o", "6"}},
 			{"operations_filtered", []string{"o", "/", "n", "o", "r", "t", "h", "enter"}},
 			{"operations_confirm_cancel", []string{"o", "space", "space", "c"}},
+			{"operations_confirm_retry", []string{"o", "5", "j", "j", "space", "space", "R"}},
 			{"run_detail_blocked", []string{":", "r", "u", "n", " ", "BLOCKED", "enter"}},
 			{"tenants", []string{"t"}},
 			{"tenant_detail_blocked", []string{"t", "j", "enter"}},

@@ -103,7 +103,7 @@ type runs struct {
 	counts     map[string]int64
 	table      table
 	marked     map[int64]bool
-	confirm    []int64 // runs awaiting a y/n to cancel
+	confirm    *bulkAction // marked runs awaiting a y to cancel or retry them
 }
 
 type runsLoadedMsg struct {
@@ -267,14 +267,25 @@ func (s *runs) sortRows() {
 	}
 }
 
+// bulkAction is a command on several runs, shown for confirmation first.
+type bulkAction struct {
+	verb string // "cancel" or "retry"
+	ids  []int64
+}
+
 func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if s.confirm != nil {
-		ids := s.confirm
+		a := s.confirm
 		s.confirm = nil
-		if msg.String() == "y" {
-			return s.cancelRuns(ids)
+		switch {
+		case msg.String() != "y" && a.verb == "retry":
+			return flash("nothing retried")
+		case msg.String() != "y":
+			return flash("nothing cancelled")
+		case a.verb == "retry":
+			return s.retryRuns(a.ids)
 		}
-		return flash("nothing cancelled")
+		return s.cancelRuns(a.ids)
 	}
 	if s.filter.typing {
 		if s.filter.key(msg) {
@@ -349,23 +360,38 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(ids) == 0 {
 			return flash("nothing to cancel: mark active runs with space, or select one")
 		}
-		s.confirm = ids
+		s.confirm = &bulkAction{verb: "cancel", ids: ids}
 	case key.Matches(msg, k.Retry):
-		if r, ok := s.current(); ok {
+		if len(s.marked) > 0 {
+			ids := s.markedWhere(func(r store.Run) bool { return !r.Active() })
+			if len(ids) == 0 {
+				return flash("nothing to retry: none of the marked runs has finished")
+			}
+			s.confirm = &bulkAction{verb: "retry", ids: ids}
+			return nil
+		}
+		if r, ok := s.current(); ok && !r.Active() {
 			return retryRun(s.ctx, r.ID, false)
 		}
+		return flash("nothing to retry: mark finished runs with space, or select one")
 	}
 	return nil
 }
 
-// cancelTargets are the marked active runs, or the selected one.
-func (s *runs) cancelTargets() []int64 {
+// markedWhere lists the marked runs on screen for which keep is true.
+func (s *runs) markedWhere(keep func(store.Run) bool) []int64 {
 	var ids []int64
 	for _, r := range s.rows {
-		if s.marked[r.ID] && r.Active() {
+		if s.marked[r.ID] && keep(r) {
 			ids = append(ids, r.ID)
 		}
 	}
+	return ids
+}
+
+// cancelTargets are the marked active runs, or the selected one.
+func (s *runs) cancelTargets() []int64 {
+	ids := s.markedWhere(func(r store.Run) bool { return r.Active() })
 	if len(ids) == 0 {
 		if r, ok := s.current(); ok && r.Active() {
 			ids = append(ids, r.ID)
@@ -393,6 +419,43 @@ func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 		}
 		return flashMsg{text: fmt.Sprintf("cancel requested for %d run(s)", done)}
 	}
+}
+
+// retryRuns retries each of the finished runs ids and says in one line what came of it.
+func (s *runs) retryRuns(ids []int64) tea.Cmd {
+	c := s.ctx
+	s.marked = map[int64]bool{}
+	return func() tea.Msg {
+		ctx, cancel := c.ctx()
+		defer cancel()
+		var started, active, refused []string
+		for _, id := range ids {
+			res, err := c.Svc.Retry(ctx, c.Actor, id)
+			switch {
+			case err != nil:
+				refused = append(refused, fmt.Sprintf("#%d: %v", id, err))
+			case res.Created:
+				started = append(started, fmt.Sprintf("#%d", res.Run.ID))
+			default:
+				active = append(active, fmt.Sprintf("#%d", res.Run.ID))
+			}
+		}
+		text := fmt.Sprintf("retried %d run(s): started %s", len(ids), orNone(started))
+		if len(active) > 0 {
+			text += "; already active " + strings.Join(active, " ")
+		}
+		if len(refused) > 0 {
+			return flashMsg{text: text + fmt.Sprintf("; %d refused: %s", len(refused), strings.Join(refused, "; ")), isErr: true}
+		}
+		return flashMsg{text: text}
+	}
+}
+
+func orNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, " ")
 }
 
 // retryRun starts run id's operation again. With open, the run it started (or the active run a dedupe
@@ -467,7 +530,11 @@ func (s *runs) View(width, height int) string {
 	}
 	lines := []string{fit(top, width)}
 	if s.confirm != nil {
-		lines = append(lines, fit(t.Error.Render(fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(s.confirm))), width))
+		question := fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(s.confirm.ids))
+		if s.confirm.verb == "retry" {
+			question = fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(s.confirm.ids))
+		}
+		lines = append(lines, fit(t.Error.Render(question), width))
 	}
 	switch {
 	case s.err != nil:
