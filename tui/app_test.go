@@ -142,7 +142,7 @@ func TestRetryOpensTheRun(t *testing.T) {
 }
 
 // TestBulkRetry: R with marked runs retries the finished ones among them after a y; any other key
-// leaves them; marks on active runs only retry nothing.
+// leaves them; marks on active runs only, or an active selected run, retry nothing and say why.
 func TestBulkRetry(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -155,6 +155,7 @@ func TestBulkRetry(t *testing.T) {
 		{"Confirmed", []string{"throttled", "blocked", "running"}, "y", []string{"throttled", "blocked"}, "retried 2 run(s): started #"},
 		{"Declined", []string{"throttled", "blocked"}, "n", nil, "nothing retried"},
 		{"OnlyActiveMarked", []string{"running", "queued"}, "", nil, "nothing to retry: none of the marked runs has finished"},
+		{"SelectedActive", nil, "", nil, "is still queued: only a finished run can be retried"}, // the cursor starts on the queued run
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -370,10 +370,14 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			s.confirm = &bulkAction{verb: "retry", ids: ids}
 			return nil
 		}
-		if r, ok := s.current(); ok && !r.Active() {
-			return retryRun(s.ctx, r.ID, false)
+		r, ok := s.current()
+		switch {
+		case !ok:
+			return flash("nothing to retry: mark finished runs with space, or select one")
+		case r.Active():
+			return flash(fmt.Sprintf("run %d is still %s: only a finished run can be retried", r.ID, r.Status))
 		}
-		return flash("nothing to retry: mark finished runs with space, or select one")
+		return retryRun(s.ctx, r.ID, false)
 	}
 	return nil
 }
