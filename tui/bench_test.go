@@ -162,10 +162,12 @@ func driveUntil(b *testing.B, m *Model, cmd tea.Cmd, done func() bool) {
 		case <-time.After(cmdBudget):
 			continue
 		}
+		if cmds, ok := commandList(msg); ok {
+			queue = append(queue, cmds...)
+			continue
+		}
 		switch msg := msg.(type) {
 		case nil:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
 		default:
 			if isClipboard(msg) {
 				continue
