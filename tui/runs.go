@@ -269,23 +269,19 @@ func (s *runs) sortRows() {
 
 // bulkAction is a command on several runs, shown for confirmation first.
 type bulkAction struct {
-	verb string // "cancel" or "retry"
-	ids  []int64
+	question string         // shown until the next key
+	declined string         // flashed when that key is not y
+	run      func() tea.Cmd // the command, made only once confirmed (it clears the marks)
 }
 
 func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if s.confirm != nil {
 		a := s.confirm
 		s.confirm = nil
-		switch {
-		case msg.String() != "y" && a.verb == "retry":
-			return flash("nothing retried")
-		case msg.String() != "y":
-			return flash("nothing cancelled")
-		case a.verb == "retry":
-			return s.retryRuns(a.ids)
+		if msg.String() != "y" {
+			return flash(a.declined)
 		}
-		return s.cancelRuns(a.ids)
+		return a.run()
 	}
 	if s.filter.typing {
 		if s.filter.key(msg) {
@@ -360,14 +356,16 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(ids) == 0 {
 			return flash("nothing to cancel: mark active runs with space, or select one")
 		}
-		s.confirm = &bulkAction{verb: "cancel", ids: ids}
+		s.confirm = &bulkAction{question: fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(ids)),
+			declined: "nothing cancelled", run: func() tea.Cmd { return s.cancelRuns(ids) }}
 	case key.Matches(msg, k.Retry):
 		if len(s.marked) > 0 {
 			ids := s.markedWhere(func(r store.Run) bool { return !r.Active() })
 			if len(ids) == 0 {
 				return flash("nothing to retry: none of the marked runs has finished")
 			}
-			s.confirm = &bulkAction{verb: "retry", ids: ids}
+			s.confirm = &bulkAction{question: fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(ids)),
+				declined: "nothing retried", run: func() tea.Cmd { return s.retryRuns(ids) }}
 			return nil
 		}
 		r, ok := s.current()
@@ -534,11 +532,7 @@ func (s *runs) View(width, height int) string {
 	}
 	lines := []string{fit(top, width)}
 	if s.confirm != nil {
-		question := fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(s.confirm.ids))
-		if s.confirm.verb == "retry" {
-			question = fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(s.confirm.ids))
-		}
-		lines = append(lines, fit(t.Error.Render(question), width))
+		lines = append(lines, fit(t.Error.Render(s.confirm.question), width))
 	}
 	switch {
 	case s.err != nil:
