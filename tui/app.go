@@ -26,7 +26,7 @@ var globalKeys = struct {
 // Model is the root of the dashboard: a stack of screens (the breadcrumbs), the command palette and
 // the help overlay. Its Update only routes.
 type Model struct {
-	ctx      *Context
+	env      *Env
 	stack    []Screen
 	palette  *palette
 	help     bool
@@ -36,12 +36,12 @@ type Model struct {
 }
 
 // New returns the dashboard opened on start (nil: the triage home).
-func New(c *Context, start Screen) *Model {
+func New(c *Env, start Screen) *Model {
 	if start == nil {
 		start = newHome(c)
 	}
 	c.Live = c.Subscribe != nil
-	m := &Model{ctx: c, stack: []Screen{start}}
+	m := &Model{env: c, stack: []Screen{start}}
 	if c.Subscribe != nil {
 		m.sub = c.Subscribe()
 	}
@@ -77,7 +77,7 @@ func (m *Model) waitHub() tea.Cmd {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.ctx.Width, m.ctx.Height = msg.Width, msg.Height
+		m.env.Width, m.env.Height = msg.Width, msg.Height
 		return m, nil
 	case hubMsg:
 		return m, m.onHub(msg)
@@ -112,18 +112,18 @@ func (m *Model) toScreens(msg tea.Msg) tea.Cmd {
 
 func (m *Model) onHub(msg hubMsg) tea.Cmd {
 	if !msg.ok {
-		m.ctx.Live = false
+		m.env.Live = false
 		return nil
 	}
 	switch msg.n.Kind {
 	case store.KindDisconnected:
-		m.ctx.Live = false
+		m.env.Live = false
 		return m.waitHub()
 	case store.KindReload:
-		m.ctx.Live = true
+		m.env.Live = true
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
-	m.ctx.Live = true
+	m.env.Live = true
 	if m.top().Relevant(msg.n) {
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
@@ -150,7 +150,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, globalKeys.Quit):
 			return tea.Quit
 		case key.Matches(msg, globalKeys.Palette):
-			m.palette = newPalette(m.ctx)
+			m.palette = newPalette(m.env)
 			return nil
 		case key.Matches(msg, globalKeys.Help):
 			m.help = true
@@ -163,7 +163,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, globalKeys.Home):
 			m.stack = m.stack[:1]
 			if _, ok := m.stack[0].(*home); !ok {
-				m.stack[0] = newHome(m.ctx)
+				m.stack[0] = newHome(m.env)
 				return m.stack[0].Init()
 			}
 			return m.stack[0].Reload()
@@ -193,7 +193,7 @@ func (m *Model) View() tea.View {
 
 // Render is the whole screen as a string (golden tests strip its colours).
 func (m *Model) Render() string {
-	w, h := m.ctx.Width, m.ctx.Height
+	w, h := m.env.Width, m.env.Height
 	if w <= 0 || h <= 0 {
 		w, h = 80, 24
 	}
@@ -216,7 +216,7 @@ func (m *Model) Render() string {
 }
 
 func (m *Model) header(w int) string {
-	t := m.ctx.Theme
+	t := m.env.Theme
 	var crumbs []string
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
@@ -228,15 +228,15 @@ func (m *Model) header(w int) string {
 		crumbs = crumbs[1:]
 		left = t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ … ▸ "+strings.Join(crumbs, " ▸ "))
 	}
-	live := m.ctx.Tone("ok", "● live")
-	if !m.ctx.Live {
-		live = m.ctx.Tone("warn", "○ reconnecting")
-		if m.ctx.Subscribe == nil {
-			live = m.ctx.Tone("muted", "○ static")
+	live := m.env.Tone("ok", "● live")
+	if !m.env.Live {
+		live = m.env.Tone("warn", "○ reconnecting")
+		if m.env.Subscribe == nil {
+			live = m.env.Tone("muted", "○ static")
 		}
 	}
-	who := m.ctx.Actor.Name
-	if !m.ctx.EngineEmbedded {
+	who := m.env.Actor.Name
+	if !m.env.EngineEmbedded {
 		who += " · watch only"
 	}
 	right = t.Dim.Render(who) + "  " + live
@@ -255,13 +255,13 @@ func (m *Model) statusLine(w int) string {
 		return ""
 	}
 	if m.flashBad {
-		return fit(m.ctx.Theme.Error.Render("✖ "+m.flash), w)
+		return fit(m.env.Theme.Error.Render("✖ "+m.flash), w)
 	}
-	return fit(m.ctx.Theme.Flash.Render(m.flash), w)
+	return fit(m.env.Theme.Flash.Render(m.flash), w)
 }
 
 func (m *Model) hintLine(w int) string {
-	t := m.ctx.Theme
+	t := m.env.Theme
 	var parts []string
 	for _, b := range m.top().Bindings() {
 		if b.Enabled() {
@@ -291,7 +291,7 @@ func (m *Model) hintLine(w int) string {
 }
 
 func (m *Model) helpView(w, h int) string {
-	t := m.ctx.Theme
+	t := m.env.Theme
 	var b strings.Builder
 	b.WriteString(t.Title.Render("Keys — "+m.top().Title()) + "\n\n")
 	section := func(title string, bs []key.Binding) {

@@ -17,7 +17,7 @@ var auditKeys = struct{ Up, Down key.Binding }{
 
 // audit is the audit log, newest first.
 type audit struct {
-	ctx   *Context
+	env   *Env
 	id    int64
 	load  loader
 	rows  []store.AuditEvent
@@ -31,7 +31,7 @@ type auditLoadedMsg struct {
 	err  error
 }
 
-func newAudit(c *Context) *audit { return &audit{ctx: c, id: nextScreenID()} }
+func newAudit(c *Env) *audit { return &audit{env: c, id: nextScreenID()} }
 
 func (s *audit) Title() string                    { return "Audit" }
 func (s *audit) Init() tea.Cmd                    { return s.Reload() }
@@ -43,9 +43,9 @@ func (s *audit) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.ListAudit(ctx, c.Actor, store.AuditFilter{Limit: 500})
 		return auditLoadedMsg{id: id, rows: rows, err: err}
@@ -61,7 +61,7 @@ func (s *audit) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		s.load.done()
 		s.rows, s.err = msg.rows, msg.err
 	case tea.KeyPressMsg:
-		h := s.ctx.Height - 5
+		h := s.env.Height - 5
 		switch {
 		case key.Matches(msg, auditKeys.Up):
 			s.table.move(-1, len(s.rows), h)
@@ -73,7 +73,7 @@ func (s *audit) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *audit) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -88,5 +88,5 @@ func (s *audit) View(width, height int) string {
 		s.table.rows = append(s.table.rows, []string{e.At.Local().Format("01-02 15:04:05"), e.ActorName, e.Action,
 			fmt.Sprintf("%s %s", e.TargetKind, e.TargetID), string(details)})
 	}
-	return s.table.view(s.ctx, width, height)
+	return s.table.view(s.env, width, height)
 }

@@ -26,7 +26,7 @@ var backupsKeys = struct {
 
 // backups lists backup sets, newest first (all tenants, one tenant, or one schedule).
 type backups struct {
-	ctx        *Context
+	env        *Env
 	id         int64
 	tenantID   int64
 	scheduleID int64
@@ -43,11 +43,11 @@ type backupsLoadedMsg struct {
 	err  error
 }
 
-func newBackups(c *Context, tenantID, scheduleID int64, title string) *backups {
+func newBackups(c *Env, tenantID, scheduleID int64, title string) *backups {
 	if title == "" {
 		title = "Backups"
 	}
-	return &backups{ctx: c, id: nextScreenID(), tenantID: tenantID, scheduleID: scheduleID, title: title}
+	return &backups{env: c, id: nextScreenID(), tenantID: tenantID, scheduleID: scheduleID, title: title}
 }
 
 func (s *backups) Title() string   { return s.title }
@@ -61,9 +61,9 @@ func (s *backups) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, q := s.ctx, s.id, engine.BackupQuery{TenantID: s.tenantID, ScheduleID: s.scheduleID, Limit: 500}
+	c, id, q := s.env, s.id, engine.BackupQuery{TenantID: s.tenantID, ScheduleID: s.scheduleID, Limit: 500}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.ListBackupSets(ctx, c.Actor, q)
 		return backupsLoadedMsg{id: id, rows: rows, err: err}
@@ -97,7 +97,7 @@ func (s *backups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
-		h := s.ctx.Height - 5
+		h := s.env.Height - 5
 		k := backupsKeys
 		switch {
 		case key.Matches(msg, k.Up):
@@ -105,20 +105,20 @@ func (s *backups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, k.Down):
 			s.table.move(1, len(s.rows), h)
 		case key.Matches(msg, k.Schedules):
-			return s, navigate(newSchedules(s.ctx))
+			return s, navigate(newSchedules(s.env))
 		case key.Matches(msg, k.Diff), key.Matches(msg, k.Inventory):
 			if s.table.cursor >= len(s.rows) {
 				return s, nil
 			}
 			cur := s.rows[s.table.cursor]
 			if key.Matches(msg, k.Inventory) {
-				return s, navigate(newDrift(s.ctx, cur.ID, 0))
+				return s, navigate(newDrift(s.env, cur.ID, 0))
 			}
 			prev := s.previousSet(s.table.cursor)
 			if prev == nil {
 				return s, flash(fmt.Sprintf("set %d is the oldest complete set of %s: press i to compare it with the inventory", cur.ID, cur.TenantName))
 			}
-			return s, navigate(newDrift(s.ctx, prev.ID, cur.ID))
+			return s, navigate(newDrift(s.env, prev.ID, cur.ID))
 		}
 	}
 	return s, nil
@@ -135,7 +135,7 @@ func backupBadgeKey(b store.BackupSet) string {
 }
 
 func (s *backups) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -146,20 +146,20 @@ func (s *backups) View(width, height int) string {
 	s.table.cols = []column{{title: "SET", width: 5}, {title: "TENANT", width: 10, flex: true}, {title: "SCHEDULE", width: 10, flex: true},
 		{title: "STATUS", width: 11}, {title: "ITEMS", width: 5}, {title: "NEW", width: 9}, {title: "", width: 11}, {title: "AGE", width: 4}}
 	s.table.rows = nil
-	now := s.ctx.now()
+	now := s.env.now()
 	for _, b := range s.rows {
 		sens := ""
 		if b.Sensitive {
-			sens = s.ctx.Badge("sensitive")
+			sens = s.env.Badge("sensitive")
 		}
 		sched := b.ScheduleName
 		if sched == "" {
 			sched = "manual"
 		}
-		s.table.rows = append(s.table.rows, []string{fmt.Sprint(b.ID), b.TenantName, sched, s.ctx.Badge(backupBadgeKey(b)),
+		s.table.rows = append(s.table.rows, []string{fmt.Sprint(b.ID), b.TenantName, sched, s.env.Badge(backupBadgeKey(b)),
 			fmt.Sprint(b.ItemCount), humanSize(b.NewBytes), sens, ago(now, b.CreatedAt)})
 	}
-	return head + "\n" + s.table.view(s.ctx, width, height-1)
+	return head + "\n" + s.table.view(s.env, width, height-1)
 }
 
 func humanSize(n int64) string {
@@ -183,7 +183,7 @@ var schedulesKeys = struct {
 
 // schedules lists backup schedules with their next fire times (computed here, from cron + zone).
 type schedules struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	load   loader
 	rows   []engine.ScheduleView
@@ -199,7 +199,7 @@ type schedulesLoadedMsg struct {
 	err    error
 }
 
-func newSchedules(c *Context) *schedules { return &schedules{ctx: c, id: nextScreenID()} }
+func newSchedules(c *Env) *schedules { return &schedules{env: c, id: nextScreenID()} }
 
 func (s *schedules) Title() string   { return "Schedules" }
 func (s *schedules) Init() tea.Cmd   { return s.Reload() }
@@ -212,9 +212,9 @@ func (s *schedules) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.ListSchedules(ctx, c.Actor, 0)
 		manage := map[int64]bool{}
@@ -255,7 +255,7 @@ func (s *schedules) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, s.Reload()
 		}
 	case tea.KeyPressMsg:
-		h := s.ctx.Height - 5
+		h := s.env.Height - 5
 		k := schedulesKeys
 		switch {
 		case key.Matches(msg, k.Up):
@@ -264,15 +264,15 @@ func (s *schedules) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.table.move(1, len(s.rows), h)
 		case key.Matches(msg, k.Open) && s.table.cursor < len(s.rows):
 			r := s.rows[s.table.cursor]
-			return s, navigate(newBackups(s.ctx, r.TenantID, r.ID, "Backups of "+r.Name))
+			return s, navigate(newBackups(s.env, r.TenantID, r.ID, "Backups of "+r.Name))
 		case key.Matches(msg, k.Pause) && s.table.cursor < len(s.rows):
 			r := s.rows[s.table.cursor]
 			if !s.manage[r.WorkspaceID] {
 				return s, nil // not offered
 			}
-			c := s.ctx
+			c := s.env
 			return s, func() tea.Msg {
-				ctx, cancel := c.ctx()
+				ctx, cancel := c.callContext()
 				defer cancel()
 				ref := fmt.Sprint(r.ID)
 				var err error
@@ -296,7 +296,7 @@ func (s *schedules) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *schedules) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -307,9 +307,9 @@ func (s *schedules) View(width, height int) string {
 	s.table.cols = []column{{title: "NAME", width: 10, flex: true}, {title: "TENANT", width: 10, flex: true}, {title: "CRON", width: 12},
 		{title: "ZONE", width: 13}, {title: "KEEP", width: 5}, {title: "NEXT FIRE", width: 18}, {title: "LAST RUN", width: 11}}
 	s.table.rows = nil
-	now := s.ctx.now()
+	now := s.env.now()
 	for _, r := range s.rows {
-		next := s.ctx.Badge("paused")
+		next := s.env.Badge("paused")
 		if !r.Paused {
 			next = "-"
 			if spec, err := engine.ParseCronSpec(r.Cron, r.Timezone); err == nil {
@@ -329,14 +329,14 @@ func (s *schedules) View(width, height int) string {
 		}
 		last := "-"
 		if r.LastRun != nil {
-			last = s.ctx.RunBadge(*r.LastRun)
+			last = s.env.RunBadge(*r.LastRun)
 			if r.LastRun.IsLate {
-				last += " " + s.ctx.Badge("late")
+				last += " " + s.env.Badge("late")
 			}
 		}
 		s.table.rows = append(s.table.rows, []string{r.Name, r.TenantName, r.Cron, r.Timezone, keep, next, last})
 	}
-	return head + "\n" + s.table.view(s.ctx, width, height-1)
+	return head + "\n" + s.table.view(s.env, width, height-1)
 }
 
 var driftKeys = struct{ Up, Down, PageDown, PageUp key.Binding }{
@@ -348,7 +348,7 @@ var driftKeys = struct{ Up, Down, PageDown, PageUp key.Binding }{
 
 // drift shows the per-item, field-level differences between two sets (or a set and the inventory).
 type drift struct {
-	ctx      *Context
+	env      *Env
 	id       int64
 	from, to int64
 	load     loader
@@ -363,8 +363,8 @@ type driftLoadedMsg struct {
 	err error
 }
 
-func newDrift(c *Context, from, to int64) *drift {
-	return &drift{ctx: c, id: nextScreenID(), from: from, to: to}
+func newDrift(c *Env, from, to int64) *drift {
+	return &drift{env: c, id: nextScreenID(), from: from, to: to}
 }
 
 func (s *drift) Title() string {
@@ -384,9 +384,9 @@ func (s *drift) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, from, to := s.ctx, s.id, s.from, s.to
+	c, id, from, to := s.env, s.id, s.from, s.to
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		d, err := c.Svc.DiffBackups(ctx, c.Actor, from, to)
 		return driftLoadedMsg{id: id, d: d, err: err}
@@ -405,7 +405,7 @@ func (s *drift) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.d = &msg.d
 		}
 	case tea.KeyPressMsg:
-		page := max(s.ctx.Height-6, 1)
+		page := max(s.env.Height-6, 1)
 		switch {
 		case key.Matches(msg, driftKeys.Down):
 			s.offset++
@@ -429,7 +429,7 @@ func driftSide(side engine.DriftSide) string {
 }
 
 func (s *drift) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -441,8 +441,8 @@ func (s *drift) View(width, height int) string {
 		fit(t.Header.Render("from ")+driftSide(d.From), width),
 		fit(t.Header.Render("to   ")+driftSide(d.To), width),
 		fit(fmt.Sprintf("%s  %s  %s  %s",
-			s.ctx.Tone("warn", fmt.Sprintf("~ %d changed", d.Changed)), s.ctx.Tone("ok", fmt.Sprintf("+ %d added", d.Added)),
-			s.ctx.Tone("bad", fmt.Sprintf("- %d removed", d.Removed)), t.Dim.Render(fmt.Sprintf("%d unchanged", d.Unchanged))), width),
+			s.env.Tone("warn", fmt.Sprintf("~ %d changed", d.Changed)), s.env.Tone("ok", fmt.Sprintf("+ %d added", d.Added)),
+			s.env.Tone("bad", fmt.Sprintf("- %d removed", d.Removed)), t.Dim.Render(fmt.Sprintf("%d unchanged", d.Unchanged))), width),
 	}
 	var body []string
 	if len(d.Items) == 0 {
@@ -456,9 +456,9 @@ func (s *drift) View(width, height int) string {
 		case engine.DriftRemoved:
 			mark, tone = "-", "bad"
 		}
-		line := s.ctx.Tone(tone, mark+" "+dashIfEmpty(it.DisplayName)) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
+		line := s.env.Tone(tone, mark+" "+dashIfEmpty(it.DisplayName)) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
 		if it.Sensitive {
-			line += " " + s.ctx.Badge("sensitive")
+			line += " " + s.env.Badge("sensitive")
 		}
 		body = append(body, fit(line, width))
 		for _, c := range it.Changes {
@@ -483,7 +483,7 @@ var inventoryKeys = struct{ Up, Down, Filter, Deleted key.Binding }{
 
 // inventory lists a tenant's Intune objects with their classification.
 type inventory struct {
-	ctx      *Context
+	env      *Env
 	id       int64
 	tenantID int64
 	name     string
@@ -503,8 +503,8 @@ type inventoryLoadedMsg struct {
 	err    error
 }
 
-func newInventory(c *Context, tenantID int64, name string) *inventory {
-	return &inventory{ctx: c, id: nextScreenID(), tenantID: tenantID, name: name}
+func newInventory(c *Env, tenantID int64, name string) *inventory {
+	return &inventory{env: c, id: nextScreenID(), tenantID: tenantID, name: name}
 }
 
 func (s *inventory) Title() string   { return "Inventory of " + s.name }
@@ -521,9 +521,9 @@ func (s *inventory) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tenantID, q := s.ctx, s.id, s.tenantID, engine.InventoryQuery{IncludeDeleted: s.deleted, Limit: 5000}
+	c, id, tenantID, q := s.env, s.id, s.tenantID, engine.InventoryQuery{IncludeDeleted: s.deleted, Limit: 5000}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.ListInventory(ctx, c.Actor, tenantID, q)
 		if err != nil {
@@ -558,7 +558,7 @@ func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			}
 			return s, nil
 		}
-		h := s.ctx.Height - 6
+		h := s.env.Height - 6
 		switch {
 		case key.Matches(msg, inventoryKeys.Up):
 			s.table.move(-1, len(s.visible()), h)
@@ -575,7 +575,7 @@ func (s *inventory) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *inventory) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -593,7 +593,7 @@ func (s *inventory) View(width, height int) string {
 	}
 	head := t.Header.Render(fmt.Sprintf("%d object(s) in %d policy types", live, types))
 	if unknown > 0 {
-		head += "  " + s.ctx.Tone("warn", fmt.Sprintf("%d of unknown type", unknown))
+		head += "  " + s.env.Tone("warn", fmt.Sprintf("%d of unknown type", unknown))
 	}
 	if f := s.filter.label(t); f != "" {
 		head += "   " + f
@@ -618,11 +618,11 @@ func (s *inventory) View(width, height int) string {
 		}
 		pt := it.PolicyType
 		if pt == engine.PolicyTypeUnknown {
-			pt = s.ctx.Tone("warn", pt)
+			pt = s.env.Tone("warn", pt)
 		}
 		s.table.rows = append(s.table.rows, []string{dashIfEmpty(it.DisplayName), pt, it.Family, mod, state})
 	}
-	return head + "\n" + s.table.view(s.ctx, width, height-1)
+	return head + "\n" + s.table.view(s.env, width, height-1)
 }
 
 // backupsPaletteCommands are the `:` commands of this file's screens.
@@ -630,11 +630,11 @@ func backupsPaletteCommands() []paletteCommand {
 	return []paletteCommand{
 		{name: "backups", usage: "backups [TENANT]", help: "backup sets; enter shows the drift to the previous set",
 			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				if arg == "" {
 					return navigate(newBackups(c, 0, 0, "")), nil
 				}
-				ctx, cancel := c.ctx()
+				ctx, cancel := c.callContext()
 				defer cancel()
 				t, err := c.Svc.GetTenant(ctx, c.Actor, arg)
 				if err != nil {
@@ -643,14 +643,14 @@ func backupsPaletteCommands() []paletteCommand {
 				return navigate(newBackups(c, t.ID, 0, "Backups of "+t.Name)), nil
 			}},
 		{name: "schedules", usage: "schedules", help: "backup schedules with their next fire times",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newSchedules(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newSchedules(c)), nil }},
 		{name: "inventory", usage: "inventory TENANT", help: "a tenant's Intune inventory, classified by type",
 			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				if arg == "" {
 					return nil, fmt.Errorf("usage: :inventory TENANT")
 				}
-				ctx, cancel := c.ctx()
+				ctx, cancel := c.callContext()
 				defer cancel()
 				t, err := c.Svc.GetTenant(ctx, c.Actor, arg)
 				if err != nil {
@@ -679,9 +679,9 @@ func (s *tenantDetail) intuneBindings() []key.Binding {
 func (s *tenantDetail) intuneKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
 	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.caps[engine.CapInventorySync]:
-		return navigate(newInventory(s.ctx, s.tenantID, s.name)), true
+		return navigate(newInventory(s.env, s.tenantID, s.name)), true
 	case key.Matches(msg, tenantIntuneKeys.Backups) && s.caps[engine.CapBackupRun]:
-		return navigate(newBackups(s.ctx, s.tenantID, 0, "Backups of "+s.name)), true
+		return navigate(newBackups(s.env, s.tenantID, 0, "Backups of "+s.name)), true
 	}
 	return nil, false
 }

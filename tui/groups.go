@@ -26,7 +26,7 @@ const groupsPage = 200
 // groups shows a tenant's cached groups: searchable, staleness shown, "Sync now" (DB only: fresh
 // data arrives through the sync run).
 type groups struct {
-	ctx      *Context
+	env      *Env
 	id       int64
 	tenantID int64
 	name     string
@@ -53,8 +53,8 @@ type groupsLoadedMsg struct {
 	err      error
 }
 
-func newGroups(c *Context, tenantID int64, name string) *groups {
-	return &groups{ctx: c, id: nextScreenID(), tenantID: tenantID, name: name}
+func newGroups(c *Env, tenantID int64, name string) *groups {
+	return &groups{env: c, id: nextScreenID(), tenantID: tenantID, name: name}
 }
 
 func (s *groups) Title() string   { return "Groups of " + s.name }
@@ -80,14 +80,14 @@ func (s *groups) query(more bool) tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tenantID := s.ctx, s.id, s.tenantID
+	c, id, tenantID := s.env, s.id, s.tenantID
 	q := store.GroupQuery{Search: s.filter.String(), IncludeDeleted: s.deleted, Limit: groupsPage}
 	if more && len(s.rows) > 0 {
 		last := s.rows[len(s.rows)-1]
 		q.AfterName, q.AfterID = last.DisplayName, last.GraphID
 	}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.SearchGroups(ctx, c.Actor, tenantID, "", q)
 		if err != nil {
@@ -141,7 +141,7 @@ func (s *groups) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.table.cursor = 0
 		return s.Reload()
 	}
-	h := s.ctx.Height - 6
+	h := s.env.Height - 6
 	switch {
 	case key.Matches(msg, groupsKeys.Up):
 		s.table.move(-1, len(s.rows), h)
@@ -158,7 +158,7 @@ func (s *groups) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, groupsKeys.Sync):
 		if s.canSync && !s.syncRunning {
 			s.syncRunning = true
-			return startRun(s.ctx, engine.TypeDirectoryGroupsSync, s.tenantID)
+			return startRun(s.env, engine.TypeDirectoryGroupsSync, s.tenantID)
 		}
 	case key.Matches(msg, groupsKeys.Copy):
 		if s.table.cursor < len(s.rows) {
@@ -170,9 +170,9 @@ func (s *groups) onKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // startRun starts an operation for a tenant and reports the result in the status line.
-func startRun(c *Context, typ string, tenantID int64) tea.Cmd {
+func startRun(c *Env, typ string, tenantID int64) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		res, err := c.Svc.Start(ctx, c.Actor, engine.StartRequest{Type: typ, TenantID: tenantID})
 		if err != nil {
@@ -186,7 +186,7 @@ func startRun(c *Context, typ string, tenantID int64) tea.Cmd {
 }
 
 // cacheLine renders a collection's freshness: count, when synced, badge.
-func cacheLine(c *Context, what string, st store.SyncState) string {
+func cacheLine(c *Env, what string, st store.SyncState) string {
 	state := engine.Freshness(st, c.now())
 	line := c.Badge("cache:" + state)
 	if st.SyncedAt != nil {
@@ -196,13 +196,13 @@ func cacheLine(c *Context, what string, st store.SyncState) string {
 }
 
 func (s *groups) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
-	head := cacheLine(s.ctx, "groups", s.cache.Groups)
+	head := cacheLine(s.env, "groups", s.cache.Groups)
 	if s.syncRunning {
-		head += "  " + s.ctx.Tone("info", "● sync running")
+		head += "  " + s.env.Tone("info", "● sync running")
 	}
 	if f := s.filter.label(t); f != "" {
 		head += "   " + f
@@ -234,7 +234,7 @@ func (s *groups) View(width, height int) string {
 	if !s.exhausted {
 		more = t.Dim.Render(fmt.Sprintf("  %d shown; scroll for more", len(s.rows)))
 	}
-	lines = append(lines, s.table.view(s.ctx, width, height-2))
+	lines = append(lines, s.table.view(s.env, width, height-2))
 	if more != "" {
 		lines = append(lines, more)
 	}

@@ -23,7 +23,7 @@ var homeKeys = struct{ Up, Down, Open, Runs, Tenants key.Binding }{
 
 // home is the triage screen: what needs attention now.
 type home struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	load   loader
 	triage *engine.Triage
@@ -43,7 +43,7 @@ type homeLoadedMsg struct {
 	err    error
 }
 
-func newHome(c *Context) *home { return &home{ctx: c, id: nextScreenID()} }
+func newHome(c *Env) *home { return &home{env: c, id: nextScreenID()} }
 
 func (s *home) Title() string   { return "Home" }
 func (s *home) Init() tea.Cmd   { return s.Reload() }
@@ -58,9 +58,9 @@ func (s *home) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		tr, err := c.Svc.Triage(ctx, c.Actor, c.now())
 		return homeLoadedMsg{id: id, triage: tr, err: err}
@@ -96,16 +96,16 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 				return s, s.items[s.cursor].open()
 			}
 		case key.Matches(msg, homeKeys.Runs):
-			return s, navigate(newRuns(s.ctx, runsOptions{tab: allTab}))
+			return s, navigate(newRuns(s.env, runsOptions{tab: allTab}))
 		case key.Matches(msg, homeKeys.Tenants):
-			return s, navigate(newTenants(s.ctx))
+			return s, navigate(newTenants(s.env))
 		}
 	}
 	return s, nil
 }
 
 func (s *home) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -113,7 +113,7 @@ func (s *home) View(width, height int) string {
 		return t.Dim.Render("loading…")
 	}
 	tr := s.triage
-	now := s.ctx.now()
+	now := s.env.now()
 	s.items = s.items[:0]
 	var lines []string
 	selectable := func(line string, open func() tea.Cmd) {
@@ -133,7 +133,7 @@ func (s *home) View(width, height int) string {
 	}
 	for _, p := range tr.Connections {
 		p := p
-		line := "  " + fit(p.TenantName, 16) + " " + s.ctx.Badge("connection:"+p.Status)
+		line := "  " + fit(p.TenantName, 16) + " " + s.env.Badge("connection:"+p.Status)
 		if len(p.MissingPermissions) > 0 {
 			line += "  missing " + t.Error.Render(strings.Join(p.MissingPermissions, ", "))
 		} else if p.ReasonCode != nil {
@@ -141,7 +141,7 @@ func (s *home) View(width, height int) string {
 		} else if p.Status == "unverified" || p.Status == "none" {
 			line += t.Dim.Render("  never verified: open it and press v")
 		}
-		selectable(line, func() tea.Cmd { return navigate(newTenantDetail(s.ctx, p.TenantID, p.TenantName)) })
+		selectable(line, func() tea.Cmd { return navigate(newTenantDetail(s.env, p.TenantID, p.TenantName)) })
 	}
 	lines = append(lines, "", t.Header.Render("FAILED AND BLOCKED RUNS, LAST 24 HOURS, BY REASON"))
 	if len(tr.Problems) == 0 {
@@ -149,9 +149,9 @@ func (s *home) View(width, height int) string {
 	}
 	for _, g := range tr.Problems {
 		g := g
-		line := fmt.Sprintf("  %s %s  %s", s.ctx.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
+		line := fmt.Sprintf("  %s %s  %s", s.env.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
 		line += t.Dim.Render(fmt.Sprintf(" %d tenant(s) · last #%d %s ago", g.Tenants, g.LatestRunID, ago(now, g.LatestAt)))
-		selectable(line, func() tea.Cmd { return navigate(newRunDetail(s.ctx, g.LatestRunID)) })
+		selectable(line, func() tea.Cmd { return navigate(newRunDetail(s.env, g.LatestRunID)) })
 		if info, known := reason.Lookup(reason.Code(g.ReasonCode)); known {
 			lines = append(lines, fit(t.Dim.Render("       → "+info.Hint), width))
 		}
@@ -166,8 +166,8 @@ func (s *home) View(width, height int) string {
 		if r.Status == store.StatusQueued {
 			why = "queued " + ago(now, r.CreatedAt) + ": is an engine running?"
 		}
-		selectable(fmt.Sprintf("  #%d %s %s %s  %s", r.ID, r.Type, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r), t.Dim.Render(why)),
-			func() tea.Cmd { return navigate(newRunDetail(s.ctx, r.ID)) })
+		selectable(fmt.Sprintf("  #%d %s %s %s  %s", r.ID, r.Type, dashIfEmpty(r.TenantName), s.env.RunBadge(r), t.Dim.Render(why)),
+			func() tea.Cmd { return navigate(newRunDetail(s.env, r.ID)) })
 	}
 	if s.cursor >= len(s.items) {
 		s.cursor = max(len(s.items)-1, 0)
@@ -190,9 +190,9 @@ func (s *home) hourly(now time.Time) string {
 			failed += h.Count
 		}
 	}
-	out := s.ctx.Tone("info", sparkline(buckets))
+	out := s.env.Tone("info", sparkline(buckets))
 	if failed > 0 {
-		out += " " + s.ctx.Tone("bad", fmt.Sprintf("%d failed/blocked", failed))
+		out += " " + s.env.Tone("bad", fmt.Sprintf("%d failed/blocked", failed))
 	}
 	return out
 }

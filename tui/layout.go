@@ -87,7 +87,7 @@ func (t *table) move(delta, n, height int) {
 	t.clampTo(n, height)
 }
 
-func (t *table) view(c *Context, width, height int) string {
+func (t *table) view(c *Env, width, height int) string {
 	t.clamp(height)
 	ws := t.widths(width)
 	var b strings.Builder

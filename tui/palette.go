@@ -16,8 +16,8 @@ type paletteCommand struct {
 	name  string
 	usage string
 	help  string
-	args  func(c *Context) []string // completions for the argument
-	run   func(c *Context, arg string) (tea.Cmd, error)
+	args  func(c *Env) []string // completions for the argument
+	run   func(c *Env, arg string) (tea.Cmd, error)
 }
 
 var paletteCommands []paletteCommand
@@ -25,10 +25,10 @@ var paletteCommands []paletteCommand
 func init() {
 	paletteCommands = []paletteCommand{
 		{name: "home", usage: "home", help: "triage: what needs attention now",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
 		{name: "runs", usage: "runs [queued|running|failed|blocked|all|legacy]", help: "operations, on a tab",
-			args: func(*Context) []string { return runTabNames() },
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			args: func(*Env) []string { return runTabNames() },
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				tab, err := runTabByName(arg)
 				if err != nil {
 					return nil, err
@@ -36,7 +36,7 @@ func init() {
 				return navigate(newRuns(c, runsOptions{tab: tab})), nil
 			}},
 		{name: "run", usage: "run ID", help: "one run: summary, failures, log",
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				id, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
 				if err != nil || id <= 0 {
 					return nil, fmt.Errorf("usage: :run ID (a run number such as 4812)")
@@ -44,10 +44,10 @@ func init() {
 				return navigate(newRunDetail(c, id)), nil
 			}},
 		{name: "tenants", usage: "tenants", help: "tenants and their connections",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
 		{name: "tenant", usage: "tenant NAME", help: "one tenant: connection, verification, last runs",
 			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				t, err := paletteTenant(c, arg, "tenant")
 				if err != nil {
 					return nil, err
@@ -56,7 +56,7 @@ func init() {
 			}},
 		{name: "groups", usage: "groups TENANT", help: "a tenant's cached groups (search, sync now)",
 			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				t, err := paletteTenant(c, arg, "groups")
 				if err != nil {
 					return nil, err
@@ -65,7 +65,7 @@ func init() {
 			}},
 		{name: "roles", usage: "roles TENANT", help: "a tenant's cached directory role definitions",
 			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				t, err := paletteTenant(c, arg, "roles")
 				if err != nil {
 					return nil, err
@@ -73,13 +73,13 @@ func init() {
 				return navigate(newRoles(c, t.ID, t.Name)), nil
 			}},
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
 		{name: "help", usage: "help", help: "keys and commands (same as ?)",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
 		{name: "quit", usage: "quit", help: "leave the dashboard",
-			run: func(*Context, string) (tea.Cmd, error) { return tea.Quit, nil }},
+			run: func(*Env, string) (tea.Cmd, error) { return tea.Quit, nil }},
 	}
 	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
 	paletteCommands = append(paletteCommands, restorePaletteCommands()...)
@@ -88,17 +88,17 @@ func init() {
 type showHelpMsg struct{}
 
 // paletteTenant resolves a palette argument to a tenant the actor may view.
-func paletteTenant(c *Context, arg, command string) (engine.TenantView, error) {
+func paletteTenant(c *Env, arg, command string) (engine.TenantView, error) {
 	if arg == "" {
 		return engine.TenantView{}, fmt.Errorf("usage: :%s TENANT", command)
 	}
-	ctx, cancel := c.ctx()
+	ctx, cancel := c.callContext()
 	defer cancel()
 	return c.Svc.GetTenant(ctx, c.Actor, arg)
 }
 
-func tenantNames(c *Context) []string {
-	ctx, cancel := c.ctx()
+func tenantNames(c *Env) []string {
+	ctx, cancel := c.callContext()
 	defer cancel()
 	ts, err := c.Svc.ListTenants(ctx, c.Actor)
 	if err != nil {
@@ -113,12 +113,12 @@ func tenantNames(c *Context) []string {
 
 // palette is the `:` command line with completion.
 type palette struct {
-	ctx   *Context
+	env   *Env
 	input lineInput
 	err   string
 }
 
-func newPalette(c *Context) *palette { return &palette{ctx: c} }
+func newPalette(c *Env) *palette { return &palette{env: c} }
 
 // update handles a key; done means the palette closes.
 func (p *palette) update(msg tea.KeyPressMsg) (cmd tea.Cmd, done bool) {
@@ -165,7 +165,7 @@ func (p *palette) execute() (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cmd.run(p.ctx, arg)
+	return cmd.run(p.env, arg)
 }
 
 // complete extends the word being typed: a command name, then its argument.
@@ -195,7 +195,7 @@ func (p *palette) complete() {
 	if !trailingSpace {
 		prefix = fields[len(fields)-1]
 	}
-	if m := completeFrom(prefix, cmd.args(p.ctx)); m != "" {
+	if m := completeFrom(prefix, cmd.args(p.env)); m != "" {
 		p.input.set(fields[0] + " " + m)
 	}
 }
@@ -225,7 +225,7 @@ func completeFrom(prefix string, candidates []string) string {
 }
 
 func (p *palette) view(w int) string {
-	t := p.ctx.Theme
+	t := p.env.Theme
 	line := t.Key.Render(":") + p.input.String() + "█"
 	if p.err != "" {
 		line += "  " + t.Error.Render(p.err)

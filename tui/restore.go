@@ -31,7 +31,7 @@ var restoreKeys = struct {
 
 // restoreScreen previews and starts a restore.
 type restoreScreen struct {
-	ctx        *Context
+	env        *Env
 	id         int64
 	setID      int64
 	targetRef  string
@@ -57,8 +57,8 @@ type restoreStartedMsg struct {
 	err     error
 }
 
-func newRestore(c *Context, setID int64, targetRef string) *restoreScreen {
-	return &restoreScreen{ctx: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy}
+func newRestore(c *Env, setID int64, targetRef string) *restoreScreen {
+	return &restoreScreen{env: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy}
 }
 
 func (s *restoreScreen) Title() string                    { return fmt.Sprintf("Restore set %d", s.setID) }
@@ -74,16 +74,16 @@ func (s *restoreScreen) Bindings() []key.Binding {
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {
-	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.ctx.now()}
+	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.env.now()}
 }
 
 func (s *restoreScreen) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, req := s.ctx, s.id, s.request()
+	c, id, req := s.env, s.id, s.request()
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		pv, err := c.Svc.PreviewRestore(ctx, c.Actor, req)
 		return restorePreviewMsg{id: id, pv: pv, err: err}
@@ -115,13 +115,13 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		s.confirming = false
 		s.typed.set("")
 		// In order: navigating clears the flash line.
-		return s, tea.Sequence(navigate(newRunDetail(s.ctx, msg.started.Run.ID)),
+		return s, tea.Sequence(navigate(newRunDetail(s.env, msg.started.Run.ID)),
 			flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)))
 	case tea.KeyPressMsg:
 		if s.confirming {
 			return s, s.confirmKey(msg)
 		}
-		page := max(s.ctx.Height-8, 1)
+		page := max(s.env.Height-8, 1)
 		k := restoreKeys
 		switch {
 		case key.Matches(msg, k.Down):
@@ -161,9 +161,9 @@ func (s *restoreScreen) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		s.starting = true
-		c, id, req := s.ctx, s.id, s.request()
+		c, id, req := s.env, s.id, s.request()
 		return func() tea.Msg {
-			ctx, cancel := c.ctx()
+			ctx, cancel := c.callContext()
 			defer cancel()
 			started, err := c.Svc.StartRestore(ctx, c.Actor, req)
 			return restoreStartedMsg{id: id, started: started, err: err}
@@ -178,7 +178,7 @@ func (s *restoreScreen) confirmed() bool {
 }
 
 func (s *restoreScreen) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -192,15 +192,15 @@ func (s *restoreScreen) View(width, height int) string {
 	}
 	head := []string{
 		fit(t.Header.Render("from ")+fmt.Sprintf("set %d of %s", pv.BackupSetID, pv.SourceTenant)+
-			t.Header.Render("   into ")+s.ctx.Tone("info", pv.TargetTenant), width),
+			t.Header.Render("   into ")+s.env.Tone("info", pv.TargetTenant), width),
 		fit(t.Header.Render("mode ")+mode, width),
 		fit(fmt.Sprintf("%s  %s  %s  %s",
-			s.ctx.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.ctx.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
-			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.ctx, pv.Unresolved))+
+			s.env.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.env.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
+			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.env, pv.Unresolved))+
 			t.Dim.Render("   needs "+strings.Join(pv.Permissions, ", ")), width),
 	}
 	for _, w := range pv.Warnings {
-		head = append(head, fit(s.ctx.Tone("warn", "⚠ "+w), width))
+		head = append(head, fit(s.env.Tone("warn", "⚠ "+w), width))
 	}
 	body := s.body(width)
 	foot := s.footer(width)
@@ -210,7 +210,7 @@ func (s *restoreScreen) View(width, height int) string {
 	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body[s.offset:end], "\n"), visible) + "\n" + foot
 }
 
-func unresolvedTone(c *Context, n int) string {
+func unresolvedTone(c *Env, n int) string {
 	if n == 0 {
 		return c.Tone("ok", "all references resolved")
 	}
@@ -219,7 +219,7 @@ func unresolvedTone(c *Context, n int) string {
 
 // body lists every item with its mapping and, for updates, its field diff.
 func (s *restoreScreen) body(width int) []string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	var out []string
 	for _, it := range s.pv.Items {
 		mark, tone := "+", "ok"
@@ -233,16 +233,16 @@ func (s *restoreScreen) body(width int) []string {
 		if name == "" {
 			name = it.DisplayName
 		}
-		line := s.ctx.Tone(tone, fmt.Sprintf("%s %-6s %s", mark, it.Action, dashIfEmpty(name))) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
+		line := s.env.Tone(tone, fmt.Sprintf("%s %-6s %s", mark, it.Action, dashIfEmpty(name))) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
 		if it.IsDefault {
 			line += t.Dim.Render(" [default]")
 		}
 		if it.Sensitive {
-			line += " " + s.ctx.Badge("sensitive")
+			line += " " + s.env.Badge("sensitive")
 		}
 		out = append(out, fit(line, width))
 		if it.Error != "" {
-			out = append(out, fit(s.ctx.Tone("bad", "    cannot restore: "+it.Error), width))
+			out = append(out, fit(s.env.Tone("bad", "    cannot restore: "+it.Error), width))
 		}
 		for _, n := range it.Notes {
 			out = append(out, fit(t.Dim.Render("    note: "+n), width))
@@ -254,7 +254,7 @@ func (s *restoreScreen) body(width int) []string {
 			}
 			src := fmt.Sprintf("%q", dashIfEmpty(m.SourceName))
 			if m.Status != engine.MappingResolved {
-				out = append(out, fit(s.ctx.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))), width))
+				out = append(out, fit(s.env.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))), width))
 				continue
 			}
 			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)), width))
@@ -281,27 +281,27 @@ func (s *restoreScreen) body(width int) []string {
 
 // footer is the confirmation line: the start is enabled only by the typed tenant name.
 func (s *restoreScreen) footer(width int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if !s.confirming {
 		return fit(t.Dim.Render("press ")+t.Key.Render("s")+t.Dim.Render(" to restore into "+s.pv.TargetTenant+", ")+
 			t.Key.Render("m")+t.Dim.Render(" to switch mode"), width)
 	}
 	prompt := fmt.Sprintf("type %q to restore: ", s.pv.TargetTenant)
-	state := s.ctx.Tone("muted", "  enter disabled")
+	state := s.env.Tone("muted", "  enter disabled")
 	if s.confirmed() {
-		state = s.ctx.Tone("ok", "  enter starts the restore")
+		state = s.env.Tone("ok", "  enter starts the restore")
 	}
 	if s.starting {
-		state = s.ctx.Tone("info", "  starting…")
+		state = s.env.Tone("info", "  starting…")
 	}
-	return fit(s.ctx.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
+	return fit(s.env.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
 }
 
 // restorePaletteCommands are the `:` commands of the restore screen.
 func restorePaletteCommands() []paletteCommand {
 	return []paletteCommand{
 		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				fields := strings.Fields(arg)
 				if len(fields) == 0 || len(fields) > 2 {
 					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")

@@ -22,7 +22,7 @@ var rolesKeys = struct{ Up, Down, Filter, Open, Sync key.Binding }{
 
 // roles shows a tenant's cached directory role definitions and, for the selected one, its permissions.
 type roles struct {
-	ctx      *Context
+	env      *Env
 	id       int64
 	tenantID int64
 	name     string
@@ -44,8 +44,8 @@ type rolesLoadedMsg struct {
 	err     error
 }
 
-func newRoles(c *Context, tenantID int64, name string) *roles {
-	return &roles{ctx: c, id: nextScreenID(), tenantID: tenantID, name: name}
+func newRoles(c *Env, tenantID int64, name string) *roles {
+	return &roles{env: c, id: nextScreenID(), tenantID: tenantID, name: name}
 }
 
 func (s *roles) Title() string   { return "Role definitions of " + s.name }
@@ -65,9 +65,9 @@ func (s *roles) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tenantID, search := s.ctx, s.id, s.tenantID, s.filter.String()
+	c, id, tenantID, search := s.env, s.id, s.tenantID, s.filter.String()
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.RoleDefinitions(ctx, c.Actor, tenantID, "", search, false)
 		if err != nil {
@@ -104,7 +104,7 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.table.cursor = 0
 			return s, s.Reload()
 		}
-		h := s.ctx.Height / 2
+		h := s.env.Height / 2
 		switch {
 		case key.Matches(msg, rolesKeys.Up):
 			s.table.move(-1, len(s.rows), h)
@@ -116,7 +116,7 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			s.expanded = !s.expanded
 		case key.Matches(msg, rolesKeys.Sync):
 			if s.canSync {
-				return s, startRun(s.ctx, engine.TypeDirectoryRoleDefsSync, s.tenantID)
+				return s, startRun(s.env, engine.TypeDirectoryRoleDefsSync, s.tenantID)
 			}
 		}
 	}
@@ -124,11 +124,11 @@ func (s *roles) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *roles) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
-	head := cacheLine(s.ctx, "definitions", s.cache.RoleDefinitions)
+	head := cacheLine(s.env, "definitions", s.cache.RoleDefinitions)
 	if f := s.filter.label(t); f != "" {
 		head += "   " + f
 	}
@@ -155,7 +155,7 @@ func (s *roles) View(width, height int) string {
 		}
 		tableHeight = max(height-1-min(len(detail), height/2), 3)
 	}
-	lines = append(lines, s.table.view(s.ctx, width, tableHeight))
+	lines = append(lines, s.table.view(s.env, width, tableHeight))
 	room := height - len(strings.Split(strings.Join(lines, "\n"), "\n"))
 	if len(detail) > room {
 		detail = append(detail[:max(room-1, 0)], t.Dim.Render(fmt.Sprintf("  … %d more", len(detail)-room+1)))

@@ -28,7 +28,7 @@ var detailKeys = struct {
 // runDetail shows one run: badges, summary, failures with hints, and the timeline/log with filter
 // and follow mode.
 type runDetail struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	runID  int64
 	load   loader
@@ -49,8 +49,8 @@ type runDetailLoadedMsg struct {
 	err    error
 }
 
-func newRunDetail(c *Context, runID int64) *runDetail {
-	return &runDetail{ctx: c, id: nextScreenID(), runID: runID, follow: true}
+func newRunDetail(c *Env, runID int64) *runDetail {
+	return &runDetail{env: c, id: nextScreenID(), runID: runID, follow: true}
 }
 
 func (s *runDetail) Title() string { return fmt.Sprintf("Run %d", s.runID) }
@@ -67,9 +67,9 @@ func (s *runDetail) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, runID := s.ctx, s.id, s.runID
+	c, id, runID := s.env, s.id, s.runID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
 		if err != nil {
@@ -113,9 +113,9 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if s.confirm {
 		s.confirm = false
 		if msg.String() == "y" {
-			c, id := s.ctx, s.runID
+			c, id := s.env, s.runID
 			return func() tea.Msg {
-				ctx, cancel := c.ctx()
+				ctx, cancel := c.callContext()
 				defer cancel()
 				if _, err := c.Svc.Cancel(ctx, c.Actor, id); err != nil {
 					return flashMsg{text: err.Error(), isErr: true}
@@ -155,11 +155,11 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Retry):
 		if s.run != nil && !s.run.Active() {
-			return retryRun(s.ctx, s.runID, true)
+			return retryRun(s.env, s.runID, true)
 		}
 	case key.Matches(msg, k.Tenant):
 		if s.run != nil && s.run.TenantID != nil {
-			return navigate(newTenantDetail(s.ctx, *s.run.TenantID, s.run.TenantName))
+			return navigate(newTenantDetail(s.env, *s.run.TenantID, s.run.TenantName))
 		}
 	case key.Matches(msg, k.Copy):
 		return tea.Batch(tea.SetClipboard(fmt.Sprint(s.runID)), flash(fmt.Sprintf("copied run id %d", s.runID)))
@@ -168,7 +168,7 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (s *runDetail) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -176,11 +176,11 @@ func (s *runDetail) View(width, height int) string {
 		return t.Dim.Render("loading…")
 	}
 	r := *s.run
-	now := s.ctx.now()
+	now := s.env.now()
 	var lines []string
-	head := fmt.Sprintf("%s  %s  %s", t.Title.Render(fmt.Sprintf("#%d", r.ID)), r.Type, s.ctx.RunBadge(r))
+	head := fmt.Sprintf("%s  %s  %s", t.Title.Render(fmt.Sprintf("#%d", r.ID)), r.Type, s.env.RunBadge(r))
 	if r.IsLate {
-		head += "  " + s.ctx.Badge("late")
+		head += "  " + s.env.Badge("late")
 	}
 	head += t.Dim.Render(fmt.Sprintf("  · %s · by %s %s · %s ago · %s", dashIfEmpty(r.TenantName), r.InitiatorKind,
 		r.InitiatorName, ago(now, r.CreatedAt), runDur(r, now)))
@@ -257,7 +257,7 @@ func (s *runDetail) failures() []store.RunEvent {
 }
 
 func (s *runDetail) logLines(width int) []string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	filter := strings.ToLower(s.filter.String())
 	var out []string
 	for _, e := range s.events {
@@ -273,7 +273,7 @@ func (s *runDetail) logLines(width int) []string {
 		case "error":
 			level = t.Error.Render("error")
 		case "warn":
-			level = s.ctx.Tone("warn", "warn ")
+			level = s.env.Tone("warn", "warn ")
 		default:
 			level = t.Dim.Render(fit(level, 5))
 		}

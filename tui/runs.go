@@ -85,7 +85,7 @@ var runsSorts = []string{"newest", "longest", "type"}
 
 // runs is the operations screen: status tabs with counts, a live table, filter, marks and bulk cancel.
 type runs struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	opts   runsOptions
 	tab    int
@@ -126,8 +126,8 @@ type runsCountsTickMsg struct{ id int64 }
 // countsEvery is how often the tab counts may be recounted.
 const countsEvery = 2 * time.Second
 
-func newRuns(c *Context, opts runsOptions) *runs {
-	return &runs{ctx: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
+func newRuns(c *Env, opts runsOptions) *runs {
+	return &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
 }
 
 func (s *runs) Title() string {
@@ -153,9 +153,9 @@ func (s *runs) loadRows() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tab, search, tenantID := s.ctx, s.id, runTabs[s.tab], s.filter.String(), s.opts.tenantID
+	c, id, tab, search, tenantID := s.env, s.id, runTabs[s.tab], s.filter.String(), s.opts.tenantID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		if tab.legacy {
 			legacy, err := c.Svc.ListLegacyRuns(ctx, c.Actor, store.LegacyFilter{TenantID: tenantID, Search: search, Limit: 500})
@@ -182,9 +182,9 @@ func (s *runs) loadCounts() tea.Cmd {
 		return nil
 	}
 	s.countsAt = time.Now()
-	c, id, tenantID := s.ctx, s.id, s.opts.tenantID
+	c, id, tenantID := s.env, s.id, s.opts.tenantID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		counts, err := c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID})
 		return runsCountsMsg{id: id, counts: counts, err: err}
@@ -258,7 +258,7 @@ func (s *runs) setRows(rows []store.Run) {
 func (s *runs) sortRows() {
 	switch runsSorts[s.sortBy] {
 	case "longest":
-		now := s.ctx.now()
+		now := s.env.now()
 		sort.SliceStable(s.rows, func(i, j int) bool { return runElapsed(s.rows[i], now) > runElapsed(s.rows[j], now) })
 	case "type":
 		sort.SliceStable(s.rows, func(i, j int) bool { return s.rows[i].Type < s.rows[j].Type })
@@ -289,7 +289,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	h := s.ctx.Height - 6
+	h := s.env.Height - 6
 	k := runsKeys
 	if runTabs[s.tab].legacy {
 		switch {
@@ -337,7 +337,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return flash("sorted by " + runsSorts[s.sortBy])
 	case key.Matches(msg, k.Open):
 		if r, ok := s.current(); ok {
-			return navigate(newRunDetail(s.ctx, r.ID))
+			return navigate(newRunDetail(s.env, r.ID))
 		}
 	case key.Matches(msg, k.Mark):
 		if r, ok := s.current(); ok {
@@ -375,7 +375,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		case r.Active():
 			return flash(fmt.Sprintf("run %d is still %s: only a finished run can be retried", r.ID, r.Status))
 		}
-		return retryRun(s.ctx, r.ID, false)
+		return retryRun(s.env, r.ID, false)
 	}
 	return nil
 }
@@ -403,10 +403,10 @@ func (s *runs) cancelTargets() []int64 {
 }
 
 func (s *runs) cancelRuns(ids []int64) tea.Cmd {
-	c := s.ctx
+	c := s.env
 	s.marked = map[int64]bool{}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		done, failed := 0, []string{}
 		for _, id := range ids {
@@ -425,10 +425,10 @@ func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 
 // retryRuns retries each of the finished runs ids and says in one line what came of it.
 func (s *runs) retryRuns(ids []int64) tea.Cmd {
-	c := s.ctx
+	c := s.env
 	s.marked = map[int64]bool{}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		var started, active, refused []string
 		for _, id := range ids {
@@ -462,9 +462,9 @@ func orNone(items []string) string {
 
 // retryRun starts run id's operation again. With open, the run it started (or the active run a dedupe
 // type returned) opens next, so that the retry can be watched.
-func retryRun(c *Context, id int64, open bool) tea.Cmd {
+func retryRun(c *Env, id int64, open bool) tea.Cmd {
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		res, err := c.Svc.Retry(ctx, c.Actor, id)
 		if err != nil {
@@ -490,7 +490,7 @@ func (s *runs) current() (store.Run, bool) {
 }
 
 func (s *runs) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	var tabs []string
 	for i, tab := range runTabs {
 		label := tab.label
@@ -546,7 +546,7 @@ func (s *runs) View(width, height int) string {
 	default:
 		s.table.cols = runColumns(width)
 		s.table.rows = s.table.rows[:0]
-		now := s.ctx.now()
+		now := s.env.now()
 		for _, r := range s.rows {
 			s.table.rows = append(s.table.rows, s.runRow(r, now, width))
 		}
@@ -556,7 +556,7 @@ func (s *runs) View(width, height int) string {
 				s.table.marked[i] = true
 			}
 		}
-		lines = append(lines, s.table.view(s.ctx, width, height-len(lines)))
+		lines = append(lines, s.table.view(s.env, width, height-len(lines)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -590,7 +590,7 @@ func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
 	if op, err := engine.LookupOperation(r.Type); err == nil && width < wideLayout {
 		typ = op.Title
 	}
-	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r),
+	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.env.RunBadge(r),
 		runProgress(r, 10), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt), runDur(r, now)}
 	if width >= wideLayout {
 		row[4] = runProgress(r, 16)
@@ -602,7 +602,7 @@ func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
 // legacyView renders imported legacy history: read-only, its reasons mapped onto the taxonomy or
 // shown verbatim.
 func (s *runs) legacyView(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if len(s.legacy) == 0 {
 		return "\n" + t.Dim.Render("  no legacy history (import it with `tenantatlas legacy import FILE`)")
 	}
@@ -611,9 +611,9 @@ func (s *runs) legacyView(width, height int) string {
 	s.table.rows = s.table.rows[:0]
 	s.table.marked = nil
 	for _, l := range s.legacy {
-		status := s.ctx.Badge("legacy") + " " + l.Status
+		status := s.env.Badge("legacy") + " " + l.Status
 		if l.Outcome != nil {
-			status = s.ctx.Badge(*l.Outcome)
+			status = s.env.Badge(*l.Outcome)
 		}
 		why := dashIfEmpty(deref(l.ReasonCode))
 		if l.ReasonCode == nil && l.LegacyReason != "" {
@@ -629,5 +629,5 @@ func (s *runs) legacyView(width, height int) string {
 		}
 		s.table.rows = append(s.table.rows, []string{l.LegacyID, l.Source, dashIfEmpty(tenant), status, why, started})
 	}
-	return s.table.view(s.ctx, width, height)
+	return s.table.view(s.env, width, height)
 }

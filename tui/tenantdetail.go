@@ -33,7 +33,7 @@ var tenantDetailKeys = struct {
 // actions the actor may take (DESIGN §6 onboarding rules: while a verification runs, "Start
 // verification" gives way to "Refresh").
 type tenantDetail struct {
-	ctx      *Context
+	env      *Env
 	id       int64
 	tenantID int64
 	name     string
@@ -55,8 +55,8 @@ type tenantDetailLoadedMsg struct {
 	err   error
 }
 
-func newTenantDetail(c *Context, tenantID int64, name string) *tenantDetail {
-	return &tenantDetail{ctx: c, id: nextScreenID(), tenantID: tenantID, name: name}
+func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
+	return &tenantDetail{env: c, id: nextScreenID(), tenantID: tenantID, name: name}
 }
 
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
@@ -70,9 +70,9 @@ func (s *tenantDetail) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tenantID := s.ctx, s.id, s.tenantID
+	c, id, tenantID := s.env, s.id, s.tenantID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID)
 		if err != nil {
@@ -160,7 +160,7 @@ func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
 	if !s.caps[need] {
 		return nil // not offered
 	}
-	return startRun(s.ctx, typ, s.tenantID)
+	return startRun(s.env, typ, s.tenantID)
 }
 
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -168,7 +168,7 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	k := tenantDetailKeys
-	h := s.ctx.Height
+	h := s.env.Height
 	switch {
 	case key.Matches(msg, k.Verify):
 		if s.verificationActive() {
@@ -184,25 +184,25 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Backup):
 		return s.start(engine.TypeBackupRun, engine.CapBackupRun)
 	case key.Matches(msg, k.Groups):
-		return navigate(newGroups(s.ctx, s.tenantID, s.name))
+		return navigate(newGroups(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Roles):
-		return navigate(newRoles(s.ctx, s.tenantID, s.name))
+		return navigate(newRoles(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Runs):
-		return navigate(newRuns(s.ctx, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
+		return navigate(newRuns(s.env, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
 	case key.Matches(msg, k.Up):
 		s.table.move(-1, len(s.last), h)
 	case key.Matches(msg, k.Down):
 		s.table.move(1, len(s.last), h)
 	case key.Matches(msg, k.Open):
 		if s.table.cursor < len(s.last) {
-			return navigate(newRunDetail(s.ctx, s.last[s.table.cursor].ID))
+			return navigate(newRunDetail(s.env, s.last[s.table.cursor].ID))
 		}
 	}
 	return nil
 }
 
 func (s *tenantDetail) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -210,7 +210,7 @@ func (s *tenantDetail) View(width, height int) string {
 		return t.Dim.Render("loading…")
 	}
 	v := s.view
-	now := s.ctx.now()
+	now := s.env.now()
 	lines := []string{
 		fit(t.Title.Render(v.Name)+t.Dim.Render(fmt.Sprintf("  %s · workspace %s", v.TenantGUID, v.WorkspaceName)), width),
 	}
@@ -218,7 +218,7 @@ func (s *tenantDetail) View(width, height int) string {
 		lines = append(lines, fit(t.Dim.Render(v.DisplayName), width))
 	}
 	c := v.Connection
-	conn := t.Header.Render("connection  ") + s.ctx.Badge(connectionBadgeKey(c))
+	conn := t.Header.Render("connection  ") + s.env.Badge(connectionBadgeKey(c))
 	if c != nil {
 		conn += t.Dim.Render(fmt.Sprintf("  client %s · %s", c.ClientID, c.AuthKind))
 		if c.LastVerifiedAt != nil {
@@ -238,13 +238,13 @@ func (s *tenantDetail) View(width, height int) string {
 		if left < 0 {
 			tone = "bad"
 		}
-		lines = append(lines, fit(t.Header.Render("secret      ")+s.ctx.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
+		lines = append(lines, fit(t.Header.Render("secret      ")+s.env.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
 	}
 	if s.verificationActive() {
-		lines = append(lines, fit(s.ctx.Tone("info", "● verification running — press r to refresh"), width))
+		lines = append(lines, fit(s.env.Tone("info", "● verification running — press r to refresh"), width))
 	}
-	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.ctx, "groups", s.cache.Groups), width),
-		fit(t.Header.Render("roles       ")+cacheLine(s.ctx, "definitions", s.cache.RoleDefinitions), width))
+	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.env, "groups", s.cache.Groups), width),
+		fit(t.Header.Render("roles       ")+cacheLine(s.env, "definitions", s.cache.RoleDefinitions), width))
 	if res := verificationTable(c); len(res) > 0 {
 		lines = append(lines, t.Header.Render("verification"))
 		for _, l := range res {
@@ -259,9 +259,9 @@ func (s *tenantDetail) View(width, height int) string {
 			{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
 		s.table.rows = nil
 		for _, r := range s.last {
-			s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.ctx.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
+			s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
 		}
-		lines = append(lines, s.table.view(s.ctx, width, max(height-len(lines), 2)))
+		lines = append(lines, s.table.view(s.env, width, max(height-len(lines), 2)))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -21,7 +21,7 @@ var tenantsKeys = struct{ Up, Down, Open, Filter, Add key.Binding }{
 
 // tenants lists the tenants the actor may view with their connection status.
 type tenants struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	load   loader
 	rows   []engine.TenantView
@@ -38,7 +38,7 @@ type tenantsLoadedMsg struct {
 	err    error
 }
 
-func newTenants(c *Context) *tenants { return &tenants{ctx: c, id: nextScreenID()} }
+func newTenants(c *Env) *tenants { return &tenants{env: c, id: nextScreenID()} }
 
 func (s *tenants) Title() string   { return "Tenants" }
 func (s *tenants) Init() tea.Cmd   { return s.Reload() }
@@ -51,9 +51,9 @@ func (s *tenants) Reload() tea.Cmd {
 	if !s.load.start() {
 		return nil
 	}
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		rows, err := c.Svc.ListTenants(ctx, c.Actor)
 		canAdd := false
@@ -94,7 +94,7 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			}
 			return s, nil
 		}
-		h := s.ctx.Height - 5
+		h := s.env.Height - 5
 		switch {
 		case key.Matches(msg, tenantsKeys.Up):
 			s.table.move(-1, len(s.visible()), h)
@@ -103,12 +103,12 @@ func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, tenantsKeys.Filter):
 			s.filter.typing = true
 		case key.Matches(msg, tenantsKeys.Add) && s.canAdd:
-			return s, navigate(newWizard(s.ctx))
+			return s, navigate(newWizard(s.env))
 		case key.Matches(msg, tenantsKeys.Open):
 			rows := s.visible()
 			if s.table.cursor < len(rows) {
 				t := rows[s.table.cursor]
-				return s, navigate(newTenantDetail(s.ctx, t.ID, t.Name))
+				return s, navigate(newTenantDetail(s.env, t.ID, t.Name))
 			}
 		}
 	}
@@ -123,7 +123,7 @@ func connectionBadgeKey(c *store.ProviderConnection) string {
 }
 
 func (s *tenants) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -138,7 +138,7 @@ func (s *tenants) View(width, height int) string {
 	s.table.cols = []column{{title: "TENANT", width: 14, flex: true}, {title: "WORKSPACE", width: 10}, {title: "CONNECTION", width: 15},
 		{title: "MISSING PERMISSIONS", width: 20, flex: true}, {title: "VERIFIED", width: 8}}
 	s.table.rows = nil
-	now := s.ctx.now()
+	now := s.env.now()
 	for _, v := range rows {
 		verified, missing := "-", ""
 		if c := v.Connection; c != nil {
@@ -147,7 +147,7 @@ func (s *tenants) View(width, height int) string {
 			}
 			missing = strings.Join(c.MissingPermissions, ", ")
 		}
-		s.table.rows = append(s.table.rows, []string{v.Name, v.WorkspaceName, s.ctx.Badge(connectionBadgeKey(v.Connection)), missing, verified})
+		s.table.rows = append(s.table.rows, []string{v.Name, v.WorkspaceName, s.env.Badge(connectionBadgeKey(v.Connection)), missing, verified})
 	}
-	return head + "\n" + s.table.view(s.ctx, width, height-1)
+	return head + "\n" + s.table.view(s.env, width, height-1)
 }

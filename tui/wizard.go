@@ -34,7 +34,7 @@ type wizardField struct {
 // live result → first syncs. The secret is typed into a masked field, kept only in memory until the
 // tenant is saved (sealed by the engine), and never drawn.
 type wizard struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	step   int
 	fields []*wizardField
@@ -67,8 +67,8 @@ type (
 	}
 )
 
-func newWizard(c *Context) *wizard {
-	return &wizard{ctx: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
+func newWizard(c *Env) *wizard {
+	return &wizard{env: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
 		{label: "Name", hint: "short name used in commands, e.g. contoso"},
 		{label: "Tenant ID", hint: "Entra ID > Overview > Tenant ID (a GUID) or a verified domain"},
 		{label: "Display name", hint: "optional"},
@@ -105,9 +105,9 @@ func (s *wizard) Reload() tea.Cmd {
 	if s.verifyID == 0 {
 		return nil
 	}
-	c, id, runID := s.ctx, s.id, s.verifyID
+	c, id, runID := s.env, s.id, s.verifyID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
 		return wizardRunMsg{id: id, run: run, err: err}
@@ -194,7 +194,7 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return s.startSync(engine.TypeInventorySync)
 		case "enter":
 			t := s.tenant
-			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.ctx, t.ID, t.Name)))
+			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.env, t.ID, t.Name)))
 		}
 	}
 	return nil
@@ -216,12 +216,12 @@ func (s *wizard) advance() tea.Cmd {
 		return nil
 	}
 	s.busy = true
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	req := engine.AddTenantRequest{Name: strings.TrimSpace(s.fields[0].input.String()), TenantGUID: strings.TrimSpace(s.fields[1].input.String()),
 		DisplayName: strings.TrimSpace(s.fields[2].input.String()), ClientID: strings.TrimSpace(s.fields[3].input.String()),
 		ClientSecret: []byte(s.fields[4].input.String())}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		t, err := c.Svc.AddTenant(ctx, c.Actor, req)
 		return wizardSavedMsg{id: id, tenant: t, err: err}
@@ -233,9 +233,9 @@ func (s *wizard) startVerification() tea.Cmd { return s.start(engine.TypeProvide
 func (s *wizard) startSync(typ string) tea.Cmd { return s.start(typ) }
 
 func (s *wizard) start(typ string) tea.Cmd {
-	c, id, tenantID := s.ctx, s.id, s.tenant.ID
+	c, id, tenantID := s.env, s.id, s.tenant.ID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		res, err := c.Svc.Start(ctx, c.Actor, engine.StartRequest{Type: typ, TenantID: tenantID})
 		return wizardStartedMsg{id: id, typ: typ, run: res.Run, err: err}
@@ -243,7 +243,7 @@ func (s *wizard) start(typ string) tea.Cmd {
 }
 
 func (s *wizard) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	var steps []string
 	for i, name := range wizardSteps {
 		label := fmt.Sprintf("%d %s", i+1, name)
@@ -251,7 +251,7 @@ func (s *wizard) View(width, height int) string {
 		case i == s.step:
 			steps = append(steps, t.TabActive.Render(label))
 		case i < s.step:
-			steps = append(steps, s.ctx.Tone("ok", "✔ "+name))
+			steps = append(steps, s.env.Tone("ok", "✔ "+name))
 		default:
 			steps = append(steps, t.Tab.Render(label))
 		}
@@ -283,7 +283,7 @@ func (s *wizard) View(width, height int) string {
 			op, _ := engine.LookupOperation(typ)
 			state := t.Dim.Render("not started")
 			if id, ok := s.started[typ]; ok {
-				state = s.ctx.Tone("info", fmt.Sprintf("run %d started", id))
+				state = s.env.Tone("info", fmt.Sprintf("run %d started", id))
 			}
 			lines = append(lines, fit("  "+fit(op.Title, 24)+state, width))
 		}
@@ -295,12 +295,12 @@ func (s *wizard) View(width, height int) string {
 }
 
 func (s *wizard) verifyView(width int) []string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	r := s.verify
 	if r == nil {
 		return []string{t.Dim.Render("  starting verification…")}
 	}
-	lines := []string{fit(fmt.Sprintf("  verification run %d  %s", r.ID, s.ctx.RunBadge(*r)), width)}
+	lines := []string{fit(fmt.Sprintf("  verification run %d  %s", r.ID, s.env.RunBadge(*r)), width)}
 	if r.Active() {
 		return append(lines, t.Dim.Render("  requesting a token, comparing its permissions, probing each family…"))
 	}
