@@ -78,7 +78,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.env.Width, m.env.Height = msg.Width, msg.Height
-		return m, nil
+		return m, m.toScreens(msg) // screens lay their rows out for the new width
 	case hubMsg:
 		return m, m.onHub(msg)
 	case navigateMsg:
@@ -193,23 +193,19 @@ func (m *Model) View() tea.View {
 
 // Render is the whole screen as a string (golden tests strip its colours).
 func (m *Model) Render() string {
-	w, h := m.env.Width, m.env.Height
-	if w <= 0 || h <= 0 {
-		w, h = 80, 24
-	}
+	w, h := m.env.size()
 	if w < 40 || h < 10 {
 		return "TenantAtlas needs at least 40×10\n(now " + fmt.Sprintf("%d×%d", w, h) + ")"
 	}
 	header := m.header(w)
 	body := ""
-	bodyHeight := h - 3
 	switch {
 	case m.help:
-		body = m.helpView(w, bodyHeight)
+		body = m.helpView(w, bodyHeight(h))
 	default:
-		body = m.top().View(w, bodyHeight)
+		body = m.top().View(w, bodyHeight(h))
 	}
-	body = padLines(body, bodyHeight)
+	body = padLines(body, bodyHeight(h))
 	status := m.statusLine(w)
 	hints := m.hintLine(w)
 	return header + "\n" + body + "\n" + status + "\n" + hints
@@ -263,7 +259,7 @@ func (m *Model) statusLine(w int) string {
 func (m *Model) hintLine(w int) string {
 	t := m.env.Theme
 	var parts []string
-	for _, b := range m.top().Bindings() {
+	for _, b := range m.top().ShortHelp() {
 		if b.Enabled() {
 			parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
 		}
@@ -290,28 +286,48 @@ func (m *Model) hintLine(w int) string {
 	return line + "  " + help
 }
 
+// helpView lists the screen's keys beside the global ones, then the `:` commands.
 func (m *Model) helpView(w, h int) string {
 	t := m.env.Theme
-	var b strings.Builder
-	b.WriteString(t.Title.Render("Keys — "+m.top().Title()) + "\n\n")
-	section := func(title string, bs []key.Binding) {
-		b.WriteString(t.Header.Render(title) + "\n")
+	section := func(title string, bs []key.Binding) []string {
+		lines := []string{t.Header.Render(title)}
 		for _, k := range bs {
-			if !k.Enabled() {
-				continue
+			if k.Enabled() {
+				lines = append(lines, "  "+fit(t.Key.Render(strings.Join(k.Keys(), "/")), 16)+k.Help().Desc)
 			}
-			b.WriteString("  " + fit(t.Key.Render(strings.Join(k.Keys(), "/")), 16) + k.Help().Desc + "\n")
 		}
-		b.WriteString("\n")
+		return lines
 	}
-	section("This screen", m.top().Bindings())
-	section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit})
-	b.WriteString(t.Header.Render("Commands (:)") + "\n")
+	here := section("This screen", m.top().FullHelp())
+	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit})
+	lines := []string{t.Title.Render("Keys — " + m.top().Title()), ""}
+	for i := range max(len(here), len(everywhere)) {
+		left, right := "", ""
+		if i < len(here) {
+			left = here[i]
+		}
+		if i < len(everywhere) {
+			right = everywhere[i]
+		}
+		lines = append(lines, fit(left, w/2)+right)
+	}
+	lines = append(lines, "", t.Header.Render("Commands (:)"))
 	for _, c := range paletteCommands {
-		b.WriteString("  " + fit(t.Key.Render(":"+c.usage), 24) + c.help + "\n")
+		lines = append(lines, "  "+fit(t.Key.Render(":"+c.usage), 24)+c.help)
 	}
-	b.WriteString("\n" + t.Dim.Render("any key closes this help"))
-	return padLines(b.String(), h)
+	// The way out stays on the last line when the keys and commands are taller than the screen.
+	return padLines(strings.Join(lines, "\n"), h-2) + "\n\n" + t.Dim.Render("any key closes this help")
 }
 
 func ansiWidth(s string) int { return lipgloss.Width(s) }
+
+// size is the terminal's size, 80×24 until the terminal has told it.
+func (c *Env) size() (width, height int) {
+	if c.Width <= 0 || c.Height <= 0 {
+		return 80, 24
+	}
+	return c.Width, c.Height
+}
+
+// bodyHeight is the height a screen draws in: the terminal's less the header, status and hint lines.
+func bodyHeight(height int) int { return height - 3 }

@@ -20,6 +20,8 @@ type paletteCommand struct {
 	run   func(c *Env, arg string) (tea.Cmd, error)
 }
 
+// paletteCommands is every `:` command, in the order the help lists them. It is filled in init:
+// the help, one of the commands, reads it.
 var paletteCommands []paletteCommand
 
 func init() {
@@ -45,33 +47,12 @@ func init() {
 			}},
 		{name: "tenants", usage: "tenants", help: "tenants and their connections",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
-		{name: "tenant", usage: "tenant NAME", help: "one tenant: connection, verification, last runs",
-			args: tenantNames,
-			run: func(c *Env, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "tenant")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newTenantDetail(c, t.ID, t.Name)), nil
-			}},
-		{name: "groups", usage: "groups TENANT", help: "a tenant's cached groups (search, sync now)",
-			args: tenantNames,
-			run: func(c *Env, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "groups")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newGroups(c, t.ID, t.Name)), nil
-			}},
-		{name: "roles", usage: "roles TENANT", help: "a tenant's cached directory role definitions",
-			args: tenantNames,
-			run: func(c *Env, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "roles")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newRoles(c, t.ID, t.Name)), nil
-			}},
+		tenantCommand("tenant", "tenant NAME", "one tenant: connection, verification, last runs",
+			func(c *Env, t engine.TenantView) Screen { return newTenantDetail(c, t.ID, t.Name) }),
+		tenantCommand("groups", "groups TENANT", "a tenant's cached groups (search, sync now)",
+			func(c *Env, t engine.TenantView) Screen { return newGroups(c, t.ID, t.Name) }),
+		tenantCommand("roles", "roles TENANT", "a tenant's cached directory role definitions",
+			func(c *Env, t engine.TenantView) Screen { return newRoles(c, t.ID, t.Name) }),
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
@@ -80,9 +61,52 @@ func init() {
 			run: func(c *Env, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
 		{name: "quit", usage: "quit", help: "leave the dashboard",
 			run: func(*Env, string) (tea.Cmd, error) { return tea.Quit, nil }},
+		{name: "backups", usage: "backups [TENANT]", help: "backup sets; enter shows the drift to the previous set",
+			args: tenantNames,
+			run: func(c *Env, arg string) (tea.Cmd, error) {
+				if arg == "" {
+					return navigate(newBackups(c, 0, 0, "")), nil
+				}
+				t, err := paletteTenant(c, arg, "backups")
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newBackups(c, t.ID, 0, "Backups of "+t.Name)), nil
+			}},
+		{name: "schedules", usage: "schedules", help: "backup schedules with their next fire times",
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newSchedules(c)), nil }},
+		tenantCommand("inventory", "inventory TENANT", "a tenant's Intune inventory, classified by type",
+			func(c *Env, t engine.TenantView) Screen { return newInventory(c, t.ID, t.Name) }),
+		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
+			run: func(c *Env, arg string) (tea.Cmd, error) {
+				fields := strings.Fields(arg)
+				if len(fields) == 0 || len(fields) > 2 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				id, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "#"), 10, 64)
+				if err != nil || id <= 0 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				target := ""
+				if len(fields) == 2 {
+					target = fields[1]
+				}
+				return navigate(newRestore(c, id, target)), nil
+			}},
 	}
-	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
-	paletteCommands = append(paletteCommands, restorePaletteCommands()...)
+}
+
+// tenantCommand is a command whose argument names a tenant the actor may view, and that opens a
+// screen on it.
+func tenantCommand(name, usage, help string, open func(c *Env, t engine.TenantView) Screen) paletteCommand {
+	return paletteCommand{name: name, usage: usage, help: help, args: tenantNames,
+		run: func(c *Env, arg string) (tea.Cmd, error) {
+			t, err := paletteTenant(c, arg, name)
+			if err != nil {
+				return nil, err
+			}
+			return navigate(open(c, t)), nil
+		}}
 }
 
 type showHelpMsg struct{}

@@ -1,8 +1,8 @@
 package tui
 
 import (
+	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -19,14 +19,12 @@ import (
 // (engine.Service.PreviewRestore makes no Graph call).
 
 var restoreKeys = struct {
-	Up, Down, PageDown, PageUp, Mode, Start key.Binding
+	Mode, Start, Confirm, Abort key.Binding
 }{
-	Up:       binding("k", "scroll up", "up"),
-	Down:     binding("j", "scroll down", "down"),
-	PageDown: binding("f", "page down", "pgdown"),
-	PageUp:   binding("b", "page up", "pgup"),
-	Mode:     binding("m", "create copy / overwrite"),
-	Start:    binding("s", "restore… (type the tenant's name)"),
+	Mode:    binding("m", "create copy / overwrite"),
+	Start:   binding("s", "restore… (type the tenant's name)"),
+	Confirm: binding("enter", "start the restore, once the name is typed"),
+	Abort:   binding("esc", "leave the confirmation"),
 }
 
 // restoreScreen previews and starts a restore.
@@ -36,19 +34,14 @@ type restoreScreen struct {
 	setID      int64
 	targetRef  string
 	mode       string
-	load       loader
+	fetch      fetcher[engine.RestorePreview]
 	pv         *engine.RestorePreview
+	body       []string // drawn when the preview arrives
 	err        error
-	offset     int
+	scroll     scroller
 	confirming bool
 	typed      lineInput
 	starting   bool
-}
-
-type restorePreviewMsg struct {
-	id  int64
-	pv  engine.RestorePreview
-	err error
 }
 
 type restoreStartedMsg struct {
@@ -58,7 +51,8 @@ type restoreStartedMsg struct {
 }
 
 func newRestore(c *Env, setID int64, targetRef string) *restoreScreen {
-	return &restoreScreen{env: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy}
+	return &restoreScreen{env: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy,
+		fetch: newFetcher[engine.RestorePreview]()}
 }
 
 func (s *restoreScreen) Title() string                    { return fmt.Sprintf("Restore set %d", s.setID) }
@@ -66,11 +60,18 @@ func (s *restoreScreen) Init() tea.Cmd                    { return s.Reload() }
 func (s *restoreScreen) Capturing() bool                  { return s.confirming }
 func (s *restoreScreen) Relevant(store.Notification) bool { return false }
 
-func (s *restoreScreen) Bindings() []key.Binding {
+func (s *restoreScreen) ShortHelp() []key.Binding {
 	k := restoreKeys
 	start := k.Start
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{k.Down, k.Up, k.PageDown, k.Mode, start}
+	return []key.Binding{scrollKeys.Down, scrollKeys.Up, scrollKeys.PageDown, k.Mode, start}
+}
+
+func (s *restoreScreen) FullHelp() []key.Binding {
+	if s.confirming {
+		return []key.Binding{restoreKeys.Confirm, restoreKeys.Abort}
+	}
+	return append(s.ShortHelp(), scrollKeys.PageUp)
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {
@@ -78,28 +79,24 @@ func (s *restoreScreen) request() engine.RestoreRequest {
 }
 
 func (s *restoreScreen) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id, req := s.env, s.id, s.request()
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
-		pv, err := c.Svc.PreviewRestore(ctx, c.Actor, req)
-		return restorePreviewMsg{id: id, pv: pv, err: err}
-	}
+	c, req := s.env, s.request()
+	return s.fetch.start(c, func(ctx context.Context) (engine.RestorePreview, error) {
+		return c.Svc.PreviewRestore(ctx, c.Actor, req)
+	})
 }
 
 func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case restorePreviewMsg:
-		if msg.id != s.id {
+	case loaded[engine.RestorePreview]:
+		l, ok, again := s.fetch.answer(msg)
+		if !ok {
 			return s, nil
 		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.pv = &msg.pv
+		s.err = l.err
+		if l.err == nil {
+			s.pv = &l.v
+			s.body = s.lines()
+			s.scroll.by(0, len(s.body), s.visible())
 		}
 		if again {
 			return s, s.Reload()
@@ -121,42 +118,36 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		if s.confirming {
 			return s, s.confirmKey(msg)
 		}
-		page := max(s.env.Height-8, 1)
+		_, h := s.env.size()
+		if s.scroll.key(msg, max(h-8, 1), len(s.body), s.visible()) {
+			return s, nil
+		}
 		k := restoreKeys
 		switch {
-		case key.Matches(msg, k.Down):
-			s.offset++
-		case key.Matches(msg, k.Up):
-			s.offset--
-		case key.Matches(msg, k.PageDown):
-			s.offset += page
-		case key.Matches(msg, k.PageUp):
-			s.offset -= page
 		case key.Matches(msg, k.Mode):
 			if s.mode == store.RestoreCreateCopy {
 				s.mode = store.RestoreOverwrite
 			} else {
 				s.mode = store.RestoreCreateCopy
 			}
-			s.offset = 0
+			s.scroll = scroller{}
 			return s, s.Reload()
 		case key.Matches(msg, k.Start) && s.pv != nil && len(s.pv.Items) > 0:
 			s.confirming = true
 			s.typed.set("")
 		}
-		s.offset = max(s.offset, 0)
 	}
 	return s, nil
 }
 
 // confirmKey handles the typed confirmation: enter starts only when the tenant's name matches.
 func (s *restoreScreen) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	switch {
+	case key.Matches(msg, restoreKeys.Abort):
 		s.confirming = false
 		s.typed.set("")
 		return nil
-	case "enter":
+	case key.Matches(msg, restoreKeys.Confirm):
 		if !s.confirmed() || s.starting {
 			return nil
 		}
@@ -202,12 +193,22 @@ func (s *restoreScreen) View(width, height int) string {
 	for _, w := range pv.Warnings {
 		head = append(head, fit(s.env.Tone("warn", "⚠ "+w), width))
 	}
-	body := s.body(width)
-	foot := s.footer(width)
-	visible := max(height-len(head)-2, 1)
-	s.offset = min(s.offset, max(len(body)-visible, 0))
-	end := min(s.offset+visible, len(body))
-	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body[s.offset:end], "\n"), visible) + "\n" + foot
+	visible := s.visibleIn(height)
+	var body []string
+	for _, l := range s.scroll.window(s.body, visible) {
+		body = append(body, fit(l, width))
+	}
+	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body, "\n"), visible) + "\n" + s.footer(width)
+}
+
+// visibleIn is how many preview lines fit in height: what the head (three lines and a warning
+// each), a blank line and the footer leave.
+func (s *restoreScreen) visibleIn(height int) int { return max(height-3-len(s.pv.Warnings)-2, 1) }
+
+// visible is visibleIn for the terminal's height.
+func (s *restoreScreen) visible() int {
+	_, h := s.env.size()
+	return s.visibleIn(bodyHeight(h))
 }
 
 func unresolvedTone(c *Env, n int) string {
@@ -217,8 +218,8 @@ func unresolvedTone(c *Env, n int) string {
 	return c.Tone("bad", fmt.Sprintf("✖ %d unresolved", n))
 }
 
-// body lists every item with its mapping and, for updates, its field diff.
-func (s *restoreScreen) body(width int) []string {
+// lines lists every item with its mapping and, for updates, its field diff.
+func (s *restoreScreen) lines() []string {
 	t := s.env.Theme
 	var out []string
 	for _, it := range s.pv.Items {
@@ -240,12 +241,12 @@ func (s *restoreScreen) body(width int) []string {
 		if it.Sensitive {
 			line += " " + s.env.Badge("sensitive")
 		}
-		out = append(out, fit(line, width))
+		out = append(out, line)
 		if it.Error != "" {
-			out = append(out, fit(s.env.Tone("bad", "    cannot restore: "+it.Error), width))
+			out = append(out, s.env.Tone("bad", "    cannot restore: "+it.Error))
 		}
 		for _, n := range it.Notes {
-			out = append(out, fit(t.Dim.Render("    note: "+n), width))
+			out = append(out, t.Dim.Render("    note: "+n))
 		}
 		for _, m := range it.Mapping {
 			kind := strings.ReplaceAll(m.Kind, "_", " ")
@@ -254,20 +255,20 @@ func (s *restoreScreen) body(width int) []string {
 			}
 			src := fmt.Sprintf("%q", dashIfEmpty(m.SourceName))
 			if m.Status != engine.MappingResolved {
-				out = append(out, fit(s.env.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))), width))
+				out = append(out, s.env.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))))
 				continue
 			}
-			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)), width))
+			out = append(out, t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)))
 		}
 		if it.Action == store.RestoreActionUpdate {
 			for _, c := range it.Changes {
-				out = append(out, fit("    "+c.Path+": "+t.Dim.Render(dashIfEmpty(c.From))+" → "+dashIfEmpty(c.To), width))
+				out = append(out, "    "+c.Path+": "+t.Dim.Render(dashIfEmpty(c.From))+" → "+dashIfEmpty(c.To))
 			}
 			if len(it.Changes) == 0 {
-				out = append(out, fit(t.Dim.Render("    no field differs from the target's inventory"), width))
+				out = append(out, t.Dim.Render("    no field differs from the target's inventory"))
 			}
 		} else if n := len(it.Changes); n > 0 {
-			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    %d field(s) set, %d assignment(s)", n, it.Assignments)), width))
+			out = append(out, t.Dim.Render(fmt.Sprintf("    %d field(s) set, %d assignment(s)", n, it.Assignments)))
 		}
 		if it.Truncated {
 			out = append(out, t.Dim.Render("    … more changes"))
@@ -295,26 +296,4 @@ func (s *restoreScreen) footer(width int) string {
 		state = s.env.Tone("info", "  starting…")
 	}
 	return fit(s.env.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
-}
-
-// restorePaletteCommands are the `:` commands of the restore screen.
-func restorePaletteCommands() []paletteCommand {
-	return []paletteCommand{
-		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
-			run: func(c *Env, arg string) (tea.Cmd, error) {
-				fields := strings.Fields(arg)
-				if len(fields) == 0 || len(fields) > 2 {
-					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
-				}
-				id, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "#"), 10, 64)
-				if err != nil || id <= 0 {
-					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
-				}
-				target := ""
-				if len(fields) == 2 {
-					target = fields[1]
-				}
-				return navigate(newRestore(c, id, target)), nil
-			}},
-	}
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,14 +58,11 @@ func runTabByName(name string) (int, error) {
 }
 
 var runsKeys = struct {
-	Next, Prev, Up, Down, Top, Bottom, Open, Filter, Mark, Cancel, Retry, Sort, Copy key.Binding
+	Next, Prev, Tabs, Open, Filter, Mark, Cancel, Retry, Sort, Copy key.Binding
 }{
 	Next:   binding("tab", "next tab"),
 	Prev:   binding("shift+tab", "prev tab"),
-	Up:     binding("k", "up", "up"),
-	Down:   binding("j", "down", "down"),
-	Top:    binding("g", "top", "home"),
-	Bottom: binding("G", "bottom", "end"),
+	Tabs:   tabKeys(),
 	Open:   binding("enter", "open"),
 	Filter: binding("/", "filter"),
 	Mark:   binding("space", "mark"),
@@ -72,6 +70,15 @@ var runsKeys = struct {
 	Retry:  binding("R", "retry"),
 	Sort:   binding("s", "sort"),
 	Copy:   binding("y", "copy id"),
+}
+
+// tabKeys are the digits that go straight to a tab, one per tab.
+func tabKeys() key.Binding {
+	digits := make([]string, len(runTabs))
+	for i := range runTabs {
+		digits[i] = strconv.Itoa(i + 1)
+	}
+	return key.NewBinding(key.WithKeys(digits...), key.WithHelp(digits[0]+"-"+digits[len(digits)-1], "go to tab"))
 }
 
 type runsOptions struct {
@@ -99,18 +106,17 @@ type runs struct {
 	loaded     bool
 	err        error
 	rows       []store.Run
-	legacy     []store.LegacyRun
+	legacy     *legacyList // the Legacy tab
 	counts     map[string]int64
 	table      table
 	marked     map[int64]bool
-	confirm    *bulkAction // marked runs awaiting a y to cancel or retry them
+	confirm    confirmer // marked runs awaiting a y to cancel or retry them
 }
 
 type runsLoadedMsg struct {
-	id     int64
-	rows   []store.Run
-	legacy []store.LegacyRun
-	err    error
+	id   int64
+	rows []store.Run
+	err  error
 }
 
 // runsCountsMsg carries the tab counts, loaded apart from the rows: counting a long history costs
@@ -127,7 +133,9 @@ type runsCountsTickMsg struct{ id int64 }
 const countsEvery = 2 * time.Second
 
 func newRuns(c *Env, opts runsOptions) *runs {
-	return &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
+	s := &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
+	s.legacy = newLegacyRuns(c, opts.tenantID, &s.filter)
+	return s
 }
 
 func (s *runs) Title() string {
@@ -139,7 +147,7 @@ func (s *runs) Title() string {
 
 func (s *runs) Init() tea.Cmd { return s.Reload() }
 
-func (s *runs) Capturing() bool { return s.filter.typing || s.confirm != nil }
+func (s *runs) Capturing() bool { return s.filter.typing || s.confirm.asking() }
 
 func (s *runs) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
@@ -150,17 +158,17 @@ func (s *runs) Reload() tea.Cmd {
 }
 
 func (s *runs) loadRows() tea.Cmd {
+	tab := runTabs[s.tab]
+	if tab.legacy {
+		return s.legacy.Reload()
+	}
 	if !s.load.start() {
 		return nil
 	}
-	c, id, tab, search, tenantID := s.env, s.id, runTabs[s.tab], s.filter.String(), s.opts.tenantID
+	c, id, search, tenantID := s.env, s.id, s.filter.String(), s.opts.tenantID
 	return func() tea.Msg {
 		ctx, cancel := c.callContext()
 		defer cancel()
-		if tab.legacy {
-			legacy, err := c.Svc.ListLegacyRuns(ctx, c.Actor, store.LegacyFilter{TenantID: tenantID, Search: search, Limit: 500})
-			return runsLoadedMsg{id: id, legacy: legacy, err: err}
-		}
 		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
 		return runsLoadedMsg{id: id, rows: rows, err: err}
@@ -191,12 +199,21 @@ func (s *runs) loadCounts() tea.Cmd {
 	}
 }
 
-func (s *runs) Bindings() []key.Binding {
+func (s *runs) ShortHelp() []key.Binding {
 	k := runsKeys
 	if runTabs[s.tab].legacy {
 		return []key.Binding{k.Next, k.Filter} // read-only history
 	}
 	return []key.Binding{k.Next, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy}
+}
+
+func (s *runs) FullHelp() []key.Binding {
+	k, m := runsKeys, listKeys
+	if runTabs[s.tab].legacy {
+		return []key.Binding{k.Next, k.Prev, k.Tabs, k.Filter, m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom}
+	}
+	return []key.Binding{k.Next, k.Prev, k.Tabs, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy,
+		m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom}
 }
 
 func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -209,7 +226,6 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		s.loaded, s.err = true, msg.err
 		if msg.err == nil {
 			s.setRows(msg.rows)
-			s.legacy = msg.legacy
 		}
 		if again {
 			return s, s.loadRows()
@@ -233,10 +249,14 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		s.countsOwed = false
 		return s, s.loadCounts()
+	case tea.WindowSizeMsg:
+		s.drawRows()
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
-	return s, nil
+	// The Legacy tab takes its own answers, even after the user left it, so its load ends.
+	_, cmd := s.legacy.Update(msg)
+	return s, cmd
 }
 
 // setRows keeps the cursor on the same run across reloads.
@@ -253,6 +273,39 @@ func (s *runs) setRows(rows []store.Run) {
 			s.table.cursor = i
 		}
 	}
+	s.drawRows()
+}
+
+// drawRows draws the rows into the table's cells, with their marks, for the current width.
+func (s *runs) drawRows() {
+	width, _ := s.env.size()
+	s.table.cols = runColumns(width)
+	s.table.rows = s.table.rows[:0]
+	now := s.env.now()
+	for _, r := range s.rows {
+		s.table.rows = append(s.table.rows, s.runRow(r, now, width))
+	}
+	s.drawMarks()
+	s.table.clampTo(len(s.rows), s.tableHeight())
+}
+
+// drawMarks shows the marked runs in the table.
+func (s *runs) drawMarks() {
+	s.table.marked = map[int]bool{}
+	for i, r := range s.rows {
+		if s.marked[r.ID] {
+			s.table.marked[i] = true
+		}
+	}
+}
+
+// tableHeight is the height the table is drawn in: the body less the tabs line and a question.
+func (s *runs) tableHeight() int {
+	_, h := s.env.size()
+	if s.confirm.asking() {
+		return bodyHeight(h) - 2
+	}
+	return bodyHeight(h) - 1
 }
 
 func (s *runs) sortRows() {
@@ -267,21 +320,11 @@ func (s *runs) sortRows() {
 	}
 }
 
-// bulkAction is a command on several runs, shown for confirmation first.
-type bulkAction struct {
-	question string         // shown until the next key
-	declined string         // flashed when that key is not y
-	run      func() tea.Cmd // the command, made only once confirmed (it clears the marks)
-}
-
 func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	if s.confirm != nil {
-		a := s.confirm
-		s.confirm = nil
-		if msg.String() != "y" {
-			return flash(a.declined)
-		}
-		return a.run()
+	if s.confirm.asking() {
+		cmd := s.confirm.answer(msg)
+		s.table.clampTo(len(s.rows), s.tableHeight()) // the question's line is gone
+		return cmd
 	}
 	if s.filter.typing {
 		if s.filter.key(msg) {
@@ -289,51 +332,30 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	h := s.env.Height - 6
 	k := runsKeys
-	if runTabs[s.tab].legacy {
-		switch {
-		case key.Matches(msg, k.Up):
-			s.table.move(-1, len(s.legacy), h)
-			return nil
-		case key.Matches(msg, k.Down):
-			s.table.move(1, len(s.legacy), h)
-			return nil
-		case key.Matches(msg, k.Next), key.Matches(msg, k.Prev), key.Matches(msg, k.Filter), len(msg.String()) == 1 && msg.String() >= "1" && msg.String() <= "9":
-		default:
-			return nil // nothing to act on in the read-only history
-		}
-	}
 	switch {
 	case key.Matches(msg, k.Next):
-		s.tab = (s.tab + 1) % len(runTabs)
-		s.table.cursor = 0
-		return s.loadRows()
+		return s.switchTab((s.tab + 1) % len(runTabs))
 	case key.Matches(msg, k.Prev):
-		s.tab = (s.tab + len(runTabs) - 1) % len(runTabs)
-		s.table.cursor = 0
-		return s.loadRows()
-	case len(msg.String()) == 1 && msg.String() >= "1" && msg.String() <= fmt.Sprint(len(runTabs)):
-		s.tab = int(msg.String()[0] - '1')
-		s.table.cursor = 0
-		return s.loadRows()
-	case key.Matches(msg, k.Up):
-		s.table.move(-1, len(s.rows), h)
-	case key.Matches(msg, k.Down):
-		s.table.move(1, len(s.rows), h)
-	case msg.String() == "pgup":
-		s.table.move(-h, len(s.rows), h)
-	case msg.String() == "pgdown":
-		s.table.move(h, len(s.rows), h)
-	case key.Matches(msg, k.Top):
-		s.table.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		s.table.cursor = len(s.rows) - 1
+		return s.switchTab((s.tab + len(runTabs) - 1) % len(runTabs))
+	case key.Matches(msg, k.Tabs):
+		return s.switchTab(int(msg.String()[0] - '1'))
 	case key.Matches(msg, k.Filter):
 		s.filter.typing = true
+		return nil
+	}
+	if runTabs[s.tab].legacy {
+		_, cmd := s.legacy.Update(msg) // movement only: nothing to act on in the read-only history
+		return cmd
+	}
+	if s.move(msg) {
+		return nil
+	}
+	switch {
 	case key.Matches(msg, k.Sort):
 		s.sortBy = (s.sortBy + 1) % len(runsSorts)
 		s.sortRows()
+		s.drawRows()
 		return flash("sorted by " + runsSorts[s.sortBy])
 	case key.Matches(msg, k.Open):
 		if r, ok := s.current(); ok {
@@ -345,7 +367,8 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			if !s.marked[r.ID] {
 				delete(s.marked, r.ID)
 			}
-			s.table.move(1, len(s.rows), h)
+			s.drawMarks()
+			s.table.move(1, len(s.rows), s.tableHeight())
 		}
 	case key.Matches(msg, k.Copy):
 		if r, ok := s.current(); ok {
@@ -356,16 +379,16 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(ids) == 0 {
 			return flash("nothing to cancel: mark active runs with space, or select one")
 		}
-		s.confirm = &bulkAction{question: fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(ids)),
-			declined: "nothing cancelled", run: func() tea.Cmd { return s.cancelRuns(ids) }}
+		s.ask(fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(ids)),
+			"nothing cancelled", func() tea.Cmd { return s.cancelRuns(ids) })
 	case key.Matches(msg, k.Retry):
 		if len(s.marked) > 0 {
 			ids := s.markedWhere(func(r store.Run) bool { return !r.Active() })
 			if len(ids) == 0 {
 				return flash("nothing to retry: none of the marked runs has finished")
 			}
-			s.confirm = &bulkAction{question: fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(ids)),
-				declined: "nothing retried", run: func() tea.Cmd { return s.retryRuns(ids) }}
+			s.ask(fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(ids)),
+				"nothing retried", func() tea.Cmd { return s.retryRuns(ids) })
 			return nil
 		}
 		r, ok := s.current()
@@ -378,6 +401,43 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return retryRun(s.env, r.ID, false)
 	}
 	return nil
+}
+
+// ask puts a question above the table (which gives it a line).
+func (s *runs) ask(question, declined string, run func() tea.Cmd) {
+	s.confirm.ask(question, declined, run)
+	s.table.clampTo(len(s.rows), s.tableHeight())
+}
+
+// switchTab shows tab i from its top.
+func (s *runs) switchTab(i int) tea.Cmd {
+	s.tab = i
+	s.table.cursor = 0
+	return s.loadRows()
+}
+
+// move handles the movement keys and reports whether msg was one.
+func (s *runs) move(msg tea.KeyPressMsg) bool {
+	h := s.tableHeight()
+	page, n := max(h-1, 1), len(s.rows)
+	k := listKeys
+	switch {
+	case key.Matches(msg, k.Up):
+		s.table.move(-1, n, h)
+	case key.Matches(msg, k.Down):
+		s.table.move(1, n, h)
+	case key.Matches(msg, k.PageUp):
+		s.table.move(-page, n, h)
+	case key.Matches(msg, k.PageDown):
+		s.table.move(page, n, h)
+	case key.Matches(msg, k.Top):
+		s.table.move(-n, n, h)
+	case key.Matches(msg, k.Bottom):
+		s.table.move(n, n, h)
+	default:
+		return false
+	}
+	return true
 }
 
 // markedWhere lists the marked runs on screen for which keep is true.
@@ -405,6 +465,7 @@ func (s *runs) cancelTargets() []int64 {
 func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 	c := s.env
 	s.marked = map[int64]bool{}
+	s.drawMarks()
 	return func() tea.Msg {
 		ctx, cancel := c.callContext()
 		defer cancel()
@@ -427,6 +488,7 @@ func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 func (s *runs) retryRuns(ids []int64) tea.Cmd {
 	c := s.env
 	s.marked = map[int64]bool{}
+	s.drawMarks()
 	return func() tea.Msg {
 		ctx, cancel := c.callContext()
 		defer cancel()
@@ -491,32 +553,12 @@ func (s *runs) current() (store.Run, bool) {
 
 func (s *runs) View(width, height int) string {
 	t := s.env.Theme
-	var tabs []string
+	tabs := make([]string, 0, len(runTabs))
 	for i, tab := range runTabs {
-		label := tab.label
-		if tab.legacy {
-			label = fmt.Sprintf("%d %s", i+1, label)
-			if i == s.tab {
-				tabs = append(tabs, t.TabActive.Render(label))
-			} else {
-				tabs = append(tabs, t.Tab.Render(label))
-			}
-			continue
+		label := fmt.Sprintf("%d %s", i+1, tab.label)
+		if !tab.legacy {
+			label = fmt.Sprintf("%s %d", label, s.tabCount(tab))
 		}
-		if tab.countKey != nil {
-			var n int64
-			for _, k := range tab.countKey {
-				n += s.counts[k]
-			}
-			label = fmt.Sprintf("%s %d", label, n)
-		} else {
-			var n int64
-			for _, v := range s.counts {
-				n += v
-			}
-			label = fmt.Sprintf("%s %d", label, n)
-		}
-		label = fmt.Sprintf("%d %s", i+1, label)
 		if i == s.tab {
 			tabs = append(tabs, t.TabActive.Render(label))
 		} else {
@@ -531,34 +573,37 @@ func (s *runs) View(width, height int) string {
 		top += "   " + t.Marked.Render(fmt.Sprintf("%d marked", len(s.marked)))
 	}
 	lines := []string{fit(top, width)}
-	if s.confirm != nil {
-		lines = append(lines, fit(t.Error.Render(s.confirm.question), width))
+	if q := s.confirm.view(t, width); q != "" {
+		lines = append(lines, q)
 	}
 	switch {
+	case runTabs[s.tab].legacy:
+		lines = append(lines, s.legacy.View(width, height-len(lines)))
 	case s.err != nil:
 		lines = append(lines, t.Error.Render("✖ "+s.err.Error()))
-	case runTabs[s.tab].legacy:
-		lines = append(lines, s.legacyView(width, height-len(lines)))
 	case !s.loaded:
 		lines = append(lines, t.Dim.Render("loading…"))
 	case len(s.rows) == 0:
 		lines = append(lines, "", t.Dim.Render("  no runs here"+emptyHint(s)))
 	default:
-		s.table.cols = runColumns(width)
-		s.table.rows = s.table.rows[:0]
-		now := s.env.now()
-		for _, r := range s.rows {
-			s.table.rows = append(s.table.rows, s.runRow(r, now, width))
-		}
-		s.table.marked = map[int]bool{}
-		for i, r := range s.rows {
-			if s.marked[r.ID] {
-				s.table.marked[i] = true
-			}
-		}
 		lines = append(lines, s.table.view(s.env, width, height-len(lines)))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// tabCount is the number of runs on a tab: the counts of its states, or of all for the All tab.
+func (s *runs) tabCount(tab runTab) int64 {
+	var n int64
+	if tab.countKey == nil {
+		for _, v := range s.counts {
+			n += v
+		}
+		return n
+	}
+	for _, k := range tab.countKey {
+		n += s.counts[k]
+	}
+	return n
 }
 
 func emptyHint(s *runs) string {
@@ -597,37 +642,4 @@ func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
 		row = append(row, dashIfEmpty(r.InitiatorName))
 	}
 	return row
-}
-
-// legacyView renders imported legacy history: read-only, its reasons mapped onto the taxonomy or
-// shown verbatim.
-func (s *runs) legacyView(width, height int) string {
-	t := s.env.Theme
-	if len(s.legacy) == 0 {
-		return "\n" + t.Dim.Render("  no legacy history (import it with `tenantatlas legacy import FILE`)")
-	}
-	s.table.cols = []column{{title: "LEGACY ID", width: 10}, {title: "SOURCE", width: 15}, {title: "TENANT", width: 10},
-		{title: "STATUS", width: 12}, {title: "REASON", flex: true}, {title: "STARTED", width: 11}}
-	s.table.rows = s.table.rows[:0]
-	s.table.marked = nil
-	for _, l := range s.legacy {
-		status := s.env.Badge("legacy") + " " + l.Status
-		if l.Outcome != nil {
-			status = s.env.Badge(*l.Outcome)
-		}
-		why := dashIfEmpty(deref(l.ReasonCode))
-		if l.ReasonCode == nil && l.LegacyReason != "" {
-			why = t.Dim.Render("unmapped: ") + l.LegacyReason
-		}
-		tenant := l.TenantName
-		if tenant == "" {
-			tenant = l.TenantRef
-		}
-		started := "-"
-		if l.StartedAt != nil {
-			started = l.StartedAt.Local().Format("01-02 15:04")
-		}
-		s.table.rows = append(s.table.rows, []string{l.LegacyID, l.Source, dashIfEmpty(tenant), status, why, started})
-	}
-	return s.table.view(s.env, width, height)
 }

@@ -17,8 +17,10 @@ type Screen interface {
 	Init() tea.Cmd
 	Update(msg tea.Msg) (Screen, tea.Cmd)
 	View(width, height int) string
-	// Bindings are the screen's keys, for the hint line and the help.
-	Bindings() []key.Binding
+	// ShortHelp is the hint line: the keys that matter most here, those that apply now.
+	ShortHelp() []key.Binding
+	// FullHelp is every key the screen answers, for the `?` help.
+	FullHelp() []key.Binding
 	// Capturing is true while a text field has the keyboard: global keys then go to the screen.
 	Capturing() bool
 	// Relevant reports whether a database change concerns what the screen shows.

@@ -40,7 +40,7 @@ type tenantDetail struct {
 	load     loader
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
-	caps     map[engine.Capability]bool
+	role     engine.Role // the actor's role in the tenant's workspace: which actions it may take
 	cache    engine.DirectoryCache
 	err      error
 	table    table
@@ -50,7 +50,7 @@ type tenantDetailLoadedMsg struct {
 	id    int64
 	view  engine.TenantView
 	runs  []store.Run
-	caps  map[engine.Capability]bool
+	role  engine.Role
 	cache engine.DirectoryCache
 	err   error
 }
@@ -62,9 +62,9 @@ func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
 func (s *tenantDetail) Init() tea.Cmd   { return s.Reload() }
 func (s *tenantDetail) Capturing() bool { return false }
-func (s *tenantDetail) Relevant(n store.Notification) bool {
-	return (n.Table == "operation_runs" && n.TenantID == s.tenantID) || n.TenantID == s.tenantID
-}
+
+// Relevant: any change of the tenant (its runs, its connection, its caches) shows here.
+func (s *tenantDetail) Relevant(n store.Notification) bool { return n.TenantID == s.tenantID }
 
 func (s *tenantDetail) Reload() tea.Cmd {
 	if !s.load.start() {
@@ -79,15 +79,13 @@ func (s *tenantDetail) Reload() tea.Cmd {
 			return tenantDetailLoadedMsg{id: id, err: err}
 		}
 		runs, err := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Limit: 200})
-		caps := map[engine.Capability]bool{}
-		for _, cp := range engine.Capabilities {
-			caps[cp] = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, cp)
-		}
 		if err != nil {
 			return tenantDetailLoadedMsg{id: id, err: err}
 		}
+		// One role read offers every action; without it none is offered (the commands check again).
+		role, _ := c.Svc.Role(ctx, c.Actor, v.WorkspaceID)
 		cache, err := c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
-		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, caps: caps, cache: cache, err: err}
+		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, role: role, cache: cache, err: err}
 	}
 }
 
@@ -101,24 +99,28 @@ func (s *tenantDetail) verificationActive() bool {
 	return false
 }
 
-func (s *tenantDetail) Bindings() []key.Binding {
+func (s *tenantDetail) ShortHelp() []key.Binding {
 	k := tenantDetailKeys
 	verify := k.Verify
 	if s.verificationActive() {
 		verify.SetEnabled(false) // replaced by "r refresh" while it runs
 	}
-	verify.SetEnabled(verify.Enabled() && s.caps[engine.CapProviderVerify])
+	verify.SetEnabled(verify.Enabled() && s.role.Can(engine.CapProviderVerify))
 	groups, roles, inv, backup := k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Backup
-	groups.SetEnabled(s.caps[engine.CapDirectorySync])
-	roles.SetEnabled(s.caps[engine.CapDirectorySync])
-	inv.SetEnabled(s.caps[engine.CapInventorySync])
-	backup.SetEnabled(s.caps[engine.CapBackupRun])
+	groups.SetEnabled(s.role.Can(engine.CapDirectorySync))
+	roles.SetEnabled(s.role.Can(engine.CapDirectorySync))
+	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
+	backup.SetEnabled(s.role.Can(engine.CapBackupRun))
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
 		out = append([]key.Binding{binding("r", "refresh (verification running)")}, out...)
 	}
 	return out
+}
+
+func (s *tenantDetail) FullHelp() []key.Binding {
+	return append(s.ShortHelp(), tenantDetailKeys.Up, tenantDetailKeys.Down)
 }
 
 func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -130,9 +132,17 @@ func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		again := s.load.done()
 		s.err = msg.err
 		if msg.err == nil {
-			s.view, s.caps, s.cache = &msg.view, msg.caps, msg.cache
+			s.view, s.role, s.cache = &msg.view, msg.role, msg.cache
 			s.name = msg.view.Name
 			s.last = latestPerType(msg.runs)
+			s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
+				{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
+			s.table.rows = s.table.rows[:0]
+			now := s.env.now()
+			for _, r := range s.last {
+				s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
+			}
+			s.table.clampTo(len(s.last), s.env.Height)
 		}
 		if again {
 			return s, s.Reload()
@@ -157,7 +167,7 @@ func latestPerType(runs []store.Run) []store.Run {
 }
 
 func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
-	if !s.caps[need] {
+	if !s.role.Can(need) {
 		return nil // not offered
 	}
 	return startRun(s.env, typ, s.tenantID)
@@ -255,12 +265,6 @@ func (s *tenantDetail) View(width, height int) string {
 	if len(s.last) == 0 {
 		lines = append(lines, t.Dim.Render("  no runs yet — start one with the keys below"))
 	} else {
-		s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
-			{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
-		s.table.rows = nil
-		for _, r := range s.last {
-			s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
-		}
 		lines = append(lines, s.table.view(s.env, width, max(height-len(lines), 2)))
 	}
 	return strings.Join(lines, "\n")
@@ -306,4 +310,29 @@ func joinAny(v any) string {
 		names = append(names, fmt.Sprint(x))
 	}
 	return strings.Join(names, ", ")
+}
+
+var tenantIntuneKeys = struct{ Inventory, Backups key.Binding }{
+	Inventory: binding("n", "inventory"),
+	Backups:   binding("B", "backups"),
+}
+
+// intuneBindings are the keys into the tenant's Intune screens, offered only with the capability
+// that views them.
+func (s *tenantDetail) intuneBindings() []key.Binding {
+	inv, bk := tenantIntuneKeys.Inventory, tenantIntuneKeys.Backups
+	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
+	bk.SetEnabled(s.role.Can(engine.CapBackupRun))
+	return []key.Binding{inv, bk}
+}
+
+// intuneKey handles the keys into the tenant's Intune screens.
+func (s *tenantDetail) intuneKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	switch {
+	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.role.Can(engine.CapInventorySync):
+		return navigate(newInventory(s.env, s.tenantID, s.name)), true
+	case key.Matches(msg, tenantIntuneKeys.Backups) && s.role.Can(engine.CapBackupRun):
+		return navigate(newBackups(s.env, s.tenantID, 0, "Backups of "+s.name)), true
+	}
+	return nil, false
 }

@@ -22,6 +22,23 @@ const (
 
 var wizardSteps = []string{"details", "connection", "verification", "first syncs"}
 
+// wizardKeys are the keys of the wizard's steps. While a form step has the keyboard, any other key
+// types into the focused field.
+var wizardKeys = struct {
+	NextField, PrevField, Continue, Cancel, Verify, SyncAll, SyncGroups, SyncRoles, SyncInventory, Finish key.Binding
+}{
+	NextField:     binding("tab", "next field", "down"),
+	PrevField:     binding("shift+tab", "previous field", "up"),
+	Continue:      binding("enter", "continue"),
+	Cancel:        binding("esc", "cancel"),
+	Verify:        binding("v", "verify again"),
+	SyncAll:       binding("a", "sync all"),
+	SyncGroups:    binding("g", "groups"),
+	SyncRoles:     binding("S", "roles"),
+	SyncInventory: binding("i", "inventory"),
+	Finish:        binding("enter", "finish"),
+}
+
 // wizardField is one text field of the form.
 type wizardField struct {
 	label  string
@@ -84,14 +101,23 @@ func (s *wizard) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && (n.ID == s.verifyID || (s.tenant != nil && n.TenantID == s.tenant.ID))
 }
 
-func (s *wizard) Bindings() []key.Binding {
+func (s *wizard) ShortHelp() []key.Binding {
+	k := wizardKeys
 	switch s.step {
 	case stepDetails, stepConnection:
-		return []key.Binding{binding("tab", "next field"), binding("enter", "continue"), binding("esc", "cancel")}
+		return []key.Binding{k.NextField, k.Continue, k.Cancel}
 	case stepVerify:
-		return []key.Binding{binding("v", "verify again"), binding("enter", "continue")}
+		return []key.Binding{k.Verify, k.Continue}
 	}
-	return []key.Binding{binding("a", "sync all"), binding("g", "groups"), binding("S", "roles"), binding("i", "inventory"), binding("enter", "finish")}
+	return []key.Binding{k.SyncAll, k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Finish}
+}
+
+func (s *wizard) FullHelp() []key.Binding {
+	if s.step <= stepConnection {
+		k := wizardKeys
+		return []key.Binding{k.NextField, k.PrevField, k.Continue, k.Cancel}
+	}
+	return s.ShortHelp()
 }
 
 func (s *wizard) stepFields() []*wizardField {
@@ -156,14 +182,15 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch s.step {
 	case stepDetails, stepConnection:
 		fields := s.stepFields()
-		switch msg.String() {
-		case "esc":
+		k := wizardKeys
+		switch {
+		case key.Matches(msg, k.Cancel):
 			return func() tea.Msg { return backMsg{} }
-		case "tab", "down":
+		case key.Matches(msg, k.NextField):
 			s.focus = (s.focus + 1) % len(fields)
-		case "shift+tab", "up":
+		case key.Matches(msg, k.PrevField):
 			s.focus = (s.focus + len(fields) - 1) % len(fields)
-		case "enter":
+		case key.Matches(msg, k.Continue):
 			if s.focus < len(fields)-1 {
 				s.focus++
 				return nil
@@ -174,25 +201,26 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			fields[s.focus].input.update(msg)
 		}
 	case stepVerify:
-		switch msg.String() {
-		case "v":
+		switch {
+		case key.Matches(msg, wizardKeys.Verify):
 			if s.verify == nil || !s.verify.Active() {
 				return s.startVerification()
 			}
-		case "enter":
+		case key.Matches(msg, wizardKeys.Continue):
 			s.step = stepSyncs
 		}
 	case stepSyncs:
-		switch msg.String() {
-		case "a":
-			return tea.Batch(s.startSync(engine.TypeDirectoryGroupsSync), s.startSync(engine.TypeDirectoryRoleDefsSync), s.startSync(engine.TypeInventorySync))
-		case "g":
-			return s.startSync(engine.TypeDirectoryGroupsSync)
-		case "S":
-			return s.startSync(engine.TypeDirectoryRoleDefsSync)
-		case "i":
-			return s.startSync(engine.TypeInventorySync)
-		case "enter":
+		k := wizardKeys
+		switch {
+		case key.Matches(msg, k.SyncAll):
+			return tea.Batch(s.start(engine.TypeDirectoryGroupsSync), s.start(engine.TypeDirectoryRoleDefsSync), s.start(engine.TypeInventorySync))
+		case key.Matches(msg, k.SyncGroups):
+			return s.start(engine.TypeDirectoryGroupsSync)
+		case key.Matches(msg, k.SyncRoles):
+			return s.start(engine.TypeDirectoryRoleDefsSync)
+		case key.Matches(msg, k.SyncInventory):
+			return s.start(engine.TypeInventorySync)
+		case key.Matches(msg, k.Finish):
 			t := s.tenant
 			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.env, t.ID, t.Name)))
 		}
@@ -229,8 +257,6 @@ func (s *wizard) advance() tea.Cmd {
 }
 
 func (s *wizard) startVerification() tea.Cmd { return s.start(engine.TypeProviderVerification) }
-
-func (s *wizard) startSync(typ string) tea.Cmd { return s.start(typ) }
 
 func (s *wizard) start(typ string) tea.Cmd {
 	c, id, tenantID := s.env, s.id, s.tenant.ID
