@@ -55,23 +55,19 @@ func (s *drift) Reload() tea.Cmd {
 func (s *drift) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded[engine.Drift]:
-		l, ok, again := s.fetch.answer(msg)
-		if !ok {
-			return s, nil
-		}
-		s.err = l.err
-		if l.err == nil {
-			s.d = &l.v
-			s.body = s.lines()
-		}
-		if again {
-			return s, s.Reload()
-		}
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.KeyPressMsg:
 		_, h := s.env.size()
 		s.scroll.key(msg, max(h-6, 1), len(s.body), s.visible(bodyHeight(h)))
 	}
 	return s, nil
+}
+
+// show keeps a drift and draws its lines.
+func (s *drift) show(d engine.Drift) {
+	s.d = &d
+	s.body = s.lines()
 }
 
 // visible is how many body lines fit in height.

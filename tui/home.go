@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -24,8 +25,7 @@ var homeKeys = struct{ Up, Down, Open, Runs, Tenants key.Binding }{
 // home is the triage screen: what needs attention now.
 type home struct {
 	env    *Env
-	id     int64
-	load   loader
+	fetch  fetcher[engine.Triage]
 	triage *engine.Triage
 	err    error
 	cursor int        // among the selectable lines
@@ -38,13 +38,7 @@ type homeLine struct {
 	open func() tea.Cmd // nil: not selectable
 }
 
-type homeLoadedMsg struct {
-	id     int64
-	triage engine.Triage
-	err    error
-}
-
-func newHome(c *Env) *home { return &home{env: c, id: nextScreenID()} }
+func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[engine.Triage]()} }
 
 func (s *home) Title() string   { return "Home" }
 func (s *home) Init() tea.Cmd   { return s.Reload() }
@@ -56,16 +50,10 @@ func (s *home) Relevant(n store.Notification) bool {
 }
 
 func (s *home) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id := s.env, s.id
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
-		tr, err := c.Svc.Triage(ctx, c.Actor, c.now())
-		return homeLoadedMsg{id: id, triage: tr, err: err}
-	}
+	c := s.env
+	return s.fetch.start(c, func(ctx context.Context) (engine.Triage, error) {
+		return c.Svc.Triage(ctx, c.Actor, c.now())
+	})
 }
 
 func (s *home) ShortHelp() []key.Binding {
@@ -78,19 +66,9 @@ func (s *home) FullHelp() []key.Binding {
 
 func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case homeLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.triage = &msg.triage
-			s.layout()
-		}
-		if again {
-			return s, s.Reload()
-		}
+	case loaded[engine.Triage]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.KeyPressMsg:
 		switch {
 		case key.Matches(msg, homeKeys.Up):
@@ -108,6 +86,12 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 	}
 	return s, nil
+}
+
+// show keeps a triage and draws it.
+func (s *home) show(tr engine.Triage) {
+	s.triage = &tr
+	s.layout()
 }
 
 // layout draws the triage into lines, when it arrives: View only fits them and marks the cursor's.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -77,6 +79,30 @@ func (t *table) offsetFor(height int) int {
 		offset = t.cursor - visible + 1
 	}
 	return max(offset, 0)
+}
+
+// moveKey moves the cursor on a listKeys key over n rows, in a table height lines high (a page is
+// what it shows), and reports whether msg was one.
+func (t *table) moveKey(msg tea.KeyPressMsg, n, height int) bool {
+	page := max(height-1, 1) // the rows it shows, under its header
+	k := listKeys
+	switch {
+	case key.Matches(msg, k.Up):
+		t.move(-1, n, height)
+	case key.Matches(msg, k.Down):
+		t.move(1, n, height)
+	case key.Matches(msg, k.PageUp):
+		t.move(-page, n, height)
+	case key.Matches(msg, k.PageDown):
+		t.move(page, n, height)
+	case key.Matches(msg, k.Top):
+		t.move(-n, n, height)
+	case key.Matches(msg, k.Bottom):
+		t.move(n, n, height)
+	default:
+		return false
+	}
+	return true
 }
 
 // move moves the cursor by delta within n rows (the screen's data, which may be newer than the

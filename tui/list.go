@@ -12,8 +12,8 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// listKeys move the cursor of every list screen. They are in the help, not in the hint line: every
-// list has them.
+// listKeys move the cursor of every table (see table.moveKey). They are in the help, not in the
+// hint line: every list has them.
 var listKeys = struct{ Up, Down, PageUp, PageDown, Top, Bottom key.Binding }{
 	Up:       binding("k", "up", "up"),
 	Down:     binding("j", "down", "down"),
@@ -185,17 +185,9 @@ func (l *listScreen[T, X]) FullHelp() []key.Binding {
 func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded[listData[T, X]]:
-		d, ok, again := l.fetch.answer(msg)
-		if !ok {
-			return l, nil
-		}
-		l.loaded, l.err = true, d.err
-		if d.err == nil {
-			l.take(d.v)
-		}
-		if again {
-			return l, l.Reload()
-		}
+		cmd, ok := l.fetch.receive(msg, &l.err, l.take, l.Reload)
+		l.loaded = l.loaded || ok
+		return l, cmd
 	case tea.WindowSizeMsg:
 		l.rebuild()
 	case tea.KeyPressMsg:
@@ -250,7 +242,8 @@ func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		l.rebuild()
 		return nil
 	}
-	if l.move(msg) {
+	width, _ := l.env.size()
+	if l.table.moveKey(msg, len(l.shown), l.tableHeight(width, l.bodyHeight())) {
 		return l.loadMore()
 	}
 	for _, a := range l.spec.actions {
@@ -261,32 +254,6 @@ func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	return nil
-}
-
-// move handles the movement keys and reports whether msg was one.
-func (l *listScreen[T, X]) move(msg tea.KeyPressMsg) bool {
-	width, _ := l.env.size()
-	h := l.tableHeight(width, l.bodyHeight())
-	page := max(h-1, 1)
-	n := len(l.shown)
-	k := listKeys
-	switch {
-	case key.Matches(msg, k.Up):
-		l.table.move(-1, n, h)
-	case key.Matches(msg, k.Down):
-		l.table.move(1, n, h)
-	case key.Matches(msg, k.PageUp):
-		l.table.move(-page, n, h)
-	case key.Matches(msg, k.PageDown):
-		l.table.move(page, n, h)
-	case key.Matches(msg, k.Top):
-		l.table.move(-n, n, h)
-	case key.Matches(msg, k.Bottom):
-		l.table.move(n, n, h)
-	default:
-		return false
-	}
-	return true
 }
 
 // current is the row under the cursor.

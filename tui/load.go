@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"sync/atomic"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -39,15 +40,53 @@ func (f *fetcher[T]) start(env *Env, get func(ctx context.Context) (T, error)) t
 	}
 }
 
-// answer takes a message: ok is false unless it is this fetcher's answer; again reports that another
-// load was asked for while this one ran (the caller then starts it).
-func (f *fetcher[T]) answer(msg tea.Msg) (l loaded[T], ok, again bool) {
-	l, ok = msg.(loaded[T])
+// receive takes msg when it is this fetcher's answer (ok): the error goes to *err, a value to keep,
+// and the result is reload when another load was asked for meanwhile.
+func (f *fetcher[T]) receive(msg tea.Msg, err *error, keep func(T), reload func() tea.Cmd) (cmd tea.Cmd, ok bool) {
+	l, ok := msg.(loaded[T])
 	if !ok || l.id != f.id {
-		return l, false, false
+		return nil, false
 	}
-	return l, true, f.load.done()
+	again := f.load.done()
+	if *err = l.err; l.err == nil {
+		keep(l.v)
+	}
+	if again {
+		return reload(), true
+	}
+	return nil, true
 }
 
 // loading reports whether a load is in flight.
 func (f *fetcher[T]) loading() bool { return f.load.loading }
+
+// screenIDs tags data messages with the screen (or fetcher) that asked, so a late answer never lands
+// in another.
+var screenIDs atomic.Int64
+
+func nextScreenID() int64 { return screenIDs.Add(1) }
+
+// loader coalesces reloads: while a load is in flight, further requests collapse into one more load
+// after it, so a burst of notifications costs at most two queries.
+type loader struct {
+	loading bool
+	dirty   bool
+}
+
+// start reports whether a load should begin now.
+func (l *loader) start() bool {
+	if l.loading {
+		l.dirty = true
+		return false
+	}
+	l.loading = true
+	return true
+}
+
+// done ends a load and reports whether another is owed (the caller then reloads).
+func (l *loader) done() bool {
+	l.loading = false
+	owed := l.dirty
+	l.dirty = false
+	return owed
+}

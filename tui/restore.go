@@ -88,19 +88,8 @@ func (s *restoreScreen) Reload() tea.Cmd {
 func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded[engine.RestorePreview]:
-		l, ok, again := s.fetch.answer(msg)
-		if !ok {
-			return s, nil
-		}
-		s.err = l.err
-		if l.err == nil {
-			s.pv = &l.v
-			s.body = s.lines()
-			s.scroll.by(0, len(s.body), s.visible())
-		}
-		if again {
-			return s, s.Reload()
-		}
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case restoreStartedMsg:
 		if msg.id != s.id {
 			return s, nil
@@ -138,6 +127,13 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 	}
 	return s, nil
+}
+
+// show keeps a preview and draws its lines.
+func (s *restoreScreen) show(pv engine.RestorePreview) {
+	s.pv = &pv
+	s.body = s.lines()
+	s.scroll.by(0, len(s.body), s.visible())
 }
 
 // confirmKey handles the typed confirmation: enter starts only when the tenant's name matches.

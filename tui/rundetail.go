@@ -97,18 +97,8 @@ func (s *runDetail) FullHelp() []key.Binding {
 func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded[runWithEvents]:
-		l, ok, again := s.fetch.answer(msg)
-		if !ok {
-			return s, nil
-		}
-		s.err = l.err
-		if l.err == nil {
-			s.run, s.events = &l.v.run, l.v.events
-			s.drawLog()
-		}
-		if again {
-			return s, s.Reload()
-		}
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.WindowSizeMsg:
 		if s.run != nil {
 			s.drawLog()
@@ -180,6 +170,12 @@ func (s *runDetail) cancelRun() tea.Cmd {
 		}
 		return flashMsg{text: fmt.Sprintf("cancel requested for run %d", id)}
 	}
+}
+
+// show keeps a load's run and events and draws the log.
+func (s *runDetail) show(v runWithEvents) {
+	s.run, s.events = &v.run, v.events
+	s.drawLog()
 }
 
 // drawLog draws the log lines the filter lets through and, when following, scrolls to their end.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -99,41 +100,31 @@ type runs struct {
 	filter filterField
 	sortBy int
 
-	load       loader
-	countsLoad loader
-	countsAt   time.Time
-	countsOwed bool
-	loaded     bool
-	err        error
-	rows       []store.Run
-	legacy     *legacyList // the Legacy tab
-	counts     map[string]int64
-	table      table
-	marked     map[int64]bool
-	confirm    confirmer // marked runs awaiting a y to cancel or retry them
+	rowsFetch   fetcher[[]store.Run]
+	countsFetch fetcher[map[string]int64]
+	countsAt    time.Time
+	countsOwed  bool
+	countsErr   error // a failed count keeps the last counts
+	loaded      bool
+	err         error
+	rows        []store.Run
+	legacy      *legacyList // the Legacy tab
+	counts      map[string]int64
+	table       table
+	marked      map[int64]bool
+	confirm     confirmer // marked runs awaiting a y to cancel or retry them
 }
 
-type runsLoadedMsg struct {
-	id   int64
-	rows []store.Run
-	err  error
-}
-
-// runsCountsMsg carries the tab counts, loaded apart from the rows: counting a long history costs
-// more than a page of rows, so counts refresh at most every countsEvery while rows stay live.
-type runsCountsMsg struct {
-	id     int64
-	counts map[string]int64
-	err    error
-}
-
+// The tab counts load apart from the rows: counting a long history costs more than a page of rows,
+// so counts refresh at most every countsEvery while rows stay live. runsCountsTickMsg ends the wait.
 type runsCountsTickMsg struct{ id int64 }
 
 // countsEvery is how often the tab counts may be recounted.
 const countsEvery = 2 * time.Second
 
 func newRuns(c *Env, opts runsOptions) *runs {
-	s := &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{}}
+	s := &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{},
+		rowsFetch: newFetcher[[]store.Run](), countsFetch: newFetcher[map[string]int64]()}
 	s.legacy = newLegacyRuns(c, opts.tenantID, &s.filter)
 	return s
 }
@@ -162,17 +153,11 @@ func (s *runs) loadRows() tea.Cmd {
 	if tab.legacy {
 		return s.legacy.Reload()
 	}
-	if !s.load.start() {
-		return nil
-	}
-	c, id, search, tenantID := s.env, s.id, s.filter.String(), s.opts.tenantID
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
-		q := engine.RunQuery{TenantID: tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: search, Limit: 500}
-		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
-		return runsLoadedMsg{id: id, rows: rows, err: err}
-	}
+	c := s.env
+	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: 500}
+	return s.rowsFetch.start(c, func(ctx context.Context) ([]store.Run, error) {
+		return c.Svc.ListRuns(ctx, c.Actor, q)
+	})
 }
 
 // loadCounts recounts the tabs unless they were counted within countsEvery; then one recount is
@@ -186,17 +171,14 @@ func (s *runs) loadCounts() tea.Cmd {
 		}
 		return nil
 	}
-	if !s.countsLoad.start() {
-		return nil
+	c, tenantID := s.env, s.opts.tenantID
+	cmd := s.countsFetch.start(c, func(ctx context.Context) (map[string]int64, error) {
+		return c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID})
+	})
+	if cmd != nil {
+		s.countsAt = time.Now()
 	}
-	s.countsAt = time.Now()
-	c, id, tenantID := s.env, s.id, s.opts.tenantID
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
-		counts, err := c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID})
-		return runsCountsMsg{id: id, counts: counts, err: err}
-	}
+	return cmd
 }
 
 func (s *runs) ShortHelp() []key.Binding {
@@ -218,31 +200,13 @@ func (s *runs) FullHelp() []key.Binding {
 
 func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case runsLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.loaded, s.err = true, msg.err
-		if msg.err == nil {
-			s.setRows(msg.rows)
-		}
-		if again {
-			return s, s.loadRows()
-		}
-		return s, nil
-	case runsCountsMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.countsLoad.done()
-		if msg.err == nil {
-			s.counts = msg.counts
-		}
-		if again {
-			return s, s.loadCounts()
-		}
-		return s, nil
+	case loaded[[]store.Run]:
+		cmd, ok := s.rowsFetch.receive(msg, &s.err, s.setRows, s.loadRows)
+		s.loaded = s.loaded || ok
+		return s, cmd
+	case loaded[map[string]int64]:
+		cmd, _ := s.countsFetch.receive(msg, &s.countsErr, func(counts map[string]int64) { s.counts = counts }, s.loadCounts)
+		return s, cmd
 	case runsCountsTickMsg:
 		if msg.id != s.id || !s.countsOwed {
 			return s, nil
@@ -348,7 +312,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		_, cmd := s.legacy.Update(msg) // movement only: nothing to act on in the read-only history
 		return cmd
 	}
-	if s.move(msg) {
+	if s.table.moveKey(msg, len(s.rows), s.tableHeight()) {
 		return nil
 	}
 	switch {
@@ -412,32 +376,8 @@ func (s *runs) ask(question, declined string, run func() tea.Cmd) {
 // switchTab shows tab i from its top.
 func (s *runs) switchTab(i int) tea.Cmd {
 	s.tab = i
-	s.table.cursor = 0
+	s.table.cursor, s.legacy.table.cursor = 0, 0
 	return s.loadRows()
-}
-
-// move handles the movement keys and reports whether msg was one.
-func (s *runs) move(msg tea.KeyPressMsg) bool {
-	h := s.tableHeight()
-	page, n := max(h-1, 1), len(s.rows)
-	k := listKeys
-	switch {
-	case key.Matches(msg, k.Up):
-		s.table.move(-1, n, h)
-	case key.Matches(msg, k.Down):
-		s.table.move(1, n, h)
-	case key.Matches(msg, k.PageUp):
-		s.table.move(-page, n, h)
-	case key.Matches(msg, k.PageDown):
-		s.table.move(page, n, h)
-	case key.Matches(msg, k.Top):
-		s.table.move(-n, n, h)
-	case key.Matches(msg, k.Bottom):
-		s.table.move(n, n, h)
-	default:
-		return false
-	}
-	return true
 }
 
 // markedWhere lists the marked runs on screen for which keep is true.

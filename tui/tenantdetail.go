@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,10 +35,9 @@ var tenantDetailKeys = struct {
 // verification" gives way to "Refresh").
 type tenantDetail struct {
 	env      *Env
-	id       int64
 	tenantID int64
 	name     string
-	load     loader
+	fetch    fetcher[tenantDetailData]
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
 	role     engine.Role // the actor's role in the tenant's workspace: which actions it may take
@@ -46,17 +46,16 @@ type tenantDetail struct {
 	table    table
 }
 
-type tenantDetailLoadedMsg struct {
-	id    int64
+// tenantDetailData is what one load of the tenant detail brings.
+type tenantDetailData struct {
 	view  engine.TenantView
 	runs  []store.Run
 	role  engine.Role
 	cache engine.DirectoryCache
-	err   error
 }
 
 func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
-	return &tenantDetail{env: c, id: nextScreenID(), tenantID: tenantID, name: name}
+	return &tenantDetail{env: c, tenantID: tenantID, name: name, fetch: newFetcher[tenantDetailData]()}
 }
 
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
@@ -67,26 +66,21 @@ func (s *tenantDetail) Capturing() bool { return false }
 func (s *tenantDetail) Relevant(n store.Notification) bool { return n.TenantID == s.tenantID }
 
 func (s *tenantDetail) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id, tenantID := s.env, s.id, s.tenantID
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
+	c, tenantID := s.env, s.tenantID
+	return s.fetch.start(c, func(ctx context.Context) (tenantDetailData, error) {
 		v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID)
 		if err != nil {
-			return tenantDetailLoadedMsg{id: id, err: err}
+			return tenantDetailData{}, err
 		}
 		runs, err := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Limit: 200})
 		if err != nil {
-			return tenantDetailLoadedMsg{id: id, err: err}
+			return tenantDetailData{}, err
 		}
 		// One role read offers every action; without it none is offered (the commands check again).
 		role, _ := c.Svc.Role(ctx, c.Actor, v.WorkspaceID)
 		cache, err := c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
-		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, role: role, cache: cache, err: err}
-	}
+		return tenantDetailData{view: v, runs: runs, role: role, cache: cache}, err
+	})
 }
 
 // verificationActive reports whether a verification run is queued or running.
@@ -125,32 +119,28 @@ func (s *tenantDetail) FullHelp() []key.Binding {
 
 func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case tenantDetailLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.view, s.role, s.cache = &msg.view, msg.role, msg.cache
-			s.name = msg.view.Name
-			s.last = latestPerType(msg.runs)
-			s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
-				{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
-			s.table.rows = s.table.rows[:0]
-			now := s.env.now()
-			for _, r := range s.last {
-				s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
-			}
-			s.table.clampTo(len(s.last), s.env.Height)
-		}
-		if again {
-			return s, s.Reload()
-		}
+	case loaded[tenantDetailData]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
 	return s, nil
+}
+
+// show keeps a load and draws the last run of each type into the table.
+func (s *tenantDetail) show(d tenantDetailData) {
+	s.view, s.role, s.cache = &d.view, d.role, d.cache
+	s.name = d.view.Name
+	s.last = latestPerType(d.runs)
+	s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
+		{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
+	s.table.rows = s.table.rows[:0]
+	now := s.env.now()
+	for _, r := range s.last {
+		s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
+	}
+	s.table.clampTo(len(s.last), s.env.Height)
 }
 
 func latestPerType(runs []store.Run) []store.Run {
