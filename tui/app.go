@@ -13,14 +13,15 @@ import (
 
 // Global keys: the root handles these unless a screen's text field has the keyboard.
 var globalKeys = struct {
-	Quit, Palette, Help, Back, Refresh, Home key.Binding
+	Quit, Interrupt, Palette, Help, Back, Refresh, Home key.Binding
 }{
-	Quit:    binding("q", "quit", "ctrl+c"),
-	Palette: binding(":", "command"),
-	Help:    binding("?", "help"),
-	Back:    binding("esc", "back"),
-	Refresh: binding("r", "refresh"),
-	Home:    binding("h", "home"),
+	Quit:      binding("q", "quit"),
+	Interrupt: binding("ctrl+c", "quit, even in a field"),
+	Palette:   binding(":", "command"),
+	Help:      binding("?", "help"),
+	Back:      binding("esc", "back"),
+	Refresh:   binding("r", "refresh"),
+	Home:      binding("h", "home"),
 }
 
 // Model is the root of the dashboard: a stack of screens (the breadcrumbs), the command palette and
@@ -142,7 +143,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.help = false
 		return nil
 	}
-	if msg.String() == "ctrl+c" {
+	if key.Matches(msg, globalKeys.Interrupt) {
 		return tea.Quit
 	}
 	if !m.top().Capturing() {
@@ -299,7 +300,7 @@ func (m *Model) helpView(w, h int) string {
 		return lines
 	}
 	here := section("This screen", m.top().FullHelp())
-	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit})
+	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit, globalKeys.Interrupt})
 	lines := []string{t.Title.Render("Keys — " + m.top().Title()), ""}
 	for i := range max(len(here), len(everywhere)) {
 		left, right := "", ""
@@ -309,11 +310,11 @@ func (m *Model) helpView(w, h int) string {
 		if i < len(everywhere) {
 			right = everywhere[i]
 		}
-		lines = append(lines, fit(left, w/2)+right)
+		lines = append(lines, fit(fit(left, w/2)+right, w))
 	}
 	lines = append(lines, "", t.Header.Render("Commands (:)"))
 	for _, c := range paletteCommands {
-		lines = append(lines, "  "+fit(t.Key.Render(":"+c.usage), 24)+c.help)
+		lines = append(lines, fit("  "+fit(t.Key.Render(":"+c.usage), 24)+c.help, w))
 	}
 	// The way out stays on the last line when the keys and commands are taller than the screen.
 	return padLines(strings.Join(lines, "\n"), h-2) + "\n\n" + t.Dim.Render("any key closes this help")

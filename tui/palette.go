@@ -2,10 +2,11 @@ package tui
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
@@ -135,6 +136,13 @@ func tenantNames(c *Env) []string {
 	return out
 }
 
+// paletteKeys are the command line's keys; any other types into it.
+var paletteKeys = struct{ Close, Run, Complete key.Binding }{
+	Close:    binding("esc", "close"),
+	Run:      binding("enter", "run the command"),
+	Complete: binding("tab", "complete"),
+}
+
 // palette is the `:` command line with completion.
 type palette struct {
 	env   *Env
@@ -146,17 +154,17 @@ func newPalette(c *Env) *palette { return &palette{env: c} }
 
 // update handles a key; done means the palette closes.
 func (p *palette) update(msg tea.KeyPressMsg) (cmd tea.Cmd, done bool) {
-	switch msg.String() {
-	case "esc":
+	switch {
+	case key.Matches(msg, paletteKeys.Close):
 		return nil, true
-	case "enter":
+	case key.Matches(msg, paletteKeys.Run):
 		cmd, err := p.execute()
 		if err != nil {
 			p.err = err.Error()
 			return nil, false
 		}
 		return cmd, true
-	case "tab":
+	case key.Matches(msg, paletteKeys.Complete):
 		p.complete()
 		return nil, false
 	}
@@ -177,11 +185,16 @@ func parsePalette(line string) (*paletteCommand, string, error) {
 			return &paletteCommands[i], arg, nil
 		}
 	}
-	var names []string
-	for _, c := range paletteCommands {
-		names = append(names, c.name)
+	return nil, "", fmt.Errorf("unknown command %q (try: %s)", name, strings.Join(commandNames(), ", "))
+}
+
+// commandNames are the commands' names, in table order.
+func commandNames() []string {
+	names := make([]string, len(paletteCommands))
+	for i, c := range paletteCommands {
+		names[i] = c.name
 	}
-	return nil, "", fmt.Errorf("unknown command %q (try: %s)", name, strings.Join(names, ", "))
+	return names
 }
 
 func (p *palette) execute() (tea.Cmd, error) {
@@ -202,11 +215,7 @@ func (p *palette) complete() {
 		if len(fields) == 1 {
 			prefix = fields[0]
 		}
-		var names []string
-		for _, c := range paletteCommands {
-			names = append(names, c.name)
-		}
-		if m := completeFrom(prefix, names); m != "" {
+		if m := completeFrom(prefix, commandNames()); m != "" {
 			p.input.set(m + " ")
 		}
 		return
@@ -235,7 +244,7 @@ func completeFrom(prefix string, candidates []string) string {
 	if len(matches) == 0 {
 		return ""
 	}
-	sort.Strings(matches)
+	slices.Sort(matches)
 	common := matches[0]
 	for _, m := range matches[1:] {
 		for !strings.HasPrefix(m, common) {

@@ -1,9 +1,10 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,11 +277,11 @@ func (s *runs) sortRows() {
 	switch runsSorts[s.sortBy] {
 	case "longest":
 		now := s.env.now()
-		sort.SliceStable(s.rows, func(i, j int) bool { return runElapsed(s.rows[i], now) > runElapsed(s.rows[j], now) })
+		slices.SortStableFunc(s.rows, func(a, b store.Run) int { return cmp.Compare(runElapsed(b, now), runElapsed(a, now)) })
 	case "type":
-		sort.SliceStable(s.rows, func(i, j int) bool { return s.rows[i].Type < s.rows[j].Type })
+		slices.SortStableFunc(s.rows, func(a, b store.Run) int { return cmp.Compare(a.Type, b.Type) })
 	default:
-		sort.SliceStable(s.rows, func(i, j int) bool { return s.rows[i].ID > s.rows[j].ID })
+		slices.SortStableFunc(s.rows, func(a, b store.Run) int { return cmp.Compare(b.ID, a.ID) })
 	}
 }
 
@@ -326,45 +327,64 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return navigate(newRunDetail(s.env, r.ID))
 		}
 	case key.Matches(msg, k.Mark):
-		if r, ok := s.current(); ok {
-			s.marked[r.ID] = !s.marked[r.ID]
-			if !s.marked[r.ID] {
-				delete(s.marked, r.ID)
-			}
-			s.drawMarks()
-			s.table.move(1, len(s.rows), s.tableHeight())
-		}
+		s.toggleMark()
 	case key.Matches(msg, k.Copy):
 		if r, ok := s.current(); ok {
 			return tea.Batch(tea.SetClipboard(fmt.Sprint(r.ID)), flash(fmt.Sprintf("copied run id %d", r.ID)))
 		}
 	case key.Matches(msg, k.Cancel):
-		ids := s.cancelTargets()
-		if len(ids) == 0 {
-			return flash("nothing to cancel: mark active runs with space, or select one")
-		}
-		s.ask(fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(ids)),
-			"nothing cancelled", func() tea.Cmd { return s.cancelRuns(ids) })
+		return s.cancel()
 	case key.Matches(msg, k.Retry):
-		if len(s.marked) > 0 {
-			ids := s.markedWhere(func(r store.Run) bool { return !r.Active() })
-			if len(ids) == 0 {
-				return flash("nothing to retry: none of the marked runs has finished")
-			}
-			s.ask(fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(ids)),
-				"nothing retried", func() tea.Cmd { return s.retryRuns(ids) })
-			return nil
-		}
-		r, ok := s.current()
-		switch {
-		case !ok:
-			return flash("nothing to retry: mark finished runs with space, or select one")
-		case r.Active():
-			return flash(fmt.Sprintf("run %d is still %s: only a finished run can be retried", r.ID, r.Status))
-		}
-		return retryRun(s.env, r.ID, false)
+		return s.retry()
 	}
 	return nil
+}
+
+// cancel asks to cancel the marked active runs, or the selected one.
+func (s *runs) cancel() tea.Cmd {
+	ids := s.cancelTargets()
+	if len(ids) == 0 {
+		return flash("nothing to cancel: mark active runs with space, or select one")
+	}
+	s.ask(fmt.Sprintf("Cancel %d run(s)? y to confirm, any other key to keep them", len(ids)),
+		"nothing cancelled", func() tea.Cmd { return s.cancelRuns(ids) })
+	return nil
+}
+
+// retry asks to retry the marked finished runs; with none marked it retries the selected one at once.
+func (s *runs) retry() tea.Cmd {
+	if len(s.marked) > 0 {
+		ids := s.markedWhere(func(r store.Run) bool { return !r.Active() })
+		if len(ids) == 0 {
+			return flash("nothing to retry: none of the marked runs has finished")
+		}
+		s.ask(fmt.Sprintf("Retry %d run(s)? y to start them again, any other key to leave them", len(ids)),
+			"nothing retried", func() tea.Cmd { return s.retryRuns(ids) })
+		return nil
+	}
+	r, ok := s.current()
+	switch {
+	case !ok:
+		return flash("nothing to retry: mark finished runs with space, or select one")
+	case r.Active():
+		return flash(fmt.Sprintf("run %d is still %s: only a finished run can be retried", r.ID, r.Status))
+	}
+	return retryRun(s.env, r.ID, false)
+}
+
+// toggleMark marks the selected run, or unmarks it, and moves to the next.
+func (s *runs) toggleMark() {
+	r, ok := s.current()
+	if !ok {
+		return
+	}
+	if s.marked[r.ID] {
+		delete(s.marked, r.ID)
+	} else {
+		s.marked[r.ID] = true
+	}
+	s.drawMarks()
+	s.table.move(1, len(s.rows), s.tableHeight())
 }
 
 // ask puts a question above the table (which gives it a line).
@@ -402,13 +422,22 @@ func (s *runs) cancelTargets() []int64 {
 	return ids
 }
 
-func (s *runs) cancelRuns(ids []int64) tea.Cmd {
+// onMarked clears the marks and returns the command that acts on runs, once confirmed, and says in
+// one line what came of it.
+func (s *runs) onMarked(act func(ctx context.Context, c *Env) flashMsg) tea.Cmd {
 	c := s.env
 	s.marked = map[int64]bool{}
 	s.drawMarks()
 	return func() tea.Msg {
 		ctx, cancel := c.callContext()
 		defer cancel()
+		return act(ctx, c)
+	}
+}
+
+// cancelRuns asks the engine to cancel each of the runs ids.
+func (s *runs) cancelRuns(ids []int64) tea.Cmd {
+	return s.onMarked(func(ctx context.Context, c *Env) flashMsg {
 		done, failed := 0, []string{}
 		for _, id := range ids {
 			if _, err := c.Svc.Cancel(ctx, c.Actor, id); err != nil {
@@ -421,17 +450,12 @@ func (s *runs) cancelRuns(ids []int64) tea.Cmd {
 			return flashMsg{text: fmt.Sprintf("cancelled %d, %d refused: %s", done, len(failed), strings.Join(failed, "; ")), isErr: true}
 		}
 		return flashMsg{text: fmt.Sprintf("cancel requested for %d run(s)", done)}
-	}
+	})
 }
 
 // retryRuns retries each of the finished runs ids and says in one line what came of it.
 func (s *runs) retryRuns(ids []int64) tea.Cmd {
-	c := s.env
-	s.marked = map[int64]bool{}
-	s.drawMarks()
-	return func() tea.Msg {
-		ctx, cancel := c.callContext()
-		defer cancel()
+	return s.onMarked(func(ctx context.Context, c *Env) flashMsg {
 		var started, active, refused []string
 		for _, id := range ids {
 			res, err := c.Svc.Retry(ctx, c.Actor, id)
@@ -452,7 +476,7 @@ func (s *runs) retryRuns(ids []int64) tea.Cmd {
 			return flashMsg{text: text + fmt.Sprintf("; %d refused: %s", len(refused), strings.Join(refused, "; ")), isErr: true}
 		}
 		return flashMsg{text: text}
-	}
+	})
 }
 
 func orNone(items []string) string {

@@ -1,9 +1,10 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,7 +153,7 @@ func latestPerType(runs []store.Run) []store.Run {
 			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	slices.SortStableFunc(out, func(a, b store.Run) int { return cmp.Compare(a.Type, b.Type) })
 	return out
 }
 
