@@ -12,7 +12,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// The restore screen (issues #7, #8): the preview of restoring a backup set into a tenant (per
+// The restore screen: the preview of restoring a backup set into a tenant (per
 // item create or update, the field diff against the target's current object and the assignment
 // mapping, unresolved references highlighted) and a typed confirmation: the start is enabled only
 // once the target tenant's name is typed exactly. Everything shown comes from PostgreSQL
