@@ -302,15 +302,20 @@ func (m *Model) helpView(w, h int) string {
 	here := section("This screen", m.top().FullHelp())
 	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit, globalKeys.Interrupt})
 	lines := []string{t.Title.Render("Keys — " + m.top().Title()), ""}
-	for i := range max(len(here), len(everywhere)) {
-		left, right := "", ""
-		if i < len(here) {
-			left = here[i]
+	if 2+len(here)+1+len(everywhere)+2 <= h {
+		lines = append(append(append(lines, here...), ""), everywhere...)
+	} else {
+		// Stacked, the global keys would fall off the screen: they go beside the screen's.
+		for i := range max(len(here), len(everywhere)) {
+			left, right := "", ""
+			if i < len(here) {
+				left = here[i]
+			}
+			if i < len(everywhere) {
+				right = everywhere[i]
+			}
+			lines = append(lines, fit(fit(left, w/2)+right, w))
 		}
-		if i < len(everywhere) {
-			right = everywhere[i]
-		}
-		lines = append(lines, fit(fit(left, w/2)+right, w))
 	}
 	lines = append(lines, "", t.Header.Render("Commands (:)"))
 	for _, c := range paletteCommands {
