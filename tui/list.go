@@ -59,8 +59,8 @@ type listSpec[T, X any] struct {
 type listQuery[T any] struct {
 	search  string // the `/` text, when the spec searches on the server
 	deleted bool   // include deleted rows (the lists' show-deleted toggle)
-	more    bool   // the page after last, appended to the rows loaded
-	last    T
+	more    bool   // load the page after last and append it to the rows loaded
+	last    T      // with more: the last row loaded
 }
 
 // listAction is a key of one list screen.
