@@ -122,7 +122,7 @@ func TestSecurityHostileInput(t *testing.T) {
 	}
 
 	// The dashboard: every `/` filter and the palette, typed (pasted) with each hostile string.
-	dash := newDashboard(t, &tui.Context{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Width: 160, Height: 48})
+	dash := newDashboard(t, &tui.Env{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Width: 160, Height: 48})
 	dash.waitFor(10*time.Second, containsAll("CONNECTIONS"))
 	screens := 0
 	dashStrings := hostileStrings

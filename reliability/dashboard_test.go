@@ -19,7 +19,7 @@ type dashboard struct {
 	msgs chan tea.Msg
 }
 
-func newDashboard(t *testing.T, c *tui.Context) *dashboard {
+func newDashboard(t *testing.T, c *tui.Env) *dashboard {
 	t.Helper()
 	d := &dashboard{t: t, m: tui.New(c, nil), msgs: make(chan tea.Msg, 1024)}
 	t.Cleanup(d.m.Close)

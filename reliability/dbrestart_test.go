@@ -51,7 +51,7 @@ func TestReliabilityDatabaseRestart(t *testing.T) {
 	watcher := hub.Subscribe()
 	t.Cleanup(watcher.Close)
 
-	dash := newDashboard(t, &tui.Context{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Subscribe: hub.Subscribe,
+	dash := newDashboard(t, &tui.Env{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Subscribe: hub.Subscribe,
 		Width: 160, Height: 60, EngineEmbedded: true})
 	dash.waitFor(10*time.Second, containsAll("● live"))
 	dash.press("o")

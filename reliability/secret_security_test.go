@@ -183,7 +183,7 @@ func TestSecuritySecretNeverLeaks(t *testing.T) {
 	check("the Service's JSON", string(js))
 
 	// Every dashboard screen, including a failed run's detail and the audit log.
-	dash := newDashboard(t, &tui.Context{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Width: 200, Height: 60})
+	dash := newDashboard(t, &tui.Env{Svc: b.svc, Actor: b.admin, Theme: tui.ThemeNamed("dark"), Width: 200, Height: 60})
 	screens := []string{dash.waitFor(10*time.Second, containsAll("CONNECTIONS"))}
 	for _, keys := range [][]string{{":", "tenants", "enter"}, {"enter"}, {"esc", ":", "runs all", "enter"}, {"enter"},
 		{"esc", ":", "audit", "enter"}, {":", "groups leak-0", "enter"}, {":", "roles leak-0", "enter"}, {":", "backups", "enter"},

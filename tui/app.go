@@ -13,20 +13,21 @@ import (
 
 // Global keys: the root handles these unless a screen's text field has the keyboard.
 var globalKeys = struct {
-	Quit, Palette, Help, Back, Refresh, Home key.Binding
+	Quit, Interrupt, Palette, Help, Back, Refresh, Home key.Binding
 }{
-	Quit:    binding("q", "quit", "ctrl+c"),
-	Palette: binding(":", "command"),
-	Help:    binding("?", "help"),
-	Back:    binding("esc", "back"),
-	Refresh: binding("r", "refresh"),
-	Home:    binding("h", "home"),
+	Quit:      binding("q", "quit"),
+	Interrupt: binding("ctrl+c", "quit, even in a field"),
+	Palette:   binding(":", "command"),
+	Help:      binding("?", "help"),
+	Back:      binding("esc", "back"),
+	Refresh:   binding("r", "refresh"),
+	Home:      binding("h", "home"),
 }
 
 // Model is the root of the dashboard: a stack of screens (the breadcrumbs), the command palette and
 // the help overlay. Its Update only routes.
 type Model struct {
-	ctx      *Context
+	env      *Env
 	stack    []Screen
 	palette  *palette
 	help     bool
@@ -36,12 +37,12 @@ type Model struct {
 }
 
 // New returns the dashboard opened on start (nil: the triage home).
-func New(c *Context, start Screen) *Model {
+func New(c *Env, start Screen) *Model {
 	if start == nil {
 		start = newHome(c)
 	}
 	c.Live = c.Subscribe != nil
-	m := &Model{ctx: c, stack: []Screen{start}}
+	m := &Model{env: c, stack: []Screen{start}}
 	if c.Subscribe != nil {
 		m.sub = c.Subscribe()
 	}
@@ -77,8 +78,8 @@ func (m *Model) waitHub() tea.Cmd {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.ctx.Width, m.ctx.Height = msg.Width, msg.Height
-		return m, nil
+		m.env.Width, m.env.Height = msg.Width, msg.Height
+		return m, m.toScreens(msg) // screens lay their rows out for the new width
 	case hubMsg:
 		return m, m.onHub(msg)
 	case navigateMsg:
@@ -112,18 +113,18 @@ func (m *Model) toScreens(msg tea.Msg) tea.Cmd {
 
 func (m *Model) onHub(msg hubMsg) tea.Cmd {
 	if !msg.ok {
-		m.ctx.Live = false
+		m.env.Live = false
 		return nil
 	}
 	switch msg.n.Kind {
 	case store.KindDisconnected:
-		m.ctx.Live = false
+		m.env.Live = false
 		return m.waitHub()
 	case store.KindReload:
-		m.ctx.Live = true
+		m.env.Live = true
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
-	m.ctx.Live = true
+	m.env.Live = true
 	if m.top().Relevant(msg.n) {
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
@@ -142,7 +143,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.help = false
 		return nil
 	}
-	if msg.String() == "ctrl+c" {
+	if key.Matches(msg, globalKeys.Interrupt) {
 		return tea.Quit
 	}
 	if !m.top().Capturing() {
@@ -150,7 +151,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, globalKeys.Quit):
 			return tea.Quit
 		case key.Matches(msg, globalKeys.Palette):
-			m.palette = newPalette(m.ctx)
+			m.palette = newPalette(m.env)
 			return nil
 		case key.Matches(msg, globalKeys.Help):
 			m.help = true
@@ -163,7 +164,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, globalKeys.Home):
 			m.stack = m.stack[:1]
 			if _, ok := m.stack[0].(*home); !ok {
-				m.stack[0] = newHome(m.ctx)
+				m.stack[0] = newHome(m.env)
 				return m.stack[0].Init()
 			}
 			return m.stack[0].Reload()
@@ -193,30 +194,26 @@ func (m *Model) View() tea.View {
 
 // Render is the whole screen as a string (golden tests strip its colours).
 func (m *Model) Render() string {
-	w, h := m.ctx.Width, m.ctx.Height
-	if w <= 0 || h <= 0 {
-		w, h = 80, 24
-	}
+	w, h := m.env.size()
 	if w < 40 || h < 10 {
 		return "TenantAtlas needs at least 40×10\n(now " + fmt.Sprintf("%d×%d", w, h) + ")"
 	}
 	header := m.header(w)
 	body := ""
-	bodyHeight := h - 3
 	switch {
 	case m.help:
-		body = m.helpView(w, bodyHeight)
+		body = m.helpView(w, bodyHeight(h))
 	default:
-		body = m.top().View(w, bodyHeight)
+		body = m.top().View(w, bodyHeight(h))
 	}
-	body = padLines(body, bodyHeight)
+	body = padLines(body, bodyHeight(h))
 	status := m.statusLine(w)
 	hints := m.hintLine(w)
 	return header + "\n" + body + "\n" + status + "\n" + hints
 }
 
 func (m *Model) header(w int) string {
-	t := m.ctx.Theme
+	t := m.env.Theme
 	var crumbs []string
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
@@ -228,15 +225,15 @@ func (m *Model) header(w int) string {
 		crumbs = crumbs[1:]
 		left = t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ … ▸ "+strings.Join(crumbs, " ▸ "))
 	}
-	live := m.ctx.Tone("ok", "● live")
-	if !m.ctx.Live {
-		live = m.ctx.Tone("warn", "○ reconnecting")
-		if m.ctx.Subscribe == nil {
-			live = m.ctx.Tone("muted", "○ static")
+	live := m.env.Tone("ok", "● live")
+	if !m.env.Live {
+		live = m.env.Tone("warn", "○ reconnecting")
+		if m.env.Subscribe == nil {
+			live = m.env.Tone("muted", "○ static")
 		}
 	}
-	who := m.ctx.Actor.Name
-	if !m.ctx.EngineEmbedded {
+	who := m.env.Actor.Name
+	if !m.env.EngineEmbedded {
 		who += " · watch only"
 	}
 	right = t.Dim.Render(who) + "  " + live
@@ -255,15 +252,15 @@ func (m *Model) statusLine(w int) string {
 		return ""
 	}
 	if m.flashBad {
-		return fit(m.ctx.Theme.Error.Render("✖ "+m.flash), w)
+		return fit(m.env.Theme.Error.Render("✖ "+m.flash), w)
 	}
-	return fit(m.ctx.Theme.Flash.Render(m.flash), w)
+	return fit(m.env.Theme.Flash.Render(m.flash), w)
 }
 
 func (m *Model) hintLine(w int) string {
-	t := m.ctx.Theme
+	t := m.env.Theme
 	var parts []string
-	for _, b := range m.top().Bindings() {
+	for _, b := range m.top().ShortHelp() {
 		if b.Enabled() {
 			parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
 		}
@@ -290,28 +287,53 @@ func (m *Model) hintLine(w int) string {
 	return line + "  " + help
 }
 
+// helpView lists the screen's keys beside the global ones, then the `:` commands.
 func (m *Model) helpView(w, h int) string {
-	t := m.ctx.Theme
-	var b strings.Builder
-	b.WriteString(t.Title.Render("Keys — "+m.top().Title()) + "\n\n")
-	section := func(title string, bs []key.Binding) {
-		b.WriteString(t.Header.Render(title) + "\n")
+	t := m.env.Theme
+	section := func(title string, bs []key.Binding) []string {
+		lines := []string{t.Header.Render(title)}
 		for _, k := range bs {
-			if !k.Enabled() {
-				continue
+			if k.Enabled() {
+				lines = append(lines, "  "+fit(t.Key.Render(strings.Join(k.Keys(), "/")), 16)+k.Help().Desc)
 			}
-			b.WriteString("  " + fit(t.Key.Render(strings.Join(k.Keys(), "/")), 16) + k.Help().Desc + "\n")
 		}
-		b.WriteString("\n")
+		return lines
 	}
-	section("This screen", m.top().Bindings())
-	section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit})
-	b.WriteString(t.Header.Render("Commands (:)") + "\n")
+	here := section("This screen", m.top().FullHelp())
+	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit, globalKeys.Interrupt})
+	lines := []string{t.Title.Render("Keys — " + m.top().Title()), ""}
+	if 2+len(here)+1+len(everywhere)+2 <= h {
+		lines = append(append(append(lines, here...), ""), everywhere...)
+	} else {
+		// Stacked, the global keys would fall off the screen: they go beside the screen's.
+		for i := range max(len(here), len(everywhere)) {
+			left, right := "", ""
+			if i < len(here) {
+				left = here[i]
+			}
+			if i < len(everywhere) {
+				right = everywhere[i]
+			}
+			lines = append(lines, fit(fit(left, w/2)+right, w))
+		}
+	}
+	lines = append(lines, "", t.Header.Render("Commands (:)"))
 	for _, c := range paletteCommands {
-		b.WriteString("  " + fit(t.Key.Render(":"+c.usage), 24) + c.help + "\n")
+		lines = append(lines, fit("  "+fit(t.Key.Render(":"+c.usage), 24)+c.help, w))
 	}
-	b.WriteString("\n" + t.Dim.Render("any key closes this help"))
-	return padLines(b.String(), h)
+	// The way out stays on the last line when the keys and commands are taller than the screen.
+	return padLines(strings.Join(lines, "\n"), h-2) + "\n\n" + t.Dim.Render("any key closes this help")
 }
 
 func ansiWidth(s string) int { return lipgloss.Width(s) }
+
+// size is the terminal's size, 80×24 until the terminal has told it.
+func (c *Env) size() (width, height int) {
+	if c.Width <= 0 || c.Height <= 0 {
+		return 80, 24
+	}
+	return c.Width, c.Height
+}
+
+// bodyHeight is the height a screen draws in: the terminal's less the header, status and hint lines.
+func bodyHeight(height int) int { return height - 3 }

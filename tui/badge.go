@@ -46,7 +46,7 @@ func runBadgeKey(r store.Run) string {
 }
 
 // Badge renders a badge by key; an unknown key renders as its own text, muted.
-func (c *Context) Badge(key string) string {
+func (c *Env) Badge(key string) string {
 	b, ok := badges[key]
 	if !ok {
 		b = badge{"·", key, "muted"}
@@ -55,9 +55,9 @@ func (c *Context) Badge(key string) string {
 }
 
 // RunBadge renders a run's badge.
-func (c *Context) RunBadge(r store.Run) string { return c.Badge(runBadgeKey(r)) }
+func (c *Env) RunBadge(r store.Run) string { return c.Badge(runBadgeKey(r)) }
 
 // Tone colours text with a badge tone.
-func (c *Context) Tone(tone, s string) string {
+func (c *Env) Tone(tone, s string) string {
 	return lipgloss.NewStyle().Foreground(c.Theme.Colors[tone]).Render(s)
 }

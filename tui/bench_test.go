@@ -31,7 +31,7 @@ func BenchmarkDashboard(b *testing.B) {
 	}
 	// The benchmark owns the hub subscription and hands its notifications to the model, as the
 	// program's hub wait would.
-	c := &Context{Svc: bundle.svc, Actor: bundle.admin, Theme: ThemeNamed("dark"), Width: 160, Height: 48, EngineEmbedded: true}
+	c := &Env{Svc: bundle.svc, Actor: bundle.admin, Theme: ThemeNamed("dark"), Width: 160, Height: 48, EngineEmbedded: true}
 	sub := hub.Subscribe()
 	defer sub.Close()
 

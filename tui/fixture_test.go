@@ -135,8 +135,8 @@ func (b *testBundle) connID(t *testing.T, tenant string) int64 {
 
 func ptr[T any](v T) *T { return &v }
 
-func (b *testBundle) context(w, h int) *Context {
-	return &Context{Svc: b.svc, Actor: b.admin, Theme: ThemeNamed("dark"), Now: func() time.Time { return fixedNow },
+func (b *testBundle) context(w, h int) *Env {
+	return &Env{Svc: b.svc, Actor: b.admin, Theme: ThemeNamed("dark"), Now: func() time.Time { return fixedNow },
 		Width: w, Height: h, EngineEmbedded: true}
 }
 

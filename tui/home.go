@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -23,27 +24,21 @@ var homeKeys = struct{ Up, Down, Open, Runs, Tenants key.Binding }{
 
 // home is the triage screen: what needs attention now.
 type home struct {
-	ctx    *Context
-	id     int64
-	load   loader
+	env    *Env
+	fetch  fetcher[engine.Triage]
 	triage *engine.Triage
 	err    error
-	cursor int
-	items  []homeItem // selectable lines, in display order
+	cursor int        // among the selectable lines
+	lines  []homeLine // drawn when the triage arrives
 }
 
-// homeItem is a selectable line and where enter takes it.
-type homeItem struct {
-	open func() tea.Cmd
+// homeLine is a line of the triage; a selectable one opens what it shows on enter.
+type homeLine struct {
+	text string
+	open func() tea.Cmd // nil: not selectable
 }
 
-type homeLoadedMsg struct {
-	id     int64
-	triage engine.Triage
-	err    error
-}
-
-func newHome(c *Context) *home { return &home{ctx: c, id: nextScreenID()} }
+func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[engine.Triage]()} }
 
 func (s *home) Title() string   { return "Home" }
 func (s *home) Init() tea.Cmd   { return s.Reload() }
@@ -55,122 +50,137 @@ func (s *home) Relevant(n store.Notification) bool {
 }
 
 func (s *home) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id := s.ctx, s.id
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
-		tr, err := c.Svc.Triage(ctx, c.Actor, c.now())
-		return homeLoadedMsg{id: id, triage: tr, err: err}
-	}
+	c := s.env
+	return s.fetch.start(c, func(ctx context.Context) (engine.Triage, error) {
+		return c.Svc.Triage(ctx, c.Actor, c.now())
+	})
 }
 
-func (s *home) Bindings() []key.Binding {
+func (s *home) ShortHelp() []key.Binding {
 	return []key.Binding{homeKeys.Open, homeKeys.Runs, homeKeys.Tenants}
+}
+
+func (s *home) FullHelp() []key.Binding {
+	return append(s.ShortHelp(), homeKeys.Up, homeKeys.Down)
 }
 
 func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case homeLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.triage = &msg.triage
-		}
-		if again {
-			return s, s.Reload()
-		}
+	case loaded[engine.Triage]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.KeyPressMsg:
 		switch {
 		case key.Matches(msg, homeKeys.Up):
 			s.cursor = max(s.cursor-1, 0)
 		case key.Matches(msg, homeKeys.Down):
-			s.cursor = min(s.cursor+1, max(len(s.items)-1, 0))
+			s.cursor = min(s.cursor+1, max(len(s.selectable())-1, 0))
 		case key.Matches(msg, homeKeys.Open):
-			if s.cursor < len(s.items) {
-				return s, s.items[s.cursor].open()
+			if items := s.selectable(); s.cursor < len(items) {
+				return s, items[s.cursor].open()
 			}
 		case key.Matches(msg, homeKeys.Runs):
-			return s, navigate(newRuns(s.ctx, runsOptions{tab: allTab}))
+			return s, navigate(newRuns(s.env, runsOptions{tab: allTab}))
 		case key.Matches(msg, homeKeys.Tenants):
-			return s, navigate(newTenants(s.ctx))
+			return s, navigate(newTenants(s.env))
 		}
 	}
 	return s, nil
 }
 
+// show keeps a triage and draws it.
+func (s *home) show(tr engine.Triage) {
+	s.triage = &tr
+	s.layout()
+}
+
+// layout draws the triage into lines, when it arrives: View only fits them and marks the cursor's.
+func (s *home) layout() {
+	t := s.env.Theme
+	tr := s.triage
+	now := s.env.now()
+	s.lines = s.lines[:0]
+	line := func(text string) { s.lines = append(s.lines, homeLine{text: text}) }
+	selectable := func(text string, open func() tea.Cmd) { s.lines = append(s.lines, homeLine{text: text, open: open}) }
+
+	summary := fmt.Sprintf("%d running · %d queued", tr.Active[store.StatusRunning], tr.Active[store.StatusQueued])
+	line(t.Header.Render("NOW  ") + summary + t.Dim.Render("   runs/hour (24h): ") + s.hourly(now))
+	line("")
+
+	line(t.Header.Render("CONNECTIONS NEEDING ATTENTION"))
+	if len(tr.Connections) == 0 {
+		line(t.Dim.Render("  all connections verified and healthy"))
+	}
+	for _, p := range tr.Connections {
+		text := "  " + fit(p.TenantName, 16) + " " + s.env.Badge("connection:"+p.Status)
+		if len(p.MissingPermissions) > 0 {
+			text += "  missing " + t.Error.Render(strings.Join(p.MissingPermissions, ", "))
+		} else if p.ReasonCode != nil {
+			text += "  " + *p.ReasonCode
+		} else if p.Status == "unverified" || p.Status == "none" {
+			text += t.Dim.Render("  never verified: open it and press v")
+		}
+		selectable(text, func() tea.Cmd { return navigate(newTenantDetail(s.env, p.TenantID, p.TenantName)) })
+	}
+	line("")
+	line(t.Header.Render("FAILED AND BLOCKED RUNS, LAST 24 HOURS, BY REASON"))
+	if len(tr.Problems) == 0 {
+		line(t.Dim.Render("  none"))
+	}
+	for _, g := range tr.Problems {
+		text := fmt.Sprintf("  %s %s  %s", s.env.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
+		text += t.Dim.Render(fmt.Sprintf(" %d tenant(s) · last #%d %s ago", g.Tenants, g.LatestRunID, ago(now, g.LatestAt)))
+		selectable(text, func() tea.Cmd { return navigate(newRunDetail(s.env, g.LatestRunID)) })
+		if info, known := reason.Lookup(reason.Code(g.ReasonCode)); known {
+			line(t.Dim.Render("       → " + info.Hint))
+		}
+	}
+	line("")
+	line(t.Header.Render("STUCK RUNS"))
+	if len(tr.Stuck) == 0 {
+		line(t.Dim.Render(fmt.Sprintf("  none (running without a heartbeat for %s, or queued over %s)", compact(engine.StuckHeartbeatAge), compact(engine.StuckQueuedAge))))
+	}
+	for _, r := range tr.Stuck {
+		why := "no heartbeat for " + ago(now, deref(r.HeartbeatAt))
+		if r.Status == store.StatusQueued {
+			why = "queued " + ago(now, r.CreatedAt) + ": is an engine running?"
+		}
+		selectable(fmt.Sprintf("  #%d %s %s %s  %s", r.ID, r.Type, dashIfEmpty(r.TenantName), s.env.RunBadge(r), t.Dim.Render(why)),
+			func() tea.Cmd { return navigate(newRunDetail(s.env, r.ID)) })
+	}
+	s.cursor = min(s.cursor, max(len(s.selectable())-1, 0))
+}
+
+// selectable are the lines enter opens, in display order.
+func (s *home) selectable() []homeLine {
+	var out []homeLine
+	for _, l := range s.lines {
+		if l.open != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func (s *home) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
 	if s.triage == nil {
 		return t.Dim.Render("loading…")
 	}
-	tr := s.triage
-	now := s.ctx.now()
-	s.items = s.items[:0]
-	var lines []string
-	selectable := func(line string, open func() tea.Cmd) {
-		if len(s.items) == s.cursor {
-			line = t.Selected.Render(fit(stripStyles(line), width))
+	lines := make([]string, 0, len(s.lines))
+	item := 0
+	for _, l := range s.lines {
+		text := fit(l.text, width)
+		if l.open != nil {
+			if item == s.cursor {
+				text = t.Selected.Render(fit(stripStyles(l.text), width))
+			}
+			item++
 		}
-		s.items = append(s.items, homeItem{open: open})
-		lines = append(lines, fit(line, width))
-	}
-
-	summary := fmt.Sprintf("%d running · %d queued", tr.Active[store.StatusRunning], tr.Active[store.StatusQueued])
-	lines = append(lines, fit(t.Header.Render("NOW  ")+summary+t.Dim.Render("   runs/hour (24h): ")+s.hourly(now), width), "")
-
-	lines = append(lines, t.Header.Render("CONNECTIONS NEEDING ATTENTION"))
-	if len(tr.Connections) == 0 {
-		lines = append(lines, t.Dim.Render("  all connections verified and healthy"))
-	}
-	for _, p := range tr.Connections {
-		p := p
-		line := "  " + fit(p.TenantName, 16) + " " + s.ctx.Badge("connection:"+p.Status)
-		if len(p.MissingPermissions) > 0 {
-			line += "  missing " + t.Error.Render(strings.Join(p.MissingPermissions, ", "))
-		} else if p.ReasonCode != nil {
-			line += "  " + *p.ReasonCode
-		} else if p.Status == "unverified" || p.Status == "none" {
-			line += t.Dim.Render("  never verified: open it and press v")
-		}
-		selectable(line, func() tea.Cmd { return navigate(newTenantDetail(s.ctx, p.TenantID, p.TenantName)) })
-	}
-	lines = append(lines, "", t.Header.Render("FAILED AND BLOCKED RUNS, LAST 24 HOURS, BY REASON"))
-	if len(tr.Problems) == 0 {
-		lines = append(lines, t.Dim.Render("  none"))
-	}
-	for _, g := range tr.Problems {
-		g := g
-		line := fmt.Sprintf("  %s %s  %s", s.ctx.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
-		line += t.Dim.Render(fmt.Sprintf(" %d tenant(s) · last #%d %s ago", g.Tenants, g.LatestRunID, ago(now, g.LatestAt)))
-		selectable(line, func() tea.Cmd { return navigate(newRunDetail(s.ctx, g.LatestRunID)) })
-		if info, known := reason.Lookup(reason.Code(g.ReasonCode)); known {
-			lines = append(lines, fit(t.Dim.Render("       → "+info.Hint), width))
-		}
-	}
-	lines = append(lines, "", t.Header.Render("STUCK RUNS"))
-	if len(tr.Stuck) == 0 {
-		lines = append(lines, t.Dim.Render(fmt.Sprintf("  none (running without a heartbeat for %s, or queued over %s)", compact(engine.StuckHeartbeatAge), compact(engine.StuckQueuedAge))))
-	}
-	for _, r := range tr.Stuck {
-		r := r
-		why := "no heartbeat for " + ago(now, deref(r.HeartbeatAt))
-		if r.Status == store.StatusQueued {
-			why = "queued " + ago(now, r.CreatedAt) + ": is an engine running?"
-		}
-		selectable(fmt.Sprintf("  #%d %s %s %s  %s", r.ID, r.Type, dashIfEmpty(r.TenantName), s.ctx.RunBadge(r), t.Dim.Render(why)),
-			func() tea.Cmd { return navigate(newRunDetail(s.ctx, r.ID)) })
-	}
-	if s.cursor >= len(s.items) {
-		s.cursor = max(len(s.items)-1, 0)
+		lines = append(lines, text)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -190,9 +200,9 @@ func (s *home) hourly(now time.Time) string {
 			failed += h.Count
 		}
 	}
-	out := s.ctx.Tone("info", sparkline(buckets))
+	out := s.env.Tone("info", sparkline(buckets))
 	if failed > 0 {
-		out += " " + s.ctx.Tone("bad", fmt.Sprintf("%d failed/blocked", failed))
+		out += " " + s.env.Tone("bad", fmt.Sprintf("%d failed/blocked", failed))
 	}
 	return out
 }

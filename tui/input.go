@@ -1,9 +1,24 @@
 package tui
 
 import (
-	tea "charm.land/bubbletea/v2"
 	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
+
+// inputKeys edit a one-line text field; any other key with text types it.
+var inputKeys = struct{ Delete, Clear, Space key.Binding }{
+	Delete: binding("backspace", "delete a character"),
+	Clear:  binding("ctrl+u", "clear"),
+	Space:  binding("space", "a space"),
+}
+
+// filterKeys end typing a filter.
+var filterKeys = struct{ Keep, Clear key.Binding }{
+	Keep:  binding("enter", "keep the filter"),
+	Clear: binding("esc", "clear the filter"),
+}
 
 // lineInput is a one-line text field: printable keys insert, backspace deletes, ctrl+u clears.
 // It has no blinking cursor, so views render deterministically.
@@ -13,16 +28,16 @@ type lineInput struct {
 
 // update applies a key and reports whether it was consumed.
 func (in *lineInput) update(msg tea.KeyPressMsg) bool {
-	switch msg.String() {
-	case "backspace":
+	switch {
+	case key.Matches(msg, inputKeys.Delete):
 		if len(in.value) > 0 {
 			in.value = in.value[:len(in.value)-1]
 		}
 		return true
-	case "ctrl+u":
+	case key.Matches(msg, inputKeys.Clear):
 		in.value = nil
 		return true
-	case "space":
+	case key.Matches(msg, inputKeys.Space):
 		in.value = append(in.value, ' ')
 		return true
 	}
@@ -48,11 +63,11 @@ func (f *filterField) String() string { return f.text.String() }
 
 // key handles a key while typing and reports whether the text changed (the screen refilters).
 func (f *filterField) key(msg tea.KeyPressMsg) (changed bool) {
-	switch msg.String() {
-	case "enter":
+	switch {
+	case key.Matches(msg, filterKeys.Keep):
 		f.typing = false
 		return false
-	case "esc":
+	case key.Matches(msg, filterKeys.Clear):
 		f.typing = false
 		changed = f.text.String() != ""
 		f.text.set("")

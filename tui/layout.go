@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -58,26 +60,49 @@ func (t *table) widths(width int) []int {
 	return out
 }
 
-func (t *table) clamp(height int) { t.clampTo(len(t.rows), height) }
-
-// clampTo keeps the cursor within n rows and scrolled into view.
+// clampTo keeps the cursor within n rows and scrolled into view of a table height lines high.
+// Screens call it in Update, when rows arrive or the cursor moves.
 func (t *table) clampTo(n, height int) {
-	if t.cursor >= n {
-		t.cursor = n - 1
-	}
-	if t.cursor < 0 {
-		t.cursor = 0
-	}
+	t.cursor = max(min(t.cursor, n-1), 0)
+	t.offset = t.offsetFor(height)
+}
+
+// offsetFor is the first row drawn at height: the stored offset, moved as little as keeps the cursor
+// in view (after a resize the stored one may not).
+func (t *table) offsetFor(height int) int {
 	visible := max(height-1, 1)
-	if t.cursor < t.offset {
-		t.offset = t.cursor
+	offset := t.offset
+	if t.cursor < offset {
+		offset = t.cursor
 	}
-	if t.cursor >= t.offset+visible {
-		t.offset = t.cursor - visible + 1
+	if t.cursor >= offset+visible {
+		offset = t.cursor - visible + 1
 	}
-	if t.offset < 0 {
-		t.offset = 0
+	return max(offset, 0)
+}
+
+// moveKey moves the cursor on a listKeys key over n rows, in a table height lines high (a page is
+// what it shows), and reports whether msg was one.
+func (t *table) moveKey(msg tea.KeyPressMsg, n, height int) bool {
+	page := max(height-1, 1) // the rows it shows, under its header
+	k := listKeys
+	switch {
+	case key.Matches(msg, k.Up):
+		t.move(-1, n, height)
+	case key.Matches(msg, k.Down):
+		t.move(1, n, height)
+	case key.Matches(msg, k.PageUp):
+		t.move(-page, n, height)
+	case key.Matches(msg, k.PageDown):
+		t.move(page, n, height)
+	case key.Matches(msg, k.Top):
+		t.move(-n, n, height)
+	case key.Matches(msg, k.Bottom):
+		t.move(n, n, height)
+	default:
+		return false
 	}
+	return true
 }
 
 // move moves the cursor by delta within n rows (the screen's data, which may be newer than the
@@ -87,8 +112,9 @@ func (t *table) move(delta, n, height int) {
 	t.clampTo(n, height)
 }
 
-func (t *table) view(c *Context, width, height int) string {
-	t.clamp(height)
+// view draws the table; it changes nothing.
+func (t *table) view(c *Env, width, height int) string {
+	offset := t.offsetFor(height)
 	ws := t.widths(width)
 	var b strings.Builder
 	cells := make([]string, len(t.cols))
@@ -97,7 +123,7 @@ func (t *table) view(c *Context, width, height int) string {
 	}
 	b.WriteString(c.Theme.Header.Render(fit("  "+strings.Join(cells, " "), width)))
 	visible := max(height-1, 0)
-	for i := t.offset; i < len(t.rows) && i < t.offset+visible; i++ {
+	for i := offset; i < len(t.rows) && i < offset+visible; i++ {
 		for j := range t.cols {
 			v := ""
 			if j < len(t.rows[i]) {

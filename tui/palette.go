@@ -2,10 +2,11 @@ package tui
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
@@ -16,19 +17,21 @@ type paletteCommand struct {
 	name  string
 	usage string
 	help  string
-	args  func(c *Context) []string // completions for the argument
-	run   func(c *Context, arg string) (tea.Cmd, error)
+	args  func(c *Env) []string // completions for the argument
+	run   func(c *Env, arg string) (tea.Cmd, error)
 }
 
+// paletteCommands is every `:` command, in the order the help lists them. It is filled in init:
+// the help, one of the commands, reads it.
 var paletteCommands []paletteCommand
 
 func init() {
 	paletteCommands = []paletteCommand{
 		{name: "home", usage: "home", help: "triage: what needs attention now",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
 		{name: "runs", usage: "runs [queued|running|failed|blocked|all|legacy]", help: "operations, on a tab",
-			args: func(*Context) []string { return runTabNames() },
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			args: func(*Env) []string { return runTabNames() },
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				tab, err := runTabByName(arg)
 				if err != nil {
 					return nil, err
@@ -36,7 +39,7 @@ func init() {
 				return navigate(newRuns(c, runsOptions{tab: tab})), nil
 			}},
 		{name: "run", usage: "run ID", help: "one run: summary, failures, log",
-			run: func(c *Context, arg string) (tea.Cmd, error) {
+			run: func(c *Env, arg string) (tea.Cmd, error) {
 				id, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
 				if err != nil || id <= 0 {
 					return nil, fmt.Errorf("usage: :run ID (a run number such as 4812)")
@@ -44,61 +47,83 @@ func init() {
 				return navigate(newRunDetail(c, id)), nil
 			}},
 		{name: "tenants", usage: "tenants", help: "tenants and their connections",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
-		{name: "tenant", usage: "tenant NAME", help: "one tenant: connection, verification, last runs",
-			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "tenant")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newTenantDetail(c, t.ID, t.Name)), nil
-			}},
-		{name: "groups", usage: "groups TENANT", help: "a tenant's cached groups (search, sync now)",
-			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "groups")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newGroups(c, t.ID, t.Name)), nil
-			}},
-		{name: "roles", usage: "roles TENANT", help: "a tenant's cached directory role definitions",
-			args: tenantNames,
-			run: func(c *Context, arg string) (tea.Cmd, error) {
-				t, err := paletteTenant(c, arg, "roles")
-				if err != nil {
-					return nil, err
-				}
-				return navigate(newRoles(c, t.ID, t.Name)), nil
-			}},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
+		tenantCommand("tenant", "tenant NAME", "one tenant: connection, verification, last runs",
+			func(c *Env, t engine.TenantView) Screen { return newTenantDetail(c, t.ID, t.Name) }),
+		tenantCommand("groups", "groups TENANT", "a tenant's cached groups (search, sync now)",
+			func(c *Env, t engine.TenantView) Screen { return newGroups(c, t.ID, t.Name) }),
+		tenantCommand("roles", "roles TENANT", "a tenant's cached directory role definitions",
+			func(c *Env, t engine.TenantView) Screen { return newRoles(c, t.ID, t.Name) }),
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
 		{name: "help", usage: "help", help: "keys and commands (same as ?)",
-			run: func(c *Context, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
 		{name: "quit", usage: "quit", help: "leave the dashboard",
-			run: func(*Context, string) (tea.Cmd, error) { return tea.Quit, nil }},
+			run: func(*Env, string) (tea.Cmd, error) { return tea.Quit, nil }},
+		{name: "backups", usage: "backups [TENANT]", help: "backup sets; enter shows the drift to the previous set",
+			args: tenantNames,
+			run: func(c *Env, arg string) (tea.Cmd, error) {
+				if arg == "" {
+					return navigate(newBackups(c, 0, 0, "")), nil
+				}
+				t, err := paletteTenant(c, arg, "backups")
+				if err != nil {
+					return nil, err
+				}
+				return navigate(newBackups(c, t.ID, 0, "Backups of "+t.Name)), nil
+			}},
+		{name: "schedules", usage: "schedules", help: "backup schedules with their next fire times",
+			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newSchedules(c)), nil }},
+		tenantCommand("inventory", "inventory TENANT", "a tenant's Intune inventory, classified by type",
+			func(c *Env, t engine.TenantView) Screen { return newInventory(c, t.ID, t.Name) }),
+		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
+			run: func(c *Env, arg string) (tea.Cmd, error) {
+				fields := strings.Fields(arg)
+				if len(fields) == 0 || len(fields) > 2 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				id, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "#"), 10, 64)
+				if err != nil || id <= 0 {
+					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
+				}
+				target := ""
+				if len(fields) == 2 {
+					target = fields[1]
+				}
+				return navigate(newRestore(c, id, target)), nil
+			}},
 	}
-	paletteCommands = append(paletteCommands, backupsPaletteCommands()...)
-	paletteCommands = append(paletteCommands, restorePaletteCommands()...)
+}
+
+// tenantCommand is a command whose argument names a tenant the actor may view, and that opens a
+// screen on it.
+func tenantCommand(name, usage, help string, open func(c *Env, t engine.TenantView) Screen) paletteCommand {
+	return paletteCommand{name: name, usage: usage, help: help, args: tenantNames,
+		run: func(c *Env, arg string) (tea.Cmd, error) {
+			t, err := paletteTenant(c, arg, name)
+			if err != nil {
+				return nil, err
+			}
+			return navigate(open(c, t)), nil
+		}}
 }
 
 type showHelpMsg struct{}
 
 // paletteTenant resolves a palette argument to a tenant the actor may view.
-func paletteTenant(c *Context, arg, command string) (engine.TenantView, error) {
+func paletteTenant(c *Env, arg, command string) (engine.TenantView, error) {
 	if arg == "" {
 		return engine.TenantView{}, fmt.Errorf("usage: :%s TENANT", command)
 	}
-	ctx, cancel := c.ctx()
+	ctx, cancel := c.callContext()
 	defer cancel()
 	return c.Svc.GetTenant(ctx, c.Actor, arg)
 }
 
-func tenantNames(c *Context) []string {
-	ctx, cancel := c.ctx()
+func tenantNames(c *Env) []string {
+	ctx, cancel := c.callContext()
 	defer cancel()
 	ts, err := c.Svc.ListTenants(ctx, c.Actor)
 	if err != nil {
@@ -111,28 +136,35 @@ func tenantNames(c *Context) []string {
 	return out
 }
 
+// paletteKeys are the command line's keys; any other types into it.
+var paletteKeys = struct{ Close, Run, Complete key.Binding }{
+	Close:    binding("esc", "close"),
+	Run:      binding("enter", "run the command"),
+	Complete: binding("tab", "complete"),
+}
+
 // palette is the `:` command line with completion.
 type palette struct {
-	ctx   *Context
+	env   *Env
 	input lineInput
 	err   string
 }
 
-func newPalette(c *Context) *palette { return &palette{ctx: c} }
+func newPalette(c *Env) *palette { return &palette{env: c} }
 
 // update handles a key; done means the palette closes.
 func (p *palette) update(msg tea.KeyPressMsg) (cmd tea.Cmd, done bool) {
-	switch msg.String() {
-	case "esc":
+	switch {
+	case key.Matches(msg, paletteKeys.Close):
 		return nil, true
-	case "enter":
+	case key.Matches(msg, paletteKeys.Run):
 		cmd, err := p.execute()
 		if err != nil {
 			p.err = err.Error()
 			return nil, false
 		}
 		return cmd, true
-	case "tab":
+	case key.Matches(msg, paletteKeys.Complete):
 		p.complete()
 		return nil, false
 	}
@@ -153,11 +185,16 @@ func parsePalette(line string) (*paletteCommand, string, error) {
 			return &paletteCommands[i], arg, nil
 		}
 	}
-	var names []string
-	for _, c := range paletteCommands {
-		names = append(names, c.name)
+	return nil, "", fmt.Errorf("unknown command %q (try: %s)", name, strings.Join(commandNames(), ", "))
+}
+
+// commandNames are the commands' names, in table order.
+func commandNames() []string {
+	names := make([]string, len(paletteCommands))
+	for i, c := range paletteCommands {
+		names[i] = c.name
 	}
-	return nil, "", fmt.Errorf("unknown command %q (try: %s)", name, strings.Join(names, ", "))
+	return names
 }
 
 func (p *palette) execute() (tea.Cmd, error) {
@@ -165,7 +202,7 @@ func (p *palette) execute() (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cmd.run(p.ctx, arg)
+	return cmd.run(p.env, arg)
 }
 
 // complete extends the word being typed: a command name, then its argument.
@@ -178,11 +215,7 @@ func (p *palette) complete() {
 		if len(fields) == 1 {
 			prefix = fields[0]
 		}
-		var names []string
-		for _, c := range paletteCommands {
-			names = append(names, c.name)
-		}
-		if m := completeFrom(prefix, names); m != "" {
+		if m := completeFrom(prefix, commandNames()); m != "" {
 			p.input.set(m + " ")
 		}
 		return
@@ -195,7 +228,7 @@ func (p *palette) complete() {
 	if !trailingSpace {
 		prefix = fields[len(fields)-1]
 	}
-	if m := completeFrom(prefix, cmd.args(p.ctx)); m != "" {
+	if m := completeFrom(prefix, cmd.args(p.env)); m != "" {
 		p.input.set(fields[0] + " " + m)
 	}
 }
@@ -211,7 +244,7 @@ func completeFrom(prefix string, candidates []string) string {
 	if len(matches) == 0 {
 		return ""
 	}
-	sort.Strings(matches)
+	slices.Sort(matches)
 	common := matches[0]
 	for _, m := range matches[1:] {
 		for !strings.HasPrefix(m, common) {
@@ -225,7 +258,7 @@ func completeFrom(prefix string, candidates []string) string {
 }
 
 func (p *palette) view(w int) string {
-	t := p.ctx.Theme
+	t := p.env.Theme
 	line := t.Key.Render(":") + p.input.String() + "█"
 	if p.err != "" {
 		line += "  " + t.Error.Render(p.err)

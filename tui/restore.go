@@ -1,8 +1,8 @@
 package tui
 
 import (
+	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -12,43 +12,36 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// The restore screen (issues #7, #8): the preview of restoring a backup set into a tenant (per
+// The restore screen: the preview of restoring a backup set into a tenant (per
 // item create or update, the field diff against the target's current object and the assignment
 // mapping, unresolved references highlighted) and a typed confirmation: the start is enabled only
 // once the target tenant's name is typed exactly. Everything shown comes from PostgreSQL
 // (engine.Service.PreviewRestore makes no Graph call).
 
 var restoreKeys = struct {
-	Up, Down, PageDown, PageUp, Mode, Start key.Binding
+	Mode, Start, Confirm, Abort key.Binding
 }{
-	Up:       binding("k", "scroll up", "up"),
-	Down:     binding("j", "scroll down", "down"),
-	PageDown: binding("f", "page down", "pgdown"),
-	PageUp:   binding("b", "page up", "pgup"),
-	Mode:     binding("m", "create copy / overwrite"),
-	Start:    binding("s", "restore… (type the tenant's name)"),
+	Mode:    binding("m", "create copy / overwrite"),
+	Start:   binding("s", "restore… (type the tenant's name)"),
+	Confirm: binding("enter", "start the restore, once the name is typed"),
+	Abort:   binding("esc", "leave the confirmation"),
 }
 
 // restoreScreen previews and starts a restore.
 type restoreScreen struct {
-	ctx        *Context
+	env        *Env
 	id         int64
 	setID      int64
 	targetRef  string
 	mode       string
-	load       loader
+	fetch      fetcher[engine.RestorePreview]
 	pv         *engine.RestorePreview
+	body       []string // drawn when the preview arrives
 	err        error
-	offset     int
+	scroll     scroller
 	confirming bool
 	typed      lineInput
 	starting   bool
-}
-
-type restorePreviewMsg struct {
-	id  int64
-	pv  engine.RestorePreview
-	err error
 }
 
 type restoreStartedMsg struct {
@@ -57,8 +50,9 @@ type restoreStartedMsg struct {
 	err     error
 }
 
-func newRestore(c *Context, setID int64, targetRef string) *restoreScreen {
-	return &restoreScreen{ctx: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy}
+func newRestore(c *Env, setID int64, targetRef string) *restoreScreen {
+	return &restoreScreen{env: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy,
+		fetch: newFetcher[engine.RestorePreview]()}
 }
 
 func (s *restoreScreen) Title() string                    { return fmt.Sprintf("Restore set %d", s.setID) }
@@ -66,44 +60,36 @@ func (s *restoreScreen) Init() tea.Cmd                    { return s.Reload() }
 func (s *restoreScreen) Capturing() bool                  { return s.confirming }
 func (s *restoreScreen) Relevant(store.Notification) bool { return false }
 
-func (s *restoreScreen) Bindings() []key.Binding {
+func (s *restoreScreen) ShortHelp() []key.Binding {
 	k := restoreKeys
 	start := k.Start
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{k.Down, k.Up, k.PageDown, k.Mode, start}
+	return []key.Binding{scrollKeys.Down, scrollKeys.Up, scrollKeys.PageDown, k.Mode, start}
+}
+
+func (s *restoreScreen) FullHelp() []key.Binding {
+	if s.confirming {
+		return []key.Binding{restoreKeys.Confirm, restoreKeys.Abort}
+	}
+	return append(s.ShortHelp(), scrollKeys.PageUp)
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {
-	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.ctx.now()}
+	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.env.now()}
 }
 
 func (s *restoreScreen) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id, req := s.ctx, s.id, s.request()
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
-		pv, err := c.Svc.PreviewRestore(ctx, c.Actor, req)
-		return restorePreviewMsg{id: id, pv: pv, err: err}
-	}
+	c, req := s.env, s.request()
+	return s.fetch.start(c, func(ctx context.Context) (engine.RestorePreview, error) {
+		return c.Svc.PreviewRestore(ctx, c.Actor, req)
+	})
 }
 
 func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case restorePreviewMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.pv = &msg.pv
-		}
-		if again {
-			return s, s.Reload()
-		}
+	case loaded[engine.RestorePreview]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case restoreStartedMsg:
 		if msg.id != s.id {
 			return s, nil
@@ -115,55 +101,56 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		s.confirming = false
 		s.typed.set("")
 		// In order: navigating clears the flash line.
-		return s, tea.Sequence(navigate(newRunDetail(s.ctx, msg.started.Run.ID)),
+		return s, tea.Sequence(navigate(newRunDetail(s.env, msg.started.Run.ID)),
 			flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)))
 	case tea.KeyPressMsg:
 		if s.confirming {
 			return s, s.confirmKey(msg)
 		}
-		page := max(s.ctx.Height-8, 1)
+		_, h := s.env.size()
+		if s.scroll.key(msg, max(h-8, 1), len(s.body), s.visible()) {
+			return s, nil
+		}
 		k := restoreKeys
 		switch {
-		case key.Matches(msg, k.Down):
-			s.offset++
-		case key.Matches(msg, k.Up):
-			s.offset--
-		case key.Matches(msg, k.PageDown):
-			s.offset += page
-		case key.Matches(msg, k.PageUp):
-			s.offset -= page
 		case key.Matches(msg, k.Mode):
 			if s.mode == store.RestoreCreateCopy {
 				s.mode = store.RestoreOverwrite
 			} else {
 				s.mode = store.RestoreCreateCopy
 			}
-			s.offset = 0
+			s.scroll = scroller{}
 			return s, s.Reload()
 		case key.Matches(msg, k.Start) && s.pv != nil && len(s.pv.Items) > 0:
 			s.confirming = true
 			s.typed.set("")
 		}
-		s.offset = max(s.offset, 0)
 	}
 	return s, nil
 }
 
+// show keeps a preview and draws its lines.
+func (s *restoreScreen) show(pv engine.RestorePreview) {
+	s.pv = &pv
+	s.body = s.lines()
+	s.scroll.by(0, len(s.body), s.visible())
+}
+
 // confirmKey handles the typed confirmation: enter starts only when the tenant's name matches.
 func (s *restoreScreen) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	switch {
+	case key.Matches(msg, restoreKeys.Abort):
 		s.confirming = false
 		s.typed.set("")
 		return nil
-	case "enter":
+	case key.Matches(msg, restoreKeys.Confirm):
 		if !s.confirmed() || s.starting {
 			return nil
 		}
 		s.starting = true
-		c, id, req := s.ctx, s.id, s.request()
+		c, id, req := s.env, s.id, s.request()
 		return func() tea.Msg {
-			ctx, cancel := c.ctx()
+			ctx, cancel := c.callContext()
 			defer cancel()
 			started, err := c.Svc.StartRestore(ctx, c.Actor, req)
 			return restoreStartedMsg{id: id, started: started, err: err}
@@ -178,7 +165,7 @@ func (s *restoreScreen) confirmed() bool {
 }
 
 func (s *restoreScreen) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -192,34 +179,44 @@ func (s *restoreScreen) View(width, height int) string {
 	}
 	head := []string{
 		fit(t.Header.Render("from ")+fmt.Sprintf("set %d of %s", pv.BackupSetID, pv.SourceTenant)+
-			t.Header.Render("   into ")+s.ctx.Tone("info", pv.TargetTenant), width),
+			t.Header.Render("   into ")+s.env.Tone("info", pv.TargetTenant), width),
 		fit(t.Header.Render("mode ")+mode, width),
 		fit(fmt.Sprintf("%s  %s  %s  %s",
-			s.ctx.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.ctx.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
-			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.ctx, pv.Unresolved))+
+			s.env.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.env.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
+			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.env, pv.Unresolved))+
 			t.Dim.Render("   needs "+strings.Join(pv.Permissions, ", ")), width),
 	}
 	for _, w := range pv.Warnings {
-		head = append(head, fit(s.ctx.Tone("warn", "⚠ "+w), width))
+		head = append(head, fit(s.env.Tone("warn", "⚠ "+w), width))
 	}
-	body := s.body(width)
-	foot := s.footer(width)
-	visible := max(height-len(head)-2, 1)
-	s.offset = min(s.offset, max(len(body)-visible, 0))
-	end := min(s.offset+visible, len(body))
-	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body[s.offset:end], "\n"), visible) + "\n" + foot
+	visible := s.visibleIn(height)
+	var body []string
+	for _, l := range s.scroll.window(s.body, visible) {
+		body = append(body, fit(l, width))
+	}
+	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body, "\n"), visible) + "\n" + s.footer(width)
 }
 
-func unresolvedTone(c *Context, n int) string {
+// visibleIn is how many preview lines fit in height: what the head (three lines and a warning
+// each), a blank line and the footer leave.
+func (s *restoreScreen) visibleIn(height int) int { return max(height-3-len(s.pv.Warnings)-2, 1) }
+
+// visible is visibleIn for the terminal's height.
+func (s *restoreScreen) visible() int {
+	_, h := s.env.size()
+	return s.visibleIn(bodyHeight(h))
+}
+
+func unresolvedTone(c *Env, n int) string {
 	if n == 0 {
 		return c.Tone("ok", "all references resolved")
 	}
 	return c.Tone("bad", fmt.Sprintf("✖ %d unresolved", n))
 }
 
-// body lists every item with its mapping and, for updates, its field diff.
-func (s *restoreScreen) body(width int) []string {
-	t := s.ctx.Theme
+// lines lists every item with its mapping and, for updates, its field diff.
+func (s *restoreScreen) lines() []string {
+	t := s.env.Theme
 	var out []string
 	for _, it := range s.pv.Items {
 		mark, tone := "+", "ok"
@@ -233,19 +230,19 @@ func (s *restoreScreen) body(width int) []string {
 		if name == "" {
 			name = it.DisplayName
 		}
-		line := s.ctx.Tone(tone, fmt.Sprintf("%s %-6s %s", mark, it.Action, dashIfEmpty(name))) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
+		line := s.env.Tone(tone, fmt.Sprintf("%s %-6s %s", mark, it.Action, dashIfEmpty(name))) + t.Dim.Render("  "+it.Family+"/"+it.PolicyType)
 		if it.IsDefault {
 			line += t.Dim.Render(" [default]")
 		}
 		if it.Sensitive {
-			line += " " + s.ctx.Badge("sensitive")
+			line += " " + s.env.Badge("sensitive")
 		}
-		out = append(out, fit(line, width))
+		out = append(out, line)
 		if it.Error != "" {
-			out = append(out, fit(s.ctx.Tone("bad", "    cannot restore: "+it.Error), width))
+			out = append(out, s.env.Tone("bad", "    cannot restore: "+it.Error))
 		}
 		for _, n := range it.Notes {
-			out = append(out, fit(t.Dim.Render("    note: "+n), width))
+			out = append(out, t.Dim.Render("    note: "+n))
 		}
 		for _, m := range it.Mapping {
 			kind := strings.ReplaceAll(m.Kind, "_", " ")
@@ -254,20 +251,20 @@ func (s *restoreScreen) body(width int) []string {
 			}
 			src := fmt.Sprintf("%q", dashIfEmpty(m.SourceName))
 			if m.Status != engine.MappingResolved {
-				out = append(out, fit(s.ctx.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))), width))
+				out = append(out, s.env.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))))
 				continue
 			}
-			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)), width))
+			out = append(out, t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)))
 		}
 		if it.Action == store.RestoreActionUpdate {
 			for _, c := range it.Changes {
-				out = append(out, fit("    "+c.Path+": "+t.Dim.Render(dashIfEmpty(c.From))+" → "+dashIfEmpty(c.To), width))
+				out = append(out, "    "+c.Path+": "+t.Dim.Render(dashIfEmpty(c.From))+" → "+dashIfEmpty(c.To))
 			}
 			if len(it.Changes) == 0 {
-				out = append(out, fit(t.Dim.Render("    no field differs from the target's inventory"), width))
+				out = append(out, t.Dim.Render("    no field differs from the target's inventory"))
 			}
 		} else if n := len(it.Changes); n > 0 {
-			out = append(out, fit(t.Dim.Render(fmt.Sprintf("    %d field(s) set, %d assignment(s)", n, it.Assignments)), width))
+			out = append(out, t.Dim.Render(fmt.Sprintf("    %d field(s) set, %d assignment(s)", n, it.Assignments)))
 		}
 		if it.Truncated {
 			out = append(out, t.Dim.Render("    … more changes"))
@@ -281,40 +278,18 @@ func (s *restoreScreen) body(width int) []string {
 
 // footer is the confirmation line: the start is enabled only by the typed tenant name.
 func (s *restoreScreen) footer(width int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if !s.confirming {
 		return fit(t.Dim.Render("press ")+t.Key.Render("s")+t.Dim.Render(" to restore into "+s.pv.TargetTenant+", ")+
 			t.Key.Render("m")+t.Dim.Render(" to switch mode"), width)
 	}
 	prompt := fmt.Sprintf("type %q to restore: ", s.pv.TargetTenant)
-	state := s.ctx.Tone("muted", "  enter disabled")
+	state := s.env.Tone("muted", "  enter disabled")
 	if s.confirmed() {
-		state = s.ctx.Tone("ok", "  enter starts the restore")
+		state = s.env.Tone("ok", "  enter starts the restore")
 	}
 	if s.starting {
-		state = s.ctx.Tone("info", "  starting…")
+		state = s.env.Tone("info", "  starting…")
 	}
-	return fit(s.ctx.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
-}
-
-// restorePaletteCommands are the `:` commands of the restore screen.
-func restorePaletteCommands() []paletteCommand {
-	return []paletteCommand{
-		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
-			run: func(c *Context, arg string) (tea.Cmd, error) {
-				fields := strings.Fields(arg)
-				if len(fields) == 0 || len(fields) > 2 {
-					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
-				}
-				id, err := strconv.ParseInt(strings.TrimPrefix(fields[0], "#"), 10, 64)
-				if err != nil || id <= 0 {
-					return nil, fmt.Errorf("usage: :restore SET [TENANT] (a backup set id such as 12)")
-				}
-				target := ""
-				if len(fields) == 2 {
-					target = fields[1]
-				}
-				return navigate(newRestore(c, id, target)), nil
-			}},
-	}
+	return fit(s.env.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
 }

@@ -1,86 +1,86 @@
 package tui
 
 import (
-	"charm.land/lipgloss/v2"
+	"context"
 	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
 var detailKeys = struct {
-	Up, Down, Filter, Follow, Cancel, Retry, Tenant, Copy key.Binding
+	Up, Down, PageUp, PageDown, Filter, Follow, Cancel, Retry, Tenant, Copy key.Binding
 }{
-	Up:     binding("k", "scroll up", "up"),
-	Down:   binding("j", "scroll down", "down"),
-	Filter: binding("/", "filter log"),
-	Follow: binding("f", "follow"),
-	Cancel: binding("c", "cancel"),
-	Retry:  binding("R", "retry"),
-	Tenant: binding("t", "tenant"),
-	Copy:   binding("y", "copy id"),
+	Up:       binding("k", "scroll up", "up"),
+	Down:     binding("j", "scroll down", "down"),
+	PageUp:   binding("pgup", "page up"),
+	PageDown: binding("pgdown", "page down"),
+	Filter:   binding("/", "filter log"),
+	Follow:   binding("f", "follow"),
+	Cancel:   binding("c", "cancel"),
+	Retry:    binding("R", "retry"),
+	Tenant:   binding("t", "tenant"),
+	Copy:     binding("y", "copy id"),
 }
 
 // runDetail shows one run: badges, summary, failures with hints, and the timeline/log with filter
 // and follow mode.
 type runDetail struct {
-	ctx    *Context
-	id     int64
+	env    *Env
 	runID  int64
-	load   loader
+	fetch  fetcher[runWithEvents]
 	run    *store.Run
 	events []store.RunEvent
+	log    []string // the events the filter lets through, drawn when they arrive or it changes
 	err    error
 
 	filter  filterField
-	follow  bool
-	scroll  int // first log line shown when not following
-	confirm bool
+	follow  bool     // the log shows its end, as lines arrive
+	scroll  scroller // the log's first line shown when not following
+	confirm confirmer
 }
 
-type runDetailLoadedMsg struct {
-	id     int64
+// runWithEvents is what one load of the run detail brings.
+type runWithEvents struct {
 	run    store.Run
 	events []store.RunEvent
-	err    error
 }
 
-func newRunDetail(c *Context, runID int64) *runDetail {
-	return &runDetail{ctx: c, id: nextScreenID(), runID: runID, follow: true}
+// logPage is how many lines pgup and pgdown scroll the log.
+const logPage = 10
+
+func newRunDetail(c *Env, runID int64) *runDetail {
+	return &runDetail{env: c, runID: runID, fetch: newFetcher[runWithEvents](), follow: true}
 }
 
 func (s *runDetail) Title() string { return fmt.Sprintf("Run %d", s.runID) }
 
 func (s *runDetail) Init() tea.Cmd { return s.Reload() }
 
-func (s *runDetail) Capturing() bool { return s.filter.typing || s.confirm }
+func (s *runDetail) Capturing() bool { return s.filter.typing || s.confirm.asking() }
 
 func (s *runDetail) Relevant(n store.Notification) bool {
 	return (n.Table == "operation_runs" && n.ID == s.runID) || (n.Table == "run_events" && n.RunID == s.runID)
 }
 
 func (s *runDetail) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id, runID := s.ctx, s.id, s.runID
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
+	c, runID := s.env, s.runID
+	return s.fetch.start(c, func(ctx context.Context) (runWithEvents, error) {
 		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
 		if err != nil {
-			return runDetailLoadedMsg{id: id, err: err}
+			return runWithEvents{}, err
 		}
 		events, err := c.Svc.RunEvents(ctx, c.Actor, store.EventFilter{RunID: runID, Limit: 5000})
-		return runDetailLoadedMsg{id: id, run: run, events: events, err: err}
-	}
+		return runWithEvents{run: run, events: events}, err
+	})
 }
 
-func (s *runDetail) Bindings() []key.Binding {
+func (s *runDetail) ShortHelp() []key.Binding {
 	k := detailKeys
 	cancel := k.Cancel
 	cancel.SetEnabled(s.run != nil && s.run.Active())
@@ -89,19 +89,19 @@ func (s *runDetail) Bindings() []key.Binding {
 	return []key.Binding{k.Filter, k.Follow, cancel, retry, k.Tenant, k.Copy}
 }
 
+func (s *runDetail) FullHelp() []key.Binding {
+	k := detailKeys
+	return append(s.ShortHelp(), k.Up, k.Down, k.PageUp, k.PageDown)
+}
+
 func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case runDetailLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.run, s.events = &msg.run, msg.events
-		}
-		if again {
-			return s, s.Reload()
+	case loaded[runWithEvents]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
+	case tea.WindowSizeMsg:
+		if s.run != nil {
+			s.drawLog()
 		}
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
@@ -110,37 +110,29 @@ func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	if s.confirm {
-		s.confirm = false
-		if msg.String() == "y" {
-			c, id := s.ctx, s.runID
-			return func() tea.Msg {
-				ctx, cancel := c.ctx()
-				defer cancel()
-				if _, err := c.Svc.Cancel(ctx, c.Actor, id); err != nil {
-					return flashMsg{text: err.Error(), isErr: true}
-				}
-				return flashMsg{text: fmt.Sprintf("cancel requested for run %d", id)}
-			}
-		}
-		return flash("not cancelled")
+	if s.confirm.asking() {
+		return s.confirm.answer(msg)
 	}
 	if s.filter.typing {
-		s.filter.key(msg)
+		if s.filter.key(msg) {
+			s.drawLog()
+		}
 		return nil
 	}
 	k := detailKeys
+	width, h := s.env.size()
+	total, room := len(s.log), s.logRoom(width, bodyHeight(h))
 	switch {
 	case key.Matches(msg, k.Up):
 		s.follow = false
-		s.scroll = max(s.scroll-1, 0)
+		s.scroll.by(-1, total, room)
 	case key.Matches(msg, k.Down):
-		s.scroll++
-	case msg.String() == "pgup":
+		s.scroll.by(1, total, room)
+	case key.Matches(msg, k.PageUp):
 		s.follow = false
-		s.scroll = max(s.scroll-10, 0)
-	case msg.String() == "pgdown":
-		s.scroll += 10
+		s.scroll.by(-logPage, total, room)
+	case key.Matches(msg, k.PageDown):
+		s.scroll.by(logPage, total, room)
 	case key.Matches(msg, k.Filter):
 		s.filter.typing = true
 	case key.Matches(msg, k.Follow):
@@ -151,15 +143,15 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return flash("follow off")
 	case key.Matches(msg, k.Cancel):
 		if s.run != nil && s.run.Active() {
-			s.confirm = true
+			s.confirm.ask(fmt.Sprintf("Cancel run %d? y to confirm, any other key to keep it", s.runID), "not cancelled", s.cancelRun)
 		}
 	case key.Matches(msg, k.Retry):
 		if s.run != nil && !s.run.Active() {
-			return retryRun(s.ctx, s.runID, true)
+			return retryRun(s.env, s.runID, true)
 		}
 	case key.Matches(msg, k.Tenant):
 		if s.run != nil && s.run.TenantID != nil {
-			return navigate(newTenantDetail(s.ctx, *s.run.TenantID, s.run.TenantName))
+			return navigate(newTenantDetail(s.env, *s.run.TenantID, s.run.TenantName))
 		}
 	case key.Matches(msg, k.Copy):
 		return tea.Batch(tea.SetClipboard(fmt.Sprint(s.runID)), flash(fmt.Sprintf("copied run id %d", s.runID)))
@@ -167,20 +159,76 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// cancelRun asks the engine to cancel the run.
+func (s *runDetail) cancelRun() tea.Cmd {
+	c, id := s.env, s.runID
+	return func() tea.Msg {
+		ctx, cancel := c.callContext()
+		defer cancel()
+		if _, err := c.Svc.Cancel(ctx, c.Actor, id); err != nil {
+			return flashMsg{text: err.Error(), isErr: true}
+		}
+		return flashMsg{text: fmt.Sprintf("cancel requested for run %d", id)}
+	}
+}
+
+// show keeps a load's run and events and draws the log.
+func (s *runDetail) show(v runWithEvents) {
+	s.run, s.events = &v.run, v.events
+	s.drawLog()
+}
+
+// drawLog draws the log lines the filter lets through and, when following, scrolls to their end.
+func (s *runDetail) drawLog() {
+	s.log = s.logLines()
+	width, h := s.env.size()
+	room := s.logRoom(width, bodyHeight(h))
+	if s.follow {
+		s.scroll.offset = len(s.log)
+	}
+	s.scroll.by(0, len(s.log), room)
+}
+
+// logRoom is how many log lines fit under the summary in height.
+func (s *runDetail) logRoom(width, height int) int {
+	if s.run == nil {
+		return 1
+	}
+	return max(height-len(s.summary(width)), 1)
+}
+
 func (s *runDetail) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
 	if s.run == nil {
 		return t.Dim.Render("loading…")
 	}
+	lines := s.summary(width)
+	room := max(height-len(lines), 1)
+	window := s.scroll.window(s.log, room)
+	if s.follow {
+		window = s.log[max(len(s.log)-room, 0):]
+	}
+	for _, l := range window {
+		lines = append(lines, fit(l, width))
+	}
+	if q := s.confirm.view(t, width); q != "" {
+		lines[len(lines)-1] = q
+	}
+	return strings.Join(lines, "\n")
+}
+
+// summary is everything above the log: the run's badges, reason, counts, failures and the log's title.
+func (s *runDetail) summary(width int) []string {
+	t := s.env.Theme
 	r := *s.run
-	now := s.ctx.now()
+	now := s.env.now()
 	var lines []string
-	head := fmt.Sprintf("%s  %s  %s", t.Title.Render(fmt.Sprintf("#%d", r.ID)), r.Type, s.ctx.RunBadge(r))
+	head := fmt.Sprintf("%s  %s  %s", t.Title.Render(fmt.Sprintf("#%d", r.ID)), r.Type, s.env.RunBadge(r))
 	if r.IsLate {
-		head += "  " + s.ctx.Badge("late")
+		head += "  " + s.env.Badge("late")
 	}
 	head += t.Dim.Render(fmt.Sprintf("  · %s · by %s %s · %s ago · %s", dashIfEmpty(r.TenantName), r.InitiatorKind,
 		r.InitiatorName, ago(now, r.CreatedAt), runDur(r, now)))
@@ -188,14 +236,10 @@ func (s *runDetail) View(width, height int) string {
 	if r.ReasonCode != nil {
 		code := reason.Code(*r.ReasonCode)
 		lines = append(lines, fit(t.Header.Render("reason  ")+t.Error.Render(string(code)), width))
-		for _, l := range wrap(t.Header.Render("hint    ")+reason.Hint(code), width) {
-			lines = append(lines, l)
-		}
+		lines = append(lines, wrap(t.Header.Render("hint    ")+reason.Hint(code), width)...)
 	}
 	if r.ReasonDetail != nil {
-		for _, l := range wrap(t.Header.Render("detail  ")+*r.ReasonDetail, width) {
-			lines = append(lines, l)
-		}
+		lines = append(lines, wrap(t.Header.Render("detail  ")+*r.ReasonDetail, width)...)
 	}
 	counts := fmt.Sprintf("succeeded %d · failed %d · skipped %d · created %d · updated %d · deleted %d · unchanged %d",
 		r.Succeeded, r.Failed, r.Skipped, r.Created, r.Updated, r.Deleted, r.Unchanged)
@@ -227,23 +271,7 @@ func (s *runDetail) View(width, height int) string {
 	if f := s.filter.label(t); f != "" {
 		logTitle += " · " + f
 	}
-	lines = append(lines, t.Header.Render("── "+logTitle+" "+strings.Repeat("─", max(width-lipgloss.Width(logTitle)-4, 0))))
-	logLines := s.logLines(width)
-	room := max(height-len(lines), 1)
-	start := 0
-	if s.follow {
-		start = max(len(logLines)-room, 0)
-	} else {
-		s.scroll = min(s.scroll, max(len(logLines)-room, 0))
-		start = s.scroll
-	}
-	for i := start; i < len(logLines) && i < start+room; i++ {
-		lines = append(lines, logLines[i])
-	}
-	if s.confirm {
-		lines[len(lines)-1] = fit(t.Error.Render(fmt.Sprintf("Cancel run %d? y to confirm, any other key to keep it", s.runID)), width)
-	}
-	return strings.Join(lines, "\n")
+	return append(lines, t.Header.Render("── "+logTitle+" "+strings.Repeat("─", max(width-lipgloss.Width(logTitle)-4, 0))))
 }
 
 func (s *runDetail) failures() []store.RunEvent {
@@ -256,8 +284,9 @@ func (s *runDetail) failures() []store.RunEvent {
 	return out
 }
 
-func (s *runDetail) logLines(width int) []string {
-	t := s.ctx.Theme
+// logLines draws the events the filter lets through, one line each.
+func (s *runDetail) logLines() []string {
+	t := s.env.Theme
 	filter := strings.ToLower(s.filter.String())
 	var out []string
 	for _, e := range s.events {
@@ -273,11 +302,11 @@ func (s *runDetail) logLines(width int) []string {
 		case "error":
 			level = t.Error.Render("error")
 		case "warn":
-			level = s.ctx.Tone("warn", "warn ")
+			level = s.env.Tone("warn", "warn ")
 		default:
 			level = t.Dim.Render(fit(level, 5))
 		}
-		out = append(out, fit(t.Dim.Render(e.At.Local().Format("15:04:05.000"))+" "+level+" "+msg, width))
+		out = append(out, t.Dim.Render(e.At.Local().Format("15:04:05.000"))+" "+level+" "+msg)
 	}
 	if len(out) == 0 {
 		out = append(out, t.Dim.Render("  (no log lines"+map[bool]string{true: " match", false: ""}[filter != ""]+")"))

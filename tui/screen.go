@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"sync/atomic"
-
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -17,44 +15,16 @@ type Screen interface {
 	Init() tea.Cmd
 	Update(msg tea.Msg) (Screen, tea.Cmd)
 	View(width, height int) string
-	// Bindings are the screen's keys, for the hint line and the help.
-	Bindings() []key.Binding
+	// ShortHelp is the hint line: the keys that matter most here, those that apply now.
+	ShortHelp() []key.Binding
+	// FullHelp is every key the screen answers, for the `?` help.
+	FullHelp() []key.Binding
 	// Capturing is true while a text field has the keyboard: global keys then go to the screen.
 	Capturing() bool
 	// Relevant reports whether a database change concerns what the screen shows.
 	Relevant(n store.Notification) bool
 	// Reload reloads from the database (a relevant change, `r`, or after the hub reconnected).
 	Reload() tea.Cmd
-}
-
-// screenIDs tags data messages with the screen that asked, so a late answer never lands in another.
-var screenIDs atomic.Int64
-
-func nextScreenID() int64 { return screenIDs.Add(1) }
-
-// loader coalesces reloads: while a load is in flight, further requests collapse into one more load
-// after it, so a burst of notifications costs at most two queries.
-type loader struct {
-	loading bool
-	dirty   bool
-}
-
-// start reports whether a load should begin now.
-func (l *loader) start() bool {
-	if l.loading {
-		l.dirty = true
-		return false
-	}
-	l.loading = true
-	return true
-}
-
-// done ends a load and reports whether another is owed (the caller then reloads).
-func (l *loader) done() bool {
-	l.loading = false
-	owed := l.dirty
-	l.dirty = false
-	return owed
 }
 
 // Messages between screens and the root.

@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"cmp"
+	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,62 +35,53 @@ var tenantDetailKeys = struct {
 // actions the actor may take (DESIGN §6 onboarding rules: while a verification runs, "Start
 // verification" gives way to "Refresh").
 type tenantDetail struct {
-	ctx      *Context
-	id       int64
+	env      *Env
 	tenantID int64
 	name     string
-	load     loader
+	fetch    fetcher[tenantDetailData]
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
-	caps     map[engine.Capability]bool
+	role     engine.Role // the actor's role in the tenant's workspace: which actions it may take
 	cache    engine.DirectoryCache
 	err      error
 	table    table
 }
 
-type tenantDetailLoadedMsg struct {
-	id    int64
+// tenantDetailData is what one load of the tenant detail brings.
+type tenantDetailData struct {
 	view  engine.TenantView
 	runs  []store.Run
-	caps  map[engine.Capability]bool
+	role  engine.Role
 	cache engine.DirectoryCache
-	err   error
 }
 
-func newTenantDetail(c *Context, tenantID int64, name string) *tenantDetail {
-	return &tenantDetail{ctx: c, id: nextScreenID(), tenantID: tenantID, name: name}
+func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
+	return &tenantDetail{env: c, tenantID: tenantID, name: name, fetch: newFetcher[tenantDetailData]()}
 }
 
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
 func (s *tenantDetail) Init() tea.Cmd   { return s.Reload() }
 func (s *tenantDetail) Capturing() bool { return false }
-func (s *tenantDetail) Relevant(n store.Notification) bool {
-	return (n.Table == "operation_runs" && n.TenantID == s.tenantID) || n.TenantID == s.tenantID
-}
+
+// Relevant: any change of the tenant (its runs, its connection, its caches) shows here.
+func (s *tenantDetail) Relevant(n store.Notification) bool { return n.TenantID == s.tenantID }
 
 func (s *tenantDetail) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id, tenantID := s.ctx, s.id, s.tenantID
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
+	c, tenantID := s.env, s.tenantID
+	return s.fetch.start(c, func(ctx context.Context) (tenantDetailData, error) {
 		v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID)
 		if err != nil {
-			return tenantDetailLoadedMsg{id: id, err: err}
+			return tenantDetailData{}, err
 		}
 		runs, err := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Limit: 200})
-		caps := map[engine.Capability]bool{}
-		for _, cp := range engine.Capabilities {
-			caps[cp] = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, cp)
-		}
 		if err != nil {
-			return tenantDetailLoadedMsg{id: id, err: err}
+			return tenantDetailData{}, err
 		}
+		// One role read offers every action; without it none is offered (the commands check again).
+		role, _ := c.Svc.Role(ctx, c.Actor, v.WorkspaceID)
 		cache, err := c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
-		return tenantDetailLoadedMsg{id: id, view: v, runs: runs, caps: caps, cache: cache, err: err}
-	}
+		return tenantDetailData{view: v, runs: runs, role: role, cache: cache}, err
+	})
 }
 
 // verificationActive reports whether a verification run is queued or running.
@@ -101,18 +94,18 @@ func (s *tenantDetail) verificationActive() bool {
 	return false
 }
 
-func (s *tenantDetail) Bindings() []key.Binding {
+func (s *tenantDetail) ShortHelp() []key.Binding {
 	k := tenantDetailKeys
 	verify := k.Verify
 	if s.verificationActive() {
 		verify.SetEnabled(false) // replaced by "r refresh" while it runs
 	}
-	verify.SetEnabled(verify.Enabled() && s.caps[engine.CapProviderVerify])
+	verify.SetEnabled(verify.Enabled() && s.role.Can(engine.CapProviderVerify))
 	groups, roles, inv, backup := k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Backup
-	groups.SetEnabled(s.caps[engine.CapDirectorySync])
-	roles.SetEnabled(s.caps[engine.CapDirectorySync])
-	inv.SetEnabled(s.caps[engine.CapInventorySync])
-	backup.SetEnabled(s.caps[engine.CapBackupRun])
+	groups.SetEnabled(s.role.Can(engine.CapDirectorySync))
+	roles.SetEnabled(s.role.Can(engine.CapDirectorySync))
+	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
+	backup.SetEnabled(s.role.Can(engine.CapBackupRun))
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
@@ -121,26 +114,34 @@ func (s *tenantDetail) Bindings() []key.Binding {
 	return out
 }
 
+func (s *tenantDetail) FullHelp() []key.Binding {
+	return append(s.ShortHelp(), tenantDetailKeys.Up, tenantDetailKeys.Down)
+}
+
 func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case tenantDetailLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.err = msg.err
-		if msg.err == nil {
-			s.view, s.caps, s.cache = &msg.view, msg.caps, msg.cache
-			s.name = msg.view.Name
-			s.last = latestPerType(msg.runs)
-		}
-		if again {
-			return s, s.Reload()
-		}
+	case loaded[tenantDetailData]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+		return s, cmd
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
 	return s, nil
+}
+
+// show keeps a load and draws the last run of each type into the table.
+func (s *tenantDetail) show(d tenantDetailData) {
+	s.view, s.role, s.cache = &d.view, d.role, d.cache
+	s.name = d.view.Name
+	s.last = latestPerType(d.runs)
+	s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
+		{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
+	s.table.rows = s.table.rows[:0]
+	now := s.env.now()
+	for _, r := range s.last {
+		s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
+	}
+	s.table.clampTo(len(s.last), s.env.Height)
 }
 
 func latestPerType(runs []store.Run) []store.Run {
@@ -152,15 +153,15 @@ func latestPerType(runs []store.Run) []store.Run {
 			out = append(out, r)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	slices.SortStableFunc(out, func(a, b store.Run) int { return cmp.Compare(a.Type, b.Type) })
 	return out
 }
 
 func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
-	if !s.caps[need] {
+	if !s.role.Can(need) {
 		return nil // not offered
 	}
-	return startRun(s.ctx, typ, s.tenantID)
+	return startRun(s.env, typ, s.tenantID)
 }
 
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -168,7 +169,7 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	k := tenantDetailKeys
-	h := s.ctx.Height
+	h := s.env.Height
 	switch {
 	case key.Matches(msg, k.Verify):
 		if s.verificationActive() {
@@ -184,25 +185,25 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Backup):
 		return s.start(engine.TypeBackupRun, engine.CapBackupRun)
 	case key.Matches(msg, k.Groups):
-		return navigate(newGroups(s.ctx, s.tenantID, s.name))
+		return navigate(newGroups(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Roles):
-		return navigate(newRoles(s.ctx, s.tenantID, s.name))
+		return navigate(newRoles(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Runs):
-		return navigate(newRuns(s.ctx, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
+		return navigate(newRuns(s.env, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
 	case key.Matches(msg, k.Up):
 		s.table.move(-1, len(s.last), h)
 	case key.Matches(msg, k.Down):
 		s.table.move(1, len(s.last), h)
 	case key.Matches(msg, k.Open):
 		if s.table.cursor < len(s.last) {
-			return navigate(newRunDetail(s.ctx, s.last[s.table.cursor].ID))
+			return navigate(newRunDetail(s.env, s.last[s.table.cursor].ID))
 		}
 	}
 	return nil
 }
 
 func (s *tenantDetail) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	if s.err != nil {
 		return t.Error.Render("✖ " + s.err.Error())
 	}
@@ -210,7 +211,7 @@ func (s *tenantDetail) View(width, height int) string {
 		return t.Dim.Render("loading…")
 	}
 	v := s.view
-	now := s.ctx.now()
+	now := s.env.now()
 	lines := []string{
 		fit(t.Title.Render(v.Name)+t.Dim.Render(fmt.Sprintf("  %s · workspace %s", v.TenantGUID, v.WorkspaceName)), width),
 	}
@@ -218,7 +219,7 @@ func (s *tenantDetail) View(width, height int) string {
 		lines = append(lines, fit(t.Dim.Render(v.DisplayName), width))
 	}
 	c := v.Connection
-	conn := t.Header.Render("connection  ") + s.ctx.Badge(connectionBadgeKey(c))
+	conn := t.Header.Render("connection  ") + s.env.Badge(connectionBadgeKey(c))
 	if c != nil {
 		conn += t.Dim.Render(fmt.Sprintf("  client %s · %s", c.ClientID, c.AuthKind))
 		if c.LastVerifiedAt != nil {
@@ -238,13 +239,13 @@ func (s *tenantDetail) View(width, height int) string {
 		if left < 0 {
 			tone = "bad"
 		}
-		lines = append(lines, fit(t.Header.Render("secret      ")+s.ctx.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
+		lines = append(lines, fit(t.Header.Render("secret      ")+s.env.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
 	}
 	if s.verificationActive() {
-		lines = append(lines, fit(s.ctx.Tone("info", "● verification running — press r to refresh"), width))
+		lines = append(lines, fit(s.env.Tone("info", "● verification running — press r to refresh"), width))
 	}
-	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.ctx, "groups", s.cache.Groups), width),
-		fit(t.Header.Render("roles       ")+cacheLine(s.ctx, "definitions", s.cache.RoleDefinitions), width))
+	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.env, "groups", s.cache.Groups), width),
+		fit(t.Header.Render("roles       ")+cacheLine(s.env, "definitions", s.cache.RoleDefinitions), width))
 	if res := verificationTable(c); len(res) > 0 {
 		lines = append(lines, t.Header.Render("verification"))
 		for _, l := range res {
@@ -255,13 +256,7 @@ func (s *tenantDetail) View(width, height int) string {
 	if len(s.last) == 0 {
 		lines = append(lines, t.Dim.Render("  no runs yet — start one with the keys below"))
 	} else {
-		s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
-			{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
-		s.table.rows = nil
-		for _, r := range s.last {
-			s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.ctx.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
-		}
-		lines = append(lines, s.table.view(s.ctx, width, max(height-len(lines), 2)))
+		lines = append(lines, s.table.view(s.env, width, max(height-len(lines), 2)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -306,4 +301,29 @@ func joinAny(v any) string {
 		names = append(names, fmt.Sprint(x))
 	}
 	return strings.Join(names, ", ")
+}
+
+var tenantIntuneKeys = struct{ Inventory, Backups key.Binding }{
+	Inventory: binding("n", "inventory"),
+	Backups:   binding("B", "backups"),
+}
+
+// intuneBindings are the keys into the tenant's Intune screens, offered only with the capability
+// that views them.
+func (s *tenantDetail) intuneBindings() []key.Binding {
+	inv, bk := tenantIntuneKeys.Inventory, tenantIntuneKeys.Backups
+	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
+	bk.SetEnabled(s.role.Can(engine.CapBackupRun))
+	return []key.Binding{inv, bk}
+}
+
+// intuneKey handles the keys into the tenant's Intune screens.
+func (s *tenantDetail) intuneKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	switch {
+	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.role.Can(engine.CapInventorySync):
+		return navigate(newInventory(s.env, s.tenantID, s.name)), true
+	case key.Matches(msg, tenantIntuneKeys.Backups) && s.role.Can(engine.CapBackupRun):
+		return navigate(newBackups(s.env, s.tenantID, 0, "Backups of "+s.name)), true
+	}
+	return nil, false
 }

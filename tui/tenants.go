@@ -1,8 +1,10 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -11,108 +13,72 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-var tenantsKeys = struct{ Up, Down, Open, Filter, Add key.Binding }{
-	Up:     binding("k", "up", "up"),
-	Down:   binding("j", "down", "down"),
-	Open:   binding("enter", "open"),
-	Filter: binding("/", "filter"),
-	Add:    binding("a", "add tenant"),
+var tenantsKeys = struct{ Open, Add key.Binding }{
+	Open: binding("enter", "open"),
+	Add:  binding("a", "add tenant"),
 }
 
-// tenants lists the tenants the actor may view with their connection status.
-type tenants struct {
-	ctx    *Context
-	id     int64
-	load   loader
-	rows   []engine.TenantView
-	canAdd bool
-	err    error
-	table  table
-	filter filterField
-}
+// tenantsList lists the tenants the actor may view with their connection status. Beside them it
+// loads whether the actor may add one.
+type tenantsList = listScreen[engine.TenantView, bool]
 
-type tenantsLoadedMsg struct {
-	id     int64
-	rows   []engine.TenantView
-	canAdd bool
-	err    error
-}
-
-func newTenants(c *Context) *tenants { return &tenants{ctx: c, id: nextScreenID()} }
-
-func (s *tenants) Title() string   { return "Tenants" }
-func (s *tenants) Init() tea.Cmd   { return s.Reload() }
-func (s *tenants) Capturing() bool { return s.filter.typing }
-func (s *tenants) Relevant(n store.Notification) bool {
-	return n.Table == "tenants" || n.Table == "provider_connections"
-}
-
-func (s *tenants) Reload() tea.Cmd {
-	if !s.load.start() {
-		return nil
-	}
-	c, id := s.ctx, s.id
-	return func() tea.Msg {
-		ctx, cancel := c.ctx()
-		defer cancel()
-		rows, err := c.Svc.ListTenants(ctx, c.Actor)
-		canAdd := false
-		if w, werr := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); werr == nil {
-			canAdd = c.Svc.Can(ctx, c.Actor, w.ID, engine.CapTenantManage)
-		}
-		return tenantsLoadedMsg{id: id, rows: rows, canAdd: canAdd, err: err}
-	}
-}
-
-func (s *tenants) Bindings() []key.Binding {
-	add := tenantsKeys.Add
-	add.SetEnabled(s.canAdd)
-	return []key.Binding{tenantsKeys.Open, tenantsKeys.Filter, add}
-}
-
-func (s *tenants) visible() []engine.TenantView {
-	return matching(&s.filter, s.rows, func(t engine.TenantView) string {
-		return t.Name + " " + t.DisplayName + " " + t.TenantGUID + " " + t.WorkspaceName
+func newTenants(env *Env) *tenantsList {
+	return newList(env, listSpec[engine.TenantView, bool]{
+		title: "Tenants",
+		relevant: func(n store.Notification) bool {
+			return n.Table == "tenants" || n.Table == "provider_connections"
+		},
+		fetch: func(ctx context.Context, env *Env, _ listQuery[engine.TenantView]) ([]engine.TenantView, bool, error) {
+			rows, err := env.Svc.ListTenants(ctx, env.Actor)
+			canAdd := false
+			if w, werr := env.Svc.ResolveWorkspace(ctx, env.Actor, ""); werr == nil {
+				canAdd = env.Svc.Can(ctx, env.Actor, w.ID, engine.CapTenantManage)
+			}
+			return rows, canAdd, err
+		},
+		columns: func(int) []column {
+			return []column{{title: "TENANT", width: 14, flex: true}, {title: "WORKSPACE", width: 10}, {title: "CONNECTION", width: 15},
+				{title: "MISSING PERMISSIONS", width: 20, flex: true}, {title: "VERIFIED", width: 8}}
+		},
+		row: func(env *Env, now time.Time, v engine.TenantView) []string {
+			verified, missing := "-", ""
+			if c := v.Connection; c != nil {
+				if c.LastVerifiedAt != nil {
+					verified = ago(now, *c.LastVerifiedAt) + " ago"
+				}
+				missing = strings.Join(c.MissingPermissions, ", ")
+			}
+			return []string{v.Name, v.WorkspaceName, env.Badge(connectionBadgeKey(v.Connection)), missing, verified}
+		},
+		match: func(t engine.TenantView) string {
+			return t.Name + " " + t.DisplayName + " " + t.TenantGUID + " " + t.WorkspaceName
+		},
+		head: func(l *tenantsList) string {
+			return withFilter(l, l.env.Theme.Header.Render(fmt.Sprintf("%d tenant(s)", len(l.shown))))
+		},
+		empty: func(*tenantsList) string {
+			return "  No tenants yet. Add one with `tenantatlas tenants add` (see README: pointing at Microsoft Graph)."
+		},
+		actions: []listAction[engine.TenantView, bool]{
+			{key: tenantsKeys.Open, run: func(l *tenantsList) tea.Cmd {
+				if t, ok := l.current(); ok {
+					return navigate(newTenantDetail(l.env, t.ID, t.Name))
+				}
+				return nil
+			}},
+			filterAction[engine.TenantView, bool]("filter"),
+			{key: tenantsKeys.Add, offered: func(l *tenantsList) bool { return l.side },
+				run: func(l *tenantsList) tea.Cmd { return navigate(newWizard(l.env)) }},
+		},
 	})
 }
 
-func (s *tenants) Update(msg tea.Msg) (Screen, tea.Cmd) {
-	switch msg := msg.(type) {
-	case tenantsLoadedMsg:
-		if msg.id != s.id {
-			return s, nil
-		}
-		again := s.load.done()
-		s.rows, s.canAdd, s.err = msg.rows, msg.canAdd, msg.err
-		if again {
-			return s, s.Reload()
-		}
-	case tea.KeyPressMsg:
-		if s.filter.typing {
-			if s.filter.key(msg) {
-				s.table.cursor = 0
-			}
-			return s, nil
-		}
-		h := s.ctx.Height - 5
-		switch {
-		case key.Matches(msg, tenantsKeys.Up):
-			s.table.move(-1, len(s.visible()), h)
-		case key.Matches(msg, tenantsKeys.Down):
-			s.table.move(1, len(s.visible()), h)
-		case key.Matches(msg, tenantsKeys.Filter):
-			s.filter.typing = true
-		case key.Matches(msg, tenantsKeys.Add) && s.canAdd:
-			return s, navigate(newWizard(s.ctx))
-		case key.Matches(msg, tenantsKeys.Open):
-			rows := s.visible()
-			if s.table.cursor < len(rows) {
-				t := rows[s.table.cursor]
-				return s, navigate(newTenantDetail(s.ctx, t.ID, t.Name))
-			}
-		}
+// withFilter appends the list's filter label to a head line.
+func withFilter[T, X any](l *listScreen[T, X], head string) string {
+	if f := l.filterLabel(); f != "" {
+		head += "   " + f
 	}
-	return s, nil
+	return head
 }
 
 func connectionBadgeKey(c *store.ProviderConnection) string {
@@ -120,34 +86,4 @@ func connectionBadgeKey(c *store.ProviderConnection) string {
 		return "connection:none"
 	}
 	return "connection:" + c.Status
-}
-
-func (s *tenants) View(width, height int) string {
-	t := s.ctx.Theme
-	if s.err != nil {
-		return t.Error.Render("✖ " + s.err.Error())
-	}
-	rows := s.visible()
-	head := t.Header.Render(fmt.Sprintf("%d tenant(s)", len(rows)))
-	if f := s.filter.label(t); f != "" {
-		head += "   " + f
-	}
-	if len(s.rows) == 0 && !s.load.loading {
-		return head + "\n\n" + t.Dim.Render("  No tenants yet. Add one with `tenantatlas tenants add` (see README: pointing at Microsoft Graph).")
-	}
-	s.table.cols = []column{{title: "TENANT", width: 14, flex: true}, {title: "WORKSPACE", width: 10}, {title: "CONNECTION", width: 15},
-		{title: "MISSING PERMISSIONS", width: 20, flex: true}, {title: "VERIFIED", width: 8}}
-	s.table.rows = nil
-	now := s.ctx.now()
-	for _, v := range rows {
-		verified, missing := "-", ""
-		if c := v.Connection; c != nil {
-			if c.LastVerifiedAt != nil {
-				verified = ago(now, *c.LastVerifiedAt) + " ago"
-			}
-			missing = strings.Join(c.MissingPermissions, ", ")
-		}
-		s.table.rows = append(s.table.rows, []string{v.Name, v.WorkspaceName, s.ctx.Badge(connectionBadgeKey(v.Connection)), missing, verified})
-	}
-	return head + "\n" + s.table.view(s.ctx, width, height-1)
 }

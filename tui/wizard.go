@@ -22,6 +22,23 @@ const (
 
 var wizardSteps = []string{"details", "connection", "verification", "first syncs"}
 
+// wizardKeys are the keys of the wizard's steps. While a form step has the keyboard, any other key
+// types into the focused field.
+var wizardKeys = struct {
+	NextField, PrevField, Continue, Cancel, Verify, SyncAll, SyncGroups, SyncRoles, SyncInventory, Finish key.Binding
+}{
+	NextField:     binding("tab", "next field", "down"),
+	PrevField:     binding("shift+tab", "previous field", "up"),
+	Continue:      binding("enter", "continue"),
+	Cancel:        binding("esc", "cancel"),
+	Verify:        binding("v", "verify again"),
+	SyncAll:       binding("a", "sync all"),
+	SyncGroups:    binding("g", "groups"),
+	SyncRoles:     binding("S", "roles"),
+	SyncInventory: binding("i", "inventory"),
+	Finish:        binding("enter", "finish"),
+}
+
 // wizardField is one text field of the form.
 type wizardField struct {
 	label  string
@@ -34,7 +51,7 @@ type wizardField struct {
 // live result → first syncs. The secret is typed into a masked field, kept only in memory until the
 // tenant is saved (sealed by the engine), and never drawn.
 type wizard struct {
-	ctx    *Context
+	env    *Env
 	id     int64
 	step   int
 	fields []*wizardField
@@ -67,8 +84,8 @@ type (
 	}
 )
 
-func newWizard(c *Context) *wizard {
-	return &wizard{ctx: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
+func newWizard(c *Env) *wizard {
+	return &wizard{env: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
 		{label: "Name", hint: "short name used in commands, e.g. contoso"},
 		{label: "Tenant ID", hint: "Entra ID > Overview > Tenant ID (a GUID) or a verified domain"},
 		{label: "Display name", hint: "optional"},
@@ -84,14 +101,23 @@ func (s *wizard) Relevant(n store.Notification) bool {
 	return n.Table == "operation_runs" && (n.ID == s.verifyID || (s.tenant != nil && n.TenantID == s.tenant.ID))
 }
 
-func (s *wizard) Bindings() []key.Binding {
+func (s *wizard) ShortHelp() []key.Binding {
+	k := wizardKeys
 	switch s.step {
 	case stepDetails, stepConnection:
-		return []key.Binding{binding("tab", "next field"), binding("enter", "continue"), binding("esc", "cancel")}
+		return []key.Binding{k.NextField, k.Continue, k.Cancel}
 	case stepVerify:
-		return []key.Binding{binding("v", "verify again"), binding("enter", "continue")}
+		return []key.Binding{k.Verify, k.Continue}
 	}
-	return []key.Binding{binding("a", "sync all"), binding("g", "groups"), binding("S", "roles"), binding("i", "inventory"), binding("enter", "finish")}
+	return []key.Binding{k.SyncAll, k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Finish}
+}
+
+func (s *wizard) FullHelp() []key.Binding {
+	if s.step <= stepConnection {
+		k := wizardKeys
+		return []key.Binding{k.NextField, k.PrevField, k.Continue, k.Cancel}
+	}
+	return s.ShortHelp()
 }
 
 func (s *wizard) stepFields() []*wizardField {
@@ -105,9 +131,9 @@ func (s *wizard) Reload() tea.Cmd {
 	if s.verifyID == 0 {
 		return nil
 	}
-	c, id, runID := s.ctx, s.id, s.verifyID
+	c, id, runID := s.env, s.id, s.verifyID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
 		return wizardRunMsg{id: id, run: run, err: err}
@@ -156,14 +182,15 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch s.step {
 	case stepDetails, stepConnection:
 		fields := s.stepFields()
-		switch msg.String() {
-		case "esc":
+		k := wizardKeys
+		switch {
+		case key.Matches(msg, k.Cancel):
 			return func() tea.Msg { return backMsg{} }
-		case "tab", "down":
+		case key.Matches(msg, k.NextField):
 			s.focus = (s.focus + 1) % len(fields)
-		case "shift+tab", "up":
+		case key.Matches(msg, k.PrevField):
 			s.focus = (s.focus + len(fields) - 1) % len(fields)
-		case "enter":
+		case key.Matches(msg, k.Continue):
 			if s.focus < len(fields)-1 {
 				s.focus++
 				return nil
@@ -174,27 +201,28 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			fields[s.focus].input.update(msg)
 		}
 	case stepVerify:
-		switch msg.String() {
-		case "v":
+		switch {
+		case key.Matches(msg, wizardKeys.Verify):
 			if s.verify == nil || !s.verify.Active() {
 				return s.startVerification()
 			}
-		case "enter":
+		case key.Matches(msg, wizardKeys.Continue):
 			s.step = stepSyncs
 		}
 	case stepSyncs:
-		switch msg.String() {
-		case "a":
-			return tea.Batch(s.startSync(engine.TypeDirectoryGroupsSync), s.startSync(engine.TypeDirectoryRoleDefsSync), s.startSync(engine.TypeInventorySync))
-		case "g":
-			return s.startSync(engine.TypeDirectoryGroupsSync)
-		case "S":
-			return s.startSync(engine.TypeDirectoryRoleDefsSync)
-		case "i":
-			return s.startSync(engine.TypeInventorySync)
-		case "enter":
+		k := wizardKeys
+		switch {
+		case key.Matches(msg, k.SyncAll):
+			return tea.Batch(s.start(engine.TypeDirectoryGroupsSync), s.start(engine.TypeDirectoryRoleDefsSync), s.start(engine.TypeInventorySync))
+		case key.Matches(msg, k.SyncGroups):
+			return s.start(engine.TypeDirectoryGroupsSync)
+		case key.Matches(msg, k.SyncRoles):
+			return s.start(engine.TypeDirectoryRoleDefsSync)
+		case key.Matches(msg, k.SyncInventory):
+			return s.start(engine.TypeInventorySync)
+		case key.Matches(msg, k.Finish):
 			t := s.tenant
-			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.ctx, t.ID, t.Name)))
+			return tea.Sequence(func() tea.Msg { return backMsg{} }, navigate(newTenantDetail(s.env, t.ID, t.Name)))
 		}
 	}
 	return nil
@@ -216,12 +244,12 @@ func (s *wizard) advance() tea.Cmd {
 		return nil
 	}
 	s.busy = true
-	c, id := s.ctx, s.id
+	c, id := s.env, s.id
 	req := engine.AddTenantRequest{Name: strings.TrimSpace(s.fields[0].input.String()), TenantGUID: strings.TrimSpace(s.fields[1].input.String()),
 		DisplayName: strings.TrimSpace(s.fields[2].input.String()), ClientID: strings.TrimSpace(s.fields[3].input.String()),
 		ClientSecret: []byte(s.fields[4].input.String())}
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		t, err := c.Svc.AddTenant(ctx, c.Actor, req)
 		return wizardSavedMsg{id: id, tenant: t, err: err}
@@ -230,12 +258,10 @@ func (s *wizard) advance() tea.Cmd {
 
 func (s *wizard) startVerification() tea.Cmd { return s.start(engine.TypeProviderVerification) }
 
-func (s *wizard) startSync(typ string) tea.Cmd { return s.start(typ) }
-
 func (s *wizard) start(typ string) tea.Cmd {
-	c, id, tenantID := s.ctx, s.id, s.tenant.ID
+	c, id, tenantID := s.env, s.id, s.tenant.ID
 	return func() tea.Msg {
-		ctx, cancel := c.ctx()
+		ctx, cancel := c.callContext()
 		defer cancel()
 		res, err := c.Svc.Start(ctx, c.Actor, engine.StartRequest{Type: typ, TenantID: tenantID})
 		return wizardStartedMsg{id: id, typ: typ, run: res.Run, err: err}
@@ -243,7 +269,7 @@ func (s *wizard) start(typ string) tea.Cmd {
 }
 
 func (s *wizard) View(width, height int) string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	var steps []string
 	for i, name := range wizardSteps {
 		label := fmt.Sprintf("%d %s", i+1, name)
@@ -251,7 +277,7 @@ func (s *wizard) View(width, height int) string {
 		case i == s.step:
 			steps = append(steps, t.TabActive.Render(label))
 		case i < s.step:
-			steps = append(steps, s.ctx.Tone("ok", "✔ "+name))
+			steps = append(steps, s.env.Tone("ok", "✔ "+name))
 		default:
 			steps = append(steps, t.Tab.Render(label))
 		}
@@ -283,7 +309,7 @@ func (s *wizard) View(width, height int) string {
 			op, _ := engine.LookupOperation(typ)
 			state := t.Dim.Render("not started")
 			if id, ok := s.started[typ]; ok {
-				state = s.ctx.Tone("info", fmt.Sprintf("run %d started", id))
+				state = s.env.Tone("info", fmt.Sprintf("run %d started", id))
 			}
 			lines = append(lines, fit("  "+fit(op.Title, 24)+state, width))
 		}
@@ -295,12 +321,12 @@ func (s *wizard) View(width, height int) string {
 }
 
 func (s *wizard) verifyView(width int) []string {
-	t := s.ctx.Theme
+	t := s.env.Theme
 	r := s.verify
 	if r == nil {
 		return []string{t.Dim.Render("  starting verification…")}
 	}
-	lines := []string{fit(fmt.Sprintf("  verification run %d  %s", r.ID, s.ctx.RunBadge(*r)), width)}
+	lines := []string{fit(fmt.Sprintf("  verification run %d  %s", r.ID, s.env.RunBadge(*r)), width)}
 	if r.Active() {
 		return append(lines, t.Dim.Render("  requesting a token, comparing its permissions, probing each family…"))
 	}

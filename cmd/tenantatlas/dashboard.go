@@ -64,7 +64,8 @@ func (a *app) dashboardLoop(ctx context.Context, e *engine.Engine, opts dashboar
 		return err
 	}
 	defer hub.Stop()
-	c := &tui.Context{Svc: a.svc, Actor: a.actor, Theme: tui.ThemeNamed(opts.theme), Subscribe: hub.Subscribe, EngineEmbedded: e != nil}
+	c := &tui.Env{Svc: a.svc, Actor: a.actor, Theme: tui.ThemeNamed(opts.theme), Lifetime: ctx, Subscribe: hub.Subscribe,
+		EngineEmbedded: e != nil}
 	m := tui.New(c, nil)
 	defer m.Close()
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(a.stdin), tea.WithOutput(a.stdout))

@@ -19,7 +19,7 @@ import (
 // client goes away, the dashboard is idle or too old, or the server stops.
 func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engine.Actor) int {
 	pty, windows, _ := sess.Pty()
-	c := &tui.Context{Svc: s.cfg.Service, Actor: actor, Theme: s.cfg.Theme, Subscribe: s.cfg.Subscribe,
+	c := &tui.Env{Svc: s.cfg.Service, Actor: actor, Theme: s.cfg.Theme, Lifetime: ctx, Subscribe: s.cfg.Subscribe,
 		Width: pty.Window.Width, Height: pty.Window.Height, EngineEmbedded: s.cfg.EngineEmbedded}
 	m := tui.New(c, nil)
 	defer m.Close()

@@ -13,12 +13,16 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// Context is the state every screen shares: who is looking, through which service, in which theme
-// and at which size.
-type Context struct {
+// Env is the state every screen shares: who is looking, through which service, in which theme
+// and at which size, and for how long.
+type Env struct {
 	Svc   *engine.Service
 	Actor engine.Actor
 	Theme Theme
+	// Lifetime ends when the dashboard must stop: the SSH session's context, or the local program's.
+	// Database calls derive from it, so a closed session cancels the queries it started. Nil means
+	// context.Background().
+	Lifetime context.Context
 	// Subscribe returns a subscription to the process's notification hub; nil disables live updates.
 	Subscribe func() *store.Subscription
 	// Now is the clock (tests pin it).
@@ -31,13 +35,21 @@ type Context struct {
 	EngineEmbedded bool
 }
 
-// ctx is the context for database calls made by commands. Calls are short; the hub and the program
-// own the long-lived contexts.
-func (c *Context) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
+// callTimeout bounds one command's database calls: they are short, and a stuck one must not hold
+// a screen's load open forever.
+const callTimeout = 10 * time.Second
+
+// callContext is the context for the database calls a command makes: the dashboard's lifetime,
+// bounded by callTimeout.
+func (c *Env) callContext() (context.Context, context.CancelFunc) {
+	base := c.Lifetime
+	if base == nil {
+		base = context.Background()
+	}
+	return context.WithTimeout(base, callTimeout)
 }
 
-func (c *Context) now() time.Time {
+func (c *Env) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}

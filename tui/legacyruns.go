@@ -1,0 +1,53 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+type legacyList = listScreen[store.LegacyRun, struct{}]
+
+// newLegacyRuns is the operations screen's Legacy tab: the imported history, read-only, its reasons
+// mapped onto the taxonomy or shown verbatim. It searches with the operations screen's filter, so a
+// search survives switching tabs, and is drawn under the tabs line.
+func newLegacyRuns(env *Env, tenantID int64, filter *filterField) *legacyList {
+	l := newList(env, listSpec[store.LegacyRun, struct{}]{
+		title: "Legacy",
+		fetch: func(ctx context.Context, env *Env, q listQuery[store.LegacyRun]) ([]store.LegacyRun, struct{}, error) {
+			rows, err := env.Svc.ListLegacyRuns(ctx, env.Actor, store.LegacyFilter{TenantID: tenantID, Search: q.search, Limit: 500})
+			return rows, struct{}{}, err
+		},
+		search: true,
+		above:  1,
+		columns: func(int) []column {
+			return []column{{title: "LEGACY ID", width: 10}, {title: "SOURCE", width: 15}, {title: "TENANT", width: 10},
+				{title: "STATUS", width: 12}, {title: "REASON", flex: true}, {title: "STARTED", width: 11}}
+		},
+		row: func(env *Env, _ time.Time, l store.LegacyRun) []string {
+			status := env.Badge("legacy") + " " + l.Status
+			if l.Outcome != nil {
+				status = env.Badge(*l.Outcome)
+			}
+			why := dashIfEmpty(deref(l.ReasonCode))
+			if l.ReasonCode == nil && l.LegacyReason != "" {
+				why = env.Theme.Dim.Render("unmapped: ") + l.LegacyReason
+			}
+			tenant := l.TenantName
+			if tenant == "" {
+				tenant = l.TenantRef
+			}
+			started := "-"
+			if l.StartedAt != nil {
+				started = l.StartedAt.Local().Format("01-02 15:04")
+			}
+			return []string{l.LegacyID, l.Source, dashIfEmpty(tenant), status, why, started}
+		},
+		empty: func(*legacyList) string {
+			return "  no legacy history (import it with `tenantatlas legacy import FILE`)"
+		},
+	})
+	l.filter = filter
+	return l
+}

@@ -1,0 +1,328 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// listKeys move the cursor of every table (see table.moveKey). They are in the help, not in the
+// hint line: every list has them.
+var listKeys = struct{ Up, Down, PageUp, PageDown, Top, Bottom key.Binding }{
+	Up:       binding("k", "up", "up"),
+	Down:     binding("j", "down", "down"),
+	PageUp:   binding("pgup", "page up"),
+	PageDown: binding("pgdown", "page down"),
+	Top:      binding("g", "top", "home"),
+	Bottom:   binding("G", "bottom", "end"),
+}
+
+// listSpec is what makes one list screen: where its rows come from and how each is drawn, and the
+// keys it adds. listScreen does the rest: the load protocol, the table, the `/` filter, movement,
+// and the loading, error and empty lines. T is a row; X is what the screen loads beside its rows
+// (capabilities, counts, cache state), struct{} when nothing.
+type listSpec[T, X any] struct {
+	title    string
+	relevant func(n store.Notification) bool // nil: no change concerns the list
+	// fetch loads the rows asked for by q. It runs in a command: it may use only env and q.
+	fetch   func(ctx context.Context, env *Env, q listQuery[T]) ([]T, X, error)
+	columns func(width int) []column
+	// row draws one row's cells, at the time now.
+	row func(env *Env, now time.Time, v T) []string
+	// match is the text the `/` filter looks for in a row. Nil with search.
+	match func(v T) string
+	// search sends the `/` text to fetch instead of filtering the loaded rows.
+	search bool
+	// page, when not zero, is how many rows one load brings: moving near the end loads the next page.
+	page int
+	// head is the line above the table ("" for none).
+	head func(l *listScreen[T, X]) string
+	// empty is the line shown once a load brought no rows at all.
+	empty func(l *listScreen[T, X]) string
+	// below are lines under the table (a detail pane, a paging note): they take up to half the height,
+	// and what does not fit ends with "… N more".
+	below func(l *listScreen[T, X], width int) []string
+	// above is how many lines the screen holding the list draws over it (the operations tabs).
+	above int
+	// actions are the list's own keys, in hint order.
+	actions []listAction[T, X]
+}
+
+// listQuery is what one load asks for. The command gets a copy, so a key pressed while it runs does
+// not change it.
+type listQuery[T any] struct {
+	search  string // the `/` text, when the spec searches on the server
+	deleted bool   // include deleted rows (the lists' show-deleted toggle)
+	more    bool   // load the page after last and append it to the rows loaded
+	last    T      // with more: the last row loaded
+}
+
+// listAction is a key of one list screen.
+type listAction[T, X any] struct {
+	key key.Binding
+	// offered reports whether the key applies now; nil: always. A key not offered neither shows nor acts.
+	offered func(l *listScreen[T, X]) bool
+	// help, when set, is the key's description in the current state ("show deleted", "hide deleted").
+	help func(l *listScreen[T, X]) string
+	run  func(l *listScreen[T, X]) tea.Cmd
+}
+
+// filterAction is the `/` key of a list, with its description.
+func filterAction[T, X any](help string) listAction[T, X] {
+	return listAction[T, X]{key: binding("/", help), run: func(l *listScreen[T, X]) tea.Cmd {
+		l.filter.typing = true
+		return nil
+	}}
+}
+
+// deletedAction is a key that shows or hides deleted rows, reloading them; hide is its description
+// while they show.
+func deletedAction[T, X any](k key.Binding, hide string) listAction[T, X] {
+	show := k.Help().Desc
+	return listAction[T, X]{key: k,
+		help: func(l *listScreen[T, X]) string {
+			if l.query.deleted {
+				return hide
+			}
+			return show
+		},
+		run: func(l *listScreen[T, X]) tea.Cmd {
+			l.query.deleted = !l.query.deleted
+			return l.Reload()
+		}}
+}
+
+// listScreen is a table of rows loaded from the database, drawn from a listSpec. Rows are drawn into
+// cells when they arrive (and when the filter or the width changes), never in View.
+type listScreen[T, X any] struct {
+	env    *Env
+	spec   listSpec[T, X]
+	fetch  fetcher[listData[T, X]]
+	query  listQuery[T]
+	filter *filterField
+
+	loaded    bool // a load has answered
+	all       []T  // every row loaded
+	shown     []T  // the rows the filter lets through, as the table holds them
+	side      X
+	exhausted bool // with paging: the last page is loaded
+	err       error
+	table     table
+}
+
+// listData is one load's answer.
+type listData[T, X any] struct {
+	rows     []T
+	side     X
+	appended bool
+}
+
+func newList[T, X any](env *Env, spec listSpec[T, X]) *listScreen[T, X] {
+	return &listScreen[T, X]{env: env, spec: spec, fetch: newFetcher[listData[T, X]](), filter: &filterField{}}
+}
+
+func (l *listScreen[T, X]) Title() string   { return l.spec.title }
+func (l *listScreen[T, X]) Init() tea.Cmd   { return l.Reload() }
+func (l *listScreen[T, X]) Capturing() bool { return l.filter.typing }
+
+func (l *listScreen[T, X]) Relevant(n store.Notification) bool {
+	return l.spec.relevant != nil && l.spec.relevant(n)
+}
+
+func (l *listScreen[T, X]) Reload() tea.Cmd {
+	q := l.query
+	q.more = false
+	return l.load(q)
+}
+
+// loadMore loads the page after the last row, when the list pages and the cursor nears the end.
+func (l *listScreen[T, X]) loadMore() tea.Cmd {
+	if l.spec.page == 0 || l.exhausted || len(l.all) == 0 || l.table.cursor < len(l.all)-10 {
+		return nil
+	}
+	q := l.query
+	q.more, q.last = true, l.all[len(l.all)-1]
+	return l.load(q)
+}
+
+func (l *listScreen[T, X]) load(q listQuery[T]) tea.Cmd {
+	if l.spec.search {
+		q.search = l.filter.String()
+	}
+	env, fetch := l.env, l.spec.fetch
+	return l.fetch.start(env, func(ctx context.Context) (listData[T, X], error) {
+		rows, side, err := fetch(ctx, env, q)
+		return listData[T, X]{rows: rows, side: side, appended: q.more}, err
+	})
+}
+
+// ShortHelp is the hint line: the list's own keys that apply now.
+func (l *listScreen[T, X]) ShortHelp() []key.Binding {
+	var out []key.Binding
+	for _, a := range l.spec.actions {
+		k := a.key
+		if a.help != nil {
+			k.SetHelp(k.Help().Key, a.help(l))
+		}
+		k.SetEnabled(a.offered == nil || a.offered(l))
+		out = append(out, k)
+	}
+	return out
+}
+
+// FullHelp adds the movement keys.
+func (l *listScreen[T, X]) FullHelp() []key.Binding {
+	k := listKeys
+	return append(l.ShortHelp(), k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom)
+}
+
+func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case loaded[listData[T, X]]:
+		cmd, ok := l.fetch.receive(msg, &l.err, l.take, l.Reload)
+		l.loaded = l.loaded || ok
+		return l, cmd
+	case tea.WindowSizeMsg:
+		l.rebuild()
+	case tea.KeyPressMsg:
+		return l, l.onKey(msg)
+	}
+	return l, nil
+}
+
+// take keeps a load's rows and draws them.
+func (l *listScreen[T, X]) take(d listData[T, X]) {
+	if d.appended {
+		l.all = append(l.all, d.rows...)
+	} else {
+		l.all = d.rows
+	}
+	l.side = d.side
+	l.exhausted = l.spec.page > 0 && len(d.rows) < l.spec.page
+	l.rebuild()
+}
+
+// rebuild filters the rows and draws their cells for the current width.
+func (l *listScreen[T, X]) rebuild() {
+	l.shown = l.all
+	if l.spec.match != nil {
+		l.shown = matching(l.filter, l.all, l.spec.match)
+	}
+	width, _ := l.env.size()
+	l.table.cols = l.spec.columns(width)
+	l.table.rows = l.table.rows[:0]
+	now := l.env.now()
+	for _, v := range l.shown {
+		l.table.rows = append(l.table.rows, l.spec.row(l.env, now, v))
+	}
+	l.clamp()
+}
+
+// clamp keeps the cursor on a row and in view, after the rows or the layout changed.
+func (l *listScreen[T, X]) clamp() {
+	width, _ := l.env.size()
+	l.table.clampTo(len(l.shown), l.tableHeight(width, l.bodyHeight()))
+}
+
+func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if l.filter.typing {
+		if !l.filter.key(msg) {
+			return nil
+		}
+		l.table.cursor = 0
+		if l.spec.search {
+			return l.Reload()
+		}
+		l.rebuild()
+		return nil
+	}
+	width, _ := l.env.size()
+	if l.table.moveKey(msg, len(l.shown), l.tableHeight(width, l.bodyHeight())) {
+		return l.loadMore()
+	}
+	for _, a := range l.spec.actions {
+		if key.Matches(msg, a.key) && (a.offered == nil || a.offered(l)) {
+			cmd := a.run(l)
+			l.clamp() // an action may change the layout (roles' detail pane)
+			return cmd
+		}
+	}
+	return nil
+}
+
+// current is the row under the cursor.
+func (l *listScreen[T, X]) current() (T, bool) {
+	if l.table.cursor < 0 || l.table.cursor >= len(l.shown) {
+		var zero T
+		return zero, false
+	}
+	return l.shown[l.table.cursor], true
+}
+
+// bodyHeight is the height the list is drawn in: the screen's body less what its holder draws above.
+func (l *listScreen[T, X]) bodyHeight() int {
+	_, h := l.env.size()
+	return bodyHeight(h) - l.spec.above
+}
+
+func (l *listScreen[T, X]) headLine() string {
+	if l.spec.head == nil {
+		return ""
+	}
+	return l.spec.head(l)
+}
+
+func (l *listScreen[T, X]) belowLines(width int) []string {
+	if l.spec.below == nil {
+		return nil
+	}
+	return l.spec.below(l, width)
+}
+
+// tableHeight is the table's share of height: what the head and the lines below leave, at least 3.
+func (l *listScreen[T, X]) tableHeight(width, height int) int {
+	if l.headLine() != "" {
+		height--
+	}
+	if below := len(l.belowLines(width)); below > 0 {
+		return max(height-min(below, height/2), 3)
+	}
+	return height
+}
+
+// filterLabel is the filter's "/text", or "".
+func (l *listScreen[T, X]) filterLabel() string { return l.filter.label(l.env.Theme) }
+
+func (l *listScreen[T, X]) View(width, height int) string {
+	t := l.env.Theme
+	if l.err != nil {
+		return t.Error.Render("✖ " + l.err.Error())
+	}
+	if !l.loaded {
+		return t.Dim.Render("loading…")
+	}
+	var lines []string
+	head := l.headLine()
+	if head != "" {
+		lines = append(lines, fit(head, width))
+	}
+	if len(l.all) == 0 && l.spec.empty != nil {
+		if head != "" || l.spec.above > 0 {
+			lines = append(lines, "")
+		}
+		return strings.Join(append(lines, t.Dim.Render(l.spec.empty(l))), "\n")
+	}
+	lines = append(lines, l.table.view(l.env, width, l.tableHeight(width, height)))
+	below := l.belowLines(width)
+	room := height - len(strings.Split(strings.Join(lines, "\n"), "\n"))
+	if len(below) > room {
+		below = append(below[:max(room-1, 0)], t.Dim.Render(fmt.Sprintf("  … %d more", len(below)-room+1)))
+	}
+	return strings.Join(append(lines, below...), "\n")
+}
