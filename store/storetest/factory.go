@@ -120,8 +120,9 @@ func Tenant(ctx context.Context, tb testing.TB, q store.Querier, opts *TenantOpt
 	return v
 }
 
-// ConnectionOpts are the options of Connection. Setting Status records a verification as
-// store.UpdateConnectionVerification does.
+// ConnectionOpts are the options of Connection and UpdateConnection. The first group is only read
+// by Connection; UpdateConnection applies the second to an existing connection. Setting Status
+// records a verification as store.UpdateConnectionVerification does.
 type ConnectionOpts struct {
 	TenantID int64  // default: a new tenant in the default workspace
 	ClientID string // default: a fixed GUID
@@ -148,14 +149,24 @@ func Connection(ctx context.Context, tb testing.TB, q store.Querier, opts *Conne
 		ClientID: or(opts.ClientID, "3f2a0000-0000-4000-8000-000000000002"), AuthKind: "secret",
 		CredentialCiphertext: orBytes(opts.CredentialCiphertext, []byte("storetest")), CredentialKeyID: or(opts.CredentialKeyID, "storetest")})
 	must(tb, err)
+	return UpdateConnection(ctx, tb, q, c.ID, opts)
+}
+
+// UpdateConnection forces a verification state on an existing connection (typically the one
+// engine.Service.AddTenant created).
+func UpdateConnection(ctx context.Context, tb testing.TB, q store.Querier, id int64, opts *ConnectionOpts) store.ProviderConnection {
+	tb.Helper()
+	opts = orZero(opts)
 	if opts.Status != "" {
-		must(tb, store.UpdateConnectionVerification(ctx, q, c.ID, store.ConnectionVerification{Status: opts.Status,
+		must(tb, store.UpdateConnectionVerification(ctx, q, id, store.ConnectionVerification{Status: opts.Status,
 			ReasonCode: opts.ReasonCode, MissingPermissions: opts.MissingPermissions, Result: opts.Verification}))
 	}
 	if opts.LastVerifiedAt != nil {
-		exec(ctx, tb, q, `UPDATE provider_connections SET last_verified_at = $2 WHERE id = $1`, c.ID, *opts.LastVerifiedAt)
+		exec(ctx, tb, q, `UPDATE provider_connections SET last_verified_at = $2 WHERE id = $1`, id, *opts.LastVerifiedAt)
 	}
-	c, err = store.GetDefaultConnection(ctx, q, tenantID)
+	var tenantID int64
+	must(tb, q.QueryRow(ctx, `SELECT tenant_id FROM provider_connections WHERE id = $1`, id).Scan(&tenantID))
+	c, err := store.GetDefaultConnection(ctx, q, tenantID)
 	must(tb, err)
 	return c
 }
@@ -494,6 +505,57 @@ func directory(ctx context.Context, tb testing.TB, db *store.DB, opts *Directory
 		exec(ctx, tb, db.Pool, `UPDATE directory_sync_state SET synced_at = $3 WHERE tenant_id = $1 AND collection = $2`,
 			opts.TenantID, collection, *opts.SyncedAt)
 	}
+}
+
+// ManyRunsOpts are the options of ManyRuns.
+type ManyRunsOpts struct {
+	WorkspaceID int64   // default: the default workspace
+	TenantIDs   []int64 // required: the runs go to each in turn
+	Count       int
+}
+
+// ManyRuns writes opts.Count completed runs in one statement, for benchmarks at scale: the tenants
+// and five operation types in turn, every tenth run failed (throttled), every seventeenth blocked,
+// one a second up to now. The change trigger is paused meanwhile, so that subscribers are not sent
+// a notification per row; the table is analyzed afterwards, as it would be by then in production.
+func ManyRuns(ctx context.Context, tb testing.TB, q store.Querier, opts *ManyRunsOpts) {
+	tb.Helper()
+	opts = orZero(opts)
+	if len(opts.TenantIDs) == 0 {
+		tb.Fatalf("storetest: ManyRuns needs TenantIDs")
+	}
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{sql: `ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_notify`},
+		{sql: `INSERT INTO operation_runs (workspace_id, tenant_id, type, status, outcome, reason_code, initiator_kind,
+			progress_processed, created_at, started_at, finished_at, heartbeat_at)
+			SELECT $1, ($2::bigint[])[1 + g % cardinality($2::bigint[])],
+				(ARRAY['directory_groups.sync','directory_role_definitions.sync','inventory.sync','provider.verification','backup_schedule.run'])[1 + g % 5],
+				'completed',
+				CASE WHEN g % 10 = 0 THEN 'failed' WHEN g % 17 = 0 THEN 'blocked' ELSE 'succeeded' END,
+				CASE WHEN g % 10 = 0 THEN 'provider_throttled' WHEN g % 17 = 0 THEN 'provider_permission_denied' END,
+				'system', g % 1000,
+				now() - make_interval(secs => $3::int - g), now() - make_interval(secs => $3::int - g), now() - make_interval(secs => $3::int - g - 1), now()
+			FROM generate_series(1, $3::int) g`, args: []any{workspaceOr(ctx, tb, q, opts.WorkspaceID), opts.TenantIDs, opts.Count}},
+		{sql: `ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_notify`},
+		{sql: `ANALYZE operation_runs`},
+	} {
+		_, err := q.Exec(ctx, stmt.sql, stmt.args...)
+		must(tb, err)
+	}
+}
+
+// ManyGroups caches opts.Count groups ("Group 1", …) for a tenant in one statement, for benchmarks
+// at scale, and analyzes the table. No sync state is recorded.
+func ManyGroups(ctx context.Context, tb testing.TB, q store.Querier, tenantID int64, count int) {
+	tb.Helper()
+	_, err := q.Exec(ctx, `INSERT INTO directory_groups (tenant_id, graph_id, display_name, content_hash)
+		SELECT $1, 'g-' || g, 'Group ' || g, '\x00'::bytea FROM generate_series(1, $2::int) g`, tenantID, count)
+	must(tb, err)
+	_, err = q.Exec(ctx, `ANALYZE directory_groups`)
+	must(tb, err)
 }
 
 // update collects the columns a fixture forces, for one UPDATE of one row. Setting a column

@@ -261,3 +261,32 @@ func TestAuditInventoryDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), state.ItemCount)
 }
+
+func TestManyRunsAndGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	a, b := storetest.Tenant(ctx, t, db.Pool, nil), storetest.Tenant(ctx, t, db.Pool, nil)
+	storetest.ManyRuns(ctx, t, db.Pool, &storetest.ManyRunsOpts{TenantIDs: []int64{a.ID, b.ID}, Count: 34})
+	runs, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{a.WorkspaceID}, Limit: 100})
+	require.NoError(t, err)
+	outcomes := map[string]int{}
+	tenants := map[int64]int{}
+	require.Len(t, runs, 34)
+	for _, r := range runs {
+		require.Equal(t, store.StatusCompleted, r.Status)
+		outcomes[*r.Outcome]++
+		tenants[*r.TenantID]++
+	}
+	require.Equal(t, map[string]int{store.OutcomeFailed: 3, store.OutcomeBlocked: 2, store.OutcomeSucceeded: 29}, outcomes)
+	require.Equal(t, map[int64]int{a.ID: 17, b.ID: 17}, tenants)
+
+	var enabled string
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT tgenabled FROM pg_trigger WHERE tgname = 'operation_runs_notify'`).Scan(&enabled))
+	require.Equal(t, "O", enabled, "the change trigger is on again")
+
+	storetest.ManyGroups(ctx, t, db.Pool, a.ID, 25)
+	groups, err := store.SearchGroups(ctx, db.Pool, store.GroupQuery{TenantID: a.ID, Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, groups, 25)
+}
