@@ -87,11 +87,19 @@ func Schedule(ctx context.Context, tb testing.TB, q store.Querier, opts *Schedul
 		Name: or(opts.Name, fmt.Sprintf("schedule-%d", next())), Cron: or(opts.Cron, "0 3 * * *"), Timezone: or(opts.Timezone, "UTC"),
 		Families: opts.Families, KeepCount: opts.KeepCount, KeepDays: opts.KeepDays, Paused: opts.Paused, CreatedBy: opts.CreatedBy})
 	must(tb, err)
+	return UpdateSchedule(ctx, tb, q, s.ID, opts)
+}
+
+// UpdateSchedule forces opts.FireFrom on an existing schedule (typically one created through the
+// service, backdated so that earlier fire times count as missed). The other options are ignored.
+func UpdateSchedule(ctx context.Context, tb testing.TB, q store.Querier, id int64, opts *ScheduleOpts) store.BackupSchedule {
+	tb.Helper()
+	opts = orZero(opts)
 	if opts.FireFrom != nil {
-		exec(ctx, tb, q, `UPDATE backup_schedules SET fire_from = $2 WHERE id = $1`, s.ID, *opts.FireFrom)
-		s, err = store.GetSchedule(ctx, q, s.ID)
-		must(tb, err)
+		exec(ctx, tb, q, `UPDATE backup_schedules SET fire_from = $2 WHERE id = $1`, id, *opts.FireFrom)
 	}
+	s, err := store.GetSchedule(ctx, q, id)
+	must(tb, err)
 	return s
 }
 

@@ -223,6 +223,8 @@ func TestBackupSetAndSchedule(t *testing.T) {
 		require.Equal(t, "UTC", a.Timezone)
 		require.True(t, at.Equal(a.FireFrom))
 		require.True(t, b.Paused)
+		b = storetest.UpdateSchedule(ctx, t, db.Pool, b.ID, &storetest.ScheduleOpts{FireFrom: &at})
+		require.True(t, at.Equal(b.FireFrom))
 		set := storetest.BackupSet(ctx, t, db.Pool, &storetest.BackupSetOpts{TenantID: tenant.ID, ScheduleID: &a.ID})
 		require.Equal(t, a.Name, set.ScheduleName)
 	})
