@@ -299,7 +299,10 @@ func newAuthorizedKey(fx *authzFixture) string {
 // non-member, as each role and as the administrator: a non-member gets not found (or sees
 // nothing), a member without the capability forbidden (or sees nothing), the others succeed
 // (DESIGN §2, §3 rule 3). A new Service method fails this test until it is added to the table.
-func TestSecurityAuthorizationEveryServiceMethod(t *testing.T) {
+//
+// The subtests run one after another on purpose: they share one fixture (which some of the calls
+// change) and the checks counter.
+func TestSecurityAuthorizationEveryServiceMethod(t *testing.T) { //nolint:tparallel // see above
 	t.Parallel()
 	fx := newAuthzFixture(t)
 	cases := authzCases()

@@ -20,7 +20,8 @@ func TestReliabilityOrphanedJobOfQueuedRun(t *testing.T) {
 	b := setup(t)
 	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeNoop, WorkspaceID: b.workspaceID(t), Params: map[string]any{"steps": "2"}})
 	require.NoError(t, err)
-	// What the dead engine left: the job fetched a minute ago, the run still queued.
+	// What the dead engine left: the job fetched a minute ago, the run still queued. Raw SQL on
+	// purpose: it fakes the crash in River's own table, which no fixture should write.
 	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
 		attempted_by = ARRAY['dead-engine'] WHERE id = $1`, *res.Run.RiverJobID)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 func cacheGroups(n int, name string) []store.Group {
@@ -26,10 +27,7 @@ func cacheGroups(n int, name string) []store.Group {
 // newTenant adds the tenant contoso to the default workspace.
 func newTenant(t *testing.T, db *store.DB) store.Tenant {
 	t.Helper()
-	tenant, err := store.InsertTenant(context.Background(), db.Pool, store.Tenant{WorkspaceID: defaultWorkspace(t, db).ID,
-		Name: "contoso", TenantGUID: "contoso.example.com"})
-	require.NoError(t, err)
-	return tenant
+	return storetest.Tenant(context.Background(), t, db.Pool, &storetest.TenantOpts{Name: "contoso"})
 }
 
 func liveGroupCount(t *testing.T, db *store.DB, tenantID int64) int {
@@ -127,6 +125,7 @@ func TestDirectoryCacheFollowsItsTenant(t *testing.T) {
 		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '200ms'`); err != nil {
 			return err
 		}
+		// The store has no tenant deletion yet: the cascade is the database's, so SQL drives it.
 		_, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenant.ID)
 		return err
 	})

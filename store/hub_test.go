@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // waitFor receives from sub until match is true or the timeout passes.
@@ -49,9 +50,8 @@ func TestHub(t *testing.T) {
 		for i := range subs {
 			subs[i] = hub.Subscribe()
 		}
-		w := defaultWorkspace(t, db)
-		run, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "system.noop", InitiatorKind: "system"})
-		require.NoError(t, err)
+		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
+		run := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID})
 		for _, sub := range subs {
 			n := waitFor(t, sub, func(n store.Notification) bool { return n.Table == "operation_runs" })
 			require.Equal(t, store.KindChange, n.Kind)
@@ -80,9 +80,8 @@ func TestHub(t *testing.T) {
 		require.EqualValues(t, 1, hub.Reconnects())
 
 		// Notifications flow again after the reconnect.
-		w := defaultWorkspace(t, db)
-		run, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "system.noop", InitiatorKind: "system"})
-		require.NoError(t, err)
+		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
+		run := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID})
 		waitFor(t, sub, func(n store.Notification) bool { return n.Kind == store.KindChange && n.ID == run.ID })
 	})
 
@@ -92,12 +91,11 @@ func TestHub(t *testing.T) {
 		hub := startHub(t, db)
 		slow := hub.Subscribe() // never read until the end
 		fast := hub.Subscribe()
-		w := defaultWorkspace(t, db)
+		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
 		const runs = 400 // more than a subscription buffers
 		var last int64
 		for range runs {
-			r, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "system.noop", InitiatorKind: "system"})
-			require.NoError(t, err)
+			r := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID})
 			last = r.ID
 			select { // drain fast as we go
 			case <-fast.C:

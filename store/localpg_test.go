@@ -113,10 +113,10 @@ func tempDir(t *testing.T) string {
 }
 
 func TestLocalCluster(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("these cases switch OS users and need root; the non-root path runs in every pgtest package")
 	}
-	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("StartsAsRootSharedBySecondProcessAndTakenOver", func(t *testing.T) {
@@ -175,10 +175,10 @@ func TestLocalCluster(t *testing.T) {
 }
 
 func TestLocalClusterBadSetup(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a directory owned by someone else")
 	}
-	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("DirectoryOwnedBySomeoneElse", func(t *testing.T) {

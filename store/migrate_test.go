@@ -73,6 +73,7 @@ func TestMigrate(t *testing.T) {
 	t.Run("RefusesSchemaFromNewerBinary", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
+		// Raw SQL on purpose: fakes a migration that only a newer binary knows.
 		_, err := db.Pool.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`)
 		require.NoError(t, err)
 		var before int

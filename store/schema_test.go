@@ -9,22 +9,17 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
-
-func defaultWorkspace(t *testing.T, db *store.DB) store.Workspace {
-	t.Helper()
-	w, err := store.GetWorkspaceByName(context.Background(), db.Pool, "default")
-	require.NoError(t, err)
-	return w
-}
 
 func TestAuditIsAppendOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	w := defaultWorkspace(t, db)
+	w := storetest.DefaultWorkspace(ctx, t, db.Pool)
 	require.NoError(t, store.InsertAudit(ctx, db.Pool, store.AuditEvent{WorkspaceID: &w.ID, ActorKind: "system", Action: "test.write"}))
 
+	// Raw SQL on purpose: these are the writes the trigger must refuse.
 	for _, stmt := range []string{
 		`UPDATE audit_events SET action = 'forged'`,
 		`DELETE FROM audit_events`,
@@ -47,7 +42,7 @@ func TestRunIdentityIndexes(t *testing.T) {
 	t.Run("OneActiveRunPerDedupeIdentity", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
-		w := defaultWorkspace(t, db)
+		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
 		key := "directory_groups.sync:tenant:1"
 		first, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "directory_groups.sync", IdentityKey: &key, InitiatorKind: "system"})
 		require.NoError(t, err)
@@ -65,12 +60,9 @@ func TestRunIdentityIndexes(t *testing.T) {
 	t.Run("OneRunEverPerScheduleFireTime", func(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
-		w := defaultWorkspace(t, db)
-		tenant, err := store.InsertTenant(ctx, db.Pool, store.Tenant{WorkspaceID: w.ID, Name: "contoso", TenantGUID: "contoso.example.com"})
-		require.NoError(t, err)
-		var scheduleID int64
-		require.NoError(t, db.Pool.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron)
-			VALUES ($1, $2, 'nightly', '0 3 * * *') RETURNING id`, w.ID, tenant.ID).Scan(&scheduleID))
+		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
+		tenant := storetest.Tenant(ctx, t, db.Pool, &storetest.TenantOpts{WorkspaceID: w.ID})
+		scheduleID := storetest.Schedule(ctx, t, db.Pool, &storetest.ScheduleOpts{TenantID: tenant.ID, Name: "nightly"}).ID
 		fire := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
 		n := store.NewRun{WorkspaceID: w.ID, TenantID: &tenant.ID, Type: "backup_schedule.scheduled", InitiatorKind: "schedule", ScheduleID: &scheduleID, IntendedFireTime: &fire}
 		first, err := store.InsertRun(ctx, db.Pool, n)
@@ -92,10 +84,9 @@ func TestListRunsKeyset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	w := defaultWorkspace(t, db)
+	w := storetest.DefaultWorkspace(ctx, t, db.Pool)
 	for range 25 {
-		_, err := store.InsertRun(ctx, db.Pool, store.NewRun{WorkspaceID: w.ID, Type: "system.noop", InitiatorKind: "system"})
-		require.NoError(t, err)
+		storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID})
 	}
 	var seen []int64
 	var before int64

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -240,26 +238,4 @@ func waitScreen(t *testing.T, tm *teatest.TestModel, want string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
 		teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
-}
-
-// TestArchitecture fails if a dashboard package imports the Graph client, kiota or azidentity: the
-// dashboard renders from the database only (DESIGN §1). The engine it calls may use Graph (DESIGN §1
-// allows engine -> engine/graph), so the rule is about what tui's own code imports.
-func TestArchitecture(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .Imports " "}} {{join .TestImports " "}}`,
-		"github.com/tenantatlas/tenantatlas/tui/...").CombinedOutput()
-	require.NoError(t, err, string(out))
-	banned := []string{"github.com/tenantatlas/tenantatlas/engine/graph", "github.com/microsoft/kiota",
-		"github.com/Azure/azure-sdk-for-go", "github.com/AzureAD/"}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	require.NotEmpty(t, lines)
-	for _, line := range lines {
-		pkg, imports, _ := strings.Cut(line, ": ")
-		for _, imp := range strings.Fields(imports) {
-			for _, b := range banned {
-				require.False(t, strings.HasPrefix(imp, b), "%s imports %s", pkg, imp)
-			}
-		}
-	}
 }

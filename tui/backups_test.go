@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // seedIntune adds a tenant with an inventory, a schedule and three backup sets (the last one
@@ -40,10 +40,7 @@ func (b *testBundle) seedIntune(t *testing.T) {
 		{Family: "deviceEnrollmentConfigurations", GraphID: "esp-1", PolicyType: "enrollmentStatusPage", DisplayName: "Kiosk ESP", ODataType: "#microsoft.graph.windows10EnrollmentCompletionPageConfiguration", PayloadHash: "h3", Payload: []byte(`{}`), LastModified: &mod},
 		{Family: "deviceEnrollmentConfigurations", GraphID: "x-1", PolicyType: "unknown", DisplayName: "From the future", ODataType: "#microsoft.graph.deviceEnrollmentFutureConfiguration", PayloadHash: "h4", Payload: []byte(`{}`)},
 	}
-	require.NoError(t, b.db.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := store.MergeInventory(ctx, tx, v.ID, 0, inv)
-		return err
-	}))
+	storetest.Inventory(ctx, t, b.db.Pool, &storetest.InventoryOpts{TenantID: v.ID, Rows: inv})
 
 	item := func(id, name, payload string, sensitive bool) store.BackupItemRow {
 		return store.BackupItemRow{Family: "deviceConfigurations", GraphID: id, PolicyType: "deviceConfiguration", DisplayName: name,
@@ -59,17 +56,9 @@ func (b *testBundle) seedIntune(t *testing.T) {
 		if i > 0 {
 			schedID = &sch.ID
 		}
-		set, err := store.StartBackupSet(ctx, b.db.Pool, store.BackupSet{WorkspaceID: v.WorkspaceID, TenantID: v.ID, ScheduleID: schedID, Families: []string{"deviceConfigurations"}})
-		require.NoError(t, err)
-		require.NoError(t, b.db.InTx(ctx, func(tx pgx.Tx) error {
-			_, _, err := store.AddBackupItems(ctx, tx, set.ID, rows)
-			return err
-		}))
-		_, err = store.FinishBackupSet(ctx, b.db.Pool, set.ID, store.BackupComplete)
-		require.NoError(t, err)
-		_, err = b.db.Pool.Exec(ctx, `UPDATE backup_sets SET created_at = $2, completed_at = $2 WHERE id = $1`, set.ID,
-			fixedNow.Add(-time.Duration(3-i)*24*time.Hour))
-		require.NoError(t, err)
+		at := fixedNow.Add(-time.Duration(3-i) * 24 * time.Hour)
+		storetest.BackupSet(ctx, t, b.db.Pool, &storetest.BackupSetOpts{TenantID: v.ID, ScheduleID: schedID,
+			Families: []string{"deviceConfigurations"}, Items: rows, CreatedAt: &at, CompletedAt: &at})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // BenchmarkDashboard seeds 1,000,000 runs and 500,000 groups and measures what a user feels: start →
@@ -20,7 +21,7 @@ import (
 // database commit → the row updated on screen.
 func BenchmarkDashboard(b *testing.B) {
 	ctx := context.Background()
-	bundle := setupBench(b)
+	bundle := setup(b)
 	seedScale(b, bundle, 1_000_000, 500_000)
 
 	hub := store.NewHub(bundle.db, nil)
@@ -98,6 +99,8 @@ func BenchmarkDashboard(b *testing.B) {
 	for i := range 60 {
 		status := []string{"queued", "running"}[i%2]
 		t0 := time.Now()
+		// Raw SQL on purpose: this is the change being timed, one statement as another process
+		// would write it (a fixture call would add its own reads to the measurement).
 		_, err := bundle.db.Pool.Exec(ctx, `UPDATE operation_runs SET status = $2, outcome = NULL, progress_processed = $3 WHERE id = $1`, target, status, i)
 		require.NoError(b, err)
 		for !showsRun(m, target, status, int64(i)) {
@@ -184,8 +187,6 @@ func driveUntil(b *testing.B, m *Model, cmd tea.Cmd, done func() bool) {
 // cmdBudget is below countsEvery and far above any database read the benchmark makes.
 const cmdBudget = 1500 * time.Millisecond
 
-func setupBench(b *testing.B) *testBundle { return setupTB(b) }
-
 // warmPool opens n connections of db's pool at once and returns them to it, idle.
 func warmPool(b *testing.B, db *store.DB, n int32) {
 	conns := make([]*pgxpool.Conn, 0, n)
@@ -199,7 +200,7 @@ func warmPool(b *testing.B, db *store.DB, n int32) {
 	}
 }
 
-// seedScale writes runs and groups in bulk with SQL (the change triggers are paused while seeding).
+// seedScale adds three tenants, then writes runs and groups in bulk.
 func seedScale(b *testing.B, bundle *testBundle, runs, groups int) {
 	ctx := context.Background()
 	var tenants []int64
@@ -210,26 +211,6 @@ func seedScale(b *testing.B, bundle *testBundle, runs, groups int) {
 		require.NoError(b, err)
 		tenants = append(tenants, v.ID)
 	}
-	w, err := store.GetWorkspaceByName(ctx, bundle.db.Pool, "default")
-	require.NoError(b, err)
-	for _, stmt := range []string{
-		`ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_notify`,
-		fmt.Sprintf(`INSERT INTO operation_runs (workspace_id, tenant_id, type, status, outcome, reason_code, initiator_kind,
-			progress_processed, created_at, started_at, finished_at, heartbeat_at)
-			SELECT %d, (ARRAY[%d, %d, %d])[1 + g %% 3],
-				(ARRAY['directory_groups.sync','directory_role_definitions.sync','inventory.sync','provider.verification','backup_schedule.run'])[1 + g %% 5],
-				'completed',
-				CASE WHEN g %% 10 = 0 THEN 'failed' WHEN g %% 17 = 0 THEN 'blocked' ELSE 'succeeded' END,
-				CASE WHEN g %% 10 = 0 THEN 'provider_throttled' WHEN g %% 17 = 0 THEN 'provider_permission_denied' END,
-				'system', g %% 1000,
-				now() - make_interval(secs => %d - g), now() - make_interval(secs => %d - g), now() - make_interval(secs => %d - g - 1), now()
-			FROM generate_series(1, %d) g`, w.ID, tenants[0], tenants[1], tenants[2], runs, runs, runs, runs),
-		`ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_notify`,
-		fmt.Sprintf(`INSERT INTO directory_groups (tenant_id, graph_id, display_name, content_hash)
-			SELECT %d, 'g-' || g, 'Group ' || g, '\x00'::bytea FROM generate_series(1, %d) g`, tenants[0], groups),
-		`ANALYZE operation_runs`, `ANALYZE directory_groups`,
-	} {
-		_, err := bundle.db.Pool.Exec(ctx, stmt)
-		require.NoError(b, err, stmt)
-	}
+	storetest.ManyRuns(ctx, b, bundle.db.Pool, &storetest.ManyRunsOpts{TenantIDs: tenants, Count: runs})
+	storetest.ManyGroups(ctx, b, bundle.db.Pool, tenants[0], groups)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // fixedNow is the clock of golden views.
@@ -27,9 +28,7 @@ type testBundle struct {
 	runs    map[string]int64
 }
 
-func setup(t *testing.T) *testBundle { return setupTB(t) }
-
-func setupTB(t testing.TB) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	key := make([]byte, 32)
@@ -55,16 +54,15 @@ func (b *testBundle) seed(t *testing.T) {
 		require.NoError(t, err)
 		b.tenants[name] = v.ID
 	}
-	_, err := b.db.Pool.Exec(ctx, `UPDATE provider_connections SET status = 'ok', last_verified_at = $1 WHERE tenant_id = $2`,
-		fixedNow.Add(-2*time.Hour), b.tenants["contoso"])
-	require.NoError(t, err)
+	storetest.UpdateConnection(ctx, t, b.db.Pool, b.connID(t, "contoso"), &storetest.ConnectionOpts{Status: "ok",
+		LastVerifiedAt: new(fixedNow.Add(-2 * time.Hour))})
 	code := "provider_permission_denied"
-	require.NoError(t, store.UpdateConnectionVerification(ctx, b.db.Pool, b.connID(t, "fabrikam"), store.ConnectionVerification{
+	storetest.UpdateConnection(ctx, t, b.db.Pool, b.connID(t, "fabrikam"), &storetest.ConnectionOpts{
 		Status: "blocked", ReasonCode: &code, MissingPermissions: []string{"DeviceManagementConfiguration.Read.All"},
-		Result: map[string]any{"capabilities": []any{
+		Verification: map[string]any{"capabilities": []any{
 			map[string]any{"capability": "directory.sync", "status": "ok"},
 			map[string]any{"capability": "inventory.sync", "status": "missing", "missing": []any{"DeviceManagementConfiguration.Read.All"}},
-		}}}))
+		}}})
 
 	b.seedDirectory(t)
 	recs, err := engine.ParseLegacy([]byte(`[
@@ -97,32 +95,27 @@ func (b *testBundle) seed(t *testing.T) {
 		require.NoError(t, err)
 		id := res.Run.ID
 		b.runs[sp.key] = id
+		// Runs start through the service (with their River job, audit event and timeline); then they
+		// are moved to their state at fixed times.
 		created := fixedNow.Add(-sp.age)
+		opts := &storetest.RunOpts{CreatedAt: &created}
 		if sp.running || sp.outcome != "" {
-			require.NoError(t, store.MarkRunRunning(ctx, b.db.Pool, id))
 			total := int64(200)
-			require.NoError(t, store.UpdateRunProgress(ctx, b.db.Pool, id, store.Progress{Processed: 120, Total: &total,
-				Counts: store.Counts{Succeeded: 118, Failed: 2}}))
-			_, err = store.InsertRunEvent(ctx, b.db.Pool, store.RunEvent{RunID: id, Kind: "item", Level: "error",
+			opts.Status = store.StatusRunning
+			opts.Progress = &store.Progress{Processed: 120, Total: &total, Counts: store.Counts{Succeeded: 118, Failed: 2}}
+			opts.StartedAt, opts.HeartbeatAt = new(created.Add(2*time.Second)), new(fixedNow.Add(-5*time.Second))
+			storetest.RunEvent(ctx, t, b.db.Pool, &storetest.RunEventOpts{RunID: id, Kind: "item", Level: "error",
 				Message: "403 Forbidden", ReasonCode: &sp.reason, ItemRef: ptr("deviceConfigurations/a1b2")})
-			require.NoError(t, err)
 		}
 		if sp.outcome != "" {
-			f := store.Finish{Outcome: sp.outcome}
+			opts.Status, opts.Outcome = store.StatusCompleted, sp.outcome
+			opts.FinishedAt = new(created.Add(95 * time.Second))
 			if sp.reason != "" {
-				f.ReasonCode, f.ReasonDetail = &sp.reason, &sp.detail
+				opts.ReasonCode, opts.ReasonDetail = &sp.reason, &sp.detail
 			}
-			_, err = store.FinishRun(ctx, b.db.Pool, id, f)
-			require.NoError(t, err)
 		}
-		_, err = b.db.Pool.Exec(ctx, `UPDATE operation_runs SET created_at = $2,
-			started_at = CASE WHEN started_at IS NULL THEN NULL ELSE $2::timestamptz + interval '2 seconds' END,
-			heartbeat_at = CASE WHEN heartbeat_at IS NULL THEN NULL ELSE $3::timestamptz END,
-			finished_at = CASE WHEN finished_at IS NULL THEN NULL ELSE $2::timestamptz + interval '95 seconds' END WHERE id = $1`,
-			id, created, fixedNow.Add(-5*time.Second))
-		require.NoError(t, err)
-		_, err = b.db.Pool.Exec(ctx, `UPDATE run_events SET at = $2::timestamptz + (id % 100) * interval '1 second' WHERE run_id = $1`, id, created)
-		require.NoError(t, err)
+		storetest.UpdateRun(ctx, t, b.db.Pool, id, opts)
+		storetest.RetimeRunEvents(ctx, t, b.db.Pool, id, created)
 	}
 }
 
@@ -222,9 +215,7 @@ func (b *testBundle) seedDirectory(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	tid := b.tenants["contoso"]
-	w, err := store.BeginDirectorySync(ctx, b.db, tid, store.CollectionGroups, true)
-	require.NoError(t, err)
-	defer w.Rollback(ctx)
+	synced := &storetest.DirectoryOpts{TenantID: tid, SyncedAt: new(fixedNow.Add(-10 * time.Minute))}
 	rule := "user.department -eq \"Sales\""
 	var rows []store.Group
 	for i, name := range []string{"All Staff", "Sales Team", "Helpdesk Operators", "Intune Pilot Devices", "Finance"} {
@@ -238,28 +229,14 @@ func (b *testBundle) seedDirectory(t *testing.T) {
 		}
 		rows = append(rows, g)
 	}
-	_, err = w.WriteGroups(ctx, rows)
-	require.NoError(t, err)
-	_, err = w.Finish(ctx, nil, 0)
-	require.NoError(t, err)
-	require.NoError(t, w.Commit(ctx))
+	storetest.Groups(ctx, t, b.db, synced, rows)
 
-	w2, err := store.BeginDirectorySync(ctx, b.db, tid, store.CollectionRoleDefinitions, true)
-	require.NoError(t, err)
-	defer w2.Rollback(ctx)
-	w = w2
 	builtIn := true
-	_, err = w.WriteRoleDefinitions(ctx, []store.RoleDefinition{
+	storetest.RoleDefinitions(ctx, t, b.db, synced, []store.RoleDefinition{
 		{GraphID: "729827e3-9c14-49f7-bb1b-9608f156bbb8", DisplayName: "Helpdesk Administrator", IsBuiltIn: &builtIn, IsEnabled: &builtIn,
 			Description: "Can reset passwords for non-administrators and Helpdesk Administrators.", ContentHash: []byte{1},
 			RolePermissions: []byte(`[{"allowedResourceActions":["microsoft.directory/users/invalidateAllRefreshTokens","microsoft.directory/users/password/update"]}]`)},
 		{GraphID: "62e90394-69f5-4237-9190-012177145e10", DisplayName: "Global Administrator", IsBuiltIn: &builtIn, IsEnabled: &builtIn,
 			ContentHash: []byte{2}, RolePermissions: []byte(`[{"allowedResourceActions":["microsoft.directory/allEntities/allProperties/allTasks"]}]`)},
 	})
-	require.NoError(t, err)
-	_, err = w.Finish(ctx, nil, 0)
-	require.NoError(t, err)
-	require.NoError(t, w.Commit(ctx))
-	_, err = b.db.Pool.Exec(ctx, `UPDATE directory_sync_state SET synced_at = $1, last_run_id = NULL`, fixedNow.Add(-10*time.Minute))
-	require.NoError(t, err)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // updating reports whether -update was given (the flag is registered by teatest's golden package).
@@ -114,17 +114,17 @@ func TestAuditGolden(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	w, err := store.GetWorkspaceByName(ctx, b.db.Pool, "default")
-	require.NoError(t, err)
-	for i, e := range []struct{ action, kind, target, details string }{
-		{"tenant.add", "tenant", "contoso", `{"auth_kind": "secret", "client_id": "3f2a0000-0000-4000-8000-000000000002"}`},
-		{"run.start", "run", "1", `{"type": "provider.verification", "tenant": "contoso"}`},
-		{"run.cancel", "run", "2", `{"type": "directory_groups.sync", "status": "running"}`},
-		{"member.add", "user", "rita", `{"role": "readonly"}`},
+	for i, e := range []struct {
+		action, kind, target string
+		details              map[string]any
+	}{
+		{"tenant.add", "tenant", "contoso", map[string]any{"auth_kind": "secret", "client_id": "3f2a0000-0000-4000-8000-000000000002"}},
+		{"run.start", "run", "1", map[string]any{"type": "provider.verification", "tenant": "contoso"}},
+		{"run.cancel", "run", "2", map[string]any{"type": "directory_groups.sync", "status": "running"}},
+		{"member.add", "user", "rita", map[string]any{"role": "readonly"}},
 	} {
-		_, err := b.db.Pool.Exec(ctx, `INSERT INTO audit_events (workspace_id, actor_kind, actor_name, action, target_kind, target_id, details, at)
-			VALUES ($1, 'user', 'admin', $2, $3, $4, $5, $6)`, w.ID, e.action, e.kind, e.target, e.details, fixedNow.Add(time.Duration(i)*time.Minute))
-		require.NoError(t, err)
+		storetest.AuditEvent(ctx, t, b.db.Pool, &storetest.AuditEventOpts{ActorKind: "user", ActorName: "admin", Action: e.action,
+			TargetKind: e.kind, TargetID: e.target, Details: e.details, At: new(fixedNow.Add(time.Duration(i) * time.Minute))})
 	}
 	for _, size := range []struct {
 		name string

@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // seedRestore adds a backup set of contoso (set 1) with a device configuration whose assignments
@@ -25,15 +25,7 @@ func (b *testBundle) seedRestore(t *testing.T) int64 {
 			IsDefault: true, DisplayName: "All users and all devices", ODataType: "#microsoft.graph.deviceEnrollmentLimitConfiguration", PayloadHash: "inv-limit",
 			Payload: []byte(`{"@odata.type":"#microsoft.graph.deviceEnrollmentLimitConfiguration","displayName":"All users and all devices","limit":15,"priority":0,"roleScopeTagIds":[]}`)},
 	}
-	require.NoError(t, b.db.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := store.MergeInventory(ctx, tx, tid, 0, inv)
-		return err
-	}))
-	ws, err := store.GetWorkspaceByName(ctx, b.db.Pool, "default")
-	require.NoError(t, err)
-	set, err := store.StartBackupSet(ctx, b.db.Pool, store.BackupSet{WorkspaceID: ws.ID, TenantID: tid,
-		Families: []string{"deviceConfigurations", "deviceEnrollmentConfigurations", "configurationPolicies"}})
-	require.NoError(t, err)
+	storetest.Inventory(ctx, t, b.db.Pool, &storetest.InventoryOpts{TenantID: tid, Rows: inv})
 	rows := []store.BackupItemRow{
 		{Family: "deviceConfigurations", GraphID: "dc-1", PolicyType: "deviceConfiguration", DisplayName: "Baseline Windows",
 			ODataType: "#microsoft.graph.windows10GeneralConfiguration", PayloadHash: "rs-1", Payload: []byte(`{"object":{
@@ -52,13 +44,8 @@ func (b *testBundle) seedRestore(t *testing.T) int64 {
 			"@odata.type":"#microsoft.graph.deviceManagementConfigurationPolicy","name":"Edge hardening","platforms":"windows10",
 			"technologies":"mdm","roleScopeTagIds":["0"]},"settings":[{"id":"0","settingInstance":{"settingDefinitionId":"edge_smartscreen"}}]}`)},
 	}
-	require.NoError(t, b.db.InTx(ctx, func(tx pgx.Tx) error {
-		_, _, err := store.AddBackupItems(ctx, tx, set.ID, rows)
-		return err
-	}))
-	_, err = store.FinishBackupSet(ctx, b.db.Pool, set.ID, store.BackupComplete)
-	require.NoError(t, err)
-	return set.ID
+	return storetest.BackupSet(ctx, t, b.db.Pool, &storetest.BackupSetOpts{TenantID: tid,
+		Families: []string{"deviceConfigurations", "deviceEnrollmentConfigurations", "configurationPolicies"}, Items: rows}).ID
 }
 
 func keysOf(s string) []string {

@@ -80,6 +80,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"MigrateBadArg", []string{"migrate", "sideways"}, nil, 2, `invalid argument "sideways"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cc := &cli{t: t, env: map[string]string{}}
 			for k, v := range c.env {
 				cc.env[k] = v

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // seedRestoreSet writes a complete backup set of contoso with one device configuration.
@@ -17,21 +18,15 @@ func seedRestoreSet(t *testing.T, c *cli) int64 {
 	db, err := store.Open(ctx, c.env["TENANTATLAS_DATABASE_URL"], store.Options{})
 	require.NoError(t, err)
 	defer db.Close()
-	var ws, tenant int64
-	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT workspace_id, id FROM tenants WHERE name = 'contoso'`).Scan(&ws, &tenant))
-	set, err := store.StartBackupSet(ctx, db.Pool, store.BackupSet{WorkspaceID: ws, TenantID: tenant, Families: []string{"deviceConfigurations"}})
+	tenants, err := store.FindTenants(ctx, db.Pool, []int64{storetest.DefaultWorkspace(ctx, t, db.Pool).ID}, "contoso")
 	require.NoError(t, err)
-	tx, err := db.Pool.Begin(ctx)
-	require.NoError(t, err)
-	_, _, err = store.AddBackupItems(ctx, tx, set.ID, []store.BackupItemRow{{Family: "deviceConfigurations", GraphID: "dc-1",
-		PolicyType: "deviceConfiguration", DisplayName: "Baseline", ODataType: "#microsoft.graph.windows10GeneralConfiguration",
-		PayloadHash: "cli-restore-hash", Payload: []byte(`{"object":{"@odata.type":"#microsoft.graph.windows10GeneralConfiguration",` +
-			`"displayName":"Baseline","passwordRequired":true},"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget",` +
-			`"groupId":"g-1"}}],"references":{"groups":{"g-1":"Sales Team"}}}`)}})
-	require.NoError(t, err)
-	require.NoError(t, tx.Commit(ctx))
-	_, err = store.FinishBackupSet(ctx, db.Pool, set.ID, store.BackupComplete)
-	require.NoError(t, err)
+	require.Len(t, tenants, 1)
+	set := storetest.BackupSet(ctx, t, db.Pool, &storetest.BackupSetOpts{TenantID: tenants[0].ID, Families: []string{"deviceConfigurations"},
+		Items: []store.BackupItemRow{{Family: "deviceConfigurations", GraphID: "dc-1",
+			PolicyType: "deviceConfiguration", DisplayName: "Baseline", ODataType: "#microsoft.graph.windows10GeneralConfiguration",
+			PayloadHash: "cli-restore-hash", Payload: []byte(`{"object":{"@odata.type":"#microsoft.graph.windows10GeneralConfiguration",` +
+				`"displayName":"Baseline","passwordRequired":true},"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget",` +
+				`"groupId":"g-1"}}],"references":{"groups":{"g-1":"Sales Team"}}}`)}}})
 	return set.ID
 }
 

@@ -227,7 +227,9 @@ func TestServeCommandsOverSSH(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, `"version"`)
 
-	// `runs watch` over SSH streams from the server's one hub: no LISTEN connection of its own.
+	// `runs watch ID` over SSH streams from the server's one hub: no LISTEN connection of its own.
+	// The watch prints the run once it has subscribed, so a change made after that line reaches it.
+	// (The server runs no engine: the group sync is still queued, and cancelling it completes it.)
 	client, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.PublicKeys(w.alice.signer)},
 		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
 	require.NoError(t, err)
@@ -237,12 +239,13 @@ func TestServeCommandsOverSSH(t *testing.T) {
 	defer watch.Close()
 	streamed := &lockedBuffer{}
 	watch.Stdout = streamed
-	require.NoError(t, watch.Start("runs watch"))
-	time.Sleep(300 * time.Millisecond) // let the watch subscribe before the change
-	r = sshExec(t, addr, w.alice, "sync roles contoso --json")
+	require.NoError(t, watch.Start(fmt.Sprintf("runs watch %v", started["id"])))
+	require.Eventually(t, func() bool { return strings.Contains(streamed.String(), `"status":"queued"`) },
+		10*time.Second, 20*time.Millisecond, "the watch's first line")
+	r = sshExec(t, addr, w.alice, fmt.Sprintf("runs cancel %v", started["id"]))
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Eventually(t, func() bool { return strings.Contains(streamed.String(), `"type":"directory_role_definitions.sync"`) },
-		10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(streamed.String(), `"outcome":"cancelled"`) },
+		10*time.Second, 20*time.Millisecond, "the change, streamed")
 	db, err := pgx.Connect(context.Background(), w.c.env["TENANTATLAS_DATABASE_URL"])
 	require.NoError(t, err)
 	defer db.Close(context.Background())

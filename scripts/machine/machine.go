@@ -29,6 +29,8 @@ func MemTotal() string {
 		return "?"
 	}
 	var kb int64
-	fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+	if _, err := fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb); err != nil {
+		return "?"
+	}
 	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 }
