@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -34,7 +35,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, actor Actor, name string)
 			return err
 		}
 		if actor.isUser() {
-			if err := store.UpsertMembership(ctx, tx, w.ID, actor.UserID, string(RoleOwner)); err != nil {
+			if err := store.UpsertMembership(ctx, tx, w.ID, actor.UserID, string(access.RoleOwner)); err != nil {
 				return err
 			}
 		}
@@ -132,9 +133,9 @@ func (s *Service) ListKeys(ctx context.Context, actor Actor, userName string) ([
 
 // AddMember gives a user a role in a workspace (member.manage).
 func (s *Service) AddMember(ctx context.Context, actor Actor, workspaceName, userName, roleName string) (store.Membership, error) {
-	role, err := ParseRole(roleName)
+	role, err := access.ParseRole(roleName)
 	if err != nil {
-		return store.Membership{}, err
+		return store.Membership{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	w, err := s.workspaceForManage(ctx, actor, workspaceName)
 	if err != nil {
@@ -170,14 +171,14 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, workspaceName, 
 		}
 		owners, target := 0, ""
 		for _, m := range members {
-			if m.Role == string(RoleOwner) {
+			if m.Role == string(access.RoleOwner) {
 				owners++
 			}
 			if m.UserID == u.ID {
 				target = m.Role
 			}
 		}
-		if target == string(RoleOwner) && owners == 1 {
+		if target == string(access.RoleOwner) && owners == 1 {
 			return fmt.Errorf("%w: %s is the last owner of %s; add another owner first", ErrInvalid, u.Name, w.Name)
 		}
 		if err := store.DeleteMembership(ctx, tx, w.ID, u.ID); err != nil {
@@ -193,7 +194,7 @@ func (s *Service) ListMembers(ctx context.Context, actor Actor, workspaceName st
 	if err != nil {
 		return nil, notFoundf("workspace %q", workspaceName)
 	}
-	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, CapTenantView); err != nil {
+	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, access.TenantView); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, notFoundf("workspace %q", workspaceName)
 		}
@@ -210,7 +211,7 @@ func (s *Service) workspaceForManage(ctx context.Context, actor Actor, name stri
 	if actor.Admin {
 		return w, nil
 	}
-	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, CapMemberManage); err != nil {
+	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, access.MemberManage); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return w, notFoundf("workspace %q", name)
 		}

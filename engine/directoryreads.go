@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -34,7 +35,7 @@ func (s *Service) tenantForView(ctx context.Context, actor Actor, id int64, ref 
 	if err != nil {
 		return t, err
 	}
-	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, CapTenantView); err != nil {
+	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, access.TenantView); err != nil {
 		return store.Tenant{}, err
 	}
 	return t, nil

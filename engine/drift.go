@@ -3,12 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -19,9 +18,6 @@ const (
 	DriftChanged = "changed"
 )
 
-// maxFieldChanges bounds the field-level diff of one item.
-const maxFieldChanges = 200
-
 // DriftSide is one side of a comparison: a backup set, or the latest inventory of a tenant.
 type DriftSide struct {
 	Kind     string    `json:"kind"` // backup_set or inventory
@@ -31,24 +27,16 @@ type DriftSide struct {
 	At       time.Time `json:"at"`
 }
 
-// FieldChange is one changed leaf, by JSON path ("object.passwordMinimumLength",
-// "assignments[0].target.groupId"). From/To are JSON text; absent sides are empty.
-type FieldChange struct {
-	Path string `json:"path"`
-	From string `json:"from,omitempty"`
-	To   string `json:"to,omitempty"`
-}
-
 // DriftItem is one object that differs.
 type DriftItem struct {
-	Status      string        `json:"status"`
-	Family      string        `json:"family"`
-	PolicyType  string        `json:"policy_type"`
-	GraphID     string        `json:"graph_id"`
-	DisplayName string        `json:"display_name"`
-	Sensitive   bool          `json:"sensitive"`
-	Changes     []FieldChange `json:"changes"`
-	Truncated   bool          `json:"truncated,omitempty"`
+	Status      string               `json:"status"`
+	Family      string               `json:"family"`
+	PolicyType  string               `json:"policy_type"`
+	GraphID     string               `json:"graph_id"`
+	DisplayName string               `json:"display_name"`
+	Sensitive   bool                 `json:"sensitive"`
+	Changes     []intune.FieldChange `json:"changes"`
+	Truncated   bool                 `json:"truncated,omitempty"`
 }
 
 // Drift compares two sides per item, ignoring volatile fields (they were stripped when stored).
@@ -88,7 +76,7 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	var toItems map[string]*driftEntry
 	objectsOnly := toID == 0
 	if objectsOnly {
-		if err := s.authorizeTenant(ctx, actor, from.TenantID, CapInventorySync); err != nil {
+		if err := s.authorizeTenant(ctx, actor, from.TenantID, access.InventorySync); err != nil {
 			return Drift{}, err
 		}
 		inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
@@ -117,21 +105,21 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 				Object json.RawMessage `json:"object"`
 			}
 			_ = json.Unmarshal(e.payload, &p)
-			v, err := decodeJSON(p.Object)
+			v, err := intune.DecodeJSON(p.Object)
 			if err != nil {
 				continue
 			}
 			if t := toItems[k]; t != nil && e.sensitive {
 				// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
 				// both without the secret fields so a decryption is not drift.
-				if inv, err := decodeJSON(t.payload); err == nil {
-					idx := encryptedSettings(inv)
-					maskSecrets(inv, idx)
-					maskSecrets(v, idx)
-					t.payload, t.hash, _ = hashCanonical(inv)
+				if inv, err := intune.DecodeJSON(t.payload); err == nil {
+					idx := intune.EncryptedSettings(inv)
+					intune.MaskSecrets(inv, idx)
+					intune.MaskSecrets(v, idx)
+					t.payload, t.hash, _ = intune.HashCanonical(inv)
 				}
 			}
-			e.payload, e.hash, _ = hashCanonical(v)
+			e.payload, e.hash, _ = intune.HashCanonical(v)
 		}
 	} else {
 		to, err := s.backupSet(ctx, actor, toID)
@@ -164,14 +152,14 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		case !ok:
 			d.Removed++
 			d.Items = append(d.Items, DriftItem{Status: DriftRemoved, Family: f.family, PolicyType: f.policyType, GraphID: f.graphID,
-				DisplayName: f.name, Sensitive: f.sensitive, Changes: []FieldChange{}})
+				DisplayName: f.name, Sensitive: f.sensitive, Changes: []intune.FieldChange{}})
 		case t.hash == f.hash:
 			d.Unchanged++
 		default:
 			d.Changed++
 			item := DriftItem{Status: DriftChanged, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID, DisplayName: t.name,
 				Sensitive: f.sensitive || t.sensitive}
-			item.Changes, item.Truncated = fieldDiff(f.payload, t.payload, item.Sensitive)
+			item.Changes, item.Truncated = intune.FieldDiff(f.payload, t.payload, item.Sensitive)
 			d.Items = append(d.Items, item)
 		}
 	}
@@ -179,7 +167,7 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		if _, ok := fromItems[k]; !ok {
 			d.Added++
 			d.Items = append(d.Items, DriftItem{Status: DriftAdded, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID,
-				DisplayName: t.name, Sensitive: t.sensitive, Changes: []FieldChange{}})
+				DisplayName: t.name, Sensitive: t.sensitive, Changes: []intune.FieldChange{}})
 		}
 	}
 	order := map[string]int{DriftChanged: 0, DriftAdded: 1, DriftRemoved: 2}
@@ -253,99 +241,4 @@ func (s *Service) loadPayloads(ctx context.Context, entries map[string]*driftEnt
 		}
 	}
 	return nil
-}
-
-// fieldDiff compares two JSON documents leaf by leaf.
-func fieldDiff(from, to json.RawMessage, sensitive bool) ([]FieldChange, bool) {
-	a, b := map[string]string{}, map[string]string{}
-	if v, err := decodeJSON(from); err == nil {
-		flatten("", v, a)
-	}
-	if v, err := decodeJSON(to); err == nil {
-		flatten("", v, b)
-	}
-	paths := map[string]bool{}
-	for p := range a {
-		paths[p] = true
-	}
-	for p := range b {
-		paths[p] = true
-	}
-	keys := sortedKeys(paths)
-	out := []FieldChange{}
-	for _, p := range keys {
-		x, inA := a[p]
-		y, inB := b[p]
-		if inA && inB && x == y {
-			continue
-		}
-		if len(out) >= maxFieldChanges {
-			return out, true
-		}
-		if sensitive {
-			if inA {
-				x = strconv.Quote(Redacted)
-			}
-			if inB {
-				y = strconv.Quote(Redacted)
-			}
-		}
-		out = append(out, FieldChange{Path: p, From: x, To: y})
-	}
-	return out, false
-}
-
-// flatten writes every leaf of v under its path. Empty objects and arrays are leaves too.
-func flatten(prefix string, v any, out map[string]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) == 0 && prefix != "" {
-			out[prefix] = "{}"
-		}
-		for k, val := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			flatten(p, val, out)
-		}
-	case []any:
-		if len(x) == 0 {
-			out[prefix] = "[]"
-		}
-		for i, val := range x {
-			flatten(fmt.Sprintf("%s[%d]", prefix, i), val, out)
-		}
-	default:
-		b, _ := canonicalJSON(x)
-		out[prefix] = strings.TrimSpace(string(b))
-	}
-}
-
-// encryptedSettings returns the indexes of an object's encrypted OMA-URI settings.
-func encryptedSettings(obj any) []int {
-	m, _ := obj.(map[string]any)
-	list, _ := m["omaSettings"].([]any)
-	var out []int
-	for i, s := range list {
-		if sm, ok := s.(map[string]any); ok && sm["isEncrypted"] == true {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// maskSecrets drops the secret fields of the OMA-URI settings at idx.
-func maskSecrets(obj any, idx []int) {
-	m, _ := obj.(map[string]any)
-	list, _ := m["omaSettings"].([]any)
-	for _, i := range idx {
-		if i < len(list) {
-			if sm, ok := list[i].(map[string]any); ok {
-				delete(sm, "value")
-				delete(sm, "isEncrypted")
-				delete(sm, "secretReferenceValueId")
-			}
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -39,7 +41,7 @@ type EngineOptions struct {
 	// backoff). Default 5 min; past it the run ends provider_throttled.
 	RetryBudget time.Duration
 	// Executors adds or replaces executors by operation type (tests use this).
-	Executors map[string]Executor
+	Executors map[string]run.Executor
 	// GraphLimits are this process's per-tenant Graph request rates. Zero fields take
 	// graph.DefaultLimits (benchmarks against graphsim raise them).
 	GraphLimits graph.Limits
@@ -56,7 +58,7 @@ type Engine struct {
 	logger    *slog.Logger
 	name      string
 	river     *river.Client[pgx.Tx]
-	executors map[string]Executor
+	executors map[string]run.Executor
 	limiters  *graph.Limiters
 	scheduler *Scheduler
 
@@ -93,11 +95,12 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 		opts.RetryBudget = 5 * time.Minute
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
-		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
+		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval)
-	for t, ex := range opts.Executors {
-		e.executors[t] = ex
+	for t, op := range operations {
+		e.executors[t] = op.Run
 	}
+	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
@@ -120,9 +123,6 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 	e.river = client
 	return e, nil
 }
-
-// Service returns the engine's service.
-func (e *Engine) Service() *Service { return e.svc }
 
 // Start starts the workers and the crash-recovery loop in the background.
 func (e *Engine) Start(ctx context.Context) error {
@@ -197,7 +197,13 @@ func (e *Engine) untrack(runID int64) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) graphClient(creds graph.Credentials) (*graph.Client, error) {
+// graphClientFor builds a Graph client for a tenant through one of its connections, sharing this
+// engine's per-tenant rate limiters (run.RunContext.GraphClient calls it).
+func (e *Engine) graphClientFor(t store.Tenant, c store.ProviderConnection) (*graph.Client, error) {
+	creds, err := e.svc.credentials(t, c)
+	if err != nil {
+		return nil, err
+	}
 	return graph.NewClient(e.opts.Graph, creds, e.limiters)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/legacy"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -56,7 +57,7 @@ func TestLegacyParseAndMap(t *testing.T) {
 		{"", ""},
 		{"Flux capacitor misaligned", ""},
 	} {
-		code, ok := engine.MapLegacyReason(tc.text)
+		code, ok := legacy.MapReason(tc.text)
 		require.Equal(t, tc.code, string(code), tc.text)
 		require.Equal(t, tc.code != "", ok)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 )
@@ -72,10 +73,10 @@ func TestRunLifecycle(t *testing.T) {
 		b := setup(t)
 		tenant, err := store.InsertTenant(ctx, b.db.Pool, store.Tenant{WorkspaceID: b.defaultWorkspace(t).ID, Name: "bare", TenantGUID: "bare.example.com"})
 		require.NoError(t, err)
-		b.startEngine(t, engine.EngineOptions{Executors: map[string]engine.Executor{
-			engine.TypeDirectoryGroupsSync: func(context.Context, *engine.RunContext) (engine.Result, error) {
+		b.startEngine(t, engine.EngineOptions{Executors: map[string]run.Executor{
+			engine.TypeDirectoryGroupsSync: func(context.Context, *run.RunContext) (run.Result, error) {
 				t.Error("executor must not run without a connection")
-				return engine.Result{}, nil
+				return run.Result{}, nil
 			}}})
 		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: tenant.ID})
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -144,20 +145,20 @@ func (s *Service) ResolveWorkspace(ctx context.Context, actor Actor, name string
 }
 
 // Role returns the actor's role in a workspace, or ErrNotFound.
-func (s *Service) Role(ctx context.Context, actor Actor, workspaceID int64) (Role, error) {
+func (s *Service) Role(ctx context.Context, actor Actor, workspaceID int64) (access.Role, error) {
 	if !actor.isUser() {
-		return RoleOwner, nil
+		return access.RoleOwner, nil
 	}
 	r, err := store.GetRole(ctx, s.db.Pool, workspaceID, actor.UserID)
 	if err != nil {
 		return "", notFoundf("workspace %d", workspaceID)
 	}
-	return Role(r), nil
+	return access.Role(r), nil
 }
 
 // Can reports whether the actor holds capability in workspaceID: what views use to offer actions.
 // The commands themselves check again.
-func (s *Service) Can(ctx context.Context, actor Actor, workspaceID int64, c Capability) bool {
+func (s *Service) Can(ctx context.Context, actor Actor, workspaceID int64, c access.Capability) bool {
 	r, err := s.Role(ctx, actor, workspaceID)
 	return err == nil && r.Can(c)
 }
@@ -173,7 +174,7 @@ func (s *Service) ListAudit(ctx context.Context, actor Actor, f store.AuditFilte
 	}
 	f.WorkspaceIDs = nil
 	for w, r := range roles {
-		if r.Can(CapTenantManage) {
+		if r.Can(access.TenantManage) {
 			f.WorkspaceIDs = append(f.WorkspaceIDs, w)
 		}
 	}

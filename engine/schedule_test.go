@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -65,8 +66,8 @@ func TestScheduleFireTimesAcrossDST(t *testing.T) {
 }
 
 // noopBackup replaces the scheduled backup executor: these tests are about firing.
-func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) {
-	return engine.Result{}, nil
+func noopBackup(context.Context, *run.RunContext) (run.Result, error) {
+	return run.Result{}, nil
 }
 
 func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
@@ -75,7 +76,7 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	b := setup(t)
 	tenant := b.addTenant(t)
 	opts := engine.EngineOptions{SchedulePollInterval: 300 * time.Millisecond,
-		Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}}
+		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	b.startEngine(t, opts)
 	second := opts
 	second.Name = "second-engine"
@@ -126,7 +127,7 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 	_, err = b.db.Pool.Exec(ctx, `UPDATE backup_schedules SET fire_from = now() - interval '1 day' WHERE id = $1`, sch.ID)
 	require.NoError(t, err)
 	b.startEngine(t, engine.EngineOptions{SchedulePollInterval: 200 * time.Millisecond,
-		Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}})
+		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}})
 
 	spec, err := engine.ParseCronSpec("0 * * * *", "UTC")
 	require.NoError(t, err)

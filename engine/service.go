@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -136,9 +137,9 @@ func userActor(u store.User) Actor {
 
 // authorize checks that actor holds capability in workspaceID. A non-member gets ErrNotFound (the
 // caller names what was not found), a member without the capability ErrForbidden.
-func authorize(ctx context.Context, q store.Querier, actor Actor, workspaceID int64, capability Capability) (Role, error) {
+func authorize(ctx context.Context, q store.Querier, actor Actor, workspaceID int64, capability access.Capability) (access.Role, error) {
 	if !actor.isUser() {
-		return RoleOwner, nil // the engine and scheduler act for the workspace itself
+		return access.RoleOwner, nil // the engine and scheduler act for the workspace itself
 	}
 	roleName, err := store.GetRole(ctx, q, workspaceID, actor.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -151,11 +152,11 @@ func authorize(ctx context.Context, q store.Querier, actor Actor, workspaceID in
 }
 
 // roleAllows checks a member's role (roleName "" means not a member) against a capability.
-func roleAllows(actor Actor, roleName string, capability Capability) (Role, error) {
+func roleAllows(actor Actor, roleName string, capability access.Capability) (access.Role, error) {
 	if roleName == "" {
 		return "", ErrNotFound
 	}
-	role := Role(roleName)
+	role := access.Role(roleName)
 	if !role.Can(capability) {
 		return role, fmt.Errorf("%w: %s needs %s, which the %s role does not have", ErrForbidden, actor.Name, capability, role)
 	}
@@ -163,15 +164,15 @@ func roleAllows(actor Actor, roleName string, capability Capability) (Role, erro
 }
 
 // memberRoles returns the actor's role in every workspace it belongs to.
-func (s *Service) memberRoles(ctx context.Context, actor Actor) (map[int64]Role, error) {
+func (s *Service) memberRoles(ctx context.Context, actor Actor) (map[int64]access.Role, error) {
 	if !actor.isUser() {
 		ws, err := store.ListAllWorkspaces(ctx, s.db.Pool)
 		if err != nil {
 			return nil, err
 		}
-		out := map[int64]Role{}
+		out := map[int64]access.Role{}
 		for _, w := range ws {
-			out[w.ID] = RoleOwner
+			out[w.ID] = access.RoleOwner
 		}
 		return out, nil
 	}
@@ -179,9 +180,9 @@ func (s *Service) memberRoles(ctx context.Context, actor Actor) (map[int64]Role,
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int64]Role, len(ms))
+	out := make(map[int64]access.Role, len(ms))
 	for _, m := range ms {
-		out[m.WorkspaceID] = Role(m.Role)
+		out[m.WorkspaceID] = access.Role(m.Role)
 	}
 	return out, nil
 }

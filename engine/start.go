@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -263,7 +264,7 @@ func (s *Service) resolveTenant(ctx context.Context, q store.Querier, actor Acto
 		if err != nil {
 			return t, err
 		}
-		if _, err := authorize(ctx, q, actor, t.WorkspaceID, CapTenantView); errors.Is(err, ErrNotFound) {
+		if _, err := authorize(ctx, q, actor, t.WorkspaceID, access.TenantView); errors.Is(err, ErrNotFound) {
 			return store.Tenant{}, notFoundf("tenant %d", id)
 		}
 		return t, nil

@@ -10,10 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 )
 
-func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) {
-	return engine.Result{}, nil
+func noopBackup(context.Context, *run.RunContext) (run.Result, error) {
+	return run.Result{}, nil
 }
 
 // TestReliabilitySchedulesAcrossRestarts fires a per-second schedule in a DST zone from two engines
@@ -29,7 +30,7 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	require.NoError(t, err)
 	opts := func(name string) engine.EngineOptions {
 		return engine.EngineOptions{Name: name, SchedulePollInterval: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
-			StaleAfter: time.Second, Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}}
+			StaleAfter: time.Second, Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	}
 	start := func(name string) *engine.Engine {
 		e, err := engine.NewEngine(b.svc, opts(name))

@@ -8,6 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -220,7 +222,7 @@ func (s *schedules) Reload() tea.Cmd {
 		manage := map[int64]bool{}
 		for _, r := range rows {
 			if _, ok := manage[r.WorkspaceID]; !ok {
-				manage[r.WorkspaceID] = c.Svc.Can(ctx, c.Actor, r.WorkspaceID, engine.CapScheduleManage)
+				manage[r.WorkspaceID] = c.Svc.Can(ctx, c.Actor, r.WorkspaceID, access.ScheduleManage)
 			}
 		}
 		return schedulesLoadedMsg{id: id, rows: rows, manage: manage, err: err}
@@ -584,7 +586,7 @@ func (s *inventory) View(width, height int) string {
 	types := 0
 	for _, c := range s.counts {
 		live += c.Count
-		if c.PolicyType == engine.PolicyTypeUnknown {
+		if c.PolicyType == intune.PolicyTypeUnknown {
 			unknown += c.Count
 		}
 		if c.Count > 0 {
@@ -617,7 +619,7 @@ func (s *inventory) View(width, height int) string {
 			mod = it.LastModified.UTC().Format("2006-01-02")
 		}
 		pt := it.PolicyType
-		if pt == engine.PolicyTypeUnknown {
+		if pt == intune.PolicyTypeUnknown {
 			pt = s.ctx.Tone("warn", pt)
 		}
 		s.table.rows = append(s.table.rows, []string{dashIfEmpty(it.DisplayName), pt, it.Family, mod, state})
@@ -670,17 +672,17 @@ var tenantIntuneKeys = struct{ Inventory, Backups key.Binding }{
 // capability that views them.
 func (s *tenantDetail) intuneBindings() []key.Binding {
 	inv, bk := tenantIntuneKeys.Inventory, tenantIntuneKeys.Backups
-	inv.SetEnabled(s.caps[engine.CapInventorySync])
-	bk.SetEnabled(s.caps[engine.CapBackupRun])
+	inv.SetEnabled(s.caps[access.InventorySync])
+	bk.SetEnabled(s.caps[access.BackupRun])
 	return []key.Binding{inv, bk}
 }
 
 // intuneKey handles tenant detail's keys into this file's screens.
 func (s *tenantDetail) intuneKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
-	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.caps[engine.CapInventorySync]:
+	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.caps[access.InventorySync]:
 		return navigate(newInventory(s.ctx, s.tenantID, s.name)), true
-	case key.Matches(msg, tenantIntuneKeys.Backups) && s.caps[engine.CapBackupRun]:
+	case key.Matches(msg, tenantIntuneKeys.Backups) && s.caps[access.BackupRun]:
 		return navigate(newBackups(s.ctx, s.tenantID, 0, "Backups of "+s.name)), true
 	}
 	return nil, false

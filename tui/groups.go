@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -98,7 +99,7 @@ func (s *groups) query(more bool) tea.Cmd {
 			return groupsLoadedMsg{id: id, err: err}
 		}
 		if v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID); err == nil {
-			msg.canSync = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, engine.CapDirectorySync)
+			msg.canSync = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, access.DirectorySync)
 			active, _ := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Types: []string{engine.TypeDirectoryGroupsSync},
 				Statuses: []string{store.StatusQueued, store.StatusRunning}, Limit: 1})
 			msg.running = len(active) > 0

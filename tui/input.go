@@ -1,8 +1,9 @@
 package tui
 
 import (
-	tea "charm.land/bubbletea/v2"
 	"strings"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // lineInput is a one-line text field: printable keys insert, backspace deletes, ctrl+u clears.

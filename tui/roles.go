@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -76,7 +77,7 @@ func (s *roles) Reload() tea.Cmd {
 		msg := rolesLoadedMsg{id: id, rows: rows}
 		msg.cache, msg.err = c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
 		if v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID); err == nil {
-			msg.canSync = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, engine.CapDirectorySync)
+			msg.canSync = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, access.DirectorySync)
 		}
 		return msg
 	}

@@ -1,9 +1,10 @@
 package tui
 
 import (
-	"charm.land/lipgloss/v2"
 	"fmt"
 	"strings"
+
+	"charm.land/lipgloss/v2"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -40,7 +41,7 @@ type tenantDetail struct {
 	load     loader
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
-	caps     map[engine.Capability]bool
+	caps     map[access.Capability]bool
 	cache    engine.DirectoryCache
 	err      error
 	table    table
@@ -50,7 +51,7 @@ type tenantDetailLoadedMsg struct {
 	id    int64
 	view  engine.TenantView
 	runs  []store.Run
-	caps  map[engine.Capability]bool
+	caps  map[access.Capability]bool
 	cache engine.DirectoryCache
 	err   error
 }
@@ -79,8 +80,8 @@ func (s *tenantDetail) Reload() tea.Cmd {
 			return tenantDetailLoadedMsg{id: id, err: err}
 		}
 		runs, err := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Limit: 200})
-		caps := map[engine.Capability]bool{}
-		for _, cp := range engine.Capabilities {
+		caps := map[access.Capability]bool{}
+		for _, cp := range access.Capabilities {
 			caps[cp] = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, cp)
 		}
 		if err != nil {
@@ -107,12 +108,12 @@ func (s *tenantDetail) Bindings() []key.Binding {
 	if s.verificationActive() {
 		verify.SetEnabled(false) // replaced by "r refresh" while it runs
 	}
-	verify.SetEnabled(verify.Enabled() && s.caps[engine.CapProviderVerify])
+	verify.SetEnabled(verify.Enabled() && s.caps[access.ProviderVerify])
 	groups, roles, inv, backup := k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Backup
-	groups.SetEnabled(s.caps[engine.CapDirectorySync])
-	roles.SetEnabled(s.caps[engine.CapDirectorySync])
-	inv.SetEnabled(s.caps[engine.CapInventorySync])
-	backup.SetEnabled(s.caps[engine.CapBackupRun])
+	groups.SetEnabled(s.caps[access.DirectorySync])
+	roles.SetEnabled(s.caps[access.DirectorySync])
+	inv.SetEnabled(s.caps[access.InventorySync])
+	backup.SetEnabled(s.caps[access.BackupRun])
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
@@ -156,7 +157,7 @@ func latestPerType(runs []store.Run) []store.Run {
 	return out
 }
 
-func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
+func (s *tenantDetail) start(typ string, need access.Capability) tea.Cmd {
 	if !s.caps[need] {
 		return nil // not offered
 	}
@@ -174,15 +175,15 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if s.verificationActive() {
 			return s.Reload()
 		}
-		return s.start(engine.TypeProviderVerification, engine.CapProviderVerify)
+		return s.start(engine.TypeProviderVerification, access.ProviderVerify)
 	case key.Matches(msg, k.SyncGroups):
-		return s.start(engine.TypeDirectoryGroupsSync, engine.CapDirectorySync)
+		return s.start(engine.TypeDirectoryGroupsSync, access.DirectorySync)
 	case key.Matches(msg, k.SyncRoles):
-		return s.start(engine.TypeDirectoryRoleDefsSync, engine.CapDirectorySync)
+		return s.start(engine.TypeDirectoryRoleDefsSync, access.DirectorySync)
 	case key.Matches(msg, k.SyncInventory):
-		return s.start(engine.TypeInventorySync, engine.CapInventorySync)
+		return s.start(engine.TypeInventorySync, access.InventorySync)
 	case key.Matches(msg, k.Backup):
-		return s.start(engine.TypeBackupRun, engine.CapBackupRun)
+		return s.start(engine.TypeBackupRun, access.BackupRun)
 	case key.Matches(msg, k.Groups):
 		return navigate(newGroups(s.ctx, s.tenantID, s.name))
 	case key.Matches(msg, k.Roles):

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -58,7 +59,7 @@ func (s *tenants) Reload() tea.Cmd {
 		rows, err := c.Svc.ListTenants(ctx, c.Actor)
 		canAdd := false
 		if w, werr := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); werr == nil {
-			canAdd = c.Svc.Can(ctx, c.Actor, w.ID, engine.CapTenantManage)
+			canAdd = c.Svc.Can(ctx, c.Actor, w.ID, access.TenantManage)
 		}
 		return tenantsLoadedMsg{id: id, rows: rows, canAdd: canAdd, err: err}
 	}

@@ -1,69 +1,76 @@
-package engine
+package restore
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// runRestore executes a restore (restore.execute). Before any write it checks that the target's
+// Run executes a restore (restore.execute). Before any write it checks that the target's
 // token holds the write permissions the contract registry lists for the restored families (missing:
 // the run ends blocked naming them). Then it applies the items one by one through the restore_items
 // ledger: "writing" is committed before each object write and "written" (with the target id and the
 // audit event) after it, so a run resumed after a crash, or a later run of the same restore
 // (retry), skips applied items, finishes the follow-ups of written ones and never writes an object
 // whose write was in flight again (it ends "uncertain" for the operator to check).
-func runRestore(ctx context.Context, rc *RunContext) (Result, error) {
+func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	restoreID, ok := restoreIDParam(rc.Run.Params)
 	if !ok {
-		return Result{}, Failure(reason.InternalError, "a restore run needs a restore_id: start restores with `tenantatlas restore run` or from the dashboard")
+		return run.Result{}, run.Failure(reason.InternalError, "a restore run needs a restore_id: start restores with `tenantatlas restore run` or from the dashboard")
 	}
-	db := rc.DB().Pool
+	db := rc.DB.Pool
 	r, err := store.GetRestore(ctx, db, restoreID)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	if r.WorkspaceID != rc.Run.WorkspaceID || rc.Run.TenantID == nil || *rc.Run.TenantID != r.TargetTenantID {
-		return Result{}, Failure(reason.InternalError, "run %d does not target restore %d's tenant", rc.Run.ID, r.ID)
+		return run.Result{}, run.Failure(reason.InternalError, "run %d does not target restore %d's tenant", rc.Run.ID, r.ID)
 	}
 	if claimed, err := store.ClaimRestore(ctx, db, r.ID, rc.Run.ID); err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	} else if !claimed {
-		return Result{}, Failure(reason.InternalError, "restore %d is being executed by run %d", r.ID, deref(r.RunID))
+		var by int64
+		if r.RunID != nil {
+			by = *r.RunID
+		}
+		return run.Result{}, run.Failure(reason.InternalError, "restore %d is being executed by run %d", r.ID, by)
 	}
 	items, err := store.ListRestoreItems(ctx, db, r.ID)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	restoreOrder(items)
 	data := map[string]any{"restore_id": r.ID}
 	var families []graph.Family
 	for _, it := range items {
-		if f := graph.Family(it.Family); !containsGraphFamily(families, f) {
+		if f := graph.Family(it.Family); !slices.Contains(families, f) {
 			families = append(families, f)
 		}
 	}
 	client, err := rc.GraphClient()
 	if err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
 	defer client.Close()
 	token, err := client.Token(ctx, false)
 	if err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
 	need := graph.RequiredWritePermissions(families...)
 	if missing := graph.MissingPermissions(token.Roles, need); len(missing) > 0 {
 		data["missing_permissions"] = missing
-		return Result{Data: data}, Failure(reason.ProviderPermissionDenied,
+		return run.Result{Data: data}, run.Failure(reason.ProviderPermissionDenied,
 			"restoring %s into %s needs %s; the app lacks %s (nothing was written)",
 			familyList(families), rc.Tenant.Name, strings.Join(need, ", "), strings.Join(missing, ", "))
 	}
@@ -74,12 +81,12 @@ func runRestore(ctx context.Context, rc *RunContext) (Result, error) {
 	}
 	raw, err := store.BackupPayloads(ctx, db, hashes)
 	if err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
-	payloads := map[string]BackupPayload{}
-	var all []BackupPayload
+	payloads := map[string]intune.Payload{}
+	var all []intune.Payload
 	for h, b := range raw {
-		if p, err := decodePayload(b); err == nil {
+		if p, err := intune.DecodePayload(b); err == nil {
 			payloads[h] = p
 			all = append(all, p)
 		}
@@ -90,43 +97,30 @@ func runRestore(ctx context.Context, rc *RunContext) (Result, error) {
 	}
 	resolver, err := newRestoreResolver(ctx, db, sourceID, r.TargetTenantID, all)
 	if err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
 	for _, w := range resolver.warnings {
 		rc.Logf(ctx, "warn", "%s", w)
 	}
-	graphURL := rc.engine.opts.Graph.GraphURL
-	if graphURL == "" {
-		graphURL = graph.DefaultGraphURL
-	}
-	x := &restorer{rc: rc, client: client, restore: r, resolver: resolver, targetGUID: rc.Tenant.TenantGUID, graphURL: graphURL}
+	x := &restorer{rc: rc, client: client, restore: r, resolver: resolver, targetGUID: rc.Tenant.TenantGUID, graphURL: rc.GraphURL}
 	rc.Logf(ctx, "info", "restore %d: %d item(s) into %s (%s)", r.ID, len(items), rc.Tenant.Name, r.Mode)
 	if err := x.progress(ctx); err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
 	for _, it := range items {
 		if err := ctx.Err(); err != nil {
-			return Result{Data: data}, err
+			return run.Result{Data: data}, err
 		}
 		p, ok := payloads[it.PayloadHash]
 		if err := x.item(ctx, it, p, ok); err != nil {
 			_ = x.progress(ctx)
-			return Result{Data: data}, err
+			return run.Result{Data: data}, err
 		}
 		if err := x.progress(ctx); err != nil {
-			return Result{Data: data}, err
+			return run.Result{Data: data}, err
 		}
 	}
 	return x.result(ctx, data)
-}
-
-func containsGraphFamily(fs []graph.Family, f graph.Family) bool {
-	for _, x := range fs {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }
 
 func familyList(fs []graph.Family) string {
@@ -139,7 +133,7 @@ func familyList(fs []graph.Family) string {
 
 // restorer is one restore run's state.
 type restorer struct {
-	rc         *RunContext
+	rc         *run.RunContext
 	client     *graph.Client
 	restore    store.Restore
 	resolver   *restoreResolver
@@ -149,7 +143,7 @@ type restorer struct {
 
 // plan plans an item for the action its ledger row records: an overwrite whose object was gone
 // from the target is recreated under its own name.
-func (x *restorer) plan(it store.RestoreItem, p BackupPayload, action string) (*itemPlan, error) {
+func (x *restorer) plan(it store.RestoreItem, p intune.Payload, action string) (*itemPlan, error) {
 	mode, suffix := x.restore.Mode, x.restore.NameSuffix
 	if mode == store.RestoreOverwrite && action == store.RestoreActionCreate && !it.IsDefault {
 		mode, suffix = store.RestoreCreateCopy, ""
@@ -159,7 +153,7 @@ func (x *restorer) plan(it store.RestoreItem, p BackupPayload, action string) (*
 
 // item applies one item according to its ledger state. It returns an error only when the run
 // cannot go on (a blocking reason such as a missing permission, or the database).
-func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPayload, havePayload bool) error {
+func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payload, havePayload bool) error {
 	lctx := context.WithoutCancel(ctx)
 	ref := it.Family + "/" + it.SourceGraphID
 	switch {
@@ -172,13 +166,13 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 		}
 		detail := fmt.Sprintf("the engine stopped while writing it, so whether Graph applied it is unknown: it is not written again; check %q in the target", name)
 		x.event(ctx, it, "error", reason.RunInterrupted, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB().Pool, it.ID, store.RestoreItemEnd{State: store.RestoreUncertain,
+		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreUncertain,
 			ReasonCode: string(reason.RunInterrupted), Detail: detail})
 	}
 	if !havePayload {
 		detail := "its backup payload is gone (pruned by retention): nothing was written"
 		x.event(ctx, it, "error", reason.ProviderNotFound, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB().Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
+		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
 			ReasonCode: string(reason.ProviderNotFound), Detail: detail})
 	}
 	written := it.WrittenAt != nil
@@ -190,10 +184,13 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 	if err != nil {
 		detail := "cannot be restored: " + err.Error()
 		x.event(ctx, it, "error", reason.ProviderInvalidRequest, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB().Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
+		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
 			ReasonCode: string(reason.ProviderInvalidRequest), Detail: detail})
 	}
-	targetID := deref(it.TargetGraphID)
+	var targetID string
+	if it.TargetGraphID != nil {
+		targetID = *it.TargetGraphID
+	}
 	var summary string
 	if !written {
 		var currentPriority int64 = -1
@@ -201,12 +198,12 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 			cur, err := x.client.Get(ctx, plan.contracts.get, []string{plan.targetID}, nil)
 			switch {
 			case err == nil:
-				if v, derr := decodeJSON(cur); derr == nil {
+				if v, derr := intune.DecodeJSON(cur); derr == nil {
 					if obj, ok := v.(map[string]any); ok {
 						if n, err := json.Number(fmt.Sprint(obj["priority"])).Int64(); err == nil {
 							currentPriority = n
 						}
-						changes, _ := objectDiff(normalizeObject(obj), plan.desired, plan.contracts.put, false)
+						changes, _ := objectDiff(intune.NormalizeObject(obj), plan.desired, plan.contracts.put, false)
 						summary = fmt.Sprintf("%d field(s) differed", len(changes))
 					}
 				}
@@ -219,7 +216,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 				return x.failed(ctx, it, plan, err, "pre-flight read", false)
 			}
 		}
-		ok, err := store.MarkRestoreItemWriting(lctx, x.rc.DB().Pool, it.ID, plan.action, plan.targetName)
+		ok, err := store.MarkRestoreItemWriting(lctx, x.rc.DB.Pool, it.ID, plan.action, plan.targetName)
 		if err != nil {
 			return err
 		}
@@ -236,7 +233,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 					ID string `json:"id"`
 				}
 				if json.Unmarshal(resp, &created) != nil || created.ID == "" {
-					err = Failure(reason.ProviderMalformedResponse, "the create answered without the new object's id")
+					err = run.Failure(reason.ProviderMalformedResponse, "the create answered without the new object's id")
 				}
 				targetID = created.ID
 			}
@@ -283,7 +280,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p BackupPaylo
 	}
 	x.rc.Event(ctx, store.RunEvent{Kind: "item", Level: level, Message: msg, ReasonCode: optCode(reason.Code(end.ReasonCode)), ItemRef: &ref,
 		Details: map[string]any{"target_id": targetID, "action": plan.action, "mapping": plan.mapping}})
-	return store.FinishRestoreItem(lctx, x.rc.DB().Pool, it.ID, end)
+	return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, end)
 }
 
 // unresolvedDetail lists an item's unresolved references.
@@ -327,18 +324,18 @@ func rejected(err error) bool {
 
 // recordWritten commits, right after the object write, its target id and the audit event.
 func (x *restorer) recordWritten(ctx context.Context, it store.RestoreItem, plan *itemPlan, targetID string) error {
-	run := x.rc.Run
-	actorName := run.InitiatorName
+	r := x.rc.Run
+	actorName := r.InitiatorName
 	if actorName == "" {
-		actorName = run.InitiatorKind
+		actorName = r.InitiatorKind
 	}
-	return x.rc.DB().InTx(ctx, func(tx pgx.Tx) error {
+	return x.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
 		if err := store.MarkRestoreItemWritten(ctx, tx, it.ID, targetID); err != nil {
 			return err
 		}
-		return store.InsertAudit(ctx, tx, store.AuditEvent{WorkspaceID: &x.restore.WorkspaceID, ActorKind: run.InitiatorKind,
-			ActorUserID: run.InitiatorUserID, ActorName: actorName, Action: "restore.item", TargetKind: "policy", TargetID: targetID,
-			Details: map[string]any{"restore_id": x.restore.ID, "run_id": run.ID, "target_tenant": x.rc.Tenant.Name,
+		return store.InsertAudit(ctx, tx, store.AuditEvent{WorkspaceID: &x.restore.WorkspaceID, ActorKind: r.InitiatorKind,
+			ActorUserID: r.InitiatorUserID, ActorName: actorName, Action: "restore.item", TargetKind: "policy", TargetID: targetID,
+			Details: map[string]any{"restore_id": x.restore.ID, "run_id": r.ID, "target_tenant": x.rc.Tenant.Name,
 				"target_tenant_id": x.rc.Tenant.ID, "family": it.Family, "source_id": it.SourceGraphID, "new_id": targetID,
 				"action": plan.action, "mode": x.restore.Mode, "name": plan.targetName}})
 	})
@@ -395,11 +392,7 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 // run may try again), uncertain when an object write has no clear result. A blocking reason (a
 // missing permission, say) ends the whole run.
 func (x *restorer) failed(ctx context.Context, it store.RestoreItem, plan *itemPlan, err error, step string, objectWrite bool) error {
-	code := graph.ReasonOf(err)
-	var f *runFailure
-	if errors.As(err, &f) {
-		code = f.code
-	}
+	code := run.CodeOf(err)
 	state := store.RestoreFailed
 	detail := fmt.Sprintf("%s failed: %v — %s", step, err, graph.HintOf(err))
 	switch {
@@ -412,14 +405,14 @@ func (x *restorer) failed(ctx context.Context, it store.RestoreItem, plan *itemP
 	}
 	x.event(ctx, it, "error", code, detail)
 	end := store.RestoreItemEnd{State: state, ReasonCode: string(code), Detail: detail, Mapping: plan.mapping, Unresolved: plan.unresolved}
-	if ferr := store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB().Pool, it.ID, end); ferr != nil {
+	if ferr := store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, end); ferr != nil {
 		return ferr
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	if info, _ := reason.Lookup(code); info.Blocking {
-		return Failure(code, "%s of %s: %v", step, it.Family+"/"+it.SourceGraphID, err)
+		return run.Failure(code, "%s of %s: %v", step, it.Family+"/"+it.SourceGraphID, err)
 	}
 	return nil
 }
@@ -473,7 +466,7 @@ func tallyRestore(items []store.RestoreItem) restoreTally {
 // progress rewrites the run's progress and counts from the ledger (so a resumed run never counts
 // an item twice).
 func (x *restorer) progress(ctx context.Context) error {
-	items, err := store.ListRestoreItems(context.WithoutCancel(ctx), x.rc.DB().Pool, x.restore.ID)
+	items, err := store.ListRestoreItems(context.WithoutCancel(ctx), x.rc.DB.Pool, x.restore.ID)
 	if err != nil {
 		return err
 	}
@@ -489,10 +482,10 @@ func (x *restorer) progress(ctx context.Context) error {
 }
 
 // result decides the run's outcome from the ledger.
-func (x *restorer) result(ctx context.Context, data map[string]any) (Result, error) {
-	items, err := store.ListRestoreItems(context.WithoutCancel(ctx), x.rc.DB().Pool, x.restore.ID)
+func (x *restorer) result(ctx context.Context, data map[string]any) (run.Result, error) {
+	items, err := store.ListRestoreItems(context.WithoutCancel(ctx), x.rc.DB.Pool, x.restore.ID)
 	if err != nil {
-		return Result{Data: data}, err
+		return run.Result{Data: data}, err
 	}
 	t := tallyRestore(items)
 	data["applied"], data["failed"], data["uncertain"], data["unresolved_items"] = t.applied, t.failed, t.uncertain, t.partial
@@ -508,17 +501,37 @@ func (x *restorer) result(ctx context.Context, data map[string]any) (Result, err
 	}
 	switch {
 	case t.failed+t.uncertain == 0 && t.partial == 0:
-		return Result{Data: data}, nil
+		return run.Result{Data: data}, nil
 	case t.applied == 0:
 		code := t.firstReason
 		if code == "" {
 			code = reason.InternalError
 		}
-		return Result{Outcome: store.OutcomeFailed, Reason: code, Detail: detail, Data: data}, nil
+		return run.Result{Outcome: store.OutcomeFailed, Reason: code, Detail: detail, Data: data}, nil
 	}
 	code := t.firstReason
 	if code == "" {
 		code = reason.MappingUnresolved
 	}
-	return Result{Outcome: store.OutcomePartiallySucceeded, Reason: code, Detail: detail, Data: data}, nil
+	return run.Result{Outcome: store.OutcomePartiallySucceeded, Reason: code, Detail: detail, Data: data}, nil
+}
+
+// restoreIDParam reads the restore_id run parameter (a JSON number once stored).
+func restoreIDParam(params map[string]any) (int64, bool) {
+	switch v := params["restore_id"].(type) {
+	case float64:
+		return int64(v), v > 0
+	case int64:
+		return v, v > 0
+	case int:
+		return int64(v), v > 0
+	case json.Number:
+		n, err := v.Int64()
+		return n, err == nil && n > 0
+	case string:
+		var n int64
+		_, err := fmt.Sscan(v, &n)
+		return n, err == nil && n > 0
+	}
+	return 0, false
 }

@@ -1,13 +1,18 @@
-package engine
+// Package verify is provider.verification: whether a provider connection signs in and holds the
+// Graph permissions each capability needs.
+package verify
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -15,7 +20,7 @@ import (
 // permission blocks the connection. Restore's write permissions are optional: a read-only app is a
 // healthy connection that cannot restore.
 type verifiedCapability struct {
-	Capability Capability
+	Capability access.Capability
 	Families   []graph.Family
 	Write      bool
 	Required   bool
@@ -24,10 +29,10 @@ type verifiedCapability struct {
 func verifiedCapabilities() []verifiedCapability {
 	directory := []graph.Family{graph.FamilyGroups, graph.FamilyDirectoryRoleDefinitions}
 	return []verifiedCapability{
-		{Capability: CapDirectorySync, Families: directory, Required: true},
-		{Capability: CapInventorySync, Families: graph.IntuneFamilies(), Required: true},
-		{Capability: CapBackupRun, Families: graph.IntuneFamilies(), Required: true},
-		{Capability: CapRestoreExecute, Families: graph.IntuneFamilies(), Write: true},
+		{Capability: access.DirectorySync, Families: directory, Required: true},
+		{Capability: access.InventorySync, Families: graph.IntuneFamilies(), Required: true},
+		{Capability: access.BackupRun, Families: graph.IntuneFamilies(), Required: true},
+		{Capability: access.RestoreExecute, Families: graph.IntuneFamilies(), Write: true},
 	}
 }
 
@@ -49,11 +54,11 @@ type ProbeResult struct {
 	Message string `json:"message,omitempty"`
 }
 
-// runVerification is provider.verification: a fresh token (sign-in failures classified), its roles
+// Run is provider.verification: a fresh token (sign-in failures classified), its roles
 // compared with what the contract registry requires per capability (no roles at all = consent
 // missing), one probe GET per family, and the per-capability table stored on the run and on the
 // connection. It ends blocked, naming exactly what is missing, when a required permission is.
-func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
+func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	conn := rc.Connection
 	record := func(status string, code reason.Code, missing, granted []string, result map[string]any) {
 		v := store.ConnectionVerification{Status: status, MissingPermissions: missing, GrantedPermissions: granted, Result: result}
@@ -61,23 +66,23 @@ func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
 			c := string(code)
 			v.ReasonCode = &c
 		}
-		if err := store.UpdateConnectionVerification(context.WithoutCancel(ctx), rc.DB().Pool, conn.ID, v); err != nil {
+		if err := store.UpdateConnectionVerification(context.WithoutCancel(ctx), rc.DB.Pool, conn.ID, v); err != nil {
 			rc.Logger.Warn("cannot record the verification on the connection", "error", err)
 		}
 	}
 	client, err := rc.GraphClient()
 	if err != nil {
-		outcome, code, detail := classify(err)
+		outcome, code, detail := run.Classify(err)
 		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer client.Close()
 	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "requesting a fresh token"})
 	token, err := client.Token(ctx, true)
 	if err != nil {
-		outcome, code, detail := classify(err)
+		outcome, code, detail := run.Classify(err)
 		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
-		return Result{}, err
+		return run.Result{}, err
 	}
 	roles := append([]string(nil), token.Roles...)
 	sort.Strings(roles)
@@ -87,7 +92,7 @@ func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
 		all := graph.RequiredPermissions()
 		result := map[string]any{"token": tokenInfo, "roles": []string{}, "capabilities": []any{}}
 		record("blocked", reason.ProviderConsentMissing, all, nil, result)
-		return Result{Data: map[string]any{"verification": result}}, Failure(reason.ProviderConsentMissing,
+		return run.Result{Data: map[string]any{"verification": result}}, run.Failure(reason.ProviderConsentMissing,
 			"the token carries no application permissions (no roles claim): grant admin consent for %s", strings.Join(all, ", "))
 	}
 
@@ -125,7 +130,7 @@ func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
 			check.Status = "missing"
 			for _, m := range check.Missing {
 				allMissing[m] = true
-				if vc.Required && !contains(requiredMissing, m) {
+				if vc.Required && !slices.Contains(requiredMissing, m) {
 					requiredMissing = append(requiredMissing, m)
 				}
 			}
@@ -169,21 +174,21 @@ func runVerification(ctx context.Context, rc *RunContext) (Result, error) {
 	switch {
 	case len(requiredMissing) > 0:
 		record("blocked", reason.ProviderPermissionDenied, requiredMissing, roles, result)
-		return Result{Data: data}, Failure(reason.ProviderPermissionDenied, "missing application permission(s): %s", strings.Join(requiredMissing, ", "))
+		return run.Result{Data: data}, run.Failure(reason.ProviderPermissionDenied, "missing application permission(s): %s", strings.Join(requiredMissing, ", "))
 	case blockingProbe != nil:
 		code := reason.Code(blockingProbe.Reason)
 		record("blocked", code, requiredMissing, roles, result)
-		return Result{Data: data}, Failure(code, "probe of %s failed: %s", blockingProbe.Family, blockingProbe.Message)
+		return run.Result{Data: data}, run.Failure(code, "probe of %s failed: %s", blockingProbe.Family, blockingProbe.Message)
 	}
 	record("ok", "", nil, roles, result)
 	if len(missingList) > 0 {
 		rc.Logf(ctx, "warn", "optional permission(s) missing (restore will be blocked): %s", strings.Join(missingList, ", "))
 	}
-	return Result{Data: data}, nil
+	return run.Result{Data: data}, nil
 }
 
 // probeFamilies sends one cheap GET per family whose read permission the token holds.
-func probeFamilies(ctx context.Context, rc *RunContext, client *graph.Client, roles []string) []ProbeResult {
+func probeFamilies(ctx context.Context, rc *run.RunContext, client *graph.Client, roles []string) []ProbeResult {
 	var out []ProbeResult
 	for _, c := range graph.Probes() {
 		fi, ok := graph.FamilyOf(c.Family)
@@ -222,13 +227,4 @@ func checksAsAny(checks []CapabilityCheck) []any {
 			"missing": c.Missing, "failed_probes": c.Failed}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,7 +1,6 @@
-package engine
+package restore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -113,20 +113,6 @@ type itemPlan struct {
 	desired          map[string]any // normalized object that will be written (for the diff)
 }
 
-// decodePayload parses a stored backup payload, keeping numbers exact.
-func decodePayload(raw json.RawMessage) (BackupPayload, error) {
-	var p BackupPayload
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("error decoding backup payload: %w", err)
-	}
-	if p.Object == nil {
-		p.Object = map[string]any{}
-	}
-	return p, nil
-}
-
 // restoreResolver maps groups, filters and scope tags into the target tenant from the database:
 // the target's cached groups (directory_groups.sync) and its inventory of filters and scope tags.
 type restoreResolver struct {
@@ -158,7 +144,7 @@ func newInventoryIndex(items []store.InventoryItem) inventoryIndex {
 }
 
 // newRestoreResolver loads what mapping the payloads needs from the target's caches.
-func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, targetTenantID int64, payloads []BackupPayload) (*restoreResolver, error) {
+func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, targetTenantID int64, payloads []intune.Payload) (*restoreResolver, error) {
 	r := &restoreResolver{sameTenant: sourceTenantID == targetTenantID, defaults: map[string]string{}}
 	var ids, names []string
 	for _, p := range payloads {
@@ -264,7 +250,7 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 
 // planItem works out how one item is restored into the target. It reads nothing from Graph: the
 // run adds what its pre-flight GET finds.
-func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
+func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
 	f := graph.Family(it.Family)
 	fi, ok := graph.FamilyOf(f)
 	if !ok || fi.Service != graph.ServiceIntune {
@@ -274,11 +260,11 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	if err != nil {
 		return nil, err
 	}
-	if hasSecretReference(p.Object) {
+	if intune.HasSecretReference(p.Object) {
 		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
 	}
 	plan := &itemPlan{family: f, fi: fi, contracts: cs, isDefault: it.IsDefault}
-	name := displayNameOf(fi, p.Object)
+	name := intune.DisplayName(fi, p.Object)
 	if name == "" {
 		name = it.DisplayName
 	}
@@ -304,7 +290,7 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	for _, k := range readOnlyWriteKeys {
 		delete(body, k)
 	}
-	stripVolatile(body)
+	intune.StripVolatile(body)
 	stripNilSecretReferences(body)
 	body[fi.NameProperty] = plan.targetName
 
@@ -425,7 +411,7 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 					plan.unresolved++
 				}
 			}
-			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != noFilterID {
+			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != intune.NoFilterID {
 				srcName := ""
 				if p.References != nil {
 					srcName = p.References.Filters[fid]
@@ -461,7 +447,7 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	if plan.priority > 0 {
 		desired["priority"] = json.Number(fmt.Sprint(plan.priority))
 	}
-	plan.desired = normalizeObject(desired)
+	plan.desired = intune.NormalizeObject(desired)
 	return plan, nil
 }
 
@@ -515,29 +501,6 @@ func stripNilSecretReferences(v any) {
 	}
 }
 
-// hasSecretReference reports a non-null secretReferenceValueId anywhere: an encrypted value whose
-// plaintext the backup could not read.
-func hasSecretReference(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if k == "secretReferenceValueId" && val != nil && val != "" {
-				return true
-			}
-			if hasSecretReference(val) {
-				return true
-			}
-		}
-	case []any:
-		for _, val := range x {
-			if hasSecretReference(val) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // definitionValuesBody turns backed-up ADMX definition values into an updateDefinitionValues body
 // ("added", binding definitions and presentations by id), deleting deleteIDs first.
 func definitionValuesBody(graphURL string, values []any, deleteIDs []string) map[string]any {
@@ -586,7 +549,7 @@ func anyList(v any) []any {
 // objectDiff is the field-level diff between the current object (nil: none) and the desired one.
 // A PATCH changes only the properties it sends, so the current object is compared on those only;
 // a PUT replaces the object, so every writable property counts.
-func objectDiff(current, desired map[string]any, put, sensitive bool) ([]FieldChange, bool) {
+func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.FieldChange, bool) {
 	cur := map[string]any{}
 	for k, v := range current {
 		_, sent := desired[k]
@@ -595,9 +558,9 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]FieldCh
 		}
 	}
 	current = cur
-	a, _ := canonicalJSON(current)
-	b, _ := canonicalJSON(desired)
-	return fieldDiff(a, b, sensitive)
+	a, _ := intune.CanonicalJSON(current)
+	b, _ := intune.CanonicalJSON(desired)
+	return intune.FieldDiff(a, b, sensitive)
 }
 
 // restoreOrder sorts items as their dependencies need (§B.4): scope tags, filters, then the

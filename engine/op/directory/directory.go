@@ -1,4 +1,7 @@
-package engine
+// Package directory holds the Entra directory syncs (directory_groups.sync and
+// directory_role_definitions.sync), which keep the per-tenant caches the dashboard searches and
+// restore maps assignments with.
+package directory
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -130,7 +134,7 @@ func decodeRoleDefinition(raw json.RawMessage) (store.RoleDefinition, error) {
 }
 
 // syncCounter adds merge results to the run's progress.
-func syncCounter(ctx context.Context, rc *RunContext, n int, c store.MergeCounts) {
+func syncCounter(ctx context.Context, rc *run.RunContext, n int, c store.MergeCounts) {
 	rc.Update(ctx, func(p *store.Progress) {
 		p.Processed += int64(n)
 		if p.Total != nil && p.Processed > *p.Total {
@@ -145,18 +149,18 @@ func syncCounter(ctx context.Context, rc *RunContext, n int, c store.MergeCounts
 	})
 }
 
-// runGroupsSync is directory_groups.sync: a full list the first time, /groups/delta from the stored
+// SyncGroups is directory_groups.sync: a full list the first time, /groups/delta from the stored
 // delta link afterwards (a full resync when the link is missing or expired). Everything is written
 // in one transaction: a failure leaves the cache exactly as it was.
-func runGroupsSync(ctx context.Context, rc *RunContext) (Result, error) {
+func SyncGroups(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	client, err := rc.GraphClient()
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer client.Close()
-	state, err := store.GetSyncState(ctx, rc.DB().Pool, rc.Tenant.ID, store.CollectionGroups)
+	state, err := store.GetSyncState(ctx, rc.DB.Pool, rc.Tenant.ID, store.CollectionGroups)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	if state.ItemCount > 0 && state.DeltaLink == nil {
 		rc.SetTotal(ctx, state.ItemCount) // an estimate from the last sync; raised if exceeded
@@ -168,12 +172,12 @@ func runGroupsSync(ctx context.Context, rc *RunContext) (Result, error) {
 		}
 		rc.Event(ctx, store.RunEvent{Kind: "timeline", Level: "warn", Message: "the stored delta link expired; running a full resync"})
 		rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
-		if err := store.ClearDeltaLink(ctx, rc.DB().Pool, rc.Tenant.ID, store.CollectionGroups); err != nil {
-			return Result{}, err
+		if err := store.ClearDeltaLink(ctx, rc.DB.Pool, rc.Tenant.ID, store.CollectionGroups); err != nil {
+			return run.Result{}, err
 		}
 	}
 	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "full sync of groups"})
-	return mergingOnCollision(ctx, rc, "group", func(mergeOnly bool) (Result, error) {
+	return mergingOnCollision(ctx, rc, "group", func(mergeOnly bool) (run.Result, error) {
 		return syncGroupsFull(ctx, rc, client, mergeOnly)
 	})
 }
@@ -181,7 +185,7 @@ func runGroupsSync(ctx context.Context, rc *RunContext) (Result, error) {
 // mergingOnCollision runs a full sync; when Graph listed an object twice while the sync copied rows
 // straight into an empty cache (store.ErrDirectoryCollision, nothing written), it runs the sync once
 // more with every batch merged.
-func mergingOnCollision(ctx context.Context, rc *RunContext, what string, sync func(mergeOnly bool) (Result, error)) (Result, error) {
+func mergingOnCollision(ctx context.Context, rc *run.RunContext, what string, sync func(mergeOnly bool) (run.Result, error)) (run.Result, error) {
 	res, err := sync(false)
 	if !errors.Is(err, store.ErrDirectoryCollision) {
 		return res, err
@@ -191,21 +195,21 @@ func mergingOnCollision(ctx context.Context, rc *RunContext, what string, sync f
 	return sync(true)
 }
 
-func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client, mergeOnly bool) (Result, error) {
+func syncGroupsFull(ctx context.Context, rc *run.RunContext, client *graph.Client, mergeOnly bool) (run.Result, error) {
 	// The delta link is taken before listing, so changes made during the list reach the next delta.
 	link, err := client.DeltaLatest(ctx, "groups.delta", nil)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
-	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionGroups, true)
+	w, err := store.BeginDirectorySync(ctx, rc.DB, rc.Tenant.ID, store.CollectionGroups, true)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer w.Rollback(ctx)
 	if mergeOnly {
 		w.MergeOnly()
 	}
-	err = streamBatches(ctx, directoryBatch, func(emit func(store.Group) error) error {
+	err = run.StreamBatches(ctx, directoryBatch, func(emit func(store.Group) error) error {
 		for gg, err := range graph.ListAs[graphGroup](ctx, client, "groups.list", nil, nil) {
 			var mismatch *graph.ItemError
 			if err != nil && !errors.As(err, &mismatch) {
@@ -234,16 +238,16 @@ func syncGroupsFull(ctx context.Context, rc *RunContext, client *graph.Client, m
 		return nil
 	})
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	return finishDirectorySync(ctx, rc, w, &link, "groups")
 }
 
-func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, link string) (Result, error) {
+func syncGroupsDelta(ctx context.Context, rc *run.RunContext, client *graph.Client, link string) (run.Result, error) {
 	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "delta sync of groups"})
-	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionGroups, false)
+	w, err := store.BeginDirectorySync(ctx, rc.DB, rc.Tenant.ID, store.CollectionGroups, false)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer w.Rollback(ctx)
 	// A delta entry is a changed group or a removed id.
@@ -252,7 +256,7 @@ func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, 
 		removed string
 	}
 	var next string
-	err = streamBatches(ctx, directoryBatch, func(emit func(change) error) error {
+	err = run.StreamBatches(ctx, directoryBatch, func(emit func(change) error) error {
 		var err error
 		next, err = client.Delta(ctx, "groups.delta", link, nil, func(item graph.DeltaItem) error {
 			if item.Removed {
@@ -288,18 +292,18 @@ func syncGroupsDelta(ctx context.Context, rc *RunContext, client *graph.Client, 
 		return nil
 	})
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	return finishDirectorySync(ctx, rc, w, &next, "groups")
 }
 
-func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.DirectoryWriter, link *string, noun string) (Result, error) {
+func finishDirectorySync(ctx context.Context, rc *run.RunContext, w *store.DirectoryWriter, link *string, noun string) (run.Result, error) {
 	deleted, err := w.Finish(ctx, link, rc.Run.ID)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	if err := w.Commit(ctx); err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	if deleted > 0 {
 		rc.Update(ctx, func(p *store.Progress) { p.Deleted += deleted })
@@ -308,29 +312,29 @@ func finishDirectorySync(ctx context.Context, rc *RunContext, w *store.Directory
 	rc.Logf(ctx, "info", "%d processed: %d created, %d updated, %d deleted, %d unchanged", p.Processed, p.Created, p.Updated, p.Deleted, p.Unchanged)
 	if p.Skipped > 0 {
 		// The cache misses what Graph sent but could not be read: not a success to wave through.
-		return Result{Outcome: store.OutcomePartiallySucceeded, Reason: reason.ProviderMalformedResponse,
+		return run.Result{Outcome: store.OutcomePartiallySucceeded, Reason: reason.ProviderMalformedResponse,
 			Detail: fmt.Sprintf("%s skipped, unreadable: %d of %d (the run's log names them)", noun, p.Skipped, p.Processed+p.Skipped)}, nil
 	}
-	return Result{}, nil
+	return run.Result{}, nil
 }
 
-// runRoleDefinitionsSync is directory_role_definitions.sync: the full list each time (a few hundred
+// SyncRoleDefinitions is directory_role_definitions.sync: the full list each time (a few hundred
 // definitions), merged like groups, permissions kept.
-func runRoleDefinitionsSync(ctx context.Context, rc *RunContext) (Result, error) {
+func SyncRoleDefinitions(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	client, err := rc.GraphClient()
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer client.Close()
-	return mergingOnCollision(ctx, rc, "role definition", func(mergeOnly bool) (Result, error) {
+	return mergingOnCollision(ctx, rc, "role definition", func(mergeOnly bool) (run.Result, error) {
 		return syncRoleDefinitions(ctx, rc, client, mergeOnly)
 	})
 }
 
-func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Client, mergeOnly bool) (Result, error) {
-	w, err := store.BeginDirectorySync(ctx, rc.DB(), rc.Tenant.ID, store.CollectionRoleDefinitions, true)
+func syncRoleDefinitions(ctx context.Context, rc *run.RunContext, client *graph.Client, mergeOnly bool) (run.Result, error) {
+	w, err := store.BeginDirectorySync(ctx, rc.DB, rc.Tenant.ID, store.CollectionRoleDefinitions, true)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer w.Rollback(ctx)
 	if mergeOnly {
@@ -339,7 +343,7 @@ func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Clie
 	var batch []store.RoleDefinition
 	for raw, err := range client.List(ctx, "directoryRoleDefinitions.list", nil, nil) {
 		if err != nil {
-			return Result{}, err
+			return run.Result{}, err
 		}
 		d, err := decodeRoleDefinition(raw)
 		if err != nil {
@@ -351,8 +355,33 @@ func syncRoleDefinitions(ctx context.Context, rc *RunContext, client *graph.Clie
 	}
 	c, err := w.WriteRoleDefinitions(ctx, batch)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	syncCounter(ctx, rc, len(batch), c)
 	return finishDirectorySync(ctx, rc, w, nil, "role definitions")
+}
+
+// deref reads an optional Graph property: absent or null is its zero value.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+// ListGroups lists a tenant's groups as a full sync does — each decoded and turned into its cache
+// row — and writes nothing: the Graph side of a sync alone, which the sync benchmark measures apart.
+func ListGroups(ctx context.Context, client *graph.Client) (int, error) {
+	n := 0
+	for g, err := range graph.ListAs[graphGroup](ctx, client, "groups.list", nil, nil) {
+		if err != nil {
+			return n, err
+		}
+		if _, err := g.toStore(); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
