@@ -35,7 +35,7 @@ func setupIntune(t *testing.T, spec graphsim.TenantSpec) *intuneBundle {
 	st := sim.Tenants()[0]
 	cfg := sim.GraphConfig()
 	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.EngineOptions{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
+	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
 		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
 	creds := st.Credentials()
 	v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/tenantatlas/tenantatlas/engine/access"
@@ -83,23 +82,6 @@ func (s *Service) GetBackupSet(ctx context.Context, actor Actor, id int64) (Back
 	return BackupSetView{BackupSet: set, Items: items}, err
 }
 
-func (s *Service) backupSet(ctx context.Context, actor Actor, id int64) (store.BackupSet, error) {
-	set, err := store.GetBackupSet(ctx, s.db.Pool, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return set, notFoundf("backup set %d", id)
-	}
-	if err != nil {
-		return set, err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, set.WorkspaceID, access.BackupRun); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return store.BackupSet{}, notFoundf("backup set %d", id)
-		}
-		return store.BackupSet{}, err
-	}
-	return set, nil
-}
-
 // BackupItemPayload returns one item's payload with every value redacted when the item is
 // sensitive.
 func (s *Service) BackupItemPayload(ctx context.Context, actor Actor, setID int64, graphID string) (json.RawMessage, error) {
@@ -148,56 +130,4 @@ func redactValues(v any) any {
 		return nil
 	}
 	return intune.Redacted
-}
-
-// InventoryQuery filters ListInventory.
-type InventoryQuery struct {
-	Family         string
-	PolicyType     string
-	Search         string
-	IncludeDeleted bool
-	BeforeID       int64
-	Limit          int
-}
-
-// ListInventory returns one page of a tenant's inventory (inventory.sync).
-func (s *Service) ListInventory(ctx context.Context, actor Actor, tenantID int64, q InventoryQuery) ([]store.InventoryItem, error) {
-	if err := checkText("search", q.Search, "family", q.Family, "policy type", q.PolicyType); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeTenant(ctx, actor, tenantID, access.InventorySync); err != nil {
-		return nil, err
-	}
-	items, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: tenantID, Family: q.Family, PolicyType: q.PolicyType,
-		Search: q.Search, IncludeDeleted: q.IncludeDeleted, BeforeID: q.BeforeID, Limit: q.Limit})
-	if items == nil {
-		items = []store.InventoryItem{}
-	}
-	return items, err
-}
-
-// InventorySummary counts a tenant's inventory per family and policy type (inventory.sync).
-func (s *Service) InventorySummary(ctx context.Context, actor Actor, tenantID int64) ([]store.InventoryTypeCount, error) {
-	if err := s.authorizeTenant(ctx, actor, tenantID, access.InventorySync); err != nil {
-		return nil, err
-	}
-	return store.CountInventory(ctx, s.db.Pool, tenantID)
-}
-
-// authorizeTenant checks c on the tenant's workspace; other workspaces' tenants are not found.
-func (s *Service) authorizeTenant(ctx context.Context, actor Actor, tenantID int64, c access.Capability) error {
-	t, err := store.GetTenant(ctx, s.db.Pool, tenantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFoundf("tenant %d", tenantID)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, c); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return notFoundf("tenant %d", tenantID)
-		}
-		return fmt.Errorf("tenant %s: %w", t.Name, err)
-	}
-	return nil
 }

@@ -119,7 +119,7 @@ func BenchmarkStart(b *testing.B) {
 
 	// Latency: the engine's executor and a raw River worker stamp when they are entered.
 	entered := make(chan time.Time, 1)
-	e, err := engine.NewEngine(bundle.svc, engine.EngineOptions{Executors: map[string]run.Executor{
+	e, err := engine.NewEngine(bundle.svc, engine.Config{Executors: map[string]run.Executor{
 		engine.TypeNoop: func(context.Context, *run.RunContext) (run.Result, error) {
 			entered <- time.Now()
 			return run.Result{}, nil

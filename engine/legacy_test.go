@@ -141,7 +141,7 @@ func TestEngineNeverWritesLegacyHistory(t *testing.T) {
 	}
 	before := snapshot()
 
-	e := b.startEngine(t, engine.EngineOptions{})
+	e := b.startEngine(t, engine.Config{})
 	w := b.defaultWorkspace(t)
 	var ids []int64
 	for _, params := range []map[string]any{{"steps": "2"}, {"fail": "true", "steps": "1"}, {"blocked": "true", "steps": "1"}, {"duration": "5s"}} {

@@ -35,8 +35,7 @@ func NewMetrics(db *store.DB) *Metrics {
 				Help: "Runs currently " + status + " across all engines (queue depth)."}, func() float64 {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
-				var n int64
-				_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = $1`, status).Scan(&n)
+				n, _ := store.CountRunsWithStatus(ctx, db.Pool, status) // a failed scrape reads 0
 				return float64(n)
 			}))
 		}

@@ -82,7 +82,7 @@ type Operation struct {
 	Families []graph.Family
 	// Writes reports whether the operation writes to Graph (needs write permissions).
 	Writes bool
-	// Run performs the operation (EngineOptions.Executors may replace it in one engine).
+	// Run performs the operation (Config.Executors may replace it in one engine).
 	Run run.Executor
 }
 
@@ -167,15 +167,4 @@ func operationTypeList() string {
 		}
 	}
 	return fmt.Sprint(names)
-}
-
-// typesViewableWith returns the operation types whose runs a role may view.
-func typesViewableWith(role access.Role) []string {
-	var out []string
-	for _, op := range Operations() {
-		if role.Can(op.ViewCapability) {
-			out = append(out, op.Type)
-		}
-	}
-	return out
 }

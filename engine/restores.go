@@ -172,25 +172,6 @@ func (s *Service) ListRestores(ctx context.Context, actor Actor, backupSetID int
 	return out, err
 }
 
-// restoreSet loads a backup set for restore: another workspace's set is not found, a member
-// without restore.execute is forbidden.
-func (s *Service) restoreSet(ctx context.Context, actor Actor, id int64) (store.BackupSet, error) {
-	set, err := store.GetBackupSet(ctx, s.db.Pool, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return set, notFoundf("backup set %d", id)
-	}
-	if err != nil {
-		return set, err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, set.WorkspaceID, access.RestoreExecute); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return store.BackupSet{}, notFoundf("backup set %d", id)
-		}
-		return store.BackupSet{}, err
-	}
-	return set, nil
-}
-
 func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRequest) (restoreSetup, error) {
 	var setup restoreSetup
 	now := req.Now

@@ -75,7 +75,7 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	tenant := b.addTenant(t)
-	opts := engine.EngineOptions{SchedulePollInterval: 300 * time.Millisecond,
+	opts := engine.Config{SchedulePollInterval: 300 * time.Millisecond,
 		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	b.startEngine(t, opts)
 	second := opts
@@ -126,7 +126,7 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 	// The schedule existed for a day while no engine ran.
 	_, err = b.db.Pool.Exec(ctx, `UPDATE backup_schedules SET fire_from = now() - interval '1 day' WHERE id = $1`, sch.ID)
 	require.NoError(t, err)
-	b.startEngine(t, engine.EngineOptions{SchedulePollInterval: 200 * time.Millisecond,
+	b.startEngine(t, engine.Config{SchedulePollInterval: 200 * time.Millisecond,
 		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}})
 
 	spec, err := engine.ParseCronSpec("0 * * * *", "UTC")

@@ -229,33 +229,6 @@ func (s *Service) findSchedule(ctx context.Context, q store.Querier, actor Actor
 	return store.BackupSchedule{}, fmt.Errorf("%w: %d schedules are named %q: use the numeric id from `tenantatlas schedules list`", ErrInvalid, len(found), ref)
 }
 
-func (s *Service) workspaceIDs(ctx context.Context, actor Actor) ([]int64, error) {
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, 0, len(roles))
-	for w := range roles {
-		ids = append(ids, w)
-	}
-	return ids, nil
-}
-
-// workspacesWith returns the actor's workspaces where its role grants c.
-func (s *Service) workspacesWith(ctx context.Context, actor Actor, c access.Capability) ([]int64, error) {
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	ids := []int64{}
-	for w, r := range roles {
-		if r.Can(c) {
-			ids = append(ids, w)
-		}
-	}
-	return ids, nil
-}
-
 // GetSchedule returns one schedule the actor may view (backup.run).
 func (s *Service) GetSchedule(ctx context.Context, actor Actor, ref string) (ScheduleView, error) {
 	sch, err := s.findSchedule(ctx, s.db.Pool, actor, ref)

@@ -35,7 +35,7 @@ func setup(t *testing.T) *testBundle { return setupTB(t) }
 func setupTB(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	svc, err := engine.NewService(db, engine.Options{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(context.Background(), "")
 	require.NoError(t, err)
@@ -43,7 +43,7 @@ func setupTB(t testing.TB) *testBundle {
 }
 
 // startEngine runs an engine on the bundle's database until the test ends.
-func (b *testBundle) startEngine(t *testing.T, opts engine.EngineOptions) *engine.Engine {
+func (b *testBundle) startEngine(t *testing.T, opts engine.Config) *engine.Engine {
 	t.Helper()
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 50 * time.Millisecond

@@ -392,7 +392,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Workspace: ws.Name, Name: "authz-tenant", TenantGUID: creds.TenantID,
 		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
 	require.NoError(t, err)
-	e, err := engine.NewEngine(b.svc, engine.EngineOptions{Graph: sim.GraphConfig(), HeartbeatInterval: 100 * time.Millisecond})
+	e, err := engine.NewEngine(b.svc, engine.Config{Graph: sim.GraphConfig(), HeartbeatInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(ctx))
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeBackupRun} {

@@ -33,7 +33,7 @@ func TestSecurityHostileInput(t *testing.T) {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "hostile", TenantGUID: creds.TenantID,
 		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
 	require.NoError(t, err)
-	e := b.startEngine(t, engine.EngineOptions{Graph: sim.GraphConfig()})
+	e := b.startEngine(t, engine.Config{Graph: sim.GraphConfig()})
 	var lastRun int64
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeBackupRun} {
 		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: typ, TenantID: tenant.ID})

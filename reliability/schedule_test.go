@@ -28,8 +28,8 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "sched", TenantGUID: "6e0c1a2b-0000-4000-8000-000000000001",
 		ClientID: "3f2a0000-0000-4000-8000-000000000002", ClientSecret: []byte("s")})
 	require.NoError(t, err)
-	opts := func(name string) engine.EngineOptions {
-		return engine.EngineOptions{Name: name, SchedulePollInterval: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+	opts := func(name string) engine.Config {
+		return engine.Config{Name: name, SchedulePollInterval: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
 			StaleAfter: time.Second, Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	}
 	start := func(name string) *engine.Engine {

@@ -228,6 +228,16 @@ func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, e
 	return out, rows.Err()
 }
 
+// CountRunsWithStatus counts the runs of every workspace in one status: the queue depth the
+// metrics report on scrape.
+func CountRunsWithStatus(ctx context.Context, q Querier, status string) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = $1`, status).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting %s runs: %w", status, err)
+	}
+	return n, nil
+}
+
 // RunScope is one workspace and the run types visible in it (nil: all).
 type RunScope struct {
 	WorkspaceID int64

@@ -36,7 +36,7 @@ func setupTB(t testing.TB) *testBundle {
 	_, _ = rand.Read(key)
 	sealer, err := engine.NewSealer(key)
 	require.NoError(t, err)
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(context.Background(), "")
 	require.NoError(t, err)

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -27,18 +26,6 @@ func Freshness(s store.SyncState, now time.Time) string {
 		return "stale"
 	}
 	return "fresh"
-}
-
-// tenantForView resolves a tenant the actor may view (tenant.view) by id or reference.
-func (s *Service) tenantForView(ctx context.Context, actor Actor, id int64, ref string) (store.Tenant, error) {
-	t, err := s.resolveTenant(ctx, s.db.Pool, actor, id, ref)
-	if err != nil {
-		return t, err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, access.TenantView); err != nil {
-		return store.Tenant{}, err
-	}
-	return t, nil
 }
 
 // SearchGroups searches a tenant's cached groups (DB only; fresh data comes from a sync run).
