@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -157,16 +156,4 @@ func inventoryRow(f graph.Family, fi graph.FamilyInfo, raw json.RawMessage) (sto
 		return row, false, err
 	}
 	return row, cl.PolicyType == intune.PolicyTypeUnknown, nil
-}
-
-func ptrTo[T any](v T) *T { return &v }
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
