@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"time"
 
@@ -76,50 +77,8 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	var toItems map[string]*driftEntry
 	objectsOnly := toID == 0
 	if objectsOnly {
-		if err := s.authorizeTenant(ctx, actor, from.TenantID, access.InventorySync); err != nil {
+		if d.To, toItems, err = s.inventorySide(ctx, actor, from, fromItems); err != nil {
 			return Drift{}, err
-		}
-		inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
-		if err != nil {
-			return Drift{}, err
-		}
-		toItems = map[string]*driftEntry{}
-		var latest time.Time
-		for _, it := range inv {
-			if it.ChangedAt.After(latest) {
-				latest = it.ChangedAt
-			}
-			if !containsFamily(from.Families, it.Family) {
-				continue
-			}
-			toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
-				name: it.DisplayName, hash: it.PayloadHash, payload: it.Payload}
-		}
-		d.To = DriftSide{Kind: "inventory", TenantID: from.TenantID, Tenant: from.TenantName, At: latest}
-		// Compare objects: reduce each backup payload to its object.
-		if err := s.loadPayloads(ctx, fromItems); err != nil {
-			return Drift{}, err
-		}
-		for k, e := range fromItems {
-			var p struct {
-				Object json.RawMessage `json:"object"`
-			}
-			_ = json.Unmarshal(e.payload, &p)
-			v, err := intune.DecodeJSON(p.Object)
-			if err != nil {
-				continue
-			}
-			if t := toItems[k]; t != nil && e.sensitive {
-				// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
-				// both without the secret fields so a decryption is not drift.
-				if inv, err := intune.DecodeJSON(t.payload); err == nil {
-					idx := intune.EncryptedSettings(inv)
-					intune.MaskSecrets(inv, idx)
-					intune.MaskSecrets(v, idx)
-					t.payload, t.hash, _ = intune.HashCanonical(inv)
-				}
-			}
-			e.payload, e.hash, _ = intune.HashCanonical(v)
 		}
 	} else {
 		to, err := s.backupSet(ctx, actor, toID)
@@ -131,7 +90,69 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 			return Drift{}, err
 		}
 	}
-	// Payloads of items whose hashes differ.
+	if err := s.loadChanged(ctx, fromItems, toItems, objectsOnly); err != nil {
+		return Drift{}, err
+	}
+	compareEntries(&d, fromItems, toItems)
+	sortDriftItems(d.Items)
+	return d, nil
+}
+
+// inventorySide is the other side of a comparison with the tenant's latest inventory (inventory.sync
+// to view): the inventory's objects of the set's families, and the set's entries reduced to their
+// objects (fromItems' payloads are loaded and rehashed in place).
+func (s *Service) inventorySide(ctx context.Context, actor Actor, from store.BackupSet, fromItems map[string]*driftEntry) (DriftSide, map[string]*driftEntry, error) {
+	if err := s.authorizeTenant(ctx, actor, from.TenantID, access.InventorySync); err != nil {
+		return DriftSide{}, nil, err
+	}
+	inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
+	if err != nil {
+		return DriftSide{}, nil, err
+	}
+	toItems := map[string]*driftEntry{}
+	var latest time.Time
+	for _, it := range inv {
+		if it.ChangedAt.After(latest) {
+			latest = it.ChangedAt
+		}
+		if len(from.Families) > 0 && !slices.Contains(from.Families, it.Family) {
+			continue
+		}
+		toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
+			name: it.DisplayName, hash: it.PayloadHash, payload: it.Payload}
+	}
+	side := DriftSide{Kind: "inventory", TenantID: from.TenantID, Tenant: from.TenantName, At: latest}
+	// Compare objects: reduce each backup payload to its object.
+	if err := s.loadPayloads(ctx, fromItems); err != nil {
+		return DriftSide{}, nil, err
+	}
+	for k, e := range fromItems {
+		var p struct {
+			Object json.RawMessage `json:"object"`
+		}
+		_ = json.Unmarshal(e.payload, &p)
+		v, err := intune.DecodeJSON(p.Object)
+		if err != nil {
+			continue
+		}
+		if t := toItems[k]; t != nil && e.sensitive {
+			// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
+			// both without the secret fields so a decryption is not drift.
+			if inv, err := intune.DecodeJSON(t.payload); err == nil {
+				idx := intune.EncryptedSettings(inv)
+				intune.MaskSecrets(inv, idx)
+				intune.MaskSecrets(v, idx)
+				t.payload, t.hash, _ = intune.HashCanonical(inv)
+			}
+		}
+		e.payload, e.hash, _ = intune.HashCanonical(v)
+	}
+	return side, toItems, nil
+}
+
+// loadChanged loads the payloads of the items whose hashes differ (an inventory side and an
+// objects-only from side already have theirs).
+func (s *Service) loadChanged(ctx context.Context, fromItems, toItems map[string]*driftEntry, objectsOnly bool) error {
 	var changedFrom, changedTo []*driftEntry
 	for k, f := range fromItems {
 		if t, ok := toItems[k]; ok && t.hash != f.hash {
@@ -140,12 +161,14 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	}
 	if !objectsOnly {
 		if err := s.loadPayloads(ctx, mapOf(changedFrom)); err != nil {
-			return Drift{}, err
+			return err
 		}
 	}
-	if err := s.loadPayloads(ctx, mapOf(changedTo)); err != nil {
-		return Drift{}, err
-	}
+	return s.loadPayloads(ctx, mapOf(changedTo))
+}
+
+// compareEntries counts and lists what was removed, changed (with its field diff) and added.
+func compareEntries(d *Drift, fromItems, toItems map[string]*driftEntry) {
 	for k, f := range fromItems {
 		t, ok := toItems[k]
 		switch {
@@ -170,9 +193,13 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 				DisplayName: t.name, Sensitive: t.sensitive, Changes: []intune.FieldChange{}})
 		}
 	}
+}
+
+// sortDriftItems orders items changed, added, removed, then by family, name and id.
+func sortDriftItems(items []DriftItem) {
 	order := map[string]int{DriftChanged: 0, DriftAdded: 1, DriftRemoved: 2}
-	sort.Slice(d.Items, func(i, j int) bool {
-		a, b := d.Items[i], d.Items[j]
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
 		if order[a.Status] != order[b.Status] {
 			return order[a.Status] < order[b.Status]
 		}
@@ -184,19 +211,6 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		}
 		return a.GraphID < b.GraphID
 	})
-	return d, nil
-}
-
-func containsFamily(families []string, f string) bool {
-	if len(families) == 0 {
-		return true
-	}
-	for _, x := range families {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }
 
 func mapOf(entries []*driftEntry) map[string]*driftEntry {

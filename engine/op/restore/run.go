@@ -152,28 +152,12 @@ func (x *restorer) plan(it store.RestoreItem, p intune.Payload, action string) (
 }
 
 // item applies one item according to its ledger state. It returns an error only when the run
-// cannot go on (a blocking reason such as a missing permission, or the database).
+// cannot go on (a blocking reason such as a missing permission, or the database). Its phases: the
+// ledger says whether anything is left to do (settled), the item is planned, its object written
+// (write) unless an earlier attempt did, then its follow-ups, and the ledger row ends applied.
 func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payload, havePayload bool) error {
-	lctx := context.WithoutCancel(ctx)
-	ref := it.Family + "/" + it.SourceGraphID
-	switch {
-	case it.State == store.RestoreApplied || it.State == store.RestoreSkipped || it.State == store.RestoreUncertain:
-		return nil
-	case it.State == store.RestoreWriting && it.WrittenAt == nil:
-		name := it.TargetName
-		if name == "" {
-			name = it.DisplayName
-		}
-		detail := fmt.Sprintf("the engine stopped while writing it, so whether Graph applied it is unknown: it is not written again; check %q in the target", name)
-		x.event(ctx, it, "error", reason.RunInterrupted, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreUncertain,
-			ReasonCode: string(reason.RunInterrupted), Detail: detail})
-	}
-	if !havePayload {
-		detail := "its backup payload is gone (pruned by retention): nothing was written"
-		x.event(ctx, it, "error", reason.ProviderNotFound, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
-			ReasonCode: string(reason.ProviderNotFound), Detail: detail})
+	if done, err := x.settled(ctx, it, havePayload); done || err != nil {
+		return err
 	}
 	written := it.WrittenAt != nil
 	action := it.Action
@@ -183,83 +167,127 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 	plan, err := x.plan(it, p, action)
 	if err != nil {
 		detail := "cannot be restored: " + err.Error()
-		x.event(ctx, it, "error", reason.ProviderInvalidRequest, detail)
-		return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreFailed,
-			ReasonCode: string(reason.ProviderInvalidRequest), Detail: detail})
+		return x.end(ctx, it, reason.ProviderInvalidRequest, detail, store.RestoreFailed)
 	}
 	var targetID string
 	if it.TargetGraphID != nil {
 		targetID = *it.TargetGraphID
 	}
-	var summary string
+	summary := "object written by an earlier attempt: finishing its follow-ups"
 	if !written {
-		var currentPriority int64 = -1
-		if plan.action == store.RestoreActionUpdate {
-			cur, err := x.client.Get(ctx, plan.contracts.get, []string{plan.targetID}, nil)
-			switch {
-			case err == nil:
-				if v, derr := intune.DecodeJSON(cur); derr == nil {
-					if obj, ok := v.(map[string]any); ok {
-						if n, err := json.Number(fmt.Sprint(obj["priority"])).Int64(); err == nil {
-							currentPriority = n
-						}
-						changes, _ := objectDiff(intune.NormalizeObject(obj), plan.desired, plan.contracts.put, false)
-						summary = fmt.Sprintf("%d field(s) differed", len(changes))
-					}
-				}
-			case graph.ReasonOf(err) == reason.ProviderNotFound && !plan.isDefault:
-				if plan, err = x.plan(it, p, store.RestoreActionCreate); err != nil {
-					return err
-				}
-				summary = "gone from the target: recreated"
-			default:
-				return x.failed(ctx, it, plan, err, "pre-flight read", false)
-			}
-		}
-		ok, err := store.MarkRestoreItemWriting(lctx, x.rc.DB.Pool, it.ID, plan.action, plan.targetName)
-		if err != nil {
+		var ok bool
+		if plan, targetID, summary, ok, err = x.write(ctx, it, p, plan); !ok || err != nil {
 			return err
 		}
-		if !ok {
-			x.rc.Logf(ctx, "warn", "%s: its ledger row changed under this run; left alone", ref)
-			return nil
-		}
-		switch plan.action {
-		case store.RestoreActionCreate:
-			var resp json.RawMessage
-			resp, err = x.client.Post(ctx, plan.contracts.create, plan.createArgs, plan.body)
-			if err == nil {
-				var created struct {
-					ID string `json:"id"`
-				}
-				if json.Unmarshal(resp, &created) != nil || created.ID == "" {
-					err = run.Failure(reason.ProviderMalformedResponse, "the create answered without the new object's id")
-				}
-				targetID = created.ID
-			}
-		default:
-			targetID = plan.targetID
-			if plan.contracts.put {
-				_, err = x.client.Put(ctx, plan.contracts.update, []string{targetID}, plan.body)
-			} else {
-				_, err = x.client.Patch(ctx, plan.contracts.update, []string{targetID}, plan.body)
-			}
-			if err == nil && plan.priority > 0 && plan.priority == currentPriority {
-				plan.priority = 0 // already where it belongs
-			}
-		}
-		if err != nil {
-			return x.failed(ctx, it, plan, err, plan.action, true)
-		}
-		if err := x.recordWritten(lctx, it, plan, targetID); err != nil {
-			return err
-		}
-	} else {
-		summary = "object written by an earlier attempt: finishing its follow-ups"
 	}
 	if err := x.followUps(ctx, plan, targetID); err != nil {
 		return x.failed(ctx, it, plan, err, "follow-up", false)
 	}
+	return x.applied(ctx, it, plan, targetID, summary)
+}
+
+// settled reports whether the item's ledger row leaves nothing to do: already applied, skipped or
+// uncertain; caught mid-write by a crash (it ends uncertain, never written again); or without a
+// payload to write (it ends failed).
+func (x *restorer) settled(ctx context.Context, it store.RestoreItem, havePayload bool) (bool, error) {
+	switch {
+	case it.State == store.RestoreApplied || it.State == store.RestoreSkipped || it.State == store.RestoreUncertain:
+		return true, nil
+	case it.State == store.RestoreWriting && it.WrittenAt == nil:
+		name := it.TargetName
+		if name == "" {
+			name = it.DisplayName
+		}
+		detail := fmt.Sprintf("the engine stopped while writing it, so whether Graph applied it is unknown: it is not written again; check %q in the target", name)
+		return true, x.end(ctx, it, reason.RunInterrupted, detail, store.RestoreUncertain)
+	case !havePayload:
+		detail := "its backup payload is gone (pruned by retention): nothing was written"
+		return true, x.end(ctx, it, reason.ProviderNotFound, detail, store.RestoreFailed)
+	}
+	return false, nil
+}
+
+// end records an item's end without a write: an error event and its ledger row's final state.
+func (x *restorer) end(ctx context.Context, it store.RestoreItem, code reason.Code, detail, state string) error {
+	x.event(ctx, it, "error", code, detail)
+	return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: state,
+		ReasonCode: string(code), Detail: detail})
+}
+
+// write performs the object write of a planned item: the pre-flight read of an update (an object
+// gone from the target is recreated instead), "writing" in the ledger, the create, PATCH or PUT,
+// and "written" with the target id. ok is false when the item ended here (failed, uncertain, or its
+// ledger row changed under this run); the plan returned is the one written.
+func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Payload, plan *itemPlan) (_ *itemPlan, targetID, summary string, ok bool, err error) {
+	lctx := context.WithoutCancel(ctx)
+	var currentPriority int64 = -1
+	if plan.action == store.RestoreActionUpdate {
+		cur, err := x.client.Get(ctx, plan.contracts.get, []string{plan.targetID}, nil)
+		switch {
+		case err == nil:
+			if v, derr := intune.DecodeJSON(cur); derr == nil {
+				if obj, ok := v.(map[string]any); ok {
+					if n, err := json.Number(fmt.Sprint(obj["priority"])).Int64(); err == nil {
+						currentPriority = n
+					}
+					changes, _ := objectDiff(intune.NormalizeObject(obj), plan.desired, plan.contracts.put, false)
+					summary = fmt.Sprintf("%d field(s) differed", len(changes))
+				}
+			}
+		case graph.ReasonOf(err) == reason.ProviderNotFound && !plan.isDefault:
+			if plan, err = x.plan(it, p, store.RestoreActionCreate); err != nil {
+				return plan, "", "", false, err
+			}
+			summary = "gone from the target: recreated"
+		default:
+			return plan, "", "", false, x.failed(ctx, it, plan, err, "pre-flight read", false)
+		}
+	}
+	marked, err := store.MarkRestoreItemWriting(lctx, x.rc.DB.Pool, it.ID, plan.action, plan.targetName)
+	if err != nil {
+		return plan, "", "", false, err
+	}
+	if !marked {
+		x.rc.Logf(ctx, "warn", "%s/%s: its ledger row changed under this run; left alone", it.Family, it.SourceGraphID)
+		return plan, "", "", false, nil
+	}
+	switch plan.action {
+	case store.RestoreActionCreate:
+		var resp json.RawMessage
+		resp, err = x.client.Post(ctx, plan.contracts.create, plan.createArgs, plan.body)
+		if err == nil {
+			var created struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(resp, &created) != nil || created.ID == "" {
+				err = run.Failure(reason.ProviderMalformedResponse, "the create answered without the new object's id")
+			}
+			targetID = created.ID
+		}
+	default:
+		targetID = plan.targetID
+		if plan.contracts.put {
+			_, err = x.client.Put(ctx, plan.contracts.update, []string{targetID}, plan.body)
+		} else {
+			_, err = x.client.Patch(ctx, plan.contracts.update, []string{targetID}, plan.body)
+		}
+		if err == nil && plan.priority > 0 && plan.priority == currentPriority {
+			plan.priority = 0 // already where it belongs
+		}
+	}
+	if err != nil {
+		return plan, "", "", false, x.failed(ctx, it, plan, err, plan.action, true)
+	}
+	if err := x.recordWritten(lctx, it, plan, targetID); err != nil {
+		return plan, "", "", false, err
+	}
+	return plan, targetID, summary, true, nil
+}
+
+// applied ends an item whose write and follow-ups succeeded: its item event (with the mapping) and
+// its ledger row, applied (with mapping_unresolved when references stayed unresolved).
+func (x *restorer) applied(ctx context.Context, it store.RestoreItem, plan *itemPlan, targetID, summary string) error {
+	ref := it.Family + "/" + it.SourceGraphID
 	end := store.RestoreItemEnd{State: store.RestoreApplied, Mapping: plan.mapping, Unresolved: plan.unresolved}
 	verb := "created"
 	if plan.action == store.RestoreActionUpdate {
@@ -280,7 +308,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 	}
 	x.rc.Event(ctx, store.RunEvent{Kind: "item", Level: level, Message: msg, ReasonCode: optCode(reason.Code(end.ReasonCode)), ItemRef: &ref,
 		Details: map[string]any{"target_id": targetID, "action": plan.action, "mapping": plan.mapping}})
-	return store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, end)
+	return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, end)
 }
 
 // unresolvedDetail lists an item's unresolved references.

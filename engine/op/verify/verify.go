@@ -5,8 +5,8 @@ package verify
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine/access"
@@ -59,53 +59,96 @@ type ProbeResult struct {
 // missing), one probe GET per family, and the per-capability table stored on the run and on the
 // connection. It ends blocked, naming exactly what is missing, when a required permission is.
 func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
-	conn := rc.Connection
-	record := func(status string, code reason.Code, missing, granted []string, result map[string]any) {
-		v := store.ConnectionVerification{Status: status, MissingPermissions: missing, GrantedPermissions: granted, Result: result}
-		if code != "" {
-			c := string(code)
-			v.ReasonCode = &c
-		}
-		if err := store.UpdateConnectionVerification(context.WithoutCancel(ctx), rc.DB.Pool, conn.ID, v); err != nil {
-			rc.Logger.Warn("cannot record the verification on the connection", "error", err)
-		}
-	}
+	v := &verification{rc: rc}
 	client, err := rc.GraphClient()
 	if err != nil {
-		outcome, code, detail := run.Classify(err)
-		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
+		v.tokenFailed(ctx, err)
 		return run.Result{}, err
 	}
 	defer client.Close()
 	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "requesting a fresh token"})
 	token, err := client.Token(ctx, true)
 	if err != nil {
-		outcome, code, detail := run.Classify(err)
-		record(connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
+		v.tokenFailed(ctx, err)
 		return run.Result{}, err
 	}
-	roles := append([]string(nil), token.Roles...)
-	sort.Strings(roles)
+	roles := slices.Sorted(slices.Values(token.Roles))
 	rc.Logf(ctx, "info", "token issued for app %s in tenant %s with %d application permission(s)", token.AppID, token.TenantID, len(roles))
 	tokenInfo := map[string]any{"ok": true, "tenant_id": token.TenantID, "app_id": token.AppID, "expires_at": token.ExpiresAt}
 	if len(roles) == 0 {
 		all := graph.RequiredPermissions()
 		result := map[string]any{"token": tokenInfo, "roles": []string{}, "capabilities": []any{}}
-		record("blocked", reason.ProviderConsentMissing, all, nil, result)
+		v.record(ctx, "blocked", reason.ProviderConsentMissing, all, nil, result)
 		return run.Result{Data: map[string]any{"verification": result}}, run.Failure(reason.ProviderConsentMissing,
 			"the token carries no application permissions (no roles claim): grant admin consent for %s", strings.Join(all, ", "))
 	}
 
 	probes := probeFamilies(ctx, rc, client, roles)
+	t := checkCapabilities(roles, probes)
+	result := map[string]any{"token": tokenInfo, "roles": roles, "capabilities": checksAsAny(t.checks), "probes": probes}
+	reportChecks(ctx, rc, t.checks)
+	data := map[string]any{"verification": result}
+	switch {
+	case len(t.requiredMissing) > 0:
+		v.record(ctx, "blocked", reason.ProviderPermissionDenied, t.requiredMissing, roles, result)
+		return run.Result{Data: data}, run.Failure(reason.ProviderPermissionDenied, "missing application permission(s): %s", strings.Join(t.requiredMissing, ", "))
+	case t.blockingProbe != nil:
+		code := reason.Code(t.blockingProbe.Reason)
+		v.record(ctx, "blocked", code, t.requiredMissing, roles, result)
+		return run.Result{Data: data}, run.Failure(code, "probe of %s failed: %s", t.blockingProbe.Family, t.blockingProbe.Message)
+	}
+	v.record(ctx, "ok", "", nil, roles, result)
+	if len(t.missing) > 0 {
+		rc.Logf(ctx, "warn", "optional permission(s) missing (restore will be blocked): %s", strings.Join(t.missing, ", "))
+	}
+	return run.Result{Data: data}, nil
+}
+
+// verification records what a verification run found on its provider connection.
+type verification struct {
+	rc *run.RunContext
+}
+
+// record stores the verification on the connection. A failure to record is logged: the run's own
+// result still holds it.
+func (v *verification) record(ctx context.Context, status string, code reason.Code, missing, granted []string, result map[string]any) {
+	cv := store.ConnectionVerification{Status: status, MissingPermissions: missing, GrantedPermissions: granted, Result: result}
+	if code != "" {
+		c := string(code)
+		cv.ReasonCode = &c
+	}
+	if err := store.UpdateConnectionVerification(context.WithoutCancel(ctx), v.rc.DB.Pool, v.rc.Connection.ID, cv); err != nil {
+		v.rc.Logger.Warn("cannot record the verification on the connection", "error", err)
+	}
+}
+
+// tokenFailed records a sign-in that produced no token, classified.
+func (v *verification) tokenFailed(ctx context.Context, err error) {
+	outcome, code, detail := run.Classify(err)
+	v.record(ctx, connectionStatus(outcome), code, nil, nil, map[string]any{"token": map[string]any{"ok": false, "reason": code, "detail": detail}})
+}
+
+// capabilityTable is the verification table and what it concludes.
+type capabilityTable struct {
+	checks []CapabilityCheck
+	// requiredMissing are the missing permissions that block the connection, sorted.
+	requiredMissing []string
+	// missing is every missing permission, sorted: on a connection that passes, the optional ones
+	// (restore's write permissions).
+	missing []string
+	// blockingProbe is the first failed probe of a required capability whose reason blocks.
+	blockingProbe *ProbeResult
+}
+
+// checkCapabilities compares the token's roles and the probes with what each capability needs.
+func checkCapabilities(roles []string, probes []ProbeResult) capabilityTable {
 	failedByFamily := map[string]ProbeResult{}
 	for _, p := range probes {
 		if p.Status == "failed" {
 			failedByFamily[p.Family] = p
 		}
 	}
-	var checks []CapabilityCheck
-	var requiredMissing []string
-	var blockingProbe *ProbeResult
+	var t capabilityTable
 	allMissing := map[string]bool{}
 	for _, vc := range verifiedCapabilities() {
 		needs := graph.RequiredPermissions(vc.Families...)
@@ -118,9 +161,8 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 			for _, f := range vc.Families {
 				if p, ok := failedByFamily[string(f)]; ok {
 					check.Failed = append(check.Failed, string(f))
-					if info, _ := reason.Lookup(reason.Code(p.Reason)); info.Blocking && vc.Required && blockingProbe == nil {
-						p := p
-						blockingProbe = &p
+					if info, _ := reason.Lookup(reason.Code(p.Reason)); info.Blocking && vc.Required && t.blockingProbe == nil {
+						t.blockingProbe = &p
 					}
 				}
 			}
@@ -130,22 +172,22 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 			check.Status = "missing"
 			for _, m := range check.Missing {
 				allMissing[m] = true
-				if vc.Required && !slices.Contains(requiredMissing, m) {
-					requiredMissing = append(requiredMissing, m)
+				if vc.Required && !slices.Contains(t.requiredMissing, m) {
+					t.requiredMissing = append(t.requiredMissing, m)
 				}
 			}
 		case len(check.Failed) > 0:
 			check.Status = "probe_failed"
 		}
-		checks = append(checks, check)
+		t.checks = append(t.checks, check)
 	}
-	missingList := make([]string, 0, len(allMissing))
-	for m := range allMissing {
-		missingList = append(missingList, m)
-	}
-	sort.Strings(missingList)
-	sort.Strings(requiredMissing)
-	result := map[string]any{"token": tokenInfo, "roles": roles, "capabilities": checksAsAny(checks), "probes": probes}
+	t.missing = slices.Sorted(maps.Keys(allMissing))
+	slices.Sort(t.requiredMissing)
+	return t
+}
+
+// reportChecks counts the checks in the run's progress and logs one line per capability.
+func reportChecks(ctx context.Context, rc *run.RunContext, checks []CapabilityCheck) {
 	rc.Update(ctx, func(p *store.Progress) {
 		p.Succeeded, p.Failed = 0, 0
 		for _, c := range checks {
@@ -170,21 +212,6 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		}
 		rc.Event(ctx, store.RunEvent{Kind: "log", Level: level, Message: msg})
 	}
-	data := map[string]any{"verification": result}
-	switch {
-	case len(requiredMissing) > 0:
-		record("blocked", reason.ProviderPermissionDenied, requiredMissing, roles, result)
-		return run.Result{Data: data}, run.Failure(reason.ProviderPermissionDenied, "missing application permission(s): %s", strings.Join(requiredMissing, ", "))
-	case blockingProbe != nil:
-		code := reason.Code(blockingProbe.Reason)
-		record("blocked", code, requiredMissing, roles, result)
-		return run.Result{Data: data}, run.Failure(code, "probe of %s failed: %s", blockingProbe.Family, blockingProbe.Message)
-	}
-	record("ok", "", nil, roles, result)
-	if len(missingList) > 0 {
-		rc.Logf(ctx, "warn", "optional permission(s) missing (restore will be blocked): %s", strings.Join(missingList, ", "))
-	}
-	return run.Result{Data: data}, nil
 }
 
 // probeFamilies sends one cheap GET per family whose read permission the token holds.
