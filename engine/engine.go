@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,11 +11,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jonboulle/clockwork"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/run"
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// SchedulePollInterval is how often the backup scheduler checks the schedules table for
 	// changes. Default 2 s.
 	SchedulePollInterval time.Duration
+	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
+	// clockwork fake clock and advance it instead of sleeping until fire times.
+	Clock clockwork.Clock
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
@@ -61,12 +65,10 @@ type Engine struct {
 	limiters  *graph.Limiters
 	scheduler *Scheduler
 
+	startstop.Base
 	mu       sync.Mutex
 	inflight map[int64]context.CancelCauseFunc
-	cancel   context.CancelFunc
-	done     chan struct{}
 	stopping atomic.Bool
-	started  bool
 }
 
 // NewEngine builds an engine on svc's database.
@@ -95,7 +97,7 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
-	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval)
+	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
@@ -123,43 +125,49 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	return e, nil
 }
 
-// Start starts the workers and the crash-recovery loop in the background.
+// Start starts the workers, the scheduler and the crash-recovery loop in the background. They run
+// until ctx ends or Stop is called (internal/startstop), and then shut down as Stop describes.
 func (e *Engine) Start(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.started {
-		return errors.New("engine already started")
+	ctx, stopped, err := e.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("engine %w", err)
 	}
-	// Workers keep running until Stop, not until the caller's context ends: Stop decides how.
+	e.stopping.Store(false)
+	// River's own context is not ctx: cancelling it would stop the workers at once, and the
+	// shutdown below decides how they stop.
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		stopped()
 		return fmt.Errorf("error starting workers: %w", err)
 	}
 	if err := e.scheduler.Start(ctx); err != nil {
+		e.stopWorkers()
+		stopped()
 		return err
 	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel, e.done, e.started = cancel, make(chan struct{}), true
-	go e.recoverLoop(loopCtx)
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		e.recoverLoop(ctx)
+	}()
+	go func() {
+		defer stopped()
+		<-ctx.Done()
+		<-recovered
+		e.scheduler.Stop()
+		e.stopWorkers()
+	}()
 	e.logger.Info("engine started")
 	return nil
 }
 
 // Stop shuts down gracefully: running jobs get ShutdownTimeout to finish, then their contexts are
 // cancelled; idempotent runs go back to the queue for another engine, others end run_interrupted.
-// No run is left "running". Stop tolerates never-started and double-stop.
-func (e *Engine) Stop() {
-	e.mu.Lock()
-	if !e.started {
-		e.mu.Unlock()
-		return
-	}
-	e.started = false
-	cancel, done := e.cancel, e.done
-	e.mu.Unlock()
-	cancel()
-	<-done
-	e.scheduler.Stop()
+// No run is left "running". Stop tolerates never-started and double-stop, and returns once the
+// engine has stopped; cancelling Start's context does the same shutdown.
+func (e *Engine) Stop() { e.Base.Stop() }
 
+// stopWorkers stops River: gracefully within ShutdownTimeout, then by cancelling the runs in flight.
+func (e *Engine) stopWorkers() {
 	softCtx, softCancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
 	defer softCancel()
 	if err := e.river.Stop(softCtx); err == nil {

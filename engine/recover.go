@@ -16,7 +16,6 @@ import (
 // recoverLoop finishes what dead engines left behind (DESIGN §3 rule 8): a running run without a
 // heartbeat for StaleAfter is resumed under a new job when idempotent, else ended run_interrupted.
 func (e *Engine) recoverLoop(ctx context.Context) {
-	defer close(e.done)
 	interval := max(e.opts.StaleAfter/3, 100*time.Millisecond)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()

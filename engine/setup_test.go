@@ -45,6 +45,14 @@ func setupTB(t testing.TB) *testBundle {
 // startEngine runs an engine on the bundle's database until the test ends.
 func (b *testBundle) startEngine(t *testing.T, opts engine.Config) *engine.Engine {
 	t.Helper()
+	e := b.newEngine(t, opts)
+	require.NoError(t, e.Start(context.Background()))
+	return e
+}
+
+// newEngine builds an engine on the bundle's database, stopped when the test ends (Start it).
+func (b *testBundle) newEngine(t *testing.T, opts engine.Config) *engine.Engine {
+	t.Helper()
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 50 * time.Millisecond
 	}
@@ -56,7 +64,6 @@ func (b *testBundle) startEngine(t *testing.T, opts engine.Config) *engine.Engin
 	}
 	e, err := engine.NewEngine(b.svc, opts)
 	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
 	t.Cleanup(e.Stop)
 	return e
 }

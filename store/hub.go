@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 )
 
 // NotifyChannel is the one LISTEN/NOTIFY channel the database triggers publish on.
@@ -52,10 +55,10 @@ type Hub struct {
 	db     *DB
 	logger *slog.Logger
 
+	startstop.Base
+
 	mu         sync.Mutex
 	subs       map[*Subscription]struct{}
-	cancel     context.CancelFunc
-	done       chan struct{}
 	connected  atomic.Bool
 	listenPID  atomic.Uint32
 	reconnects atomic.Int64
@@ -79,39 +82,34 @@ func NewHub(db *DB, logger *slog.Logger) *Hub {
 }
 
 // Start begins listening in the background. It returns at once; the first connection is made by the
-// background loop, so a database that is down at start-up is retried like any other outage.
+// background loop, so a database that is down at start-up is retried like any other outage. The hub
+// listens until ctx ends or Stop is called (internal/startstop); then every subscription's channel
+// is closed, and Stop returns once it is.
 func (h *Hub) Start(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cancel != nil {
-		return errors.New("hub already started")
+	ctx, stopped, err := h.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("hub %w", err)
 	}
-	ctx, h.cancel = context.WithCancel(ctx)
-	h.done = make(chan struct{})
-	go h.run(ctx)
-	go h.flushReloads(ctx)
+	go func() {
+		defer stopped()
+		var wg sync.WaitGroup
+		wg.Go(func() { h.run(ctx) })
+		wg.Go(func() { h.flushReloads(ctx) })
+		wg.Wait()
+		h.closeSubscriptions()
+	}()
 	return nil
 }
 
-// Stop stops listening and closes every subscription's channel. It tolerates never-started and
-// double-stop.
-func (h *Hub) Stop() {
+// closeSubscriptions closes every subscription's channel once the hub has stopped.
+func (h *Hub) closeSubscriptions() {
 	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel = nil
-	h.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-	h.mu.Lock()
+	defer h.mu.Unlock()
 	for s := range h.subs {
 		s.closed = true
 		close(s.c)
 		delete(h.subs, s)
 	}
-	h.mu.Unlock()
 }
 
 // Connected reports whether the LISTEN connection is up.
@@ -147,7 +145,6 @@ func (s *Subscription) Close() {
 }
 
 func (h *Hub) run(ctx context.Context) {
-	defer close(h.done)
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
