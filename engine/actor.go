@@ -8,10 +8,21 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
+// ActorKind says who is acting: a user, the scheduler, or the engine itself. It is stored as a run's
+// initiator_kind and an audit event's actor_kind.
+type ActorKind string
+
+// Actor kinds.
+const (
+	ActorUser     ActorKind = "user"
+	ActorSchedule ActorKind = "schedule"
+	ActorSystem   ActorKind = "system"
+)
+
 // Actor is who is acting: a user (from --as locally, or the SSH key that authenticated), the
 // scheduler, or the engine itself.
 type Actor struct {
-	Kind   string // "user", "schedule" or "system"
+	Kind   ActorKind
 	UserID int64
 	Name   string
 	// Admin is the bootstrap administrator, who may create workspaces and users.
@@ -19,12 +30,12 @@ type Actor struct {
 }
 
 // SystemActor is the engine acting on its own (crash recovery, shutdown).
-var SystemActor = Actor{Kind: "system", Name: "system"}
+var SystemActor = Actor{Kind: ActorSystem, Name: "system"}
 
 // ScheduleActor is the scheduler firing a schedule.
-var ScheduleActor = Actor{Kind: "schedule", Name: "scheduler"}
+var ScheduleActor = Actor{Kind: ActorSchedule, Name: "scheduler"}
 
-func (a Actor) isUser() bool { return a.Kind == "user" }
+func (a Actor) isUser() bool { return a.Kind == ActorUser }
 
 func (a Actor) userIDPtr() *int64 {
 	if a.isUser() {
@@ -69,5 +80,5 @@ func (s *Service) ActorByKeyFingerprint(ctx context.Context, fingerprint string)
 }
 
 func userActor(u store.User) Actor {
-	return Actor{Kind: "user", UserID: u.ID, Name: u.Name, Admin: u.IsBootstrap}
+	return Actor{Kind: ActorUser, UserID: u.ID, Name: u.Name, Admin: u.IsBootstrap}
 }

@@ -35,7 +35,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, runID int64) (store.R
 			return err
 		}
 		if !run.Active() {
-			return fmt.Errorf("%w: run %d already completed (%s)", ErrInvalid, runID, deref(run.Outcome))
+			return fmt.Errorf("%w: run %d already completed (%s)", ErrInvalid, runID, run.EndedAs())
 		}
 		if _, err := store.RequestRunCancel(ctx, tx, runID, actor.UserID); err != nil {
 			return err
@@ -52,7 +52,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, runID int64) (store.R
 				return fmt.Errorf("error cancelling job of run %d: %w", runID, err)
 			}
 		}
-		if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: runID, Kind: "timeline", Level: "warn",
+		if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: runID, Kind: store.EventTimeline, Level: store.LevelWarn,
 			Message: "cancel requested by " + actor.Name}); err != nil {
 			return err
 		}

@@ -235,7 +235,7 @@ func TestVerification(t *testing.T) {
 		name    string
 		spec    graphsim.TenantSpec
 		mutate  func(*graphsim.Tenant)
-		outcome string
+		outcome store.Outcome
 		reason  string
 		detail  string
 		status  string

@@ -56,7 +56,7 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 				if err := store.RequeueRunWithJob(ctx, tx, run.ID, job.Job.ID); err != nil {
 					return err
 				}
-				if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "warn",
+				if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: store.EventTimeline, Level: store.LevelWarn,
 					Message: fmt.Sprintf("its engine stopped heartbeating; %s re-queued it to resume", e.name)}); err != nil {
 					return err
 				}
@@ -65,7 +65,7 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 			}
 			code, detail := string(reason.RunInterrupted), "its engine died mid-run"
 			if _, err := store.FinishRunWithEvent(ctx, tx, run.ID, store.Finish{Outcome: store.OutcomeFailed, ReasonCode: &code, ReasonDetail: &detail},
-				store.RunEvent{Kind: "timeline", Level: "error", Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
+				store.RunEvent{Kind: store.EventTimeline, Level: store.LevelError, Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
 				return err
 			}
 			e.logger.Warn("ended a run whose engine died", "run_id", run.ID, "type", run.Type)

@@ -139,7 +139,7 @@ func TestRestoreKilledEngineNeverAppliesAnItemTwice(t *testing.T) {
 	b.startEngine(t, engine.Config{Name: "survivor", StaleAfter: 500 * time.Millisecond, Graph: sim.GraphConfig()})
 	run := b.waitRun(t, started.Run.ID, completed)
 	require.Equal(t, 2, run.Attempt, "resumed, not restarted")
-	require.Contains(t, []string{store.OutcomeSucceeded, store.OutcomePartiallySucceeded}, outcome(run), deref(run.ReasonDetail))
+	require.Contains(t, []store.Outcome{store.OutcomeSucceeded, store.OutcomePartiallySucceeded}, outcome(run), deref(run.ReasonDetail))
 
 	view, err := svc.GetRestore(ctx, b.admin, started.Restore.ID)
 	require.NoError(t, err)

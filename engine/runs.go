@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,8 +32,8 @@ type RunQuery struct {
 	WorkspaceID int64
 	TenantID    int64
 	Types       []string
-	Statuses    []string
-	Outcomes    []string
+	Statuses    []store.Status
+	Outcomes    []store.Outcome
 	ReasonCode  string
 	Search      string
 	BeforeID    int64
@@ -42,7 +44,7 @@ type RunQuery struct {
 // each only the run types its role may view.
 func (s *Service) runFilter(ctx context.Context, actor Actor, q RunQuery) (store.RunFilter, bool, error) {
 	if err := checkText("search", q.Search, "reason code", q.ReasonCode, "type", strings.Join(q.Types, ","),
-		"status", strings.Join(q.Statuses, ","), "outcome", strings.Join(q.Outcomes, ",")); err != nil {
+		"status", joined(q.Statuses), "outcome", joined(q.Outcomes)); err != nil {
 		return store.RunFilter{}, false, err
 	}
 	roles, err := s.memberRoles(ctx, actor)
@@ -97,4 +99,27 @@ func (s *Service) RunEvents(ctx context.Context, actor Actor, f store.EventFilte
 		return nil, err
 	}
 	return store.ListRunEvents(ctx, s.db.Pool, f)
+}
+
+// ParseRunState reads a run-state name as what it filters on: a status (queued, running,
+// completed) or an outcome (succeeded, partially_succeeded, failed, blocked, cancelled). Exactly one
+// of the two is set; an unknown name is an invalid request.
+func ParseRunState(name string) (store.Status, store.Outcome, error) {
+	if st := store.Status(name); slices.Contains(store.Statuses, st) {
+		return st, "", nil
+	}
+	if oc := store.Outcome(name); slices.Contains(store.Outcomes, oc) {
+		return "", oc, nil
+	}
+	return "", "", fmt.Errorf("%w: unknown run state %q (expected queued, running, completed, succeeded, partially_succeeded, failed, blocked or cancelled)",
+		ErrInvalid, name)
+}
+
+// joined is a list of states as one comma-separated text (for checkText).
+func joined[S ~string](list []S) string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
+	}
+	return strings.Join(out, ",")
 }

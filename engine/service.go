@@ -71,6 +71,6 @@ func NewService(db *store.DB, opts ServiceOptions) (*Service, error) {
 func (s *Service) DB() *store.DB { return s.db }
 
 func (s *Service) audit(ctx context.Context, q store.Querier, actor Actor, workspaceID *int64, action, targetKind, targetID string, details map[string]any) error {
-	return store.InsertAudit(ctx, q, store.AuditEvent{WorkspaceID: workspaceID, ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(),
+	return store.InsertAudit(ctx, q, store.AuditEvent{WorkspaceID: workspaceID, ActorKind: string(actor.Kind), ActorUserID: actor.userIDPtr(),
 		ActorName: actor.Name, Action: action, TargetKind: targetKind, TargetID: targetID, Details: details})
 }

@@ -122,12 +122,7 @@ func (b *testBundle) waitRun(t *testing.T, id int64, cond func(store.Run) bool) 
 func completed(r store.Run) bool { return r.Status == store.StatusCompleted }
 func running(r store.Run) bool   { return r.Status == store.StatusRunning }
 
-func outcome(r store.Run) string {
-	if r.Outcome == nil {
-		return ""
-	}
-	return *r.Outcome
-}
+func outcome(r store.Run) store.Outcome { return r.EndedAs() }
 
 func deref[T any](p *T) T {
 	var zero T

@@ -57,7 +57,7 @@ func (s *Service) Start(ctx context.Context, actor Actor, req StartRequest) (Sta
 	if err != nil {
 		return StartResult{}, err
 	}
-	if op.SystemOnly && actor.Kind != "schedule" {
+	if op.SystemOnly && actor.Kind != ActorSchedule {
 		return StartResult{}, fmt.Errorf("%w: %s runs are started only by the scheduler (start %s for a manual backup)", ErrInvalid, op.Type, TypeBackupRun)
 	}
 	if op.Identity == IdentityStrictSchedule && (req.ScheduleID == 0 || req.IntendedFireTime.IsZero()) {
@@ -139,7 +139,7 @@ type startPlan struct {
 
 // planStart resolves the tenant (or workspace) a run belongs to.
 func (s *Service) planStart(ctx context.Context, q store.Querier, actor Actor, op Operation, req StartRequest) (startPlan, error) {
-	p := startPlan{n: store.NewRun{Type: op.Type, InitiatorKind: actor.Kind, InitiatorUserID: actor.userIDPtr(),
+	p := startPlan{n: store.NewRun{Type: op.Type, InitiatorKind: string(actor.Kind), InitiatorUserID: actor.userIDPtr(),
 		Params: req.Params, IsLate: req.IsLate}}
 	switch {
 	case req.TenantID != 0 || req.TenantRef != "":
@@ -235,7 +235,7 @@ func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Ope
 	}
 	return pendingRun{id: id, jobID: job.Job.ID, n: n,
 		event: store.RunEvent{Message: "queued by " + actor.Name},
-		audit: store.AuditEvent{ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
+		audit: store.AuditEvent{ActorKind: string(actor.Kind), ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
 	}, nil, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
 	"github.com/riverqueue/river"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
@@ -48,7 +47,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("error loading run %d: %w", job.Args.RunID, err) // database trouble: River retries
 	}
 	if !r.Active() {
-		logger.Info("run already completed; nothing to do", "outcome", deref(r.Outcome))
+		logger.Info("run already completed; nothing to do", "outcome", r.EndedAs())
 		return nil
 	}
 	if r.RiverJobID != nil && *r.RiverJobID != job.ID {
@@ -83,7 +82,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if r.Attempt > 1 {
 		msg = fmt.Sprintf("resumed on %s (attempt %d)", e.name, r.Attempt)
 	}
-	if _, err := store.InsertRunEvent(ctx, db.Pool, store.RunEvent{RunID: r.ID, Kind: "timeline", Message: msg}); err != nil {
+	if _, err := store.InsertRunEvent(ctx, db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Message: msg}); err != nil {
 		return err
 	}
 
@@ -218,11 +217,11 @@ func (e *Engine) finish(ctx context.Context, r store.Run, res run.Result, p *sto
 	if res.Detail != "" {
 		f.ReasonDetail = &res.Detail
 	}
-	level, msg := "info", "finished: "+res.Outcome
+	level, msg := store.LevelInfo, "finished: "+string(res.Outcome)
 	if res.Reason != "" {
-		level = "warn"
+		level = store.LevelWarn
 		if res.Outcome == store.OutcomeFailed {
-			level = "error"
+			level = store.LevelError
 		}
 		msg += " (" + string(res.Reason) + ")"
 		if res.Detail != "" {
@@ -232,7 +231,7 @@ func (e *Engine) finish(ctx context.Context, r store.Run, res run.Result, p *sto
 	var done bool
 	err := e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		done, err = store.FinishRunWithEvent(ctx, tx, r.ID, f, store.RunEvent{Kind: "timeline", Level: level, Message: msg, ReasonCode: f.ReasonCode})
+		done, err = store.FinishRunWithEvent(ctx, tx, r.ID, f, store.RunEvent{Kind: store.EventTimeline, Level: level, Message: msg, ReasonCode: f.ReasonCode})
 		return err
 	})
 	if err != nil || !done {
@@ -262,7 +261,7 @@ func (e *Engine) requeueOnShutdown(ctx context.Context, r store.Run, op Operatio
 	if err := store.RequeueRun(ctx, e.svc.db.Pool, r.ID); err != nil {
 		return err
 	}
-	_, _ = store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: r.ID, Kind: "timeline", Level: "warn",
+	_, _ = store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Level: store.LevelWarn,
 		Message: fmt.Sprintf("%s shut down; run re-queued to resume", e.name)})
 	return river.JobSnooze(0)
 }

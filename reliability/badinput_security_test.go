@@ -66,7 +66,7 @@ func TestSecurityHostileInput(t *testing.T) {
 		if strings.ContainsAny(h, `%\`) && !strings.ContainsAny(h, "abcdefghijklmnopqrstuvwxyz") {
 			require.Empty(t, runs, "LIKE wildcards are literal: %s", label)
 		}
-		for _, rq := range []engine.RunQuery{{Types: []string{h}}, {Statuses: []string{h}}, {Outcomes: []string{h}}, {ReasonCode: h}} {
+		for _, rq := range []engine.RunQuery{{Types: []string{h}}, {Statuses: []store.Status{store.Status(h)}}, {Outcomes: []store.Outcome{store.Outcome(h)}}, {ReasonCode: h}} {
 			_, err = b.svc.ListRuns(ctx, b.admin, rq)
 			oneLine("ListRuns filter "+label, err)
 			_, err = b.svc.CountRuns(ctx, b.admin, rq)

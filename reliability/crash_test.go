@@ -234,7 +234,7 @@ func TestReliabilityCrash(t *testing.T) {
 			continue
 		}
 		if !exp.noop {
-			require.Equal(t, store.OutcomeSucceeded, out, "sync run %d: %s", id, code)
+			require.Equal(t, store.OutcomeSucceeded, store.Outcome(out), "sync run %d: %s", id, code)
 			continue
 		}
 		switch {
@@ -243,7 +243,7 @@ func TestReliabilityCrash(t *testing.T) {
 		case exp.fail:
 			require.Equal(t, "failed/internal_error", out+"/"+code, "run %d", id)
 		default:
-			require.Equal(t, store.OutcomeSucceeded, out, "run %d: %s", id, code)
+			require.Equal(t, store.OutcomeSucceeded, store.Outcome(out), "run %d: %s", id, code)
 		}
 		require.EqualValues(t, exp.steps, processed, "run %d: progress neither lost nor doubled across %d attempts", id, attempt)
 		require.EqualValues(t, exp.steps, succeeded, "run %d: counts consistent", id)

@@ -110,7 +110,7 @@ func TestReliabilityDatabaseRestart(t *testing.T) {
 	for _, id := range ids {
 		r, err := store.GetRun(ctx, db.Pool, id)
 		require.NoError(t, err)
-		outcomes[deref(r.Outcome)+"/"+deref(r.ReasonCode)]++
+		outcomes[string(r.EndedAs())+"/"+r.Reason()]++
 		if r.Attempt > 1 {
 			resumed++
 		}

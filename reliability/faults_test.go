@@ -24,7 +24,7 @@ type faultCase struct {
 	runType string
 	cert    bool // the connection uses a certificate instead of a secret
 	inject  func(*graphsim.Tenant)
-	outcome string
+	outcome store.Outcome
 	reason  string
 	detail  string // a fragment the reason detail must contain
 	maxTime time.Duration

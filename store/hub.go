@@ -31,6 +31,19 @@ const (
 	KindDisconnected NotificationKind = "disconnected"
 )
 
+// Tables whose row changes the hub publishes (the notify triggers in migrations/): a KindChange
+// Notification's Table is one of them.
+const (
+	TableRuns         = "operation_runs"
+	TableRunEvents    = "run_events"
+	TableTenants      = "tenants"
+	TableConnections  = "provider_connections"
+	TableSchedules    = "backup_schedules"
+	TableBackupSets   = "backup_sets"
+	TableRestores     = "restores"
+	TableRestoreItems = "restore_items"
+)
+
 // Notification is one fan-out message. For KindChange the fields come from the trigger's payload.
 type Notification struct {
 	Kind        NotificationKind `json:"-"`

@@ -129,11 +129,11 @@ func (s *backups) Update(msg tea.Msg) (Screen, tea.Cmd) {
 func backupBadgeKey(b store.BackupSet) string {
 	switch b.Status {
 	case store.BackupComplete:
-		return store.OutcomeSucceeded
+		return string(store.OutcomeSucceeded)
 	case store.BackupFailed:
-		return store.OutcomeFailed
+		return string(store.OutcomeFailed)
 	}
-	return store.StatusRunning
+	return string(store.StatusRunning)
 }
 
 func (s *backups) View(width, height int) string {
@@ -513,7 +513,7 @@ func (s *inventory) Title() string   { return "Inventory of " + s.name }
 func (s *inventory) Init() tea.Cmd   { return s.Reload() }
 func (s *inventory) Capturing() bool { return s.filter.typing }
 func (s *inventory) Relevant(n store.Notification) bool {
-	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeInventorySync && n.Status == store.StatusCompleted
+	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeInventorySync && n.Status == string(store.StatusCompleted)
 }
 func (s *inventory) Bindings() []key.Binding {
 	return []key.Binding{inventoryKeys.Filter, inventoryKeys.Deleted}

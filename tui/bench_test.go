@@ -96,7 +96,7 @@ func BenchmarkDashboard(b *testing.B) {
 	require.NotEmpty(b, rows)
 	target := rows[0].ID
 	for i := range 60 {
-		status := []string{"queued", "running"}[i%2]
+		status := []store.Status{store.StatusQueued, store.StatusRunning}[i%2]
 		t0 := time.Now()
 		_, err := bundle.db.Pool.Exec(ctx, `UPDATE operation_runs SET status = $2, outcome = NULL, progress_processed = $3 WHERE id = $1`, target, status, i)
 		require.NoError(b, err)
@@ -122,7 +122,7 @@ func BenchmarkDashboard(b *testing.B) {
 }
 
 // showsRun reports whether the operations screen holds the run in the given state.
-func showsRun(m *Model, id int64, status string, processed int64) bool {
+func showsRun(m *Model, id int64, status store.Status, processed int64) bool {
 	for _, r := range m.top().(*runs).rows {
 		if r.ID == id {
 			return r.Status == status && r.ProgressProcessed == processed

@@ -78,9 +78,10 @@ func (b *testBundle) seed(t *testing.T) {
 	require.NoError(t, err)
 
 	type runSpec struct {
-		key, typ, tenant, outcome, reason, detail string
-		running                                   bool
-		age                                       time.Duration
+		key, typ, tenant, reason, detail string
+		outcome                          store.Outcome
+		running                          bool
+		age                              time.Duration
 	}
 	specs := []runSpec{
 		{key: "ok", typ: engine.TypeDirectoryGroupsSync, tenant: "contoso", outcome: store.OutcomeSucceeded, age: 50 * time.Minute},

@@ -62,7 +62,7 @@ func (s *groups) Title() string   { return "Groups of " + s.name }
 func (s *groups) Init() tea.Cmd   { return s.Reload() }
 func (s *groups) Capturing() bool { return s.filter.typing }
 func (s *groups) Relevant(n store.Notification) bool {
-	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryGroupsSync && n.Status != store.StatusRunning
+	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryGroupsSync && n.Status != string(store.StatusRunning)
 }
 
 func (s *groups) Bindings() []key.Binding {
@@ -101,7 +101,7 @@ func (s *groups) query(more bool) tea.Cmd {
 		if v, err := c.Svc.GetTenantByID(ctx, c.Actor, tenantID); err == nil {
 			msg.canSync = c.Svc.Can(ctx, c.Actor, v.WorkspaceID, access.DirectorySync)
 			active, _ := c.Svc.ListRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID, Types: []string{engine.TypeDirectoryGroupsSync},
-				Statuses: []string{store.StatusQueued, store.StatusRunning}, Limit: 1})
+				Statuses: []store.Status{store.StatusQueued, store.StatusRunning}, Limit: 1})
 			msg.running = len(active) > 0
 		}
 		return msg

@@ -50,7 +50,7 @@ func (s *home) Init() tea.Cmd   { return s.Reload() }
 func (s *home) Capturing() bool { return false }
 func (s *home) Relevant(n store.Notification) bool {
 	// Finished runs, connection changes and new runs change the picture; progress ticks do not.
-	return (n.Table == "operation_runs" && n.Status != store.StatusRunning) || n.Table == "provider_connections" || n.Table == "tenants" ||
+	return (n.Table == "operation_runs" && n.Status != string(store.StatusRunning)) || n.Table == "provider_connections" || n.Table == "tenants" ||
 		(n.Table == "operation_runs" && n.Op == "insert")
 }
 
@@ -149,7 +149,7 @@ func (s *home) View(width, height int) string {
 	}
 	for _, g := range tr.Problems {
 		g := g
-		line := fmt.Sprintf("  %s %s  %s", s.ctx.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
+		line := fmt.Sprintf("  %s %s  %s", s.ctx.Badge(string(g.Outcome)), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
 		line += t.Dim.Render(fmt.Sprintf(" %d tenant(s) · last #%d %s ago", g.Tenants, g.LatestRunID, ago(now, g.LatestAt)))
 		selectable(line, func() tea.Cmd { return navigate(newRunDetail(s.ctx, g.LatestRunID)) })
 		if info, known := reason.Lookup(reason.Code(g.ReasonCode)); known {

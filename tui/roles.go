@@ -53,7 +53,7 @@ func (s *roles) Title() string   { return "Role definitions of " + s.name }
 func (s *roles) Init() tea.Cmd   { return s.Reload() }
 func (s *roles) Capturing() bool { return s.filter.typing }
 func (s *roles) Relevant(n store.Notification) bool {
-	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryRoleDefsSync && n.Status != store.StatusRunning
+	return n.Table == "operation_runs" && n.TenantID == s.tenantID && n.Type == engine.TypeDirectoryRoleDefsSync && n.Status != string(store.StatusRunning)
 }
 
 func (s *roles) Bindings() []key.Binding {

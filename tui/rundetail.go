@@ -266,10 +266,10 @@ func (s *runDetail) logLines(width int) []string {
 		if e.ItemRef != nil {
 			msg = *e.ItemRef + ": " + msg
 		}
-		if filter != "" && !strings.Contains(strings.ToLower(msg+" "+e.Level+" "+deref(e.ReasonCode)), filter) {
+		if filter != "" && !strings.Contains(strings.ToLower(msg+" "+string(e.Level)+" "+deref(e.ReasonCode)), filter) {
 			continue
 		}
-		level := e.Level
+		level := string(e.Level)
 		switch level {
 		case "error":
 			level = t.Error.Render("error")

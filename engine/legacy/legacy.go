@@ -162,8 +162,8 @@ func ParseTime(s string) (*time.Time, error) {
 }
 
 // Outcome maps a legacy status onto an outcome; unknown statuses keep no outcome.
-func Outcome(status string) *string {
-	var o string
+func Outcome(status string) *store.Outcome {
+	var o store.Outcome
 	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(status), " ", "")) {
 	case "succeeded", "success", "successful", "completed", "complete", "done", "ok":
 		o = store.OutcomeSucceeded

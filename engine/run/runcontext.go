@@ -23,7 +23,7 @@ type Executor func(ctx context.Context, rc *RunContext) (Result, error)
 
 // Result is how an executor ends a run. A zero Outcome means succeeded.
 type Result struct {
-	Outcome string
+	Outcome store.Outcome
 	Reason  reason.Code
 	Detail  string
 	// Data is merged into the run's result document.
@@ -54,7 +54,7 @@ func CodeOf(err error) reason.Code {
 }
 
 // Classify maps an executor error to an outcome and reason code.
-func Classify(err error) (outcome string, code reason.Code, detail string) {
+func Classify(err error) (outcome store.Outcome, code reason.Code, detail string) {
 	var f *failure
 	if errors.As(err, &f) {
 		code, detail = f.code, f.detail
@@ -122,9 +122,9 @@ func (rc *RunContext) Event(ctx context.Context, e store.RunEvent) {
 	}
 }
 
-// Logf appends a log line at level ("info", "warn", "error", "debug").
-func (rc *RunContext) Logf(ctx context.Context, level, format string, args ...any) {
-	rc.Event(ctx, store.RunEvent{Kind: "log", Level: level, Message: fmt.Sprintf(format, args...)})
+// Logf appends a log line at level.
+func (rc *RunContext) Logf(ctx context.Context, level store.Level, format string, args ...any) {
+	rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
 }
 
 // SetTotal sets the expected number of items, when known.

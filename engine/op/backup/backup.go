@@ -64,7 +64,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{}, err
 	}
-	rc.Logf(ctx, "info", "backup set %d: %d families", set.ID, len(families))
+	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}}
 	for _, f := range families {
 		if err := b.family(ctx, f); err != nil {
@@ -82,7 +82,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	data := map[string]any{"backup_set_id": set.ID, "items": set.ItemCount, "new_payloads": set.NewPayloads,
 		"new_bytes": set.NewBytes, "sensitive": set.Sensitive}
-	rc.Logf(ctx, "info", "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
+	rc.Logf(ctx, store.LevelInfo, "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
 	if rc.Run.ScheduleID != nil {
 		pr, err := applyRetention(ctx, rc, *rc.Run.ScheduleID)
 		if err != nil {
@@ -115,7 +115,7 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID int64) (
 		return err
 	})
 	if err == nil && pr.Sets > 0 {
-		rc.Logf(ctx, "info", "retention removed %d set(s) and %d unreferenced payload(s) (%d bytes)", pr.Sets, pr.Payloads, pr.Bytes)
+		rc.Logf(ctx, store.LevelInfo, "retention removed %d set(s) and %d unreferenced payload(s) (%d bytes)", pr.Sets, pr.Payloads, pr.Bytes)
 	}
 	return pr, err
 }
@@ -161,7 +161,7 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		p.odataType, _ = obj["@odata.type"].(string)
 		p.name = intune.DisplayName(fi, obj)
 		if p.class.PolicyType == intune.PolicyTypeUnknown {
-			b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: new(string(f) + "/" + p.graphID),
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: new(string(f) + "/" + p.graphID),
 				Message: fmt.Sprintf("unrecognised @odata.type %q: backed up as listed, as %s", p.odataType, intune.PolicyTypeUnknown)})
 		}
 		chunk = append(chunk, p)
@@ -318,11 +318,11 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 			code := graph.ReasonOf(r.Err)
 			switch {
 			case strings.HasPrefix(s.kind, "secret:"):
-				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref, ReasonCode: new(string(code)),
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: &ref, ReasonCode: new(string(code)),
 					Message: "encrypted OMA-URI value kept encrypted (its plaintext needs DeviceManagementConfiguration.ReadWrite.All): " + r.Err.Error()})
 				continue
 			case code == reason.ProviderNotFound:
-				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref,
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: &ref,
 					Message: fmt.Sprintf("%s gone while reading it: backed up as listed", s.kind)})
 				continue
 			}
@@ -457,7 +457,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				_ = json.Unmarshal(r.Body, &g)
 				name = g.DisplayName
 			} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
-				b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
 			}
 			b.groups[missingGroups[i]] = name
 		}
@@ -507,7 +507,7 @@ func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f grap
 		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
 			if err != nil {
 				if !errors.Is(err, context.Canceled) {
-					b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: fmt.Sprintf("cannot name %s: %v", f, err)})
+					b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf("cannot name %s: %v", f, err)})
 				}
 				break
 			}

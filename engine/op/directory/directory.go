@@ -170,13 +170,13 @@ func SyncGroups(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		if !errors.Is(err, graph.ErrDeltaExpired) {
 			return res, err
 		}
-		rc.Event(ctx, store.RunEvent{Kind: "timeline", Level: "warn", Message: "the stored delta link expired; running a full resync"})
+		rc.Event(ctx, store.RunEvent{Kind: store.EventTimeline, Level: store.LevelWarn, Message: "the stored delta link expired; running a full resync"})
 		rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 		if err := store.ClearDeltaLink(ctx, rc.DB.Pool, rc.Tenant.ID, store.CollectionGroups); err != nil {
 			return run.Result{}, err
 		}
 	}
-	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "full sync of groups"})
+	rc.Event(ctx, store.RunEvent{Kind: store.EventTimeline, Message: "full sync of groups"})
 	return mergingOnCollision(ctx, rc, "group", func(mergeOnly bool) (run.Result, error) {
 		return syncGroupsFull(ctx, rc, client, mergeOnly)
 	})
@@ -190,7 +190,7 @@ func mergingOnCollision(ctx context.Context, rc *run.RunContext, what string, sy
 	if !errors.Is(err, store.ErrDirectoryCollision) {
 		return res, err
 	}
-	rc.Event(ctx, store.RunEvent{Kind: "timeline", Level: "warn", Message: "Graph listed a " + what + " twice; listing again and merging every batch"})
+	rc.Event(ctx, store.RunEvent{Kind: store.EventTimeline, Level: store.LevelWarn, Message: "Graph listed a " + what + " twice; listing again and merging every batch"})
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{Total: p.Total} })
 	return sync(true)
 }
@@ -220,7 +220,7 @@ func syncGroupsFull(ctx context.Context, rc *run.RunContext, client *graph.Clien
 				g, err = gg.toStore()
 			}
 			if err != nil {
-				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an undecodable group: " + err.Error()})
 				rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
 				continue
 			}
@@ -244,7 +244,7 @@ func syncGroupsFull(ctx context.Context, rc *run.RunContext, client *graph.Clien
 }
 
 func syncGroupsDelta(ctx context.Context, rc *run.RunContext, client *graph.Client, link string) (run.Result, error) {
-	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "delta sync of groups"})
+	rc.Event(ctx, store.RunEvent{Kind: store.EventTimeline, Message: "delta sync of groups"})
 	w, err := store.BeginDirectorySync(ctx, rc.DB, rc.Tenant.ID, store.CollectionGroups, false)
 	if err != nil {
 		return run.Result{}, err
@@ -264,7 +264,7 @@ func syncGroupsDelta(ctx context.Context, rc *run.RunContext, client *graph.Clie
 			}
 			g, err := decodeGroup(item.Raw)
 			if err != nil {
-				rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable group: " + err.Error()})
+				rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an undecodable group: " + err.Error()})
 				rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
 				return nil
 			}
@@ -309,7 +309,7 @@ func finishDirectorySync(ctx context.Context, rc *run.RunContext, w *store.Direc
 		rc.Update(ctx, func(p *store.Progress) { p.Deleted += deleted })
 	}
 	p := rc.Progress()
-	rc.Logf(ctx, "info", "%d processed: %d created, %d updated, %d deleted, %d unchanged", p.Processed, p.Created, p.Updated, p.Deleted, p.Unchanged)
+	rc.Logf(ctx, store.LevelInfo, "%d processed: %d created, %d updated, %d deleted, %d unchanged", p.Processed, p.Created, p.Updated, p.Deleted, p.Unchanged)
 	if p.Skipped > 0 {
 		// The cache misses what Graph sent but could not be read: not a success to wave through.
 		return run.Result{Outcome: store.OutcomePartiallySucceeded, Reason: reason.ProviderMalformedResponse,
@@ -347,7 +347,7 @@ func syncRoleDefinitions(ctx context.Context, rc *run.RunContext, client *graph.
 		}
 		d, err := decodeRoleDefinition(raw)
 		if err != nil {
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an undecodable role definition: " + err.Error()})
+			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an undecodable role definition: " + err.Error()})
 			rc.Update(ctx, func(p *store.Progress) { p.Skipped++ })
 			continue
 		}

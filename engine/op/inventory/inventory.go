@@ -46,7 +46,7 @@ func Sync(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 			entry["error"] = string(graph.ReasonOf(err))
 			failures = append(failures, run.FamilyFailure{Family: f, Err: err})
 			code := graph.ReasonOf(err)
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "error", Message: fmt.Sprintf("%s not synced: %v", f, err),
+			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelError, Message: fmt.Sprintf("%s not synced: %v", f, err),
 				ReasonCode: new(string(code)), ItemRef: new(string(f))})
 		}
 		perFamily[string(f)] = entry
@@ -98,12 +98,12 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 		listed++
 		row, unknown, err := inventoryRow(f, fi, raw)
 		if err != nil {
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", Message: "skipped an object that is not a JSON object: " + err.Error(),
+			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an object that is not a JSON object: " + err.Error(),
 				ItemRef: new(string(f))})
 			continue
 		}
 		if unknown {
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn",
+			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn,
 				Message: fmt.Sprintf("unrecognised @odata.type %q: kept as %s with its raw payload", row.ODataType, intune.PolicyTypeUnknown),
 				ItemRef: new(string(f) + "/" + row.GraphID)})
 		}
@@ -126,7 +126,7 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 	}
 	if deleted > 0 {
 		rc.Update(ctx, func(p *store.Progress) { p.Deleted += deleted })
-		rc.Logf(ctx, "info", "%s: %d object(s) no longer in Graph, marked deleted", f, deleted)
+		rc.Logf(ctx, store.LevelInfo, "%s: %d object(s) no longer in Graph, marked deleted", f, deleted)
 	}
 	return listed, deleted, nil
 }

@@ -29,7 +29,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		}
 		rc.Update(ctx, func(p *store.Progress) { p.Processed++; p.Succeeded++ })
 		if i == steps/2 {
-			rc.Logf(ctx, "info", "half way: %d of %d steps", i+1, steps)
+			rc.Logf(ctx, store.LevelInfo, "half way: %d of %d steps", i+1, steps)
 		}
 	}
 	switch {

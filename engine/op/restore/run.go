@@ -100,10 +100,10 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		return run.Result{Data: data}, err
 	}
 	for _, w := range resolver.warnings {
-		rc.Logf(ctx, "warn", "%s", w)
+		rc.Logf(ctx, store.LevelWarn, "%s", w)
 	}
 	x := &restorer{rc: rc, client: client, restore: r, resolver: resolver, targetGUID: rc.Tenant.TenantGUID, graphURL: rc.GraphURL}
-	rc.Logf(ctx, "info", "restore %d: %d item(s) into %s (%s)", r.ID, len(items), rc.Tenant.Name, r.Mode)
+	rc.Logf(ctx, store.LevelInfo, "restore %d: %d item(s) into %s (%s)", r.ID, len(items), rc.Tenant.Name, r.Mode)
 	if err := x.progress(ctx); err != nil {
 		return run.Result{Data: data}, err
 	}
@@ -209,7 +209,7 @@ func (x *restorer) settled(ctx context.Context, it store.RestoreItem, havePayloa
 
 // end records an item's end without a write: an error event and its ledger row's final state.
 func (x *restorer) end(ctx context.Context, it store.RestoreItem, code reason.Code, detail, state string) error {
-	x.event(ctx, it, "error", code, detail)
+	x.event(ctx, it, store.LevelError, code, detail)
 	return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: state,
 		ReasonCode: string(code), Detail: detail})
 }
@@ -248,7 +248,7 @@ func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Pay
 		return plan, "", "", false, err
 	}
 	if !marked {
-		x.rc.Logf(ctx, "warn", "%s/%s: its ledger row changed under this run; left alone", it.Family, it.SourceGraphID)
+		x.rc.Logf(ctx, store.LevelWarn, "%s/%s: its ledger row changed under this run; left alone", it.Family, it.SourceGraphID)
 		return plan, "", "", false, nil
 	}
 	switch plan.action {
@@ -300,13 +300,13 @@ func (x *restorer) applied(ctx context.Context, it store.RestoreItem, plan *item
 	if len(plan.notes) > 0 {
 		msg += "; " + strings.Join(plan.notes, "; ")
 	}
-	level := "info"
+	level := store.LevelInfo
 	if plan.unresolved > 0 {
-		level, end.ReasonCode = "warn", string(reason.MappingUnresolved)
+		level, end.ReasonCode = store.LevelWarn, string(reason.MappingUnresolved)
 		end.Detail = unresolvedDetail(plan)
 		msg += "; " + end.Detail
 	}
-	x.rc.Event(ctx, store.RunEvent{Kind: "item", Level: level, Message: msg, ReasonCode: optCode(reason.Code(end.ReasonCode)), ItemRef: &ref,
+	x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: level, Message: msg, ReasonCode: optCode(reason.Code(end.ReasonCode)), ItemRef: &ref,
 		Details: map[string]any{"target_id": targetID, "action": plan.action, "mapping": plan.mapping}})
 	return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, end)
 }
@@ -431,7 +431,7 @@ func (x *restorer) failed(ctx context.Context, it store.RestoreItem, plan *itemP
 	case step == "follow-up":
 		detail = "the object was written; " + detail
 	}
-	x.event(ctx, it, "error", code, detail)
+	x.event(ctx, it, store.LevelError, code, detail)
 	end := store.RestoreItemEnd{State: state, ReasonCode: string(code), Detail: detail, Mapping: plan.mapping, Unresolved: plan.unresolved}
 	if ferr := store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, end); ferr != nil {
 		return ferr
@@ -445,9 +445,9 @@ func (x *restorer) failed(ctx context.Context, it store.RestoreItem, plan *itemP
 	return nil
 }
 
-func (x *restorer) event(ctx context.Context, it store.RestoreItem, level string, code reason.Code, msg string) {
+func (x *restorer) event(ctx context.Context, it store.RestoreItem, level store.Level, code reason.Code, msg string) {
 	ref := it.Family + "/" + it.SourceGraphID
-	x.rc.Event(ctx, store.RunEvent{Kind: "item", Level: level, Message: msg, ReasonCode: optCode(code), ItemRef: &ref})
+	x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: level, Message: msg, ReasonCode: optCode(code), ItemRef: &ref})
 }
 
 // restoreTally counts a restore's ledger.

@@ -66,14 +66,14 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		return run.Result{}, err
 	}
 	defer client.Close()
-	rc.Event(ctx, store.RunEvent{Kind: "timeline", Message: "requesting a fresh token"})
+	rc.Event(ctx, store.RunEvent{Kind: store.EventTimeline, Message: "requesting a fresh token"})
 	token, err := client.Token(ctx, true)
 	if err != nil {
 		v.tokenFailed(ctx, err)
 		return run.Result{}, err
 	}
 	roles := slices.Sorted(slices.Values(token.Roles))
-	rc.Logf(ctx, "info", "token issued for app %s in tenant %s with %d application permission(s)", token.AppID, token.TenantID, len(roles))
+	rc.Logf(ctx, store.LevelInfo, "token issued for app %s in tenant %s with %d application permission(s)", token.AppID, token.TenantID, len(roles))
 	tokenInfo := map[string]any{"ok": true, "tenant_id": token.TenantID, "app_id": token.AppID, "expires_at": token.ExpiresAt}
 	if len(roles) == 0 {
 		all := graph.RequiredPermissions()
@@ -99,7 +99,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	v.record(ctx, "ok", "", nil, roles, result)
 	if len(t.missing) > 0 {
-		rc.Logf(ctx, "warn", "optional permission(s) missing (restore will be blocked): %s", strings.Join(t.missing, ", "))
+		rc.Logf(ctx, store.LevelWarn, "optional permission(s) missing (restore will be blocked): %s", strings.Join(t.missing, ", "))
 	}
 	return run.Result{Data: data}, nil
 }
@@ -199,9 +199,9 @@ func reportChecks(ctx context.Context, rc *run.RunContext, checks []CapabilityCh
 		}
 	})
 	for _, c := range checks {
-		level, msg := "info", fmt.Sprintf("%s: ok", c.Capability)
+		level, msg := store.LevelInfo, fmt.Sprintf("%s: ok", c.Capability)
 		if c.Status != "ok" {
-			level = "warn"
+			level = store.LevelWarn
 			msg = fmt.Sprintf("%s: %s", c.Capability, c.Status)
 			if len(c.Missing) > 0 {
 				msg += " — missing " + strings.Join(c.Missing, ", ")
@@ -210,7 +210,7 @@ func reportChecks(ctx context.Context, rc *run.RunContext, checks []CapabilityCh
 				msg += " — probes failed: " + strings.Join(c.Failed, ", ")
 			}
 		}
-		rc.Event(ctx, store.RunEvent{Kind: "log", Level: level, Message: msg})
+		rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: level, Message: msg})
 	}
 }
 
@@ -231,7 +231,7 @@ func probeFamilies(ctx context.Context, rc *run.RunContext, client *graph.Client
 		if _, err := client.Get(ctx, c.Name, nil, nil); err != nil {
 			family := string(c.Family)
 			res.Status, res.Reason, res.Message = "failed", string(graph.ReasonOf(err)), graph.HintOf(err)
-			rc.Event(ctx, store.RunEvent{Kind: "item", Level: "error", Message: "probe failed: " + err.Error(),
+			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelError, Message: "probe failed: " + err.Error(),
 				ReasonCode: &res.Reason, ItemRef: &family})
 		}
 		out = append(out, res)
@@ -240,7 +240,7 @@ func probeFamilies(ctx context.Context, rc *run.RunContext, client *graph.Client
 	return out
 }
 
-func connectionStatus(outcome string) string {
+func connectionStatus(outcome store.Outcome) string {
 	if outcome == store.OutcomeBlocked {
 		return "blocked"
 	}
