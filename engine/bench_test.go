@@ -55,8 +55,8 @@ func BenchmarkStart(b *testing.B) {
 	ctx := context.Background()
 	const inserts = 2000
 	const samples = 300
-	bundle := setupB(b)
-	w := bundle.defaultWorkspaceB(b)
+	bundle := setup(b)
+	w := bundle.defaultWorkspace(b)
 
 	raw, err := river.NewClient(riverpgxv5.New(bundle.db.Pool), &river.Config{FetchCooldown: time.Millisecond})
 	require.NoError(b, err)
@@ -168,6 +168,3 @@ func BenchmarkStart(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// setupB is setup for benchmarks.
-func setupB(b *testing.B) *testBundle { return setupTB(b) }

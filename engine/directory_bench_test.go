@@ -37,7 +37,7 @@ func benchGroupsSync(b *testing.B, n int) {
 	require.NoError(b, err)
 	require.NoError(b, sim.Start())
 	defer sim.Close()
-	bundle := setupTB(b)
+	bundle := setup(b)
 	e, err := engine.NewEngine(bundle.svc, engine.Config{Graph: sim.GraphConfig()})
 	require.NoError(b, err)
 	require.NoError(b, e.Start(ctx))

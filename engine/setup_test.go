@@ -30,9 +30,7 @@ func newSealer(t testing.TB) *engine.Sealer {
 	return s
 }
 
-func setup(t *testing.T) *testBundle { return setupTB(t) }
-
-func setupTB(t testing.TB) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
@@ -97,9 +95,7 @@ func (b *testBundle) addUser(t *testing.T, name, role string) engine.Actor {
 	return a
 }
 
-func (b *testBundle) defaultWorkspace(t *testing.T) store.Workspace { return b.defaultWorkspaceB(t) }
-
-func (b *testBundle) defaultWorkspaceB(t testing.TB) store.Workspace {
+func (b *testBundle) defaultWorkspace(t testing.TB) store.Workspace {
 	t.Helper()
 	w, err := store.GetWorkspaceByName(context.Background(), b.db.Pool, "default")
 	require.NoError(t, err)

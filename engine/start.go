@@ -122,8 +122,11 @@ func (s *Service) startIn(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 		return StartResult{}, err
 	}
 	ins, existing, err := s.enqueueRun(ctx, tx, actor, op, req, p, id)
-	if err != nil || existing != nil {
-		return deref(existing), err
+	if err != nil {
+		return StartResult{}, err
+	}
+	if existing != nil {
+		return *existing, nil
 	}
 	if err := write(ins); err != nil {
 		return StartResult{}, err
@@ -237,14 +240,6 @@ func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Ope
 		event: store.RunEvent{Message: "queued by " + actor.Name},
 		audit: store.AuditEvent{ActorKind: string(actor.Kind), ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
 	}, nil, nil
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // newRunRecord is the run Start just inserted, built without reading it back.
