@@ -91,7 +91,7 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 
 	const fires = 20
 	for range fires {
-		clock.Advance(time.Second)
+		advance(t, clock, time.Second, 2)
 		b.waitScheduledRun(t, sch.ID, clock.Now().Truncate(time.Second))
 	}
 	_, err = b.svc.PauseSchedule(ctx, b.admin, sch.Name)
@@ -119,6 +119,18 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	var late int
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1 AND is_late`, sch.ID).Scan(&late))
 	require.Zero(t, late)
+}
+
+// advance moves the fake clock on by d once each of the engines' schedulers is idle: its poll
+// ticker and its schedule's next one-shot job registered with the clock (two waiters each). gocron
+// must not see the clock pass a job's time while it registers that job: it then loops forever
+// looking for a later one.
+func advance(t *testing.T, clock *clockwork.FakeClock, d time.Duration, engines int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, clock.BlockUntilContext(ctx, 2*engines), "the schedulers did not re-arm")
+	clock.Advance(d)
 }
 
 // waitScheduledRun waits until the schedule's run of fire time at exists.

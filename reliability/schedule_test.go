@@ -44,8 +44,13 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 		require.NoError(t, e.Start(ctx))
 		return e
 	}
-	// tick advances the clock by a second and waits for that second's run.
+	// tick advances the clock by a second and waits for that second's run. It advances only once
+	// both schedulers are idle (poll ticker and next one-shot job registered: two clock waiters
+	// each): gocron must not see the clock pass a job's time while it registers that job.
 	tick := func() {
+		waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, clock.BlockUntilContext(waitCtx, 4), "the schedulers did not re-arm")
 		clock.Advance(time.Second)
 		at := clock.Now().Truncate(time.Second)
 		require.Eventually(t, func() bool {
