@@ -25,71 +25,28 @@ import (
 // (retry), skips applied items, finishes the follow-ups of written ones and never writes an object
 // whose write was in flight again (it ends "uncertain" for the operator to check).
 func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
-	restoreID, ok := restoreIDParam(rc.Run.Params)
-	if !ok {
-		return run.Result{}, run.Failure(reason.InternalError, "a restore run needs a restore_id: start restores with `tenantatlas restore run` or from the dashboard")
-	}
-	db := rc.DB.Pool
-	r, err := store.GetRestore(ctx, db, restoreID)
+	r, err := claim(ctx, rc)
 	if err != nil {
 		return run.Result{}, err
 	}
-	if r.WorkspaceID != rc.Run.WorkspaceID || rc.Run.TenantID == nil || *rc.Run.TenantID != r.TargetTenantID {
-		return run.Result{}, run.Failure(reason.InternalError, "run %d does not target restore %d's tenant", rc.Run.ID, r.ID)
-	}
-	if claimed, err := store.ClaimRestore(ctx, db, r.ID, rc.Run.ID); err != nil {
-		return run.Result{}, err
-	} else if !claimed {
-		var by int64
-		if r.RunID != nil {
-			by = *r.RunID
-		}
-		return run.Result{}, run.Failure(reason.InternalError, "restore %d is being executed by run %d", r.ID, by)
-	}
+	db := rc.DB.Pool
 	items, err := store.ListRestoreItems(ctx, db, r.ID)
 	if err != nil {
 		return run.Result{}, err
 	}
 	restoreOrder(items)
 	data := map[string]any{"restore_id": r.ID}
-	var families []graph.Family
-	for _, it := range items {
-		if f := graph.Family(it.Family); !slices.Contains(families, f) {
-			families = append(families, f)
-		}
-	}
 	client, err := rc.GraphClient()
 	if err != nil {
 		return run.Result{Data: data}, err
 	}
 	defer client.Close()
-	token, err := client.Token(ctx, false)
-	if err != nil {
+	if err := checkWritePermissions(ctx, rc, client, items, data); err != nil {
 		return run.Result{Data: data}, err
 	}
-	need := graph.RequiredWritePermissions(families...)
-	if missing := graph.MissingPermissions(token.Roles, need); len(missing) > 0 {
-		data["missing_permissions"] = missing
-		return run.Result{Data: data}, run.Failure(reason.ProviderPermissionDenied,
-			"restoring %s into %s needs %s; the app lacks %s (nothing was written)",
-			familyList(families), rc.Tenant.Name, strings.Join(need, ", "), strings.Join(missing, ", "))
-	}
-
-	hashes := make([]string, 0, len(items))
-	for _, it := range items {
-		hashes = append(hashes, it.PayloadHash)
-	}
-	raw, err := store.BackupPayloads(ctx, db, hashes)
+	payloads, all, err := ledgerPayloads(ctx, db, items)
 	if err != nil {
 		return run.Result{Data: data}, err
-	}
-	payloads := map[string]intune.Payload{}
-	var all []intune.Payload
-	for h, b := range raw {
-		if p, err := intune.DecodePayload(b); err == nil {
-			payloads[h] = p
-			all = append(all, p)
-		}
 	}
 	sourceID := r.TargetTenantID
 	if r.SourceTenantID != nil {
@@ -121,6 +78,79 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		}
 	}
 	return x.result(ctx, data)
+}
+
+// claim loads the run's restore and makes this run its executor: a restore targets the run's
+// tenant and is executed by one run at a time.
+func claim(ctx context.Context, rc *run.RunContext) (store.Restore, error) {
+	restoreID, ok := restoreIDParam(rc.Run.Params)
+	if !ok {
+		return store.Restore{}, run.Failure(reason.InternalError, "a restore run needs a restore_id: start restores with `tenantatlas restore run` or from the dashboard")
+	}
+	r, err := store.GetRestore(ctx, rc.DB.Pool, restoreID)
+	if err != nil {
+		return store.Restore{}, err
+	}
+	if r.WorkspaceID != rc.Run.WorkspaceID || rc.Run.TenantID == nil || *rc.Run.TenantID != r.TargetTenantID {
+		return store.Restore{}, run.Failure(reason.InternalError, "run %d does not target restore %d's tenant", rc.Run.ID, r.ID)
+	}
+	claimed, err := store.ClaimRestore(ctx, rc.DB.Pool, r.ID, rc.Run.ID)
+	if err != nil {
+		return store.Restore{}, err
+	}
+	if !claimed {
+		var by int64
+		if r.RunID != nil {
+			by = *r.RunID
+		}
+		return store.Restore{}, run.Failure(reason.InternalError, "restore %d is being executed by run %d", r.ID, by)
+	}
+	return r, nil
+}
+
+// checkWritePermissions ends the run blocked, before any write, when the target's token lacks a
+// write permission the restored families need (naming them in data["missing_permissions"]).
+func checkWritePermissions(ctx context.Context, rc *run.RunContext, client *graph.Client, items []store.RestoreItem, data map[string]any) error {
+	var families []graph.Family
+	for _, it := range items {
+		if f := graph.Family(it.Family); !slices.Contains(families, f) {
+			families = append(families, f)
+		}
+	}
+	token, err := client.Token(ctx, false)
+	if err != nil {
+		return err
+	}
+	need := graph.RequiredWritePermissions(families...)
+	if missing := graph.MissingPermissions(token.Roles, need); len(missing) > 0 {
+		data["missing_permissions"] = missing
+		return run.Failure(reason.ProviderPermissionDenied,
+			"restoring %s into %s needs %s; the app lacks %s (nothing was written)",
+			familyList(families), rc.Tenant.Name, strings.Join(need, ", "), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// ledgerPayloads decodes the payloads the ledger's items refer to, by content hash, and lists them
+// for the resolver. A payload that is gone or unreadable is left out: its item ends failed.
+func ledgerPayloads(ctx context.Context, q store.Querier, items []store.RestoreItem) (map[string]intune.Payload, []intune.Payload, error) {
+	hashes := make([]string, 0, len(items))
+	for _, it := range items {
+		hashes = append(hashes, it.PayloadHash)
+	}
+	raw, err := store.BackupPayloads(ctx, q, hashes)
+	if err != nil {
+		return nil, nil, err
+	}
+	payloads := map[string]intune.Payload{}
+	var all []intune.Payload
+	for h, b := range raw {
+		if p, err := intune.DecodePayload(b); err == nil {
+			payloads[h] = p
+			all = append(all, p)
+		}
+	}
+	return payloads, all, nil
 }
 
 func familyList(fs []graph.Family) string {
