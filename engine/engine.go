@@ -65,10 +65,10 @@ type Engine struct {
 	limiters  *graph.Limiters
 	scheduler *Scheduler
 
-	startstop.Base
-	mu       sync.Mutex
-	inflight map[int64]context.CancelCauseFunc
-	stopping atomic.Bool
+	lifecycle startstop.Base
+	mu        sync.Mutex
+	inflight  map[int64]context.CancelCauseFunc
+	stopping  atomic.Bool
 }
 
 // NewEngine builds an engine on svc's database.
@@ -128,7 +128,7 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 // Start starts the workers, the scheduler and the crash-recovery loop in the background. They run
 // until ctx ends or Stop is called (internal/startstop), and then shut down as Stop describes.
 func (e *Engine) Start(ctx context.Context) error {
-	ctx, stopped, err := e.StartInit(ctx)
+	ctx, stopped, err := e.lifecycle.StartInit(ctx)
 	if err != nil {
 		return fmt.Errorf("engine %w", err)
 	}
@@ -164,7 +164,7 @@ func (e *Engine) Start(ctx context.Context) error {
 // cancelled; idempotent runs go back to the queue for another engine, others end run_interrupted.
 // No run is left "running". Stop tolerates never-started and double-stop, and returns once the
 // engine has stopped; cancelling Start's context does the same shutdown.
-func (e *Engine) Stop() { e.Base.Stop() }
+func (e *Engine) Stop() { e.lifecycle.Stop() }
 
 // stopWorkers stops River: gracefully within ShutdownTimeout, then by cancelling the runs in flight.
 func (e *Engine) stopWorkers() {

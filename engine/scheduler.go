@@ -38,8 +38,8 @@ type Scheduler struct {
 	// PollInterval: a new schedule is seen only at the next poll. Default 2×PollInterval + 1 s.
 	Grace time.Duration
 
-	startstop.Base
-	clock clockwork.Clock
+	lifecycle startstop.Base
+	clock     clockwork.Clock
 
 	mu      sync.Mutex
 	cron    gocron.Scheduler
@@ -78,7 +78,7 @@ func NewScheduler(svc *Service, logger *slog.Logger, pollInterval time.Duration,
 // Start loads the schedules and begins firing them in the background, until ctx ends or Stop is
 // called (internal/startstop).
 func (s *Scheduler) Start(ctx context.Context) error {
-	ctx, stopped, err := s.StartInit(ctx)
+	ctx, stopped, err := s.lifecycle.StartInit(ctx)
 	if err != nil {
 		return fmt.Errorf("scheduler %w", err)
 	}
@@ -100,6 +100,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// Stop stops firing and returns once the scheduler has stopped. It tolerates never-started and
+// double-stop.
+func (s *Scheduler) Stop() { s.lifecycle.Stop() }
 
 func (s *Scheduler) loop(ctx context.Context) {
 	ticker := s.clock.NewTicker(s.PollInterval)
@@ -273,7 +277,7 @@ func (s *Scheduler) rearm(ctx context.Context, a *armedSchedule, now time.Time) 
 	s.mu.Lock()
 	c := s.cron
 	s.mu.Unlock()
-	if !s.Running() || ctx.Err() != nil {
+	if !s.lifecycle.Running() || ctx.Err() != nil {
 		return
 	}
 	if a.job != nil {

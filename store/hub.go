@@ -68,7 +68,7 @@ type Hub struct {
 	db     *DB
 	logger *slog.Logger
 
-	startstop.Base
+	lifecycle startstop.Base
 
 	mu         sync.Mutex
 	subs       map[*Subscription]struct{}
@@ -99,7 +99,7 @@ func NewHub(db *DB, logger *slog.Logger) *Hub {
 // listens until ctx ends or Stop is called (internal/startstop); then every subscription's channel
 // is closed, and Stop returns once it is.
 func (h *Hub) Start(ctx context.Context) error {
-	ctx, stopped, err := h.StartInit(ctx)
+	ctx, stopped, err := h.lifecycle.StartInit(ctx)
 	if err != nil {
 		return fmt.Errorf("hub %w", err)
 	}
@@ -113,6 +113,10 @@ func (h *Hub) Start(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// Stop stops listening and returns once every subscription's channel is closed. It tolerates
+// never-started and double-stop.
+func (h *Hub) Stop() { h.lifecycle.Stop() }
 
 // closeSubscriptions closes every subscription's channel once the hub has stopped.
 func (h *Hub) closeSubscriptions() {

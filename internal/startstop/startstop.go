@@ -8,8 +8,9 @@
 //   - Stop returns once the work has ended. It is safe before Start, twice, and from several
 //     goroutines at once; after it the service may be started again.
 //
-// A service embeds Base, calls StartInit at the top of its Start and runs its work under the
-// context StartInit returns, calling stopped when the work (and its clean-up) has ended.
+// A service holds a Base (an unexported field, so StartInit stays out of its API), calls StartInit
+// at the top of its Start, runs its work under the context StartInit returns and calls stopped when
+// the work (and its clean-up) has ended; its Stop is Base.Stop.
 package startstop
 
 import (
@@ -28,7 +29,7 @@ type Service interface {
 // "engine already started").
 var ErrAlreadyStarted = errors.New("already started")
 
-// Base implements Stop and guards Start for the service that embeds it.
+// Base implements Stop and guards Start for the service that holds it.
 type Base struct {
 	mu      sync.Mutex
 	cancel  context.CancelFunc // non-nil from StartInit until stopped

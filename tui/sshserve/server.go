@@ -83,10 +83,10 @@ type Server struct {
 	hostKey gossh.Signer
 	slots   chan struct{} // one token per active session
 
-	startstop.Base
-	mu   sync.Mutex
-	addr net.Addr
-	base context.Context // ends when the server stops: every session watches it
+	lifecycle startstop.Base
+	mu        sync.Mutex
+	addr      net.Addr
+	base      context.Context // ends when the server stops: every session watches it
 }
 
 // New validates cfg and loads (or creates) the host key.
@@ -125,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 // Start listens and serves in the background until Stop or until ctx ends (internal/startstop). A
 // listen error (address in use, say) is returned at once.
 func (s *Server) Start(ctx context.Context) error {
-	ctx, stopped, err := s.StartInit(ctx)
+	ctx, stopped, err := s.lifecycle.StartInit(ctx)
 	if err != nil {
 		return fmt.Errorf("sshserve: server %w", err)
 	}
@@ -191,7 +191,7 @@ func (s *Server) Sessions() int { return len(s.slots) }
 // Stop ends every session (dashboards quit and restore the client's terminal; commands see their
 // context end), waits up to five seconds for them, then closes all connections and the listener. It
 // returns once the server has stopped, whichever of several concurrent calls did the stopping.
-func (s *Server) Stop() { s.Base.Stop() }
+func (s *Server) Stop() { s.lifecycle.Stop() }
 
 // shutdown is Stop's work, once the server's context has ended (or Serve itself did).
 func (s *Server) shutdown(srv *ssh.Server, ln net.Listener, endSessions context.CancelFunc, served <-chan struct{}) {
