@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -20,7 +21,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	tenant := b.addTenant(t)
 
 	actors := map[string]engine.Actor{}
-	for _, role := range engine.Roles {
+	for _, role := range access.Roles {
 		actors[string(role)] = b.addUser(t, "user-"+string(role), string(role))
 	}
 	actors["non-member"] = b.addUser(t, "stranger", "")
@@ -31,11 +32,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		forbidden
 		notFound
 	)
-	want := func(actorName string, c engine.Capability) expect {
+	want := func(actorName string, c access.Capability) expect {
 		if actorName == "non-member" {
 			return notFound
 		}
-		if engine.Role(actorName).Can(c) {
+		if access.Role(actorName).Can(c) {
 			return allowed
 		}
 		return forbidden

@@ -22,7 +22,7 @@ func BenchmarkInventoryBackup5000(b *testing.B) {
 	const perFamily = 250 // 20 Intune families × 250 ≈ 5,000 policies
 	for b.Loop() {
 		db := pgtest.NewDB(b)
-		svc, err := engine.NewService(db, engine.Options{Sealer: newSealer(b)})
+		svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(b)})
 		require.NoError(b, err)
 		admin, err := svc.ActorByName(ctx, "")
 		require.NoError(b, err)
@@ -30,7 +30,7 @@ func BenchmarkInventoryBackup5000(b *testing.B) {
 		require.NoError(b, err)
 		require.NoError(b, sim.Start())
 		st := sim.Tenants()[0]
-		e, err := engine.NewEngine(svc, engine.EngineOptions{Graph: sim.GraphConfig(),
+		e, err := engine.NewEngine(svc, engine.Config{Graph: sim.GraphConfig(),
 			GraphLimits: graph.Limits{RequestsPerSecond: 100_000, Burst: 100_000, WritesPerSecond: 1000, WriteBurst: 1000}})
 		require.NoError(b, err)
 		require.NoError(b, e.Start(ctx))

@@ -12,6 +12,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -34,7 +35,7 @@ func setupIntune(t *testing.T, spec graphsim.TenantSpec) *intuneBundle {
 	st := sim.Tenants()[0]
 	cfg := sim.GraphConfig()
 	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.EngineOptions{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
+	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
 		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
 	creds := st.Credentials()
 	v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
@@ -131,7 +132,7 @@ func TestInventorySync(t *testing.T) {
 			case "#microsoft.graph.windowsRestoreDeviceEnrollmentConfiguration":
 				require.Equal(t, "enrollmentWindowsRestore", it.PolicyType)
 			default:
-				require.Equal(t, engine.PolicyTypeUnknown, it.PolicyType, "unknown type never misfiled")
+				require.Equal(t, intune.PolicyTypeUnknown, it.PolicyType, "unknown type never misfiled")
 			}
 			id := p["id"].(string)
 			wantDefault := strings.Contains(id, "_Default") || strings.HasSuffix(id, "_WindowsRestore")
@@ -140,8 +141,8 @@ func TestInventorySync(t *testing.T) {
 		for _, pt := range []string{"enrollmentDeviceLimit", "enrollmentPlatformRestrictions", "enrollmentWindowsHello", "enrollmentStatusPage", "enrollmentWindowsRestore"} {
 			require.True(t, defaults[pt], "default %s recognised", pt)
 		}
-		require.Equal(t, 1, byType[engine.PolicyTypeUnknown])
-		require.Equal(t, engine.PolicyTypeUnknown, inv[string(graph.FamilyDeviceEnrollmentConfigurations)+"/"+unknownID].PolicyType)
+		require.Equal(t, 1, byType[intune.PolicyTypeUnknown])
+		require.Equal(t, intune.PolicyTypeUnknown, inv[string(graph.FamilyDeviceEnrollmentConfigurations)+"/"+unknownID].PolicyType)
 		events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID, Limit: 1000})
 		require.NoError(t, err)
 		warned := false
@@ -264,7 +265,7 @@ func TestBackup(t *testing.T) {
 		raw, err := b.svc.BackupItemPayload(ctx, b.admin, set.ID, secretItem.GraphID)
 		require.NoError(t, err)
 		require.NotContains(t, string(raw), "sim-plaintext")
-		require.Contains(t, string(raw), engine.Redacted)
+		require.Contains(t, string(raw), intune.Redacted)
 		var stored string
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT payload::text FROM backup_payloads WHERE hash = $1`, secretItem.PayloadHash).Scan(&stored))
 		require.Contains(t, stored, "sim-plaintext", "the plaintext is backed up (restore needs it)")
@@ -310,7 +311,7 @@ func TestBackup(t *testing.T) {
 			}
 		}
 		require.Equal(t, edited, changed.GraphID)
-		require.Equal(t, []engine.FieldChange{{Path: "object.passwordMinimumLength", From: "8", To: "14"}}, changed.Changes,
+		require.Equal(t, []intune.FieldChange{{Path: "object.passwordMinimumLength", From: "8", To: "14"}}, changed.Changes,
 			"volatile fields (lastModifiedDateTime, version) are ignored")
 
 		// A set against the latest inventory.

@@ -3,15 +3,23 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// Redacted replaces every value of a backup item that holds decrypted secrets, in every view and
-// output. Nothing in the Service API returns such a value.
-const Redacted = "[redacted: sensitive]"
+// ParseFamilies validates a list of Intune family names (empty: every family); an unknown one is
+// an invalid request.
+func ParseFamilies(names []string) ([]graph.Family, error) {
+	fs, err := intune.ParseFamilies(names)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return fs, nil
+}
 
 // StartBackup starts a manual backup of a tenant (backup.run): a new run per call. families limits
 // it to some Intune families (empty: all).
@@ -42,7 +50,7 @@ type BackupQuery struct {
 
 // ListBackupSets returns the sets of workspaces where the actor may browse backups, newest first.
 func (s *Service) ListBackupSets(ctx context.Context, actor Actor, q BackupQuery) ([]store.BackupSet, error) {
-	ids, err := s.workspacesWith(ctx, actor, CapBackupRun)
+	ids, err := s.workspacesWith(ctx, actor, access.BackupRun)
 	if err != nil || len(ids) == 0 {
 		return []store.BackupSet{}, err
 	}
@@ -74,23 +82,6 @@ func (s *Service) GetBackupSet(ctx context.Context, actor Actor, id int64) (Back
 	return BackupSetView{BackupSet: set, Items: items}, err
 }
 
-func (s *Service) backupSet(ctx context.Context, actor Actor, id int64) (store.BackupSet, error) {
-	set, err := store.GetBackupSet(ctx, s.db.Pool, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return set, notFoundf("backup set %d", id)
-	}
-	if err != nil {
-		return set, err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, set.WorkspaceID, CapBackupRun); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return store.BackupSet{}, notFoundf("backup set %d", id)
-		}
-		return store.BackupSet{}, err
-	}
-	return set, nil
-}
-
 // BackupItemPayload returns one item's payload with every value redacted when the item is
 // sensitive.
 func (s *Service) BackupItemPayload(ctx context.Context, actor Actor, setID int64, graphID string) (json.RawMessage, error) {
@@ -110,16 +101,16 @@ func (s *Service) BackupItemPayload(ctx context.Context, actor Actor, setID int6
 		if !it.Sensitive {
 			return raw, nil
 		}
-		v, err := decodeJSON(raw)
+		v, err := intune.DecodeJSON(raw)
 		if err != nil {
 			return nil, err
 		}
-		return canonicalJSON(redactValues(v))
+		return intune.CanonicalJSON(redactValues(v))
 	}
 	return nil, notFoundf("item %s in backup set %d", graphID, setID)
 }
 
-// redactValues replaces every leaf value (keeping the shape and @odata.type) with Redacted.
+// redactValues replaces every leaf value (keeping the shape and @odata.type) with intune.Redacted.
 func redactValues(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -138,57 +129,5 @@ func redactValues(v any) any {
 	case nil:
 		return nil
 	}
-	return Redacted
-}
-
-// InventoryQuery filters ListInventory.
-type InventoryQuery struct {
-	Family         string
-	PolicyType     string
-	Search         string
-	IncludeDeleted bool
-	BeforeID       int64
-	Limit          int
-}
-
-// ListInventory returns one page of a tenant's inventory (inventory.sync).
-func (s *Service) ListInventory(ctx context.Context, actor Actor, tenantID int64, q InventoryQuery) ([]store.InventoryItem, error) {
-	if err := checkText("search", q.Search, "family", q.Family, "policy type", q.PolicyType); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeTenant(ctx, actor, tenantID, CapInventorySync); err != nil {
-		return nil, err
-	}
-	items, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: tenantID, Family: q.Family, PolicyType: q.PolicyType,
-		Search: q.Search, IncludeDeleted: q.IncludeDeleted, BeforeID: q.BeforeID, Limit: q.Limit})
-	if items == nil {
-		items = []store.InventoryItem{}
-	}
-	return items, err
-}
-
-// InventorySummary counts a tenant's inventory per family and policy type (inventory.sync).
-func (s *Service) InventorySummary(ctx context.Context, actor Actor, tenantID int64) ([]store.InventoryTypeCount, error) {
-	if err := s.authorizeTenant(ctx, actor, tenantID, CapInventorySync); err != nil {
-		return nil, err
-	}
-	return store.CountInventory(ctx, s.db.Pool, tenantID)
-}
-
-// authorizeTenant checks c on the tenant's workspace; other workspaces' tenants are not found.
-func (s *Service) authorizeTenant(ctx context.Context, actor Actor, tenantID int64, c Capability) error {
-	t, err := store.GetTenant(ctx, s.db.Pool, tenantID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFoundf("tenant %d", tenantID)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, t.WorkspaceID, c); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return notFoundf("tenant %d", tenantID)
-		}
-		return fmt.Errorf("tenant %s: %w", t.Name, err)
-	}
-	return nil
+	return intune.Redacted
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 )
 
 // benchArgs is a no-op River job for the raw baseline.
@@ -54,8 +55,8 @@ func BenchmarkStart(b *testing.B) {
 	ctx := context.Background()
 	const inserts = 2000
 	const samples = 300
-	bundle := setupB(b)
-	w := bundle.defaultWorkspaceB(b)
+	bundle := setup(b)
+	w := bundle.defaultWorkspace(b)
 
 	raw, err := river.NewClient(riverpgxv5.New(bundle.db.Pool), &river.Config{FetchCooldown: time.Millisecond})
 	require.NoError(b, err)
@@ -118,10 +119,10 @@ func BenchmarkStart(b *testing.B) {
 
 	// Latency: the engine's executor and a raw River worker stamp when they are entered.
 	entered := make(chan time.Time, 1)
-	e, err := engine.NewEngine(bundle.svc, engine.EngineOptions{Executors: map[string]engine.Executor{
-		engine.TypeNoop: func(context.Context, *engine.RunContext) (engine.Result, error) {
+	e, err := engine.NewEngine(bundle.svc, engine.Config{Executors: map[string]run.Executor{
+		engine.TypeNoop: func(context.Context, *run.RunContext) (run.Result, error) {
 			entered <- time.Now()
-			return engine.Result{}, nil
+			return run.Result{}, nil
 		}}})
 	require.NoError(b, err)
 	require.NoError(b, e.Start(ctx))
@@ -167,6 +168,3 @@ func BenchmarkStart(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// setupB is setup for benchmarks.
-func setupB(b *testing.B) *testBundle { return setupTB(b) }

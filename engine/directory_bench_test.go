@@ -16,6 +16,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/engine/op/directory"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -36,8 +37,8 @@ func benchGroupsSync(b *testing.B, n int) {
 	require.NoError(b, err)
 	require.NoError(b, sim.Start())
 	defer sim.Close()
-	bundle := setupTB(b)
-	e, err := engine.NewEngine(bundle.svc, engine.EngineOptions{Graph: sim.GraphConfig()})
+	bundle := setup(b)
+	e, err := engine.NewEngine(bundle.svc, engine.Config{Graph: sim.GraphConfig()})
 	require.NoError(b, err)
 	require.NoError(b, e.Start(ctx))
 	defer e.Stop()
@@ -100,7 +101,7 @@ func listOnlyRate(b *testing.B, sim *graphsim.Server, n int) float64 {
 	require.NoError(b, err)
 	defer client.Close()
 	start := time.Now()
-	listed, err := engine.ListGroups(context.Background(), client)
+	listed, err := directory.ListGroups(context.Background(), client)
 	require.NoError(b, err)
 	require.Equal(b, n, listed)
 	return float64(n) / time.Since(start).Seconds()

@@ -26,7 +26,7 @@ func setupSim(t *testing.T, specs ...graphsim.TenantSpec) *simBundle {
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
 	b := setup(t)
-	b.startEngine(t, engine.EngineOptions{Graph: sim.GraphConfig(), RetryBudget: 20 * time.Second})
+	b.startEngine(t, engine.Config{Graph: sim.GraphConfig(), RetryBudget: 20 * time.Second})
 	return &simBundle{testBundle: b, sim: sim}
 }
 
@@ -235,7 +235,7 @@ func TestVerification(t *testing.T) {
 		name    string
 		spec    graphsim.TenantSpec
 		mutate  func(*graphsim.Tenant)
-		outcome string
+		outcome store.Outcome
 		reason  string
 		detail  string
 		status  string

@@ -3,12 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -19,9 +19,6 @@ const (
 	DriftChanged = "changed"
 )
 
-// maxFieldChanges bounds the field-level diff of one item.
-const maxFieldChanges = 200
-
 // DriftSide is one side of a comparison: a backup set, or the latest inventory of a tenant.
 type DriftSide struct {
 	Kind     string    `json:"kind"` // backup_set or inventory
@@ -31,24 +28,16 @@ type DriftSide struct {
 	At       time.Time `json:"at"`
 }
 
-// FieldChange is one changed leaf, by JSON path ("object.passwordMinimumLength",
-// "assignments[0].target.groupId"). From/To are JSON text; absent sides are empty.
-type FieldChange struct {
-	Path string `json:"path"`
-	From string `json:"from,omitempty"`
-	To   string `json:"to,omitempty"`
-}
-
 // DriftItem is one object that differs.
 type DriftItem struct {
-	Status      string        `json:"status"`
-	Family      string        `json:"family"`
-	PolicyType  string        `json:"policy_type"`
-	GraphID     string        `json:"graph_id"`
-	DisplayName string        `json:"display_name"`
-	Sensitive   bool          `json:"sensitive"`
-	Changes     []FieldChange `json:"changes"`
-	Truncated   bool          `json:"truncated,omitempty"`
+	Status      string               `json:"status"`
+	Family      string               `json:"family"`
+	PolicyType  string               `json:"policy_type"`
+	GraphID     string               `json:"graph_id"`
+	DisplayName string               `json:"display_name"`
+	Sensitive   bool                 `json:"sensitive"`
+	Changes     []intune.FieldChange `json:"changes"`
+	Truncated   bool                 `json:"truncated,omitempty"`
 }
 
 // Drift compares two sides per item, ignoring volatile fields (they were stripped when stored).
@@ -88,50 +77,8 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	var toItems map[string]*driftEntry
 	objectsOnly := toID == 0
 	if objectsOnly {
-		if err := s.authorizeTenant(ctx, actor, from.TenantID, CapInventorySync); err != nil {
+		if d.To, toItems, err = s.inventorySide(ctx, actor, from, fromItems); err != nil {
 			return Drift{}, err
-		}
-		inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
-		if err != nil {
-			return Drift{}, err
-		}
-		toItems = map[string]*driftEntry{}
-		var latest time.Time
-		for _, it := range inv {
-			if it.ChangedAt.After(latest) {
-				latest = it.ChangedAt
-			}
-			if !containsFamily(from.Families, it.Family) {
-				continue
-			}
-			toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
-				name: it.DisplayName, hash: it.PayloadHash, payload: it.Payload}
-		}
-		d.To = DriftSide{Kind: "inventory", TenantID: from.TenantID, Tenant: from.TenantName, At: latest}
-		// Compare objects: reduce each backup payload to its object.
-		if err := s.loadPayloads(ctx, fromItems); err != nil {
-			return Drift{}, err
-		}
-		for k, e := range fromItems {
-			var p struct {
-				Object json.RawMessage `json:"object"`
-			}
-			_ = json.Unmarshal(e.payload, &p)
-			v, err := decodeJSON(p.Object)
-			if err != nil {
-				continue
-			}
-			if t := toItems[k]; t != nil && e.sensitive {
-				// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
-				// both without the secret fields so a decryption is not drift.
-				if inv, err := decodeJSON(t.payload); err == nil {
-					idx := encryptedSettings(inv)
-					maskSecrets(inv, idx)
-					maskSecrets(v, idx)
-					t.payload, t.hash, _ = hashCanonical(inv)
-				}
-			}
-			e.payload, e.hash, _ = hashCanonical(v)
 		}
 	} else {
 		to, err := s.backupSet(ctx, actor, toID)
@@ -143,7 +90,69 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 			return Drift{}, err
 		}
 	}
-	// Payloads of items whose hashes differ.
+	if err := s.loadChanged(ctx, fromItems, toItems, objectsOnly); err != nil {
+		return Drift{}, err
+	}
+	compareEntries(&d, fromItems, toItems)
+	sortDriftItems(d.Items)
+	return d, nil
+}
+
+// inventorySide is the other side of a comparison with the tenant's latest inventory (inventory.sync
+// to view): the inventory's objects of the set's families, and the set's entries reduced to their
+// objects (fromItems' payloads are loaded and rehashed in place).
+func (s *Service) inventorySide(ctx context.Context, actor Actor, from store.BackupSet, fromItems map[string]*driftEntry) (DriftSide, map[string]*driftEntry, error) {
+	if err := s.authorizeTenant(ctx, actor, from.TenantID, access.InventorySync); err != nil {
+		return DriftSide{}, nil, err
+	}
+	inv, err := store.ListInventory(ctx, s.db.Pool, store.InventoryFilter{TenantID: from.TenantID, WithPayload: true, Limit: 1_000_000})
+	if err != nil {
+		return DriftSide{}, nil, err
+	}
+	toItems := map[string]*driftEntry{}
+	var latest time.Time
+	for _, it := range inv {
+		if it.ChangedAt.After(latest) {
+			latest = it.ChangedAt
+		}
+		if len(from.Families) > 0 && !slices.Contains(from.Families, it.Family) {
+			continue
+		}
+		toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,
+			name: it.DisplayName, hash: it.PayloadHash, payload: it.Payload}
+	}
+	side := DriftSide{Kind: "inventory", TenantID: from.TenantID, Tenant: from.TenantName, At: latest}
+	// Compare objects: reduce each backup payload to its object.
+	if err := s.loadPayloads(ctx, fromItems); err != nil {
+		return DriftSide{}, nil, err
+	}
+	for k, e := range fromItems {
+		var p struct {
+			Object json.RawMessage `json:"object"`
+		}
+		_ = json.Unmarshal(e.payload, &p)
+		v, err := intune.DecodeJSON(p.Object)
+		if err != nil {
+			continue
+		}
+		if t := toItems[k]; t != nil && e.sensitive {
+			// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
+			// both without the secret fields so a decryption is not drift.
+			if inv, err := intune.DecodeJSON(t.payload); err == nil {
+				idx := intune.EncryptedSettings(inv)
+				intune.MaskSecrets(inv, idx)
+				intune.MaskSecrets(v, idx)
+				t.payload, t.hash, _ = intune.HashCanonical(inv)
+			}
+		}
+		e.payload, e.hash, _ = intune.HashCanonical(v)
+	}
+	return side, toItems, nil
+}
+
+// loadChanged loads the payloads of the items whose hashes differ (an inventory side and an
+// objects-only from side already have theirs).
+func (s *Service) loadChanged(ctx context.Context, fromItems, toItems map[string]*driftEntry, objectsOnly bool) error {
 	var changedFrom, changedTo []*driftEntry
 	for k, f := range fromItems {
 		if t, ok := toItems[k]; ok && t.hash != f.hash {
@@ -152,26 +161,28 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	}
 	if !objectsOnly {
 		if err := s.loadPayloads(ctx, mapOf(changedFrom)); err != nil {
-			return Drift{}, err
+			return err
 		}
 	}
-	if err := s.loadPayloads(ctx, mapOf(changedTo)); err != nil {
-		return Drift{}, err
-	}
+	return s.loadPayloads(ctx, mapOf(changedTo))
+}
+
+// compareEntries counts and lists what was removed, changed (with its field diff) and added.
+func compareEntries(d *Drift, fromItems, toItems map[string]*driftEntry) {
 	for k, f := range fromItems {
 		t, ok := toItems[k]
 		switch {
 		case !ok:
 			d.Removed++
 			d.Items = append(d.Items, DriftItem{Status: DriftRemoved, Family: f.family, PolicyType: f.policyType, GraphID: f.graphID,
-				DisplayName: f.name, Sensitive: f.sensitive, Changes: []FieldChange{}})
+				DisplayName: f.name, Sensitive: f.sensitive, Changes: []intune.FieldChange{}})
 		case t.hash == f.hash:
 			d.Unchanged++
 		default:
 			d.Changed++
 			item := DriftItem{Status: DriftChanged, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID, DisplayName: t.name,
 				Sensitive: f.sensitive || t.sensitive}
-			item.Changes, item.Truncated = fieldDiff(f.payload, t.payload, item.Sensitive)
+			item.Changes, item.Truncated = intune.FieldDiff(f.payload, t.payload, item.Sensitive)
 			d.Items = append(d.Items, item)
 		}
 	}
@@ -179,12 +190,16 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		if _, ok := fromItems[k]; !ok {
 			d.Added++
 			d.Items = append(d.Items, DriftItem{Status: DriftAdded, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID,
-				DisplayName: t.name, Sensitive: t.sensitive, Changes: []FieldChange{}})
+				DisplayName: t.name, Sensitive: t.sensitive, Changes: []intune.FieldChange{}})
 		}
 	}
+}
+
+// sortDriftItems orders items changed, added, removed, then by family, name and id.
+func sortDriftItems(items []DriftItem) {
 	order := map[string]int{DriftChanged: 0, DriftAdded: 1, DriftRemoved: 2}
-	sort.Slice(d.Items, func(i, j int) bool {
-		a, b := d.Items[i], d.Items[j]
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
 		if order[a.Status] != order[b.Status] {
 			return order[a.Status] < order[b.Status]
 		}
@@ -196,19 +211,6 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		}
 		return a.GraphID < b.GraphID
 	})
-	return d, nil
-}
-
-func containsFamily(families []string, f string) bool {
-	if len(families) == 0 {
-		return true
-	}
-	for _, x := range families {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }
 
 func mapOf(entries []*driftEntry) map[string]*driftEntry {
@@ -253,99 +255,4 @@ func (s *Service) loadPayloads(ctx context.Context, entries map[string]*driftEnt
 		}
 	}
 	return nil
-}
-
-// fieldDiff compares two JSON documents leaf by leaf.
-func fieldDiff(from, to json.RawMessage, sensitive bool) ([]FieldChange, bool) {
-	a, b := map[string]string{}, map[string]string{}
-	if v, err := decodeJSON(from); err == nil {
-		flatten("", v, a)
-	}
-	if v, err := decodeJSON(to); err == nil {
-		flatten("", v, b)
-	}
-	paths := map[string]bool{}
-	for p := range a {
-		paths[p] = true
-	}
-	for p := range b {
-		paths[p] = true
-	}
-	keys := sortedKeys(paths)
-	out := []FieldChange{}
-	for _, p := range keys {
-		x, inA := a[p]
-		y, inB := b[p]
-		if inA && inB && x == y {
-			continue
-		}
-		if len(out) >= maxFieldChanges {
-			return out, true
-		}
-		if sensitive {
-			if inA {
-				x = strconv.Quote(Redacted)
-			}
-			if inB {
-				y = strconv.Quote(Redacted)
-			}
-		}
-		out = append(out, FieldChange{Path: p, From: x, To: y})
-	}
-	return out, false
-}
-
-// flatten writes every leaf of v under its path. Empty objects and arrays are leaves too.
-func flatten(prefix string, v any, out map[string]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		if len(x) == 0 && prefix != "" {
-			out[prefix] = "{}"
-		}
-		for k, val := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			flatten(p, val, out)
-		}
-	case []any:
-		if len(x) == 0 {
-			out[prefix] = "[]"
-		}
-		for i, val := range x {
-			flatten(fmt.Sprintf("%s[%d]", prefix, i), val, out)
-		}
-	default:
-		b, _ := canonicalJSON(x)
-		out[prefix] = strings.TrimSpace(string(b))
-	}
-}
-
-// encryptedSettings returns the indexes of an object's encrypted OMA-URI settings.
-func encryptedSettings(obj any) []int {
-	m, _ := obj.(map[string]any)
-	list, _ := m["omaSettings"].([]any)
-	var out []int
-	for i, s := range list {
-		if sm, ok := s.(map[string]any); ok && sm["isEncrypted"] == true {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// maskSecrets drops the secret fields of the OMA-URI settings at idx.
-func maskSecrets(obj any, idx []int) {
-	m, _ := obj.(map[string]any)
-	list, _ := m["omaSettings"].([]any)
-	for _, i := range idx {
-		if i < len(list) {
-			if sm, ok := list[i].(map[string]any); ok {
-				delete(sm, "value")
-				delete(sm, "isEncrypted")
-				delete(sm, "secretReferenceValueId")
-			}
-		}
-	}
 }

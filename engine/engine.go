@@ -2,25 +2,27 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jonboulle/clockwork"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
-	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// EngineOptions tune an Engine. Zero values take the defaults documented on each field.
-type EngineOptions struct {
+// Config tunes an Engine. Zero values take the defaults documented on each field.
+type Config struct {
 	Logger *slog.Logger
 	// Name identifies this engine in run timelines. Default: hostname:pid.
 	Name string
@@ -39,37 +41,38 @@ type EngineOptions struct {
 	// backoff). Default 5 min; past it the run ends provider_throttled.
 	RetryBudget time.Duration
 	// Executors adds or replaces executors by operation type (tests use this).
-	Executors map[string]Executor
+	Executors map[string]run.Executor
 	// GraphLimits are this process's per-tenant Graph request rates. Zero fields take
 	// graph.DefaultLimits (benchmarks against graphsim raise them).
 	GraphLimits graph.Limits
 	// SchedulePollInterval is how often the backup scheduler checks the schedules table for
 	// changes. Default 2 s.
 	SchedulePollInterval time.Duration
+	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
+	// clockwork fake clock and advance it instead of sleeping until fire times.
+	Clock clockwork.Clock
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
 // Any number of engines, in any number of processes, share one database and divide work through River.
 type Engine struct {
 	svc       *Service
-	opts      EngineOptions
+	opts      Config
 	logger    *slog.Logger
 	name      string
 	river     *river.Client[pgx.Tx]
-	executors map[string]Executor
+	executors map[string]run.Executor
 	limiters  *graph.Limiters
 	scheduler *Scheduler
 
-	mu       sync.Mutex
-	inflight map[int64]context.CancelCauseFunc
-	cancel   context.CancelFunc
-	done     chan struct{}
-	stopping atomic.Bool
-	started  bool
+	lifecycle startstop.Base
+	mu        sync.Mutex
+	inflight  map[int64]context.CancelCauseFunc
+	stopping  atomic.Bool
 }
 
 // NewEngine builds an engine on svc's database.
-func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
+func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = svc.logger
 	}
@@ -93,11 +96,12 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 		opts.RetryBudget = 5 * time.Minute
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
-		executors: defaultExecutors(), inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
-	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval)
-	for t, ex := range opts.Executors {
-		e.executors[t] = ex
+		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
+	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
+	for t, op := range operations {
+		e.executors[t] = op.Run
 	}
+	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
@@ -121,46 +125,49 @@ func NewEngine(svc *Service, opts EngineOptions) (*Engine, error) {
 	return e, nil
 }
 
-// Service returns the engine's service.
-func (e *Engine) Service() *Service { return e.svc }
-
-// Start starts the workers and the crash-recovery loop in the background.
+// Start starts the workers, the scheduler and the crash-recovery loop in the background. They run
+// until ctx ends or Stop is called (internal/startstop), and then shut down as Stop describes.
 func (e *Engine) Start(ctx context.Context) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.started {
-		return errors.New("engine already started")
+	ctx, stopped, err := e.lifecycle.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("engine %w", err)
 	}
-	// Workers keep running until Stop, not until the caller's context ends: Stop decides how.
+	e.stopping.Store(false)
+	// River's own context is not ctx: cancelling it would stop the workers at once, and the
+	// shutdown below decides how they stop.
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		stopped()
 		return fmt.Errorf("error starting workers: %w", err)
 	}
 	if err := e.scheduler.Start(ctx); err != nil {
+		e.stopWorkers()
+		stopped()
 		return err
 	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	e.cancel, e.done, e.started = cancel, make(chan struct{}), true
-	go e.recoverLoop(loopCtx)
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		e.recoverLoop(ctx)
+	}()
+	go func() {
+		defer stopped()
+		<-ctx.Done()
+		<-recovered
+		e.scheduler.Stop()
+		e.stopWorkers()
+	}()
 	e.logger.Info("engine started")
 	return nil
 }
 
 // Stop shuts down gracefully: running jobs get ShutdownTimeout to finish, then their contexts are
 // cancelled; idempotent runs go back to the queue for another engine, others end run_interrupted.
-// No run is left "running". Stop tolerates never-started and double-stop.
-func (e *Engine) Stop() {
-	e.mu.Lock()
-	if !e.started {
-		e.mu.Unlock()
-		return
-	}
-	e.started = false
-	cancel, done := e.cancel, e.done
-	e.mu.Unlock()
-	cancel()
-	<-done
-	e.scheduler.Stop()
+// No run is left "running". Stop tolerates never-started and double-stop, and returns once the
+// engine has stopped; cancelling Start's context does the same shutdown.
+func (e *Engine) Stop() { e.lifecycle.Stop() }
 
+// stopWorkers stops River: gracefully within ShutdownTimeout, then by cancelling the runs in flight.
+func (e *Engine) stopWorkers() {
 	softCtx, softCancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
 	defer softCancel()
 	if err := e.river.Stop(softCtx); err == nil {
@@ -197,70 +204,14 @@ func (e *Engine) untrack(runID int64) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) graphClient(creds graph.Credentials) (*graph.Client, error) {
-	return graph.NewClient(e.opts.Graph, creds, e.limiters)
-}
-
-// recoverLoop finishes what dead engines left behind (DESIGN §3 rule 8): a running run without a
-// heartbeat for StaleAfter is resumed under a new job when idempotent, else ended run_interrupted.
-func (e *Engine) recoverLoop(ctx context.Context) {
-	defer close(e.done)
-	interval := max(e.opts.StaleAfter/3, 100*time.Millisecond)
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		if err := e.recoverStale(ctx); err != nil && ctx.Err() == nil {
-			e.logger.Warn("crash recovery pass failed", "error", err)
-		}
+// graphClientFor builds a Graph client for a tenant through one of its connections, sharing this
+// engine's per-tenant rate limiters (run.RunContext.GraphClient calls it).
+func (e *Engine) graphClientFor(t store.Tenant, c store.ProviderConnection) (*graph.Client, error) {
+	creds, err := e.svc.credentials(t, c)
+	if err != nil {
+		return nil, err
 	}
-}
-
-func (e *Engine) recoverStale(ctx context.Context) error {
-	return e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
-		stale, err := store.LockStaleRuns(ctx, tx, e.opts.StaleAfter, 20)
-		if err != nil {
-			return err
-		}
-		for _, run := range stale {
-			op, err := LookupOperation(run.Type)
-			if err != nil {
-				continue
-			}
-			if run.RiverJobID != nil {
-				if _, err := e.river.JobCancelTx(ctx, tx, *run.RiverJobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-					return err
-				}
-			}
-			// A queued run never started: whatever the operation, re-enqueuing it repeats nothing.
-			if run.Status == store.StatusQueued || (op.resumes() && run.Attempt < op.MaxAttempts) {
-				job, err := e.river.InsertTx(ctx, tx, RunArgs{RunID: run.ID}, &river.InsertOpts{Queue: op.Queue, MaxAttempts: op.MaxAttempts})
-				if err != nil {
-					return err
-				}
-				if err := store.RequeueRunWithJob(ctx, tx, run.ID, job.Job.ID); err != nil {
-					return err
-				}
-				if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "warn",
-					Message: fmt.Sprintf("its engine stopped heartbeating; %s re-queued it to resume", e.name)}); err != nil {
-					return err
-				}
-				e.logger.Warn("resuming a run whose engine died", "run_id", run.ID, "type", run.Type)
-				continue
-			}
-			code, detail := string(reason.RunInterrupted), "its engine died mid-run"
-			if _, err := store.FinishRunWithEvent(ctx, tx, run.ID, store.Finish{Outcome: store.OutcomeFailed, ReasonCode: &code, ReasonDetail: &detail},
-				store.RunEvent{Kind: "timeline", Level: "error", Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
-				return err
-			}
-			e.logger.Warn("ended a run whose engine died", "run_id", run.ID, "type", run.Type)
-		}
-		return nil
-	})
+	return graph.NewClient(e.opts.Graph, creds, e.limiters)
 }
 
 func sanitizeClientID(name string) string {

@@ -16,3 +16,16 @@ func checkText(fields ...string) error {
 	}
 	return nil
 }
+
+func validName(what, name string) error {
+	if name == "" || len(name) > 63 {
+		return fmt.Errorf("%w: a %s name must be 1 to 63 characters", ErrInvalid, what)
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && strings.ContainsRune("._-@", r))
+		if !ok {
+			return fmt.Errorf("%w: %s name %q may hold only letters, digits and . _ - (starting with a letter or digit)", ErrInvalid, what, name)
+		}
+	}
+	return nil
+}

@@ -42,25 +42,6 @@ func TestLegacyParseAndMap(t *testing.T) {
 	require.Len(t, recs, 2)
 	require.EqualValues(t, 10, *recs[0].ItemsTotal)
 
-	for _, tc := range []struct {
-		text string
-		code string
-	}{
-		{"Forbidden: Application must have one of the following scopes: X", "provider_permission_denied"},
-		{"AADSTS7000222: secret expired", "provider_secret_expired"},
-		{"AADSTS7000215: Invalid client secret provided", "provider_auth_failed"},
-		{"TooManyRequests", "provider_throttled"},
-		{"503 Service Unavailable", "provider_unavailable"},
-		{"dial tcp: lookup graph.microsoft.com: no such host", "network_error"},
-		{"worker lost", "run_interrupted"},
-		{"", ""},
-		{"Flux capacitor misaligned", ""},
-	} {
-		code, ok := engine.MapLegacyReason(tc.text)
-		require.Equal(t, tc.code, string(code), tc.text)
-		require.Equal(t, tc.code != "", ok)
-	}
-
 	for name, bad := range map[string]struct{ data, format, msg string }{
 		"NotJSON":        {`{"inventory_sync_runs": [`, "json", "expected a JSON object"},
 		"UnknownSection": {`{"printer_runs": []}`, "json", `unknown section "printer_runs"`},
@@ -140,7 +121,7 @@ func TestEngineNeverWritesLegacyHistory(t *testing.T) {
 	}
 	before := snapshot()
 
-	e := b.startEngine(t, engine.EngineOptions{})
+	e := b.startEngine(t, engine.Config{})
 	w := b.defaultWorkspace(t)
 	var ids []int64
 	for _, params := range []map[string]any{{"steps": "2"}, {"fail": "true", "steps": "1"}, {"blocked": "true", "steps": "1"}, {"duration": "5s"}} {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 )
@@ -31,7 +32,7 @@ func TestRunLifecycle(t *testing.T) {
 	t.Run("SucceedsWithProgressAndTimeline", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		res, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"duration": "300ms", "steps": "6"}))
 		require.NoError(t, err)
 		run := b.waitRun(t, res.Run.ID, completed)
@@ -53,7 +54,7 @@ func TestRunLifecycle(t *testing.T) {
 	t.Run("FailureAndBlockedCarryReasonCodes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		failed, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"fail": "true", "steps": "1"}))
 		require.NoError(t, err)
 		blocked, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"blocked": "true", "steps": "1"}))
@@ -72,10 +73,10 @@ func TestRunLifecycle(t *testing.T) {
 		b := setup(t)
 		tenant, err := store.InsertTenant(ctx, b.db.Pool, store.Tenant{WorkspaceID: b.defaultWorkspace(t).ID, Name: "bare", TenantGUID: "bare.example.com"})
 		require.NoError(t, err)
-		b.startEngine(t, engine.EngineOptions{Executors: map[string]engine.Executor{
-			engine.TypeDirectoryGroupsSync: func(context.Context, *engine.RunContext) (engine.Result, error) {
+		b.startEngine(t, engine.Config{Executors: map[string]run.Executor{
+			engine.TypeDirectoryGroupsSync: func(context.Context, *run.RunContext) (run.Result, error) {
 				t.Error("executor must not run without a connection")
-				return engine.Result{}, nil
+				return run.Result{}, nil
 			}}})
 		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: tenant.ID})
 		require.NoError(t, err)
@@ -104,7 +105,7 @@ func TestRunLifecycle(t *testing.T) {
 	t.Run("CancelRunningRun", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		res, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"duration": "60s", "steps": "600"}))
 		require.NoError(t, err)
 		b.waitRun(t, res.Run.ID, running)
@@ -118,7 +119,7 @@ func TestRunLifecycle(t *testing.T) {
 	t.Run("RetryStartsSameParams", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		res, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"fail": "true", "steps": "1"}))
 		require.NoError(t, err)
 		b.waitRun(t, res.Run.ID, completed)
@@ -136,7 +137,7 @@ func TestRunLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		job, err := client.Insert(ctx, engine.RunArgs{RunID: 987654}, nil)
 		require.NoError(t, err)
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		require.Eventually(t, func() bool {
 			var state string
 			require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, job.Job.ID).Scan(&state))
@@ -150,7 +151,7 @@ func TestRunLifecycle(t *testing.T) {
 	t.Run("GracefulShutdownRequeuesRunsInFlight", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		first := b.startEngine(t, engine.EngineOptions{ShutdownTimeout: 200 * time.Millisecond})
+		first := b.startEngine(t, engine.Config{ShutdownTimeout: 200 * time.Millisecond})
 		res, err := b.svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"duration": "3s", "steps": "30"}))
 		require.NoError(t, err)
 		b.waitRun(t, res.Run.ID, func(r store.Run) bool { return r.Status == store.StatusRunning && r.ProgressProcessed > 0 })
@@ -159,7 +160,7 @@ func TestRunLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, store.StatusQueued, run.Status, "never left running")
 
-		b.startEngine(t, engine.EngineOptions{})
+		b.startEngine(t, engine.Config{})
 		run = b.waitRun(t, res.Run.ID, completed)
 		require.Equal(t, store.OutcomeSucceeded, outcome(run))
 		require.Equal(t, 2, run.Attempt)
@@ -177,12 +178,12 @@ func runEngineChild() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	svc, err := engine.NewService(db, engine.Options{})
+	svc, err := engine.NewService(db, engine.ServiceOptions{})
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
 	}
-	e, err := engine.NewEngine(svc, engine.EngineOptions{Name: "doomed", HeartbeatInterval: 50 * time.Millisecond})
+	e, err := engine.NewEngine(svc, engine.Config{Name: "doomed", HeartbeatInterval: 50 * time.Millisecond})
 	if err != nil || e.Start(ctx) != nil {
 		fmt.Println("error", err)
 		return 1
@@ -198,7 +199,7 @@ func TestKilledEngineRunIsFinishedByAnother(t *testing.T) {
 	db, err := store.Open(ctx, dsn, store.Options{})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	svc, err := engine.NewService(db, engine.Options{})
+	svc, err := engine.NewService(db, engine.ServiceOptions{})
 	require.NoError(t, err)
 	b := &testBundle{db: db, svc: svc}
 	b.admin, err = svc.ActorByName(ctx, "")
@@ -224,7 +225,7 @@ func TestKilledEngineRunIsFinishedByAnother(t *testing.T) {
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_ = child.Wait()
 
-	b.startEngine(t, engine.EngineOptions{Name: "survivor", StaleAfter: 500 * time.Millisecond})
+	b.startEngine(t, engine.Config{Name: "survivor", StaleAfter: 500 * time.Millisecond})
 	run := b.waitRun(t, res.Run.ID, completed)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), "an idempotent run resumes")
 	require.Equal(t, 2, run.Attempt)

@@ -30,13 +30,12 @@ func NewMetrics(db *store.DB) *Metrics {
 	}
 	m.Registry.MustRegister(m.started, m.finished, m.duration)
 	if db != nil {
-		for _, status := range []string{store.StatusQueued, store.StatusRunning} {
-			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantatlas_runs_" + status,
-				Help: "Runs currently " + status + " across all engines (queue depth)."}, func() float64 {
+		for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
+			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantatlas_runs_" + string(status),
+				Help: "Runs currently " + string(status) + " across all engines (queue depth)."}, func() float64 {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 				defer cancel()
-				var n int64
-				_ = db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = $1`, status).Scan(&n)
+				n, _ := store.CountRunsWithStatus(ctx, db.Pool, status) // a failed scrape reads 0
 				return float64(n)
 			}))
 		}
@@ -47,7 +46,7 @@ func NewMetrics(db *store.DB) *Metrics {
 func (m *Metrics) runStarted(typ string) { m.started.WithLabelValues(typ).Inc() }
 
 func (m *Metrics) runFinished(r store.Run) {
-	m.finished.WithLabelValues(r.Type, deref(r.Outcome)).Inc()
+	m.finished.WithLabelValues(r.Type, string(r.EndedAs())).Inc()
 	if r.StartedAt != nil && r.FinishedAt != nil {
 		m.duration.WithLabelValues(r.Type).Observe(r.FinishedAt.Sub(*r.StartedAt).Seconds())
 	}

@@ -18,12 +18,12 @@ func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	db := setup(t).db
 	metrics := engine.NewMetrics(db)
-	svc, err := engine.NewService(db, engine.Options{Metrics: metrics})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Metrics: metrics})
 	require.NoError(t, err)
 	b := &testBundle{db: db, svc: svc}
 	b.admin, err = svc.ActorByName(ctx, "")
 	require.NoError(t, err)
-	b.startEngine(t, engine.EngineOptions{})
+	b.startEngine(t, engine.Config{})
 	for _, params := range []map[string]any{{"steps": "1"}, {"fail": "true", "steps": "1"}} {
 		res, err := svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeNoop, WorkspaceID: b.defaultWorkspace(t).ID, Params: params})
 		require.NoError(t, err)

@@ -5,7 +5,15 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/op/backup"
+	"github.com/tenantatlas/tenantatlas/engine/op/directory"
+	"github.com/tenantatlas/tenantatlas/engine/op/inventory"
+	"github.com/tenantatlas/tenantatlas/engine/op/noop"
+	"github.com/tenantatlas/tenantatlas/engine/op/restore"
+	"github.com/tenantatlas/tenantatlas/engine/op/verify"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 )
 
 // Operation types (DESIGN §3).
@@ -51,8 +59,8 @@ type Operation struct {
 	Type  string
 	Title string
 	// Capability is needed to start the run and, unless ViewCapability says otherwise, to view it.
-	Capability     Capability
-	ViewCapability Capability
+	Capability     access.Capability
+	ViewCapability access.Capability
 	Identity       IdentityRule
 	Queue          string
 	Timeout        time.Duration
@@ -74,31 +82,35 @@ type Operation struct {
 	Families []graph.Family
 	// Writes reports whether the operation writes to Graph (needs write permissions).
 	Writes bool
+	// Run performs the operation (Config.Executors may replace it in one engine).
+	Run run.Executor
 }
 
+// operations is the registry: one entry per operation type, carrying its executor.
 var operations = map[string]Operation{
-	TypeDirectoryGroupsSync: {Title: "Group sync", Capability: CapDirectorySync, Identity: IdentityDedupeTenant,
+	TypeDirectoryGroupsSync: {Title: "Group sync", Capability: access.DirectorySync, Identity: IdentityDedupeTenant,
 		Queue: QueueDirectory, Timeout: 2 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
-		Families: []graph.Family{graph.FamilyGroups}},
-	TypeDirectoryRoleDefsSync: {Title: "Role definition sync", Capability: CapDirectorySync, Identity: IdentityDedupeTenant,
+		Families: []graph.Family{graph.FamilyGroups}, Run: directory.SyncGroups},
+	TypeDirectoryRoleDefsSync: {Title: "Role definition sync", Capability: access.DirectorySync, Identity: IdentityDedupeTenant,
 		Queue: QueueDirectory, Timeout: 30 * time.Minute, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
-		Families: []graph.Family{graph.FamilyDirectoryRoleDefinitions}},
-	TypeInventorySync: {Title: "Inventory sync", Capability: CapInventorySync, Identity: IdentityDedupeTenant,
+		Families: []graph.Family{graph.FamilyDirectoryRoleDefinitions}, Run: directory.SyncRoleDefinitions},
+	TypeInventorySync: {Title: "Inventory sync", Capability: access.InventorySync, Identity: IdentityDedupeTenant,
 		Queue: QueueIntune, Timeout: 2 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
-		Families: graph.IntuneFamilies()},
-	TypeProviderVerification: {Title: "Connection verification", Capability: CapProviderVerify, ViewCapability: CapTenantView,
+		Families: graph.IntuneFamilies(), Run: inventory.Sync},
+	TypeProviderVerification: {Title: "Connection verification", Capability: access.ProviderVerify, ViewCapability: access.TenantView,
 		Identity: IdentityDedupeConnection, Queue: QueueDefault, Timeout: 5 * time.Minute, MaxAttempts: 3, Idempotent: true,
-		NeedsTenant: true},
-	TypeBackupRun: {Title: "Backup (manual)", Capability: CapBackupRun, Identity: IdentityPerClick,
+		NeedsTenant: true, Run: verify.Run},
+	TypeBackupRun: {Title: "Backup (manual)", Capability: access.BackupRun, Identity: IdentityPerClick,
 		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
-		Families: graph.IntuneFamilies()},
-	TypeBackupScheduled: {Title: "Backup (scheduled)", Capability: CapBackupRun, Identity: IdentityStrictSchedule,
+		Families: graph.IntuneFamilies(), Run: backup.Run},
+	TypeBackupScheduled: {Title: "Backup (scheduled)", Capability: access.BackupRun, Identity: IdentityStrictSchedule,
 		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true, SystemOnly: true,
-		Families: graph.IntuneFamilies()},
-	TypeRestoreExecute: {Title: "Restore", Capability: CapRestoreExecute, Identity: IdentityPerClick,
-		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true},
-	TypeNoop: {Title: "No-op (diagnostic)", Capability: CapTenantManage, Identity: IdentityPerClick,
-		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true},
+		Families: graph.IntuneFamilies(), Run: backup.Run},
+	TypeRestoreExecute: {Title: "Restore", Capability: access.RestoreExecute, Identity: IdentityPerClick,
+		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true,
+		Run: restore.Run},
+	TypeNoop: {Title: "No-op (diagnostic)", Capability: access.TenantManage, Identity: IdentityPerClick,
+		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true, Run: noop.Run},
 }
 
 func init() {
@@ -155,15 +167,4 @@ func operationTypeList() string {
 		}
 	}
 	return fmt.Sprint(names)
-}
-
-// typesViewableWith returns the operation types whose runs a role may view.
-func typesViewableWith(role Role) []string {
-	var out []string
-	for _, op := range Operations() {
-		if role.Can(op.ViewCapability) {
-			out = append(out, op.Type)
-		}
-	}
-	return out
 }

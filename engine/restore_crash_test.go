@@ -45,7 +45,7 @@ func runRestoreChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
 	if err != nil {
 		return fail(err)
 	}
@@ -54,7 +54,7 @@ func runRestoreChild() int {
 		return fail(err)
 	}
 	url := os.Getenv(restoreChildEnv + "_GRAPH")
-	e, err := engine.NewEngine(svc, engine.EngineOptions{Name: "doomed", HeartbeatInterval: 50 * time.Millisecond,
+	e, err := engine.NewEngine(svc, engine.Config{Name: "doomed", HeartbeatInterval: 50 * time.Millisecond,
 		Graph: graph.Config{GraphURL: url, LoginURL: url, CAPEM: ca}})
 	if err != nil {
 		return fail(err)
@@ -77,7 +77,7 @@ func TestRestoreKilledEngineNeverAppliesAnItemTwice(t *testing.T) {
 	db, err := store.Open(ctx, dsn, store.Options{})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
 	require.NoError(t, err)
 	b := &testBundle{db: db, svc: svc}
 	b.admin, err = svc.ActorByName(ctx, "")
@@ -94,7 +94,7 @@ func TestRestoreKilledEngineNeverAppliesAnItemTwice(t *testing.T) {
 	require.NoError(t, err)
 
 	// Sync and back up with an engine of this process, then stop it: the child gets the restore.
-	first := b.startEngine(t, engine.EngineOptions{Graph: sim.GraphConfig()})
+	first := b.startEngine(t, engine.Config{Graph: sim.GraphConfig()})
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeInventorySync} {
 		res, err := svc.Start(ctx, b.admin, engine.StartRequest{Type: typ, TenantID: tenant.ID})
 		require.NoError(t, err)
@@ -136,10 +136,10 @@ func TestRestoreKilledEngineNeverAppliesAnItemTwice(t *testing.T) {
 	_ = child.Wait()
 	st.ClearFaults()
 
-	b.startEngine(t, engine.EngineOptions{Name: "survivor", StaleAfter: 500 * time.Millisecond, Graph: sim.GraphConfig()})
+	b.startEngine(t, engine.Config{Name: "survivor", StaleAfter: 500 * time.Millisecond, Graph: sim.GraphConfig()})
 	run := b.waitRun(t, started.Run.ID, completed)
 	require.Equal(t, 2, run.Attempt, "resumed, not restarted")
-	require.Contains(t, []string{store.OutcomeSucceeded, store.OutcomePartiallySucceeded}, outcome(run), deref(run.ReasonDetail))
+	require.Contains(t, []store.Outcome{store.OutcomeSucceeded, store.OutcomePartiallySucceeded}, outcome(run), deref(run.ReasonDetail))
 
 	view, err := svc.GetRestore(ctx, b.admin, started.Restore.ID)
 	require.NoError(t, err)

@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -65,30 +67,35 @@ func TestScheduleFireTimesAcrossDST(t *testing.T) {
 }
 
 // noopBackup replaces the scheduled backup executor: these tests are about firing.
-func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) {
-	return engine.Result{}, nil
+func noopBackup(context.Context, *run.RunContext) (run.Result, error) {
+	return run.Result{}, nil
 }
 
+// TestScheduleTwoEnginesExactlyOncePerFireTime fires a per-second schedule from two engines that
+// share a fake clock: each second of it gets exactly one run.
 func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
 	tenant := b.addTenant(t)
-	opts := engine.EngineOptions{SchedulePollInterval: 300 * time.Millisecond,
-		Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}}
+	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "every-second",
+		Cron: "* * * * * *", Timezone: "Europe/Berlin"})
+	require.NoError(t, err)
+	clock := clockwork.NewFakeClockAt(sch.FireFrom)
+	opts := engine.Config{SchedulePollInterval: 300 * time.Millisecond, Clock: clock,
+		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	b.startEngine(t, opts)
 	second := opts
 	second.Name = "second-engine"
 	b.startEngine(t, second)
 
-	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "every-second",
-		Cron: "* * * * * *", Timezone: "Europe/Berlin"})
-	require.NoError(t, err)
-	const window = 20 * time.Second
-	time.Sleep(window)
+	const fires = 20
+	for range fires {
+		advance(t, clock, time.Second, 2)
+		b.waitScheduledRun(t, sch.ID, clock.Now().Truncate(time.Second))
+	}
 	_, err = b.svc.PauseSchedule(ctx, b.admin, sch.Name)
 	require.NoError(t, err)
-	time.Sleep(time.Second) // both engines see the pause
 
 	rows, err := b.db.Pool.Query(ctx, `SELECT intended_fire_time, count(*) FROM operation_runs WHERE schedule_id = $1
 		GROUP BY 1 ORDER BY 1`, sch.ID)
@@ -104,7 +111,7 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 		times = append(times, at)
 	}
 	require.NoError(t, rows.Err())
-	require.GreaterOrEqual(t, len(times), int(window/time.Second)-2)
+	require.Len(t, times, fires, "one run per second the clock advanced")
 	for i := 1; i < len(times); i++ {
 		require.Equal(t, time.Second, times[i].Sub(times[i-1]), "no fire time missing between %s and %s", times[i-1], times[i])
 	}
@@ -112,6 +119,29 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 	var late int
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1 AND is_late`, sch.ID).Scan(&late))
 	require.Zero(t, late)
+}
+
+// advance moves the fake clock on by d once each of the engines' schedulers is idle: its poll
+// ticker and its schedule's next one-shot job registered with the clock (two waiters each). gocron
+// must not see the clock pass a job's time while it registers that job: it then loops forever
+// looking for a later one.
+func advance(t *testing.T, clock *clockwork.FakeClock, d time.Duration, engines int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, clock.BlockUntilContext(ctx, 2*engines), "the schedulers did not re-arm")
+	clock.Advance(d)
+}
+
+// waitScheduledRun waits until the schedule's run of fire time at exists.
+func (b *testBundle) waitScheduledRun(t *testing.T, scheduleID int64, at time.Time) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		err := b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1 AND intended_fire_time = $2`,
+			scheduleID, at).Scan(&n)
+		return err == nil && n > 0
+	}, 10*time.Second, 5*time.Millisecond, "no run for fire time %s", at)
 }
 
 func TestScheduleCatchUpAfterDowntime(t *testing.T) {
@@ -125,12 +155,17 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 	// The schedule existed for a day while no engine ran.
 	_, err = b.db.Pool.Exec(ctx, `UPDATE backup_schedules SET fire_from = now() - interval '1 day' WHERE id = $1`, sch.ID)
 	require.NoError(t, err)
-	b.startEngine(t, engine.EngineOptions{SchedulePollInterval: 200 * time.Millisecond,
-		Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}})
+	// Half past the hour: the polls below cannot reach the next fire time.
+	clock := clockwork.NewFakeClockAt(time.Now().Truncate(time.Hour).Add(30 * time.Minute))
+	opts := engine.Config{SchedulePollInterval: 200 * time.Millisecond, Clock: clock,
+		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
+	e := b.newEngine(t, opts)
+	polls := engine.SchedulerPolls(e)
+	require.NoError(t, e.Start(ctx))
 
 	spec, err := engine.ParseCronSpec("0 * * * *", "UTC")
 	require.NoError(t, err)
-	want, _ := spec.Prev(time.Now())
+	want, _ := spec.Prev(clock.Now())
 	var run store.Run
 	require.Eventually(t, func() bool {
 		r, err := store.LatestRunOfSchedule(ctx, b.db.Pool, sch.ID)
@@ -139,10 +174,24 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	require.True(t, run.IsLate, "the catch-up run is marked late")
 	require.True(t, want.Equal(*run.IntendedFireTime), "most recent missed fire time %s, got %s", want, run.IntendedFireTime)
-	time.Sleep(time.Second)
+	waitPoll(t, polls) // the poll that armed the schedule
+	for range 3 {
+		clock.Advance(opts.SchedulePollInterval)
+		waitPoll(t, polls)
+	}
 	var n int
 	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, sch.ID).Scan(&n))
 	require.Equal(t, 1, n, "one catch-up run, not one per missed fire time")
+}
+
+// waitPoll waits for the scheduler's next completed poll.
+func waitPoll(t *testing.T, polls <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-polls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduler did not poll")
+	}
 }
 
 func TestScheduleManagement(t *testing.T) {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,7 +10,9 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -37,13 +38,16 @@ type Scheduler struct {
 	// PollInterval: a new schedule is seen only at the next poll. Default 2×PollInterval + 1 s.
 	Grace time.Duration
 
+	lifecycle startstop.Base
+	clock     clockwork.Clock
+
 	mu      sync.Mutex
-	started bool
 	cron    gocron.Scheduler
-	cancel  context.CancelFunc
-	done    chan struct{}
 	version string
 	armed   map[int64]*armedSchedule
+	// polled, when set (tests, before Start), is signalled after every poll; a signal the test has
+	// not read yet is not repeated.
+	polled chan<- struct{}
 }
 
 type armedSchedule struct {
@@ -55,67 +59,69 @@ type armedSchedule struct {
 	job    gocron.Job
 }
 
-// NewScheduler returns a scheduler on svc.
-func NewScheduler(svc *Service, logger *slog.Logger, pollInterval time.Duration) *Scheduler {
+// NewScheduler returns a scheduler on svc. clock is its time source, for the fire times, the
+// one-shot jobs and the poll (nil: the real clock; tests advance a fake one).
+func NewScheduler(svc *Service, logger *slog.Logger, pollInterval time.Duration, clock clockwork.Clock) *Scheduler {
 	if logger == nil {
 		logger = svc.logger
 	}
 	if pollInterval <= 0 {
 		pollInterval = 2 * time.Second
 	}
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
 	return &Scheduler{svc: svc, logger: logger.With("component", "scheduler"), PollInterval: pollInterval,
-		Grace: 2*pollInterval + time.Second, armed: map[int64]*armedSchedule{}}
+		Grace: 2*pollInterval + time.Second, clock: clock, armed: map[int64]*armedSchedule{}}
 }
 
-// Start loads the schedules and begins firing them in the background.
+// Start loads the schedules and begins firing them in the background, until ctx ends or Stop is
+// called (internal/startstop).
 func (s *Scheduler) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started {
-		return errors.New("scheduler already started")
-	}
-	c, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithStopTimeout(5*time.Second))
+	ctx, stopped, err := s.lifecycle.StartInit(ctx)
 	if err != nil {
+		return fmt.Errorf("scheduler %w", err)
+	}
+	c, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithStopTimeout(5*time.Second), gocron.WithClock(s.clock))
+	if err != nil {
+		stopped()
 		return fmt.Errorf("error creating the scheduler: %w", err)
 	}
 	c.Start()
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cron, s.cancel, s.done, s.started = c, cancel, make(chan struct{}), true
-	s.version = ""
-	s.armed = map[int64]*armedSchedule{}
-	go s.loop(loopCtx)
+	s.mu.Lock()
+	s.cron, s.version, s.armed = c, "", map[int64]*armedSchedule{}
+	s.mu.Unlock()
+	go func() {
+		defer stopped()
+		s.loop(ctx)
+		if err := c.Shutdown(); err != nil {
+			s.logger.Warn("scheduler did not stop cleanly", "error", err)
+		}
+	}()
 	return nil
 }
 
-// Stop stops firing. It tolerates never-started and double-stop.
-func (s *Scheduler) Stop() {
-	s.mu.Lock()
-	if !s.started {
-		s.mu.Unlock()
-		return
-	}
-	s.started = false
-	cancel, done, c := s.cancel, s.done, s.cron
-	s.mu.Unlock()
-	cancel()
-	<-done
-	if err := c.Shutdown(); err != nil {
-		s.logger.Warn("scheduler did not stop cleanly", "error", err)
-	}
-}
+// Stop stops firing and returns once the scheduler has stopped. It tolerates never-started and
+// double-stop.
+func (s *Scheduler) Stop() { s.lifecycle.Stop() }
 
 func (s *Scheduler) loop(ctx context.Context) {
-	defer close(s.done)
-	ticker := time.NewTicker(s.PollInterval)
+	ticker := s.clock.NewTicker(s.PollInterval)
 	defer ticker.Stop()
 	for {
 		if err := s.poll(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Warn("schedule poll failed", "error", err)
 		}
+		if s.polled != nil {
+			select {
+			case s.polled <- struct{}{}:
+			default: // the test has not read the last one yet
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-ticker.Chan():
 		}
 	}
 }
@@ -229,7 +235,7 @@ func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key strin
 	if last != nil && last.After(floor) {
 		floor = last.UTC()
 	}
-	now := time.Now()
+	now := s.clock.Now()
 	a := &armedSchedule{sched: sch, spec: spec, key: key, cursor: floor}
 	// The most recent fire time older than the grace period that has no run is missed: one late run.
 	if missed, ok := spec.Prev(now.Add(-s.Grace)); ok && missed.After(floor) {
@@ -249,7 +255,7 @@ func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key strin
 func (s *Scheduler) fire(ctx context.Context, a *armedSchedule) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := time.Now()
+	now := s.clock.Now()
 	for _, at := range a.spec.Between(a.cursor, now, 100) {
 		if err := s.start(ctx, a.sched, at, false); err != nil {
 			if ctx.Err() == nil {
@@ -269,9 +275,9 @@ func (s *Scheduler) rearm(ctx context.Context, a *armedSchedule, now time.Time) 
 		return
 	}
 	s.mu.Lock()
-	c, started := s.cron, s.started
+	c := s.cron
 	s.mu.Unlock()
-	if !started || ctx.Err() != nil {
+	if !s.lifecycle.Running() || ctx.Err() != nil {
 		return
 	}
 	if a.job != nil {

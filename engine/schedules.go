@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -94,7 +95,7 @@ func (s *Service) CreateSchedule(ctx context.Context, actor Actor, req ScheduleR
 		if err != nil {
 			return err
 		}
-		if _, err := authorize(ctx, tx, actor, t.WorkspaceID, CapScheduleManage); err != nil {
+		if _, err := authorize(ctx, tx, actor, t.WorkspaceID, access.ScheduleManage); err != nil {
 			return err
 		}
 		sch.WorkspaceID, sch.TenantID = t.WorkspaceID, t.ID
@@ -173,7 +174,7 @@ func (s *Service) mutateSchedule(ctx context.Context, actor Actor, ref, action s
 		if err != nil {
 			return err
 		}
-		if _, err := authorize(ctx, tx, actor, sch.WorkspaceID, CapScheduleManage); err != nil {
+		if _, err := authorize(ctx, tx, actor, sch.WorkspaceID, access.ScheduleManage); err != nil {
 			return err
 		}
 		reset, err := change(&sch)
@@ -206,7 +207,7 @@ func (s *Service) findSchedule(ctx context.Context, q store.Querier, actor Actor
 		if err != nil {
 			return sch, err
 		}
-		if _, err := authorize(ctx, q, actor, sch.WorkspaceID, CapTenantView); errors.Is(err, ErrNotFound) {
+		if _, err := authorize(ctx, q, actor, sch.WorkspaceID, access.TenantView); errors.Is(err, ErrNotFound) {
 			return store.BackupSchedule{}, notFoundf("schedule %d", id)
 		}
 		return sch, nil
@@ -228,40 +229,13 @@ func (s *Service) findSchedule(ctx context.Context, q store.Querier, actor Actor
 	return store.BackupSchedule{}, fmt.Errorf("%w: %d schedules are named %q: use the numeric id from `tenantatlas schedules list`", ErrInvalid, len(found), ref)
 }
 
-func (s *Service) workspaceIDs(ctx context.Context, actor Actor) ([]int64, error) {
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, 0, len(roles))
-	for w := range roles {
-		ids = append(ids, w)
-	}
-	return ids, nil
-}
-
-// workspacesWith returns the actor's workspaces where its role grants c.
-func (s *Service) workspacesWith(ctx context.Context, actor Actor, c Capability) ([]int64, error) {
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	ids := []int64{}
-	for w, r := range roles {
-		if r.Can(c) {
-			ids = append(ids, w)
-		}
-	}
-	return ids, nil
-}
-
 // GetSchedule returns one schedule the actor may view (backup.run).
 func (s *Service) GetSchedule(ctx context.Context, actor Actor, ref string) (ScheduleView, error) {
 	sch, err := s.findSchedule(ctx, s.db.Pool, actor, ref)
 	if err != nil {
 		return ScheduleView{}, err
 	}
-	if _, err := authorize(ctx, s.db.Pool, actor, sch.WorkspaceID, CapBackupRun); err != nil {
+	if _, err := authorize(ctx, s.db.Pool, actor, sch.WorkspaceID, access.BackupRun); err != nil {
 		return ScheduleView{}, err
 	}
 	return s.scheduleView(ctx, sch), nil
@@ -270,7 +244,7 @@ func (s *Service) GetSchedule(ctx context.Context, actor Actor, ref string) (Sch
 // ListSchedules lists the schedules of the workspaces where the actor may browse backups
 // (backup.run), optionally of one tenant.
 func (s *Service) ListSchedules(ctx context.Context, actor Actor, tenantID int64) ([]ScheduleView, error) {
-	ids, err := s.workspacesWith(ctx, actor, CapBackupRun)
+	ids, err := s.workspacesWith(ctx, actor, access.BackupRun)
 	if err != nil {
 		return nil, err
 	}

@@ -31,33 +31,8 @@ var (
 	ErrConflict = store.ErrConflict
 )
 
-// Actor is who is acting: a user (from --as locally, or the SSH key that authenticated), the
-// scheduler, or the engine itself.
-type Actor struct {
-	Kind   string // "user", "schedule" or "system"
-	UserID int64
-	Name   string
-	// Admin is the bootstrap administrator, who may create workspaces and users.
-	Admin bool
-}
-
-// SystemActor is the engine acting on its own (crash recovery, shutdown).
-var SystemActor = Actor{Kind: "system", Name: "system"}
-
-// ScheduleActor is the scheduler firing a schedule.
-var ScheduleActor = Actor{Kind: "schedule", Name: "scheduler"}
-
-func (a Actor) isUser() bool { return a.Kind == "user" }
-
-func (a Actor) userIDPtr() *int64 {
-	if a.isUser() {
-		return &a.UserID
-	}
-	return nil
-}
-
-// Options configure a Service.
-type Options struct {
+// ServiceOptions configure a Service.
+type ServiceOptions struct {
 	Logger *slog.Logger
 	// Sealer encrypts provider credentials. Required for commands that store or use credentials.
 	Sealer *Sealer
@@ -76,7 +51,7 @@ type Service struct {
 
 // NewService returns a Service. It inserts jobs through an insert-only River client, so it works
 // whether or not this process also runs workers.
-func NewService(db *store.DB, opts Options) (*Service, error) {
+func NewService(db *store.DB, opts ServiceOptions) (*Service, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -95,102 +70,7 @@ func NewService(db *store.DB, opts Options) (*Service, error) {
 // DB exposes the pool to wiring code that needs it (the hub, the engine).
 func (s *Service) DB() *store.DB { return s.db }
 
-// ActorByName resolves a local user (--as / TENANTATLAS_USER); empty means the bootstrap admin.
-func (s *Service) ActorByName(ctx context.Context, name string) (Actor, error) {
-	if err := checkText("user name", name); err != nil {
-		return Actor{}, err
-	}
-	var u store.User
-	var err error
-	if name == "" {
-		u, err = store.GetBootstrapUser(ctx, s.db.Pool)
-	} else {
-		u, err = store.GetUserByName(ctx, s.db.Pool, name)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return Actor{}, fmt.Errorf("%w: user %q does not exist (create it with `tenantatlas users add %s`)", ErrNotFound, name, name)
-	}
-	if err != nil {
-		return Actor{}, err
-	}
-	return userActor(u), nil
-}
-
-// ActorByKeyFingerprint resolves the user owning an SSH key. Call it only with the fingerprint of
-// the key that actually authenticated the session.
-func (s *Service) ActorByKeyFingerprint(ctx context.Context, fingerprint string) (Actor, error) {
-	k, err := store.GetSSHKeyByFingerprint(ctx, s.db.Pool, fingerprint)
-	if err != nil {
-		return Actor{}, err
-	}
-	u, err := store.GetUser(ctx, s.db.Pool, k.UserID)
-	if err != nil {
-		return Actor{}, err
-	}
-	return userActor(u), nil
-}
-
-func userActor(u store.User) Actor {
-	return Actor{Kind: "user", UserID: u.ID, Name: u.Name, Admin: u.IsBootstrap}
-}
-
-// authorize checks that actor holds capability in workspaceID. A non-member gets ErrNotFound (the
-// caller names what was not found), a member without the capability ErrForbidden.
-func authorize(ctx context.Context, q store.Querier, actor Actor, workspaceID int64, capability Capability) (Role, error) {
-	if !actor.isUser() {
-		return RoleOwner, nil // the engine and scheduler act for the workspace itself
-	}
-	roleName, err := store.GetRole(ctx, q, workspaceID, actor.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrNotFound
-	}
-	if err != nil {
-		return "", err
-	}
-	return roleAllows(actor, roleName, capability)
-}
-
-// roleAllows checks a member's role (roleName "" means not a member) against a capability.
-func roleAllows(actor Actor, roleName string, capability Capability) (Role, error) {
-	if roleName == "" {
-		return "", ErrNotFound
-	}
-	role := Role(roleName)
-	if !role.Can(capability) {
-		return role, fmt.Errorf("%w: %s needs %s, which the %s role does not have", ErrForbidden, actor.Name, capability, role)
-	}
-	return role, nil
-}
-
-// memberRoles returns the actor's role in every workspace it belongs to.
-func (s *Service) memberRoles(ctx context.Context, actor Actor) (map[int64]Role, error) {
-	if !actor.isUser() {
-		ws, err := store.ListAllWorkspaces(ctx, s.db.Pool)
-		if err != nil {
-			return nil, err
-		}
-		out := map[int64]Role{}
-		for _, w := range ws {
-			out[w.ID] = RoleOwner
-		}
-		return out, nil
-	}
-	ms, err := store.ListWorkspacesOfUser(ctx, s.db.Pool, actor.UserID)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]Role, len(ms))
-	for _, m := range ms {
-		out[m.WorkspaceID] = Role(m.Role)
-	}
-	return out, nil
-}
-
 func (s *Service) audit(ctx context.Context, q store.Querier, actor Actor, workspaceID *int64, action, targetKind, targetID string, details map[string]any) error {
-	return store.InsertAudit(ctx, q, store.AuditEvent{WorkspaceID: workspaceID, ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(),
+	return store.InsertAudit(ctx, q, store.AuditEvent{WorkspaceID: workspaceID, ActorKind: string(actor.Kind), ActorUserID: actor.userIDPtr(),
 		ActorName: actor.Name, Action: action, TargetKind: targetKind, TargetID: targetID, Details: details})
-}
-
-func notFoundf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrNotFound}, args...)...)
 }

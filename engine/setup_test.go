@@ -30,12 +30,10 @@ func newSealer(t testing.TB) *engine.Sealer {
 	return s
 }
 
-func setup(t *testing.T) *testBundle { return setupTB(t) }
-
-func setupTB(t testing.TB) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	svc, err := engine.NewService(db, engine.Options{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(context.Background(), "")
 	require.NoError(t, err)
@@ -43,7 +41,15 @@ func setupTB(t testing.TB) *testBundle {
 }
 
 // startEngine runs an engine on the bundle's database until the test ends.
-func (b *testBundle) startEngine(t *testing.T, opts engine.EngineOptions) *engine.Engine {
+func (b *testBundle) startEngine(t *testing.T, opts engine.Config) *engine.Engine {
+	t.Helper()
+	e := b.newEngine(t, opts)
+	require.NoError(t, e.Start(context.Background()))
+	return e
+}
+
+// newEngine builds an engine on the bundle's database, stopped when the test ends (Start it).
+func (b *testBundle) newEngine(t *testing.T, opts engine.Config) *engine.Engine {
 	t.Helper()
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 50 * time.Millisecond
@@ -56,7 +62,6 @@ func (b *testBundle) startEngine(t *testing.T, opts engine.EngineOptions) *engin
 	}
 	e, err := engine.NewEngine(b.svc, opts)
 	require.NoError(t, err)
-	require.NoError(t, e.Start(context.Background()))
 	t.Cleanup(e.Stop)
 	return e
 }
@@ -90,9 +95,7 @@ func (b *testBundle) addUser(t *testing.T, name, role string) engine.Actor {
 	return a
 }
 
-func (b *testBundle) defaultWorkspace(t *testing.T) store.Workspace { return b.defaultWorkspaceB(t) }
-
-func (b *testBundle) defaultWorkspaceB(t testing.TB) store.Workspace {
+func (b *testBundle) defaultWorkspace(t testing.TB) store.Workspace {
 	t.Helper()
 	w, err := store.GetWorkspaceByName(context.Background(), b.db.Pool, "default")
 	require.NoError(t, err)
@@ -115,12 +118,7 @@ func (b *testBundle) waitRun(t *testing.T, id int64, cond func(store.Run) bool) 
 func completed(r store.Run) bool { return r.Status == store.StatusCompleted }
 func running(r store.Run) bool   { return r.Status == store.StatusRunning }
 
-func outcome(r store.Run) string {
-	if r.Outcome == nil {
-		return ""
-	}
-	return *r.Outcome
-}
+func outcome(r store.Run) store.Outcome { return r.EndedAs() }
 
 func deref[T any](p *T) T {
 	var zero T

@@ -57,7 +57,7 @@ func (s *Service) Start(ctx context.Context, actor Actor, req StartRequest) (Sta
 	if err != nil {
 		return StartResult{}, err
 	}
-	if op.SystemOnly && actor.Kind != "schedule" {
+	if op.SystemOnly && actor.Kind != ActorSchedule {
 		return StartResult{}, fmt.Errorf("%w: %s runs are started only by the scheduler (start %s for a manual backup)", ErrInvalid, op.Type, TypeBackupRun)
 	}
 	if op.Identity == IdentityStrictSchedule && (req.ScheduleID == 0 || req.IntendedFireTime.IsZero()) {
@@ -122,8 +122,11 @@ func (s *Service) startIn(ctx context.Context, tx pgx.Tx, actor Actor, op Operat
 		return StartResult{}, err
 	}
 	ins, existing, err := s.enqueueRun(ctx, tx, actor, op, req, p, id)
-	if err != nil || existing != nil {
-		return deref(existing), err
+	if err != nil {
+		return StartResult{}, err
+	}
+	if existing != nil {
+		return *existing, nil
 	}
 	if err := write(ins); err != nil {
 		return StartResult{}, err
@@ -139,7 +142,7 @@ type startPlan struct {
 
 // planStart resolves the tenant (or workspace) a run belongs to.
 func (s *Service) planStart(ctx context.Context, q store.Querier, actor Actor, op Operation, req StartRequest) (startPlan, error) {
-	p := startPlan{n: store.NewRun{Type: op.Type, InitiatorKind: actor.Kind, InitiatorUserID: actor.userIDPtr(),
+	p := startPlan{n: store.NewRun{Type: op.Type, InitiatorKind: string(actor.Kind), InitiatorUserID: actor.userIDPtr(),
 		Params: req.Params, IsLate: req.IsLate}}
 	switch {
 	case req.TenantID != 0 || req.TenantRef != "":
@@ -158,20 +161,6 @@ func (s *Service) planStart(ctx context.Context, q store.Querier, actor Actor, o
 		}
 	}
 	return p, nil
-}
-
-// authorize checks the actor's role in the run's workspace (read in the same round trip as the run id).
-func (p startPlan) authorize(actor Actor, role string, op Operation) error {
-	if !actor.isUser() {
-		return nil
-	}
-	if _, err := roleAllows(actor, role, op.Capability); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return notFoundf("workspace %d", p.n.WorkspaceID)
-		}
-		return err
-	}
-	return nil
 }
 
 // pendingRun is a run whose River job is enqueued and whose row is yet to be inserted.
@@ -249,131 +238,8 @@ func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Ope
 	}
 	return pendingRun{id: id, jobID: job.Job.ID, n: n,
 		event: store.RunEvent{Message: "queued by " + actor.Name},
-		audit: store.AuditEvent{ActorKind: actor.Kind, ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
+		audit: store.AuditEvent{ActorKind: string(actor.Kind), ActorUserID: actor.userIDPtr(), ActorName: actor.Name, Action: "run.start", Details: details},
 	}, nil, nil
-}
-
-// resolveTenant finds a tenant the actor can see. Tenants of other workspaces are "not found".
-func (s *Service) resolveTenant(ctx context.Context, q store.Querier, actor Actor, id int64, ref string) (store.Tenant, error) {
-	if err := checkText("tenant", ref); err != nil {
-		return store.Tenant{}, err
-	}
-	if id != 0 {
-		t, err := store.GetTenant(ctx, q, id)
-		if err != nil {
-			return t, err
-		}
-		if _, err := authorize(ctx, q, actor, t.WorkspaceID, CapTenantView); errors.Is(err, ErrNotFound) {
-			return store.Tenant{}, notFoundf("tenant %d", id)
-		}
-		return t, nil
-	}
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return store.Tenant{}, err
-	}
-	ids := make([]int64, 0, len(roles))
-	for w := range roles {
-		ids = append(ids, w)
-	}
-	found, err := store.FindTenants(ctx, q, ids, ref)
-	if err != nil {
-		return store.Tenant{}, err
-	}
-	switch len(found) {
-	case 0:
-		return store.Tenant{}, notFoundf("tenant %q (see `tenantatlas tenants list`)", ref)
-	case 1:
-		return found[0], nil
-	default:
-		return store.Tenant{}, fmt.Errorf("%w: %d tenants are named %q in your workspaces: use the numeric id from `tenantatlas tenants list`", ErrInvalid, len(found), ref)
-	}
-}
-
-// Cancel cancels a run: a queued run ends cancelled at once; a running one as soon as its worker
-// sees its context cancelled (DESIGN §3 rule 7). Cancelling needs the start capability.
-func (s *Service) Cancel(ctx context.Context, actor Actor, runID int64) (store.Run, error) {
-	var out store.Run
-	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		run, err := store.GetRunForUpdate(ctx, tx, runID)
-		if err != nil {
-			return notFoundf("run %d", runID)
-		}
-		op, err := LookupOperation(run.Type)
-		if err != nil {
-			return err
-		}
-		if _, err := authorize(ctx, tx, actor, run.WorkspaceID, op.ViewCapability); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return notFoundf("run %d", runID)
-			}
-			return err
-		}
-		if _, err := authorize(ctx, tx, actor, run.WorkspaceID, op.Capability); err != nil {
-			return err
-		}
-		if !run.Active() {
-			return fmt.Errorf("%w: run %d already completed (%s)", ErrInvalid, runID, deref(run.Outcome))
-		}
-		if _, err := store.RequestRunCancel(ctx, tx, runID, actor.UserID); err != nil {
-			return err
-		}
-		if run.Status == store.StatusQueued {
-			code := string(reason.RunCancelled)
-			detail := "cancelled by " + actor.Name + " before it started"
-			if _, err := store.FinishRun(ctx, tx, runID, store.Finish{Outcome: store.OutcomeCancelled, ReasonCode: &code, ReasonDetail: &detail}); err != nil {
-				return err
-			}
-		}
-		if run.RiverJobID != nil {
-			if _, err := s.river.JobCancelTx(ctx, tx, *run.RiverJobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-				return fmt.Errorf("error cancelling job of run %d: %w", runID, err)
-			}
-		}
-		if _, err := store.InsertRunEvent(ctx, tx, store.RunEvent{RunID: runID, Kind: "timeline", Level: "warn",
-			Message: "cancel requested by " + actor.Name}); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, actor, &run.WorkspaceID, "run.cancel", "run", fmt.Sprint(runID), map[string]any{"type": run.Type, "status": run.Status}); err != nil {
-			return err
-		}
-		out, err = store.GetRun(ctx, tx, runID)
-		return err
-	})
-	if err == nil && out.Status == store.StatusCompleted && s.metrics != nil {
-		s.metrics.runFinished(out)
-	}
-	return out, err
-}
-
-// Retry starts the operation of a completed run again with the same parameters, under the same
-// identity rule (a dedupe type returns the active run if one exists). A scheduled backup is retried
-// as a manual one.
-func (s *Service) Retry(ctx context.Context, actor Actor, runID int64) (StartResult, error) {
-	run, err := s.GetRun(ctx, actor, runID)
-	if err != nil {
-		return StartResult{}, err
-	}
-	if run.Active() {
-		return StartResult{}, fmt.Errorf("%w: run %d is still %s", ErrInvalid, runID, run.Status)
-	}
-	typ := run.Type
-	if typ == TypeBackupScheduled {
-		typ = TypeBackupRun
-	}
-	req := StartRequest{Type: typ, WorkspaceID: run.WorkspaceID, Params: run.Params, RetryOf: runID}
-	if run.TenantID != nil {
-		req.TenantID = *run.TenantID
-	}
-	return s.Start(ctx, actor, req)
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // newRunRecord is the run Start just inserted, built without reading it back.

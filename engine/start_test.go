@@ -85,7 +85,7 @@ func TestStartIdentityRules(t *testing.T) {
 		b := setup(t)
 		tenant := b.addTenant(t)
 		// Two services stand for two engine processes firing the same schedule.
-		other, err := engine.NewService(b.db, engine.Options{})
+		other, err := engine.NewService(b.db, engine.ServiceOptions{})
 		require.NoError(t, err)
 		var scheduleID int64
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron)

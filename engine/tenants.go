@@ -10,8 +10,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -61,7 +63,7 @@ func (s *Service) AddTenant(ctx context.Context, actor Actor, req AddTenantReque
 	if err != nil {
 		return TenantView{}, err
 	}
-	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, CapTenantManage); err != nil {
+	if _, err := authorize(ctx, s.db.Pool, actor, w.ID, access.TenantManage); err != nil {
 		return TenantView{}, err
 	}
 	kind, plaintext := "secret", []byte(creds.ClientSecret)
@@ -98,7 +100,7 @@ func (s *Service) ListTenants(ctx context.Context, actor Actor) ([]TenantView, e
 	}
 	ids := make([]int64, 0, len(roles))
 	for w, r := range roles {
-		if r.Can(CapTenantView) {
+		if r.Can(access.TenantView) {
 			ids = append(ids, w)
 		}
 	}
@@ -158,12 +160,12 @@ func (s *Service) tenantView(ctx context.Context, t store.Tenant, workspaceNames
 func (s *Service) credentials(t store.Tenant, c store.ProviderConnection) (graph.Credentials, error) {
 	creds := graph.Credentials{TenantID: t.TenantGUID, ClientID: c.ClientID}
 	if s.sealer == nil {
-		return creds, &runFailure{code: reason.ProviderSecretUndecryptable, detail: "no secret key configured in this engine"}
+		return creds, run.Failure(reason.ProviderSecretUndecryptable, "no secret key configured in this engine")
 	}
 	plain, err := s.sealer.Open(c.CredentialCiphertext)
 	if err != nil {
-		return creds, &runFailure{code: reason.ProviderSecretUndecryptable,
-			detail: fmt.Sprintf("the credential was sealed with key %s, this engine has key %s", c.CredentialKeyID, s.sealer.KeyID())}
+		return creds, run.Failure(reason.ProviderSecretUndecryptable,
+			"the credential was sealed with key %s, this engine has key %s", c.CredentialKeyID, s.sealer.KeyID())
 	}
 	if c.AuthKind == "certificate" {
 		creds.CertificatePEM = plain

@@ -15,7 +15,7 @@ type Triage struct {
 	Problems    []store.ReasonGroup       `json:"problems"`
 	Stuck       []store.Run               `json:"stuck"`
 	Hourly      []store.HourlyCount       `json:"hourly"`
-	Active      map[string]int64          `json:"active"`
+	Active      map[store.Status]int64    `json:"active"`
 	Since       time.Time                 `json:"since"`
 }
 
@@ -28,7 +28,7 @@ const (
 // Triage gathers the home screen: blocked connections with the missing permissions named, failed
 // and blocked runs of the last 24 hours grouped by reason code, stuck runs, and runs per hour.
 func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triage, error) {
-	out := Triage{Since: now.Add(-24 * time.Hour), Active: map[string]int64{}}
+	out := Triage{Since: now.Add(-24 * time.Hour), Active: map[store.Status]int64{}}
 	f, any, err := s.runFilter(ctx, actor, RunQuery{})
 	if err != nil || !any {
 		return out, err
@@ -48,7 +48,7 @@ func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triag
 	var runs []store.Run
 	wg.Go(func() {
 		active := f
-		active.Statuses = []string{store.StatusQueued, store.StatusRunning}
+		active.Statuses = []store.Status{store.StatusQueued, store.StatusRunning}
 		runs, errs[4] = store.ListRuns(ctx, s.db.Pool, active)
 	})
 	wg.Wait()

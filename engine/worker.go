@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -36,7 +37,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	db := e.svc.db
 	logger := e.logger.With("run_id", job.Args.RunID, "job_id", job.ID)
 
-	run, err := store.GetRun(ctx, db.Pool, job.Args.RunID)
+	r, err := store.GetRun(ctx, db.Pool, job.Args.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Jobs never fallback-create (DESIGN §3 rule 2).
 		logger.Warn("job's run does not exist; ending the job without creating anything")
@@ -45,49 +46,49 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if err != nil {
 		return fmt.Errorf("error loading run %d: %w", job.Args.RunID, err) // database trouble: River retries
 	}
-	if !run.Active() {
-		logger.Info("run already completed; nothing to do", "outcome", deref(run.Outcome))
+	if !r.Active() {
+		logger.Info("run already completed; nothing to do", "outcome", r.EndedAs())
 		return nil
 	}
-	if run.RiverJobID != nil && *run.RiverJobID != job.ID {
-		logger.Info("run was resumed under another job; this one stands down", "current_job_id", *run.RiverJobID)
+	if r.RiverJobID != nil && *r.RiverJobID != job.ID {
+		logger.Info("run was resumed under another job; this one stands down", "current_job_id", *r.RiverJobID)
 		return nil
 	}
-	op, err := LookupOperation(run.Type)
+	op, err := LookupOperation(r.Type)
 	if err != nil {
-		e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
+		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
 		return nil
 	}
-	if run.CancelRequestedAt != nil {
-		e.finish(ctx, run, cancelledResult(), nil)
+	if r.CancelRequestedAt != nil {
+		e.finish(ctx, r, cancelledResult(), nil)
 		return nil
 	}
-	if run.StartedAt != nil && !op.resumes() {
+	if r.StartedAt != nil && !op.resumes() {
 		// Started before and not safe to repeat: never re-apply (DESIGN §3 rule 8).
-		e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
+		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
 			Detail: "the engine running it stopped mid-flight; start it again to continue"}, nil)
 		return nil
 	}
-	if run.Attempt >= op.MaxAttempts {
-		e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
-			Detail: fmt.Sprintf("gave up after %d attempts", run.Attempt)}, nil)
+	if r.Attempt >= op.MaxAttempts {
+		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
+			Detail: fmt.Sprintf("gave up after %d attempts", r.Attempt)}, nil)
 		return nil
 	}
-	if err := store.MarkRunRunning(ctx, db.Pool, run.ID); err != nil {
+	if err := store.MarkRunRunning(ctx, db.Pool, r.ID); err != nil {
 		return err
 	}
-	run.Attempt++
+	r.Attempt++
 	msg := fmt.Sprintf("started on %s", e.name)
-	if run.Attempt > 1 {
-		msg = fmt.Sprintf("resumed on %s (attempt %d)", e.name, run.Attempt)
+	if r.Attempt > 1 {
+		msg = fmt.Sprintf("resumed on %s (attempt %d)", e.name, r.Attempt)
 	}
-	if _, err := store.InsertRunEvent(ctx, db.Pool, store.RunEvent{RunID: run.ID, Kind: "timeline", Message: msg}); err != nil {
+	if _, err := store.InsertRunEvent(ctx, db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Message: msg}); err != nil {
 		return err
 	}
 
-	rc, err := e.newRunContext(ctx, run, op, logger)
+	rc, err := e.newRunContext(ctx, r, logger)
 	if err != nil {
-		e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
+		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
 		return nil
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -96,64 +97,67 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	defer cancelTimeout()
 	// One retry-time budget for the whole run: a throttling storm cannot stretch it forever.
 	runCtx = graph.WithRetryBudget(runCtx, graph.NewRetryBudget(e.opts.RetryBudget))
-	e.track(run.ID, cancel)
-	defer e.untrack(run.ID)
+	e.track(r.ID, cancel)
+	defer e.untrack(r.ID)
 	heartbeatDone := make(chan struct{})
-	go e.heartbeat(runCtx, run.ID, cancel, heartbeatDone)
+	go e.heartbeat(runCtx, r.ID, cancel, heartbeatDone)
 
-	result, execErr := e.execute(runCtx, rc)
+	result, execErr := e.execute(runCtx, op, rc)
 	cancelTimeout()
 	cancel(nil)
 	<-heartbeatDone
 
 	switch cause := context.Cause(runCtx); {
-	case errors.Is(cause, errUserCancelled) || (execErr != nil && e.cancelRequested(ctx, run.ID)):
+	case errors.Is(cause, errUserCancelled) || (execErr != nil && e.cancelRequested(ctx, r.ID)):
 		// A run that completed despite a late cancel request keeps its result; a failed one that
 		// was asked to stop is reported as cancelled.
 		result = cancelledResult()
 	case errors.Is(cause, errEngineStopping) && execErr != nil:
-		return e.requeueOnShutdown(ctx, run, op, rc)
+		return e.requeueOnShutdown(ctx, r, op, rc)
 	case errors.Is(cause, river.ErrJobCancelledRemotely):
 		result = cancelledResult()
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && execErr != nil && ctx.Err() == nil:
-		result = Result{Outcome: store.OutcomeFailed, Reason: reason.RunTimedOut, Detail: fmt.Sprintf("exceeded the %s limit", op.Timeout)}
+		result = run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunTimedOut, Detail: fmt.Sprintf("exceeded the %s limit", op.Timeout)}
 	case execErr != nil:
-		outcome, code, detail := classify(execErr)
-		result = Result{Outcome: outcome, Reason: code, Detail: detail, Data: result.Data}
+		outcome, code, detail := run.Classify(execErr)
+		result = run.Result{Outcome: outcome, Reason: code, Detail: detail, Data: result.Data}
 	}
 	p := rc.Progress()
-	if err := e.finish(ctx, run, result, &p); err != nil {
+	if err := e.finish(ctx, r, result, &p); err != nil {
 		return err // database trouble: River retries; the run resumes (idempotent) or ends interrupted
 	}
 	return nil
 }
 
-func cancelledResult() Result {
-	return Result{Outcome: store.OutcomeCancelled, Reason: reason.RunCancelled, Detail: "cancelled by a user"}
+func cancelledResult() run.Result {
+	return run.Result{Outcome: store.OutcomeCancelled, Reason: reason.RunCancelled, Detail: "cancelled by a user"}
 }
 
-func (e *Engine) execute(ctx context.Context, rc *RunContext) (res Result, err error) {
+func (e *Engine) execute(ctx context.Context, op Operation, rc *run.RunContext) (res run.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			rc.Logger.Error("executor panicked", "panic", p)
-			err = Failure(reason.InternalError, "the %s executor crashed: %v", rc.Op.Type, p)
+			err = run.Failure(reason.InternalError, "the %s executor crashed: %v", op.Type, p)
 		}
 	}()
-	exec, ok := e.executors[rc.Op.Type]
+	exec, ok := e.executors[op.Type]
 	if !ok {
-		return Result{}, Failure(reason.InternalError, "this engine has no executor for %s", rc.Op.Type)
+		return run.Result{}, run.Failure(reason.InternalError, "this engine has no executor for %s", op.Type)
 	}
-	if rc.Op.NeedsTenant && rc.Connection == nil {
-		return Result{}, Failure(reason.ProviderConnectionMissing, "tenant %s has no default provider connection", rc.Tenant.Name)
+	if op.NeedsTenant && rc.Connection == nil {
+		return run.Result{}, run.Failure(reason.ProviderConnectionMissing, "tenant %s has no default provider connection", rc.Tenant.Name)
 	}
 	return exec(ctx, rc)
 }
 
-func (e *Engine) newRunContext(ctx context.Context, run store.Run, op Operation, logger *slog.Logger) (*RunContext, error) {
-	rc := &RunContext{Run: run, Op: op, Logger: logger.With("type", run.Type), engine: e}
-	rc.progress = store.Progress{Processed: run.ProgressProcessed, Total: run.ProgressTotal, Counts: run.Counts}
-	if run.TenantID != nil {
-		t, err := store.GetTenant(ctx, e.svc.db.Pool, *run.TenantID)
+func (e *Engine) newRunContext(ctx context.Context, r store.Run, logger *slog.Logger) (*run.RunContext, error) {
+	rc := run.New(r, e.svc.db, logger.With("type", r.Type))
+	rc.NewClient = e.graphClientFor
+	if e.opts.Graph.GraphURL != "" {
+		rc.GraphURL = e.opts.Graph.GraphURL
+	}
+	if r.TenantID != nil {
+		t, err := store.GetTenant(ctx, e.svc.db.Pool, *r.TenantID)
 		if err != nil {
 			return nil, err
 		}
@@ -195,12 +199,12 @@ func (e *Engine) heartbeat(ctx context.Context, runID int64, cancel context.Canc
 }
 
 func (e *Engine) cancelRequested(ctx context.Context, runID int64) bool {
-	run, err := store.GetRun(context.WithoutCancel(ctx), e.svc.db.Pool, runID)
-	return err == nil && run.CancelRequestedAt != nil
+	r, err := store.GetRun(context.WithoutCancel(ctx), e.svc.db.Pool, runID)
+	return err == nil && r.CancelRequestedAt != nil
 }
 
 // finish completes the run, records the final timeline event and counts it.
-func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store.Progress) error {
+func (e *Engine) finish(ctx context.Context, r store.Run, res run.Result, p *store.Progress) error {
 	ctx = context.WithoutCancel(ctx)
 	if res.Outcome == "" {
 		res.Outcome = store.OutcomeSucceeded
@@ -213,11 +217,11 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 	if res.Detail != "" {
 		f.ReasonDetail = &res.Detail
 	}
-	level, msg := "info", "finished: "+res.Outcome
+	level, msg := store.LevelInfo, "finished: "+string(res.Outcome)
 	if res.Reason != "" {
-		level = "warn"
+		level = store.LevelWarn
 		if res.Outcome == store.OutcomeFailed {
-			level = "error"
+			level = store.LevelError
 		}
 		msg += " (" + string(res.Reason) + ")"
 		if res.Detail != "" {
@@ -227,15 +231,15 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 	var done bool
 	err := e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		done, err = store.FinishRunWithEvent(ctx, tx, run.ID, f, store.RunEvent{Kind: "timeline", Level: level, Message: msg, ReasonCode: f.ReasonCode})
+		done, err = store.FinishRunWithEvent(ctx, tx, r.ID, f, store.RunEvent{Kind: store.EventTimeline, Level: level, Message: msg, ReasonCode: f.ReasonCode})
 		return err
 	})
 	if err != nil || !done {
 		return err
 	}
-	e.logger.Info("run finished", "run_id", run.ID, "type", run.Type, "outcome", res.Outcome, "reason", res.Reason)
+	e.logger.Info("run finished", "run_id", r.ID, "type", r.Type, "outcome", res.Outcome, "reason", res.Reason)
 	if e.svc.metrics != nil {
-		if finished, err := store.GetRun(ctx, e.svc.db.Pool, run.ID); err == nil {
+		if finished, err := store.GetRun(ctx, e.svc.db.Pool, r.ID); err == nil {
 			e.svc.metrics.runFinished(finished)
 		}
 	}
@@ -245,19 +249,19 @@ func (e *Engine) finish(ctx context.Context, run store.Run, res Result, p *store
 // requeueOnShutdown hands an interrupted run back: idempotent runs go back to queued and their job is
 // snoozed so any engine resumes them; others end failed with run_interrupted. Either way no run is
 // left "running" by a graceful shutdown.
-func (e *Engine) requeueOnShutdown(ctx context.Context, run store.Run, op Operation, rc *RunContext) error {
+func (e *Engine) requeueOnShutdown(ctx context.Context, r store.Run, op Operation, rc *run.RunContext) error {
 	ctx = context.WithoutCancel(ctx)
-	rc.flush(ctx)
+	rc.Flush(ctx)
 	if !op.resumes() {
 		p := rc.Progress()
-		_ = e.finish(ctx, run, Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
+		_ = e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
 			Detail: "the engine shut down mid-run; start it again to continue"}, &p)
 		return nil
 	}
-	if err := store.RequeueRun(ctx, e.svc.db.Pool, run.ID); err != nil {
+	if err := store.RequeueRun(ctx, e.svc.db.Pool, r.ID); err != nil {
 		return err
 	}
-	_, _ = store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: run.ID, Kind: "timeline", Level: "warn",
+	_, _ = store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Level: store.LevelWarn,
 		Message: fmt.Sprintf("%s shut down; run re-queued to resume", e.name)})
 	return river.JobSnooze(0)
 }

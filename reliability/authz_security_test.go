@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -52,7 +53,7 @@ type authzFixture struct {
 type authzCase struct {
 	method string
 	kind   authzKind
-	cap    engine.Capability
+	cap    access.Capability
 	call   func(fx *authzFixture, actor engine.Actor) (any, error)
 }
 
@@ -79,15 +80,15 @@ func authzCases() []authzCase {
 	}
 	return []authzCase{
 		// Runs.
-		{"Start", object, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"Start", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.Start(ctx, a, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: fx.tenant.ID})
 		}},
-		{"Cancel", object, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"Cancel", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			r := activeSync(fx)
 			defer func() { _, _ = fx.b.svc.Cancel(ctx, fx.b.admin, r.ID) }()
 			return fx.b.svc.Cancel(ctx, a, r.ID)
 		}},
-		{"Retry", object, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"Retry", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			r := failedRun(fx)
 			res, err := fx.b.svc.Retry(ctx, a, r.ID)
 			if err == nil {
@@ -95,19 +96,19 @@ func authzCases() []authzCase {
 			}
 			return res, err
 		}},
-		{"GetRun", object, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GetRun", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetRun(ctx, a, failedRun(fx).ID)
 		}},
-		{"RunEvents", object, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"RunEvents", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.RunEvents(ctx, a, store.EventFilter{RunID: failedRun(fx).ID})
 		}},
-		{"ListRuns", scopedList, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListRuns", scopedList, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListRuns(ctx, a, engine.RunQuery{Types: []string{engine.TypeDirectoryGroupsSync}})
 		}},
-		{"CountRuns", scopedList, engine.CapDirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"CountRuns", scopedList, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CountRuns(ctx, a, engine.RunQuery{Types: []string{engine.TypeDirectoryGroupsSync}})
 		}},
-		{"Triage", scopedList, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"Triage", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			tr, err := fx.b.svc.Triage(ctx, a, time.Now())
 			if err != nil {
 				return nil, err
@@ -115,16 +116,16 @@ func authzCases() []authzCase {
 			return triageItems(tr), nil
 		}},
 		// Workspaces, members, audit.
-		{"Workspaces", self, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Workspaces(ctx, a) }},
-		{"ResolveWorkspace", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"Workspaces", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Workspaces(ctx, a) }},
+		{"ResolveWorkspace", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ResolveWorkspace(ctx, a, fx.ws.Name)
 		}},
-		{"Role", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Role(ctx, a, fx.ws.ID) }},
-		{"Can", self, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
-			for _, c := range []engine.Capability{engine.CapTenantView, engine.CapDirectorySync, engine.CapRestoreExecute, engine.CapMemberManage} {
+		{"Role", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Role(ctx, a, fx.ws.ID) }},
+		{"Can", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			for _, c := range []access.Capability{access.TenantView, access.DirectorySync, access.RestoreExecute, access.MemberManage} {
 				want := false
 				if role, ok := fx.roles[a.UserID]; ok {
-					want = engine.Role(role).Can(c)
+					want = access.Role(role).Can(c)
 				}
 				if got := fx.b.svc.Can(ctx, a, fx.ws.ID, c); got != want && !a.Admin {
 					return nil, fmt.Errorf("Can(%s) = %v for %s, want %v", c, got, a.Name, want)
@@ -132,20 +133,20 @@ func authzCases() []authzCase {
 			}
 			return nil, nil
 		}},
-		{"ListAudit", scopedList, engine.CapTenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListAudit", scopedList, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListAudit(ctx, a, store.AuditFilter{})
 		}},
-		{"ListMembers", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListMembers", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListMembers(ctx, a, fx.ws.Name)
 		}},
-		{"AddMember", object, engine.CapMemberManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"AddMember", object, access.MemberManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			name := fresh(fx, "member")
 			if _, err := fx.b.svc.CreateUser(ctx, fx.b.admin, name); err != nil {
 				panic(err)
 			}
 			return fx.b.svc.AddMember(ctx, a, fx.ws.Name, name, "readonly")
 		}},
-		{"RemoveMember", object, engine.CapMemberManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"RemoveMember", object, access.MemberManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			name := fresh(fx, "leaver")
 			if _, err := fx.b.svc.CreateUser(ctx, fx.b.admin, name); err != nil {
 				panic(err)
@@ -176,94 +177,94 @@ func authzCases() []authzCase {
 			return fx.b.svc.ListKeys(ctx, a, "authz-keyholder")
 		}},
 		// Tenants and directory cache.
-		{"AddTenant", object, engine.CapTenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"AddTenant", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			n := fx.counter.Add(1)
 			return fx.b.svc.AddTenant(ctx, a, engine.AddTenantRequest{Workspace: fx.ws.Name, Name: fmt.Sprintf("added-%d", n),
 				TenantGUID: fmt.Sprintf("6e0c1a2b-0000-4000-8000-%012d", n), ClientID: "3f2a0000-0000-4000-8000-000000000002",
 				ClientSecret: []byte("authz-secret")})
 		}},
-		{"ListTenants", scopedList, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.ListTenants(ctx, a) }},
-		{"GetTenant", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListTenants", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.ListTenants(ctx, a) }},
+		{"GetTenant", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetTenant(ctx, a, fx.tenant.Name)
 		}},
-		{"GetTenantByID", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GetTenantByID", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetTenantByID(ctx, a, fx.tenant.ID)
 		}},
-		{"SearchGroups", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"SearchGroups", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.SearchGroups(ctx, a, fx.tenant.ID, "", store.GroupQuery{Limit: 5})
 		}},
-		{"GroupLabels", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GroupLabels", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GroupLabels(ctx, a, fx.tenant.ID, []string{"x"})
 		}},
-		{"RoleDefinitions", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"RoleDefinitions", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.RoleDefinitions(ctx, a, fx.tenant.ID, "", "", false)
 		}},
-		{"DirectoryCacheState", object, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"DirectoryCacheState", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.DirectoryCacheState(ctx, a, fx.tenant.ID)
 		}},
 		// Inventory, backups, drift, restores.
-		{"ListInventory", object, engine.CapInventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListInventory", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListInventory(ctx, a, fx.tenant.ID, engine.InventoryQuery{Limit: 5})
 		}},
-		{"InventorySummary", object, engine.CapInventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"InventorySummary", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.InventorySummary(ctx, a, fx.tenant.ID)
 		}},
-		{"StartBackup", object, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"StartBackup", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			res, err := fx.b.svc.StartBackup(ctx, a, "", fx.tenant.ID, nil)
 			if err == nil {
 				_, _ = fx.b.svc.Cancel(ctx, fx.b.admin, res.Run.ID)
 			}
 			return res, err
 		}},
-		{"ListBackupSets", scopedList, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListBackupSets", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListBackupSets(ctx, a, engine.BackupQuery{})
 		}},
-		{"GetBackupSet", object, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GetBackupSet", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetBackupSet(ctx, a, fx.set.ID)
 		}},
-		{"BackupItemPayload", object, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"BackupItemPayload", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.BackupItemPayload(ctx, a, fx.set.ID, fx.itemID)
 		}},
-		{"DiffBackups", object, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"DiffBackups", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.DiffBackups(ctx, a, fx.set.ID, fx.set.ID)
 		}},
-		{"PreviewRestore", object, engine.CapRestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"PreviewRestore", object, access.RestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.PreviewRestore(ctx, a, engine.RestoreRequest{BackupSetID: fx.set.ID, Items: []string{fx.itemID}})
 		}},
-		{"StartRestore", object, engine.CapRestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"StartRestore", object, access.RestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.StartRestore(ctx, a, engine.RestoreRequest{BackupSetID: fx.set.ID, Items: []string{fx.itemID}})
 		}},
-		{"GetRestore", object, engine.CapRestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GetRestore", object, access.RestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetRestore(ctx, a, fx.restore)
 		}},
-		{"ListRestores", scopedList, engine.CapRestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListRestores", scopedList, access.RestoreExecute, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListRestores(ctx, a, 0, 10)
 		}},
 		// Schedules.
-		{"CreateSchedule", object, engine.CapScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"CreateSchedule", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CreateSchedule(ctx, a, engine.ScheduleRequest{TenantID: fx.tenant.ID, Name: fresh(fx, "sched"), Cron: "0 3 * * *"})
 		}},
-		{"UpdateSchedule", object, engine.CapScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"UpdateSchedule", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			keep := 3
 			return fx.b.svc.UpdateSchedule(ctx, a, fx.schedule.Name, engine.ScheduleUpdate{KeepCount: &keep})
 		}},
-		{"PauseSchedule", object, engine.CapScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"PauseSchedule", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.PauseSchedule(ctx, a, fx.schedule.Name)
 		}},
-		{"ResumeSchedule", object, engine.CapScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ResumeSchedule", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ResumeSchedule(ctx, a, fx.schedule.Name)
 		}},
-		{"GetSchedule", object, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"GetSchedule", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetSchedule(ctx, a, fx.schedule.Name)
 		}},
-		{"ListSchedules", scopedList, engine.CapBackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListSchedules", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListSchedules(ctx, a, 0)
 		}},
 		// Legacy history.
-		{"ImportLegacy", object, engine.CapTenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ImportLegacy", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ImportLegacy(ctx, a, fx.ws.Name, nil)
 		}},
-		{"ListLegacyRuns", scopedList, engine.CapTenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+		{"ListLegacyRuns", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListLegacyRuns(ctx, a, store.LegacyFilter{})
 		}},
 	}
@@ -326,7 +327,7 @@ func TestSecurityAuthorizationEveryServiceMethod(t *testing.T) { //nolint:tparal
 
 	ctx := context.Background()
 	actors := map[string]engine.Actor{"admin": fx.b.admin}
-	for _, role := range engine.Roles {
+	for _, role := range access.Roles {
 		actors[string(role)] = addMember(t, fx, "authz-"+string(role), string(role))
 	}
 	actors["non-member"] = addMember(t, fx, "authz-stranger", "")
@@ -340,7 +341,7 @@ func TestSecurityAuthorizationEveryServiceMethod(t *testing.T) { //nolint:tparal
 			t.Run(c.method+"/"+name, func(t *testing.T) {
 				got, err := c.call(fx, actor)
 				checks++
-				allowed := name == "admin" || (c.kind != adminOnly && name != "non-member" && engine.Role(name).Can(c.cap))
+				allowed := name == "admin" || (c.kind != adminOnly && name != "non-member" && access.Role(name).Can(c.cap))
 				switch {
 				case c.kind == self:
 					require.NoError(t, err)
@@ -394,7 +395,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Workspace: ws.Name, Name: "authz-tenant", TenantGUID: creds.TenantID,
 		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
 	require.NoError(t, err)
-	e, err := engine.NewEngine(b.svc, engine.EngineOptions{Graph: sim.GraphConfig(), HeartbeatInterval: 100 * time.Millisecond})
+	e, err := engine.NewEngine(b.svc, engine.Config{Graph: sim.GraphConfig(), HeartbeatInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(ctx))
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeBackupRun} {

@@ -33,7 +33,7 @@ func TestSecurityHostileInput(t *testing.T) {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "hostile", TenantGUID: creds.TenantID,
 		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
 	require.NoError(t, err)
-	e := b.startEngine(t, engine.EngineOptions{Graph: sim.GraphConfig()})
+	e := b.startEngine(t, engine.Config{Graph: sim.GraphConfig()})
 	var lastRun int64
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeBackupRun} {
 		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: typ, TenantID: tenant.ID})
@@ -66,7 +66,7 @@ func TestSecurityHostileInput(t *testing.T) {
 		if strings.ContainsAny(h, `%\`) && !strings.ContainsAny(h, "abcdefghijklmnopqrstuvwxyz") {
 			require.Empty(t, runs, "LIKE wildcards are literal: %s", label)
 		}
-		for _, rq := range []engine.RunQuery{{Types: []string{h}}, {Statuses: []string{h}}, {Outcomes: []string{h}}, {ReasonCode: h}} {
+		for _, rq := range []engine.RunQuery{{Types: []string{h}}, {Statuses: []store.Status{store.Status(h)}}, {Outcomes: []store.Outcome{store.Outcome(h)}}, {ReasonCode: h}} {
 			_, err = b.svc.ListRuns(ctx, b.admin, rq)
 			oneLine("ListRuns filter "+label, err)
 			_, err = b.svc.CountRuns(ctx, b.admin, rq)

@@ -51,11 +51,11 @@ func runChildEngine() int {
 		return fail(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer, Logger: logger})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer, Logger: logger})
 	if err != nil {
 		return fail(err)
 	}
-	e, err := engine.NewEngine(svc, engine.EngineOptions{Name: os.Getenv(childNameEnv), HeartbeatInterval: 100 * time.Millisecond,
+	e, err := engine.NewEngine(svc, engine.Config{Name: os.Getenv(childNameEnv), HeartbeatInterval: 100 * time.Millisecond,
 		StaleAfter: time.Second, Graph: graph.ConfigFromEnv(os.Getenv), RetryBudget: 10 * time.Second,
 		MaxWorkers: 24}) // above the submission rate, so time to terminal measures recovery, not a backlog
 	if err != nil {
@@ -234,7 +234,7 @@ func TestReliabilityCrash(t *testing.T) {
 			continue
 		}
 		if !exp.noop {
-			require.Equal(t, store.OutcomeSucceeded, out, "sync run %d: %s", id, code)
+			require.Equal(t, store.OutcomeSucceeded, store.Outcome(out), "sync run %d: %s", id, code)
 			continue
 		}
 		switch {
@@ -243,7 +243,7 @@ func TestReliabilityCrash(t *testing.T) {
 		case exp.fail:
 			require.Equal(t, "failed/internal_error", out+"/"+code, "run %d", id)
 		default:
-			require.Equal(t, store.OutcomeSucceeded, out, "run %d: %s", id, code)
+			require.Equal(t, store.OutcomeSucceeded, store.Outcome(out), "run %d: %s", id, code)
 		}
 		require.EqualValues(t, exp.steps, processed, "run %d: progress neither lost nor doubled across %d attempts", id, attempt)
 		require.EqualValues(t, exp.steps, succeeded, "run %d: counts consistent", id)

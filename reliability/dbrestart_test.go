@@ -43,7 +43,7 @@ func TestReliabilityDatabaseRestart(t *testing.T) {
 	ctx := context.Background()
 	cluster, db := privateCluster(t)
 	b := newBundle(t, db, cluster.DSN(), nil)
-	b.startEngine(t, engine.EngineOptions{StaleAfter: 3 * time.Second})
+	b.startEngine(t, engine.Config{StaleAfter: 3 * time.Second})
 	hub := store.NewHub(db, nil)
 	require.NoError(t, hub.Start(ctx))
 	t.Cleanup(hub.Stop)
@@ -110,7 +110,7 @@ func TestReliabilityDatabaseRestart(t *testing.T) {
 	for _, id := range ids {
 		r, err := store.GetRun(ctx, db.Pool, id)
 		require.NoError(t, err)
-		outcomes[deref(r.Outcome)+"/"+deref(r.ReasonCode)]++
+		outcomes[string(r.EndedAs())+"/"+r.Reason()]++
 		if r.Attempt > 1 {
 			resumed++
 		}

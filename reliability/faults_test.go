@@ -24,7 +24,7 @@ type faultCase struct {
 	runType string
 	cert    bool // the connection uses a certificate instead of a secret
 	inject  func(*graphsim.Tenant)
-	outcome string
+	outcome store.Outcome
 	reason  string
 	detail  string // a fragment the reason detail must contain
 	maxTime time.Duration
@@ -110,7 +110,7 @@ func TestReliabilityGraphFaultMatrix(t *testing.T) {
 	sim, err := graphsim.New(graphsim.Options{Seed: 21, Tenants: specs})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
-	e, err := engine.NewEngine(b.svc, engine.EngineOptions{Graph: sim.GraphConfig(), RetryBudget: faultRetryBudget,
+	e, err := engine.NewEngine(b.svc, engine.Config{Graph: sim.GraphConfig(), RetryBudget: faultRetryBudget,
 		HeartbeatInterval: 100 * time.Millisecond, StaleAfter: 10 * time.Second, MaxWorkers: 8})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(ctx))

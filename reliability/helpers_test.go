@@ -57,13 +57,13 @@ func setup(t *testing.T) *bundle {
 	return newBundle(t, db, dsn, nil)
 }
 
-func newBundle(t *testing.T, db *store.DB, dsn string, opts *engine.Options) *bundle {
+func newBundle(t *testing.T, db *store.DB, dsn string, opts *engine.ServiceOptions) *bundle {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	sealer, err := engine.NewSealer(key)
 	require.NoError(t, err)
-	o := engine.Options{}
+	o := engine.ServiceOptions{}
 	if opts != nil {
 		o = *opts
 	}
@@ -77,7 +77,7 @@ func newBundle(t *testing.T, db *store.DB, dsn string, opts *engine.Options) *bu
 
 func (b *bundle) keyHex() string { return hex.EncodeToString(b.key) }
 
-func (b *bundle) startEngine(t *testing.T, opts engine.EngineOptions) *engine.Engine {
+func (b *bundle) startEngine(t *testing.T, opts engine.Config) *engine.Engine {
 	t.Helper()
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = 100 * time.Millisecond

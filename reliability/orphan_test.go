@@ -25,7 +25,7 @@ func TestReliabilityOrphanedJobOfQueuedRun(t *testing.T) {
 	_, err = b.db.Pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
 		attempted_by = ARRAY['dead-engine'] WHERE id = $1`, *res.Run.RiverJobID)
 	require.NoError(t, err)
-	b.startEngine(t, engine.EngineOptions{StaleAfter: time.Second})
+	b.startEngine(t, engine.Config{StaleAfter: time.Second})
 	run := b.waitRun(t, res.Run.ID, completed, 20*time.Second)
 	require.Equal(t, store.OutcomeSucceeded, deref(run.Outcome))
 	require.Equal(t, 1, run.Attempt, "it never ran before")

@@ -7,19 +7,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 )
 
-func noopBackup(context.Context, *engine.RunContext) (engine.Result, error) {
-	return engine.Result{}, nil
+func noopBackup(context.Context, *run.RunContext) (run.Result, error) {
+	return run.Result{}, nil
 }
 
 // TestReliabilitySchedulesAcrossRestarts fires a per-second schedule in a DST zone from two engines
 // that are stopped and restarted in turn, with one outage of both: every fire time gets exactly one
 // run, none is missing while an engine ran, and the outage yields exactly one late catch-up run.
-// (engine/schedule_test.go covers two steady engines and the DST fire-time table.)
+// The engines share a fake clock, advanced a second at a time. (engine/schedule_test.go covers two
+// steady engines and the DST fire-time table.)
 func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -27,9 +30,13 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	tenant, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "sched", TenantGUID: "6e0c1a2b-0000-4000-8000-000000000001",
 		ClientID: "3f2a0000-0000-4000-8000-000000000002", ClientSecret: []byte("s")})
 	require.NoError(t, err)
-	opts := func(name string) engine.EngineOptions {
-		return engine.EngineOptions{Name: name, SchedulePollInterval: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
-			StaleAfter: time.Second, Executors: map[string]engine.Executor{engine.TypeBackupScheduled: noopBackup}}
+	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "every-second",
+		Cron: "* * * * * *", Timezone: "America/New_York"})
+	require.NoError(t, err)
+	clock := clockwork.NewFakeClockAt(sch.FireFrom)
+	opts := func(name string) engine.Config {
+		return engine.Config{Name: name, SchedulePollInterval: 300 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond,
+			StaleAfter: time.Second, Clock: clock, Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
 	}
 	start := func(name string) *engine.Engine {
 		e, err := engine.NewEngine(b.svc, opts(name))
@@ -37,13 +44,26 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 		require.NoError(t, e.Start(ctx))
 		return e
 	}
+	// tick advances the clock by a second and waits for that second's run. It advances only once
+	// both schedulers are idle (poll ticker and next one-shot job registered: two clock waiters
+	// each): gocron must not see the clock pass a job's time while it registers that job.
+	tick := func() {
+		waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, clock.BlockUntilContext(waitCtx, 4), "the schedulers did not re-arm")
+		clock.Advance(time.Second)
+		at := clock.Now().Truncate(time.Second)
+		require.Eventually(t, func() bool {
+			var n int
+			err := b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1 AND intended_fire_time = $2`,
+				sch.ID, at).Scan(&n)
+			return err == nil && n > 0
+		}, 10*time.Second, 5*time.Millisecond, "no run for fire time %s", at)
+	}
 	a, c := start("a"), start("b")
-	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "every-second",
-		Cron: "* * * * * *", Timezone: "America/New_York"})
-	require.NoError(t, err)
 	restarts := 0
 	for i := range pick(4, 12) {
-		time.Sleep(1500 * time.Millisecond)
+		tick()
 		if i%2 == 0 {
 			a.Stop()
 			a = start("a")
@@ -56,13 +76,14 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 	// An outage of every engine longer than the grace period, then both come back.
 	a.Stop()
 	c.Stop()
-	outage := time.Now()
-	time.Sleep(4 * time.Second)
+	outage := clock.Now()
+	clock.Advance(4 * time.Second)
 	a, c = start("a"), start("b")
-	time.Sleep(3 * time.Second)
+	for range 3 {
+		tick()
+	}
 	_, err = b.svc.PauseSchedule(ctx, b.admin, sch.Name)
 	require.NoError(t, err)
-	time.Sleep(time.Second)
 	a.Stop()
 	c.Stop()
 

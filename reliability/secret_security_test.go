@@ -61,7 +61,7 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 	require.ErrorIs(t, err, engine.ErrUndecryptable)
 
 	// An engine holding another key refuses the credential: the run is blocked, not sent garbage.
-	other.startEngine(t, engine.EngineOptions{})
+	other.startEngine(t, engine.Config{})
 	tenants, err := other.svc.ListTenants(ctx, other.admin)
 	require.NoError(t, err)
 	res, err := other.svc.Start(ctx, other.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: tenants[0].ID})
@@ -82,12 +82,12 @@ func TestSecuritySecretNeverLeaks(t *testing.T) {
 	var logs lockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setup(t)
-	b = newBundle(t, b.db, b.dsn, &engine.Options{Logger: logger})
+	b = newBundle(t, b.db, b.dsn, &engine.ServiceOptions{Logger: logger})
 	sim, err := graphsim.New(graphsim.Options{Seed: 99, Tenants: []graphsim.TenantSpec{{Groups: 30, PoliciesPerFamily: 1}, {Groups: 5}, {Groups: 5}}})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
-	b.startEngine(t, engine.EngineOptions{Graph: sim.GraphConfig(), Logger: logger, RetryBudget: 3 * time.Second})
+	b.startEngine(t, engine.Config{Graph: sim.GraphConfig(), Logger: logger, RetryBudget: 3 * time.Second})
 
 	sts := sim.Tenants()
 	var secrets []string

@@ -8,13 +8,35 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// EventKind says what a run event is: a step of the run's lifecycle (timeline), a line of its log,
+// or the result of one item it processed.
+type EventKind string
+
+// Event kinds.
+const (
+	EventTimeline EventKind = "timeline"
+	EventLog      EventKind = "log"
+	EventItem     EventKind = "item"
+)
+
+// Level is a run event's severity.
+type Level string
+
+// Event levels, least severe first.
+const (
+	LevelDebug Level = "debug"
+	LevelInfo  Level = "info"
+	LevelWarn  Level = "warn"
+	LevelError Level = "error"
+)
+
 // RunEvent is one line of a run's timeline or log.
 type RunEvent struct {
 	ID         int64          `json:"id"`
 	RunID      int64          `json:"run_id"`
 	At         time.Time      `json:"at"`
-	Kind       string         `json:"kind"`  // timeline, log, item
-	Level      string         `json:"level"` // debug, info, warn, error
+	Kind       EventKind      `json:"kind"`
+	Level      Level          `json:"level"`
 	Message    string         `json:"message"`
 	ReasonCode *string        `json:"reason_code"`
 	ItemRef    *string        `json:"item_ref"`
@@ -24,10 +46,10 @@ type RunEvent struct {
 // InsertRunEvent appends an event to a run.
 func InsertRunEvent(ctx context.Context, q Querier, e RunEvent) (RunEvent, error) {
 	if e.Kind == "" {
-		e.Kind = "log"
+		e.Kind = EventLog
 	}
 	if e.Level == "" {
-		e.Level = "info"
+		e.Level = LevelInfo
 	}
 	if e.Details == nil {
 		e.Details = map[string]any{}
@@ -45,8 +67,8 @@ func InsertRunEvent(ctx context.Context, q Querier, e RunEvent) (RunEvent, error
 type EventFilter struct {
 	RunID     int64
 	AfterID   int64
-	Kinds     []string
-	MinLevels []string // levels to include; nil means all
+	Kinds     []EventKind
+	MinLevels []Level // levels to include; nil means all
 	Search    string
 	Limit     int
 }
@@ -60,7 +82,7 @@ func ListRunEvents(ctx context.Context, q Querier, f EventFilter) ([]RunEvent, e
 	rows, err := q.Query(ctx, `SELECT id, run_id, at, kind, level, message, reason_code, item_ref, details FROM run_events
 		WHERE run_id = $1 AND id > $2 AND ($3::text[] IS NULL OR kind = ANY($3)) AND ($4::text[] IS NULL OR level = ANY($4))
 		AND ($5 = '' OR message ILIKE '%' || $5 || '%' OR coalesce(item_ref, '') ILIKE '%' || $5 || '%' OR coalesce(reason_code, '') ILIKE '%' || $5 || '%')
-		ORDER BY id LIMIT $6`, f.RunID, f.AfterID, f.Kinds, f.MinLevels, escapeLike(f.Search), limit)
+		ORDER BY id LIMIT $6`, f.RunID, f.AfterID, texts(f.Kinds), texts(f.MinLevels), escapeLike(f.Search), limit)
 	if err != nil {
 		return nil, fmt.Errorf("error listing events of run %d: %w", f.RunID, err)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 )
 
 // NotifyChannel is the one LISTEN/NOTIFY channel the database triggers publish on.
@@ -26,6 +29,19 @@ const (
 	KindReload NotificationKind = "reload"
 	// KindDisconnected means the hub lost its connection and is reconnecting; a KindReload follows.
 	KindDisconnected NotificationKind = "disconnected"
+)
+
+// Tables whose row changes the hub publishes (the notify triggers in migrations/): a KindChange
+// Notification's Table is one of them.
+const (
+	TableRuns         = "operation_runs"
+	TableRunEvents    = "run_events"
+	TableTenants      = "tenants"
+	TableConnections  = "provider_connections"
+	TableSchedules    = "backup_schedules"
+	TableBackupSets   = "backup_sets"
+	TableRestores     = "restores"
+	TableRestoreItems = "restore_items"
 )
 
 // Notification is one fan-out message. For KindChange the fields come from the trigger's payload.
@@ -52,10 +68,10 @@ type Hub struct {
 	db     *DB
 	logger *slog.Logger
 
+	lifecycle startstop.Base
+
 	mu         sync.Mutex
 	subs       map[*Subscription]struct{}
-	cancel     context.CancelFunc
-	done       chan struct{}
 	connected  atomic.Bool
 	listenPID  atomic.Uint32
 	reconnects atomic.Int64
@@ -79,39 +95,38 @@ func NewHub(db *DB, logger *slog.Logger) *Hub {
 }
 
 // Start begins listening in the background. It returns at once; the first connection is made by the
-// background loop, so a database that is down at start-up is retried like any other outage.
+// background loop, so a database that is down at start-up is retried like any other outage. The hub
+// listens until ctx ends or Stop is called (internal/startstop); then every subscription's channel
+// is closed, and Stop returns once it is.
 func (h *Hub) Start(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.cancel != nil {
-		return errors.New("hub already started")
+	ctx, stopped, err := h.lifecycle.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("hub %w", err)
 	}
-	ctx, h.cancel = context.WithCancel(ctx)
-	h.done = make(chan struct{})
-	go h.run(ctx)
-	go h.flushReloads(ctx)
+	go func() {
+		defer stopped()
+		var wg sync.WaitGroup
+		wg.Go(func() { h.run(ctx) })
+		wg.Go(func() { h.flushReloads(ctx) })
+		wg.Wait()
+		h.closeSubscriptions()
+	}()
 	return nil
 }
 
-// Stop stops listening and closes every subscription's channel. It tolerates never-started and
-// double-stop.
-func (h *Hub) Stop() {
+// Stop stops listening and returns once every subscription's channel is closed. It tolerates
+// never-started and double-stop.
+func (h *Hub) Stop() { h.lifecycle.Stop() }
+
+// closeSubscriptions closes every subscription's channel once the hub has stopped.
+func (h *Hub) closeSubscriptions() {
 	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel = nil
-	h.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-	h.mu.Lock()
+	defer h.mu.Unlock()
 	for s := range h.subs {
 		s.closed = true
 		close(s.c)
 		delete(h.subs, s)
 	}
-	h.mu.Unlock()
 }
 
 // Connected reports whether the LISTEN connection is up.
@@ -147,7 +162,6 @@ func (s *Subscription) Close() {
 }
 
 func (h *Hub) run(ctx context.Context) {
-	defer close(h.done)
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {

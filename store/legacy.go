@@ -26,7 +26,7 @@ type LegacyRun struct {
 	TenantID     *int64          `json:"tenant_id"`
 	TenantName   string          `json:"tenant_name,omitempty"`
 	Status       string          `json:"status"`
-	Outcome      *string         `json:"outcome"`
+	Outcome      *Outcome        `json:"outcome"`
 	LegacyReason string          `json:"legacy_reason"`
 	ReasonCode   *string         `json:"reason_code"`
 	ItemsTotal   *int64          `json:"items_total"`

@@ -10,17 +10,32 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Run statuses and outcomes (DESIGN §3).
-const (
-	StatusQueued    = "queued"
-	StatusRunning   = "running"
-	StatusCompleted = "completed"
+// Status is where a run is in its lifecycle (DESIGN §3): queued, then running, then completed.
+type Status string
 
-	OutcomeSucceeded          = "succeeded"
-	OutcomePartiallySucceeded = "partially_succeeded"
-	OutcomeFailed             = "failed"
-	OutcomeBlocked            = "blocked"
-	OutcomeCancelled          = "cancelled"
+// Run statuses.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusCompleted Status = "completed"
+)
+
+// Outcome is how a completed run ended (DESIGN §3).
+type Outcome string
+
+// Run outcomes.
+const (
+	OutcomeSucceeded          Outcome = "succeeded"
+	OutcomePartiallySucceeded Outcome = "partially_succeeded"
+	OutcomeFailed             Outcome = "failed"
+	OutcomeBlocked            Outcome = "blocked"
+	OutcomeCancelled          Outcome = "cancelled"
+)
+
+// Statuses and Outcomes list every run status and outcome, in lifecycle order.
+var (
+	Statuses = []Status{StatusQueued, StatusRunning, StatusCompleted}
+	Outcomes = []Outcome{OutcomeSucceeded, OutcomePartiallySucceeded, OutcomeFailed, OutcomeBlocked, OutcomeCancelled}
 )
 
 // Run is one operation run: the canonical record of an execution. JSON names match the columns.
@@ -30,8 +45,8 @@ type Run struct {
 	TenantID             *int64         `json:"tenant_id"`
 	ProviderConnectionID *int64         `json:"provider_connection_id"`
 	Type                 string         `json:"type"`
-	Status               string         `json:"status"`
-	Outcome              *string        `json:"outcome"`
+	Status               Status         `json:"status"`
+	Outcome              *Outcome       `json:"outcome"`
 	IdentityKey          *string        `json:"identity_key"`
 	InitiatorKind        string         `json:"initiator_kind"`
 	InitiatorUserID      *int64         `json:"initiator_user_id"`
@@ -74,6 +89,34 @@ type Counts struct {
 
 // Active reports whether the run is queued or running.
 func (r *Run) Active() bool { return r.Status != StatusCompleted }
+
+// EndedAs is how the run ended: its outcome, "" while it has none (queued or running).
+func (r *Run) EndedAs() Outcome {
+	if r.Outcome == nil {
+		return ""
+	}
+	return *r.Outcome
+}
+
+// Reason is the run's primary reason code, "" when it has none.
+func (r *Run) Reason() string {
+	if r.ReasonCode == nil {
+		return ""
+	}
+	return *r.ReasonCode
+}
+
+// Elapsed is how long the run ran, or has been running at now; 0 before it started.
+func (r *Run) Elapsed(now time.Time) time.Duration {
+	if r.StartedAt == nil {
+		return 0
+	}
+	end := now
+	if r.FinishedAt != nil {
+		end = *r.FinishedAt
+	}
+	return end.Sub(*r.StartedAt)
+}
 
 const runColumns = `r.id, r.workspace_id, r.tenant_id, r.provider_connection_id, r.type, r.status, r.outcome, r.identity_key,
 	r.initiator_kind, r.initiator_user_id, r.schedule_id, r.intended_fire_time, r.is_late, r.params, r.progress_processed,
@@ -188,8 +231,8 @@ type RunFilter struct {
 	Scopes     []RunScope
 	TenantID   int64
 	Types      []string // runs of these types only; nil means all
-	Statuses   []string
-	Outcomes   []string
+	Statuses   []Status
+	Outcomes   []Outcome
 	ReasonCode string
 	Search     string // substring of type, tenant name or reason code
 	BeforeID   int64
@@ -228,6 +271,16 @@ func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, e
 	return out, rows.Err()
 }
 
+// CountRunsWithStatus counts the runs of every workspace in one status: the queue depth the
+// metrics report on scrape.
+func CountRunsWithStatus(ctx context.Context, q Querier, status Status) (int64, error) {
+	var n int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = $1`, status).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting %s runs: %w", status, err)
+	}
+	return n, nil
+}
+
 // RunScope is one workspace and the run types visible in it (nil: all).
 type RunScope struct {
 	WorkspaceID int64
@@ -264,10 +317,10 @@ func (f RunFilter) where() (string, []any) {
 		add("r.type = ANY($?)", f.Types)
 	}
 	if len(f.Statuses) > 0 {
-		add("r.status = ANY($?)", f.Statuses)
+		add("r.status = ANY($?)", texts(f.Statuses))
 	}
 	if len(f.Outcomes) > 0 {
-		add("r.outcome = ANY($?)", f.Outcomes)
+		add("r.outcome = ANY($?)", texts(f.Outcomes))
 	}
 	if f.ReasonCode != "" {
 		add("r.reason_code = $?", f.ReasonCode)
@@ -331,7 +384,7 @@ func HeartbeatRun(ctx context.Context, q Querier, id int64) (*time.Time, error) 
 
 // Finish is how a run ends.
 type Finish struct {
-	Outcome      string
+	Outcome      Outcome
 	ReasonCode   *string
 	ReasonDetail *string
 	Progress     *Progress      // final progress and counts; nil keeps what was written
@@ -513,4 +566,17 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// texts turns a list of named string values (statuses, outcomes, event kinds) into the text[]
+// parameter PostgreSQL compares them with; nil stays nil (SQL NULL: no filter).
+func texts[S ~string](list []S) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
+	}
+	return out
 }

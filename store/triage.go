@@ -11,7 +11,7 @@ import (
 // ReasonGroup is a count of problem runs sharing a reason code.
 type ReasonGroup struct {
 	ReasonCode  string    `json:"reason_code"`
-	Outcome     string    `json:"outcome"`
+	Outcome     Outcome   `json:"outcome"`
 	Count       int64     `json:"count"`
 	Tenants     int64     `json:"tenants"`
 	LatestRunID int64     `json:"latest_run_id"`
@@ -21,7 +21,7 @@ type ReasonGroup struct {
 // ProblemRunsByReason groups failed, blocked and partially succeeded runs finished since `since` by
 // reason code, most frequent first.
 func ProblemRunsByReason(ctx context.Context, q Querier, f RunFilter, since time.Time) ([]ReasonGroup, error) {
-	f.Statuses, f.Outcomes = nil, []string{OutcomeFailed, OutcomeBlocked, OutcomePartiallySucceeded}
+	f.Statuses, f.Outcomes = nil, []Outcome{OutcomeFailed, OutcomeBlocked, OutcomePartiallySucceeded}
 	where, args := f.where()
 	args = append(args, since)
 	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT coalesce(r.reason_code, 'unknown'), r.outcome, count(*), count(DISTINCT r.tenant_id),
@@ -52,7 +52,7 @@ func StuckRuns(ctx context.Context, q Querier, f RunFilter, heartbeatAge, queued
 // HourlyCount is the number of runs finished in an hour with an outcome.
 type HourlyCount struct {
 	Hour    time.Time `json:"hour"`
-	Outcome string    `json:"outcome"`
+	Outcome Outcome   `json:"outcome"`
 	Count   int64     `json:"count"`
 }
 

@@ -206,7 +206,7 @@ func TestLiveFlow(t *testing.T) {
 	require.NoError(t, hub.Start(context.Background()))
 	t.Cleanup(hub.Stop)
 	require.Eventually(t, hub.Connected, 10*time.Second, 10*time.Millisecond)
-	e, err := engine.NewEngine(b.svc, engine.EngineOptions{HeartbeatInterval: 50 * time.Millisecond})
+	e, err := engine.NewEngine(b.svc, engine.Config{HeartbeatInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(context.Background()))
 	t.Cleanup(e.Stop)

@@ -30,7 +30,7 @@ func newBackups(env *Env, tenantID, scheduleID int64, title string) *backupsList
 	}
 	return newList(env, listSpec[store.BackupSet, struct{}]{
 		title:    title,
-		relevant: func(n store.Notification) bool { return n.Table == "backup_sets" },
+		relevant: func(n store.Notification) bool { return n.Table == store.TableBackupSets },
 		fetch: func(ctx context.Context, env *Env, _ listQuery[store.BackupSet]) ([]store.BackupSet, struct{}, error) {
 			rows, err := env.Svc.ListBackupSets(ctx, env.Actor, engine.BackupQuery{TenantID: tenantID, ScheduleID: scheduleID, Limit: 500})
 			return rows, struct{}{}, err
@@ -93,11 +93,11 @@ func previousSet(sets []store.BackupSet, i int) *store.BackupSet {
 func backupBadgeKey(b store.BackupSet) string {
 	switch b.Status {
 	case store.BackupComplete:
-		return store.OutcomeSucceeded
+		return string(store.OutcomeSucceeded)
 	case store.BackupFailed:
-		return store.OutcomeFailed
+		return string(store.OutcomeFailed)
 	}
-	return store.StatusRunning
+	return string(store.StatusRunning)
 }
 
 func humanSize(n int64) string {

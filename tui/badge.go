@@ -15,34 +15,34 @@ type badge struct {
 }
 
 var badges = map[string]badge{
-	store.StatusQueued:              {"◌", "queued", "muted"},
-	store.StatusRunning:             {"●", "running", "info"},
-	store.OutcomeSucceeded:          {"✔", "succeeded", "ok"},
-	store.OutcomePartiallySucceeded: {"◐", "partial", "warn"},
-	store.OutcomeFailed:             {"✖", "failed", "bad"},
-	store.OutcomeBlocked:            {"■", "blocked", "bad"},
-	store.OutcomeCancelled:          {"⊘", "cancelled", "muted"},
-	"connection:ok":                 {"✔", "connected", "ok"},
-	"connection:blocked":            {"■", "blocked", "bad"},
-	"connection:error":              {"✖", "error", "bad"},
-	"connection:unverified":         {"?", "unverified", "warn"},
-	"connection:verifying":          {"●", "verifying", "info"},
-	"connection:none":               {"-", "no connection", "warn"},
-	"cache:fresh":                   {"✔", "fresh", "ok"},
-	"cache:stale":                   {"⌛", "stale", "warn"},
-	"cache:never":                   {"-", "never synced", "warn"},
-	"legacy":                        {"≡", "legacy", "muted"},
-	"late":                          {"⏰", "late", "warn"},
-	"sensitive":                     {"⚠", "sensitive", "warn"},
-	"paused":                        {"⏸", "paused", "muted"},
+	string(store.StatusQueued):              {"◌", "queued", "muted"},
+	string(store.StatusRunning):             {"●", "running", "info"},
+	string(store.OutcomeSucceeded):          {"✔", "succeeded", "ok"},
+	string(store.OutcomePartiallySucceeded): {"◐", "partial", "warn"},
+	string(store.OutcomeFailed):             {"✖", "failed", "bad"},
+	string(store.OutcomeBlocked):            {"■", "blocked", "bad"},
+	string(store.OutcomeCancelled):          {"⊘", "cancelled", "muted"},
+	"connection:ok":                         {"✔", "connected", "ok"},
+	"connection:blocked":                    {"■", "blocked", "bad"},
+	"connection:error":                      {"✖", "error", "bad"},
+	"connection:unverified":                 {"?", "unverified", "warn"},
+	"connection:verifying":                  {"●", "verifying", "info"},
+	"connection:none":                       {"-", "no connection", "warn"},
+	"cache:fresh":                           {"✔", "fresh", "ok"},
+	"cache:stale":                           {"⌛", "stale", "warn"},
+	"cache:never":                           {"-", "never synced", "warn"},
+	"legacy":                                {"≡", "legacy", "muted"},
+	"late":                                  {"⏰", "late", "warn"},
+	"sensitive":                             {"⚠", "sensitive", "warn"},
+	"paused":                                {"⏸", "paused", "muted"},
 }
 
 // runBadgeKey is the badge key of a run: its outcome once completed, else its status.
 func runBadgeKey(r store.Run) string {
 	if r.Outcome != nil {
-		return *r.Outcome
+		return string(*r.Outcome)
 	}
-	return r.Status
+	return string(r.Status)
 }
 
 // Badge renders a badge by key; an unknown key renders as its own text, muted.

@@ -97,7 +97,7 @@ func BenchmarkDashboard(b *testing.B) {
 	require.NotEmpty(b, rows)
 	target := rows[0].ID
 	for i := range 60 {
-		status := []string{"queued", "running"}[i%2]
+		status := []store.Status{store.StatusQueued, store.StatusRunning}[i%2]
 		t0 := time.Now()
 		// Raw SQL on purpose: this is the change being timed, one statement as another process
 		// would write it (a fixture call would add its own reads to the measurement).
@@ -125,7 +125,7 @@ func BenchmarkDashboard(b *testing.B) {
 }
 
 // showsRun reports whether the operations screen holds the run in the given state.
-func showsRun(m *Model, id int64, status string, processed int64) bool {
+func showsRun(m *Model, id int64, status store.Status, processed int64) bool {
 	for _, r := range m.top().(*runs).rows {
 		if r.ID == id {
 			return r.Status == status && r.ProgressProcessed == processed

@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -30,10 +31,10 @@ func loadDirectorySide(ctx context.Context, env *Env, tenantID int64, syncType s
 	if err != nil {
 		return side, nil
 	}
-	side.canSync = env.Svc.Can(ctx, env.Actor, v.WorkspaceID, engine.CapDirectorySync)
+	side.canSync = env.Svc.Can(ctx, env.Actor, v.WorkspaceID, access.DirectorySync)
 	if syncType != "" {
 		active, _ := env.Svc.ListRuns(ctx, env.Actor, engine.RunQuery{TenantID: tenantID, Types: []string{syncType},
-			Statuses: []string{store.StatusQueued, store.StatusRunning}, Limit: 1})
+			Statuses: []store.Status{store.StatusQueued, store.StatusRunning}, Limit: 1})
 		side.running = len(active) > 0
 	}
 	return side, nil
@@ -42,7 +43,7 @@ func loadDirectorySide(ctx context.Context, env *Env, tenantID int64, syncType s
 // finishedSync reports whether n is a sync of typ for tenantID that stopped running: its collection
 // may have changed.
 func finishedSync(n store.Notification, tenantID int64, typ string) bool {
-	return n.Table == "operation_runs" && n.TenantID == tenantID && n.Type == typ && n.Status != store.StatusRunning
+	return n.Table == store.TableRuns && n.TenantID == tenantID && n.Type == typ && n.Status != string(store.StatusRunning)
 }
 
 // startRun starts an operation for a tenant and reports the result in the status line.

@@ -35,7 +35,7 @@ func setup(t testing.TB) *testBundle {
 	_, _ = rand.Read(key)
 	sealer, err := engine.NewSealer(key)
 	require.NoError(t, err)
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(context.Background(), "")
 	require.NoError(t, err)
@@ -76,9 +76,10 @@ func (b *testBundle) seed(t *testing.T) {
 	require.NoError(t, err)
 
 	type runSpec struct {
-		key, typ, tenant, outcome, reason, detail string
-		running                                   bool
-		age                                       time.Duration
+		key, typ, tenant, reason, detail string
+		outcome                          store.Outcome
+		running                          bool
+		age                              time.Duration
 	}
 	specs := []runSpec{
 		{key: "ok", typ: engine.TypeDirectoryGroupsSync, tenant: "contoso", outcome: store.OutcomeSucceeded, age: 50 * time.Minute},

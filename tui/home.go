@@ -45,8 +45,8 @@ func (s *home) Init() tea.Cmd   { return s.Reload() }
 func (s *home) Capturing() bool { return false }
 func (s *home) Relevant(n store.Notification) bool {
 	// Finished runs, connection changes and new runs change the picture; progress ticks do not.
-	return (n.Table == "operation_runs" && n.Status != store.StatusRunning) || n.Table == "provider_connections" || n.Table == "tenants" ||
-		(n.Table == "operation_runs" && n.Op == "insert")
+	return (n.Table == store.TableRuns && n.Status != string(store.StatusRunning)) || n.Table == store.TableConnections || n.Table == store.TableTenants ||
+		(n.Table == store.TableRuns && n.Op == "insert")
 }
 
 func (s *home) Reload() tea.Cmd {
@@ -128,7 +128,7 @@ func (s *home) layout() {
 		line(t.Dim.Render("  none"))
 	}
 	for _, g := range tr.Problems {
-		text := fmt.Sprintf("  %s %s  %s", s.env.Badge(g.Outcome), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
+		text := fmt.Sprintf("  %s %s  %s", s.env.Badge(string(g.Outcome)), fit(fmt.Sprintf("%4d×", g.Count), 6), fit(g.ReasonCode, 28))
 		text += t.Dim.Render(fmt.Sprintf(" %d tenant(s) · last #%d %s ago", g.Tenants, g.LatestRunID, ago(now, g.LatestAt)))
 		selectable(text, func() tea.Cmd { return navigate(newRunDetail(s.env, g.LatestRunID)) })
 		if info, known := reason.Lookup(reason.Code(g.ReasonCode)); known {

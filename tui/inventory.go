@@ -8,6 +8,7 @@ import (
 	"charm.land/bubbles/v2/key"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -23,7 +24,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 	return newList(env, listSpec[store.InventoryItem, []store.InventoryTypeCount]{
 		title: "Inventory of " + name,
 		relevant: func(n store.Notification) bool {
-			return n.Table == "operation_runs" && n.TenantID == tenantID && n.Type == engine.TypeInventorySync && n.Status == store.StatusCompleted
+			return n.Table == store.TableRuns && n.TenantID == tenantID && n.Type == engine.TypeInventorySync && n.Status == string(store.StatusCompleted)
 		},
 		fetch: func(ctx context.Context, env *Env, q listQuery[store.InventoryItem]) ([]store.InventoryItem, []store.InventoryTypeCount, error) {
 			rows, err := env.Svc.ListInventory(ctx, env.Actor, tenantID, engine.InventoryQuery{IncludeDeleted: q.deleted, Limit: 5000})
@@ -50,7 +51,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 				mod = it.LastModified.UTC().Format("2006-01-02")
 			}
 			pt := it.PolicyType
-			if pt == engine.PolicyTypeUnknown {
+			if pt == intune.PolicyTypeUnknown {
 				pt = env.Tone("warn", pt)
 			}
 			return []string{dashIfEmpty(it.DisplayName), pt, it.Family, mod, state}
@@ -63,7 +64,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 			types := 0
 			for _, c := range l.side {
 				live += c.Count
-				if c.PolicyType == engine.PolicyTypeUnknown {
+				if c.PolicyType == intune.PolicyTypeUnknown {
 					unknown += c.Count
 				}
 				if c.Count > 0 {

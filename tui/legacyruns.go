@@ -28,7 +28,7 @@ func newLegacyRuns(env *Env, tenantID int64, filter *filterField) *legacyList {
 		row: func(env *Env, _ time.Time, l store.LegacyRun) []string {
 			status := env.Badge("legacy") + " " + l.Status
 			if l.Outcome != nil {
-				status = env.Badge(*l.Outcome)
+				status = env.Badge(string(*l.Outcome))
 			}
 			why := dashIfEmpty(deref(l.ReasonCode))
 			if l.ReasonCode == nil && l.LegacyReason != "" {

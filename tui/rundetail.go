@@ -65,7 +65,7 @@ func (s *runDetail) Init() tea.Cmd { return s.Reload() }
 func (s *runDetail) Capturing() bool { return s.filter.typing || s.confirm.asking() }
 
 func (s *runDetail) Relevant(n store.Notification) bool {
-	return (n.Table == "operation_runs" && n.ID == s.runID) || (n.Table == "run_events" && n.RunID == s.runID)
+	return (n.Table == store.TableRuns && n.ID == s.runID) || (n.Table == store.TableRunEvents && n.RunID == s.runID)
 }
 
 func (s *runDetail) Reload() tea.Cmd {
@@ -294,10 +294,10 @@ func (s *runDetail) logLines() []string {
 		if e.ItemRef != nil {
 			msg = *e.ItemRef + ": " + msg
 		}
-		if filter != "" && !strings.Contains(strings.ToLower(msg+" "+e.Level+" "+deref(e.ReasonCode)), filter) {
+		if filter != "" && !strings.Contains(strings.ToLower(msg+" "+string(e.Level)+" "+deref(e.ReasonCode)), filter) {
 			continue
 		}
-		level := e.Level
+		level := string(e.Level)
 		switch level {
 		case "error":
 			level = t.Error.Render("error")

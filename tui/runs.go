@@ -89,7 +89,7 @@ func (s *runs) Init() tea.Cmd { return s.Reload() }
 func (s *runs) Capturing() bool { return s.filter.typing || s.confirm.asking() }
 
 func (s *runs) Relevant(n store.Notification) bool {
-	return n.Table == "operation_runs" && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
+	return n.Table == store.TableRuns && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
 }
 
 func (s *runs) Reload() tea.Cmd {

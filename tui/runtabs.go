@@ -14,18 +14,18 @@ import (
 type runTab struct {
 	name     string
 	label    string
-	statuses []string
-	outcomes []string
+	statuses []store.Status
+	outcomes []store.Outcome
 	countKey []string
 	legacy   bool // the read-only imported history, not operation runs
 }
 
 var runTabs = []runTab{
-	{name: "queued", label: "Queued", statuses: []string{store.StatusQueued}, countKey: []string{store.StatusQueued}},
-	{name: "running", label: "Running", statuses: []string{store.StatusRunning}, countKey: []string{store.StatusRunning}},
-	{name: "failed", label: "Failed", outcomes: []string{store.OutcomeFailed, store.OutcomePartiallySucceeded},
-		countKey: []string{store.OutcomeFailed, store.OutcomePartiallySucceeded}},
-	{name: "blocked", label: "Blocked", outcomes: []string{store.OutcomeBlocked}, countKey: []string{store.OutcomeBlocked}},
+	{name: "queued", label: "Queued", statuses: []store.Status{store.StatusQueued}, countKey: []string{string(store.StatusQueued)}},
+	{name: "running", label: "Running", statuses: []store.Status{store.StatusRunning}, countKey: []string{string(store.StatusRunning)}},
+	{name: "failed", label: "Failed", outcomes: []store.Outcome{store.OutcomeFailed, store.OutcomePartiallySucceeded},
+		countKey: []string{string(store.OutcomeFailed), string(store.OutcomePartiallySucceeded)}},
+	{name: "blocked", label: "Blocked", outcomes: []store.Outcome{store.OutcomeBlocked}, countKey: []string{string(store.OutcomeBlocked)}},
 	{name: "all", label: "All"},
 	{name: "legacy", label: "Legacy", legacy: true},
 }

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -27,14 +28,14 @@ func newSchedules(env *Env) *schedulesList {
 	return newList(env, listSpec[engine.ScheduleView, map[int64]bool]{
 		title: "Schedules",
 		relevant: func(n store.Notification) bool {
-			return n.Table == "backup_schedules" || (n.Table == "operation_runs" && n.Type == engine.TypeBackupScheduled)
+			return n.Table == store.TableSchedules || (n.Table == store.TableRuns && n.Type == engine.TypeBackupScheduled)
 		},
 		fetch: func(ctx context.Context, env *Env, _ listQuery[engine.ScheduleView]) ([]engine.ScheduleView, map[int64]bool, error) {
 			rows, err := env.Svc.ListSchedules(ctx, env.Actor, 0)
 			manage := map[int64]bool{}
 			for _, r := range rows {
 				if _, ok := manage[r.WorkspaceID]; !ok {
-					manage[r.WorkspaceID] = env.Svc.Can(ctx, env.Actor, r.WorkspaceID, engine.CapScheduleManage)
+					manage[r.WorkspaceID] = env.Svc.Can(ctx, env.Actor, r.WorkspaceID, access.ScheduleManage)
 				}
 			}
 			return rows, manage, err

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -41,7 +42,7 @@ type tenantDetail struct {
 	fetch    fetcher[tenantDetailData]
 	view     *engine.TenantView
 	last     []store.Run // latest run of each type
-	role     engine.Role // the actor's role in the tenant's workspace: which actions it may take
+	role     access.Role // the actor's role in the tenant's workspace: which actions it may take
 	cache    engine.DirectoryCache
 	err      error
 	table    table
@@ -51,7 +52,7 @@ type tenantDetail struct {
 type tenantDetailData struct {
 	view  engine.TenantView
 	runs  []store.Run
-	role  engine.Role
+	role  access.Role
 	cache engine.DirectoryCache
 }
 
@@ -100,12 +101,12 @@ func (s *tenantDetail) ShortHelp() []key.Binding {
 	if s.verificationActive() {
 		verify.SetEnabled(false) // replaced by "r refresh" while it runs
 	}
-	verify.SetEnabled(verify.Enabled() && s.role.Can(engine.CapProviderVerify))
+	verify.SetEnabled(verify.Enabled() && s.role.Can(access.ProviderVerify))
 	groups, roles, inv, backup := k.SyncGroups, k.SyncRoles, k.SyncInventory, k.Backup
-	groups.SetEnabled(s.role.Can(engine.CapDirectorySync))
-	roles.SetEnabled(s.role.Can(engine.CapDirectorySync))
-	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
-	backup.SetEnabled(s.role.Can(engine.CapBackupRun))
+	groups.SetEnabled(s.role.Can(access.DirectorySync))
+	roles.SetEnabled(s.role.Can(access.DirectorySync))
+	inv.SetEnabled(s.role.Can(access.InventorySync))
+	backup.SetEnabled(s.role.Can(access.BackupRun))
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
 	if s.verificationActive() {
@@ -157,7 +158,7 @@ func latestPerType(runs []store.Run) []store.Run {
 	return out
 }
 
-func (s *tenantDetail) start(typ string, need engine.Capability) tea.Cmd {
+func (s *tenantDetail) start(typ string, need access.Capability) tea.Cmd {
 	if !s.role.Can(need) {
 		return nil // not offered
 	}
@@ -175,15 +176,15 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if s.verificationActive() {
 			return s.Reload()
 		}
-		return s.start(engine.TypeProviderVerification, engine.CapProviderVerify)
+		return s.start(engine.TypeProviderVerification, access.ProviderVerify)
 	case key.Matches(msg, k.SyncGroups):
-		return s.start(engine.TypeDirectoryGroupsSync, engine.CapDirectorySync)
+		return s.start(engine.TypeDirectoryGroupsSync, access.DirectorySync)
 	case key.Matches(msg, k.SyncRoles):
-		return s.start(engine.TypeDirectoryRoleDefsSync, engine.CapDirectorySync)
+		return s.start(engine.TypeDirectoryRoleDefsSync, access.DirectorySync)
 	case key.Matches(msg, k.SyncInventory):
-		return s.start(engine.TypeInventorySync, engine.CapInventorySync)
+		return s.start(engine.TypeInventorySync, access.InventorySync)
 	case key.Matches(msg, k.Backup):
-		return s.start(engine.TypeBackupRun, engine.CapBackupRun)
+		return s.start(engine.TypeBackupRun, access.BackupRun)
 	case key.Matches(msg, k.Groups):
 		return navigate(newGroups(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Roles):
@@ -312,17 +313,17 @@ var tenantIntuneKeys = struct{ Inventory, Backups key.Binding }{
 // that views them.
 func (s *tenantDetail) intuneBindings() []key.Binding {
 	inv, bk := tenantIntuneKeys.Inventory, tenantIntuneKeys.Backups
-	inv.SetEnabled(s.role.Can(engine.CapInventorySync))
-	bk.SetEnabled(s.role.Can(engine.CapBackupRun))
+	inv.SetEnabled(s.role.Can(access.InventorySync))
+	bk.SetEnabled(s.role.Can(access.BackupRun))
 	return []key.Binding{inv, bk}
 }
 
 // intuneKey handles the keys into the tenant's Intune screens.
 func (s *tenantDetail) intuneKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
-	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.role.Can(engine.CapInventorySync):
+	case key.Matches(msg, tenantIntuneKeys.Inventory) && s.role.Can(access.InventorySync):
 		return navigate(newInventory(s.env, s.tenantID, s.name)), true
-	case key.Matches(msg, tenantIntuneKeys.Backups) && s.role.Can(engine.CapBackupRun):
+	case key.Matches(msg, tenantIntuneKeys.Backups) && s.role.Can(access.BackupRun):
 		return navigate(newBackups(s.env, s.tenantID, 0, "Backups of "+s.name)), true
 	}
 	return nil, false

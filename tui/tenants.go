@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -26,13 +27,13 @@ func newTenants(env *Env) *tenantsList {
 	return newList(env, listSpec[engine.TenantView, bool]{
 		title: "Tenants",
 		relevant: func(n store.Notification) bool {
-			return n.Table == "tenants" || n.Table == "provider_connections"
+			return n.Table == store.TableTenants || n.Table == store.TableConnections
 		},
 		fetch: func(ctx context.Context, env *Env, _ listQuery[engine.TenantView]) ([]engine.TenantView, bool, error) {
 			rows, err := env.Svc.ListTenants(ctx, env.Actor)
 			canAdd := false
 			if w, werr := env.Svc.ResolveWorkspace(ctx, env.Actor, ""); werr == nil {
-				canAdd = env.Svc.Can(ctx, env.Actor, w.ID, engine.CapTenantManage)
+				canAdd = env.Svc.Can(ctx, env.Actor, w.ID, access.TenantManage)
 			}
 			return rows, canAdd, err
 		},

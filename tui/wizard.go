@@ -98,7 +98,7 @@ func (s *wizard) Title() string   { return "Add tenant" }
 func (s *wizard) Init() tea.Cmd   { return nil }
 func (s *wizard) Capturing() bool { return s.step <= stepConnection }
 func (s *wizard) Relevant(n store.Notification) bool {
-	return n.Table == "operation_runs" && (n.ID == s.verifyID || (s.tenant != nil && n.TenantID == s.tenant.ID))
+	return n.Table == store.TableRuns && (n.ID == s.verifyID || (s.tenant != nil && n.TenantID == s.tenant.ID))
 }
 
 func (s *wizard) ShortHelp() []key.Binding {

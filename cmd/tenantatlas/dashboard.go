@@ -49,7 +49,7 @@ func (a *app) runDashboard(ctx context.Context, opts dashboardOptions) error {
 	var e *engine.Engine
 	if !opts.noEngine {
 		var err error
-		if e, err = a.startEngine(ctx, engine.EngineOptions{}); err != nil {
+		if e, err = a.startEngine(ctx, engine.Config{}); err != nil {
 			return err
 		}
 		defer e.Stop()

@@ -113,7 +113,7 @@ func (a *app) runDemo(ctx context.Context, keep, noDashboard bool) error {
 	if err := a.seedDemo(ctx, sim); err != nil {
 		return fmt.Errorf("seeding the demo: %w", err)
 	}
-	e, err := a.startEngine(ctx, engine.EngineOptions{RetryBudget: 2 * time.Minute})
+	e, err := a.startEngine(ctx, engine.Config{RetryBudget: 2 * time.Minute})
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	db, err := store.Open(ctx, dsn, store.Options{})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	svc, err := engine.NewService(db, engine.Options{})
+	svc, err := engine.NewService(db, engine.ServiceOptions{})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(ctx, "")
 	require.NoError(t, err)

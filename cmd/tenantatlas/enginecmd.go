@@ -27,7 +27,7 @@ and the others end failed with run_interrupted. No run is left "running".`,
 		Annotations: map[string]string{annotationLongRunning: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := a.startEngine(ctx, engine.EngineOptions{MaxWorkers: workers, ShutdownTimeout: shutdown})
+			e, err := a.startEngine(ctx, engine.Config{MaxWorkers: workers, ShutdownTimeout: shutdown})
 			if err != nil {
 				return err
 			}
@@ -44,7 +44,7 @@ and the others end failed with run_interrupted. No run is left "running".`,
 }
 
 // startEngine opens everything, starts an engine and the metrics endpoint.
-func (a *app) startEngine(ctx context.Context, opts engine.EngineOptions) (*engine.Engine, error) {
+func (a *app) startEngine(ctx context.Context, opts engine.Config) (*engine.Engine, error) {
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}

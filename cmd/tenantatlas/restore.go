@@ -169,7 +169,7 @@ func (a *app) restoreRunCommand() *cobra.Command {
 				"reason_detail": run.ReasonDetail, "created": true, "restore_id": view.ID, "mode": view.Mode, "items": view.Items}
 			if err := a.output(out, func(tw *tabwriter.Writer) {
 				row(tw, "ID", "TYPE", "TENANT", "STATUS", "REASON", "RESTORE")
-				row(tw, run.ID, run.Type, dash(run.TenantName), runState(run), dash(deref(run.ReasonCode)), view.ID)
+				row(tw, run.ID, run.Type, dash(run.TenantName), runState(run), dash(run.Reason()), view.ID)
 				if !wait {
 					return
 				}
@@ -181,8 +181,8 @@ func (a *app) restoreRunCommand() *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			if wait && deref(run.Outcome) != store.OutcomeSucceeded {
-				return &exitCodeError{code: exitError, msg: fmt.Sprintf("run %d ended %s%s", run.ID, deref(run.Outcome), reasonSuffix(run))}
+			if wait && run.EndedAs() != store.OutcomeSucceeded {
+				return &exitCodeError{code: exitError, msg: fmt.Sprintf("run %d ended %s%s", run.ID, run.EndedAs(), reasonSuffix(run))}
 			}
 			return nil
 		},

@@ -216,7 +216,7 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.metrics = engine.NewMetrics(a.db)
-	svc, err := engine.NewService(a.db, engine.Options{Logger: a.logger, Sealer: sealer, Metrics: a.metrics})
+	svc, err := engine.NewService(a.db, engine.ServiceOptions{Logger: a.logger, Sealer: sealer, Metrics: a.metrics})
 	if err != nil {
 		return err
 	}

@@ -43,14 +43,16 @@ func (a *app) runsListCommand() *cobra.Command {
 				}
 				q.Types = []string{typ}
 			}
-			switch status {
-			case "":
-			case store.StatusQueued, store.StatusRunning, store.StatusCompleted:
-				q.Statuses = []string{status}
-			case store.OutcomeSucceeded, store.OutcomePartiallySucceeded, store.OutcomeFailed, store.OutcomeBlocked, store.OutcomeCancelled:
-				q.Outcomes = []string{status}
-			default:
-				return usageErrorf("--status %q: expected queued, running, completed, succeeded, partially_succeeded, failed, blocked or cancelled", status)
+			if status != "" {
+				st, oc, err := engine.ParseRunState(status)
+				switch {
+				case err != nil:
+					return usageErrorf("--status %q: expected queued, running, completed, succeeded, partially_succeeded, failed, blocked or cancelled", status)
+				case st != "":
+					q.Statuses = []store.Status{st}
+				default:
+					q.Outcomes = []store.Outcome{oc}
+				}
 			}
 			if workspace != "" {
 				w, err := a.svc.ResolveWorkspace(cmd.Context(), a.actor, workspace)
@@ -73,7 +75,7 @@ func (a *app) runsListCommand() *cobra.Command {
 			return a.output(runs, func(tw *tabwriter.Writer) {
 				row(tw, "ID", "TYPE", "TENANT", "STATUS", "REASON", "CREATED", "DURATION")
 				for _, r := range runs {
-					row(tw, r.ID, r.Type, dash(r.TenantName), runState(r), dash(deref(r.ReasonCode)), r.CreatedAt.Local().Format("01-02 15:04:05"), runDuration(r))
+					row(tw, r.ID, r.Type, dash(r.TenantName), runState(r), dash(r.Reason()), r.CreatedAt.Local().Format("01-02 15:04:05"), runDuration(r))
 				}
 			})
 		},
@@ -233,8 +235,8 @@ func (a *app) startAndReport(ctx context.Context, req engine.StartRequest, works
 	if err := a.printStart(engine.StartResult{Run: run, Created: res.Created}); err != nil {
 		return err
 	}
-	if deref(run.Outcome) != store.OutcomeSucceeded {
-		return &exitCodeError{code: exitError, msg: fmt.Sprintf("run %d ended %s%s", run.ID, deref(run.Outcome), reasonSuffix(run))}
+	if run.EndedAs() != store.OutcomeSucceeded {
+		return &exitCodeError{code: exitError, msg: fmt.Sprintf("run %d ended %s%s", run.ID, run.EndedAs(), reasonSuffix(run))}
 	}
 	return nil
 }
@@ -244,7 +246,7 @@ func (a *app) printStart(res engine.StartResult) error {
 	out := map[string]any{"id": r.ID, "type": r.Type, "status": r.Status, "outcome": r.Outcome, "reason_code": r.ReasonCode, "created": res.Created}
 	return a.output(out, func(tw *tabwriter.Writer) {
 		row(tw, "ID", "TYPE", "TENANT", "STATUS", "REASON", "CREATED")
-		row(tw, r.ID, r.Type, dash(r.TenantName), runState(r), dash(deref(r.ReasonCode)), res.Created)
+		row(tw, r.ID, r.Type, dash(r.TenantName), runState(r), dash(r.Reason()), res.Created)
 	})
 }
 
@@ -447,23 +449,19 @@ func publicTypes() []string {
 
 func runState(r store.Run) string {
 	if r.Outcome != nil {
-		return *r.Outcome
+		return string(*r.Outcome)
 	}
 	if r.Status == store.StatusRunning && r.ProgressTotal != nil && *r.ProgressTotal > 0 {
 		return fmt.Sprintf("running %d%%", r.ProgressProcessed*100 / *r.ProgressTotal)
 	}
-	return r.Status
+	return string(r.Status)
 }
 
 func runDuration(r store.Run) string {
 	if r.StartedAt == nil {
 		return "-"
 	}
-	end := time.Now()
-	if r.FinishedAt != nil {
-		end = *r.FinishedAt
-	}
-	return end.Sub(*r.StartedAt).Round(100 * time.Millisecond).String()
+	return r.Elapsed(time.Now()).Round(100 * time.Millisecond).String()
 }
 
 func reasonSuffix(r store.Run) string {

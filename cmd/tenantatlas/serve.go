@@ -75,7 +75,7 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 	var e *engine.Engine
 	if !opts.noEngine {
 		var err error
-		if e, err = a.startEngine(ctx, engine.EngineOptions{}); err != nil {
+		if e, err = a.startEngine(ctx, engine.Config{}); err != nil {
 			return err
 		}
 		defer e.Stop()

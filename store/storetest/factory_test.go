@@ -272,7 +272,7 @@ func TestManyRunsAndGroups(t *testing.T) {
 	storetest.ManyRuns(ctx, t, db.Pool, &storetest.ManyRunsOpts{TenantIDs: []int64{a.ID, b.ID}, Count: 34})
 	runs, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{a.WorkspaceID}, Limit: 100})
 	require.NoError(t, err)
-	outcomes := map[string]int{}
+	outcomes := map[store.Outcome]int{}
 	tenants := map[int64]int{}
 	require.Len(t, runs, 34)
 	for _, r := range runs {
@@ -280,7 +280,7 @@ func TestManyRunsAndGroups(t *testing.T) {
 		outcomes[*r.Outcome]++
 		tenants[*r.TenantID]++
 	}
-	require.Equal(t, map[string]int{store.OutcomeFailed: 3, store.OutcomeBlocked: 2, store.OutcomeSucceeded: 29}, outcomes)
+	require.Equal(t, map[store.Outcome]int{store.OutcomeFailed: 3, store.OutcomeBlocked: 2, store.OutcomeSucceeded: 29}, outcomes)
 	require.Equal(t, map[int64]int{a.ID: 17, b.ID: 17}, tenants)
 
 	var enabled string

@@ -25,8 +25,8 @@ type RunOpts struct {
 
 	// Status defaults to "completed" when Outcome is set and to "queued" otherwise; a completed run
 	// without an Outcome succeeded.
-	Status       string
-	Outcome      string
+	Status       store.Status
+	Outcome      store.Outcome
 	ReasonCode   *string
 	ReasonDetail *string
 	Progress     *store.Progress
@@ -76,7 +76,7 @@ func UpdateRun(ctx context.Context, tb testing.TB, q store.Querier, id int64, op
 			outcome = store.OutcomeSucceeded
 		}
 		u.set("status", status)
-		u.set("outcome", nilIfEmpty(outcome))
+		u.set("outcome", nilIfEmpty(string(outcome)))
 		if status != store.StatusQueued {
 			u.setSQL("started_at", "coalesce(started_at, now())")
 			u.setSQL("attempt", "greatest(attempt, 1)")
@@ -129,10 +129,10 @@ func UpdateRun(ctx context.Context, tb testing.TB, q store.Querier, id int64, op
 
 // RunEventOpts are the options of RunEvent.
 type RunEventOpts struct {
-	RunID      int64  // required
-	Kind       string // default: "log"
-	Level      string // default: "info"
-	Message    string // default: unique "event N"
+	RunID      int64           // required
+	Kind       store.EventKind // default: "log"
+	Level      store.Level     // default: "info"
+	Message    string          // default: unique "event N"
 	ReasonCode *string
 	ItemRef    *string
 	Details    map[string]any

@@ -22,6 +22,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/tui"
 )
@@ -82,13 +83,10 @@ type Server struct {
 	hostKey gossh.Signer
 	slots   chan struct{} // one token per active session
 
-	mu     sync.Mutex
-	srv    *ssh.Server
-	ln     net.Listener
-	addr   net.Addr
-	base   context.Context // ends when the server stops: every session watches it
-	cancel context.CancelFunc
-	done   chan struct{}
+	lifecycle startstop.Base
+	mu        sync.Mutex
+	addr      net.Addr
+	base      context.Context // ends when the server stops: every session watches it
 }
 
 // New validates cfg and loads (or creates) the host key.
@@ -124,14 +122,15 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg, hostKey: key, slots: make(chan struct{}, cfg.MaxSessions)}, nil
 }
 
-// Start listens and serves in the background until Stop or until ctx ends. A listen error (address in
-// use, say) is returned at once.
+// Start listens and serves in the background until Stop or until ctx ends (internal/startstop). A
+// listen error (address in use, say) is returned at once.
 func (s *Server) Start(ctx context.Context) error {
+	ctx, stopped, err := s.lifecycle.StartInit(ctx)
+	if err != nil {
+		return fmt.Errorf("sshserve: server %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.srv != nil {
-		return errors.New("sshserve: server already started")
-	}
 	srv, err := wish.NewServer(
 		func(srv *ssh.Server) error { srv.AddHostKey(s.hostKey); return nil },
 		wish.WithPublicKeyAuth(acceptOfferedKey),
@@ -143,6 +142,7 @@ func (s *Server) Start(ctx context.Context) error {
 		wish.WithVersion("TenantAtlas"),
 	)
 	if err != nil {
+		stopped()
 		return fmt.Errorf("error configuring the SSH server: %w", err)
 	}
 	srv.Handler = s.handle
@@ -150,23 +150,26 @@ func (s *Server) Start(ctx context.Context) error {
 	srv.HandshakeTimeout = 30 * time.Second
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
+		stopped()
 		return fmt.Errorf("cannot listen for SSH on %s: %v (choose another address with --ssh-addr or TENANTATLAS_SSH_ADDR)", s.cfg.Addr, err)
 	}
-	s.srv, s.ln, s.addr, s.done = srv, ln, ln.Addr(), make(chan struct{})
-	s.base, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	go func(done chan struct{}) {
-		defer close(done)
+	base, endSessions := context.WithCancel(ctx)
+	s.addr, s.base = ln.Addr(), base
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
 			s.cfg.Logger.Error("SSH server stopped", "error", err)
 		}
-	}(s.done)
-	go func(done chan struct{}) {
+	}()
+	go func() {
+		defer stopped()
 		select {
 		case <-ctx.Done():
-			s.Stop()
-		case <-done:
+		case <-served:
 		}
-	}(s.done)
+		s.shutdown(srv, ln, endSessions, served)
+	}()
 	s.cfg.Logger.Info("serving SSH", "addr", s.addr.String(), "host_key", gossh.FingerprintSHA256(s.hostKey.PublicKey()),
 		"max_sessions", s.cfg.MaxSessions, "idle_timeout", s.cfg.IdleTimeout, "max_timeout", s.cfg.MaxTimeout)
 	return nil
@@ -188,19 +191,11 @@ func (s *Server) Sessions() int { return len(s.slots) }
 // Stop ends every session (dashboards quit and restore the client's terminal; commands see their
 // context end), waits up to five seconds for them, then closes all connections and the listener. It
 // returns once the server has stopped, whichever of several concurrent calls did the stopping.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	srv, ln, cancel, done := s.srv, s.ln, s.cancel, s.done
-	s.srv, s.ln, s.cancel = nil, nil, nil
-	s.mu.Unlock()
-	if done == nil {
-		return // never started
-	}
-	if srv == nil {
-		<-done // stopped, or another Stop is stopping it: return once it has
-		return
-	}
-	cancel()
+func (s *Server) Stop() { s.lifecycle.Stop() }
+
+// shutdown is Stop's work, once the server's context has ended (or Serve itself did).
+func (s *Server) shutdown(srv *ssh.Server, ln net.Listener, endSessions context.CancelFunc, served <-chan struct{}) {
+	endSessions()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(s.slots) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -208,7 +203,7 @@ func (s *Server) Stop() {
 	_ = srv.Close()
 	// Serve may not have registered the listener with srv yet, in which case Close missed it.
 	_ = ln.Close()
-	<-done
+	<-served
 }
 
 // handle serves one session: the session limit, then identity, then a dashboard or a command.

@@ -41,7 +41,7 @@ func setup(t testing.TB, cfg Config) *testBundle {
 	_, _ = rand.Read(key)
 	sealer, err := engine.NewSealer(key)
 	require.NoError(t, err)
-	svc, err := engine.NewService(db, engine.Options{Sealer: sealer})
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(ctx, "")
 	require.NoError(t, err)

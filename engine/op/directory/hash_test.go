@@ -1,12 +1,10 @@
-package engine_test
+package directory
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tenantatlas/tenantatlas/engine"
 )
 
 // TestGroupContentHash: the hash that decides whether a cached group is rewritten changes with every
@@ -39,12 +37,12 @@ func TestGroupContentHash(t *testing.T) {
 		{name: "created later", raw: strings.ReplaceAll(base, `03:04:05Z`, `03:04:06Z`)},
 		{name: "fields shifted between neighbours", raw: strings.ReplaceAll(base, `"displayName":"Sales","description":"d"`, `"displayName":"Salesd","description":""`)},
 	}
-	want, err := engine.DecodeGroup([]byte(base))
+	want, err := decodeGroup([]byte(base))
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := engine.DecodeGroup([]byte(tt.raw))
+			got, err := decodeGroup([]byte(tt.raw))
 			require.NoError(t, err)
 			if tt.same {
 				require.Equal(t, want.ContentHash, got.ContentHash)

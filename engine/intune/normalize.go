@@ -1,4 +1,4 @@
-package engine
+package intune
 
 import (
 	"bytes"
@@ -42,8 +42,8 @@ var topVolatileKeys = map[string]bool{
 // assignmentVolatileKeys are dropped from each assignment: ids derived from the policy id.
 var assignmentVolatileKeys = map[string]bool{"id": true, "sourceId": true}
 
-// decodeJSON parses JSON keeping numbers exact.
-func decodeJSON(raw []byte) (any, error) {
+// DecodeJSON parses JSON keeping numbers exact.
+func DecodeJSON(raw []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -53,8 +53,8 @@ func decodeJSON(raw []byte) (any, error) {
 	return v, nil
 }
 
-// stripVolatile removes volatile keys recursively (in place) and returns v.
-func stripVolatile(v any) any {
+// StripVolatile removes volatile keys recursively (in place) and returns v.
+func StripVolatile(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, val := range x {
@@ -63,33 +63,33 @@ func stripVolatile(v any) any {
 				delete(x, k)
 				continue
 			}
-			x[k] = stripVolatile(val)
+			x[k] = StripVolatile(val)
 		}
 	case []any:
 		for i := range x {
-			x[i] = stripVolatile(x[i])
+			x[i] = StripVolatile(x[i])
 		}
 	}
 	return v
 }
 
-// normalizeObject normalizes a policy object (map) in place.
-func normalizeObject(obj map[string]any) map[string]any {
+// NormalizeObject normalizes a policy object (map) in place.
+func NormalizeObject(obj map[string]any) map[string]any {
 	for k := range topVolatileKeys {
 		delete(obj, k)
 	}
-	stripVolatile(obj)
+	StripVolatile(obj)
 	return obj
 }
 
-// normalizeAssignments strips per-assignment ids and sorts by canonical JSON.
-func normalizeAssignments(list []any) []any {
+// NormalizeAssignments strips per-assignment ids and sorts by canonical JSON.
+func NormalizeAssignments(list []any) []any {
 	for _, a := range list {
 		if m, ok := a.(map[string]any); ok {
 			for k := range assignmentVolatileKeys {
 				delete(m, k)
 			}
-			stripVolatile(m)
+			StripVolatile(m)
 		}
 	}
 	sortByCanonical(list)
@@ -100,7 +100,7 @@ func normalizeAssignments(list []any) []any {
 func sortByCanonical(list []any) {
 	keys := make([]string, len(list))
 	for i, v := range list {
-		b, _ := canonicalJSON(v)
+		b, _ := CanonicalJSON(v)
 		keys[i] = string(b)
 	}
 	idx := make([]int, len(list))
@@ -115,8 +115,8 @@ func sortByCanonical(list []any) {
 	copy(list, sorted)
 }
 
-// canonicalJSON encodes v with sorted keys, no HTML escaping and no trailing newline.
-func canonicalJSON(v any) ([]byte, error) {
+// CanonicalJSON encodes v with sorted keys, no HTML escaping and no trailing newline.
+func CanonicalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -126,9 +126,9 @@ func canonicalJSON(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// hashCanonical returns the canonical JSON of v and its sha256 (hex).
-func hashCanonical(v any) ([]byte, string, error) {
-	b, err := canonicalJSON(v)
+// HashCanonical returns the canonical JSON of v and its sha256 (hex).
+func HashCanonical(v any) ([]byte, string, error) {
+	b, err := CanonicalJSON(v)
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,4 +1,4 @@
-package engine
+package intune
 
 import (
 	"strings"
@@ -50,7 +50,7 @@ var singleTypes = map[graph.Family]string{
 	graph.FamilyRoleScopeTags:                    "roleScopeTag",
 }
 
-// Classification is what classifyPolicy derives from an object.
+// Classification is what Classify derives from an object.
 type Classification struct {
 	PolicyType string
 	// IsDefault marks the built-in enrollment defaults: priority 0 and a {tenantId}_Default* or
@@ -58,9 +58,9 @@ type Classification struct {
 	IsDefault bool
 }
 
-// classifyPolicy classifies an object listed from family by its @odata.type (and, for enrollment
+// Classify classifies an object listed from family by its @odata.type (and, for enrollment
 // configurations, priority and id). An unrecognised type is PolicyTypeUnknown.
-func classifyPolicy(f graph.Family, obj map[string]any) Classification {
+func Classify(f graph.Family, obj map[string]any) Classification {
 	odataType, _ := obj["@odata.type"].(string)
 	short := strings.TrimPrefix(odataType, "#microsoft.graph.")
 	if odataType == "" || short == odataType && strings.Contains(odataType, ".") {

@@ -1,4 +1,4 @@
-package engine
+package run
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 // errStopProducing ends a producer whose consumer failed.
 var errStopProducing = errors.New("consumer stopped")
 
-// streamBatches overlaps reading Graph with writing PostgreSQL: produce runs in its own goroutine
+// StreamBatches overlaps reading Graph with writing PostgreSQL: produce runs in its own goroutine
 // and emits items, which are grouped into batches of size; consume receives each batch in the
 // calling goroutine (so a transaction stays on one goroutine). At most two batches wait between the
 // two, which keeps memory flat. The first error of either side ends both.
-func streamBatches[T any](ctx context.Context, size int, produce func(emit func(T) error) error, consume func([]T) error) error {
+func StreamBatches[T any](ctx context.Context, size int, produce func(emit func(T) error) error, consume func([]T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []T, 2)

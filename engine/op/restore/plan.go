@@ -1,15 +1,16 @@
-package engine
+package restore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -113,20 +114,6 @@ type itemPlan struct {
 	desired          map[string]any // normalized object that will be written (for the diff)
 }
 
-// decodePayload parses a stored backup payload, keeping numbers exact.
-func decodePayload(raw json.RawMessage) (BackupPayload, error) {
-	var p BackupPayload
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("error decoding backup payload: %w", err)
-	}
-	if p.Object == nil {
-		p.Object = map[string]any{}
-	}
-	return p, nil
-}
-
 // restoreResolver maps groups, filters and scope tags into the target tenant from the database:
 // the target's cached groups (directory_groups.sync) and its inventory of filters and scope tags.
 type restoreResolver struct {
@@ -158,7 +145,7 @@ func newInventoryIndex(items []store.InventoryItem) inventoryIndex {
 }
 
 // newRestoreResolver loads what mapping the payloads needs from the target's caches.
-func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, targetTenantID int64, payloads []BackupPayload) (*restoreResolver, error) {
+func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, targetTenantID int64, payloads []intune.Payload) (*restoreResolver, error) {
 	r := &restoreResolver{sameTenant: sourceTenantID == targetTenantID, defaults: map[string]string{}}
 	var ids, names []string
 	for _, p := range payloads {
@@ -263,8 +250,10 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 }
 
 // planItem works out how one item is restored into the target. It reads nothing from Graph: the
-// run adds what its pre-flight GET finds.
-func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
+// run adds what its pre-flight GET finds. It runs in phases, each a method below: the target
+// object, the write body, its scope tags, the family's own rules, the assignments, and the desired
+// state the preview diffs against.
+func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
 	f := graph.Family(it.Family)
 	fi, ok := graph.FamilyOf(f)
 	if !ok || fi.Service != graph.ServiceIntune {
@@ -274,11 +263,27 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	if err != nil {
 		return nil, err
 	}
-	if hasSecretReference(p.Object) {
+	if intune.HasSecretReference(p.Object) {
 		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
 	}
 	plan := &itemPlan{family: f, fi: fi, contracts: cs, isDefault: it.IsDefault}
-	name := displayNameOf(fi, p.Object)
+	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
+	plan.body = writeBody(p.Object, fi, plan.targetName)
+	plan.mapScopeTags(p, r)
+	if rule := familyRules[f]; rule != nil {
+		if err := rule(plan, it, p); err != nil {
+			return nil, err
+		}
+	}
+	plan.mapAssignments(it, p, r)
+	plan.desired = plan.desiredState()
+	return plan, nil
+}
+
+// chooseTarget decides what the write does: an enrollment default is always updated in place, an
+// overwrite updates the backed-up object, anything else is created as a copy with the suffix.
+func (plan *itemPlan) chooseTarget(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID string, r *restoreResolver) {
+	name := intune.DisplayName(plan.fi, p.Object)
 	if name == "" {
 		name = it.DisplayName
 	}
@@ -296,164 +301,219 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	default:
 		plan.action, plan.targetName = store.RestoreActionCreate, name+suffix
 	}
+}
 
-	body := map[string]any{}
-	for k, v := range p.Object {
-		body[k] = v
+// writeBody is the backed-up object as a write body: read-only and volatile properties stripped,
+// null secret references dropped, the name set to targetName.
+func writeBody(object map[string]any, fi graph.FamilyInfo, targetName string) map[string]any {
+	body := maps.Clone(object)
+	if body == nil {
+		body = map[string]any{}
 	}
 	for _, k := range readOnlyWriteKeys {
 		delete(body, k)
 	}
-	stripVolatile(body)
+	intune.StripVolatile(body)
 	stripNilSecretReferences(body)
-	body[fi.NameProperty] = plan.targetName
+	body[fi.NameProperty] = targetName
+	return body
+}
 
-	// Scope tags, mapped by name (§B.4); an explicit list is always sent.
-	if tags, ok := p.Object["roleScopeTagIds"].([]any); ok && f != graph.FamilyRoleScopeTags {
-		mapped := []any{}
-		for _, t := range tags {
-			id := fmt.Sprint(t)
-			srcName := ""
-			if p.References != nil {
-				srcName = p.References.ScopeTags[id]
-			}
-			var e MappingEntry
-			if id == "0" {
-				if srcName == "" {
-					srcName = "Default" // the built-in tag every tenant has
-				}
-				e = MappingEntry{Kind: MappingScopeTag, SourceID: id, SourceName: srcName, TargetID: "0", TargetName: srcName, By: "id", Status: MappingResolved}
-			} else {
-				e = r.fromIndex(r.scopeTags, MappingScopeTag, id, srcName, true)
-			}
-			plan.mapping = append(plan.mapping, e)
-			if e.Status == MappingResolved {
-				if !slices.Contains(mapped, any(e.TargetID)) {
-					mapped = append(mapped, e.TargetID)
-				}
-			} else {
-				plan.unresolved++
-			}
-		}
-		if len(mapped) == 0 && len(tags) > 0 {
-			mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (§B.4)
-		}
-		body["roleScopeTagIds"] = mapped
+// mapScopeTags maps the body's scope tags by name (§B.4); an explicit list is always sent.
+func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
+	tags, ok := p.Object["roleScopeTagIds"].([]any)
+	if !ok || plan.family == graph.FamilyRoleScopeTags {
+		return
 	}
-
-	switch f {
-	case graph.FamilyConfigurationPolicies, graph.FamilyCompliancePolicies:
-		settings := cleanChildren(p.Settings)
-		if settings == nil {
-			settings = []any{}
+	mapped := []any{}
+	for _, t := range tags {
+		id := fmt.Sprint(t)
+		srcName := ""
+		if p.References != nil {
+			srcName = p.References.ScopeTags[id]
 		}
-		body["settings"] = settings
-	case graph.FamilyDeviceCompliancePolicies:
-		rules := cleanChildren(p.ScheduledActions)
-		if len(rules) == 0 {
-			// Create requires a rule and GET may omit it: Intune's default is block at once (§B.2).
-			rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
-				map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
-		}
-		if plan.action == store.RestoreActionCreate {
-			body["scheduledActionsForRule"] = rules
+		var e MappingEntry
+		if id == "0" {
+			if srcName == "" {
+				srcName = "Default" // the built-in tag every tenant has
+			}
+			e = MappingEntry{Kind: MappingScopeTag, SourceID: id, SourceName: srcName, TargetID: "0", TargetName: srcName, By: "id", Status: MappingResolved}
 		} else {
-			delete(body, "scheduledActionsForRule")
-			plan.scheduledActions = rules
+			e = r.fromIndex(r.scopeTags, MappingScopeTag, id, srcName, true)
 		}
-	case graph.FamilyGroupPolicyConfigurations:
-		shell := map[string]any{}
-		for _, k := range []string{"@odata.type", "displayName", "description", "roleScopeTagIds"} {
-			if v, ok := body[k]; ok {
-				shell[k] = v
+		plan.mapping = append(plan.mapping, e)
+		if e.Status == MappingResolved {
+			if !slices.Contains(mapped, any(e.TargetID)) {
+				mapped = append(mapped, e.TargetID)
 			}
-		}
-		body = shell
-		plan.definitionValues = p.DefinitionValues
-	case graph.FamilyDeviceEnrollmentConfigurations:
-		if prio, ok := body["priority"]; ok && !it.IsDefault {
-			if n, err := json.Number(fmt.Sprint(prio)).Int64(); err == nil && n > 0 {
-				plan.priority = n
-			}
-		}
-		delete(body, "priority")
-		delete(body, "windowsMobileRestriction")
-	case graph.FamilyIntents:
-		templateID, _ := body["templateId"].(string)
-		delete(body, "templateId")
-		if plan.action == store.RestoreActionCreate {
-			if templateID == "" {
-				return nil, fmt.Errorf("the intent has no templateId to create it from")
-			}
-			plan.createArgs = []string{templateID}
-		}
-		plan.notes = append(plan.notes, "legacy intent: only its name, description and scope tags are restored")
-	}
-	plan.body = body
-
-	// Assignments: direct ones only, target + the four target properties, ids re-mapped (§A.6, §B.4).
-	if cs.assign != "" && fi.HasAssignments && !it.IsDefault {
-		out := []any{}
-		fromPolicySets := 0
-		for _, a := range p.Assignments {
-			m := asMap(a)
-			if src, _ := m["source"].(string); src != "" && src != "direct" {
-				fromPolicySets++
-				continue
-			}
-			target := asMap(m["target"])
-			next := map[string]any{}
-			for _, k := range assignmentTargetKeys {
-				if v, ok := target[k]; ok {
-					next[k] = v
-				}
-			}
-			if g, _ := target["groupId"].(string); g != "" {
-				srcName := ""
-				if p.References != nil {
-					srcName = p.References.Groups[g]
-				}
-				e := r.group(g, srcName)
-				e.Role = "include"
-				if strings.Contains(fmt.Sprint(target["@odata.type"]), "exclusion") {
-					e.Role = "exclude"
-				}
-				plan.mapping = append(plan.mapping, e)
-				if e.Status == MappingResolved {
-					next["groupId"] = e.TargetID
-				} else {
-					plan.unresolved++
-				}
-			}
-			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != noFilterID {
-				srcName := ""
-				if p.References != nil {
-					srcName = p.References.Filters[fid]
-				}
-				e := r.fromIndex(r.filters, MappingFilter, fid, srcName, false)
-				e.Role, _ = target["deviceAndAppManagementAssignmentFilterType"].(string)
-				plan.mapping = append(plan.mapping, e)
-				if e.Status == MappingResolved {
-					next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
-				} else {
-					plan.unresolved++
-				}
-			}
-			out = append(out, map[string]any{"target": next})
-		}
-		if fromPolicySets > 0 {
-			plan.notes = append(plan.notes, fmt.Sprintf("%d assignment(s) from policy sets left to their policy sets", fromPolicySets))
-		}
-		// A copy with nothing to assign needs no call; an overwrite sends the full set, even empty.
-		plan.assign = len(out) > 0 || plan.action == store.RestoreActionUpdate
-		plan.assignments = out
-		if plan.unresolved > 0 {
-			plan.assign = false
+		} else {
+			plan.unresolved++
 		}
 	}
+	if len(mapped) == 0 && len(tags) > 0 {
+		mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (§B.4)
+	}
+	plan.body["roleScopeTagIds"] = mapped
+}
 
+// familyRule adjusts a plan to what its family's writes require (reference/graph.md §B).
+type familyRule func(plan *itemPlan, it store.RestoreItem, p intune.Payload) error
+
+// familyRules are the families whose restore differs from "write the object, then assign it".
+var familyRules = map[graph.Family]familyRule{
+	graph.FamilyConfigurationPolicies:          withSettings,
+	graph.FamilyCompliancePolicies:             withSettings,
+	graph.FamilyDeviceCompliancePolicies:       withScheduledActions,
+	graph.FamilyGroupPolicyConfigurations:      asShellWithDefinitionValues,
+	graph.FamilyDeviceEnrollmentConfigurations: withPriorityApart,
+	graph.FamilyIntents:                        asIntentShell,
+}
+
+// withSettings sends a settings catalog policy's settings with the object (create and PUT).
+func withSettings(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
+	settings := cleanChildren(p.Settings)
+	if settings == nil {
+		settings = []any{}
+	}
+	plan.body["settings"] = settings
+	return nil
+}
+
+// withScheduledActions sends a classic compliance policy's rules with a create, or through
+// scheduleActionsForRules after an update.
+func withScheduledActions(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
+	rules := cleanChildren(p.ScheduledActions)
+	if len(rules) == 0 {
+		// Create requires a rule and GET may omit it: Intune's default is block at once (§B.2).
+		rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
+			map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
+	}
+	if plan.action == store.RestoreActionCreate {
+		plan.body["scheduledActionsForRule"] = rules
+	} else {
+		delete(plan.body, "scheduledActionsForRule")
+		plan.scheduledActions = rules
+	}
+	return nil
+}
+
+// asShellWithDefinitionValues writes an administrative template as a shell, its definition values
+// through updateDefinitionValues afterwards.
+func asShellWithDefinitionValues(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
+	shell := map[string]any{}
+	for _, k := range []string{"@odata.type", "displayName", "description", "roleScopeTagIds"} {
+		if v, ok := plan.body[k]; ok {
+			shell[k] = v
+		}
+	}
+	plan.body = shell
+	plan.definitionValues = p.DefinitionValues
+	return nil
+}
+
+// withPriorityApart sets an enrollment configuration's priority with setPriority after the write
+// (never for a default), and drops what the write refuses.
+func withPriorityApart(plan *itemPlan, it store.RestoreItem, _ intune.Payload) error {
+	if prio, ok := plan.body["priority"]; ok && !it.IsDefault {
+		if n, err := json.Number(fmt.Sprint(prio)).Int64(); err == nil && n > 0 {
+			plan.priority = n
+		}
+	}
+	delete(plan.body, "priority")
+	delete(plan.body, "windowsMobileRestriction")
+	return nil
+}
+
+// asIntentShell restores a legacy intent's name, description and scope tags only; a copy is
+// created from its template.
+func asIntentShell(plan *itemPlan, _ store.RestoreItem, _ intune.Payload) error {
+	templateID, _ := plan.body["templateId"].(string)
+	delete(plan.body, "templateId")
+	if plan.action == store.RestoreActionCreate {
+		if templateID == "" {
+			return fmt.Errorf("the intent has no templateId to create it from")
+		}
+		plan.createArgs = []string{templateID}
+	}
+	plan.notes = append(plan.notes, "legacy intent: only its name, description and scope tags are restored")
+	return nil
+}
+
+// mapAssignments re-maps the direct assignments: target + the four target properties, group and
+// filter ids mapped into the target (§A.6, §B.4). Any unresolved reference cancels the assign call.
+func (plan *itemPlan) mapAssignments(it store.RestoreItem, p intune.Payload, r *restoreResolver) {
+	if plan.contracts.assign == "" || !plan.fi.HasAssignments || it.IsDefault {
+		return
+	}
+	out := []any{}
+	fromPolicySets := 0
+	for _, a := range p.Assignments {
+		m := asMap(a)
+		if src, _ := m["source"].(string); src != "" && src != "direct" {
+			fromPolicySets++
+			continue
+		}
+		out = append(out, map[string]any{"target": plan.mapTarget(asMap(m["target"]), p.References, r)})
+	}
+	if fromPolicySets > 0 {
+		plan.notes = append(plan.notes, fmt.Sprintf("%d assignment(s) from policy sets left to their policy sets", fromPolicySets))
+	}
+	// A copy with nothing to assign needs no call; an overwrite sends the full set, even empty.
+	plan.assign = len(out) > 0 || plan.action == store.RestoreActionUpdate
+	plan.assignments = out
+	if plan.unresolved > 0 {
+		plan.assign = false
+	}
+}
+
+// mapTarget is one assignment target with its group and filter mapped, recording both in the plan's
+// mapping report.
+func (plan *itemPlan) mapTarget(target map[string]any, refs *intune.References, r *restoreResolver) map[string]any {
+	next := map[string]any{}
+	for _, k := range assignmentTargetKeys {
+		if v, ok := target[k]; ok {
+			next[k] = v
+		}
+	}
+	if g, _ := target["groupId"].(string); g != "" {
+		srcName := ""
+		if refs != nil {
+			srcName = refs.Groups[g]
+		}
+		e := r.group(g, srcName)
+		e.Role = "include"
+		if strings.Contains(fmt.Sprint(target["@odata.type"]), "exclusion") {
+			e.Role = "exclude"
+		}
+		plan.mapping = append(plan.mapping, e)
+		if e.Status == MappingResolved {
+			next["groupId"] = e.TargetID
+		} else {
+			plan.unresolved++
+		}
+	}
+	if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != intune.NoFilterID {
+		srcName := ""
+		if refs != nil {
+			srcName = refs.Filters[fid]
+		}
+		e := r.fromIndex(r.filters, MappingFilter, fid, srcName, false)
+		e.Role, _ = target["deviceAndAppManagementAssignmentFilterType"].(string)
+		plan.mapping = append(plan.mapping, e)
+		if e.Status == MappingResolved {
+			next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+		} else {
+			plan.unresolved++
+		}
+	}
+	return next
+}
+
+// desiredState is the normalized object the write leaves (sub-collections aside, the priority
+// included), which the preview and the run's summary diff against the current object.
+func (plan *itemPlan) desiredState() map[string]any {
 	desired := map[string]any{}
-	for k, v := range body {
+	for k, v := range plan.body {
 		if k != "settings" && k != "scheduledActionsForRule" {
 			desired[k] = v
 		}
@@ -461,8 +521,7 @@ func planItem(it store.RestoreItem, p BackupPayload, mode, suffix, targetGUID st
 	if plan.priority > 0 {
 		desired["priority"] = json.Number(fmt.Sprint(plan.priority))
 	}
-	plan.desired = normalizeObject(desired)
-	return plan, nil
+	return intune.NormalizeObject(desired)
 }
 
 // cleanChildren strips ids and volatile keys from sub-collection items (settings, rules).
@@ -515,29 +574,6 @@ func stripNilSecretReferences(v any) {
 	}
 }
 
-// hasSecretReference reports a non-null secretReferenceValueId anywhere: an encrypted value whose
-// plaintext the backup could not read.
-func hasSecretReference(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			if k == "secretReferenceValueId" && val != nil && val != "" {
-				return true
-			}
-			if hasSecretReference(val) {
-				return true
-			}
-		}
-	case []any:
-		for _, val := range x {
-			if hasSecretReference(val) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // definitionValuesBody turns backed-up ADMX definition values into an updateDefinitionValues body
 // ("added", binding definitions and presentations by id), deleting deleteIDs first.
 func definitionValuesBody(graphURL string, values []any, deleteIDs []string) map[string]any {
@@ -586,7 +622,7 @@ func anyList(v any) []any {
 // objectDiff is the field-level diff between the current object (nil: none) and the desired one.
 // A PATCH changes only the properties it sends, so the current object is compared on those only;
 // a PUT replaces the object, so every writable property counts.
-func objectDiff(current, desired map[string]any, put, sensitive bool) ([]FieldChange, bool) {
+func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.FieldChange, bool) {
 	cur := map[string]any{}
 	for k, v := range current {
 		_, sent := desired[k]
@@ -595,9 +631,9 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]FieldCh
 		}
 	}
 	current = cur
-	a, _ := canonicalJSON(current)
-	b, _ := canonicalJSON(desired)
-	return fieldDiff(a, b, sensitive)
+	a, _ := intune.CanonicalJSON(current)
+	b, _ := intune.CanonicalJSON(desired)
+	return intune.FieldDiff(a, b, sensitive)
 }
 
 // restoreOrder sorts items as their dependencies need (§B.4): scope tags, filters, then the

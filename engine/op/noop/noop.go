@@ -1,4 +1,6 @@
-package engine
+// Package noop is the hidden system.noop operation: a configurable run that exercises the lifecycle
+// (progress, cancellation, failure, blocking) without touching Graph.
+package noop
 
 import (
 	"context"
@@ -7,11 +9,12 @@ import (
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// runNoop exercises the lifecycle: params duration ("2s"), steps (10), fail and blocked ("true").
-func runNoop(ctx context.Context, rc *RunContext) (Result, error) {
+// Run exercises the lifecycle: params duration ("2s"), steps (10), fail and blocked ("true").
+func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	duration, _ := time.ParseDuration(paramString(rc.Run.Params, "duration"))
 	steps, _ := strconv.Atoi(paramString(rc.Run.Params, "steps"))
 	if steps <= 0 {
@@ -21,21 +24,21 @@ func runNoop(ctx context.Context, rc *RunContext) (Result, error) {
 	for i := int(rc.Progress().Processed); i < steps; i++ {
 		select {
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return run.Result{}, ctx.Err()
 		case <-time.After(duration / time.Duration(steps)):
 		}
 		rc.Update(ctx, func(p *store.Progress) { p.Processed++; p.Succeeded++ })
 		if i == steps/2 {
-			rc.Logf(ctx, "info", "half way: %d of %d steps", i+1, steps)
+			rc.Logf(ctx, store.LevelInfo, "half way: %d of %d steps", i+1, steps)
 		}
 	}
 	switch {
 	case paramString(rc.Run.Params, "blocked") == "true":
-		return Result{}, Failure(reason.ProviderPermissionDenied, "the app lacks DeviceManagementConfiguration.Read.All (requested by the no-op)")
+		return run.Result{}, run.Failure(reason.ProviderPermissionDenied, "the app lacks DeviceManagementConfiguration.Read.All (requested by the no-op)")
 	case paramString(rc.Run.Params, "fail") == "true":
-		return Result{}, Failure(reason.InternalError, "failed on request (fail=true)")
+		return run.Result{}, run.Failure(reason.InternalError, "failed on request (fail=true)")
 	}
-	return Result{Data: map[string]any{"steps": steps}}, nil
+	return run.Result{Data: map[string]any{"steps": steps}}, nil
 }
 
 func paramString(params map[string]any, key string) string {

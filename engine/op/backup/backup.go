@@ -1,4 +1,6 @@
-package engine
+// Package backup is the backup operation (backup_schedule.run and backup_schedule.scheduled): a
+// snapshot of a tenant's Intune families into a backup set, with retention for scheduled runs.
+package backup
 
 import (
 	"context"
@@ -11,64 +13,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
 // backupChunk is how many objects are fetched (through $batch) and written per transaction.
 const backupChunk = 100
-
-// noFilterID is the assignment filter id Graph uses for "no filter".
-const noFilterID = "00000000-0000-0000-0000-000000000000"
-
-// BackupPayload is what a backup item holds: the normalized object, its expanded children, its
-// assignments and the names of what the assignments and scope tags reference (reference/graph.md
-// §A.4, §A.6, §B.4). Sub-collections are always read to the end.
-type BackupPayload struct {
-	Object           map[string]any `json:"object"`
-	Settings         []any          `json:"settings,omitempty"`
-	ScheduledActions []any          `json:"scheduledActionsForRule,omitempty"`
-	DefinitionValues []any          `json:"definitionValues,omitempty"`
-	Assignments      []any          `json:"assignments,omitempty"`
-	References       *References    `json:"references,omitempty"`
-}
-
-// References names the groups, filters and scope tags a payload refers to, by id.
-type References struct {
-	Groups    map[string]string `json:"groups,omitempty"`
-	Filters   map[string]string `json:"filters,omitempty"`
-	ScopeTags map[string]string `json:"scopeTags,omitempty"`
-}
-
-// ParseFamilies validates a list of Intune family names (empty: every family).
-func ParseFamilies(names []string) ([]graph.Family, error) {
-	if len(names) == 0 {
-		return graph.IntuneFamilies(), nil
-	}
-	all := graph.IntuneFamilies()
-	var out []graph.Family
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
-		f := graph.Family(n)
-		if !slices.Contains(all, f) {
-			var known []string
-			for _, a := range all {
-				known = append(known, string(a))
-			}
-			return nil, fmt.Errorf("%w: unknown family %q (expected one of %s)", ErrInvalid, n, strings.Join(known, ", "))
-		}
-		if !slices.Contains(out, f) {
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return graph.IntuneFamilies(), nil
-	}
-	return out, nil
-}
 
 // familiesParam reads the "families" run parameter: a list or a comma-separated string.
 func familiesParam(params map[string]any) []string {
@@ -87,17 +39,17 @@ func familiesParam(params map[string]any) []string {
 	return nil
 }
 
-// runBackup snapshots the chosen families into a new backup set. Payloads are stored once per
+// Run snapshots the chosen families into a new backup set. Payloads are stored once per
 // content hash, so an unchanged tenant adds only item rows. A failure ends the set failed and
 // leaves earlier sets untouched; retention (scheduled runs) prunes only after a complete set.
-func runBackup(ctx context.Context, rc *RunContext) (Result, error) {
-	families, err := ParseFamilies(familiesParam(rc.Run.Params))
+func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
+	families, err := intune.ParseFamilies(familiesParam(rc.Run.Params))
 	if err != nil {
-		return Result{}, Failure(reason.ProviderInvalidRequest, "%v", err)
+		return run.Result{}, run.Failure(reason.ProviderInvalidRequest, "%v", err)
 	}
 	client, err := rc.GraphClient()
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	defer client.Close()
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
@@ -107,63 +59,70 @@ func runBackup(ctx context.Context, rc *RunContext) (Result, error) {
 		names[i] = string(f)
 	}
 	runID := rc.Run.ID
-	set, err := store.StartBackupSet(ctx, rc.DB().Pool, store.BackupSet{WorkspaceID: rc.Run.WorkspaceID, TenantID: rc.Tenant.ID,
+	set, err := store.StartBackupSet(ctx, rc.DB.Pool, store.BackupSet{WorkspaceID: rc.Run.WorkspaceID, TenantID: rc.Tenant.ID,
 		RunID: &runID, ScheduleID: rc.Run.ScheduleID, Families: names})
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
-	rc.Logf(ctx, "info", "backup set %d: %d families", set.ID, len(families))
+	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}}
 	for _, f := range families {
 		if err := b.family(ctx, f); err != nil {
-			_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB().Pool, set.ID, store.BackupFailed)
+			_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
 			if ctx.Err() != nil {
-				return Result{}, ctx.Err()
+				return run.Result{}, ctx.Err()
 			}
 			data := map[string]any{"backup_set_id": set.ID}
-			return Result{Data: data}, familiesError([]familyFailure{{f, err}}, len(families))
+			return run.Result{Data: data}, run.FamiliesError([]run.FamilyFailure{{Family: f, Err: err}}, len(families))
 		}
 	}
-	set, err = store.FinishBackupSet(ctx, rc.DB().Pool, set.ID, store.BackupComplete)
+	set, err = store.FinishBackupSet(ctx, rc.DB.Pool, set.ID, store.BackupComplete)
 	if err != nil {
-		return Result{}, err
+		return run.Result{}, err
 	}
 	data := map[string]any{"backup_set_id": set.ID, "items": set.ItemCount, "new_payloads": set.NewPayloads,
 		"new_bytes": set.NewBytes, "sensitive": set.Sensitive}
-	rc.Logf(ctx, "info", "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
+	rc.Logf(ctx, store.LevelInfo, "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
 	if rc.Run.ScheduleID != nil {
 		pr, err := applyRetention(ctx, rc, *rc.Run.ScheduleID)
 		if err != nil {
-			return Result{Data: data}, err
+			return run.Result{Data: data}, err
 		}
 		data["pruned_sets"], data["pruned_payloads"], data["pruned_bytes"] = pr.Sets, pr.Payloads, pr.Bytes
 	}
-	return Result{Data: data}, nil
+	return run.Result{Data: data}, nil
 }
 
 // applyRetention prunes a schedule's old sets and the payloads nothing references any more.
-func applyRetention(ctx context.Context, rc *RunContext, scheduleID int64) (store.PruneResult, error) {
+func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID int64) (store.PruneResult, error) {
 	var pr store.PruneResult
-	sch, err := store.GetSchedule(ctx, rc.DB().Pool, scheduleID)
+	sch, err := store.GetSchedule(ctx, rc.DB.Pool, scheduleID)
 	if err != nil {
 		return pr, err
 	}
 	if sch.KeepCount == nil && sch.KeepDays == nil {
 		return pr, nil
 	}
-	err = rc.DB().InTx(ctx, func(tx pgx.Tx) error {
-		pr, err = store.PruneBackupSets(ctx, tx, scheduleID, deref(sch.KeepCount), deref(sch.KeepDays))
+	var keepCount, keepDays int
+	if sch.KeepCount != nil {
+		keepCount = *sch.KeepCount
+	}
+	if sch.KeepDays != nil {
+		keepDays = *sch.KeepDays
+	}
+	err = rc.DB.InTx(ctx, func(tx pgx.Tx) error {
+		pr, err = store.PruneBackupSets(ctx, tx, scheduleID, keepCount, keepDays)
 		return err
 	})
 	if err == nil && pr.Sets > 0 {
-		rc.Logf(ctx, "info", "retention removed %d set(s) and %d unreferenced payload(s) (%d bytes)", pr.Sets, pr.Payloads, pr.Bytes)
+		rc.Logf(ctx, store.LevelInfo, "retention removed %d set(s) and %d unreferenced payload(s) (%d bytes)", pr.Sets, pr.Payloads, pr.Bytes)
 	}
 	return pr, err
 }
 
 // backupper holds one backup run's state: its client, set and name caches.
 type backupper struct {
-	rc        *RunContext
+	rc        *run.RunContext
 	client    *graph.Client
 	setID     int64
 	groups    map[string]string // group id → name ("" when not found)
@@ -175,11 +134,11 @@ type backupper struct {
 type pending struct {
 	family      graph.Family
 	raw         map[string]any
-	class       Classification
+	class       intune.Classification
 	graphID     string
 	name        string
 	odataType   string
-	payload     BackupPayload
+	payload     intune.Payload
 	sensitive   bool
 	readVia     string // the contract prefix that reads it in full (type collection of app protection)
 	definitions []any
@@ -192,18 +151,18 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		if err != nil {
 			return err
 		}
-		v, err := decodeJSON(raw)
+		v, err := intune.DecodeJSON(raw)
 		obj, ok := v.(map[string]any)
 		if err != nil || !ok {
 			continue
 		}
-		p := &pending{family: f, raw: obj, class: classifyPolicy(f, obj)}
+		p := &pending{family: f, raw: obj, class: intune.Classify(f, obj)}
 		p.graphID, _ = obj["id"].(string)
 		p.odataType, _ = obj["@odata.type"].(string)
-		p.name = displayNameOf(fi, obj)
-		if p.class.PolicyType == PolicyTypeUnknown {
-			b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: ptrTo(string(f) + "/" + p.graphID),
-				Message: fmt.Sprintf("unrecognised @odata.type %q: backed up as listed, as %s", p.odataType, PolicyTypeUnknown)})
+		p.name = intune.DisplayName(fi, obj)
+		if p.class.PolicyType == intune.PolicyTypeUnknown {
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: new(string(f) + "/" + p.graphID),
+				Message: fmt.Sprintf("unrecognised @odata.type %q: backed up as listed, as %s", p.odataType, intune.PolicyTypeUnknown)})
 		}
 		chunk = append(chunk, p)
 		if len(chunk) >= backupChunk {
@@ -261,12 +220,12 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		if p.payload.Object == nil {
 			p.payload.Object = p.raw
 		}
-		p.payload.Object = normalizeObject(p.payload.Object)
+		p.payload.Object = intune.NormalizeObject(p.payload.Object)
 		for _, list := range [][]any{p.payload.Settings, p.payload.ScheduledActions, p.payload.DefinitionValues} {
-			stripVolatile(list)
+			intune.StripVolatile(list)
 		}
-		p.payload.Assignments = normalizeAssignments(p.payload.Assignments)
-		body, hash, err := hashCanonical(p.payload)
+		p.payload.Assignments = intune.NormalizeAssignments(p.payload.Assignments)
+		body, hash, err := intune.HashCanonical(p.payload)
 		if err != nil {
 			return err
 		}
@@ -274,7 +233,7 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
 	}
 	var newPayloads int
-	err := b.rc.DB().InTx(ctx, func(tx pgx.Tx) error {
+	err := b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
 		return err
@@ -359,11 +318,11 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 			code := graph.ReasonOf(r.Err)
 			switch {
 			case strings.HasPrefix(s.kind, "secret:"):
-				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref, ReasonCode: ptrTo(string(code)),
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: &ref, ReasonCode: new(string(code)),
 					Message: "encrypted OMA-URI value kept encrypted (its plaintext needs DeviceManagementConfiguration.ReadWrite.All): " + r.Err.Error()})
 				continue
 			case code == reason.ProviderNotFound:
-				b.rc.Event(ctx, store.RunEvent{Kind: "item", Level: "warn", ItemRef: &ref,
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: &ref,
 					Message: fmt.Sprintf("%s gone while reading it: backed up as listed", s.kind)})
 				continue
 			}
@@ -374,7 +333,7 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 			continue
 		}
 		if s.kind == "object" {
-			v, err := decodeJSON(r.Body)
+			v, err := intune.DecodeJSON(r.Body)
 			if m, ok := v.(map[string]any); err == nil && ok {
 				s.p.payload.Object = m
 			}
@@ -413,13 +372,13 @@ func (b *backupper) pageItems(ctx context.Context, contract string, r graph.Batc
 		NextLink string            `json:"@odata.nextLink"`
 	}
 	if err := json.Unmarshal(r.Body, &page); err != nil {
-		return nil, Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
+		return nil, run.Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
 	}
 	items := make([]any, 0, len(page.Value))
 	add := func(raw json.RawMessage) error {
-		v, err := decodeJSON(raw)
+		v, err := intune.DecodeJSON(raw)
 		if err != nil {
-			return Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
+			return run.Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
 		}
 		items = append(items, v)
 		return nil
@@ -498,13 +457,13 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				_ = json.Unmarshal(r.Body, &g)
 				name = g.DisplayName
 			} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
-				b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
 			}
 			b.groups[missingGroups[i]] = name
 		}
 	}
 	for _, p := range chunk {
-		refs := &References{}
+		refs := &intune.References{}
 		for _, a := range p.payload.Assignments {
 			target, _ := a.(map[string]any)["target"].(map[string]any)
 			if g, _ := target["groupId"].(string); g != "" {
@@ -513,7 +472,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 				refs.Groups[g] = b.groups[g]
 			}
-			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != noFilterID {
+			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != intune.NoFilterID {
 				if refs.Filters == nil {
 					refs.Filters = map[string]string{}
 				}
@@ -548,13 +507,13 @@ func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f grap
 		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
 			if err != nil {
 				if !errors.Is(err, context.Canceled) {
-					b.rc.Event(ctx, store.RunEvent{Kind: "log", Level: "warn", Message: fmt.Sprintf("cannot name %s: %v", f, err)})
+					b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf("cannot name %s: %v", f, err)})
 				}
 				break
 			}
-			v, _ := decodeJSON(raw)
+			v, _ := intune.DecodeJSON(raw)
 			if m, ok := v.(map[string]any); ok {
-				(*cache)[fmt.Sprint(m["id"])] = displayNameOf(fi, m)
+				(*cache)[fmt.Sprint(m["id"])] = intune.DisplayName(fi, m)
 			}
 		}
 	}

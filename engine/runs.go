@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,27 +27,13 @@ func (s *Service) GetRun(ctx context.Context, actor Actor, runID int64) (store.R
 	return run, nil
 }
 
-func (s *Service) authorizeRunView(ctx context.Context, actor Actor, run store.Run) error {
-	op, err := LookupOperation(run.Type)
-	if err != nil {
-		return err
-	}
-	if _, err := authorize(ctx, s.db.Pool, actor, run.WorkspaceID, op.ViewCapability); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return notFoundf("run %d", run.ID)
-		}
-		return fmt.Errorf("run %d: %w", run.ID, err)
-	}
-	return nil
-}
-
 // RunQuery filters ListRuns and CountRuns. Zero fields do not filter.
 type RunQuery struct {
 	WorkspaceID int64
 	TenantID    int64
 	Types       []string
-	Statuses    []string
-	Outcomes    []string
+	Statuses    []store.Status
+	Outcomes    []store.Outcome
 	ReasonCode  string
 	Search      string
 	BeforeID    int64
@@ -57,7 +44,7 @@ type RunQuery struct {
 // each only the run types its role may view.
 func (s *Service) runFilter(ctx context.Context, actor Actor, q RunQuery) (store.RunFilter, bool, error) {
 	if err := checkText("search", q.Search, "reason code", q.ReasonCode, "type", strings.Join(q.Types, ","),
-		"status", strings.Join(q.Statuses, ","), "outcome", strings.Join(q.Outcomes, ",")); err != nil {
+		"status", joined(q.Statuses), "outcome", joined(q.Outcomes)); err != nil {
 		return store.RunFilter{}, false, err
 	}
 	roles, err := s.memberRoles(ctx, actor)
@@ -114,71 +101,25 @@ func (s *Service) RunEvents(ctx context.Context, actor Actor, f store.EventFilte
 	return store.ListRunEvents(ctx, s.db.Pool, f)
 }
 
-// Workspaces lists the actor's workspaces with its role in each.
-func (s *Service) Workspaces(ctx context.Context, actor Actor) ([]store.Membership, error) {
-	if !actor.isUser() {
-		return nil, nil
+// ParseRunState reads a run-state name as what it filters on: a status (queued, running,
+// completed) or an outcome (succeeded, partially_succeeded, failed, blocked, cancelled). Exactly one
+// of the two is set; an unknown name is an invalid request.
+func ParseRunState(name string) (store.Status, store.Outcome, error) {
+	if st := store.Status(name); slices.Contains(store.Statuses, st) {
+		return st, "", nil
 	}
-	return store.ListWorkspacesOfUser(ctx, s.db.Pool, actor.UserID)
+	if oc := store.Outcome(name); slices.Contains(store.Outcomes, oc) {
+		return "", oc, nil
+	}
+	return "", "", fmt.Errorf("%w: unknown run state %q (expected queued, running, completed, succeeded, partially_succeeded, failed, blocked or cancelled)",
+		ErrInvalid, name)
 }
 
-// ResolveWorkspace finds a workspace by name among the actor's; empty name means the actor's only
-// workspace (or "default" when it has several and is a member of it).
-func (s *Service) ResolveWorkspace(ctx context.Context, actor Actor, name string) (store.Workspace, error) {
-	ms, err := s.Workspaces(ctx, actor)
-	if err != nil {
-		return store.Workspace{}, err
+// joined is a list of states as one comma-separated text (for checkText).
+func joined[S ~string](list []S) string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
 	}
-	for _, m := range ms {
-		if m.WorkspaceName == name || (name == "" && (len(ms) == 1 || m.WorkspaceName == "default")) {
-			return store.GetWorkspace(ctx, s.db.Pool, m.WorkspaceID)
-		}
-	}
-	if name == "" {
-		if len(ms) == 0 {
-			return store.Workspace{}, notFoundf("workspace: %s is not a member of any workspace (ask an owner to run `tenantatlas members add`)", actor.Name)
-		}
-		return store.Workspace{}, fmt.Errorf("%w: %s belongs to several workspaces: choose one with --workspace", ErrInvalid, actor.Name)
-	}
-	return store.Workspace{}, notFoundf("workspace %q", name)
-}
-
-// Role returns the actor's role in a workspace, or ErrNotFound.
-func (s *Service) Role(ctx context.Context, actor Actor, workspaceID int64) (Role, error) {
-	if !actor.isUser() {
-		return RoleOwner, nil
-	}
-	r, err := store.GetRole(ctx, s.db.Pool, workspaceID, actor.UserID)
-	if err != nil {
-		return "", notFoundf("workspace %d", workspaceID)
-	}
-	return Role(r), nil
-}
-
-// Can reports whether the actor holds capability in workspaceID: what views use to offer actions.
-// The commands themselves check again.
-func (s *Service) Can(ctx context.Context, actor Actor, workspaceID int64, c Capability) bool {
-	r, err := s.Role(ctx, actor, workspaceID)
-	return err == nil && r.Can(c)
-}
-
-// ListAudit returns audit events of workspaces where the actor may manage members or tenants.
-func (s *Service) ListAudit(ctx context.Context, actor Actor, f store.AuditFilter) ([]store.AuditEvent, error) {
-	if err := checkText("action", f.Action, "target kind", f.TargetKind, "target", f.TargetID); err != nil {
-		return nil, err
-	}
-	roles, err := s.memberRoles(ctx, actor)
-	if err != nil {
-		return nil, err
-	}
-	f.WorkspaceIDs = nil
-	for w, r := range roles {
-		if r.Can(CapTenantManage) {
-			f.WorkspaceIDs = append(f.WorkspaceIDs, w)
-		}
-	}
-	if len(f.WorkspaceIDs) == 0 {
-		return nil, nil
-	}
-	return store.ListAudit(ctx, s.db.Pool, f)
+	return strings.Join(out, ",")
 }
