@@ -9,7 +9,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// Authorization (DESIGN §3 rule 3): every helper that decides whether an actor may see or do
+// Authorization (docs/architecture.md#authorization): every helper that decides whether an actor may see or do
 // something lives in this file, reading the one capability table in engine/access. A non-member
 // of a workspace gets ErrNotFound, as if the object did not exist; a member without the capability
 // gets ErrForbidden.

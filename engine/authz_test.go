@@ -13,7 +13,7 @@ import (
 )
 
 // TestAuthorizationMatrix checks every role × operation type × command: a non-member gets not found,
-// a member without the capability forbidden, the others succeed (DESIGN §2, §3 rule 3).
+// a member without the capability forbidden, the others succeed (docs/architecture.md#authorization).
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

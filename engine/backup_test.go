@@ -105,7 +105,7 @@ func TestInventorySync(t *testing.T) {
 		require.EqualValues(t, expected, run.Created)
 		require.EqualValues(t, expected, run.ProgressProcessed)
 
-		// The enrollment type collision (reference/graph.md §A.5), defaults by priority 0 + id suffix.
+		// The enrollment type collision (docs/graph.md#enrollment-type-collision), defaults by priority 0 + id suffix.
 		byType := map[string]int{}
 		defaults := map[string]bool{}
 		for _, p := range b.simT.Policies(graph.FamilyDeviceEnrollmentConfigurations) {

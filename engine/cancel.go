@@ -13,7 +13,7 @@ import (
 )
 
 // Cancel cancels a run: a queued run ends cancelled at once; a running one as soon as its worker
-// sees its context cancelled (DESIGN §3 rule 7). Cancelling needs the start capability.
+// sees its context cancelled (docs/architecture.md#cancel). Cancelling needs the start capability.
 func (s *Service) Cancel(ctx context.Context, actor Actor, runID int64) (store.Run, error) {
 	var out store.Run
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {

@@ -112,7 +112,7 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
 		},
 		Workers:           workers,
-		FetchCooldown:     time.Millisecond,       // stack.md §3: with defaults a job can wait a second
+		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
 		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
 		JobTimeout:        -1,                     // each operation's own timeout applies (worker.go)
 		Logger:            e.logger.With("component", "river"),

@@ -16,7 +16,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine/run"
 )
 
-// Operation types (DESIGN §3).
+// Operation types (docs/architecture.md#operation-registry).
 const (
 	TypeDirectoryGroupsSync   = "directory_groups.sync"
 	TypeDirectoryRoleDefsSync = "directory_role_definitions.sync"

@@ -13,7 +13,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// recoverLoop finishes what dead engines left behind (DESIGN §3 rule 8): a running run without a
+// recoverLoop finishes what dead engines left behind (docs/architecture.md#crash-recovery): a running run without a
 // heartbeat for StaleAfter is resumed under a new job when idempotent, else ended run_interrupted.
 func (e *Engine) recoverLoop(ctx context.Context) {
 	interval := max(e.opts.StaleAfter/3, 100*time.Millisecond)

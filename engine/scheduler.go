@@ -16,7 +16,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// Scheduler fires backup schedules (DESIGN §4). Every engine process runs one; there is no leader:
+// Scheduler fires backup schedules (docs/design.md#scheduling). Every engine process runs one; there is no leader:
 // each firing calls Service.Start with the schedule's nominal fire time (from cron + zone, whole
 // seconds), and the strict identity (schedule, intended fire time) lets exactly one run exist per
 // fire time however many engines fire it.

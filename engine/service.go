@@ -1,5 +1,5 @@
 // Package engine is TenantAtlas's domain service and job engine: the one Start through which every
-// operation run is created (DESIGN §3), authorization, the operation and capability registries,
+// operation run is created (docs/architecture.md#start), authorization, the operation and capability registries,
 // River workers, the scheduler and crash recovery.
 //
 // The dashboard, the CLI and the SSH server all call Service; none of them writes runs themselves.
@@ -21,7 +21,7 @@ import (
 
 var (
 	// ErrNotFound: the object does not exist, or the actor is not a member of its workspace (the two
-	// are indistinguishable on purpose, DESIGN §3 rule 3).
+	// are indistinguishable on purpose, docs/architecture.md#authorization).
 	ErrNotFound = store.ErrNotFound
 	// ErrForbidden: the actor is a member but lacks the capability.
 	ErrForbidden = errors.New("forbidden")
@@ -57,7 +57,7 @@ func NewService(db *store.DB, opts ServiceOptions) (*Service, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{
-		FetchCooldown:     time.Millisecond, // also paces insert notifications (stack.md §3)
+		FetchCooldown:     time.Millisecond, // also paces insert notifications (docs/architecture.md#job-runtime)
 		FetchPollInterval: 100 * time.Millisecond,
 		Logger:            logger.With("component", "river"),
 	})

@@ -13,7 +13,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// RunArgs is the River job of an operation run: it carries only the run id (DESIGN §3 rule 1).
+// RunArgs is the River job of an operation run: it carries only the run id (docs/architecture.md#start).
 type RunArgs struct {
 	RunID int64 `json:"run_id"`
 }
@@ -47,7 +47,7 @@ type StartResult struct {
 	Created bool      `json:"created"`
 }
 
-// Start is the only way a run comes to exist (DESIGN §3 rule 1). In ONE transaction it authorizes
+// Start is the only way a run comes to exist (docs/architecture.md#start). In ONE transaction it authorizes
 // the actor, applies the operation's identity rule, inserts the run, enqueues its River job and
 // writes the audit event. It is the hot path: BEGIN travels with the role check and the run id, and
 // COMMIT with the run's insert, so a Start costs the round trips of a bare River insert plus the

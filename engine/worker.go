@@ -39,7 +39,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 
 	r, err := store.GetRun(ctx, db.Pool, job.Args.RunID)
 	if errors.Is(err, store.ErrNotFound) {
-		// Jobs never fallback-create (DESIGN §3 rule 2).
+		// Jobs never fallback-create (docs/architecture.md#worker).
 		logger.Warn("job's run does not exist; ending the job without creating anything")
 		return nil
 	}
@@ -64,7 +64,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return nil
 	}
 	if r.StartedAt != nil && !op.resumes() {
-		// Started before and not safe to repeat: never re-apply (DESIGN §3 rule 8).
+		// Started before and not safe to repeat: never re-apply (docs/architecture.md#crash-recovery).
 		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
 			Detail: "the engine running it stopped mid-flight; start it again to continue"}, nil)
 		return nil

@@ -1,5 +1,5 @@
 -- +goose Up
--- Core tables of DESIGN §2-§3. Every list the dashboard shows is read newest first with keyset
+-- Core tables of docs/design.md#domain and docs/architecture.md#run-lifecycle. Every list the dashboard shows is read newest first with keyset
 -- pagination on id (WHERE id < $cursor ORDER BY id DESC), so each has an index ending in id.
 
 CREATE TABLE workspaces (
@@ -71,7 +71,7 @@ CREATE TABLE provider_connections (
 CREATE UNIQUE INDEX provider_connections_default_idx ON provider_connections (tenant_id) WHERE is_default;
 CREATE INDEX provider_connections_tenant_idx ON provider_connections (tenant_id, id DESC);
 
--- DESIGN §3: the single source of truth for execution tracking.
+-- docs/architecture.md#run-lifecycle: the single source of truth for execution tracking.
 CREATE TABLE operation_runs (
     id                     bigserial PRIMARY KEY,
     workspace_id           bigint NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
@@ -205,7 +205,7 @@ $$;
 CREATE TRIGGER legacy_runs_no_update BEFORE UPDATE OR DELETE ON legacy_runs
     FOR EACH ROW EXECUTE FUNCTION legacy_runs_read_only();
 
--- Live updates (DESIGN §6): one channel, small JSON payloads; listeners reload what they show.
+-- Live updates (docs/architecture.md#live-updates): one channel, small JSON payloads; listeners reload what they show.
 -- +goose StatementBegin
 CREATE FUNCTION tenantatlas_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE

@@ -1,5 +1,5 @@
 -- +goose Up
--- Cached directory data per tenant (DESIGN §2): groups and directory role definitions, refreshed only
+-- Cached directory data per tenant (docs/design.md#domain): groups and directory role definitions, refreshed only
 -- by sync runs. Deleted objects are kept (deleted_at) for history and hidden by default.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 

@@ -1,5 +1,5 @@
 -- +goose Up
--- Intune inventory, backup schedules, content-addressed backups (issue #6, DESIGN §2).
+-- Intune inventory, backup schedules, content-addressed backups (issue #6, docs/design.md#domain).
 
 -- The latest known state of every Intune object of a tenant, one row per (tenant, family, Graph
 -- id). family is the Graph collection (graph.Family); policy_type is the classification derived

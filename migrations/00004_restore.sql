@@ -1,5 +1,5 @@
 -- +goose Up
--- Restores (issue #7, DESIGN §2): which backup items go to which tenant, in which mode. Executed as
+-- Restores (issue #7, docs/design.md#domain): which backup items go to which tenant, in which mode. Executed as
 -- a restore.execute run; restore_items is the per-item ledger that makes a crashed or interrupted
 -- restore resumable without ever writing an item twice.
 

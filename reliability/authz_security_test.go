@@ -299,7 +299,7 @@ func newAuthorizedKey(fx *authzFixture) string {
 // TestSecurityAuthorizationEveryServiceMethod calls every exported engine.Service method as a
 // non-member, as each role and as the administrator: a non-member gets not found (or sees
 // nothing), a member without the capability forbidden (or sees nothing), the others succeed
-// (DESIGN §2, §3 rule 3). A new Service method fails this test until it is added to the table.
+// (docs/architecture.md#authorization). A new Service method fails this test until it is added to the table.
 //
 // The subtests run one after another on purpose: they share one fixture (which some of the calls
 // change) and the checks counter.

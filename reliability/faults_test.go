@@ -18,7 +18,7 @@ import (
 )
 
 // faultCase is one row of the Graph fault matrix: a fault injected into a simulated tenant, the run
-// it breaks, and the documented reason code and outcome (DESIGN §3 rule 5).
+// it breaks, and the documented reason code and outcome (docs/architecture.md#reason-codes).
 type faultCase struct {
 	name    string
 	runType string

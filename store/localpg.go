@@ -23,7 +23,7 @@ import (
 )
 
 // LocalOptions configure the embedded PostgreSQL cluster that TenantAtlas starts when no
-// TENANTATLAS_DATABASE_URL is given (DESIGN §7).
+// TENANTATLAS_DATABASE_URL is given (docs/design.md#defaults).
 type LocalOptions struct {
 	// Dir holds the cluster: Dir/data is PGDATA, the unix socket lives in Dir (or, when that path is
 	// too long for a socket, in a short directory under /tmp named after Dir).

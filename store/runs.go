@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Status is where a run is in its lifecycle (DESIGN §3): queued, then running, then completed.
+// Status is where a run is in its lifecycle (docs/architecture.md#run-lifecycle): queued, then running, then completed.
 type Status string
 
 // Run statuses.
@@ -20,7 +20,7 @@ const (
 	StatusCompleted Status = "completed"
 )
 
-// Outcome is how a completed run ended (DESIGN §3).
+// Outcome is how a completed run ended (docs/architecture.md#run-lifecycle).
 type Outcome string
 
 // Run outcomes.

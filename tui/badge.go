@@ -6,7 +6,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// badge is the one mapping from a state to a symbol, a label and a tone (DESIGN §3 rule 6): run
+// badge is the one mapping from a state to a symbol, a label and a tone (docs/architecture.md#badges): run
 // statuses and outcomes, connection statuses and cache freshness. No view has its own mapping.
 type badge struct {
 	symbol string

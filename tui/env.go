@@ -1,6 +1,6 @@
 // Package tui is the TenantAtlas dashboard: a Bubble Tea v2 program, the same locally and over SSH.
 //
-// It renders from PostgreSQL only, through engine.Service (DESIGN §3 rule 4): it never imports the
+// It renders from PostgreSQL only, through engine.Service (docs/architecture.md#dependency-rules): it never imports the
 // Graph client. The root model routes messages to the active screen and handles only global keys;
 // each screen is a small model of its own.
 package tui

@@ -33,7 +33,7 @@ var tenantDetailKeys = struct {
 }
 
 // tenantDetail shows a tenant's connection and verification, its last run per type, and the
-// actions the actor may take (DESIGN §6 onboarding rules: while a verification runs, "Start
+// actions the actor may take (the onboarding rules of docs/design.md#dashboard: while a verification runs, "Start
 // verification" gives way to "Refresh").
 type tenantDetail struct {
 	env      *Env

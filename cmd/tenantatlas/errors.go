@@ -8,7 +8,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 )
 
-// Exit codes (DESIGN §8).
+// Exit codes (docs/design.md#command-line).
 const (
 	exitOK        = 0
 	exitError     = 1

@@ -1,4 +1,4 @@
-// Command tenantatlas is the TenantAtlas dashboard, engine and command line (DESIGN §8).
+// Command tenantatlas is the TenantAtlas dashboard, engine and command line (docs/design.md#command-line).
 // This package only wires flags and environment into the constructors of the other packages.
 package main
 

@@ -1,5 +1,5 @@
 // Package access holds who may do what: the workspace roles, the capabilities they grant and the
-// one table that maps the first to the second (DESIGN §2). The engine's authorization helpers and
+// one table that maps the first to the second (docs/design.md#domain). The engine's authorization helpers and
 // the dashboard's enabled/disabled keys both read it.
 package access
 
@@ -44,11 +44,11 @@ const (
 	MemberManage   Capability = "member.manage"
 )
 
-// Capabilities lists every capability in the order of DESIGN §2's table.
+// Capabilities lists every capability in the order of the table in docs/architecture.md#roles-and-capabilities.
 var Capabilities = []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
 	RestoreExecute, ScheduleManage, TenantManage, MemberManage}
 
-// roleCapabilities is the capability table of DESIGN §2, the one place it exists.
+// roleCapabilities is the capability table of docs/architecture.md#roles-and-capabilities, the one place it exists.
 var roleCapabilities = map[Role]map[Capability]bool{
 	RoleOwner: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
 		RestoreExecute, ScheduleManage, TenantManage, MemberManage),

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestCapabilityTable pins DESIGN §2's table: each role's capabilities, most powerful role first.
+// TestCapabilityTable pins the table in docs/architecture.md#roles-and-capabilities: each role's capabilities, most powerful role first.
 func TestCapabilityTable(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -8,7 +8,7 @@ import (
 
 // RetryBudget is the total time a run may spend waiting before retries (Retry-After or backoff),
 // shared by every request and worker of the run. M365DSC-style endless throttling loops are the
-// failure it prevents (reference/graph.md §A.7): once a wait does not fit, the budget is spent for
+// failure it prevents (docs/graph.md#throttling): once a wait does not fit, the budget is spent for
 // good and every later throttled response goes back to the caller as provider_throttled (or
 // provider_unavailable) wrapping ErrRetryBudgetExhausted. Safe for concurrent use.
 type RetryBudget struct {

@@ -21,8 +21,8 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
-// Classification turns Graph and login failures into reason codes (DESIGN §3 rule 5,
-// reference/graph.md §A.1, §A.7, §A.8). Graph is branched on error.code and status, never on
+// Classification turns Graph and login failures into reason codes (docs/architecture.md#reason-codes,
+// docs/graph.md#sign-in and docs/graph.md#errors). Graph is branched on error.code and status, never on
 // free text, except where Microsoft gives nothing better: the scope list inside Intune's
 // JSON-inside-message 403 and the licence shape.
 
@@ -125,7 +125,7 @@ type oauthErrorBody struct {
 	TraceID          string `json:"trace_id"`
 }
 
-// aadstsReasons maps Entra sign-in error numbers (reference/graph.md §A.1) to reason codes.
+// aadstsReasons maps Entra sign-in error numbers (docs/graph.md#sign-in) to reason codes.
 // Microsoft warns the numbers may change; unknown numbers fall back to provider_auth_failed.
 var aadstsReasons = map[int]reason.Code{
 	7000215: reason.ProviderAuthFailed,     // invalid client secret (or the secret ID was pasted)

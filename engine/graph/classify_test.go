@@ -16,7 +16,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
-// Bodies as reference/graph.md §A.7 and §A.8 document them.
+// Bodies as docs/graph.md#throttling and docs/graph.md#errors document them.
 const (
 	bodyDirectory403 = `{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2021-07-29T05:00:42","request-id":"788c7bdc-0000-0000-0000-000000000000","client-request-id":"788c7bdc-0000-0000-0000-000000000000"}}}`
 	bodyIntune403    = `{"error":{"code":"Forbidden","message":"{\r\n \"_version\": 3,\r\n \"Message\": \"Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementConfiguration.Read.All, DeviceManagementConfiguration.ReadWrite.All - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: 2578f4a3-0000-0000-0000-000000000000 - Url: https://fef.msub05.manage.microsoft.com/x\",\r\n \"CustomApiErrorPhrase\": \"\",\r\n \"RetryAfter\": null,\r\n \"ErrorSourceService\": \"\",\r\n \"HttpHeaders\": \"{}\"\r\n}","innerError":{"date":"2021-07-29T05:00:42","request-id":"abc"}}}`

@@ -11,12 +11,12 @@ import (
 )
 
 // The contract registry: the one list of every Microsoft Graph call TenantAtlas makes
-// (DESIGN §5, reference/graph.md §A). Workers call the client by contract name, verification
+// (docs/graph.md#contract-registry). Workers call the client by contract name, verification
 // derives the permissions to check from it, the README generator prints it and graphsim routes
 // its endpoints from it, so an endpoint, a permission or a $select exists exactly once.
 
 // Family identifies a kind of object TenantAtlas syncs: a directory collection or an Intune
-// policy family of reference/graph.md §A.4. The values are stable: they are stored in the
+// policy family of docs/graph.md#intune-families. The values are stable: they are stored in the
 // database (inventory rows, backup schedules) and accepted on the command line.
 type Family string
 

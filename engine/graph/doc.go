@@ -1,4 +1,4 @@
-// Package graph is the only code in TenantAtlas that speaks HTTP to Microsoft (DESIGN §5).
+// Package graph is the only code in TenantAtlas that speaks HTTP to Microsoft (docs/architecture.md#layout).
 //
 // One Client per provider connection (tenant + app registration) signs in with azidentity client
 // credentials (secret or certificate) through kiota's azure authentication provider and sends

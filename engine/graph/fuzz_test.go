@@ -11,7 +11,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
-// Seeds: the documented bodies of reference/graph.md §A.2-§A.8.
+// Seeds: the documented bodies of docs/graph.md (Paging, Delta, Errors).
 var pageSeeds = []string{
 	`{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#groups","value":[{"id":"45b7d2e7-b882-4a80-ba97-10b7a63b8fa4","createdDateTime":"2018-12-22T02:21:05Z","description":"Self help community for golf","displayName":"Golf Assist","groupTypes":["Unified"],"mailEnabled":true,"mailNickname":"golfassist","membershipRule":null,"securityEnabled":false,"visibility":"Public"}]}`,
 	`{"value":[{"@odata.type":"#microsoft.graph.deviceConfiguration","id":"34977265-7265-3497-6572-973465729734","lastModifiedDateTime":"2017-01-01T00:00:35.1329464-08:00","createdDateTime":"2017-01-01T00:02:43.5775965-08:00","description":"Description value","displayName":"Display Name value","version":7}],"@odata.nextLink":"https://graph.microsoft.com/beta/deviceManagement/deviceConfigurations?$skiptoken=x"}`,

@@ -12,7 +12,7 @@ import (
 // newPipeline returns the kiota middleware list, in an explicit order. kiota's
 // GetDefaultMiddlewares builds its list from a map, so its order is random, and whenever Retry
 // runs before Compression a retried POST goes out as "Content-Encoding: gzip" over a plain body
-// (reference/stack.md §4, microsoft/kiota-http-go#183). Here:
+// (docs/graph.md#http-pipeline, microsoft/kiota-http-go#183). Here:
 //
 //  1. Compression: gzips the body once and replaces it with a seekable reader;
 //  2. Retry: 429/503/504 with Retry-After honoured, rewinding that same gzip body; ShouldRetry is

@@ -12,7 +12,7 @@ import (
 )
 
 // Limits are the per-tenant request rates of this process. Each Graph service throttles on its own
-// quota (reference/graph.md §A.2, §A.7), so each has its own bucket:
+// quota (docs/graph.md#throttling), so each has its own bucket:
 //
 //   - Intune (and every other service) allows 1,000 requests and 100 writes per 20 s per app and
 //     tenant (2,000 / 200 across all apps): the defaults stay below, at 40 requests/s and 4 writes/s.

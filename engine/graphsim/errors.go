@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Error bodies exactly as reference/graph.md §A.1, §A.7 and §A.8 document them.
+// Error bodies exactly as docs/graph.md#sign-in, docs/graph.md#throttling and docs/graph.md#errors document them.
 
 func (s *Server) requestID() string {
 	return deterministicUUID("request", s.reqSeq.Add(1), s.started)
@@ -58,7 +58,7 @@ func (s *Server) graphError(w http.ResponseWriter, status int, code, message str
 }
 
 // intuneError writes Intune's dialect: error.message is itself a JSON document whose Message
-// carries the text (§A.8).
+// carries the text (docs/graph.md#errors).
 func (s *Server) intuneError(w http.ResponseWriter, status int, code, message string) {
 	id := s.requestID()
 	activity := deterministicUUID("activity", id)

@@ -11,7 +11,7 @@ import (
 type FaultKind string
 
 const (
-	// FaultThrottle answers 429 TooManyRequests with Retry-After (the documented body, §A.7).
+	// FaultThrottle answers 429 TooManyRequests with Retry-After (the documented body, docs/graph.md#throttling).
 	FaultThrottle FaultKind = "throttle"
 	// FaultServerError answers Status (default 503) with a Graph error body, plus Retry-After when
 	// RetryAfter > 0.

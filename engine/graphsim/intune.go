@@ -29,7 +29,7 @@ import (
 //   - read-only properties (id, createdDateTime, lastModifiedDateTime, version, settingCount,
 //     isAssigned, @odata.context) on create, PATCH or PUT → ModelValidationFailure;
 //   - a non-null secretReferenceValueId anywhere in a create → NotSupported
-//     "SecretReferenceValueId invalid for create" (reference/graph.md §A.8);
+//     "SecretReferenceValueId invalid for create" (docs/graph.md#errors);
 //   - priority in an enrollment PATCH, scheduledActionsForRule in a compliance PATCH → ModelValidationFailure;
 //   - assign with the wrong body key for the family, or a target type that is not an assignment
 //     target → ModelValidationFailure; assign or setPriority on an enrollment default
@@ -274,7 +274,7 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 	}
 }
 
-// generateEnrollment builds the §A.5 type-collision set: the {tenantId}_Default* objects
+// generateEnrollment builds the type-collision set of docs/graph.md#enrollment-type-collision: the {tenantId}_Default* objects
 // (priority 0, epoch createdDateTime, enum reporting the non-default kind) and custom objects.
 func (st *intuneStore) generateEnrollment(per int) {
 	f := graph.FamilyDeviceEnrollmentConfigurations

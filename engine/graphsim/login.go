@@ -13,7 +13,7 @@ import (
 )
 
 // The login host: OpenID metadata, instance discovery, JWKS and the client-credentials token
-// endpoint, answering like Entra including its AADSTS error bodies (reference/graph.md §A.1).
+// endpoint, answering like Entra including its AADSTS error bodies (docs/graph.md#sign-in).
 
 const graphAudience = "https://graph.microsoft.com"
 

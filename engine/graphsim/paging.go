@@ -14,7 +14,7 @@ import (
 )
 
 // cursor is the state behind an opaque $skiptoken or $deltatoken. Clients never build these
-// (reference/graph.md §A.0); the simulator only has to read its own.
+// (docs/graph.md#paging); the simulator only has to read its own.
 type cursor struct {
 	Kind   string `json:"k"`           // "list", "full" (delta enumeration), "chg" (delta changes), "delta" (a deltaLink)
 	Offset int    `json:"o,omitempty"` // items already returned

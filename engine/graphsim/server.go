@@ -7,7 +7,7 @@
 // It is faithful where the engine's behaviour depends on it: bearer tokens are verified and their
 // roles checked against each contract's permission (403 bodies per service), page sizes and $top
 // caps, $select, nextLink/deltaLink, @removed, gzip request bodies, $batch, and the documented
-// error bodies of reference/graph.md. Faults (throttling, 5xx, slowness, malformed or truncated
+// error bodies of docs/graph.md. Faults (throttling, 5xx, slowness, malformed or truncated
 // bodies, sign-in failures, lost permissions, licence) and mutations (groups and policies) are
 // driven per tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/.
 package graphsim

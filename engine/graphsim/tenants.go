@@ -42,7 +42,7 @@ type TenantSpec struct {
 	ID string
 }
 
-// AuthFault makes the login endpoint fail for a tenant the way Entra does (reference/graph.md §A.1).
+// AuthFault makes the login endpoint fail for a tenant the way Entra does (docs/graph.md#sign-in).
 type AuthFault string
 
 const (

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Normalization makes identical configuration hash identically (reference/graph.md §B.1, peer
+// Normalization makes identical configuration hash identically (docs/graph.md#strip-before-write, peer
 // pain point "no false drift"): volatile, server-maintained fields are stripped at every depth,
 // object keys are sorted (encoding/json sorts map keys) and collections whose order Graph does not
 // guarantee (assignments) are sorted by content. Numbers keep their exact text.

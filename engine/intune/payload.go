@@ -14,8 +14,8 @@ import (
 const NoFilterID = "00000000-0000-0000-0000-000000000000"
 
 // Payload is what a backup item holds (backup writes it, restore and drift read it): the normalized object, its expanded children, its
-// assignments and the names of what the assignments and scope tags reference (reference/graph.md
-// §A.4, §A.6, §B.4). Sub-collections are always read to the end.
+// assignments and the names of what the assignments and scope tags reference
+// (docs/graph.md#intune-families). Sub-collections are always read to the end.
 type Payload struct {
 	Object           map[string]any `json:"object"`
 	Settings         []any          `json:"settings,omitempty"`

@@ -11,7 +11,7 @@ import (
 const PolicyTypeUnknown = "unknown"
 
 // enrollmentTypes fans the deviceEnrollmentConfigurations collection out by @odata.type
-// (reference/graph.md §A.5; the deviceEnrollmentConfigurationType enum alone is not trusted: the
+// (docs/graph.md#enrollment-type-collision; the deviceEnrollmentConfigurationType enum alone is not trusted: the
 // defaults report "limit"/"platformRestrictions").
 var enrollmentTypes = map[string]string{
 	"deviceEnrollmentLimitConfiguration":                   "enrollmentDeviceLimit",
@@ -119,7 +119,7 @@ func Classify(f graph.Family, obj map[string]any) Classification {
 }
 
 // isEnrollmentDefault recognises a built-in enrollment default: priority 0 and an id ending in
-// _Default… or _WindowsRestore (reference/graph.md §A.5).
+// _Default… or _WindowsRestore (docs/graph.md#enrollment-type-collision).
 func isEnrollmentDefault(obj map[string]any) bool {
 	if p, ok := obj["priority"]; !ok || !isZeroNumber(p) {
 		return false

@@ -1,4 +1,4 @@
-// Package reason is the one reason-code taxonomy of TenantAtlas (DESIGN §3 rule 5).
+// Package reason is the one reason-code taxonomy of TenantAtlas (docs/architecture.md#reason-codes).
 //
 // Every failure the engine records on a run, every error the Graph client classifies and every badge
 // the dashboard draws names one of these codes. Nothing else defines reason codes: read them from here.

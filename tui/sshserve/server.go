@@ -35,7 +35,7 @@ const (
 	DefaultMaxSessions = 100
 )
 
-// Exit statuses sent to the client, matching the command line's (DESIGN §8).
+// Exit statuses sent to the client, matching the command line's (docs/design.md#command-line).
 const (
 	exitError = 1
 	exitUsage = 2

@@ -283,7 +283,7 @@ func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 		out = append(out, subRequest{p: p, kind: "definitionValues", paged: true,
 			req: graph.BatchRequest{Contract: "groupPolicyConfigurations.definitionValues", Args: []string{id}}})
 	case graph.FamilyDeviceConfigurations:
-		// Encrypted OMA-URI values: back up the plaintext (reference/graph.md §B.2); the item is then sensitive.
+		// Encrypted OMA-URI values: back up the plaintext (docs/graph.md#family-write-rules); the item is then sensitive.
 		settings, _ := p.raw["omaSettings"].([]any)
 		for i, s := range settings {
 			m, _ := s.(map[string]any)

@@ -20,7 +20,7 @@ import (
 // inventoryBatchSize is how many listed objects are merged per transaction.
 const inventoryBatchSize = 500
 
-// Sync lists every Intune family (reference/graph.md §A.4) and merges what it finds
+// Sync lists every Intune family (docs/graph.md#intune-families) and merges what it finds
 // into inventory_items, classified by @odata.type. A family that fails keeps what is stored (no
 // deletions are inferred from an incomplete listing); the other families still sync. A missing
 // permission ends the run blocked, naming it.

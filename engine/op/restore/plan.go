@@ -14,11 +14,11 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// What restoring one backup item writes, per the family rules of reference/graph.md §B: read-only
-// properties stripped (§B.1), the settings catalog created or PUT with its settings, compliance
+// What restoring one backup item writes, per the family rules of docs/graph.md#restore-rules: read-only
+// properties stripped (docs/graph.md#strip-before-write), the settings catalog created or PUT with its settings, compliance
 // actions through their own action, administrative templates as a shell plus definition values,
 // enrollment defaults PATCHed only and priorities set with setPriority, assignments re-mapped
-// (§B.4) and sent as the full set (assign replaces it).
+// (docs/graph.md#mapping-and-order) and sent as the full set (assign replaces it).
 
 // Mapping kinds and statuses of a MappingEntry.
 const (
@@ -49,7 +49,7 @@ type MappingEntry struct {
 	Status string `json:"status"`
 }
 
-// readOnlyWriteKeys are stripped from the top of every write body (§B.1: all objects, IntuneCD's
+// readOnlyWriteKeys are stripped from the top of every write body (docs/graph.md#strip-before-write: all objects, IntuneCD's
 // extra list, settings catalog, update profiles, app protection, device configuration).
 var readOnlyWriteKeys = []string{"id", "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version", "supportsScopeTags",
 	"settingCount", "creationSource", "isAssigned", "topicIdentifier", "sourceId", "isGlobalScript", "highestAvailableVersion",
@@ -58,7 +58,7 @@ var readOnlyWriteKeys = []string{"id", "createdDateTime", "lastModifiedDateTime"
 	"endOfSupportDate", "releaseDateDisplayName", "apps", "exemptAppLockerFiles", "privacyAccessControls", "assignments",
 	"isBuiltIn", "isMigratingToConfigurationPolicy"}
 
-// assignmentTargetKeys are the target properties an assign body keeps (reference/graph.md §A.6).
+// assignmentTargetKeys are the target properties an assign body keeps (docs/graph.md#assignments).
 var assignmentTargetKeys = []string{"@odata.type", "groupId", "deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
 
 // restoreContracts are the Graph calls that restore an item of a family.
@@ -226,7 +226,7 @@ func (r *restoreResolver) group(id, sourceName string) MappingEntry {
 }
 
 // fromIndex maps a filter or scope tag id. Scope tag ids are per-tenant integers, so across tenants
-// an id counts only when its name matches too (§B.4: map scope tags by name).
+// an id counts only when its name matches too (docs/graph.md#mapping-and-order: map scope tags by name).
 func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName string, idNeedsName bool) MappingEntry {
 	e := MappingEntry{Kind: kind, SourceID: id, SourceName: sourceName, Status: MappingUnresolved}
 	if name, ok := ix.byID[id]; ok && (!idNeedsName || r.sameTenant || strings.EqualFold(name, sourceName)) {
@@ -289,7 +289,7 @@ func (plan *itemPlan) chooseTarget(it store.RestoreItem, p intune.Payload, mode,
 	}
 	switch {
 	case it.IsDefault:
-		// Enrollment defaults exist in every tenant and can only be PATCHed (§A.5).
+		// Enrollment defaults exist in every tenant and can only be PATCHed (docs/graph.md#enrollment-type-collision).
 		plan.action, plan.targetName = store.RestoreActionUpdate, name
 		plan.targetID = r.defaults[it.PolicyType]
 		if plan.targetID == "" {
@@ -319,7 +319,7 @@ func writeBody(object map[string]any, fi graph.FamilyInfo, targetName string) ma
 	return body
 }
 
-// mapScopeTags maps the body's scope tags by name (§B.4); an explicit list is always sent.
+// mapScopeTags maps the body's scope tags by name (docs/graph.md#mapping-and-order); an explicit list is always sent.
 func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 	tags, ok := p.Object["roleScopeTagIds"].([]any)
 	if !ok || plan.family == graph.FamilyRoleScopeTags {
@@ -351,12 +351,12 @@ func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 		}
 	}
 	if len(mapped) == 0 && len(tags) > 0 {
-		mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (§B.4)
+		mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (docs/graph.md#mapping-and-order)
 	}
 	plan.body["roleScopeTagIds"] = mapped
 }
 
-// familyRule adjusts a plan to what its family's writes require (reference/graph.md §B).
+// familyRule adjusts a plan to what its family's writes require (docs/graph.md#family-write-rules).
 type familyRule func(plan *itemPlan, it store.RestoreItem, p intune.Payload) error
 
 // familyRules are the families whose restore differs from "write the object, then assign it".
@@ -384,7 +384,7 @@ func withSettings(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
 func withScheduledActions(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
 	rules := cleanChildren(p.ScheduledActions)
 	if len(rules) == 0 {
-		// Create requires a rule and GET may omit it: Intune's default is block at once (§B.2).
+		// Create requires a rule and GET may omit it: Intune's default is block at once (docs/graph.md#family-write-rules).
 		rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
 			map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
 	}
@@ -440,7 +440,7 @@ func asIntentShell(plan *itemPlan, _ store.RestoreItem, _ intune.Payload) error 
 }
 
 // mapAssignments re-maps the direct assignments: target + the four target properties, group and
-// filter ids mapped into the target (§A.6, §B.4). Any unresolved reference cancels the assign call.
+// filter ids mapped into the target (docs/graph.md#assignments, docs/graph.md#mapping-and-order). Any unresolved reference cancels the assign call.
 func (plan *itemPlan) mapAssignments(it store.RestoreItem, p intune.Payload, r *restoreResolver) {
 	if plan.contracts.assign == "" || !plan.fi.HasAssignments || it.IsDefault {
 		return
@@ -557,7 +557,7 @@ func stripIDs(v any) {
 }
 
 // stripNilSecretReferences drops secretReferenceValueId: null (a decrypted OMA-URI value) at every
-// depth: posting the property at all is refused on create (§A.8).
+// depth: posting the property at all is refused on create (docs/graph.md#errors).
 func stripNilSecretReferences(v any) {
 	switch x := v.(type) {
 	case map[string]any:
@@ -636,7 +636,7 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.
 	return intune.FieldDiff(a, b, sensitive)
 }
 
-// restoreOrder sorts items as their dependencies need (§B.4): scope tags, filters, then the
+// restoreOrder sorts items as their dependencies need (docs/graph.md#mapping-and-order): scope tags, filters, then the
 // policies; enrollment configurations by ascending priority; then by name.
 func restoreOrder(items []store.RestoreItem) {
 	rank := func(f string) int {
