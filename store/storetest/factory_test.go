@@ -162,7 +162,7 @@ func TestRunEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, events, 2)
 	require.Equal(t, e.ID, events[0].ID)
-	require.Equal(t, "error", events[0].Level)
+	require.Equal(t, store.LevelError, events[0].Level)
 	require.True(t, at.Equal(events[0].At))
 	require.NotEqual(t, events[0].Message, events[1].Message)
 
