@@ -12,6 +12,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 func TestScheduleFireTimesAcrossDST(t *testing.T) {
@@ -153,8 +154,8 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 		Cron: "0 * * * *", Timezone: "UTC"})
 	require.NoError(t, err)
 	// The schedule existed for a day while no engine ran.
-	_, err = b.db.Pool.Exec(ctx, `UPDATE backup_schedules SET fire_from = now() - interval '1 day' WHERE id = $1`, sch.ID)
-	require.NoError(t, err)
+	dayAgo := time.Now().Add(-24 * time.Hour)
+	storetest.UpdateSchedule(ctx, t, b.db.Pool, sch.ID, &storetest.ScheduleOpts{FireFrom: &dayAgo})
 	// Half past the hour: the polls below cannot reach the next fire time.
 	clock := clockwork.NewFakeClockAt(time.Now().Truncate(time.Hour).Add(30 * time.Minute))
 	opts := engine.Config{SchedulePollInterval: 200 * time.Millisecond, Clock: clock,
