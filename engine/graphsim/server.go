@@ -290,7 +290,17 @@ type route struct {
 
 func buildRoutes() []route {
 	var out []route
-	for _, c := range graph.Contracts() {
+	contracts := graph.Contracts()
+	known := map[string]bool{}
+	for _, c := range contracts {
+		known[c.Method+" "+string(c.Version)+c.Path] = true
+	}
+	for _, c := range simContracts() { // Graph endpoints the registry does not list yet (intune_routes.go)
+		if !known[c.Method+" "+string(c.Version)+c.Path] {
+			contracts = append(contracts, c)
+		}
+	}
+	for _, c := range contracts {
 		if c.Kind == graph.KindToken || c.Kind == graph.KindProbe {
 			continue // probes are served by their list contract
 		}
