@@ -137,12 +137,6 @@ func (s *Server) createAutopilotAssignment(w http.ResponseWriter, req *simReques
 		s.refuse(w, e)
 		return
 	}
-	for _, a := range obj.assignments {
-		if a["id"] == stored["id"] {
-			s.intuneError(w, http.StatusConflict, "Conflict", "An assignment for this target already exists.")
-			return
-		}
-	}
 	obj.assignments = append(obj.assignments, stored)
 	out := renderAssignments(col.family, []map[string]any{stored})[0]
 	out["@odata.context"] = contextURL(req, c) + "/$entity"

@@ -248,7 +248,7 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 		o["deployableContentDisplayName"] = "Windows 11, version 24H2"
 		o["endOfSupportDate"] = "2026-10-13T00:00:00Z"
 		o["installLatestWindows10OnWindows11IneligibleDevice"] = false
-		o["installFeatureUpdatesOptional"] = false
+		o["installFeatureUpdatesOptional"] = i%2 == 1 // an optional (user-initiated) feature update
 		o["rolloutSettings"] = map[string]any{"offerStartDateTimeInUTC": nil, "offerEndDateTimeInUTC": nil, "offerIntervalInDays": nil}
 		if i%2 == 1 {
 			o["rolloutSettings"] = map[string]any{"offerStartDateTimeInUTC": "2025-04-01T00:00:00Z", "offerEndDateTimeInUTC": "2025-05-01T00:00:00Z", "offerIntervalInDays": 7}
@@ -257,6 +257,11 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 		o["releaseDateDisplayName"] = "March 11, 2025 - 2025.03 B"
 		o["deployableContentDisplayName"] = "2025.03 B Security Updates"
 		o["expeditedUpdateSettings"] = map[string]any{"qualityUpdateRelease": "2025-03-11T00:00:00Z", "daysUntilForcedReboot": 1 + i%2}
+		if i%2 == 1 { // a profile created without a description, scoped to two tags
+			o["description"], o["roleScopeTagIds"] = nil, []any{"0", "1"}
+			o["releaseDateDisplayName"], o["deployableContentDisplayName"] = nil, nil
+			o["expeditedUpdateSettings"] = map[string]any{"qualityUpdateRelease": "2025-04-08T00:00:00Z", "daysUntilForcedReboot": 0}
+		}
 	case graph.FamilyWindowsDriverUpdateProfiles:
 		o["approvalType"] = []string{"manual", "automatic"}[i%2]
 		o["deviceReporting"] = 12 + i

@@ -48,6 +48,12 @@ func simContracts() []graph.Contract {
 	add(f, "windowsManagedAppProtections.update", graph.KindUpdate, http.MethodPatch, base+"/{id}", "update")
 	add(f, "windowsManagedAppProtections.assign", graph.KindAssign, http.MethodPost, base+"/{id}/assign", "assign")
 	out[len(out)-1].AssignKey = "assignments"
+	// The type collections and managedAppPolicies/{id} are readable like any entity set
+	// (docs:intune-mam-iosmanagedappprotection-list, intune-mam-managedapppolicy-get).
+	for _, col := range []string{"iosManagedAppProtections", "androidManagedAppProtections", "windowsInformationProtectionPolicies", "mdmWindowsInformationProtectionPolicies"} {
+		add(f, col+".list", graph.KindList, http.MethodGet, dam+col, "list")
+	}
+	add(f, "managedAppPolicies.get", graph.KindGet, http.MethodGet, dam+"managedAppPolicies/{id}", "one managed app policy")
 	// CSDL10 27155-27172 targetApps; IM Start-PostImportAppProtection posts it to the type collection,
 	// docs to managedAppPolicies/{id}.
 	for _, col := range []string{"managedAppPolicies", "iosManagedAppProtections", "androidManagedAppProtections", "windowsManagedAppProtections"} {
