@@ -470,3 +470,29 @@ func concatAll(lists ...[]string) []string {
 	}
 	return out
 }
+
+func TestLeastPrivilegedPermissionsMicrosoftAccepts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, path string
+		roles              []string
+		body               any
+		status             int
+	}{
+		{"scope tags with the configuration permission", http.MethodGet, "/beta/deviceManagement/roleScopeTags",
+			[]string{"DeviceManagementConfiguration.Read.All"}, nil, 200},
+		{"scope tags with no Intune permission", http.MethodGet, "/beta/deviceManagement/roleScopeTags",
+			[]string{"Group.Read.All"}, nil, 403},
+		{"group create with Group.Create", http.MethodPost, "/v1.0/groups", []string{"Group.Create"},
+			map[string]any{"displayName": "g", "mailEnabled": false, "mailNickname": "g", "securityEnabled": true}, 201},
+		{"Group.Create does not read groups", http.MethodGet, "/v1.0/groups", []string{"Group.Create"}, nil, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, TenantSpec{PoliciesPerFamily: 1, Groups: 5})
+			b.tenant.SetRoles(tc.roles)
+			var e errBody
+			require.Equal(t, tc.status, b.send(t, tc.method, tc.path, b.token(t), tc.body, &e), e.Error.Message)
+		})
+	}
+}

@@ -398,7 +398,7 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 		s.graphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+seg+"'.")
 		return
 	}
-	if !graph.Granted(req.roles, c.Permission) {
+	if !permitted(req.roles, c) {
 		s.forbidden(w, c)
 		return
 	}
