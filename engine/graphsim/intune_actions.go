@@ -70,7 +70,11 @@ func (s *Server) assignIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 		s.intuneError(w, http.StatusBadRequest, "BadRequest", "Default enrollment configurations cannot be assigned.")
 		return
 	}
-	if e := onlyParameters(body, "assign", c.AssignKey); e != nil {
+	params := []string{c.AssignKey}
+	if legacy := legacyAssignParameters[col.family]; legacy != "" {
+		params = append(params, legacy)
+	}
+	if e := onlyParameters(body, "assign", params...); e != nil {
 		s.refuse(w, e)
 		return
 	}
@@ -90,7 +94,33 @@ func (s *Server) assignIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 		next = append(next, stored)
 	}
 	obj.assignments = next // assign replaces the whole set
+	if !assignAnswersCollection[col.family] {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": contextURL(req, c), "value": renderAssignments(col.family, next)})
+}
+
+// assignAnswersCollection: the families whose assign action answers 200 with the new
+// assignments; every other one answers 204 No Content. Per family, the beta docs page
+// intune-*-assign.md: deviceconfiguration, devicecompliancepolicy, devicemanagementconfigurationpolicy,
+// devicemanagementcompliancepolicy and grouppolicyconfiguration return "200 OK … collection";
+// devicemanagementintent, targetedmanagedappprotection, targetedmanagedappconfiguration,
+// deviceenrollmentconfiguration, devicemanagementscript, deviceshellscript, devicehealthscript,
+// devicecompliancescript, manageddevicemobileappconfiguration and the three
+// windows*updateprofile pages return "204 No Content" (ICD expects 204 for intents and app
+// protection too).
+var assignAnswersCollection = map[graph.Family]bool{
+	graph.FamilyDeviceConfigurations: true, graph.FamilyDeviceCompliancePolicies: true, graph.FamilyConfigurationPolicies: true,
+	graph.FamilyCompliancePolicies: true, graph.FamilyGroupPolicyConfigurations: true,
+}
+
+// legacyAssignParameters are the second, legacy parameter some assign actions declare (docs:
+// deviceConfigurationGroupAssignments, deviceManagementScriptGroupAssignments); accepted, unused.
+var legacyAssignParameters = map[graph.Family]string{
+	graph.FamilyDeviceConfigurations:    "deviceConfigurationGroupAssignments",
+	graph.FamilyDeviceManagementScripts: "deviceManagementScriptGroupAssignments",
+	graph.FamilyDeviceShellScripts:      "deviceManagementScriptGroupAssignments",
 }
 
 // checkAssignment validates one assignment entry and returns it as stored.

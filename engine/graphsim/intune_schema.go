@@ -239,10 +239,12 @@ var assignmentTypes = map[graph.Family]string{
 }
 
 // assignmentTargets are the derived types of the abstract complex type
-// deviceAndAppManagementAssignmentTarget (CSDL10).
+// deviceAndAppManagementAssignmentTarget (CSDL10), plus the beta-only ones the beta assign docs
+// examples use (scopeTagGroupAssignmentTarget, organizationalUnitAssignmentTarget).
 var assignmentTargets = []string{"#microsoft.graph.groupAssignmentTarget", "#microsoft.graph.exclusionGroupAssignmentTarget",
 	"#microsoft.graph.allLicensedUsersAssignmentTarget", "#microsoft.graph.allDevicesAssignmentTarget",
-	"#microsoft.graph.configurationManagerCollectionAssignmentTarget"}
+	"#microsoft.graph.configurationManagerCollectionAssignmentTarget", "#microsoft.graph.scopeTagGroupAssignmentTarget",
+	"#microsoft.graph.organizationalUnitAssignmentTarget"}
 
 // AcceptedTypes returns the @odata.type values ("#microsoft.graph.x") the simulator accepts on
 // writes to a family (through its own collection, or the type collections for app protection).

@@ -382,7 +382,12 @@ func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 			map[string]any{"added": []any{map[string]any{"enabled": true, "definition@odata.bind": "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions('" +
 				deterministicUUID("admx", 3) + "')"}}, "updated": []any{}, "deletedIds": []any{}}, 204, ""},
 		{"assign keeps a remediation schedule", dm + "deviceHealthScripts/" + hs + "/assign", map[string]any{"deviceHealthScriptAssignments": []any{
-			map[string]any{"target": target, "runRemediationScript": true, "runSchedule": map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": 4}}}}, 200, ""},
+			map[string]any{"target": target, "runRemediationScript": true, "runSchedule": map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": 4}}}}, 204, ""},
+		{"assign of a device configuration answers the new set", dm + "deviceConfigurations/" + firstID(t, b.tenant, graph.FamilyDeviceConfigurations, nil) + "/assign",
+			map[string]any{"assignments": []any{map[string]any{"target": target, "intent": "apply"}}, "deviceConfigurationGroupAssignments": []any{}}, 200, ""},
+		{"assign of an enrollment configuration answers 204", dm + "deviceEnrollmentConfigurations/" +
+			firstID(t, b.tenant, graph.FamilyDeviceEnrollmentConfigurations, func(p map[string]any) bool { return p["priority"] != 0 }) + "/assign",
+			map[string]any{"enrollmentConfigurationAssignments": []any{map[string]any{"target": target}}}, 204, ""},
 		{"assign refuses a property of another assignment type", dm + "deviceHealthScripts/" + hs + "/assign", map[string]any{"deviceHealthScriptAssignments": []any{
 			map[string]any{"target": target, "intent": "apply"}}}, 400, "'intent' does not exist on type 'microsoft.graph.deviceHealthScriptAssignment'"},
 	} {
