@@ -294,8 +294,10 @@ func TestWritesValidatedLikeGraph(t *testing.T) {
 			map[string]any{"name": "x", "platforms": "windows10", "technologies": "mdm", "settings": []any{map[string]any{"settingInstance": catalogSetting(1, 0)["settingInstance"]}}}, 201, "", ""},
 		{"declared type named explicitly", http.MethodPost, dm + "assignmentFilters",
 			map[string]any{"@odata.type": "#microsoft.graph.deviceAndAppManagementAssignmentFilter", "displayName": "x", "platform": "windows10AndLater", "rule": "(device.model -eq \"x\")"}, 201, "", ""},
-		{"filter PATCH without platform", http.MethodPatch, dm + "assignmentFilters/" + filter, map[string]any{"rule": "(device.model -eq \"y\")"}, 204, "", ""},
-		{"settings catalog PATCH of its properties", http.MethodPatch, dm + "configurationPolicies/" + sc, map[string]any{"description": "d"}, 204, "", ""},
+		{"filter PATCH without platform answers the object", http.MethodPatch, dm + "assignmentFilters/" + filter, map[string]any{"rule": "(device.model -eq \"y\")"}, 200, "", ""},
+		{"device configuration PATCH answers 204", http.MethodPatch, dm + "deviceConfigurations/" + ring, map[string]any{"description": "d"}, 204, "", ""},
+		{"settings catalog PATCH of its properties", http.MethodPatch, dm + "configurationPolicies/" + sc, map[string]any{"description": "d"}, 200, "", ""},
+		{"scope tag create answers 200", http.MethodPost, dm + "roleScopeTags", map[string]any{"displayName": "EMEA", "description": ""}, 200, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -382,12 +384,14 @@ func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 			map[string]any{"added": []any{map[string]any{"enabled": true, "definition@odata.bind": "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions('" +
 				deterministicUUID("admx", 3) + "')"}}, "updated": []any{}, "deletedIds": []any{}}, 204, ""},
 		{"assign keeps a remediation schedule", dm + "deviceHealthScripts/" + hs + "/assign", map[string]any{"deviceHealthScriptAssignments": []any{
-			map[string]any{"target": target, "runRemediationScript": true, "runSchedule": map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": 4}}}}, 204, ""},
+			map[string]any{"target": target, "runRemediationScript": true, "runSchedule": map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": 4}}}}, 200, ""},
 		{"assign of a device configuration answers the new set", dm + "deviceConfigurations/" + firstID(t, b.tenant, graph.FamilyDeviceConfigurations, nil) + "/assign",
 			map[string]any{"assignments": []any{map[string]any{"target": target, "intent": "apply"}}, "deviceConfigurationGroupAssignments": []any{}}, 200, ""},
-		{"assign of an enrollment configuration answers 204", dm + "deviceEnrollmentConfigurations/" +
+		{"assign of an intent answers 204", dm + "intents/" + intent + "/assign", map[string]any{"assignments": []any{map[string]any{"target": target}}}, 204, ""},
+		{"assign of app protection answers 204", dam + "iosManagedAppProtections/" + ios + "/assign", map[string]any{"assignments": []any{map[string]any{"target": target}}}, 204, ""},
+		{"assign of an enrollment configuration answers 200", dm + "deviceEnrollmentConfigurations/" +
 			firstID(t, b.tenant, graph.FamilyDeviceEnrollmentConfigurations, func(p map[string]any) bool { return p["priority"] != 0 }) + "/assign",
-			map[string]any{"enrollmentConfigurationAssignments": []any{map[string]any{"target": target}}}, 204, ""},
+			map[string]any{"enrollmentConfigurationAssignments": []any{map[string]any{"target": target}}}, 200, ""},
 		{"assign refuses a property of another assignment type", dm + "deviceHealthScripts/" + hs + "/assign", map[string]any{"deviceHealthScriptAssignments": []any{
 			map[string]any{"target": target, "intent": "apply"}}}, 400, "'intent' does not exist on type 'microsoft.graph.deviceHealthScriptAssignment'"},
 	} {

@@ -227,7 +227,11 @@ func (s *Server) createIntune(w http.ResponseWriter, req *simRequest, st *intune
 	st.fam[col.family] = append(st.fam[col.family], obj)
 	out := st.render(col, obj, true, nil)
 	out["@odata.context"] = contextURL(req, c) + "/$entity"
-	writeJSON(w, http.StatusCreated, out)
+	status := http.StatusCreated // docs *-create.md; ICD BaseUpdateModule post_status_code = 201
+	if col.family == graph.FamilyRoleScopeTags {
+		status = http.StatusOK // ICD ScopeTags.py post_status_code = 200 (real tenants), docs say 201
+	}
+	writeJSON(w, status, out)
 }
 
 // checkCreateRules are the family rules of a create beyond the property checks.
@@ -383,7 +387,29 @@ func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, col *collec
 	delete(body, "@odata.type")
 	maps.Copy(obj.obj, body)
 	touch(obj.obj)
-	w.WriteHeader(http.StatusNoContent)
+	if patchAnswersNoContent(col, obj) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	out := req.tenant.intune.render(col, obj, true, nil)
+	out["@odata.context"] = req.base + "/beta/$metadata#deviceManagement/" + col.name + "/$entity"
+	writeJSON(w, http.StatusOK, out)
+}
+
+// patchAnswersNoContent: what a PATCH answers, from the peers' exact status checks against real
+// tenants (ICD update modules, make_graph_request raises on any other status): 204 for device
+// configurations, classic and settings-catalog compliance, device app configurations and app
+// protection other than WIP; 200 with the updated object (as every beta docs *-update.md page
+// says) for WIP, enrollment configurations, filters, ADMX, scope tags, all four script families,
+// autopilot and the update profiles, and for the families no peer PATCHes.
+func patchAnswersNoContent(col *collectionSpec, obj *intuneObject) bool {
+	switch col.family {
+	case graph.FamilyDeviceConfigurations, graph.FamilyDeviceCompliancePolicies, graph.FamilyCompliancePolicies, graph.FamilyMobileAppConfigurations:
+		return true
+	case graph.FamilyManagedAppPolicies:
+		return obj.typ() != graphNS+"windowsInformationProtectionPolicy"
+	}
+	return false
 }
 
 // putIntune replaces a settings-catalog policy: OData PUT semantics (every structural property
