@@ -196,7 +196,9 @@ func (s *Server) setPriority(w http.ResponseWriter, req *simRequest, obj *intune
 	}
 	obj.obj["priority"] = int(p)
 	touch(obj.obj)
-	w.WriteHeader(http.StatusNoContent)
+	// 200 with no body: ICD EnrollmentConfigurations.py checks status_code=200 on setpriority.
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.Contract, col *collectionSpec, obj *intuneObject) {
@@ -211,7 +213,7 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 		s.createAutopilotAssignment(w, req, c, col, obj)
 		return
 	case "scheduleActionsForRules":
-		// CSDL10 26722: one parameter, deviceComplianceScheduledActionForRules; 204.
+		// CSDL10 26722: one parameter, deviceComplianceScheduledActionForRules.
 		if e := onlyParameters(body, op, "deviceComplianceScheduledActionForRules"); e != nil {
 			s.refuse(w, e)
 			return
@@ -221,6 +223,11 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 			return
 		}
 		obj.children["scheduledActionsForRule"] = withIDs(toObjectsAny(body["deviceComplianceScheduledActionForRules"]), "scheduledActionsForRule")
+		touch(obj.obj)
+		// 200 with no body: ICD DeviceCompliance.py checks status_code=200 on scheduleActionsForRules.
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
 	case "setScheduledActions":
 		// docs:intune-deviceconfigv2-devicemanagementcompliancepolicy-setscheduledactions:
 		// {"scheduledActions":[…]} → 200 + the rules (ICD Compliance.py expects 200).

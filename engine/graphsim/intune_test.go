@@ -366,7 +366,7 @@ func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 			map[string]any{"appGroupType": "selectedPublicApps", "apps": []any{map[string]any{"mobileAppIdentifier": map[string]any{
 				"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}}}, 204, ""},
 		{"scheduleActionsForRules", dm + "deviceCompliancePolicies/" + comp + "/scheduleActionsForRules",
-			map[string]any{"deviceComplianceScheduledActionForRules": rules}, 204, ""},
+			map[string]any{"deviceComplianceScheduledActionForRules": rules}, 200, ""},
 		{"scheduleActionsForRules with the v2 parameter", dm + "deviceCompliancePolicies/" + comp + "/scheduleActionsForRules",
 			map[string]any{"scheduledActions": rules}, 400, "The parameter 'scheduledActions'"},
 		{"setScheduledActions", dm + "compliancePolicies/" + v2 + "/setScheduledActions", map[string]any{"scheduledActions": rules}, 200, ""},
@@ -387,6 +387,11 @@ func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 			map[string]any{"target": target, "runRemediationScript": true, "runSchedule": map[string]any{"@odata.type": "#microsoft.graph.deviceHealthScriptHourlySchedule", "interval": 4}}}}, 200, ""},
 		{"assign of a device configuration answers the new set", dm + "deviceConfigurations/" + firstID(t, b.tenant, graph.FamilyDeviceConfigurations, nil) + "/assign",
 			map[string]any{"assignments": []any{map[string]any{"target": target, "intent": "apply"}}, "deviceConfigurationGroupAssignments": []any{}}, 200, ""},
+		{"setPriority", dm + "deviceEnrollmentConfigurations/" +
+			firstID(t, b.tenant, graph.FamilyDeviceEnrollmentConfigurations, func(p map[string]any) bool { return p["priority"] != 0 }) + "/setPriority",
+			map[string]any{"priority": 2}, 200, ""},
+		{"setPriority of a default", dm + "deviceEnrollmentConfigurations/" + b.tenant.ID + "_DefaultLimit/setPriority",
+			map[string]any{"priority": 2}, 400, "default enrollment configuration"},
 		{"assign of an intent answers 204", dm + "intents/" + intent + "/assign", map[string]any{"assignments": []any{map[string]any{"target": target}}}, 204, ""},
 		{"assign of app protection answers 204", dam + "iosManagedAppProtections/" + ios + "/assign", map[string]any{"assignments": []any{map[string]any{"target": target}}}, 204, ""},
 		{"assign of an enrollment configuration answers 200", dm + "deviceEnrollmentConfigurations/" +
