@@ -18,9 +18,32 @@ var shapeNames = []string{"Baseline", "Pilot", "Kiosk", "Finance", "Lab"}
 
 func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
+// generateReferences builds the tenant's mobile apps and notification templates: the same names
+// in every tenant, ids of this tenant (the ids ESP, app configuration and compliance actions hold).
+func (st *intuneStore) generateReferences() {
+	tid := st.tenant.ID
+	for k, app := range []map[string]any{
+		{"@odata.type": graphNS + "iosStoreApp", "displayName": "Microsoft Outlook", "publisher": "Microsoft Corporation", "bundleId": "com.microsoft.Office.Outlook"},
+		{"@odata.type": graphNS + "win32LobApp", "displayName": "Contoso VPN", "publisher": "Contoso", "fileName": "vpn.intunewin"},
+		{"@odata.type": graphNS + "winGetApp", "displayName": "Company Portal", "publisher": "Microsoft Corporation", "packageIdentifier": "9WZDNCRFJ3PZ"},
+		{"@odata.type": graphNS + "androidManagedStoreApp", "displayName": "Microsoft Teams", "publisher": "Microsoft Corporation", "packageId": "com.microsoft.teams"},
+	} {
+		app["id"] = deterministicUUID("mobileApp", tid, k)
+		app["createdDateTime"], app["lastModifiedDateTime"], app["isAssigned"] = stamp(k), stamp(k+1), true
+		st.fam[familyMobileApps] = append(st.fam[familyMobileApps], newObject(app))
+	}
+	for k, name := range []string{"Noncompliance notice", "Enrollment welcome"} {
+		st.fam[familyNotificationTemplates] = append(st.fam[familyNotificationTemplates], newObject(map[string]any{
+			"@odata.type": graphNS + "notificationMessageTemplate", "id": deterministicUUID("notificationTemplate", tid, k),
+			"displayName": name, "description": "", "defaultLocale": "en-us", "brandingOptions": "includeCompanyLogo",
+			"roleScopeTagIds": []any{"0"}, "lastModifiedDateTime": stamp(k)}))
+	}
+}
+
 // generate builds the per-family objects deterministically.
 func (st *intuneStore) generate(per int) {
 	st.generateADMXCatalog()
+	st.generateReferences()
 	for _, fi := range graph.Families() {
 		if fi.Service != graph.ServiceIntune {
 			continue

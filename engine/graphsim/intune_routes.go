@@ -61,5 +61,22 @@ func simContracts() []graph.Contract {
 	}
 	add(graph.FamilyTargetedManagedAppConfigurations, "targetedManagedAppConfigurations.targetApps", graph.KindAction, http.MethodPost,
 		dam+"targetedManagedAppConfigurations/{id}/targetApps", "set the targeted apps")
+	// Read-only reference collections (docs:intune-apps-mobileapp-list,
+	// intune-notification-notificationmessagetemplate-list); permissions from those pages.
+	for _, r := range []struct {
+		f          graph.Family
+		path, perm string
+	}{
+		{familyMobileApps, dam + "mobileApps", "DeviceManagementApps.Read.All"},
+		{familyNotificationTemplates, dm + "notificationMessageTemplates", "DeviceManagementServiceConfig.Read.All"},
+	} {
+		for _, k := range []struct {
+			kind graph.Kind
+			path string
+		}{{graph.KindList, r.path}, {graph.KindGet, r.path + "/{id}"}} {
+			out = append(out, graph.Contract{Name: string(r.f) + "." + string(k.kind), Family: r.f, Kind: k.kind, Method: http.MethodGet,
+				Version: graph.Beta, Path: k.path, Service: graph.ServiceIntune, Permission: r.perm, ReadPermission: r.perm, Doc: "reference data"})
+		}
+	}
 	return out
 }

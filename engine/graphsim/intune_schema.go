@@ -117,7 +117,20 @@ func init() {
 	single("windowsDriverUpdateProfiles", "windowsDriverUpdateProfile", graph.FamilyWindowsDriverUpdateProfiles)
 	single("assignmentFilters", "deviceAndAppManagementAssignmentFilter", graph.FamilyAssignmentFilters)
 	single("roleScopeTags", "roleScopeTag", graph.FamilyRoleScopeTags)
+	// Read-only collections the registry does not cover but policies refer to (families.md §4):
+	// mobileApp (abstract: items typed) for ESP selectedMobileAppIds and app-config
+	// targetedMobileApps, notificationMessageTemplate for compliance notification actions. Same
+	// names in every tenant, ids of each tenant, so references can be mapped by name.
+	addCollection(collectionSpec{name: "mobileApps", declared: "mobileApp", abstract: true,
+		types: []string{"iosStoreApp", "androidManagedStoreApp", "win32LobApp", "winGetApp"}, pools: []graph.Family{familyMobileApps}})
+	single("notificationMessageTemplates", "notificationMessageTemplate", familyNotificationTemplates)
 }
+
+// Families the engine registry does not know (graphsim-only, read-only).
+const (
+	familyMobileApps            graph.Family = "mobileApps"
+	familyNotificationTemplates graph.Family = "notificationMessageTemplates"
+)
 
 // collectionOf returns the collection a contract path addresses ("/deviceManagement/x/{id}/…" → x).
 func collectionOf(c *graph.Contract) *collectionSpec {

@@ -143,6 +143,11 @@ func checkBody(ts typeSchema, body map[string]any, mode writeMode) *writeErr {
 			return serviceErr("Property '%s' is read-only and cannot be set.", k)
 		}
 	}
+	// IM Start-PreImportEnrollmentRestrictions: "Windows Phone operations are no longer supported"
+	// — a windowsMobileRestriction must be dropped before a write.
+	if v, ok := body["windowsMobileRestriction"]; ok && v != nil {
+		return serviceErr("Property 'windowsMobileRestriction' cannot be set: Windows Phone operations are no longer supported.")
+	}
 	if oma, ok := body["omaSettings"].([]any); ok {
 		for _, v := range oma {
 			m, _ := v.(map[string]any)
