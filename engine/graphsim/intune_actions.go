@@ -278,6 +278,28 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 				obj.children["settings"] = append(obj.children["settings"], in)
 			}
 		}
+	case "windowsPrivacyAccessControls":
+		if e := onlyParameters(body, op, "windowsPrivacyAccessControls"); e != nil {
+			s.refuse(w, e)
+			return
+		}
+		if obj.typ() != graphNS+"windows10GeneralConfiguration" {
+			s.modelError(w, "The operation 'windowsPrivacyAccessControls' is bound to microsoft.graph.windows10GeneralConfiguration.")
+			return
+		}
+		var ctrls []map[string]any
+		for k, c := range toObjectsAny(body["windowsPrivacyAccessControls"]) {
+			for p := range c {
+				if !strings.HasPrefix(p, "@") && !slices.Contains([]string{"id", "accessLevel", "dataCategory", "appPackageFamilyName", "appDisplayName"}, p) {
+					s.refuse(w, unknownProperty(p, "windowsPrivacyDataAccessControlItem"))
+					return
+				}
+			}
+			c = maps.Clone(c)
+			c["id"] = deterministicUUID("privacy", obj.id(), k)
+			ctrls = append(ctrls, c)
+		}
+		obj.children["privacyAccessControls"] = ctrls
 	case "targetApps":
 		if e := s.targetApps(col, obj, body); e != nil {
 			s.refuse(w, e)

@@ -102,6 +102,10 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 			o["passwordRequired"] = i%2 == 0
 			o["passwordMinimumLength"] = 8 + i%6
 			o["defenderMonitorFileActivity"] = "monitorAllFiles"
+			// privacyAccessControls is a navigation property (BETA); IM removes it from the body and
+			// POSTs it to /{id}/windowsPrivacyAccessControls.
+			obj.children["privacyAccessControls"] = []map[string]any{{"id": st.newID("privacy", id), "accessLevel": "forceDeny",
+				"dataCategory": "camera", "appPackageFamilyName": nil, "appDisplayName": nil}}
 		case "windows10CustomConfiguration": // docs:intune-deviceconfig-windows10customconfiguration-create
 			o["omaSettings"] = []any{
 				map[string]any{"@odata.type": graphNS + "omaSettingInteger", "displayName": "Block camera", "description": nil,
@@ -109,10 +113,13 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 				map[string]any{"@odata.type": graphNS + "omaSettingString", "displayName": "Wi-Fi key", "description": nil,
 					"omaUri": "./Vendor/MSFT/WiFi/Profile/Corp/WlanXml", "value": "****", "isEncrypted": true,
 					"secretReferenceValueId": st.newID("secret", id)},
-				// omaSettingStringXml.value is Edm.Binary (CSDL10): base64 on the wire.
+				// omaSettingStringXml.value is Edm.Binary (CSDL10): base64 on the wire. Encrypted like the
+				// string above: its plaintext (getOmaSettingPlainTextValue) is the XML text itself, which
+				// IM base64-encodes before writing it back (Start-PostGetDeviceConfiguration). The masked
+				// value of an encrypted binary setting is not verified; base64 of "****" here.
 				map[string]any{"@odata.type": graphNS + "omaSettingStringXml", "displayName": "Start layout", "description": nil,
 					"omaUri": "./Vendor/MSFT/Policy/Config/Start/StartLayout", "fileName": "layout.xml",
-					"value": base64Of(`<LayoutModificationTemplate Version="1"><DefaultLayoutOverride/></LayoutModificationTemplate>`)},
+					"value": base64Of("****"), "isEncrypted": true, "secretReferenceValueId": st.newID("secret-xml", id)},
 			}
 		case "iosGeneralDeviceConfiguration": // docs:intune-deviceconfig-iosgeneraldeviceconfiguration-create
 			o["passcodeRequired"] = true

@@ -290,6 +290,9 @@ func plainTextOf(obj *intuneObject, secretID string) (string, bool) {
 	for _, v := range oma {
 		m, _ := v.(map[string]any)
 		if m != nil && m["secretReferenceValueId"] == secretID {
+			if m["@odata.type"] == graphNS+"omaSettingStringXml" {
+				return `<LayoutModificationTemplate Version="1"><DefaultLayoutOverride/></LayoutModificationTemplate>`, true
+			}
 			return `<WLANProfile xmlns="http://www.microsoft.com/networking/WLAN/profile/v1"><name>Corp</name><MSM><security><sharedKey><keyMaterial>sim-` +
 				secretID[:8] + `</keyMaterial></sharedKey></security></MSM></WLANProfile>`, true
 		}

@@ -38,6 +38,10 @@ func simContracts() []graph.Contract {
 	// docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create (201).
 	add(graph.FamilyWindowsAutopilotDeploymentProfiles, "windowsAutopilotDeploymentProfiles.createAssignment", graph.KindAction, http.MethodPost,
 		dm+"windowsAutopilotDeploymentProfiles/{id}/assignments", "one group assignment")
+	// IM Start-PostFileImportDeviceConfiguration: POST deviceConfigurations('{id}')/windowsPrivacyAccessControls
+	// {"windowsPrivacyAccessControls":[…]} after the create (the navigation cannot go inline).
+	add(graph.FamilyDeviceConfigurations, "deviceConfigurations.windowsPrivacyAccessControls", graph.KindAction, http.MethodPost,
+		dm+"deviceConfigurations/{id}/windowsPrivacyAccessControls", "set the privacy access controls")
 	// BETA: windowsManagedAppProtections is its own collection with apps and assignments.
 	base := dam + "windowsManagedAppProtections"
 	f := graph.FamilyManagedAppPolicies

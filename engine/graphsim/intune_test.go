@@ -367,6 +367,8 @@ func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 		{"targetApps", dam + "iosManagedAppProtections/" + ios + "/targetApps",
 			map[string]any{"appGroupType": "selectedPublicApps", "apps": []any{map[string]any{"mobileAppIdentifier": map[string]any{
 				"@odata.type": "#microsoft.graph.iosMobileAppIdentifier", "bundleId": "com.microsoft.msedge"}}}}, 204, ""},
+		{"windowsPrivacyAccessControls", dm + "deviceConfigurations/" + firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("windows10GeneralConfiguration")) +
+			"/windowsPrivacyAccessControls", map[string]any{"windowsPrivacyAccessControls": []any{map[string]any{"accessLevel": "forceAllow", "dataCategory": "location"}}}, 204, ""},
 		{"scheduleActionsForRules", dm + "deviceCompliancePolicies/" + comp + "/scheduleActionsForRules",
 			map[string]any{"deviceComplianceScheduledActionForRules": rules}, 200, ""},
 		{"scheduleActionsForRules with the v2 parameter", dm + "deviceCompliancePolicies/" + comp + "/scheduleActionsForRules",
