@@ -211,8 +211,12 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 		}
 	case graph.FamilyManagedAppPolicies:
 		o["version"] = fmt.Sprintf("\"%d\"", i+1)
-		o["isAssigned"] = true
-		o["deployedAppCount"] = 2
+		ts, _ := schemaOf(typ)
+		for k, v := range map[string]any{"isAssigned": true, "deployedAppCount": 2} {
+			if ts.hasProp(k) { // WIP policies have neither (BETA: declared on managedAppProtection)
+				o[k] = v
+			}
+		}
 		switch typ {
 		case "iosManagedAppProtection": // docs:intune-mam-iosmanagedappprotection-create
 			o["pinRequired"], o["appDataEncryptionType"], o["appGroupType"] = true, "whenDeviceLocked", "selectedPublicApps"

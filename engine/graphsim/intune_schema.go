@@ -172,45 +172,44 @@ var lazyProperties = map[graph.Family][]string{
 	graph.FamilyDeviceComplianceScripts: {"detectionScriptContent"},
 }
 
-// serverOwned are refused in every create and update body: the service sets them. Peers strip them
-// before any write (ICD IntuneCDBase.remove_keys: id, version, createdDateTime,
-// lastModifiedDateTime, isAssigned, supportsScopeTags, deployedAppCount, …; IM removes the
-// timestamps since IM #4, and IM #377 reports new read-only properties breaking imports).
-var serverOwned = []string{"id", "createdDateTime", "lastModifiedDateTime", "isAssigned", "supportsScopeTags",
-	"deployedAppCount", "settingCount", "creationSource"}
+// serverOwned are refused in every create and update body: IM strips exactly these from every
+// object before any write (MSGraph.psm1 Start-GraphPreImport, "Default properties to delete":
+// lastModifiedDateTime, createdDateTime, supportsScopeTags, id, modifiedDateTime; IM #4 is a
+// createdDateTime the service rejected). Other computed properties (isAssigned, version,
+// deployedAppCount, creationSource, isGlobalScript, …) are accepted on create — IM imports them
+// unchanged — and refused only where a peer found it on update (readOnlyOnUpdate).
+var serverOwned = []string{"id", "createdDateTime", "lastModifiedDateTime", "supportsScopeTags", "modifiedDateTime"}
 
 // readOnlyOnCreate and readOnlyOnUpdate are the per-type refusals on top of serverOwned, keyed by
-// a type of the chain (so a base type covers its derived types).
+// a type of the chain (a base type covers its derived types). An update refuses both lists.
 var readOnlyOnCreate = map[string][]string{
-	// version is maintained by the service (ICD remove_keys; IM PropertiesToRemoveForUpdate of update
-	// rings, health scripts and app protection).
-	// Enrollment configurations keep priority and deviceEnrollmentConfigurationType on create
-	// (IntuneBackupAndRestore PR #94 needed both), and lose them on update (below).
-	"deviceConfiguration": {"version"}, "deviceCompliancePolicy": {"version"}, "deviceEnrollmentConfiguration": {"version"},
-	"managedDeviceMobileAppConfiguration": {"version"}, "managedAppPolicy": {"version"},
-	"deviceHealthScript":     {"version", "isGlobalScript", "highestAvailableVersion", "deviceHealthScriptType"}, // ICD remove_keys, ProactiveRemediation.py
-	"deviceComplianceScript": {"version"},
-	// IM PropertiesToRemove = @("payloads") on assignment filters; ICD Filters.py pops payloads:
-	// they list the policies that use the filter.
+	// IM PropertiesToRemove = @("payloads") on assignment filters (import and update); ICD
+	// Filters.py pops it: the back-references to the policies that use the filter.
 	"deviceAndAppManagementAssignmentFilter": {"payloads"},
-	// Feature and quality update profiles: IM PropertiesToRemoveForUpdate; computed from the
-	// selected release.
-	"windowsFeatureUpdateProfile": {"deployableContentDisplayName", "endOfSupportDate"},
-	"windowsQualityUpdateProfile": {"releaseDateDisplayName", "deployableContentDisplayName"},
-	"roleScopeTag":                {"isBuiltIn"},
+	// IM PropertiesToRemove = @('settingCount') for settings catalog and settings-catalog compliance.
+	"deviceManagementConfigurationPolicy": {"settingCount"},
+	"deviceManagementCompliancePolicy":    {"settingCount"},
 }
 
 var readOnlyOnUpdate = map[string][]string{
 	// priority moves through setPriority only (IM PropertiesToRemoveForUpdate = @('priority'));
 	// ICD EnrollmentConfigurations.py pops deviceEnrollmentConfigurationType and platformType.
 	"deviceEnrollmentConfiguration":                    {"priority", "deviceEnrollmentConfigurationType"},
-	"deviceEnrollmentPlatformRestrictionConfiguration": {"platformType"},           // ICD pops platformType on update
+	"deviceEnrollmentPlatformRestrictionConfiguration": {"platformType"},
 	"windowsAutopilotDeploymentProfile":                {"managementServiceAppId"}, // IM PropertiesToRemoveForUpdate
 	"deviceAndAppManagementAssignmentFilter":           {"platform"},               // IM PropertiesToRemoveForUpdate; ICD update_data.pop("platform")
-	"windowsUpdateForBusinessConfiguration": {"qualityUpdatesPauseStartDate", "featureUpdatesPauseStartDate", // IM
+	// Update rings: IM PropertiesToRemoveForUpdate.
+	"windowsUpdateForBusinessConfiguration": {"version", "qualityUpdatesPauseStartDate", "featureUpdatesPauseStartDate",
 		"qualityUpdatesWillBeRolledBack", "featureUpdatesWillBeRolledBack"},
-	"windowsFeatureUpdateProfile": {"installLatestWindows10OnWindows11IneligibleDevice"},                    // ICD WindowsFeatureUpdates.py
+	// IM PropertiesToRemoveForUpdate and Start-PreUpdateFeatureUpdates; ICD WindowsFeatureUpdates.py.
+	"windowsFeatureUpdateProfile": {"deployableContentDisplayName", "endOfSupportDate", "installLatestWindows10OnWindows11IneligibleDevice"},
+	"windowsQualityUpdateProfile": {"releaseDateDisplayName", "deployableContentDisplayName"},               // IM PropertiesToRemoveForUpdate
 	"windowsDriverUpdateProfile":  {"newUpdates", "inventorySyncStatus", "deviceReporting", "approvalType"}, // ICD WindowsDriverUpdates.py
+	// IM PropertiesToRemoveForUpdate = @('version','isGlobalScript','highestAvailableVersion');
+	// ICD ProactiveRemediation.py pops deviceHealthScriptType.
+	"deviceHealthScript": {"version", "isGlobalScript", "highestAvailableVersion", "deviceHealthScriptType"},
+	// App protection: IM PropertiesToRemoveForUpdate = @("protectedAppLockerFiles","version").
+	"managedAppPolicy": {"version"},
 }
 
 // inlineNavigations are the navigation properties a create (or PUT) body may carry: settings of
