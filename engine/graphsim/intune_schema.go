@@ -186,6 +186,9 @@ var readOnlyOnCreate = map[string][]string{
 	// IM PropertiesToRemove = @("payloads") on assignment filters (import and update); ICD
 	// Filters.py pops it: the back-references to the policies that use the filter.
 	"deviceAndAppManagementAssignmentFilter": {"payloads"},
+	// IM PropertiesToRemove = @("definitionValues","policyConfigurationIngestionType") on ADMX
+	// (definitionValues is a navigation, refused inline anyway).
+	"groupPolicyConfiguration": {"policyConfigurationIngestionType"},
 	// IM PropertiesToRemove = @('settingCount') for settings catalog and settings-catalog compliance.
 	"deviceManagementConfigurationPolicy": {"settingCount"},
 	"deviceManagementCompliancePolicy":    {"settingCount"},
