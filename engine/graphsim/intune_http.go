@@ -284,7 +284,8 @@ func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.
 	}
 }
 
-// plainTextOf returns the plaintext behind an encrypted OMA setting's secretReferenceValueId.
+// plainTextOf returns the plaintext behind an encrypted OMA setting's secretReferenceValueId. The
+// key material keeps the "sim-plaintext-<id>" marker tests look for.
 func plainTextOf(obj *intuneObject, secretID string) (string, bool) {
 	oma, _ := obj.obj["omaSettings"].([]any)
 	for _, v := range oma {
@@ -293,7 +294,7 @@ func plainTextOf(obj *intuneObject, secretID string) (string, bool) {
 			if m["@odata.type"] == graphNS+"omaSettingStringXml" {
 				return `<LayoutModificationTemplate Version="1"><DefaultLayoutOverride/></LayoutModificationTemplate>`, true
 			}
-			return `<WLANProfile xmlns="http://www.microsoft.com/networking/WLAN/profile/v1"><name>Corp</name><MSM><security><sharedKey><keyMaterial>sim-` +
+			return `<WLANProfile xmlns="http://www.microsoft.com/networking/WLAN/profile/v1"><name>Corp</name><MSM><security><sharedKey><keyMaterial>sim-plaintext-` +
 				secretID[:8] + `</keyMaterial></sharedKey></security></MSM></WLANProfile>`, true
 		}
 	}
