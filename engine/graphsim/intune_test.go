@@ -522,3 +522,30 @@ func TestLeastPrivilegedPermissionsMicrosoftAccepts(t *testing.T) {
 		})
 	}
 }
+
+func TestEncryptedOMAValuesDecryptToTheirPlaintext(t *testing.T) {
+	t.Parallel()
+	b := setup(t, TenantSpec{PoliciesPerFamily: 2})
+	tok := b.token(t)
+	custom := b.tenant.Policies(graph.FamilyDeviceConfigurations)[1]
+	require.Equal(t, graphNS+"windows10CustomConfiguration", custom["@odata.type"])
+	plain := map[string]string{}
+	for _, v := range custom["omaSettings"].([]any) {
+		m := v.(map[string]any)
+		if m["isEncrypted"] != true {
+			continue
+		}
+		var out struct {
+			Value string `json:"value"`
+		}
+		path := fmt.Sprintf("/beta/deviceManagement/deviceConfigurations/%s/getOmaSettingPlainTextValue(secretReferenceValueId='%s')", custom["id"], m["secretReferenceValueId"])
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, path, tok, nil, &out))
+		plain[m["@odata.type"].(string)] = out.Value
+	}
+	require.Contains(t, plain[graphNS+"omaSettingString"], "sim-plaintext-")
+	require.True(t, strings.HasPrefix(plain[graphNS+"omaSettingStringXml"], "<LayoutModificationTemplate"),
+		"the plaintext of an XML setting is the XML text, not base64")
+	var e errBody
+	require.Equal(t, http.StatusNotFound, b.send(t, http.MethodGet, fmt.Sprintf(
+		"/beta/deviceManagement/deviceConfigurations/%s/getOmaSettingPlainTextValue(secretReferenceValueId='%s')", custom["id"], deterministicUUID("x")), tok, nil, &e))
+}
