@@ -155,7 +155,7 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 			ref := map[string]any{"templateId": "", "templateFamily": "none", "templateDisplayName": nil, "templateDisplayVersion": nil}
 			if i%3 == 1 {
 				o["technologies"] = "mdm,microsoftSense"
-				ref = map[string]any{"templateId": "804339ad-1553-4478-a742-138fb5807418_1", "templateFamily": "endpointSecurityAntivirus",
+				ref = map[string]any{"templateId": esTemplateID, "templateFamily": "endpointSecurityAntivirus",
 					"templateDisplayName": "Microsoft Defender Antivirus", "templateDisplayVersion": "Version 1"}
 			}
 			o["templateReference"] = ref
@@ -165,8 +165,14 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 				o["platforms"], o["technologies"] = "linux", "linuxMdm"
 			}
 		}
+		es := f == graph.FamilyConfigurationPolicies && i%3 == 1
 		for k := 0; k < n; k++ {
-			obj.children["settings"] = append(obj.children["settings"], catalogSetting(k, i))
+			set := catalogSetting(k, i)
+			if es { // a template-bound setting names its template setting, case and all
+				inst := set["settingInstance"].(map[string]any)
+				inst["settingInstanceTemplateReference"] = map[string]any{"settingInstanceTemplateId": esTemplateSettings[k%len(esTemplateSettings)]}
+			}
+			obj.children["settings"] = append(obj.children["settings"], set)
 		}
 		if f == graph.FamilyCompliancePolicies {
 			obj.children["scheduledActionsForRule"] = []map[string]any{st.complianceRule(id, i)}
@@ -327,6 +333,25 @@ func (st *intuneStore) decorate(f graph.Family, obj *intuneObject, i int) {
 		}
 	}
 }
+
+// esTemplateID and esTemplateSettings are the Microsoft Defender Antivirus endpoint-security
+// template and the settingInstanceTemplateIds of its settings (same in every tenant). IM found the
+// ids case-sensitive, with one setting of a Microsoft template in a different letter case than the
+// others (Start-PreImportSettingsCatalog: "settingInstanceTemplateId and settingValueTemplateId are
+// case sensitive and there is ONE setting with a different casing"): one id here is upper-case.
+const esTemplateID = "804339ad-1553-4478-a742-138fb5807418_1"
+
+var esTemplateSettings = func() []string {
+	var out []string
+	for k := 0; k < 8; k++ {
+		id := deterministicUUID("es-av-template-setting", k)
+		if k == 5 {
+			id = strings.ToUpper(id)
+		}
+		out = append(out, id)
+	}
+	return out
+}()
 
 // catalogSetting is one settings-catalog setting (the setting entity has no @odata.type; its
 // abstract settingInstance has).

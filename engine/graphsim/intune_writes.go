@@ -254,6 +254,28 @@ func checkCreateRules(col *collectionSpec, ts typeSchema, body map[string]any) *
 			return e
 		}
 	}
+	return checkTemplateReferences(body)
+}
+
+// checkTemplateReferences refuses a template-bound settings-catalog policy whose settings name a
+// template setting the template does not have, compared case-sensitively — real tenants answer
+// 400 with "Info\nInvalid Reference id found in Policy  created from Template <id>\nPolicyId\n\n
+// TemplateId\n<id>\nInvalidReferenceId\n<setting id>" (IM #209, #241; CIPP #4241; IM found the
+// comparison case-sensitive). Only the templates the simulator knows are checked.
+func checkTemplateReferences(body map[string]any) *writeErr {
+	ref, _ := body["templateReference"].(map[string]any)
+	if tid, _ := ref["templateId"].(string); tid != esTemplateID {
+		return nil
+	}
+	for _, set := range toObjectsAny(body["settings"]) {
+		inst, _ := set["settingInstance"].(map[string]any)
+		tref, _ := inst["settingInstanceTemplateReference"].(map[string]any)
+		id, _ := tref["settingInstanceTemplateId"].(string)
+		if id == "" || !slices.Contains(esTemplateSettings, id) {
+			return &writeErr{code: "BadRequest", msg: fmt.Sprintf("Info\nInvalid Reference id found in Policy  created from Template %s\nPolicyId\n\nTemplateId\n%s\nInvalidReferenceId\n%s",
+				esTemplateID, esTemplateID, id)}
+		}
+	}
 	return nil
 }
 
@@ -431,6 +453,9 @@ func (s *Server) putIntune(w http.ResponseWriter, req *simRequest, col *collecti
 	}
 	if werr == nil && hasSecretReference(body) {
 		werr = &writeErr{code: "NotSupported", msg: "SecretReferenceValueId invalid for create"}
+	}
+	if werr == nil {
+		werr = checkTemplateReferences(body)
 	}
 	if werr != nil {
 		s.refuse(w, werr)
