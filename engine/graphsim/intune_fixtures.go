@@ -32,6 +32,17 @@ func (st *intuneStore) generateReferences() {
 		app["createdDateTime"], app["lastModifiedDateTime"], app["isAssigned"] = stamp(k), stamp(k+1), true
 		st.fam[familyMobileApps] = append(st.fam[familyMobileApps], newObject(app))
 	}
+	tmpl := newObject(map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationPolicyTemplate", "id": esTemplateID,
+		"baseId": strings.TrimSuffix(esTemplateID, "_1"), "version": 1, "displayName": "Microsoft Defender Antivirus",
+		"description":    "Windows Defender Antivirus is the next-generation protection component of Microsoft Defender for Endpoint.",
+		"displayVersion": "Version 1", "lifecycleState": "active", "platforms": "windows10", "technologies": "mdm,microsoftSense",
+		"templateFamily": "endpointSecurityAntivirus", "allowUnmanagedSettings": false, "settingTemplateCount": len(esTemplateSettings)})
+	for k, sid := range esTemplateSettings {
+		tmpl.children["settingTemplates"] = append(tmpl.children["settingTemplates"], map[string]any{"id": fmt.Sprint(k),
+			"settingInstanceTemplate": map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationChoiceSettingInstanceTemplate",
+				"settingDefinitionId": fmt.Sprintf("device_vendor_msft_policy_config_sim_setting%03d", k), "settingInstanceTemplateId": sid, "isRequired": false}})
+	}
+	st.fam[familyPolicyTemplates] = append(st.fam[familyPolicyTemplates], tmpl)
 	for k, name := range []string{"Noncompliance notice", "Enrollment welcome"} {
 		st.fam[familyNotificationTemplates] = append(st.fam[familyNotificationTemplates], newObject(map[string]any{
 			"@odata.type": graphNS + "notificationMessageTemplate", "id": deterministicUUID("notificationTemplate", tid, k),

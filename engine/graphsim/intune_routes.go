@@ -73,6 +73,7 @@ func simContracts() []graph.Contract {
 	}{
 		{familyMobileApps, dam + "mobileApps", "DeviceManagementApps.Read.All"},
 		{familyNotificationTemplates, dm + "notificationMessageTemplates", "DeviceManagementServiceConfig.Read.All"},
+		{familyPolicyTemplates, dm + "configurationPolicyTemplates", "DeviceManagementConfiguration.Read.All"},
 	} {
 		for _, k := range []struct {
 			kind graph.Kind
@@ -82,5 +83,8 @@ func simContracts() []graph.Contract {
 				Version: graph.Beta, Path: k.path, Service: graph.ServiceIntune, Permission: r.perm, ReadPermission: r.perm, Doc: "reference data"})
 		}
 	}
+	out = append(out, graph.Contract{Name: "configurationPolicyTemplates.settingTemplates", Family: familyPolicyTemplates, Kind: graph.KindChildren,
+		Method: http.MethodGet, Version: graph.Beta, Path: dm + "configurationPolicyTemplates/{id}/settingTemplates", Service: graph.ServiceIntune,
+		Permission: "DeviceManagementConfiguration.Read.All", ReadPermission: "DeviceManagementConfiguration.Read.All", Doc: "setting templates"})
 	return out
 }

@@ -124,12 +124,17 @@ func init() {
 	addCollection(collectionSpec{name: "mobileApps", declared: "mobileApp", abstract: true,
 		types: []string{"iosStoreApp", "androidManagedStoreApp", "win32LobApp", "winGetApp"}, pools: []graph.Family{familyMobileApps}})
 	single("notificationMessageTemplates", "notificationMessageTemplate", familyNotificationTemplates)
+	// Settings-catalog templates with their setting templates: IM reads
+	// configurationPolicyTemplates('{id}')/settingTemplates?$expand=settingDefinitions to fix the
+	// letter case of settingInstanceTemplateId before an import (Start-PreImportSettingsCatalog).
+	single("configurationPolicyTemplates", "deviceManagementConfigurationPolicyTemplate", familyPolicyTemplates)
 }
 
 // Families the engine registry does not know (graphsim-only, read-only).
 const (
 	familyMobileApps            graph.Family = "mobileApps"
 	familyNotificationTemplates graph.Family = "notificationMessageTemplates"
+	familyPolicyTemplates       graph.Family = "configurationPolicyTemplates"
 )
 
 // collectionOf returns the collection a contract path addresses ("/deviceManagement/x/{id}/…" → x).

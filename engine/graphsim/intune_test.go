@@ -90,6 +90,7 @@ func TestListODataTypeFollowsMinimalMetadata(t *testing.T) {
 		{"/beta/deviceAppManagement/targetedManagedAppConfigurations", false},
 		{"/beta/deviceAppManagement/mobileApps", true},
 		{"/beta/deviceManagement/notificationMessageTemplates", false},
+		{"/beta/deviceManagement/configurationPolicyTemplates", false},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			t.Parallel()
@@ -465,7 +466,7 @@ func TestFixturesFollowTheSchema(t *testing.T) {
 	require.NoError(t, err)
 	st := srv.Tenants()[0].intune
 	for f, objs := range st.fam {
-		if f == familyMobileApps || f == familyNotificationTemplates {
+		if f == familyMobileApps || f == familyNotificationTemplates || f == familyPolicyTemplates {
 			continue // read-only reference data
 		}
 		shapes := map[string]bool{}
@@ -560,4 +561,13 @@ func TestEncryptedOMAValuesDecryptToTheirPlaintext(t *testing.T) {
 	var e errBody
 	require.Equal(t, http.StatusNotFound, b.send(t, http.MethodGet, fmt.Sprintf(
 		"/beta/deviceManagement/deviceConfigurations/%s/getOmaSettingPlainTextValue(secretReferenceValueId='%s')", custom["id"], deterministicUUID("x")), tok, nil, &e))
+}
+
+func TestTemplateSettingIDsAreServed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, TenantSpec{PoliciesPerFamily: 2})
+	var p page
+	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/configurationPolicyTemplates/"+esTemplateID+"/settingTemplates", b.token(t), nil, &p))
+	require.Len(t, p.Value, len(esTemplateSettings))
+	require.Contains(t, fmt.Sprint(p.Value), esTemplateSettings[5], "the upper-case id is served as it is")
 }
