@@ -111,7 +111,7 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 	case graph.KindChildren:
 		s.serveChildren(w, req, c, obj, args)
 	case graph.KindUpdate:
-		s.patchIntune(w, req, col, obj)
+		s.patchIntune(w, req, c, col, obj)
 	case graph.KindReplace:
 		s.putIntune(w, req, col, obj)
 	case graph.KindAssign:

@@ -397,7 +397,7 @@ func anySlice(v any) []any {
 
 func toObjectsAny(v any) []map[string]any { return toObjects(anySlice(v)) }
 
-func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, col *collectionSpec, obj *intuneObject) {
+func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, c *graph.Contract, col *collectionSpec, obj *intuneObject) {
 	body, err := decodeObject(req.body)
 	if err != nil {
 		s.invalid(w, err.Error())
@@ -419,7 +419,7 @@ func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, col *collec
 		return
 	}
 	out := req.tenant.intune.render(col, obj, true, nil)
-	out["@odata.context"] = req.base + "/beta/$metadata#deviceManagement/" + col.name + "/$entity"
+	out["@odata.context"] = contextURL(req, c) + "/$entity"
 	writeJSON(w, http.StatusOK, out)
 }
 
