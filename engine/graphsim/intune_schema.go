@@ -42,8 +42,10 @@ type collectionSpec struct {
 	declared string
 	// abstract: CSDL10 Abstract="true" — a create must name a derived type.
 	abstract bool
-	// types are the concrete types the collection holds and accepts.
-	types []string
+	// types are the concrete types the collection holds and accepts; fixtures are the ones the
+	// generated tenant uses (types when empty).
+	types    []string
+	fixtures []string
 	// pools are the families whose stored objects the collection shows.
 	pools []graph.Family
 	// family owns created objects.
@@ -69,13 +71,17 @@ func init() {
 	// CSDL10: deviceConfiguration, deviceCompliancePolicy, deviceEnrollmentConfiguration,
 	// managedDeviceMobileAppConfiguration, windowsAutopilotDeploymentProfile and managedAppPolicy
 	// are Abstract="true"; their items always carry @odata.type.
+	// Every concrete derived type of the metadata resolves (CSDL10 BaseType chains), except the
+	// Windows Phone 8.1 ones ("Windows Phone operations are no longer supported", IM).
 	addCollection(collectionSpec{name: "deviceConfigurations", declared: "deviceConfiguration", abstract: true,
-		types: []string{"windows10GeneralConfiguration", "windows10CustomConfiguration", "iosGeneralDeviceConfiguration",
+		types: derivedTypes("deviceConfiguration"),
+		fixtures: []string{"windows10GeneralConfiguration", "windows10CustomConfiguration", "iosGeneralDeviceConfiguration",
 			"windowsUpdateForBusinessConfiguration", "macOSCustomConfiguration"},
 		pools: []graph.Family{graph.FamilyDeviceConfigurations}})
 	addCollection(collectionSpec{name: "deviceCompliancePolicies", declared: "deviceCompliancePolicy", abstract: true,
-		types: []string{"windows10CompliancePolicy", "iosCompliancePolicy", "androidWorkProfileCompliancePolicy", "macOSCompliancePolicy"},
-		pools: []graph.Family{graph.FamilyDeviceCompliancePolicies}})
+		types:    derivedTypes("deviceCompliancePolicy"),
+		fixtures: []string{"windows10CompliancePolicy", "iosCompliancePolicy", "androidWorkProfileCompliancePolicy", "macOSCompliancePolicy"},
+		pools:    []graph.Family{graph.FamilyDeviceCompliancePolicies}})
 	addCollection(collectionSpec{name: "deviceEnrollmentConfigurations", declared: "deviceEnrollmentConfiguration", abstract: true,
 		types: []string{"deviceEnrollmentLimitConfiguration", "deviceEnrollmentPlatformRestrictionsConfiguration",
 			"deviceEnrollmentPlatformRestrictionConfiguration", "deviceEnrollmentWindowsHelloForBusinessConfiguration",
@@ -136,6 +142,26 @@ const (
 	familyNotificationTemplates graph.Family = "notificationMessageTemplates"
 	familyPolicyTemplates       graph.Family = "configurationPolicyTemplates"
 )
+
+// derivedTypes lists the concrete types in typeSchemas whose chain includes base.
+func derivedTypes(base string) []string {
+	var out []string
+	for t, ts := range typeSchemas {
+		if t != base && ts.derivesFrom(base) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// fixtureTypes are the types generated objects cycle through.
+func (c *collectionSpec) fixtureTypes() []string {
+	if len(c.fixtures) > 0 {
+		return c.fixtures
+	}
+	return c.types
+}
 
 // collectionOf returns the collection a contract path addresses ("/deviceManagement/x/{id}/…" → x).
 func collectionOf(c *graph.Contract) *collectionSpec {
@@ -266,8 +292,9 @@ var assignmentTargets = []string{"#microsoft.graph.groupAssignmentTarget", "#mic
 	"#microsoft.graph.configurationManagerCollectionAssignmentTarget", "#microsoft.graph.scopeTagGroupAssignmentTarget",
 	"#microsoft.graph.organizationalUnitAssignmentTarget"}
 
-// AcceptedTypes returns the @odata.type values ("#microsoft.graph.x") the simulator accepts on
-// writes to a family (through its own collection, or the type collections for app protection).
+// AcceptedTypes returns the @odata.type values ("#microsoft.graph.x") of a family's generated
+// objects, in the order fixtures cycle through them. Writes accept these and every other concrete
+// type of the collection (collectionSpec.types).
 func AcceptedTypes(f graph.Family) []string {
 	var out []string
 	if f == graph.FamilyManagedAppPolicies {
@@ -277,7 +304,7 @@ func AcceptedTypes(f graph.Family) []string {
 		return out
 	}
 	if c := familyCollection(f); c != nil {
-		for _, t := range c.types {
+		for _, t := range c.fixtureTypes() {
 			out = append(out, graphNS+t)
 		}
 	}

@@ -299,7 +299,11 @@ func TestWritesValidatedLikeGraph(t *testing.T) {
 				"settings": []any{map[string]any{"settingInstance": map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationChoiceSettingInstance",
 					"settingDefinitionId": "x", "settingInstanceTemplateReference": map[string]any{"settingInstanceTemplateId": strings.ToLower(esTemplateSettings[5])}}}}},
 			400, "BadRequest", "Invalid Reference id found in Policy  created from Template " + esTemplateID},
+		{"Windows Phone 8.1 profile", http.MethodPost, dm + "deviceConfigurations",
+			map[string]any{"@odata.type": "#microsoft.graph.windowsPhone81GeneralConfiguration", "displayName": "x"}, 400, "ModelValidationFailure", "could not be resolved"},
 		// What Graph accepts.
+		{"any derived type of the metadata", http.MethodPost, dm + "deviceConfigurations",
+			map[string]any{"@odata.type": "#microsoft.graph.windows81GeneralConfiguration", "displayName": "Legacy Windows 8.1", "roleScopeTagIds": []any{"0"}}, 201, "", ""},
 		{"endpoint-security setting as the template names it", http.MethodPost, dm + "configurationPolicies",
 			map[string]any{"name": "x", "platforms": "windows10", "technologies": "mdm,microsoftSense",
 				"templateReference": map[string]any{"templateId": esTemplateID},
