@@ -301,7 +301,7 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 		}
 		obj.children["privacyAccessControls"] = ctrls
 	case "targetApps":
-		if e := s.targetApps(col, obj, body); e != nil {
+		if e := s.targetApps(obj, body); e != nil {
 			s.refuse(w, e)
 			return
 		}
@@ -317,7 +317,7 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 // 27155-27172: bound to managedAppPolicy and managedAppProtection with `apps`, and to
 // targetedManagedAppProtection and targetedManagedAppConfiguration with `apps` and
 // `appGroupType`; 204 (docs:intune-mam-targetedmanagedappprotection-targetapps).
-func (s *Server) targetApps(col *collectionSpec, obj *intuneObject, body map[string]any) *writeErr {
+func (s *Server) targetApps(obj *intuneObject, body map[string]any) *writeErr {
 	ts, _ := schemaOf(obj.typ())
 	params := []string{"apps"}
 	if ts.derivesFrom("targetedManagedAppProtection") || ts.derivesFrom("targetedManagedAppConfiguration") {
@@ -345,7 +345,6 @@ func (s *Server) targetApps(col *collectionSpec, obj *intuneObject, body map[str
 	if g, ok := body["appGroupType"]; ok {
 		obj.obj["appGroupType"] = g
 	}
-	_ = col
 	return nil
 }
 

@@ -87,7 +87,7 @@ func decodeObject(body []byte) (map[string]any, error) {
 }
 
 // resolveType returns the schema a write body addresses in a collection.
-func resolveType(col *collectionSpec, body map[string]any, mode writeMode, current string) (typeSchema, *writeErr) {
+func resolveType(col *collectionSpec, body map[string]any, current string) (typeSchema, *writeErr) {
 	typ := current
 	if t, ok := body["@odata.type"].(string); ok {
 		if !col.accepts(t) && strings.TrimPrefix(t, graphNS) != col.declared {
@@ -110,7 +110,6 @@ func resolveType(col *collectionSpec, body map[string]any, mode writeMode, curre
 	if !ok {
 		return typeSchema{}, odataErr("A type named '%s' could not be resolved by the model. When a model is available, each type name must resolve to a valid type.", strings.TrimPrefix(typ, "#"))
 	}
-	_ = mode
 	return ts, nil
 }
 
@@ -181,7 +180,7 @@ func (s *Server) createIntune(w http.ResponseWriter, req *simRequest, st *intune
 		s.invalid(w, err.Error())
 		return
 	}
-	ts, werr := resolveType(col, body, modeCreate, "")
+	ts, werr := resolveType(col, body, "")
 	if werr == nil {
 		werr = checkBody(ts, body, modeCreate)
 	}
@@ -403,7 +402,7 @@ func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 		s.invalid(w, err.Error())
 		return
 	}
-	ts, werr := resolveType(col, body, modeUpdate, obj.typ())
+	ts, werr := resolveType(col, body, obj.typ())
 	if werr == nil {
 		werr = checkBody(ts, body, modeUpdate)
 	}
@@ -447,7 +446,7 @@ func (s *Server) putIntune(w http.ResponseWriter, req *simRequest, col *collecti
 		s.invalid(w, err.Error())
 		return
 	}
-	ts, werr := resolveType(col, body, modeReplace, obj.typ())
+	ts, werr := resolveType(col, body, obj.typ())
 	if werr == nil {
 		werr = checkBody(ts, body, modeReplace)
 	}
