@@ -263,19 +263,6 @@ func noAssignments(fi FamilyInfo) FamilyInfo {
 	return fi
 }
 
-// ManagedAppProtectionCollections are the type collections through which app protection
-// policies are read in full, assigned and written (managedAppPolicies is list-only), keyed by the
-// @odata.type of the items managedAppPolicies returns. windowsManagedAppProtection (Windows MAM)
-// has its own collection (BETA deviceAppManagement.windowsManagedAppProtections);
-// targetedManagedAppConfiguration items belong to their own family and are not listed here.
-var ManagedAppProtectionCollections = map[string]string{
-	"#microsoft.graph.iosManagedAppProtection":               "iosManagedAppProtections",
-	"#microsoft.graph.androidManagedAppProtection":           "androidManagedAppProtections",
-	"#microsoft.graph.windowsManagedAppProtection":           "windowsManagedAppProtections",
-	"#microsoft.graph.windowsInformationProtectionPolicy":    "windowsInformationProtectionPolicies",
-	"#microsoft.graph.mdmWindowsInformationProtectionPolicy": "mdmWindowsInformationProtectionPolicies",
-}
-
 // targetAppsCollections are the app protection type collections whose policies take their apps
 // through targetApps (CSDL10 targetedManagedAppProtection.targetApps; windowsManagedAppProtection
 // per BETA). WIP policies have no apps navigation.

@@ -34,7 +34,6 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{}, err
 	}
-	restoreOrder(items)
 	data := map[string]any{"restore_id": r.ID}
 	client, err := rc.GraphClient()
 	if err != nil {
@@ -48,6 +47,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{Data: data}, err
 	}
+	restoreOrder(items, func(it store.RestoreItem) int64 { return payloadPriority(payloads[it.PayloadHash]) })
 	sourceID := r.TargetTenantID
 	if r.SourceTenantID != nil {
 		sourceID = *r.SourceTenantID
@@ -210,6 +210,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 			return err
 		}
 	}
+	x.resolver.learn(it, p, plan, targetID)
 	if err := x.followUps(ctx, plan, targetID); err != nil {
 		return x.failed(ctx, it, plan, err, "follow-up", false)
 	}
@@ -404,13 +405,30 @@ func (x *restorer) recordWritten(ctx context.Context, it store.RestoreItem, plan
 // writes the same state.
 func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID string) error {
 	args := []string{targetID}
+	d := plan.desc
 	if plan.scheduledActions != nil {
-		if _, err := x.client.Post(ctx, "deviceCompliancePolicies.scheduleActionsForRules", args,
-			map[string]any{"deviceComplianceScheduledActionForRules": plan.scheduledActions}); err != nil {
+		var err error
+		if d.HasFollowUp(intune.FollowSetScheduledActions) {
+			_, err = x.client.Post(ctx, plan.contracts.prefix+".setScheduledActions", args, map[string]any{"scheduledActions": plan.scheduledActions})
+		} else {
+			_, err = x.client.Post(ctx, plan.contracts.prefix+".scheduleActionsForRules", args,
+				map[string]any{"deviceComplianceScheduledActionForRules": plan.scheduledActions})
+		}
+		if err != nil {
 			return err
 		}
 	}
-	if plan.family == graph.FamilyGroupPolicyConfigurations {
+	if plan.intentSettings != nil {
+		if _, err := x.client.Post(ctx, "intents.updateSettings", args, map[string]any{"settings": plan.intentSettings}); err != nil {
+			return err
+		}
+	}
+	if plan.targetApps != nil {
+		if _, err := x.client.Post(ctx, plan.contracts.prefix+".targetApps", args, plan.targetApps); err != nil {
+			return err
+		}
+	}
+	if d.HasFollowUp(intune.FollowUpdateDefinitionValues) {
 		var existing []string
 		if plan.action == store.RestoreActionUpdate {
 			for raw, err := range x.client.List(ctx, "groupPolicyConfigurations.definitionValues", args, nil) {
@@ -432,10 +450,21 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 			}
 		}
 	}
-	if plan.priority > 0 && plan.family == graph.FamilyDeviceEnrollmentConfigurations && !plan.isDefault {
+	if plan.priority > 0 && d.HasFollowUp(intune.FollowSetPriority) && !plan.isDefault {
 		if _, err := x.client.Post(ctx, "deviceEnrollmentConfigurations.setPriority", args, map[string]any{"priority": plan.priority}); err != nil {
 			return err
 		}
+	}
+	if plan.assign && d.Assign == intune.AssignOneByOne {
+		// Autopilot: one POST /assignments per group target (201); assign takes deviceIds
+		// (docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create). An overwrite
+		// first removes nothing: the profile's current assignments stay (no delete contract yet).
+		for _, a := range plan.assignments {
+			if _, err := x.client.Post(ctx, plan.contracts.assign, args, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if plan.assign {
 		c, _ := graph.Lookup(plan.contracts.assign)
@@ -572,6 +601,15 @@ func (x *restorer) result(ctx context.Context, data map[string]any) (run.Result,
 		code = reason.MappingUnresolved
 	}
 	return run.Result{Outcome: store.OutcomePartiallySucceeded, Reason: code, Detail: detail, Data: data}, nil
+}
+
+// payloadPriority is an enrollment configuration's priority (0 otherwise), for restore order.
+func payloadPriority(p intune.Payload) int64 {
+	n, err := json.Number(fmt.Sprint(p.Object["priority"])).Int64()
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // restoreIDParam reads the restore_id run parameter (a JSON number once stored).
