@@ -214,7 +214,7 @@ func TestBackup(t *testing.T) {
 		t.Parallel()
 		b := setupIntune(t, graphsim.TenantSpec{PoliciesPerFamily: 4})
 		run, set := b.backup(t)
-		require.Equal(t, store.OutcomeSucceeded, outcome(run), "%v", run.ReasonDetail)
+		require.Equal(t, store.OutcomeSucceeded, outcome(run), "%v", deref(run.ReasonDetail))
 		require.Equal(t, store.BackupComplete, set.Status)
 		total := 0
 		for _, f := range graph.IntuneFamilies() {

@@ -98,6 +98,8 @@ type Descriptor struct {
 	GetByID bool
 	// Expand is the $expand sent on the GET by id (app protection: apps; IM Start-GetAppProtection).
 	Expand string
+	// NoApps are types without the apps navigation (WIP policies, BETA): no $expand, no targetApps.
+	NoApps []string
 	// Children are the child collections read per object into the payload.
 	Children []Child
 
@@ -222,6 +224,19 @@ func (d *Descriptor) IsBuiltIn(obj map[string]any) bool {
 	return d.BuiltIn != nil && d.BuiltIn(obj)
 }
 
+// ExpandFor is the $expand of the GET by id of an object of odataType.
+func (d *Descriptor) ExpandFor(odataType string) string {
+	if slices.Contains(d.NoApps, strings.TrimPrefix(odataType, ODataPrefix)) {
+		return ""
+	}
+	return d.Expand
+}
+
+// TargetsApps reports whether an object of odataType takes its apps through targetApps.
+func (d *Descriptor) TargetsApps(odataType string) bool {
+	return d.HasFollowUp(FollowTargetApps) && !slices.Contains(d.NoApps, strings.TrimPrefix(odataType, ODataPrefix))
+}
+
 // HasFollowUp reports whether the family writes f after the object.
 func (d *Descriptor) HasFollowUp(f FollowUp) bool {
 	return slices.Contains(d.FollowUps, f)
@@ -328,7 +343,7 @@ func init() {
 		TypeCollections: map[string]string{"iosManagedAppProtection": "iosManagedAppProtections", "androidManagedAppProtection": "androidManagedAppProtections",
 			"windowsManagedAppProtection": "windowsManagedAppProtections", "windowsInformationProtectionPolicy": "windowsInformationProtectionPolicies",
 			"mdmWindowsInformationProtectionPolicy": "mdmWindowsInformationProtectionPolicies"},
-		GetByID: true, Expand: "apps",
+		GetByID: true, Expand: "apps", NoApps: []string{"windowsInformationProtectionPolicy", "mdmWindowsInformationProtectionPolicy"},
 		StripCreate: []string{"apps", "exemptAppLockerFiles", "protectedAppLockerFiles", "deploymentSummary"}, Volatile: []string{"deploymentSummary"},
 		FollowUps: []FollowUp{FollowTargetApps}, AssignKey: "assignments", Assign: AssignAction})
 	// MAM app configuration: declared concrete type (BETA), apps via $expand and targetApps.

@@ -276,8 +276,8 @@ func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 	p.readVia = col
 	if d.GetByID || col != string(f) {
 		var q *graph.Query
-		if d.Expand != "" {
-			q = &graph.Query{Expand: d.Expand}
+		if e := d.ExpandFor(p.odataType); e != "" {
+			q = &graph.Query{Expand: e}
 		}
 		out = append(out, subRequest{p: p, kind: "object", req: graph.BatchRequest{Contract: col + ".get", Args: []string{id}, Query: q}})
 	}

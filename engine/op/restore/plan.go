@@ -449,7 +449,7 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 			}
 		}
 	}
-	if d.HasFollowUp(intune.FollowTargetApps) {
+	if d.TargetsApps(it.ODataType) {
 		plan.targetApps = targetAppsBody(p.Object)
 	}
 	if d.Create == intune.CreateInstance {
