@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -81,6 +82,10 @@ func contractsFor(d *intune.Descriptor, odataType string) (restoreContracts, err
 	}
 	return c, nil
 }
+
+// errBuiltIn is the plan error of a built-in object (Default scope tag, Microsoft's global
+// remediations): the item is skipped, never copied (IM lists isBuiltIn eq false / isGlobalScript eq false).
+var errBuiltIn = errors.New("a built-in object Microsoft maintains in every tenant: never restored as a copy")
 
 // itemPlan is what restoring one item does.
 type itemPlan struct {
@@ -296,7 +301,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 		return nil, fmt.Errorf("family %q has no descriptor", it.Family)
 	}
 	if d.IsBuiltIn(p.Object) {
-		return nil, fmt.Errorf("a built-in object Microsoft maintains in every tenant: never restored")
+		return nil, errBuiltIn
 	}
 	odataType := it.ODataType
 	if odataType == "" {

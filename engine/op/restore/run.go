@@ -195,6 +195,12 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 		action = ""
 	}
 	plan, err := x.plan(it, p, action)
+	if errors.Is(err, errBuiltIn) {
+		x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelInfo, Message: "skipped: " + err.Error(),
+			ItemRef: new(it.Family + "/" + it.SourceGraphID)})
+		return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped,
+			Detail: err.Error()})
+	}
 	if err != nil {
 		detail := "cannot be restored: " + err.Error()
 		return x.end(ctx, it, reason.ProviderInvalidRequest, detail, store.RestoreFailed)
