@@ -198,7 +198,7 @@ func (s *Server) createIntune(w http.ResponseWriter, req *simRequest, st *intune
 	}
 	body["@odata.type"] = graphNS + ts.chain[0]
 	obj := newObject(nil)
-	takeInline(obj, body)
+	takeInline(obj, ts, body)
 	now := nowStamp()
 	body["id"] = st.newID("created", now)
 	body["createdDateTime"], body["lastModifiedDateTime"] = now, now
@@ -316,10 +316,13 @@ func checkRules(v any, needBlock bool) *writeErr {
 	return nil
 }
 
-// takeInline moves the inline navigation collections of a create or PUT body into obj.
-func takeInline(obj *intuneObject, body map[string]any) {
+// takeInline moves the inline navigation collections of a create or PUT body into obj. Only
+// where the type declares them as navigations (BETA navigationProperties): "settings" of
+// iosMobileAppConfiguration is a structural property (Collection(appConfigurationSettingItem),
+// BETA iosMobileAppConfiguration) and stays in the object, as Graph returns it in every GET.
+func takeInline(obj *intuneObject, ts typeSchema, body map[string]any) {
 	for _, nav := range []string{"settings", "scheduledActionsForRule"} {
-		if v, ok := body[nav]; ok {
+		if v, ok := body[nav]; ok && ts.hasNav(nav) {
 			obj.children[nav] = withIDs(toObjects(anySlice(v)), nav)
 			delete(body, nav)
 		}
@@ -466,7 +469,7 @@ func (s *Server) putIntune(w http.ResponseWriter, req *simRequest, col *collecti
 	}
 	keep := map[string]any{"id": obj.obj["id"], "createdDateTime": obj.obj["createdDateTime"], "@odata.type": obj.obj["@odata.type"],
 		"isAssigned": obj.obj["isAssigned"], "creationSource": obj.obj["creationSource"]}
-	takeInline(obj, body) // settings (and rules) sent replace the stored ones; navigations not sent are kept
+	takeInline(obj, ts, body) // settings (and rules) sent replace the stored ones; navigations not sent are kept
 	obj.obj = body
 	maps.Copy(obj.obj, keep)
 	obj.obj["settingCount"] = len(obj.children["settings"])
