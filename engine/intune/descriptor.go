@@ -257,7 +257,8 @@ func init() {
 	// Scope tags: BETA roleScopeTag; create answers 200 (ICD ScopeTags.py). Default "0" is built in
 	// (isBuiltIn; IM lists $filter=isBuiltIn eq false).
 	register(&Descriptor{Family: graph.FamilyRoleScopeTags, DeclaredType: "roleScopeTag", Types: map[string]string{"roleScopeTag": "roleScopeTags"},
-		StripCreate: []string{"isBuiltIn"}, Order: 0,
+		StripCreate: []string{"isBuiltIn"}, Volatile: []string{"isBuiltIn"}, Order: 0,
+		// The Default tag is id "0" in every tenant (docs:intune-rbac-rolescopetag; IM Set-ScopeTags).
 		BuiltIn: func(o map[string]any) bool { b, _ := o["isBuiltIn"].(bool); return b || o["id"] == "0" }})
 	// Assignment filters: payloads is a back-reference (IM PropertiesToRemove, ICD pop); platform
 	// is refused on update (IM PropertiesToRemoveForUpdate, ICD). roleScopeTags map by name.
@@ -293,6 +294,7 @@ func init() {
 		},
 		Children:    []Child{{Key: "settings", Contract: "configurationPolicies.settings"}},
 		StripCreate: []string{"settings@odata.context", "creationSource", "isAssigned"}, Update: UpdatePut,
+		Volatile:   []string{"creationSource"}, // set by the service (ICD drops it when comparing)
 		References: []Reference{{Kind: RefScopeTagList, Where: "roleScopeTagIds"}}})
 	// Classic compliance: abstract; scheduledActionsForRule is a navigation read with
 	// $expand=scheduledActionConfigurations (IM, ICD); on PATCH refused, set with
@@ -315,6 +317,7 @@ func init() {
 		Children: []Child{{Key: "settings", Contract: "compliancePolicies.settings"},
 			{Key: "scheduledActionsForRule", Contract: "compliancePolicies.scheduledActionsForRule"}},
 		StripCreate: []string{"settings@odata.context", "creationSource", "scheduledActionsForRule"}, Update: UpdatePut,
+		Volatile:  []string{"creationSource"},
 		FollowUps: []FollowUp{FollowSetScheduledActions},
 		References: []Reference{{Kind: RefNotificationTemplate, Where: "scheduledActionsForRule[].scheduledActionConfigurations[].notificationTemplateId",
 			Source: graph.FamilyNotificationMessageTemplates}}})
@@ -331,6 +334,7 @@ func init() {
 		Types:       map[string]string{"groupPolicyConfiguration": "groupPolicyConfigurations"},
 		Children:    []Child{{Key: "definitionValues", Contract: "groupPolicyConfigurations.definitionValues"}},
 		StripCreate: []string{"definitionValues", "policyConfigurationIngestionType"}, FollowUps: []FollowUp{FollowUpdateDefinitionValues},
+		Volatile:   []string{"policyConfigurationIngestionType"}, // derived by the service from the definitions used
 		References: []Reference{{Kind: RefADMXDefinition, Where: "definitionValues[].definition"}}})
 	// App protection: managedAppPolicies is list-only and abstract; each type has its collection
 	// (ICD _get_platform; BETA windowsManagedAppProtections); apps only with $expand (IM) and
@@ -378,10 +382,14 @@ func init() {
 	for _, s := range []struct {
 		f   graph.Family
 		typ string
-	}{{graph.FamilyDeviceManagementScripts, "deviceManagementScript"}, {graph.FamilyDeviceShellScripts, "deviceShellScript"},
-		{graph.FamilyDeviceComplianceScripts, "deviceComplianceScript"}} {
+	}{{graph.FamilyDeviceManagementScripts, "deviceManagementScript"}, {graph.FamilyDeviceShellScripts, "deviceShellScript"}} {
 		register(&Descriptor{Family: s.f, DeclaredType: s.typ, Types: map[string]string{s.typ: string(s.f)}, GetByID: true})
 	}
+	// Compliance scripts: assigned with deviceHealthScriptAssignments (BETA), whose runSchedule and
+	// runRemediationScript are kept like remediations'.
+	register(&Descriptor{Family: graph.FamilyDeviceComplianceScripts, DeclaredType: "deviceComplianceScript",
+		Types: map[string]string{"deviceComplianceScript": string(graph.FamilyDeviceComplianceScripts)}, GetByID: true,
+		AssignmentKeys: []string{"runRemediationScript", "runSchedule"}})
 	// Remediations: runSchedule and runRemediationScript on each assignment (BETA
 	// deviceHealthScriptAssignment; IM AssignmentProperties); Microsoft's global scripts are
 	// built in (IM $filter=isGlobalScript eq false); reporting fields refused on update (IM, ICD).

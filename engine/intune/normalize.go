@@ -75,6 +75,21 @@ func StripVolatile(v any) any {
 	return v
 }
 
+// StripKeyDeep removes key at every depth of v (in place).
+func StripKeyDeep(v any, key string) {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, key)
+		for _, val := range x {
+			StripKeyDeep(val, key)
+		}
+	case []any:
+		for _, val := range x {
+			StripKeyDeep(val, key)
+		}
+	}
+}
+
 // NormalizeObject normalizes a policy object (map) in place.
 func NormalizeObject(obj map[string]any) map[string]any {
 	for k := range topVolatileKeys {

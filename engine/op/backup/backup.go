@@ -231,6 +231,7 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		p.payload.Object = intune.NormalizeFor(p.family, p.payload.Object)
 		for _, list := range [][]any{p.payload.Settings, p.payload.ScheduledActions, p.payload.DefinitionValues} {
 			intune.StripVolatile(list)
+			intune.StripKeyDeep(list, "createdDateTime") // child entities get new timestamps when written
 		}
 		p.payload.Assignments = intune.NormalizeAssignments(p.payload.Assignments)
 		body, hash, err := intune.HashCanonical(p.payload)
@@ -432,7 +433,7 @@ func (b *backupper) applySecret(p *pending, kind string, body json.RawMessage) {
 			m["value"] = base64.StdEncoding.EncodeToString([]byte(*v.Value))
 		}
 		m["isEncrypted"] = false
-		m["secretReferenceValueId"] = nil
+		delete(m, "secretReferenceValueId") // a plaintext value has no secret reference (restore never sends one)
 		p.sensitive = true
 	}
 }

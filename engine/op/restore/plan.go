@@ -325,6 +325,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 		plan.notes = append(plan.notes, "does not round-trip whole: "+d.RoundTrip)
 	}
 	plan.mapAssignments(it, p, r)
+	plan.mapADMXDefinitions(r)
 	plan.desired = plan.desiredState()
 	return plan, nil
 }
@@ -461,6 +462,32 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 		return plan.intentWrites(p)
 	}
 	return nil
+}
+
+// MappingADMXDefinition is the mapping kind of a custom (uploaded) ADMX definition.
+const MappingADMXDefinition = "admx_definition"
+
+// mapADMXDefinitions keeps a custom ADMX definition (policyType admxIngested: uploaded into its
+// tenant, so its id exists there only; IM/ICD GroupPolicyConfigurations) out of a write into
+// another tenant and lists it as unresolved, never binding a foreign id. Built-in definitions have
+// the same id in every tenant.
+func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
+	if plan.definitionValues == nil || r.sameTenant {
+		return
+	}
+	kept := []any{}
+	for _, v := range plan.definitionValues {
+		def := asMap(asMap(v)["definition"])
+		if def["policyType"] != "admxIngested" {
+			kept = append(kept, v)
+			continue
+		}
+		id, _ := def["id"].(string)
+		name, _ := def["displayName"].(string)
+		plan.mapping = append(plan.mapping, MappingEntry{Kind: MappingADMXDefinition, SourceID: id, SourceName: name, Status: MappingUnresolved})
+		plan.unresolved++
+	}
+	plan.definitionValues = kept
 }
 
 // intentWrites creates an intent with createInstance {displayName, description, settingsDelta,

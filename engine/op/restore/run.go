@@ -463,9 +463,29 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 	}
 	if plan.assign && d.Assign == intune.AssignOneByOne {
 		// Autopilot: one POST /assignments per group target (201); assign takes deviceIds
-		// (docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create). An overwrite
-		// first removes nothing: the profile's current assignments stay (no delete contract yet).
+		// (docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create). Targets the
+		// profile already has are not posted again (a retry or an overwrite never duplicates one);
+		// assignments the backup does not hold are left in place (no delete contract yet).
+		have := map[string]bool{}
+		{
+			for raw, err := range x.client.List(ctx, plan.contracts.prefix+".assignments", args, nil) {
+				if err != nil {
+					return err
+				}
+				var cur struct {
+					Target map[string]any `json:"target"`
+				}
+				if json.Unmarshal(raw, &cur) == nil {
+					k, _ := intune.CanonicalJSON(cur.Target)
+					have[string(k)] = true
+				}
+			}
+		}
 		for _, a := range plan.assignments {
+			k, _ := intune.CanonicalJSON(asMap(a)["target"])
+			if have[string(k)] {
+				continue
+			}
 			if _, err := x.client.Post(ctx, plan.contracts.assign, args, a); err != nil {
 				return err
 			}
