@@ -53,6 +53,23 @@ func TestRoundTrip(t *testing.T) {
 			require.Equal(t, store.OutcomeSucceeded, outcome(run), "%s: %s", typ, deref(run.ReasonDetail))
 		}
 	}
+	// A filter and a policy tagged with a custom scope tag: the copies must carry B's copy of the
+	// tag (mapped by name, created earlier in the same restore), never A's id.
+	var custom string
+	for _, tag := range a.simT.Policies(graph.FamilyRoleScopeTags) {
+		if tag["id"] != "0" {
+			custom = fmt.Sprint(tag["id"])
+		}
+	}
+	require.NotEmpty(t, custom)
+	_, err = a.simT.AddPolicy(graph.FamilyAssignmentFilters, map[string]any{"displayName": "Corporate devices (EMEA)",
+		"platform": "windows10AndLater", "rule": `(device.deviceOwnership -eq "Corporate")`, "assignmentFilterManagementType": "devices",
+		"roleScopeTags": []any{"0", custom}})
+	require.NoError(t, err)
+	_, err = a.simT.AddPolicy(graph.FamilyDeviceManagementScripts, map[string]any{"displayName": "Tagged script", "fileName": "t.ps1",
+		"scriptContent": "V3JpdGUtT3V0cHV0ICd0YWdnZWQn", "runAsAccount": "system", "enforceSignatureCheck": false, "runAs32Bit": false,
+		"roleScopeTagIds": []any{custom}})
+	require.NoError(t, err)
 	syncAll(a)
 	run, setA := a.backup(t)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
@@ -83,6 +100,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, it := range copies {
 		byName[it.Family+"\x00"+it.DisplayName] = it
 	}
+	tagsA, tagsB := tagIndex(srcItems), tagIndex(copies)
 	covered := map[string]bool{}
 	for _, src := range srcItems {
 		if src.IsDefault || isBuiltInItem(t, b, setA.ID, src) {
@@ -92,6 +110,13 @@ func TestRoundTrip(t *testing.T) {
 		cp, ok := byName[key]
 		if !rtTrue(t, ok, "%s %q: no copy in B", src.Family, src.DisplayName) {
 			continue
+		}
+		// Scope tags (roleScopeTagIds, filters' roleScopeTags) map by name: the copy carries B's
+		// copies of A's tags (created earlier in the same restore) or Default.
+		if key := intune.DescriptorOf(graph.Family(src.Family)).ScopeTagKey(); key != "" {
+			rtTrue(t, fmt.Sprint(tagNames(rtPayload(t, b, setA.ID, src).Object[key], tagsA, "")) ==
+				fmt.Sprint(tagNames(rtPayload(t, b, setB.ID, cp).Object[key], tagsB, view.Restore.NameSuffix)),
+				"%s %q: scope tags %v mapped to %v", src.Family, src.DisplayName, rtPayload(t, b, setA.ID, src).Object[key], rtPayload(t, b, setB.ID, cp).Object[key])
 		}
 		want := rtComparable(t, b, setA.ID, src)
 		got := rtComparable(t, b, setB.ID, cp)
@@ -248,4 +273,29 @@ func rtDropIDs(v any) {
 			rtDropIDs(val)
 		}
 	}
+}
+
+func tagIndex(items []store.BackupItem) map[string]string {
+	out := map[string]string{}
+	for _, it := range items {
+		if it.Family == string(graph.FamilyRoleScopeTags) {
+			out[it.GraphID] = it.DisplayName
+		}
+	}
+	return out
+}
+
+// tagNames names scope tag ids, dropping the copy suffix (Default "0" keeps its name).
+func tagNames(v any, names map[string]string, suffix string) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, id := range list {
+		n := names[fmt.Sprint(id)]
+		if suffix != "" {
+			n = strings.TrimSuffix(n, suffix)
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -125,7 +125,8 @@ type Descriptor struct {
 	// (Default scope tag "0", isGlobalScript remediations). Enrollment defaults are not built-ins
 	// in this sense: they are PATCH-only (Classification.IsDefault).
 	BuiltIn func(obj map[string]any) bool
-	// Order is the restore rank: dependencies first (scope tags 0, filters 1, the rest 2; IM ImportOrder).
+	// Order is the restore rank, lowest first: dependencies before what refers to them (scope
+	// tags -2, filters -1, policies 0; IM ImportOrder / Dependencies).
 	Order int
 	// RoundTrip is empty when a backup restores whole; otherwise why it does not.
 	RoundTrip string
@@ -152,9 +153,6 @@ func register(d *Descriptor) {
 	}
 	if d.Update == "" {
 		d.Update = UpdatePatch
-	}
-	if d.Order == 0 {
-		d.Order = 2
 	}
 	fi, _ := graph.FamilyOf(d.Family)
 	if fi.HasAssignments && d.Assign == AssignNone {
@@ -224,6 +222,21 @@ func (d *Descriptor) IsBuiltIn(obj map[string]any) bool {
 	return d.BuiltIn != nil && d.BuiltIn(obj)
 }
 
+// ScopeTagKey is the property holding the object's scope tag ids: roleScopeTagIds, or
+// roleScopeTags for assignment filters (BETA deviceAndAppManagementAssignmentFilter); "" for
+// scope tags themselves.
+func (d *Descriptor) ScopeTagKey() string {
+	if d.Family == graph.FamilyRoleScopeTags {
+		return ""
+	}
+	for _, r := range d.References {
+		if r.Kind == RefScopeTagList {
+			return r.Where
+		}
+	}
+	return "roleScopeTagIds"
+}
+
 // ExpandFor is the $expand of the GET by id of an object of odataType.
 func (d *Descriptor) ExpandFor(odataType string) string {
 	if slices.Contains(d.NoApps, strings.TrimPrefix(odataType, ODataPrefix)) {
@@ -257,13 +270,13 @@ func init() {
 	// Scope tags: BETA roleScopeTag; create answers 200 (ICD ScopeTags.py). Default "0" is built in
 	// (isBuiltIn; IM lists $filter=isBuiltIn eq false).
 	register(&Descriptor{Family: graph.FamilyRoleScopeTags, DeclaredType: "roleScopeTag", Types: map[string]string{"roleScopeTag": "roleScopeTags"},
-		StripCreate: []string{"isBuiltIn"}, Volatile: []string{"isBuiltIn"}, Order: 0,
+		StripCreate: []string{"isBuiltIn"}, Volatile: []string{"isBuiltIn"}, Order: -2,
 		// The Default tag is id "0" in every tenant (docs:intune-rbac-rolescopetag; IM Set-ScopeTags).
 		BuiltIn: func(o map[string]any) bool { b, _ := o["isBuiltIn"].(bool); return b || o["id"] == "0" }})
 	// Assignment filters: payloads is a back-reference (IM PropertiesToRemove, ICD pop); platform
 	// is refused on update (IM PropertiesToRemoveForUpdate, ICD). roleScopeTags map by name.
 	register(&Descriptor{Family: graph.FamilyAssignmentFilters, DeclaredType: "deviceAndAppManagementAssignmentFilter",
-		Types: map[string]string{"deviceAndAppManagementAssignmentFilter": "assignmentFilters"}, Order: 1,
+		Types: map[string]string{"deviceAndAppManagementAssignmentFilter": "assignmentFilters"}, Order: -1,
 		StripCreate: []string{"payloads"}, Volatile: []string{"payloads"}, StripUpdate: []string{"platform"},
 		References: []Reference{{Kind: RefScopeTagList, Where: "roleScopeTags", Source: graph.FamilyRoleScopeTags}}})
 	// Device configuration: abstract (CSDL10); encrypted OMA values read in plaintext, and

@@ -497,7 +497,11 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 		if obj == nil {
 			obj = p.raw
 		}
-		if tags, ok := obj["roleScopeTagIds"].([]any); ok && p.family != graph.FamilyRoleScopeTags {
+		key := "roleScopeTagIds"
+		if d := intune.DescriptorOf(p.family); d != nil {
+			key = d.ScopeTagKey()
+		}
+		if tags, ok := obj[key].([]any); ok && key != "" {
 			for _, t := range tags {
 				id := fmt.Sprint(t)
 				if refs.ScopeTags == nil {

@@ -371,8 +371,9 @@ func writeBody(object map[string]any, d *intune.Descriptor, fi graph.FamilyInfo,
 
 // mapScopeTags maps the body's scope tags by name (docs/graph.md#mapping-and-order); an explicit list is always sent.
 func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
-	tags, ok := p.Object["roleScopeTagIds"].([]any)
-	if !ok || plan.family == graph.FamilyRoleScopeTags {
+	key := plan.desc.ScopeTagKey() // roleScopeTagIds, or filters' roleScopeTags (BETA)
+	tags, ok := p.Object[key].([]any)
+	if !ok || key == "" {
 		return
 	}
 	mapped := []any{}
@@ -403,7 +404,7 @@ func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 	if len(mapped) == 0 && len(tags) > 0 {
 		mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (docs/graph.md#mapping-and-order)
 	}
-	plan.body["roleScopeTagIds"] = mapped
+	plan.body[key] = mapped
 }
 
 // familyWrites adjusts a plan to what its family's writes require, from its descriptor
@@ -748,7 +749,7 @@ func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) in
 		if d := intune.DescriptorOf(graph.Family(f)); d != nil {
 			return d.Order
 		}
-		return 2
+		return 0
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
