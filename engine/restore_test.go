@@ -345,6 +345,15 @@ func TestRestore(t *testing.T) {
 			}
 			require.Equal(t, store.RestoreApplied, it.State, deref(it.Detail))
 		}
+
+		// A retry (the restore ledger) writes nothing already written: only the refused item is
+		// tried again, and refused again.
+		creates := b.simT.RequestCount("deviceConfigurations.create")
+		retry, err := b.svc.Retry(context.Background(), b.admin, run.ID)
+		require.NoError(t, err)
+		run = b.waitRun(t, retry.Run.ID, completed)
+		require.Equal(t, "provider_invalid_request", deref(run.ReasonCode), deref(run.ReasonDetail))
+		require.Equal(t, creates+1, b.simT.RequestCount("deviceConfigurations.create"), "only the refused item is written again")
 	})
 
 	t.Run("MissingWritePermissionBlocksBeforeAnyWrite", func(t *testing.T) {
