@@ -326,6 +326,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	}
 	plan.mapAssignments(it, p, r)
 	plan.mapADMXDefinitions(r)
+	plan.flagForeignReferences(r)
 	plan.desired = plan.desiredState()
 	return plan, nil
 }
@@ -489,6 +490,57 @@ func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 		plan.unresolved++
 	}
 	plan.definitionValues = kept
+}
+
+// flagForeignReferences lists, for a restore into another tenant, the references to objects of the
+// source tenant that are not mapped by name yet (descriptor References: mobile apps of ESP and
+// app configuration, notification templates of compliance actions, compliance scripts), as
+// unresolved mapping entries, and leaves the foreign ids out of the write: an id of another
+// tenant is never copied silently (docs/graph.md#families-and-round-trip-fidelity). Assignments
+// are not affected.
+func (plan *itemPlan) flagForeignReferences(r *restoreResolver) {
+	if r.sameTenant {
+		return
+	}
+	flag := func(kind intune.RefKind, id string) {
+		plan.mapping = append(plan.mapping, MappingEntry{Kind: string(kind), SourceID: id, Status: MappingUnresolved})
+		plan.unresolved++
+	}
+	for _, ref := range plan.desc.References {
+		switch ref.Kind {
+		case intune.RefMobileApp:
+			key := strings.TrimSuffix(ref.Where, "[]")
+			ids := anyList(plan.body[key])
+			if len(ids) == 0 {
+				continue
+			}
+			for _, id := range ids {
+				flag(ref.Kind, fmt.Sprint(id))
+			}
+			plan.body[key] = []any{}
+		case intune.RefNotificationTemplate:
+			rules := plan.scheduledActions
+			if rules == nil {
+				rules = anyList(plan.body["scheduledActionsForRule"])
+			}
+			for _, rule := range rules {
+				for _, a := range anyList(asMap(rule)["scheduledActionConfigurations"]) {
+					m := asMap(a)
+					if id, _ := m["notificationTemplateId"].(string); id != "" && id != intune.NoFilterID {
+						flag(ref.Kind, id)
+						m["notificationTemplateId"] = intune.NoFilterID // the zero GUID: no template
+					}
+				}
+			}
+		case intune.RefComplianceScript:
+			if script := asMap(plan.body["deviceCompliancePolicyScript"]); script != nil {
+				if id, _ := script["deviceComplianceScriptId"].(string); id != "" {
+					flag(ref.Kind, id)
+					delete(plan.body, "deviceCompliancePolicyScript")
+				}
+			}
+		}
+	}
 }
 
 // intentWrites creates an intent with createInstance {displayName, description, settingsDelta,
