@@ -135,6 +135,28 @@ func (s *Service) inventorySide(ctx context.Context, actor Actor, from store.Bac
 		if err != nil {
 			continue
 		}
+		if t := toItems[k]; t != nil {
+			// The inventory holds objects as Graph lists them: without what only a GET by id or an
+			// $expand returns (script bodies are null, apps absent; docs/graph.md#families-and-round-trip-fidelity).
+			// Compare the backup's object on what the list carries.
+			if inv, err := intune.DecodeJSON(t.payload); err == nil {
+				if im, ok := inv.(map[string]any); ok {
+					if bm, ok := v.(map[string]any); ok {
+						for key := range bm {
+							if iv, listed := im[key]; !listed || iv == nil {
+								delete(bm, key)
+							}
+						}
+						for key, iv := range im {
+							if iv == nil {
+								delete(im, key)
+							}
+						}
+						t.payload, t.hash, _ = intune.HashCanonical(im)
+					}
+				}
+			}
+		}
 		if t := toItems[k]; t != nil && e.sensitive {
 			// The backup holds decrypted OMA-URI values, the inventory the encrypted ones: compare
 			// both without the secret fields so a decryption is not drift.

@@ -98,7 +98,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		a.tuiCommand(), a.demoCommand(), a.engineCommand(), a.migrateCommand(), a.graphsimCommand(),
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
 		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(),
-		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(),
+		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(), a.graphCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {

@@ -43,6 +43,11 @@ const (
 	FamilyWindowsDriverUpdateProfiles        Family = "windowsDriverUpdateProfiles"
 	FamilyAssignmentFilters                  Family = "assignmentFilters"
 	FamilyRoleScopeTags                      Family = "roleScopeTags"
+
+	// Reference families: read-only collections a restore reads in the target tenant to map
+	// references by name (docs/graph.md#cross-tenant-references). Never synced or backed up.
+	FamilyMobileApps                   Family = "mobileApps"
+	FamilyNotificationMessageTemplates Family = "notificationMessageTemplates"
 )
 
 // Service is the Graph workload behind a family. It decides the error-body dialect (directory
@@ -156,11 +161,14 @@ type FamilyInfo struct {
 	AssignKey string
 	// Doc is one line for humans.
 	Doc string
+	// Reference marks a read-only family read only to map references across tenants (mobile
+	// apps, notification templates): not in IntuneFamilies, never backed up.
+	Reference bool
 }
 
 const (
 	permGroupRead        = "Group.Read.All"
-	permGroupWrite       = "Group.ReadWrite.All"
+	permGroupCreate      = "Group.Create"
 	permRoleMgmtRead     = "RoleManagement.Read.Directory"
 	permConfigRead       = "DeviceManagementConfiguration.Read.All"
 	permConfigWrite      = "DeviceManagementConfiguration.ReadWrite.All"
@@ -190,7 +198,9 @@ var (
 
 var families = []FamilyInfo{
 	{Family: FamilyGroups, Service: ServiceDirectory, Version: V1, Collection: "/groups",
-		ReadPermission: permGroupRead, WritePermission: permGroupWrite, NameProperty: "displayName",
+		// v1.0 docs group-post-groups: Group.Create is the least-privileged application permission
+		// for the only group write (restore's opt-in create of a missing group).
+		ReadPermission: permGroupRead, WritePermission: permGroupCreate, NameProperty: "displayName",
 		Doc: "Entra groups (full list, then /groups/delta)"},
 	{Family: FamilyDirectoryRoleDefinitions, Service: ServiceDirectory, Version: V1, Collection: "/roleManagement/directory/roleDefinitions",
 		ReadPermission: permRoleMgmtRead, NameProperty: "displayName",
@@ -214,7 +224,20 @@ var families = []FamilyInfo{
 	intune(FamilyWindowsQualityUpdateProfiles, "/deviceManagement/windowsQualityUpdateProfiles", permConfigRead, permConfigWrite, "Windows quality update profiles"),
 	intune(FamilyWindowsDriverUpdateProfiles, "/deviceManagement/windowsDriverUpdateProfiles", permConfigRead, permConfigWrite, "Windows driver update profiles"),
 	noAssignments(intune(FamilyAssignmentFilters, "/deviceManagement/assignmentFilters", permConfigRead, permConfigWrite, "Assignment filters")),
-	noAssignments(intune(FamilyRoleScopeTags, "/deviceManagement/roleScopeTags", permRBACRead, permRBACWrite, "Scope tags")),
+	// Least privilege: docs:intune-rbac-rolescopetag-list lists "DeviceManagementConfiguration.Read.All"
+	// first (least privileged), -create "DeviceManagementConfiguration.ReadWrite.All".
+	noAssignments(intune(FamilyRoleScopeTags, "/deviceManagement/roleScopeTags", permConfigRead, permConfigWrite, "Scope tags")),
+	// docs:intune-apps-mobileapp-list (DeviceManagementApps.Read.All): ESP and app-config app ids mapped by name and type.
+	reference(FamilyMobileApps, "/deviceAppManagement/mobileApps", permAppsRead, "Mobile apps (read to map app references by name and type)"),
+	// docs:intune-notification-notificationmessagetemplate-list (DeviceManagementServiceConfig.Read.All).
+	reference(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead,
+		"Notification message templates (read to map compliance notification references by name)"),
+}
+
+func reference(f Family, collection, read, doc string) FamilyInfo {
+	fi := noAssignments(intune(f, collection, read, "", doc))
+	fi.Reference = true
+	return fi
 }
 
 func intune(f Family, collection, read, write, doc string) FamilyInfo {
@@ -240,15 +263,10 @@ func noAssignments(fi FamilyInfo) FamilyInfo {
 	return fi
 }
 
-// ManagedAppProtectionCollections are the type collections through which app protection
-// policies are read in full, assigned and written (managedAppPolicies is list-only), keyed by the
-// @odata.type of the items managedAppPolicies returns.
-var ManagedAppProtectionCollections = map[string]string{
-	"#microsoft.graph.iosManagedAppProtection":               "iosManagedAppProtections",
-	"#microsoft.graph.androidManagedAppProtection":           "androidManagedAppProtections",
-	"#microsoft.graph.windowsInformationProtectionPolicy":    "windowsInformationProtectionPolicies",
-	"#microsoft.graph.mdmWindowsInformationProtectionPolicy": "mdmWindowsInformationProtectionPolicies",
-}
+// targetAppsCollections are the app protection type collections whose policies take their apps
+// through targetApps (CSDL10 targetedManagedAppProtection.targetApps; windowsManagedAppProtection
+// per BETA). WIP policies have no apps navigation.
+var targetAppsCollections = []string{"iosManagedAppProtections", "androidManagedAppProtections", "windowsManagedAppProtections"}
 
 var (
 	registry     map[string]Contract
@@ -302,6 +320,10 @@ func init() {
 
 	// Intune (beta): list, get, assignments and the restore writes of every family.
 	for _, fi := range families {
+		if fi.Reference {
+			add(Contract{Name: string(fi.Family) + ".list", Family: fi.Family, Kind: KindList, Method: http.MethodGet, Path: fi.Collection, Doc: fi.Doc})
+			continue
+		}
 		if fi.Service != ServiceIntune {
 			continue
 		}
@@ -353,9 +375,34 @@ func init() {
 		Path: "/deviceManagement/groupPolicyConfigurations/{id}/updateDefinitionValues", Doc: "add/update/delete ADMX settings"})
 	add(Contract{Name: "deviceEnrollmentConfigurations.setPriority", Family: FamilyDeviceEnrollmentConfigurations, Kind: KindSetPriority, Method: http.MethodPost,
 		Path: "/deviceManagement/deviceEnrollmentConfigurations/{id}/setPriority", Doc: "set priority after create (priority is read-only on PATCH)"})
-	for _, col := range []string{"iosManagedAppProtections", "androidManagedAppProtections", "windowsInformationProtectionPolicies", "mdmWindowsInformationProtectionPolicies"} {
+	// BETA deviceManagementCompliancePolicy.scheduledActionsForRule (a navigation: never in the list);
+	// docs:intune-deviceconfigv2-devicemanagementcompliancepolicy-setscheduledactions (200 + collection).
+	add(Contract{Name: "compliancePolicies.scheduledActionsForRule", Family: FamilyCompliancePolicies, Kind: KindChildren, Method: http.MethodGet,
+		Path: "/deviceManagement/compliancePolicies/{id}/scheduledActionsForRule", Expand: "scheduledActionConfigurations",
+		Doc: "non-compliance actions (settings-catalog compliance)"})
+	add(Contract{Name: "compliancePolicies.setScheduledActions", Family: FamilyCompliancePolicies, Kind: KindAction, Method: http.MethodPost,
+		Path: "/deviceManagement/compliancePolicies/{id}/setScheduledActions", Doc: "replace non-compliance actions"})
+	// BETA deviceManagementIntent.settings; docs:intune-deviceintent-devicemanagementintent-updatesettings (204).
+	add(Contract{Name: "intents.settings", Family: FamilyIntents, Kind: KindChildren, Method: http.MethodGet,
+		Path: "/deviceManagement/intents/{id}/settings", Doc: "intent settings"})
+	add(Contract{Name: "intents.updateSettings", Family: FamilyIntents, Kind: KindAction, Method: http.MethodPost,
+		Path: "/deviceManagement/intents/{id}/updateSettings", Doc: "replace intent settings after PATCH"})
+	// docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create: one group assignment
+	// per POST (201); the profile's assign action takes deviceIds, not group assignments.
+	add(Contract{Name: "windowsAutopilotDeploymentProfiles.createAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindAction,
+		Method: http.MethodPost, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments", Doc: "create one group assignment"})
+	// CSDL10 targetedManagedAppConfiguration.targetApps {apps, appGroupType} (204).
+	add(Contract{Name: "targetedManagedAppConfigurations.targetApps", Family: FamilyTargetedManagedAppConfigurations, Kind: KindAction,
+		Method: http.MethodPost, Path: "/deviceAppManagement/targetedManagedAppConfigurations/{id}/targetApps", Doc: "set the targeted apps"})
+	for _, col := range []string{"iosManagedAppProtections", "androidManagedAppProtections", "windowsManagedAppProtections",
+		"windowsInformationProtectionPolicies", "mdmWindowsInformationProtectionPolicies"} {
 		base := "/deviceAppManagement/" + col
 		f := FamilyManagedAppPolicies
+		if slices.Contains(targetAppsCollections, col) {
+			// CSDL10 targetedManagedAppProtection.targetApps; IM Start-PostImportAppProtection posts it to the type collection.
+			add(Contract{Name: col + ".targetApps", Family: f, Kind: KindAction, Method: http.MethodPost, Path: base + "/{id}/targetApps",
+				Doc: "set the targeted apps"})
+		}
 		add(Contract{Name: col + ".get", Family: f, Kind: KindGet, Method: http.MethodGet, Path: base + "/{id}", Doc: "one app protection policy"})
 		add(Contract{Name: col + ".assignments", Family: f, Kind: KindAssignments, Method: http.MethodGet, Path: base + "/{id}/assignments", Doc: "app protection assignments"})
 		add(Contract{Name: col + ".create", Family: f, Kind: KindCreate, Method: http.MethodPost, Path: base, Doc: "create an app protection policy"})
@@ -403,9 +450,16 @@ func Probes() []Contract {
 	return out
 }
 
-// Families returns every family in registry order (directory first, then Intune).
+// Families returns every synced family in registry order (directory first, then Intune); the
+// reference families (mobile apps, notification templates) are left out.
 func Families() []FamilyInfo {
-	return slices.Clone(families)
+	var out []FamilyInfo
+	for _, fi := range families {
+		if !fi.Reference {
+			out = append(out, fi)
+		}
+	}
+	return out
 }
 
 // FamilyOf returns the registry entry of f.
@@ -422,7 +476,7 @@ func FamilyOf(f Family) (FamilyInfo, bool) {
 func IntuneFamilies() []Family {
 	var out []Family
 	for _, fi := range families {
-		if fi.Service == ServiceIntune {
+		if fi.Service == ServiceIntune && !fi.Reference {
 			out = append(out, fi.Family)
 		}
 	}
@@ -463,6 +517,8 @@ func collectPermissions(fs []Family, pick func(FamilyInfo) string) []string {
 var impliedBy = map[string][]string{
 	permGroupRead:    {"GroupMember.Read.All", "GroupMember.ReadWrite.All", permDirectoryRead, permDirectoryWrite},
 	permRoleMgmtRead: {"RoleManagement.Read.All", permDirectoryRead, permDirectoryWrite},
+	// v1.0 docs group-post-groups: "Group.Create | Directory.ReadWrite.All, Group.ReadWrite.All".
+	permGroupCreate: {"Group.ReadWrite.All", permDirectoryWrite},
 }
 
 // Granted reports whether the roles of an app-only token grant permission: exactly, through the

@@ -98,11 +98,25 @@ func TestRequiredPermissions(t *testing.T) {
 		graph.RequiredPermissions(graph.FamilyGroups, graph.FamilyConfigurationPolicies, graph.FamilyDeviceConfigurations))
 	all := graph.RequiredPermissions()
 	require.ElementsMatch(t, []string{"Group.Read.All", "RoleManagement.Read.Directory", "DeviceManagementConfiguration.Read.All",
-		"DeviceManagementServiceConfig.Read.All", "DeviceManagementApps.Read.All", "DeviceManagementRBAC.Read.All",
-		"DeviceManagementScripts.Read.All"}, all)
+		"DeviceManagementServiceConfig.Read.All", "DeviceManagementApps.Read.All",
+		"DeviceManagementScripts.Read.All"}, all, "scope tags need no DeviceManagementRBAC permission (docs:intune-rbac-rolescopetag-list)")
 	for _, p := range graph.RequiredWritePermissions() {
-		require.True(t, strings.Contains(p, "ReadWrite"), p)
+		require.True(t, strings.Contains(p, "ReadWrite") || p == "Group.Create", p)
 	}
+}
+
+// TestLeastPrivilegedPermissions: scope tags are read and written with
+// DeviceManagementConfiguration.* (docs:intune-rbac-rolescopetag-list/-create list it as least
+// privileged), a group is created with Group.Create (v1.0 docs group-post-groups).
+func TestLeastPrivilegedPermissions(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"DeviceManagementConfiguration.Read.All"}, graph.RequiredPermissions(graph.FamilyRoleScopeTags))
+	require.Equal(t, []string{"DeviceManagementConfiguration.ReadWrite.All"}, graph.RequiredWritePermissions(graph.FamilyRoleScopeTags))
+	c, ok := graph.Lookup("groups.create")
+	require.True(t, ok)
+	require.Equal(t, "Group.Create", c.Permission)
+	require.True(t, graph.Granted([]string{"Group.ReadWrite.All"}, "Group.Create"))
+	require.False(t, graph.Granted([]string{"Group.Read.All"}, "Group.Create"))
 }
 
 func TestGranted(t *testing.T) {

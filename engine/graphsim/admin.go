@@ -29,6 +29,8 @@ import (
 //	POST   /_sim/tenants/{t}/policies/{family}        object -> {"id":"..."}
 //	PATCH  /_sim/tenants/{t}/policies/{family}/{id}   partial object
 //	DELETE /_sim/tenants/{t}/policies/{family}/{id}
+//	GET    /_sim/tenants/{t}/policies/{family}/{id}/assignments
+//	GET    /_sim/tenants/{t}/policies/{family}/{id}/children/{nav}   settings, scheduledActionsForRule, definitionValues, apps, …
 //	GET    /_sim/tenants/{t}/requests                 the request log
 
 // TenantInfo is the admin API's view of a tenant.
@@ -190,6 +192,22 @@ func (s *Server) buildAdmin() *http.ServeMux {
 	}))
 	mux.HandleFunc("DELETE /_sim/tenants/{t}/policies/{family}/{id}", tenant(func(w http.ResponseWriter, r *http.Request, t *Tenant) {
 		adminResult(w, t.DeletePolicy(graph.Family(r.PathValue("family")), r.PathValue("id")))
+	}))
+	mux.HandleFunc("GET /_sim/tenants/{t}/policies/{family}/{id}/assignments", tenant(func(w http.ResponseWriter, r *http.Request, t *Tenant) {
+		as, err := t.Assignments(graph.Family(r.PathValue("family")), r.PathValue("id"))
+		if err != nil {
+			adminResult(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(as))
+	}))
+	mux.HandleFunc("GET /_sim/tenants/{t}/policies/{family}/{id}/children/{nav}", tenant(func(w http.ResponseWriter, r *http.Request, t *Tenant) {
+		cs, err := t.Children(graph.Family(r.PathValue("family")), r.PathValue("id"), r.PathValue("nav"))
+		if err != nil {
+			adminResult(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, nonNil(cs))
 	}))
 	mux.HandleFunc("GET /_sim/tenants/{t}/requests", tenant(func(w http.ResponseWriter, r *http.Request, t *Tenant) {
 		writeJSON(w, http.StatusOK, t.Requests())

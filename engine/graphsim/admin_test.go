@@ -66,6 +66,13 @@ func TestAdminAPI(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodDelete, base+fam+"/"+created.ID, "", nil, nil).StatusCode)
 	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodDelete, base+fam+"/"+created.ID, "", nil, nil).StatusCode)
 	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodPost, base+"/policies/groups", "", strings.NewReader(`{}`), nil).StatusCode)
+	sc := tn.Policies(graph.FamilyConfigurationPolicies)[0]["id"].(string)
+	var kids []map[string]any
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, base+"/policies/configurationPolicies/"+sc+"/children/settings", "", nil, &kids).StatusCode)
+	require.NotEmpty(t, kids)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, base+"/policies/configurationPolicies/"+sc+"/assignments", "", nil, &kids).StatusCode)
+	require.NotEmpty(t, kids)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, base+"/policies/configurationPolicies/nope/assignments", "", nil, nil).StatusCode)
 
 	// Roles, licence, sign-in faults, certificate.
 	var roles []string

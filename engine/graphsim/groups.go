@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,20 @@ type groupEdit struct {
 	description *string
 	deleted     bool
 	created     time.Time
+	// kind is what POST /groups asked for (nil for generated groups and AddGroup, whose kind
+	// follows the index like any generated group).
+	kind *groupKind
+}
+
+// groupKind is the membership and mail shape of a group created through POST /groups.
+type groupKind struct {
+	groupTypes         []string
+	mailEnabled        bool
+	securityEnabled    bool
+	mailNickname       string
+	membershipRule     *string
+	processingState    *string
+	isAssignableToRole *bool
 }
 
 type groupChange struct {
@@ -111,6 +126,10 @@ func (g *groupStore) appendGroup(b []byte, i int, sel map[string]bool, withID bo
 	}
 	unified := i%7 == 0
 	dynamic := i%5 == 0
+	var kind *groupKind
+	if e != nil {
+		kind = e.kind
+	}
 	first := true
 	field := func(k string) bool {
 		if sel != nil && !sel[k] && (!withID || k != "id") {
@@ -137,6 +156,14 @@ func (g *groupStore) appendGroup(b []byte, i int, sel map[string]bool, withID bo
 	}
 	if field("displayName") {
 		b = appendString(b, name)
+	}
+	if kind != nil {
+		for _, kv := range createdGroupFields(kind) {
+			if field(kv.key) {
+				b = append(b, kv.raw...)
+			}
+		}
+		return append(b, '}')
 	}
 	if field("groupTypes") {
 		switch {
@@ -193,6 +220,61 @@ func (g *groupStore) appendGroup(b []byte, i int, sel map[string]bool, withID bo
 	return append(b, '}')
 }
 
+type rawField struct {
+	key string
+	raw []byte
+}
+
+// createdGroupFields are the remaining properties of a group created through POST /groups, as the
+// request set them (group-post-groups.md: the group carries what was sent), in appendGroup's order.
+func createdGroupFields(k *groupKind) []rawField {
+	js := func(v any) []byte {
+		data, _ := json.Marshal(v)
+		return data
+	}
+	types := k.groupTypes
+	if types == nil {
+		types = []string{}
+	}
+	visibility := []byte("null")
+	if slices.Contains(k.groupTypes, "Unified") {
+		visibility = js("Public") // group-post-groups.md example 1
+	}
+	return []rawField{{"groupTypes", js(types)}, {"isAssignableToRole", js(k.isAssignableToRole)}, {"mailEnabled", js(k.mailEnabled)},
+		{"mailNickname", js(k.mailNickname)}, {"membershipRule", js(k.membershipRule)}, {"membershipRuleProcessingState", js(k.processingState)},
+		{"onPremisesSyncEnabled", []byte("null")}, {"securityEnabled", js(k.securityEnabled)}, {"visibility", visibility}}
+}
+
+// checkNewGroup applies the rules of group-post-groups.md and the group resource page to a create
+// body; it returns the directory's error message, or "".
+func checkNewGroup(displayName, nick string, k *groupKind) string {
+	if len(displayName) > 256 {
+		return "Invalid value specified for property 'displayName' of resource 'Group'."
+	}
+	// mailNickname: at most 64 characters, ASCII 0-127 except @ () \ [] " ; : . <> , SPACE.
+	if len(nick) > 64 || strings.ContainsAny(nick, "@()\\[]\";:.<>, ") || strings.IndexFunc(nick, func(r rune) bool { return r > 127 }) >= 0 {
+		return "Invalid value specified for property 'mailNickname' of resource 'Group'."
+	}
+	for _, t := range k.groupTypes {
+		if t != "Unified" && t != "DynamicMembership" {
+			return "Invalid value specified for property 'groupTypes' of resource 'Group'."
+		}
+	}
+	dynamic := slices.Contains(k.groupTypes, "DynamicMembership")
+	if dynamic && (k.membershipRule == nil || *k.membershipRule == "") {
+		// groupTypes options: a DynamicMembership group is defined by its membershipRule.
+		return "A value is required for property 'membershipRule' of resource 'Group'."
+	}
+	if !dynamic && k.membershipRule != nil && *k.membershipRule != "" {
+		return "Invalid value specified for property 'membershipRule' of resource 'Group'."
+	}
+	if dynamic && k.isAssignableToRole != nil && *k.isAssignableToRole {
+		// "A group with isAssignableToRole property set to true cannot be of dynamic membership type".
+		return "Invalid value specified for property 'isAssignableToRole' of resource 'Group'."
+	}
+	return ""
+}
+
 // appendString appends s as a JSON string.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
@@ -227,11 +309,15 @@ func (s *Server) serveGroups(w http.ResponseWriter, req *simRequest, kind string
 		writeRaw(w, http.StatusOK, append(body, obj[1:]...))
 	case "create":
 		var in struct {
-			DisplayName     string `json:"displayName"`
-			MailNickname    string `json:"mailNickname"`
-			Description     string `json:"description"`
-			SecurityEnabled *bool  `json:"securityEnabled"`
-			MailEnabled     *bool  `json:"mailEnabled"`
+			DisplayName        string   `json:"displayName"`
+			MailNickname       string   `json:"mailNickname"`
+			Description        string   `json:"description"`
+			SecurityEnabled    *bool    `json:"securityEnabled"`
+			MailEnabled        *bool    `json:"mailEnabled"`
+			GroupTypes         []string `json:"groupTypes"`
+			MembershipRule     *string  `json:"membershipRule"`
+			ProcessingState    *string  `json:"membershipRuleProcessingState"`
+			IsAssignableToRole *bool    `json:"isAssignableToRole"`
 		}
 		if err := json.Unmarshal(req.body, &in); err != nil || in.DisplayName == "" || in.MailNickname == "" ||
 			in.SecurityEnabled == nil || in.MailEnabled == nil {
@@ -239,7 +325,21 @@ func (s *Server) serveGroups(w http.ResponseWriter, req *simRequest, kind string
 				"A value is required for property 'displayName', 'mailNickname', 'mailEnabled' and 'securityEnabled' of resource 'Group'.")
 			return
 		}
+		kind := &groupKind{groupTypes: in.GroupTypes, mailEnabled: *in.MailEnabled, securityEnabled: *in.SecurityEnabled,
+			mailNickname: in.MailNickname, membershipRule: in.MembershipRule, processingState: in.ProcessingState,
+			isAssignableToRole: in.IsAssignableToRole}
+		if kind.membershipRule != nil && kind.processingState == nil {
+			on := "On" // membershipRuleProcessingState defaults to On (group resource page)
+			kind.processingState = &on
+		}
+		if msg := checkNewGroup(in.DisplayName, in.MailNickname, kind); msg != "" {
+			s.graphError(w, http.StatusBadRequest, "Request_BadRequest", msg)
+			return
+		}
 		id := req.tenant.AddGroup(in.DisplayName)
+		g.mu.Lock()
+		g.edits[g.index(id)].kind = kind
+		g.mu.Unlock()
 		if in.Description != "" {
 			_ = req.tenant.updateGroup(id, nil, &in.Description)
 		}

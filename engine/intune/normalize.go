@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 )
 
 // Normalization makes identical configuration hash identically (docs/graph.md#strip-before-write, peer
@@ -73,6 +75,21 @@ func StripVolatile(v any) any {
 	return v
 }
 
+// StripKeyDeep removes key at every depth of v (in place).
+func StripKeyDeep(v any, key string) {
+	switch x := v.(type) {
+	case map[string]any:
+		delete(x, key)
+		for _, val := range x {
+			StripKeyDeep(val, key)
+		}
+	case []any:
+		for _, val := range x {
+			StripKeyDeep(val, key)
+		}
+	}
+}
+
 // NormalizeObject normalizes a policy object (map) in place.
 func NormalizeObject(obj map[string]any) map[string]any {
 	for k := range topVolatileKeys {
@@ -80,6 +97,17 @@ func NormalizeObject(obj map[string]any) map[string]any {
 	}
 	StripVolatile(obj)
 	return obj
+}
+
+// NormalizeFor normalizes an object of family f in place: NormalizeObject plus the family's
+// volatile keys (its descriptor), so drift never reports what the service maintains.
+func NormalizeFor(f graph.Family, obj map[string]any) map[string]any {
+	if d := DescriptorOf(f); d != nil {
+		for _, k := range d.Volatile {
+			delete(obj, k)
+		}
+	}
+	return NormalizeObject(obj)
 }
 
 // NormalizeAssignments strips per-assignment ids and sorts by canonical JSON.

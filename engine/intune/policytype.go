@@ -24,32 +24,6 @@ var enrollmentTypes = map[string]string{
 	"windowsRestoreDeviceEnrollmentConfiguration":          "enrollmentWindowsRestore",
 }
 
-// appProtectionTypes fans managedAppPolicies out by @odata.type.
-var appProtectionTypes = map[string]string{
-	"iosManagedAppProtection":               "appProtectionIOS",
-	"androidManagedAppProtection":           "appProtectionAndroid",
-	"windowsInformationProtectionPolicy":    "appProtectionWIP",
-	"mdmWindowsInformationProtectionPolicy": "appProtectionMdmWIP",
-}
-
-// singleTypes are the collections that hold exactly one @odata.type.
-var singleTypes = map[graph.Family]string{
-	graph.FamilyConfigurationPolicies:            "deviceManagementConfigurationPolicy",
-	graph.FamilyCompliancePolicies:               "deviceManagementCompliancePolicy",
-	graph.FamilyIntents:                          "deviceManagementIntent",
-	graph.FamilyGroupPolicyConfigurations:        "groupPolicyConfiguration",
-	graph.FamilyTargetedManagedAppConfigurations: "targetedManagedAppConfiguration",
-	graph.FamilyDeviceManagementScripts:          "deviceManagementScript",
-	graph.FamilyDeviceShellScripts:               "deviceShellScript",
-	graph.FamilyDeviceHealthScripts:              "deviceHealthScript",
-	graph.FamilyDeviceComplianceScripts:          "deviceComplianceScript",
-	graph.FamilyWindowsFeatureUpdateProfiles:     "windowsFeatureUpdateProfile",
-	graph.FamilyWindowsQualityUpdateProfiles:     "windowsQualityUpdateProfile",
-	graph.FamilyWindowsDriverUpdateProfiles:      "windowsDriverUpdateProfile",
-	graph.FamilyAssignmentFilters:                "deviceAndAppManagementAssignmentFilter",
-	graph.FamilyRoleScopeTags:                    "roleScopeTag",
-}
-
 // Classification is what Classify derives from an object.
 type Classification struct {
 	PolicyType string
@@ -58,64 +32,30 @@ type Classification struct {
 	IsDefault bool
 }
 
-// Classify classifies an object listed from family by its @odata.type (and, for enrollment
-// configurations, priority and id). An unrecognised type is PolicyTypeUnknown.
+// Classify classifies an object listed from family through its descriptor: by @odata.type, or,
+// when minimal metadata leaves it out, by the collection's declared type (OData JSON 4.01 §4.5.3);
+// enrollment defaults by priority and id. An unrecognised type is PolicyTypeUnknown.
 func Classify(f graph.Family, obj map[string]any) Classification {
-	odataType, _ := obj["@odata.type"].(string)
-	short := strings.TrimPrefix(odataType, "#microsoft.graph.")
-	if odataType == "" || short == odataType && strings.Contains(odataType, ".") {
+	d := DescriptorOf(f)
+	if d == nil {
 		return Classification{PolicyType: PolicyTypeUnknown}
 	}
-	switch f {
-	case graph.FamilyDeviceEnrollmentConfigurations:
-		pt, ok := enrollmentTypes[short]
-		if !ok {
-			return Classification{PolicyType: PolicyTypeUnknown}
-		}
-		return Classification{PolicyType: pt, IsDefault: isEnrollmentDefault(obj)}
-	case graph.FamilyManagedAppPolicies:
-		if pt, ok := appProtectionTypes[short]; ok {
-			return Classification{PolicyType: pt}
-		}
+	short := d.ShortType(obj)
+	if short == "" {
 		return Classification{PolicyType: PolicyTypeUnknown}
-	case graph.FamilyDeviceConfigurations:
-		switch {
-		case short == "windowsUpdateForBusinessConfiguration":
-			return Classification{PolicyType: "windowsUpdateRing"}
-		case strings.HasSuffix(short, "Configuration") || strings.HasSuffix(short, "Profile") || strings.HasSuffix(short, "Certificate"):
-			return Classification{PolicyType: "deviceConfiguration"}
-		}
-		return Classification{PolicyType: PolicyTypeUnknown}
-	case graph.FamilyDeviceCompliancePolicies:
-		if strings.HasSuffix(short, "CompliancePolicy") {
-			return Classification{PolicyType: "compliancePolicy"}
-		}
-		return Classification{PolicyType: PolicyTypeUnknown}
-	case graph.FamilyMobileAppConfigurations:
-		if strings.HasSuffix(short, "AppConfiguration") {
-			return Classification{PolicyType: "appConfigurationDevice"}
-		}
-		return Classification{PolicyType: PolicyTypeUnknown}
-	case graph.FamilyWindowsAutopilotDeploymentProfiles:
-		if strings.HasSuffix(short, "WindowsAutopilotDeploymentProfile") {
-			return Classification{PolicyType: "autopilotProfile"}
-		}
-		return Classification{PolicyType: PolicyTypeUnknown}
-	case graph.FamilyConfigurationPolicies:
-		if short != singleTypes[f] {
-			return Classification{PolicyType: PolicyTypeUnknown}
-		}
-		if ref, ok := obj["templateReference"].(map[string]any); ok {
-			if fam, _ := ref["templateFamily"].(string); strings.HasPrefix(fam, "endpointSecurity") {
-				return Classification{PolicyType: "endpointSecurity"}
-			}
-		}
-		return Classification{PolicyType: "settingsCatalog"}
 	}
-	if want, ok := singleTypes[f]; ok && short == want {
-		return Classification{PolicyType: string(f)}
+	pt, ok := d.Types[short]
+	if !ok && d.Classifier != nil && (d.Abstract || short == d.DeclaredType) {
+		pt = d.Classifier(short, obj)
 	}
-	return Classification{PolicyType: PolicyTypeUnknown}
+	if pt == "" {
+		return Classification{PolicyType: PolicyTypeUnknown}
+	}
+	c := Classification{PolicyType: pt}
+	if f == graph.FamilyDeviceEnrollmentConfigurations {
+		c.IsDefault = isEnrollmentDefault(obj)
+	}
+	return c
 }
 
 // isEnrollmentDefault recognises a built-in enrollment default: priority 0 and an id ending in

@@ -4,6 +4,7 @@ package backup
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,9 +157,16 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		if err != nil || !ok {
 			continue
 		}
+		d := intune.DescriptorOf(f)
+		if d != nil && d.Skip(obj) {
+			continue // listed here, backed up in its own family (targeted app configurations in managedAppPolicies)
+		}
 		p := &pending{family: f, raw: obj, class: intune.Classify(f, obj)}
 		p.graphID, _ = obj["id"].(string)
 		p.odataType, _ = obj["@odata.type"].(string)
+		if d != nil {
+			p.odataType = d.ODataType(obj) // the declared type when minimal metadata leaves it out
+		}
 		p.name = intune.DisplayName(fi, obj)
 		if p.class.PolicyType == intune.PolicyTypeUnknown {
 			b.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, ItemRef: new(string(f) + "/" + p.graphID),
@@ -220,9 +228,10 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		if p.payload.Object == nil {
 			p.payload.Object = p.raw
 		}
-		p.payload.Object = intune.NormalizeObject(p.payload.Object)
+		p.payload.Object = intune.NormalizeFor(p.family, p.payload.Object)
 		for _, list := range [][]any{p.payload.Settings, p.payload.ScheduledActions, p.payload.DefinitionValues} {
 			intune.StripVolatile(list)
+			intune.StripKeyDeep(list, "createdDateTime") // child entities get new timestamps when written
 		}
 		p.payload.Assignments = intune.NormalizeAssignments(p.payload.Assignments)
 		body, hash, err := intune.HashCanonical(p.payload)
@@ -251,47 +260,42 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 	return nil
 }
 
-// plan lists the reads that complete one object.
+// plan lists the reads that complete one object, from its family's descriptor: the GET by id
+// (lazy script bodies; app protection through its type collection, $expand=apps), the child
+// collections, the assignments and the plaintext of encrypted OMA values.
 func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 	var out []subRequest
 	f, id := p.family, p.graphID
-	if id == "" {
+	d := intune.DescriptorOf(f)
+	if id == "" || d == nil {
 		return nil
 	}
-	assignContract := ""
-	if fi.HasAssignments && !p.class.IsDefault {
-		assignContract = string(f) + ".assignments"
+	col, routed := d.Collection(p.odataType)
+	if !routed {
+		return nil // an unrecognised app protection type: backed up as listed
 	}
-	if f == graph.FamilyManagedAppPolicies {
-		assignContract = ""
-		if col, ok := graph.ManagedAppProtectionCollections[p.odataType]; ok {
-			p.readVia = col
-			out = append(out, subRequest{p: p, kind: "object", req: graph.BatchRequest{Contract: col + ".get", Args: []string{id}}})
-			assignContract = col + ".assignments"
+	p.readVia = col
+	if d.GetByID || col != string(f) {
+		var q *graph.Query
+		if e := d.ExpandFor(p.odataType); e != "" {
+			q = &graph.Query{Expand: e}
 		}
+		out = append(out, subRequest{p: p, kind: "object", req: graph.BatchRequest{Contract: col + ".get", Args: []string{id}, Query: q}})
 	}
-	if assignContract != "" {
-		out = append(out, subRequest{p: p, kind: "assignments", paged: true, req: graph.BatchRequest{Contract: assignContract, Args: []string{id}}})
+	if d.Assign != intune.AssignNone && !p.class.IsDefault {
+		out = append(out, subRequest{p: p, kind: "assignments", paged: true, req: graph.BatchRequest{Contract: col + ".assignments", Args: []string{id}}})
 	}
-	switch f {
-	case graph.FamilyConfigurationPolicies, graph.FamilyCompliancePolicies:
-		out = append(out, subRequest{p: p, kind: "settings", paged: true, req: graph.BatchRequest{Contract: string(f) + ".settings", Args: []string{id}}})
-	case graph.FamilyDeviceCompliancePolicies:
-		out = append(out, subRequest{p: p, kind: "scheduledActionsForRule", paged: true,
-			req: graph.BatchRequest{Contract: "deviceCompliancePolicies.scheduledActionsForRule", Args: []string{id}}})
-	case graph.FamilyGroupPolicyConfigurations:
-		out = append(out, subRequest{p: p, kind: "definitionValues", paged: true,
-			req: graph.BatchRequest{Contract: "groupPolicyConfigurations.definitionValues", Args: []string{id}}})
-	case graph.FamilyDeviceConfigurations:
-		// Encrypted OMA-URI values: back up the plaintext (docs/graph.md#family-write-rules); the item is then sensitive.
-		settings, _ := p.raw["omaSettings"].([]any)
-		for i, s := range settings {
-			m, _ := s.(map[string]any)
-			ref, _ := m["secretReferenceValueId"].(string)
-			if enc, _ := m["isEncrypted"].(bool); enc && ref != "" {
-				out = append(out, subRequest{p: p, kind: fmt.Sprintf("secret:%d", i), req: graph.BatchRequest{
-					Contract: "deviceConfigurations.omaSettingPlainTextValue", Args: []string{id, ref}}})
-			}
+	for _, c := range d.Children {
+		out = append(out, subRequest{p: p, kind: c.Key, paged: true, req: graph.BatchRequest{Contract: c.Contract, Args: []string{id}}})
+	}
+	// Encrypted OMA-URI values: back up the plaintext (docs/graph.md#family-write-rules); the item is then sensitive.
+	settings, _ := p.raw["omaSettings"].([]any)
+	for i, s := range settings {
+		m, _ := s.(map[string]any)
+		ref, _ := m["secretReferenceValueId"].(string)
+		if enc, _ := m["isEncrypted"].(bool); enc && ref != "" {
+			out = append(out, subRequest{p: p, kind: fmt.Sprintf("secret:%d", i), req: graph.BatchRequest{
+				Contract: "deviceConfigurations.omaSettingPlainTextValue", Args: []string{id, ref}}})
 		}
 	}
 	return out
@@ -335,6 +339,11 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 		if s.kind == "object" {
 			v, err := intune.DecodeJSON(r.Body)
 			if m, ok := v.(map[string]any); err == nil && ok {
+				if _, typed := m["@odata.type"]; !typed {
+					if t, listed := s.p.raw["@odata.type"]; listed {
+						m["@odata.type"] = t // IM: the type collection's GET carries no @odata.type; keep the list's
+					}
+				}
 				s.p.payload.Object = m
 			}
 			continue
@@ -420,8 +429,13 @@ func (b *backupper) applySecret(p *pending, kind string, body json.RawMessage) {
 	}
 	if m, ok := settings[idx].(map[string]any); ok {
 		m["value"] = *v.Value
+		if m["@odata.type"] == intune.ODataPrefix+"omaSettingStringXml" {
+			// omaSettingStringXml.value is Edm.Binary (CSDL10): the plaintext is the XML text, stored
+			// base64-encoded again as Graph lists and accepts it (IM Start-PostGetDeviceConfiguration).
+			m["value"] = base64.StdEncoding.EncodeToString([]byte(*v.Value))
+		}
 		m["isEncrypted"] = false
-		m["secretReferenceValueId"] = nil
+		delete(m, "secretReferenceValueId") // a plaintext value has no secret reference (restore never sends one)
 		p.sensitive = true
 	}
 }
@@ -485,7 +499,11 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 		if obj == nil {
 			obj = p.raw
 		}
-		if tags, ok := obj["roleScopeTagIds"].([]any); ok && p.family != graph.FamilyRoleScopeTags {
+		key := "roleScopeTagIds"
+		if d := intune.DescriptorOf(p.family); d != nil {
+			key = d.ScopeTagKey()
+		}
+		if tags, ok := obj[key].([]any); ok && key != "" {
 			for _, t := range tags {
 				id := fmt.Sprint(t)
 				if refs.ScopeTags == nil {

@@ -95,8 +95,11 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 			listErr = err
 			break
 		}
-		listed++
 		row, unknown, err := inventoryRow(f, fi, raw)
+		if errors.Is(err, errFiledElsewhere) {
+			continue // e.g. targeted app configurations listed by managedAppPolicies: inventoried in their own family
+		}
+		listed++
 		if err != nil {
 			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an object that is not a JSON object: " + err.Error(),
 				ItemRef: new(string(f))})
@@ -131,6 +134,9 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 	return listed, deleted, nil
 }
 
+// errFiledElsewhere marks a listed object that belongs to another family.
+var errFiledElsewhere = errors.New("filed in another family")
+
 // inventoryRow classifies and normalizes one listed object.
 func inventoryRow(f graph.Family, fi graph.FamilyInfo, raw json.RawMessage) (store.InventoryRow, bool, error) {
 	v, err := intune.DecodeJSON(raw)
@@ -141,17 +147,24 @@ func inventoryRow(f graph.Family, fi graph.FamilyInfo, raw json.RawMessage) (sto
 	if !ok {
 		return store.InventoryRow{}, false, errors.New("not an object")
 	}
+	d := intune.DescriptorOf(f)
+	if d != nil && d.Skip(obj) {
+		return store.InventoryRow{}, false, errFiledElsewhere
+	}
 	cl := intune.Classify(f, obj)
 	row := store.InventoryRow{Family: string(f), PolicyType: cl.PolicyType, IsDefault: cl.IsDefault}
 	row.GraphID, _ = obj["id"].(string)
 	row.ODataType, _ = obj["@odata.type"].(string)
+	if d != nil {
+		row.ODataType = d.ODataType(obj) // the declared type when minimal metadata leaves it out
+	}
 	row.DisplayName = intune.DisplayName(fi, obj)
 	if s, _ := obj["lastModifiedDateTime"].(string); s != "" {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.Year() > 1 {
 			row.LastModified = &t
 		}
 	}
-	row.Payload, row.PayloadHash, err = intune.HashCanonical(intune.NormalizeObject(obj))
+	row.Payload, row.PayloadHash, err = intune.HashCanonical(intune.NormalizeFor(f, obj))
 	if err != nil {
 		return row, false, err
 	}

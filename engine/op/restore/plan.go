@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,52 +50,48 @@ type MappingEntry struct {
 	Status string `json:"status"`
 }
 
-// readOnlyWriteKeys are stripped from the top of every write body (docs/graph.md#strip-before-write: all objects, IntuneCD's
-// extra list, settings catalog, update profiles, app protection, device configuration).
-var readOnlyWriteKeys = []string{"id", "createdDateTime", "lastModifiedDateTime", "modifiedDateTime", "version", "supportsScopeTags",
-	"settingCount", "creationSource", "isAssigned", "topicIdentifier", "sourceId", "isGlobalScript", "highestAvailableVersion",
-	"token", "lastSyncDateTime", "isReadOnly", "deployedAppCount", "deviceHealthScriptType", "qualityUpdatesPauseStartDate",
-	"featureUpdatesPauseStartDate", "qualityUpdatesWillBeRolledBack", "featureUpdatesWillBeRolledBack", "deployableContentDisplayName",
-	"endOfSupportDate", "releaseDateDisplayName", "apps", "exemptAppLockerFiles", "privacyAccessControls", "assignments",
-	"isBuiltIn", "isMigratingToConfigurationPolicy"}
-
 // assignmentTargetKeys are the target properties an assign body keeps (docs/graph.md#assignments).
 var assignmentTargetKeys = []string{"@odata.type", "groupId", "deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
 
-// restoreContracts are the Graph calls that restore an item of a family.
+// restoreContracts are the Graph calls that restore an item of a family, from its descriptor.
 type restoreContracts struct {
+	prefix                      string // the collection written through (app protection: its type collection)
 	get, create, update, assign string
 	put                         bool // update is a PUT of the whole object (settings catalog)
 }
 
-func contractsFor(f graph.Family, odataType string) (restoreContracts, error) {
-	prefix := string(f)
-	if f == graph.FamilyManagedAppPolicies {
-		col, ok := graph.ManagedAppProtectionCollections[odataType]
-		if !ok {
-			return restoreContracts{}, fmt.Errorf("app protection type %q has no type collection to write through", odataType)
-		}
-		prefix = col
+func contractsFor(d *intune.Descriptor, odataType string) (restoreContracts, error) {
+	prefix, ok := d.Collection(odataType)
+	if !ok {
+		return restoreContracts{}, fmt.Errorf("%s type %q has no type collection to write through", d.Family, odataType)
 	}
-	c := restoreContracts{get: prefix + ".get", create: prefix + ".create", update: prefix + ".update"}
-	if _, ok := graph.Lookup(prefix + ".replace"); ok {
+	c := restoreContracts{prefix: prefix, get: prefix + ".get", create: prefix + ".create", update: prefix + ".update"}
+	if d.Update == intune.UpdatePut {
 		c.update, c.put = prefix+".replace", true
 	}
-	if _, ok := graph.Lookup(prefix + ".assign"); ok {
+	switch d.Assign {
+	case intune.AssignAction:
 		c.assign = prefix + ".assign"
+	case intune.AssignOneByOne:
+		c.assign = prefix + ".createAssignment"
 	}
-	for _, name := range []string{c.get, c.create, c.update} {
-		if _, ok := graph.Lookup(name); !ok {
+	for _, name := range []string{c.get, c.create, c.update, c.assign} {
+		if _, ok := graph.Lookup(name); name != "" && !ok {
 			return restoreContracts{}, fmt.Errorf("no %s contract in the registry", name)
 		}
 	}
 	return c, nil
 }
 
+// errBuiltIn is the plan error of a built-in object (Default scope tag, Microsoft's global
+// remediations): the item is skipped, never copied (IM lists isBuiltIn eq false / isGlobalScript eq false).
+var errBuiltIn = errors.New("a built-in object Microsoft maintains in every tenant: never restored as a copy")
+
 // itemPlan is what restoring one item does.
 type itemPlan struct {
 	family     graph.Family
 	fi         graph.FamilyInfo
+	desc       *intune.Descriptor
 	contracts  restoreContracts
 	action     string // store.RestoreAction*
 	targetID   string // update: the object written
@@ -103,10 +100,12 @@ type itemPlan struct {
 	body       map[string]any // the object write (create, PATCH or PUT)
 	createArgs []string
 	// Follow-ups after the object write.
-	scheduledActions []any // compliance (classic): scheduleActionsForRules after an update
-	definitionValues []any // administrative templates: updateDefinitionValues
-	priority         int64 // enrollment (not defaults): setPriority after the write, when > 0
-	assignments      []any // nil: no assign call
+	scheduledActions []any          // compliance: scheduleActionsForRules (classic, after an update) or setScheduledActions (v2)
+	targetApps       map[string]any // app protection, MAM app config: the targetApps body
+	intentSettings   []any          // intents: updateSettings after an update
+	definitionValues []any          // administrative templates: updateDefinitionValues
+	priority         int64          // enrollment (not defaults): setPriority after the write, when > 0
+	assignments      []any          // nil: no assign call
 	assign           bool
 	mapping          []MappingEntry
 	unresolved       int
@@ -123,6 +122,7 @@ type restoreResolver struct {
 	filters      inventoryIndex
 	scopeTags    inventoryIndex
 	defaults     map[string]string // policy type → the target's enrollment default id
+	created      map[string]string // family/source id → the id this restore created it under
 	warnings     []string
 }
 
@@ -197,6 +197,35 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	return r, nil
 }
 
+// learn records an object this restore just wrote, so later items of the same restore map to it:
+// a scope tag or filter created (or overwritten) here is found by its source id and name
+// (docs/graph.md#mapping-and-order).
+func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *itemPlan, targetID string) {
+	var ix *inventoryIndex
+	switch plan.family {
+	case graph.FamilyRoleScopeTags:
+		ix = &r.scopeTags
+	case graph.FamilyAssignmentFilters:
+		ix = &r.filters
+	default:
+		return
+	}
+	if ix.byID == nil {
+		*ix = newInventoryIndex(nil)
+	}
+	if r.created == nil {
+		r.created = map[string]string{}
+	}
+	r.created[string(plan.family)+"/"+it.SourceGraphID] = targetID
+	ix.byID[targetID] = plan.targetName
+	for _, name := range []string{intune.DisplayName(plan.fi, p.Object), it.DisplayName} {
+		k := strings.ToLower(name)
+		if k != "" && !slices.Contains(ix.byName[k], targetID) {
+			ix.byName[k] = []string{targetID} // the object this restore wrote wins over a same-named one
+		}
+	}
+}
+
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
@@ -229,6 +258,14 @@ func (r *restoreResolver) group(id, sourceName string) MappingEntry {
 // an id counts only when its name matches too (docs/graph.md#mapping-and-order: map scope tags by name).
 func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName string, idNeedsName bool) MappingEntry {
 	e := MappingEntry{Kind: kind, SourceID: id, SourceName: sourceName, Status: MappingUnresolved}
+	fam := graph.FamilyAssignmentFilters
+	if kind == MappingScopeTag {
+		fam = graph.FamilyRoleScopeTags
+	}
+	if created, ok := r.created[string(fam)+"/"+id]; ok {
+		e.TargetID, e.TargetName, e.By, e.Status = created, ix.byID[created], "restore", MappingResolved
+		return e
+	}
 	if name, ok := ix.byID[id]; ok && (!idNeedsName || r.sameTenant || strings.EqualFold(name, sourceName)) {
 		e.TargetID, e.TargetName, e.By, e.Status = id, name, "id", MappingResolved
 		if e.SourceName == "" {
@@ -259,23 +296,37 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	if !ok || fi.Service != graph.ServiceIntune {
 		return nil, fmt.Errorf("family %q cannot be restored", it.Family)
 	}
-	cs, err := contractsFor(f, it.ODataType)
+	d := intune.DescriptorOf(f)
+	if d == nil {
+		return nil, fmt.Errorf("family %q has no descriptor", it.Family)
+	}
+	if d.IsBuiltIn(p.Object) {
+		return nil, errBuiltIn
+	}
+	odataType := it.ODataType
+	if odataType == "" {
+		odataType = d.ODataType(p.Object)
+	}
+	cs, err := contractsFor(d, odataType)
 	if err != nil {
 		return nil, err
 	}
 	if intune.HasSecretReference(p.Object) {
 		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
 	}
-	plan := &itemPlan{family: f, fi: fi, contracts: cs, isDefault: it.IsDefault}
+	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
-	plan.body = writeBody(p.Object, fi, plan.targetName)
+	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
 	plan.mapScopeTags(p, r)
-	if rule := familyRules[f]; rule != nil {
-		if err := rule(plan, it, p); err != nil {
-			return nil, err
-		}
+	if err := plan.familyWrites(it, p); err != nil {
+		return nil, err
+	}
+	if d.RoundTrip != "" {
+		plan.notes = append(plan.notes, "does not round-trip whole: "+d.RoundTrip)
 	}
 	plan.mapAssignments(it, p, r)
+	plan.mapADMXDefinitions(r)
+	plan.flagForeignReferences(r)
 	plan.desired = plan.desiredState()
 	return plan, nil
 }
@@ -305,12 +356,12 @@ func (plan *itemPlan) chooseTarget(it store.RestoreItem, p intune.Payload, mode,
 
 // writeBody is the backed-up object as a write body: read-only and volatile properties stripped,
 // null secret references dropped, the name set to targetName.
-func writeBody(object map[string]any, fi graph.FamilyInfo, targetName string) map[string]any {
+func writeBody(object map[string]any, d *intune.Descriptor, fi graph.FamilyInfo, targetName string, update bool) map[string]any {
 	body := maps.Clone(object)
 	if body == nil {
 		body = map[string]any{}
 	}
-	for _, k := range readOnlyWriteKeys {
+	for _, k := range d.StripKeys(update) {
 		delete(body, k)
 	}
 	intune.StripVolatile(body)
@@ -321,8 +372,9 @@ func writeBody(object map[string]any, fi graph.FamilyInfo, targetName string) ma
 
 // mapScopeTags maps the body's scope tags by name (docs/graph.md#mapping-and-order); an explicit list is always sent.
 func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
-	tags, ok := p.Object["roleScopeTagIds"].([]any)
-	if !ok || plan.family == graph.FamilyRoleScopeTags {
+	key := plan.desc.ScopeTagKey() // roleScopeTagIds, or filters' roleScopeTags (BETA)
+	tags, ok := p.Object[key].([]any)
+	if !ok || key == "" {
 		return
 	}
 	mapped := []any{}
@@ -353,90 +405,189 @@ func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 	if len(mapped) == 0 && len(tags) > 0 {
 		mapped = append(mapped, "0") // every tag unresolved: the default tag, explicitly (docs/graph.md#mapping-and-order)
 	}
-	plan.body["roleScopeTagIds"] = mapped
+	plan.body[key] = mapped
 }
 
-// familyRule adjusts a plan to what its family's writes require (docs/graph.md#family-write-rules).
-type familyRule func(plan *itemPlan, it store.RestoreItem, p intune.Payload) error
-
-// familyRules are the families whose restore differs from "write the object, then assign it".
-var familyRules = map[graph.Family]familyRule{
-	graph.FamilyConfigurationPolicies:          withSettings,
-	graph.FamilyCompliancePolicies:             withSettings,
-	graph.FamilyDeviceCompliancePolicies:       withScheduledActions,
-	graph.FamilyGroupPolicyConfigurations:      asShellWithDefinitionValues,
-	graph.FamilyDeviceEnrollmentConfigurations: withPriorityApart,
-	graph.FamilyIntents:                        asIntentShell,
+// familyWrites adjusts a plan to what its family's writes require, from its descriptor
+// (docs/graph.md#family-write-rules): settings sent with the object, non-compliance actions,
+// ADMX definition values, enrollment priority, intents' settings and targeted apps as follow-ups.
+func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error {
+	d := plan.desc
+	create := plan.action == store.RestoreActionCreate
+	if d.Create == intune.CreatePost && slices.ContainsFunc(d.Children, func(c intune.Child) bool { return c.Key == "settings" }) {
+		settings := cleanChildren(p.Settings)
+		if settings == nil {
+			settings = []any{}
+		}
+		plan.body["settings"] = settings
+	}
+	switch {
+	case d.HasFollowUp(intune.FollowScheduleActionsForRules):
+		rules := cleanChildren(p.ScheduledActions)
+		if len(rules) == 0 {
+			// Create requires a rule and GET may omit it: Intune's default is block at once (docs/graph.md#family-write-rules).
+			rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
+				map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
+		}
+		if create {
+			plan.body["scheduledActionsForRule"] = rules
+		} else {
+			plan.scheduledActions = rules
+		}
+	case d.HasFollowUp(intune.FollowSetScheduledActions):
+		// v2 compliance: the rules through setScheduledActions after create and PUT (docs; ICD Compliance.py).
+		if rules := cleanChildren(p.ScheduledActions); len(rules) > 0 {
+			plan.scheduledActions = rules
+		}
+	}
+	if d.HasFollowUp(intune.FollowUpdateDefinitionValues) {
+		shell := map[string]any{}
+		for _, k := range []string{"@odata.type", "displayName", "description", "roleScopeTagIds"} {
+			if v, ok := plan.body[k]; ok {
+				shell[k] = v
+			}
+		}
+		plan.body = shell
+		plan.definitionValues = p.DefinitionValues
+	}
+	if d.HasFollowUp(intune.FollowSetPriority) {
+		if prio, ok := p.Object["priority"]; ok && !it.IsDefault {
+			if n, err := json.Number(fmt.Sprint(prio)).Int64(); err == nil && n > 0 {
+				plan.priority = n
+			}
+		}
+	}
+	if d.TargetsApps(it.ODataType) {
+		plan.targetApps = targetAppsBody(p.Object)
+	}
+	if d.Create == intune.CreateInstance {
+		return plan.intentWrites(p)
+	}
+	return nil
 }
 
-// withSettings sends a settings catalog policy's settings with the object (create and PUT).
-func withSettings(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
+// MappingADMXDefinition is the mapping kind of a custom (uploaded) ADMX definition.
+const MappingADMXDefinition = "admx_definition"
+
+// mapADMXDefinitions keeps a custom ADMX definition (policyType admxIngested: uploaded into its
+// tenant, so its id exists there only; IM/ICD GroupPolicyConfigurations) out of a write into
+// another tenant and lists it as unresolved, never binding a foreign id. Built-in definitions have
+// the same id in every tenant.
+func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
+	if plan.definitionValues == nil || r.sameTenant {
+		return
+	}
+	kept := []any{}
+	for _, v := range plan.definitionValues {
+		def := asMap(asMap(v)["definition"])
+		if def["policyType"] != "admxIngested" {
+			kept = append(kept, v)
+			continue
+		}
+		id, _ := def["id"].(string)
+		name, _ := def["displayName"].(string)
+		plan.mapping = append(plan.mapping, MappingEntry{Kind: MappingADMXDefinition, SourceID: id, SourceName: name, Status: MappingUnresolved})
+		plan.unresolved++
+	}
+	plan.definitionValues = kept
+}
+
+// flagForeignReferences lists, for a restore into another tenant, the references to objects of the
+// source tenant that are not mapped by name yet (descriptor References: mobile apps of ESP and
+// app configuration, notification templates of compliance actions, compliance scripts), as
+// unresolved mapping entries, and leaves the foreign ids out of the write: an id of another
+// tenant is never copied silently (docs/graph.md#families-and-round-trip-fidelity). Assignments
+// are not affected.
+func (plan *itemPlan) flagForeignReferences(r *restoreResolver) {
+	if r.sameTenant {
+		return
+	}
+	flag := func(kind intune.RefKind, id string) {
+		plan.mapping = append(plan.mapping, MappingEntry{Kind: string(kind), SourceID: id, Status: MappingUnresolved})
+		plan.unresolved++
+	}
+	for _, ref := range plan.desc.References {
+		switch ref.Kind {
+		case intune.RefMobileApp:
+			key := strings.TrimSuffix(ref.Where, "[]")
+			ids := anyList(plan.body[key])
+			if len(ids) == 0 {
+				continue
+			}
+			for _, id := range ids {
+				flag(ref.Kind, fmt.Sprint(id))
+			}
+			plan.body[key] = []any{}
+		case intune.RefNotificationTemplate:
+			rules := plan.scheduledActions
+			if rules == nil {
+				rules = anyList(plan.body["scheduledActionsForRule"])
+			}
+			for _, rule := range rules {
+				for _, a := range anyList(asMap(rule)["scheduledActionConfigurations"]) {
+					m := asMap(a)
+					if id, _ := m["notificationTemplateId"].(string); id != "" && id != intune.NoFilterID {
+						flag(ref.Kind, id)
+						m["notificationTemplateId"] = intune.NoFilterID // the zero GUID: no template
+					}
+				}
+			}
+		case intune.RefComplianceScript:
+			if script := asMap(plan.body["deviceCompliancePolicyScript"]); script != nil {
+				if id, _ := script["deviceComplianceScriptId"].(string); id != "" {
+					flag(ref.Kind, id)
+					delete(plan.body, "deviceCompliancePolicyScript")
+				}
+			}
+		}
+	}
+}
+
+// intentWrites creates an intent with createInstance {displayName, description, settingsDelta,
+// roleScopeTagIds} (docs:intune-deviceintent-devicemanagementtemplate-createinstance; ICD), or
+// PATCHes its shell and replaces its settings with updateSettings
+// (docs:intune-deviceintent-devicemanagementintent-updatesettings).
+func (plan *itemPlan) intentWrites(p intune.Payload) error {
 	settings := cleanChildren(p.Settings)
 	if settings == nil {
 		settings = []any{}
 	}
-	plan.body["settings"] = settings
-	return nil
-}
-
-// withScheduledActions sends a classic compliance policy's rules with a create, or through
-// scheduleActionsForRules after an update.
-func withScheduledActions(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
-	rules := cleanChildren(p.ScheduledActions)
-	if len(rules) == 0 {
-		// Create requires a rule and GET may omit it: Intune's default is block at once (docs/graph.md#family-write-rules).
-		rules = []any{map[string]any{"ruleName": "PasswordRequired", "scheduledActionConfigurations": []any{
-			map[string]any{"actionType": "block", "gracePeriodHours": 0, "notificationTemplateId": "", "notificationMessageCCList": []any{}}}}}
-	}
-	if plan.action == store.RestoreActionCreate {
-		plan.body["scheduledActionsForRule"] = rules
-	} else {
-		delete(plan.body, "scheduledActionsForRule")
-		plan.scheduledActions = rules
-	}
-	return nil
-}
-
-// asShellWithDefinitionValues writes an administrative template as a shell, its definition values
-// through updateDefinitionValues afterwards.
-func asShellWithDefinitionValues(plan *itemPlan, _ store.RestoreItem, p intune.Payload) error {
 	shell := map[string]any{}
-	for _, k := range []string{"@odata.type", "displayName", "description", "roleScopeTagIds"} {
+	for _, k := range []string{"displayName", "description", "roleScopeTagIds"} {
 		if v, ok := plan.body[k]; ok {
 			shell[k] = v
 		}
 	}
 	plan.body = shell
-	plan.definitionValues = p.DefinitionValues
-	return nil
-}
-
-// withPriorityApart sets an enrollment configuration's priority with setPriority after the write
-// (never for a default), and drops what the write refuses.
-func withPriorityApart(plan *itemPlan, it store.RestoreItem, _ intune.Payload) error {
-	if prio, ok := plan.body["priority"]; ok && !it.IsDefault {
-		if n, err := json.Number(fmt.Sprint(prio)).Int64(); err == nil && n > 0 {
-			plan.priority = n
-		}
-	}
-	delete(plan.body, "priority")
-	delete(plan.body, "windowsMobileRestriction")
-	return nil
-}
-
-// asIntentShell restores a legacy intent's name, description and scope tags only; a copy is
-// created from its template.
-func asIntentShell(plan *itemPlan, _ store.RestoreItem, _ intune.Payload) error {
-	templateID, _ := plan.body["templateId"].(string)
-	delete(plan.body, "templateId")
 	if plan.action == store.RestoreActionCreate {
+		templateID, _ := p.Object["templateId"].(string)
 		if templateID == "" {
 			return fmt.Errorf("the intent has no templateId to create it from")
 		}
 		plan.createArgs = []string{templateID}
+		plan.body["settingsDelta"] = settings
+		return nil
 	}
-	plan.notes = append(plan.notes, "legacy intent: only its name, description and scope tags are restored")
+	plan.intentSettings = settings
 	return nil
+}
+
+// targetAppsBody is the targetApps body of an app protection or MAM configuration policy: its
+// backed-up apps ($expand=apps) as managedMobileApp {mobileAppIdentifier}, and its appGroupType
+// where the type takes one (CSDL10: targetedManagedAppProtection, targetedManagedAppConfiguration;
+// windowsManagedAppProtection takes apps only, BETA).
+func targetAppsBody(obj map[string]any) map[string]any {
+	apps := []any{}
+	for _, a := range anyList(obj["apps"]) {
+		if ident, ok := asMap(a)["mobileAppIdentifier"].(map[string]any); ok {
+			apps = append(apps, map[string]any{"mobileAppIdentifier": ident})
+		}
+	}
+	body := map[string]any{"apps": apps}
+	if g, ok := obj["appGroupType"]; ok && obj["@odata.type"] != intune.ODataPrefix+"windowsManagedAppProtection" {
+		body["appGroupType"] = g
+	}
+	return body
 }
 
 // mapAssignments re-maps the direct assignments: target + the four target properties, group and
@@ -453,7 +604,13 @@ func (plan *itemPlan) mapAssignments(it store.RestoreItem, p intune.Payload, r *
 			fromPolicySets++
 			continue
 		}
-		out = append(out, map[string]any{"target": plan.mapTarget(asMap(m["target"]), p.References, r)})
+		next := map[string]any{"target": plan.mapTarget(asMap(m["target"]), p.References, r)}
+		for _, k := range plan.desc.AssignmentKeys { // runSchedule, runRemediationScript, intent, … (IM AssignmentProperties)
+			if v, ok := m[k]; ok {
+				next[k] = v
+			}
+		}
+		out = append(out, next)
 	}
 	if fromPolicySets > 0 {
 		plan.notes = append(plan.notes, fmt.Sprintf("%d assignment(s) from policy sets left to their policy sets", fromPolicySets))
@@ -626,7 +783,7 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.
 	cur := map[string]any{}
 	for k, v := range current {
 		_, sent := desired[k]
-		if (put && !slices.Contains(readOnlyWriteKeys, k) && k != "priority") || sent {
+		if (put && !slices.Contains(intune.CommonServerOwned, k) && k != "priority") || sent {
 			cur[k] = v
 		}
 	}
@@ -636,17 +793,15 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.
 	return intune.FieldDiff(a, b, sensitive)
 }
 
-// restoreOrder sorts items as their dependencies need (docs/graph.md#mapping-and-order): scope tags, filters, then the
-// policies; enrollment configurations by ascending priority; then by name.
-func restoreOrder(items []store.RestoreItem) {
+// restoreOrder sorts items as their dependencies need (docs/graph.md#mapping-and-order; IM
+// ImportOrder): by the descriptors' order (scope tags, filters, then the policies), enrollment
+// configurations by ascending priority (IM), then by family and ledger order.
+func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) int64) {
 	rank := func(f string) int {
-		switch graph.Family(f) {
-		case graph.FamilyRoleScopeTags:
-			return 0
-		case graph.FamilyAssignmentFilters:
-			return 1
+		if d := intune.DescriptorOf(graph.Family(f)); d != nil {
+			return d.Order
 		}
-		return 2
+		return 0
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
@@ -655,6 +810,11 @@ func restoreOrder(items []store.RestoreItem) {
 		}
 		if a.Family != b.Family {
 			return a.Family < b.Family
+		}
+		if priority != nil {
+			if pa, pb := priority(a), priority(b); pa != pb {
+				return pa < pb
+			}
 		}
 		return a.ID < b.ID
 	})

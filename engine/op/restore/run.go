@@ -34,7 +34,6 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{}, err
 	}
-	restoreOrder(items)
 	data := map[string]any{"restore_id": r.ID}
 	client, err := rc.GraphClient()
 	if err != nil {
@@ -48,6 +47,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{Data: data}, err
 	}
+	restoreOrder(items, func(it store.RestoreItem) int64 { return payloadPriority(payloads[it.PayloadHash]) })
 	sourceID := r.TargetTenantID
 	if r.SourceTenantID != nil {
 		sourceID = *r.SourceTenantID
@@ -195,6 +195,12 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 		action = ""
 	}
 	plan, err := x.plan(it, p, action)
+	if errors.Is(err, errBuiltIn) {
+		x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelInfo, Message: "skipped: " + err.Error(),
+			ItemRef: new(it.Family + "/" + it.SourceGraphID)})
+		return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped,
+			Detail: err.Error()})
+	}
 	if err != nil {
 		detail := "cannot be restored: " + err.Error()
 		return x.end(ctx, it, reason.ProviderInvalidRequest, detail, store.RestoreFailed)
@@ -210,6 +216,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 			return err
 		}
 	}
+	x.resolver.learn(it, p, plan, targetID)
 	if err := x.followUps(ctx, plan, targetID); err != nil {
 		return x.failed(ctx, it, plan, err, "follow-up", false)
 	}
@@ -404,13 +411,30 @@ func (x *restorer) recordWritten(ctx context.Context, it store.RestoreItem, plan
 // writes the same state.
 func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID string) error {
 	args := []string{targetID}
+	d := plan.desc
 	if plan.scheduledActions != nil {
-		if _, err := x.client.Post(ctx, "deviceCompliancePolicies.scheduleActionsForRules", args,
-			map[string]any{"deviceComplianceScheduledActionForRules": plan.scheduledActions}); err != nil {
+		var err error
+		if d.HasFollowUp(intune.FollowSetScheduledActions) {
+			_, err = x.client.Post(ctx, plan.contracts.prefix+".setScheduledActions", args, map[string]any{"scheduledActions": plan.scheduledActions})
+		} else {
+			_, err = x.client.Post(ctx, plan.contracts.prefix+".scheduleActionsForRules", args,
+				map[string]any{"deviceComplianceScheduledActionForRules": plan.scheduledActions})
+		}
+		if err != nil {
 			return err
 		}
 	}
-	if plan.family == graph.FamilyGroupPolicyConfigurations {
+	if plan.intentSettings != nil {
+		if _, err := x.client.Post(ctx, "intents.updateSettings", args, map[string]any{"settings": plan.intentSettings}); err != nil {
+			return err
+		}
+	}
+	if plan.targetApps != nil {
+		if _, err := x.client.Post(ctx, plan.contracts.prefix+".targetApps", args, plan.targetApps); err != nil {
+			return err
+		}
+	}
+	if d.HasFollowUp(intune.FollowUpdateDefinitionValues) {
 		var existing []string
 		if plan.action == store.RestoreActionUpdate {
 			for raw, err := range x.client.List(ctx, "groupPolicyConfigurations.definitionValues", args, nil) {
@@ -432,10 +456,41 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 			}
 		}
 	}
-	if plan.priority > 0 && plan.family == graph.FamilyDeviceEnrollmentConfigurations && !plan.isDefault {
+	if plan.priority > 0 && d.HasFollowUp(intune.FollowSetPriority) && !plan.isDefault {
 		if _, err := x.client.Post(ctx, "deviceEnrollmentConfigurations.setPriority", args, map[string]any{"priority": plan.priority}); err != nil {
 			return err
 		}
+	}
+	if plan.assign && d.Assign == intune.AssignOneByOne {
+		// Autopilot: one POST /assignments per group target (201); assign takes deviceIds
+		// (docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create). Targets the
+		// profile already has are not posted again (a retry or an overwrite never duplicates one);
+		// assignments the backup does not hold are left in place (no delete contract yet).
+		have := map[string]bool{}
+		{
+			for raw, err := range x.client.List(ctx, plan.contracts.prefix+".assignments", args, nil) {
+				if err != nil {
+					return err
+				}
+				var cur struct {
+					Target map[string]any `json:"target"`
+				}
+				if json.Unmarshal(raw, &cur) == nil {
+					k, _ := intune.CanonicalJSON(cur.Target)
+					have[string(k)] = true
+				}
+			}
+		}
+		for _, a := range plan.assignments {
+			k, _ := intune.CanonicalJSON(asMap(a)["target"])
+			if have[string(k)] {
+				continue
+			}
+			if _, err := x.client.Post(ctx, plan.contracts.assign, args, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if plan.assign {
 		c, _ := graph.Lookup(plan.contracts.assign)
@@ -572,6 +627,15 @@ func (x *restorer) result(ctx context.Context, data map[string]any) (run.Result,
 		code = reason.MappingUnresolved
 	}
 	return run.Result{Outcome: store.OutcomePartiallySucceeded, Reason: code, Detail: detail, Data: data}, nil
+}
+
+// payloadPriority is an enrollment configuration's priority (0 otherwise), for restore order.
+func payloadPriority(p intune.Payload) int64 {
+	n, err := json.Number(fmt.Sprint(p.Object["priority"])).Int64()
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // restoreIDParam reads the restore_id run parameter (a JSON number once stored).
