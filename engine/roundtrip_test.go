@@ -121,7 +121,7 @@ func TestRoundTrip(t *testing.T) {
 		if src.IsDefault || isBuiltInItem(t, b, setA.ID, src) {
 			continue
 		}
-		key := src.Family + "\x00" + src.DisplayName + view.Restore.NameSuffix
+		key := src.Family + "\x00" + src.DisplayName + view.NameSuffix
 		cp, ok := byName[key]
 		if !rtTrue(t, ok, "%s %q: no copy in B", src.Family, src.DisplayName) {
 			continue
@@ -130,7 +130,7 @@ func TestRoundTrip(t *testing.T) {
 		// copies of A's tags (created earlier in the same restore) or Default.
 		if key := intune.DescriptorOf(graph.Family(src.Family)).ScopeTagKey(); key != "" {
 			rtTrue(t, fmt.Sprint(tagNames(rtPayload(t, b, setA.ID, src).Object[key], tagsA, "")) ==
-				fmt.Sprint(tagNames(rtPayload(t, b, setB.ID, cp).Object[key], tagsB, view.Restore.NameSuffix)),
+				fmt.Sprint(tagNames(rtPayload(t, b, setB.ID, cp).Object[key], tagsB, view.NameSuffix)),
 				"%s %q: scope tags %v mapped to %v", src.Family, src.DisplayName, rtPayload(t, b, setA.ID, src).Object[key], rtPayload(t, b, setB.ID, cp).Object[key])
 		}
 		want := rtComparable(t, b, setA.ID, src)

@@ -42,9 +42,8 @@ func newObject(o map[string]any) *intuneObject {
 	return &intuneObject{obj: o, children: map[string][]map[string]any{}, presentation: map[string][]map[string]any{}}
 }
 
-func (o *intuneObject) id() string   { return fmt.Sprint(o.obj["id"]) }
-func (o *intuneObject) typ() string  { s, _ := o.obj["@odata.type"].(string); return s }
-func (o *intuneObject) name() string { s, _ := o.obj["displayName"].(string); return s }
+func (o *intuneObject) id() string  { return fmt.Sprint(o.obj["id"]) }
+func (o *intuneObject) typ() string { s, _ := o.obj["@odata.type"].(string); return s }
 
 type intuneStore struct {
 	mu     sync.RWMutex

@@ -351,6 +351,7 @@ func TestWritesValidatedLikeGraph(t *testing.T) {
 	})
 }
 
+//nolint:tparallel // the subtests act on one simulated tenant in order; the effects are read back after them
 func TestActionsTakeTheirDocumentedParameters(t *testing.T) {
 	t.Parallel()
 	b := setup(t, TenantSpec{PoliciesPerFamily: 5})
