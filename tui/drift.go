@@ -40,10 +40,9 @@ func (s *drift) Init() tea.Cmd                    { return s.Reload() }
 func (s *drift) Capturing() bool                  { return false }
 func (s *drift) Relevant(store.Notification) bool { return false }
 func (s *drift) ShortHelp() []key.Binding {
-	k := scrollKeys
-	return []key.Binding{k.Down, k.Up, k.PageDown, k.PageUp}
+	return []key.Binding{navKeys.Down, navKeys.Up, navKeys.PageDown}
 }
-func (s *drift) FullHelp() []key.Binding { return s.ShortHelp() }
+func (s *drift) FullHelp() []key.Binding { return navHelp() }
 
 func (s *drift) Reload() tea.Cmd {
 	c, from, to := s.env, s.from, s.to

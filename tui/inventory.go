@@ -13,7 +13,7 @@ import (
 )
 
 var inventoryKeys = struct{ Deleted key.Binding }{
-	Deleted: binding("d", "show/hide deleted"),
+	Deleted: binding("x", "show deleted"),
 }
 
 // inventoryList lists a tenant's Intune objects with their classification; beside them it loads the
@@ -82,7 +82,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 		},
 		actions: []listAction[store.InventoryItem, []store.InventoryTypeCount]{
 			filterAction[store.InventoryItem, []store.InventoryTypeCount]("filter"),
-			deletedAction[store.InventoryItem, []store.InventoryTypeCount](inventoryKeys.Deleted, inventoryKeys.Deleted.Help().Desc),
+			deletedAction[store.InventoryItem, []store.InventoryTypeCount](inventoryKeys.Deleted, "hide deleted"),
 		},
 	})
 }

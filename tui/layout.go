@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -81,28 +80,14 @@ func (t *table) offsetFor(height int) int {
 	return max(offset, 0)
 }
 
-// moveKey moves the cursor on a listKeys key over n rows, in a table height lines high (a page is
+// moveKey moves the cursor on a navKeys key over n rows, in a table height lines high (a page is
 // what it shows), and reports whether msg was one.
 func (t *table) moveKey(msg tea.KeyPressMsg, n, height int) bool {
-	page := max(height-1, 1) // the rows it shows, under its header
-	k := listKeys
-	switch {
-	case key.Matches(msg, k.Up):
-		t.move(-1, n, height)
-	case key.Matches(msg, k.Down):
-		t.move(1, n, height)
-	case key.Matches(msg, k.PageUp):
-		t.move(-page, n, height)
-	case key.Matches(msg, k.PageDown):
-		t.move(page, n, height)
-	case key.Matches(msg, k.Top):
-		t.move(-n, n, height)
-	case key.Matches(msg, k.Bottom):
-		t.move(n, n, height)
-	default:
-		return false
+	d, ok := navDelta(msg, height-1, n) // a page: the rows it shows, under its header
+	if ok {
+		t.move(d, n, height)
 	}
-	return true
+	return ok
 }
 
 // move moves the cursor by delta within n rows (the screen's data, which may be newer than the

@@ -12,17 +12,6 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// listKeys move the cursor of every table (see table.moveKey). They are in the help, not in the
-// hint line: every list has them.
-var listKeys = struct{ Up, Down, PageUp, PageDown, Top, Bottom key.Binding }{
-	Up:       binding("k", "up", "up"),
-	Down:     binding("j", "down", "down"),
-	PageUp:   binding("pgup", "page up"),
-	PageDown: binding("pgdown", "page down"),
-	Top:      binding("g", "top", "home"),
-	Bottom:   binding("G", "bottom", "end"),
-}
-
 // listSpec is what makes one list screen: where its rows come from and how each is drawn, and the
 // keys it adds. listScreen does the rest: the load protocol, the table, the `/` filter, movement,
 // and the loading, error and empty lines. T is a row; X is what the screen loads beside its rows
@@ -131,6 +120,20 @@ func (l *listScreen[T, X]) Title() string   { return l.spec.title }
 func (l *listScreen[T, X]) Init() tea.Cmd   { return l.Reload() }
 func (l *listScreen[T, X]) Capturing() bool { return l.filter.typing }
 
+// ClearFilter clears an applied `/` filter (the first esc).
+func (l *listScreen[T, X]) ClearFilter() (tea.Cmd, bool) {
+	if l.filter.String() == "" {
+		return nil, false
+	}
+	l.filter.text.set("")
+	l.table.cursor = 0
+	if l.spec.search {
+		return l.Reload(), true
+	}
+	l.rebuild()
+	return nil, true
+}
+
 func (l *listScreen[T, X]) Relevant(n store.Notification) bool {
 	return l.spec.relevant != nil && l.spec.relevant(n)
 }
@@ -178,8 +181,7 @@ func (l *listScreen[T, X]) ShortHelp() []key.Binding {
 
 // FullHelp adds the movement keys.
 func (l *listScreen[T, X]) FullHelp() []key.Binding {
-	k := listKeys
-	return append(l.ShortHelp(), k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom)
+	return append(l.ShortHelp(), navHelp()...)
 }
 
 func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {

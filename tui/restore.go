@@ -64,14 +64,14 @@ func (s *restoreScreen) ShortHelp() []key.Binding {
 	k := restoreKeys
 	start := k.Start
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{scrollKeys.Down, scrollKeys.Up, scrollKeys.PageDown, k.Mode, start}
+	return []key.Binding{k.Mode, start}
 }
 
 func (s *restoreScreen) FullHelp() []key.Binding {
 	if s.confirming {
 		return []key.Binding{restoreKeys.Confirm, restoreKeys.Abort}
 	}
-	return append(s.ShortHelp(), scrollKeys.PageUp)
+	return append(s.ShortHelp(), navHelp()...)
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {

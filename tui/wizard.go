@@ -33,7 +33,7 @@ var wizardKeys = struct {
 	Cancel:        binding("esc", "cancel"),
 	Verify:        binding("v", "verify again"),
 	SyncAll:       binding("a", "sync all"),
-	SyncGroups:    binding("g", "groups"),
+	SyncGroups:    binding("s", "groups"),
 	SyncRoles:     binding("S", "roles"),
 	SyncInventory: binding("i", "inventory"),
 	Finish:        binding("enter", "finish"),
