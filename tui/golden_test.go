@@ -133,5 +133,13 @@ func TestAuditGolden(t *testing.T) {
 		m := New(b.context(size.w, size.h), newAudit(b.context(size.w, size.h)))
 		drive(t, m, m.Init())
 		requireGolden(t, "audit_"+size.name, m.Render())
+		// Audit has a filter and a detail view (enter).
+		press(t, m, "/", "r", "u", "n", "enter", "enter")
+		requireGolden(t, "audit_filtered_details_"+size.name, m.Render())
+		view := screen(m)
+		require.Contains(t, view, "/run")
+		require.NotContains(t, view, "member.add")
+		require.Contains(t, view, "── details")
+		require.Contains(t, view, `"directory_groups.sync"`)
 	}
 }

@@ -80,6 +80,20 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 		empty: func(*inventoryList) string {
 			return "  Nothing synced yet: press i on the tenant or run `tenantatlas sync inventory " + name + "`."
 		},
+		describe: func(_ *Env, it store.InventoryItem) [][2]string {
+			out := [][2]string{{"name", dashIfEmpty(it.DisplayName)}, {"id", it.GraphID}, {"type", it.PolicyType},
+				{"family", it.Family}, {"odata type", it.ODataType}}
+			if it.LastModified != nil {
+				out = append(out, [2]string{"modified", it.LastModified.UTC().Format("2006-01-02 15:04")})
+			}
+			if it.IsDefault {
+				out = append(out, [2]string{"default", "yes (a tenant default: restored in place)"})
+			}
+			if it.DeletedAt != nil {
+				out = append(out, [2]string{"deleted", it.DeletedAt.UTC().Format("2006-01-02 15:04")})
+			}
+			return out
+		},
 		actions: []listAction[store.InventoryItem, []store.InventoryTypeCount]{
 			filterAction[store.InventoryItem, []store.InventoryTypeCount]("filter"),
 			deletedAction[store.InventoryItem, []store.InventoryTypeCount](inventoryKeys.Deleted, "hide deleted"),

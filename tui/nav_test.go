@@ -277,3 +277,18 @@ func TestTabCountMovesWithTheRows(t *testing.T) {
 	view := ansi.Strip(m.Render())
 	require.Contains(t, view, "1 Queued 2")
 }
+
+// TestGroupRowsOpenDetails: enter on a group shows its every field under the list, and hides them.
+func TestGroupRowsOpenDetails(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seed(t)
+	m := New(b.context(120, 30), nil)
+	drive(t, m, m.Init())
+	press(t, m, "t", "enter", "e", "enter")
+	view := screen(m)
+	require.Contains(t, view, "── details")
+	require.Contains(t, view, "enter hide details")
+	press(t, m, "enter")
+	require.NotContains(t, screen(m), "── details")
+}
