@@ -47,9 +47,9 @@ func newGroups(env *Env, tenantID int64, name string) *groupsList {
 		page:   groupsPage,
 		columns: func(width int) []column {
 			if width < 100 {
-				return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 16}, {title: "ID", width: 13}}
+				return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 18}, {title: "ID", width: 13}}
 			}
-			return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 16}, {title: "ID", width: 36}}
+			return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 18}, {title: "ID", width: 36}}
 		},
 		row: func(env *Env, _ time.Time, g store.Group) []string {
 			name := g.DisplayName

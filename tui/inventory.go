@@ -35,7 +35,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 			return rows, counts, err
 		},
 		columns: func(int) []column {
-			return []column{{title: "NAME", width: 16, flex: true}, {title: "TYPE", width: 22}, {title: "FAMILY", width: 16, flex: true},
+			return []column{{title: "NAME", width: 16, flex: true, weight: 2}, {title: "TYPE", flex: true, weight: 2}, {title: "FAMILY", flex: true},
 				{title: "MODIFIED", width: 10}, {title: "STATE", width: 8}}
 		},
 		row: func(env *Env, _ time.Time, it store.InventoryItem) []string {

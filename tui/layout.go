@@ -27,7 +27,21 @@ type column struct {
 	title string
 	width int
 	flex  bool
+	// weight is a flex column's share of the room left (0: 1): columns whose meaning is lost when cut
+	// (reason codes, permission names) take more than the ones that are not.
+	weight int
+	// abbrev, when set, shortens a value too wide for the column before it is cut (reason codes
+	// lose their shared provider_ prefix, so two codes never cut to the same text).
+	abbrev func(string) string
 }
+
+// reasonColumn is a REASON column: wide, and abbreviated rather than cut.
+func reasonColumn(width int) column {
+	return column{title: "REASON", width: width, flex: true, weight: 2, abbrev: abbrevReason}
+}
+
+// abbrevReason drops the provider_ prefix reason codes share.
+func abbrevReason(s string) string { return strings.Replace(s, "provider_", "", 1) }
 
 // table renders rows under a header with a cursor, marks and scrolling. It returns exactly height
 // lines (or fewer when there is nothing to show).
@@ -41,10 +55,10 @@ type table struct {
 
 func (t *table) widths(width int) []int {
 	out := make([]int, len(t.cols))
-	fixed, flex := 0, 0
+	fixed, weights := 0, 0
 	for i, c := range t.cols {
 		if c.flex {
-			flex++
+			weights += max(c.weight, 1)
 			continue
 		}
 		out[i] = c.width
@@ -53,7 +67,7 @@ func (t *table) widths(width int) []int {
 	rest := width - fixed - 2 // the cursor/mark gutter
 	for i, c := range t.cols {
 		if c.flex {
-			out[i] = max(4, rest/max(flex, 1)-1)
+			out[i] = max(4, rest*max(c.weight, 1)/max(weights, 1)-1)
 		}
 	}
 	return out
@@ -113,6 +127,9 @@ func (t *table) view(c *Env, width, height int) string {
 			v := ""
 			if j < len(t.rows[i]) {
 				v = t.rows[i][j]
+			}
+			if a := t.cols[j].abbrev; a != nil && lipgloss.Width(v) > ws[j] {
+				v = a(v)
 			}
 			cells[j] = fit(v, ws[j])
 		}

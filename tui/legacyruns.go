@@ -23,7 +23,7 @@ func newLegacyRuns(env *Env, tenantID int64, filter *filterField) *legacyList {
 		above:  1,
 		columns: func(int) []column {
 			return []column{{title: "LEGACY ID", width: 10}, {title: "SOURCE", width: 15}, {title: "TENANT", width: 10},
-				{title: "STATUS", width: 12}, {title: "REASON", flex: true}, {title: "STARTED", width: 11}}
+				{title: "STATUS", width: 12}, reasonColumn(0), {title: "STARTED", width: 11}}
 		},
 		row: func(env *Env, _ time.Time, l store.LegacyRun) []string {
 			status := env.Badge("legacy") + " " + l.Status

@@ -292,3 +292,33 @@ func TestGroupRowsOpenDetails(t *testing.T) {
 	press(t, m, "enter")
 	require.NotContains(t, screen(m), "── details")
 }
+
+// TestReasonCodesNeverCutAlike: a REASON column too narrow for the codes drops their shared
+// provider_ prefix before cutting, so two codes never read the same.
+func TestReasonCodesNeverCutAlike(t *testing.T) {
+	t.Parallel()
+	env := &Env{Theme: ThemeNamed("dark"), Width: 40, Height: 10}
+	tb := table{cols: []column{{title: "ID", width: 3}, reasonColumn(0)}, rows: [][]string{
+		{"1", "provider_malformed_response"}, {"2", "provider_permission_denied"}}}
+	lines := strings.Split(ansi.Strip(tb.view(env, 24, 3)), "\n")
+	require.Len(t, lines, 3)
+	a, b := strings.TrimSpace(lines[1][5:]), strings.TrimSpace(lines[2][5:])
+	require.NotEqual(t, a[:8], b[:8], "%q and %q", a, b)
+	require.Contains(t, a, "malformed")
+}
+
+// TestSameLabelsAtEveryWidth: operations shows an operation's title at every width, never its
+// internal type name.
+func TestSameLabelsAtEveryWidth(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seed(t)
+	for _, w := range []int{80, 120, 200} {
+		m := New(b.context(w, 30), nil)
+		drive(t, m, m.Init())
+		press(t, m, "o")
+		view := screen(m)
+		require.Contains(t, view, "Group sync", w)
+		require.NotContains(t, view, "directory_groups.sync", w)
+	}
+}

@@ -467,8 +467,8 @@ func emptyHint(s *runs) string {
 const wideLayout = 140
 
 func runColumns(width int) []column {
-	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true}, {title: "TENANT", width: 10},
-		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, {title: "REASON", flex: true},
+	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10},
+		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, reasonColumn(0),
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
 	if width >= wideLayout {
 		cols[0].width = 7
@@ -481,8 +481,8 @@ func runColumns(width int) []column {
 }
 
 func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
-	typ := r.Type
-	if op, err := engine.LookupOperation(r.Type); err == nil && width < wideLayout {
+	typ := r.Type // the same label at every width: the operation's title
+	if op, err := engine.LookupOperation(r.Type); err == nil {
 		typ = op.Title
 	}
 	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.env.RunBadge(r),

@@ -139,7 +139,7 @@ func (s *tenantDetail) show(d tenantDetailData) {
 	s.name = d.view.Name
 	s.last = latestPerType(d.runs)
 	s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
-		{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
+		reasonColumn(14), {title: "AGE", width: 4}}
 	s.table.rows = s.table.rows[:0]
 	now := s.env.now()
 	for _, r := range s.last {

@@ -39,7 +39,7 @@ func newTenants(env *Env) *tenantsList {
 		},
 		columns: func(int) []column {
 			return []column{{title: "TENANT", width: 14, flex: true}, {title: "WORKSPACE", width: 10}, {title: "CONNECTION", width: 15},
-				{title: "MISSING PERMISSIONS", width: 20, flex: true}, {title: "VERIFIED", width: 8}}
+				{title: "MISSING PERMISSIONS", width: 20, flex: true, weight: 3}, {title: "VERIFIED", width: 8}}
 		},
 		row: func(env *Env, now time.Time, v engine.TenantView) []string {
 			verified, missing := "-", ""
