@@ -208,11 +208,12 @@ func sparkline(values []int64) string {
 	}
 	var b strings.Builder
 	for _, v := range values {
-		if peak == 0 {
-			b.WriteRune(blocks[0])
-			continue
+		switch {
+		case v == 0:
+			b.WriteRune('·') // an hour without runs shows, rather than blank space
+		default:
+			b.WriteRune(blocks[max(int(v*int64(len(blocks)-1)/peak), 1)])
 		}
-		b.WriteRune(blocks[int(v*int64(len(blocks)-1)/peak)])
 	}
 	return b.String()
 }

@@ -322,3 +322,22 @@ func TestSameLabelsAtEveryWidth(t *testing.T) {
 		require.NotContains(t, view, "directory_groups.sync", w)
 	}
 }
+
+// TestSmallerItems: legacy STARTED shows the year and the rows are newest first; a watch-only
+// dashboard says a run it queued waits for an engine; hours without runs show in the sparkline.
+func TestSmallerItems(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seed(t)
+	c := b.context(160, 30)
+	c.EngineEmbedded = false
+	m := New(c, nil)
+	drive(t, m, m.Init())
+	require.Contains(t, screen(m), "·····", "the sparkline marks empty hours")
+	press(t, m, "o", "6")
+	view := screen(m)
+	require.Contains(t, view, "2025-06-03")
+	require.Less(t, strings.Index(view, "2025-06-03"), strings.Index(view, "2025-06-01"), "newest first")
+	press(t, m, "5", "j", "j", "R")
+	require.Contains(t, screen(m), "watch only: no engine runs here")
+}
