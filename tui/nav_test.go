@@ -341,3 +341,24 @@ func TestSmallerItems(t *testing.T) {
 	press(t, m, "5", "j", "j", "R")
 	require.Contains(t, screen(m), "watch only: no engine runs here")
 }
+
+// TestSecondBackupAsksFirst: b on a tenant whose backup is still queued or running asks before
+// starting another; the screen does not ask to be refreshed.
+func TestSecondBackupAsksFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.seed(t)
+	m := New(b.context(120, 30), nil)
+	drive(t, m, m.Init())
+	press(t, m, "t", "enter", "b")
+	drive(t, m, m.top().Reload())
+	press(t, m, "b")
+	require.Contains(t, screen(m), "is still queued. Start another? y to start")
+	press(t, m, "n")
+	require.Contains(t, screen(m), "no backup started")
+	runs, err := b.svc.ListRuns(ctx, b.admin, engine.RunQuery{Types: []string{engine.TypeBackupRun}})
+	require.NoError(t, err)
+	require.Len(t, runs, 1, "one backup, not two")
+	require.NotContains(t, screen(m), "press r to refresh")
+}
