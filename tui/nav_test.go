@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // TestNavigationContract: every list moves on the same keys, k9s's: j/k, arrows, g/G, home/end,
@@ -361,4 +362,34 @@ func TestSecondBackupAsksFirst(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1, "one backup, not two")
 	require.NotContains(t, screen(m), "press r to refresh")
+}
+
+// TestRunLogFollowOffKeepsPlaceAndWraps: turning follow off keeps the lines shown (it used to jump
+// to the first); w wraps long lines under their message; g/G move through the log.
+func TestRunLogFollowOffKeepsPlaceAndWraps(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.seed(t)
+	id := b.runs["ok"]
+	for i := range 40 {
+		msg := "line " + itoa(int64(i))
+		if i == 39 {
+			msg += " created \"DeviceComplianceScripts Kiosk lockdown for the warehouse scanners\" " + strings.Repeat("and more ", 10) + "THE-END"
+		}
+		storetest.RunEvent(ctx, t, b.db.Pool, &storetest.RunEventOpts{RunID: id, Message: msg})
+	}
+	m := New(b.context(80, 24), nil)
+	drive(t, m, m.Init())
+	press(t, m, append(append([]string{":"}, keysOf("run "+itoa(id))...), "enter")...)
+	require.Contains(t, screen(m), "line 38")
+	press(t, m, "f")
+	view := screen(m)
+	require.Contains(t, view, "follow off")
+	require.Contains(t, view, "line 38", "follow off keeps the lines shown")
+	require.NotContains(t, view, "THE-END", "a long line is cut")
+	press(t, m, "w", "G")
+	require.Contains(t, screen(m), "THE-END", "w wraps it; G goes to the end")
+	press(t, m, "g")
+	require.Contains(t, screen(m), "line 0 ")
 }
