@@ -26,6 +26,14 @@ type DriftSide struct {
 	TenantID int64     `json:"tenant_id"`
 	Tenant   string    `json:"tenant"`
 	At       time.Time `json:"at"`
+	// State is a backup set's state (complete, running, failed, cancelled); "" for the inventory.
+	State string `json:"state,omitempty"`
+}
+
+// Incomplete reports whether the side is a backup set that did not complete: what it lacks may
+// never have been captured, so its absence is not drift.
+func (d DriftSide) Incomplete() bool {
+	return d.Kind == "backup_set" && d.State != store.BackupComplete
 }
 
 // DriftItem is one object that differs.
@@ -42,13 +50,16 @@ type DriftItem struct {
 
 // Drift compares two sides per item, ignoring volatile fields (they were stripped when stored).
 type Drift struct {
-	From      DriftSide   `json:"from"`
-	To        DriftSide   `json:"to"`
-	Added     int         `json:"added"`
-	Removed   int         `json:"removed"`
-	Changed   int         `json:"changed"`
-	Unchanged int         `json:"unchanged"`
-	Items     []DriftItem `json:"items"`
+	From      DriftSide `json:"from"`
+	To        DriftSide `json:"to"`
+	Added     int       `json:"added"`
+	Removed   int       `json:"removed"`
+	Changed   int       `json:"changed"`
+	Unchanged int       `json:"unchanged"`
+	// NotCaptured counts the objects of one side absent from an incomplete other side: they are not
+	// counted as removed (or added), since that side may never have reached them.
+	NotCaptured int         `json:"not_captured"`
+	Items       []DriftItem `json:"items"`
 }
 
 // driftEntry is an item of one side.
@@ -72,7 +83,7 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 	if err != nil {
 		return Drift{}, err
 	}
-	d := Drift{From: DriftSide{Kind: "backup_set", SetID: from.ID, TenantID: from.TenantID, Tenant: from.TenantName, At: from.CreatedAt},
+	d := Drift{From: DriftSide{Kind: "backup_set", SetID: from.ID, TenantID: from.TenantID, Tenant: from.TenantName, At: from.CreatedAt, State: from.State()},
 		Items: []DriftItem{}}
 	var toItems map[string]*driftEntry
 	objectsOnly := toID == 0
@@ -85,7 +96,7 @@ func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int
 		if err != nil {
 			return Drift{}, err
 		}
-		d.To = DriftSide{Kind: "backup_set", SetID: to.ID, TenantID: to.TenantID, Tenant: to.TenantName, At: to.CreatedAt}
+		d.To = DriftSide{Kind: "backup_set", SetID: to.ID, TenantID: to.TenantID, Tenant: to.TenantName, At: to.CreatedAt, State: to.State()}
 		if toItems, err = s.setEntries(ctx, toID); err != nil {
 			return Drift{}, err
 		}
@@ -194,6 +205,8 @@ func compareEntries(d *Drift, fromItems, toItems map[string]*driftEntry) {
 	for k, f := range fromItems {
 		t, ok := toItems[k]
 		switch {
+		case !ok && d.To.Incomplete():
+			d.NotCaptured++
 		case !ok:
 			d.Removed++
 			d.Items = append(d.Items, DriftItem{Status: DriftRemoved, Family: f.family, PolicyType: f.policyType, GraphID: f.graphID,
@@ -209,7 +222,9 @@ func compareEntries(d *Drift, fromItems, toItems map[string]*driftEntry) {
 		}
 	}
 	for k, t := range toItems {
-		if _, ok := fromItems[k]; !ok {
+		if _, ok := fromItems[k]; !ok && d.From.Incomplete() {
+			d.NotCaptured++
+		} else if !ok {
 			d.Added++
 			d.Items = append(d.Items, DriftItem{Status: DriftAdded, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID,
 				DisplayName: t.name, Sensitive: t.sensitive, Changes: []intune.FieldChange{}})

@@ -166,6 +166,13 @@ func (e *Engine) Start(ctx context.Context) error {
 // engine has stopped; cancelling Start's context does the same shutdown.
 func (e *Engine) Stop() { e.lifecycle.Stop() }
 
+// InFlight is how many runs this engine is executing now: what a Stop waits for.
+func (e *Engine) InFlight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.inflight)
+}
+
 // stopWorkers stops River: gracefully within ShutdownTimeout, then by cancelling the runs in flight.
 func (e *Engine) stopWorkers() {
 	softCtx, softCancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)

@@ -40,16 +40,32 @@ type TenantView struct {
 var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 var domainPattern = regexp.MustCompile(`^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$`)
 
+// CheckTenantName, CheckTenantID and CheckClientID are AddTenant's checks of one field each, for
+// forms that validate a field as it is typed (the dashboard's onboarding wizard).
+func CheckTenantName(name string) error { return validName("tenant", name) }
+
+// CheckTenantID: see CheckTenantName.
+func CheckTenantID(id string) error {
+	if !guidPattern.MatchString(id) && !domainPattern.MatchString(id) {
+		return fmt.Errorf("%w: tenant id %q is neither a GUID nor a domain (find it in Entra ID > Overview > Tenant ID)", ErrInvalid, id)
+	}
+	return nil
+}
+
+// CheckClientID: see CheckTenantName.
+func CheckClientID(id string) error {
+	if !guidPattern.MatchString(id) {
+		return fmt.Errorf("%w: client id %q is not a GUID (the Application (client) ID of the app registration)", ErrInvalid, id)
+	}
+	return nil
+}
+
 // AddTenant creates the tenant and its sealed default connection in one transaction (tenant.manage).
 func (s *Service) AddTenant(ctx context.Context, actor Actor, req AddTenantRequest) (TenantView, error) {
-	if err := validName("tenant", req.Name); err != nil {
-		return TenantView{}, err
-	}
-	if !guidPattern.MatchString(req.TenantGUID) && !domainPattern.MatchString(req.TenantGUID) {
-		return TenantView{}, fmt.Errorf("%w: tenant id %q is neither a GUID nor a domain (find it in Entra ID > Overview > Tenant ID)", ErrInvalid, req.TenantGUID)
-	}
-	if !guidPattern.MatchString(req.ClientID) {
-		return TenantView{}, fmt.Errorf("%w: client id %q is not a GUID (the Application (client) ID of the app registration)", ErrInvalid, req.ClientID)
+	for _, err := range []error{CheckTenantName(req.Name), CheckTenantID(req.TenantGUID), CheckClientID(req.ClientID)} {
+		if err != nil {
+			return TenantView{}, err
+		}
 	}
 	creds := graph.Credentials{TenantID: req.TenantGUID, ClientID: req.ClientID,
 		ClientSecret: strings.TrimSpace(string(req.ClientSecret)), CertificatePEM: req.CertificatePEM}

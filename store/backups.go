@@ -35,6 +35,16 @@ type BackupSet struct {
 	// Joined for display.
 	TenantName   string `json:"tenant_name,omitempty"`
 	ScheduleName string `json:"schedule_name,omitempty"`
+	RunOutcome   string `json:"run_outcome,omitempty"` // the outcome of the run that took the set, once it ended
+}
+
+// State is the set's status as an operator reads it: a failed set whose run was cancelled is
+// "cancelled".
+func (b BackupSet) State() string {
+	if b.Status == BackupFailed && b.RunOutcome == string(OutcomeCancelled) {
+		return string(OutcomeCancelled)
+	}
+	return b.Status
 }
 
 // BackupItem is one object in a set; its payload is stored once per hash in backup_payloads.
@@ -52,14 +62,15 @@ type BackupItem struct {
 }
 
 const setColumns = `b.id, b.workspace_id, b.tenant_id, b.run_id, b.schedule_id, b.status, b.families, b.item_count, b.sensitive,
-	b.new_payloads, b.new_bytes, b.created_at, b.completed_at, t.name, coalesce(s.name, '')`
+	b.new_payloads, b.new_bytes, b.created_at, b.completed_at, t.name, coalesce(s.name, ''), coalesce(r.outcome, '')`
 
-const setFrom = ` FROM backup_sets b JOIN tenants t ON t.id = b.tenant_id LEFT JOIN backup_schedules s ON s.id = b.schedule_id`
+const setFrom = ` FROM backup_sets b JOIN tenants t ON t.id = b.tenant_id LEFT JOIN backup_schedules s ON s.id = b.schedule_id
+	LEFT JOIN operation_runs r ON r.id = b.run_id`
 
 func scanSet(row pgx.Row) (BackupSet, error) {
 	var b BackupSet
 	err := row.Scan(&b.ID, &b.WorkspaceID, &b.TenantID, &b.RunID, &b.ScheduleID, &b.Status, &b.Families, &b.ItemCount, &b.Sensitive,
-		&b.NewPayloads, &b.NewBytes, &b.CreatedAt, &b.CompletedAt, &b.TenantName, &b.ScheduleName)
+		&b.NewPayloads, &b.NewBytes, &b.CreatedAt, &b.CompletedAt, &b.TenantName, &b.ScheduleName, &b.RunOutcome)
 	if b.Families == nil {
 		b.Families = []string{}
 	}

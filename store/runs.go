@@ -580,3 +580,14 @@ func texts[S ~string](list []S) []string {
 	}
 	return out
 }
+
+// EngineAlive reports whether any engine process is running against the database: River's leader
+// lease, which a running engine renews every few seconds, has not expired.
+func EngineAlive(ctx context.Context, q Querier) (bool, error) {
+	var alive bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_leader WHERE expires_at > now())`).Scan(&alive)
+	if err != nil {
+		return false, fmt.Errorf("error reading the engines' lease: %w", err)
+	}
+	return alive, nil
+}

@@ -31,6 +31,7 @@ type Model struct {
 	stack    []Screen
 	palette  *palette
 	help     bool
+	helpAt   scroller // the help's first line shown: it scrolls with the navigation keys
 	flash    string
 	flashBad bool
 	sub      *store.Subscription
@@ -83,6 +84,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case hubMsg:
 		return m, m.onHub(msg)
 	case navigateMsg:
+		if msg.jump {
+			// A `:` jump replaces the view above home, so breadcrumbs never pile up.
+			if _, ok := m.stack[0].(*home); !ok {
+				m.stack = []Screen{newHome(m.env)}
+			}
+			m.stack = m.stack[:1]
+			if _, ok := msg.screen.(*home); ok {
+				m.stack[0] = msg.screen
+				m.flash = ""
+				return m, msg.screen.Init()
+			}
+		}
 		m.stack = append(m.stack, msg.screen)
 		m.flash = ""
 		return m, msg.screen.Init()
@@ -92,7 +105,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.flash, m.flashBad = msg.text, msg.isErr
 		return m, nil
 	case showHelpMsg:
-		m.help = true
+		m.help, m.helpAt = true, scroller{}
 		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
@@ -140,7 +153,11 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	if m.help {
-		m.help = false
+		w, h := m.env.size()
+		lines := m.helpLines(w, bodyHeight(h))
+		if !m.helpAt.key(msg, bodyHeight(h)-2, len(lines), bodyHeight(h)-2) {
+			m.help = false
+		}
 		return nil
 	}
 	if key.Matches(msg, globalKeys.Interrupt) {
@@ -154,10 +171,17 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.palette = newPalette(m.env)
 			return nil
 		case key.Matches(msg, globalKeys.Help):
-			m.help = true
+			m.help, m.helpAt = true, scroller{}
 			return nil
-		case key.Matches(msg, globalKeys.Back) && len(m.stack) > 1:
-			return m.back()
+		case key.Matches(msg, globalKeys.Back):
+			if f, ok := m.top().(filterClearer); ok {
+				if cmd, cleared := f.ClearFilter(); cleared {
+					return cmd
+				}
+			}
+			if len(m.stack) > 1 {
+				return m.back()
+			}
 		case key.Matches(msg, globalKeys.Refresh):
 			m.flash = ""
 			return m.top().Reload()
@@ -259,36 +283,50 @@ func (m *Model) statusLine(w int) string {
 
 func (m *Model) hintLine(w int) string {
 	t := m.env.Theme
-	var parts []string
-	for _, b := range m.top().ShortHelp() {
-		if b.Enabled() {
-			parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
+	render := func(bs []key.Binding) string {
+		var parts []string
+		for _, b := range bs {
+			if b.Enabled() {
+				parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
+			}
 		}
+		return strings.Join(parts, "  ")
 	}
-	globals := []key.Binding{globalKeys.Palette, globalKeys.Back, globalKeys.Quit}
+	own := render(m.top().ShortHelp())
+	if m.top().Capturing() {
+		return fit(own, w) // a text field has the keyboard: only the screen's own keys apply
+	}
+	globals := []key.Binding{globalKeys.Palette, globalKeys.Back, globalKeys.Quit, globalKeys.Help}
 	if len(m.stack) == 1 {
-		globals = []key.Binding{globalKeys.Palette, globalKeys.Quit}
+		globals = []key.Binding{globalKeys.Palette, globalKeys.Quit, globalKeys.Help}
 	}
-	if m.top().Capturing() {
-		globals = nil // a text field has the keyboard: only the screen's own keys apply
+	// The way out (esc, q) and "? help" always show: when the hints do not fit, the screen's own
+	// keys give way, and ? lists them all.
+	tail := render(globals)
+	if own == "" {
+		return fit(tail, w)
 	}
-	for _, b := range globals {
-		parts = append(parts, t.Key.Render(b.Help().Key)+" "+t.Dim.Render(b.Help().Desc))
+	if ansiWidth(own)+2+ansiWidth(tail) > w {
+		return fit(own, max(w-ansiWidth(tail)-2, 0)) + "  " + tail
 	}
-	line := strings.Join(parts, "  ")
-	if m.top().Capturing() {
-		return fit(line, w)
-	}
-	// "? help" always shows: when the hints do not fit, the rest give way to it.
-	help := t.Key.Render("?") + " " + t.Dim.Render("help")
-	if ansiWidth(line)+2+ansiWidth(help) > w {
-		return fit(line, w-ansiWidth(help)-2) + "  " + help
-	}
-	return line + "  " + help
+	return own + "  " + tail
 }
 
-// helpView lists the screen's keys beside the global ones, then the `:` commands.
+// helpView is the help's window at its scroll position, over the line saying how to scroll and close it.
 func (m *Model) helpView(w, h int) string {
+	t := m.env.Theme
+	lines := m.helpLines(w, h)
+	visible := max(h-2, 1)
+	foot := "any other key closes this help"
+	if len(lines) > visible {
+		start := max(min(m.helpAt.offset, len(lines)-visible), 0)
+		foot = fmt.Sprintf("lines %d–%d of %d · j/k, pgup/pgdn, g/G scroll · %s", start+1, min(start+visible, len(lines)), len(lines), foot)
+	}
+	return padLines(strings.Join(m.helpAt.window(lines, visible), "\n"), visible) + "\n\n" + t.Dim.Render(fit(foot, w))
+}
+
+// helpLines lists the screen's keys beside the global ones, then the `:` commands.
+func (m *Model) helpLines(w, h int) []string {
 	t := m.env.Theme
 	section := func(title string, bs []key.Binding) []string {
 		lines := []string{t.Header.Render(title)}
@@ -300,12 +338,15 @@ func (m *Model) helpView(w, h int) string {
 		return lines
 	}
 	here := section("This screen", m.top().FullHelp())
-	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, globalKeys.Back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit, globalKeys.Interrupt})
+	back := globalKeys.Back
+	back.SetHelp("esc", "clear an applied filter, then back")
+	everywhere := section("Everywhere", []key.Binding{globalKeys.Palette, globalKeys.Help, back, globalKeys.Refresh, globalKeys.Home, globalKeys.Quit, globalKeys.Interrupt})
 	lines := []string{t.Title.Render("Keys — " + m.top().Title()), ""}
-	if 2+len(here)+1+len(everywhere)+2 <= h {
+	if 2+len(here)+1+len(everywhere)+2 <= h || w < 120 {
+		// Stacked when it fits, or when halves would cut the descriptions: the help scrolls.
 		lines = append(append(append(lines, here...), ""), everywhere...)
 	} else {
-		// Stacked, the global keys would fall off the screen: they go beside the screen's.
+		// Wide enough, the global keys go beside the screen's rather than below them.
 		for i := range max(len(here), len(everywhere)) {
 			left, right := "", ""
 			if i < len(here) {
@@ -321,8 +362,7 @@ func (m *Model) helpView(w, h int) string {
 	for _, c := range paletteCommands {
 		lines = append(lines, fit("  "+fit(t.Key.Render(":"+c.usage), 24)+c.help, w))
 	}
-	// The way out stays on the last line when the keys and commands are taller than the screen.
-	return padLines(strings.Join(lines, "\n"), h-2) + "\n\n" + t.Dim.Render("any key closes this help")
+	return lines
 }
 
 func ansiWidth(s string) int { return lipgloss.Width(s) }

@@ -91,7 +91,9 @@ func previousSet(sets []store.BackupSet, i int) *store.BackupSet {
 }
 
 func backupBadgeKey(b store.BackupSet) string {
-	switch b.Status {
+	switch b.State() {
+	case string(store.OutcomeCancelled):
+		return string(store.OutcomeCancelled)
 	case store.BackupComplete:
 		return string(store.OutcomeSucceeded)
 	case store.BackupFailed:

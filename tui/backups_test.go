@@ -114,3 +114,34 @@ func TestGoldenIntuneViews(t *testing.T) {
 		}
 	}
 }
+
+// TestDriftAgainstACancelledSet: a backup cancelled part way shows cancelled in the list, and its
+// drift says on top that the set is incomplete and never counts what it lacks as removed.
+func TestDriftAgainstACancelledSet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.seedIntune(t)
+	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: b.tenants["woodgrove"]})
+	require.NoError(t, err)
+	storetest.UpdateRun(ctx, t, b.db.Pool, res.Run.ID, &storetest.RunOpts{Status: store.StatusCompleted, Outcome: store.OutcomeCancelled,
+		FinishedAt: new(fixedNow)})
+	at := fixedNow.Add(-time.Hour)
+	storetest.BackupSet(ctx, t, b.db.Pool, &storetest.BackupSetOpts{TenantID: b.tenants["woodgrove"], RunID: &res.Run.ID, Status: store.BackupFailed,
+		Families: []string{"deviceConfigurations"}, CreatedAt: &at, CompletedAt: &at,
+		Items: []store.BackupItemRow{{Family: "deviceConfigurations", GraphID: "dc-1", PolicyType: "deviceConfiguration", DisplayName: "Baseline Windows",
+			ODataType: "#microsoft.graph.windows10GeneralConfiguration", PayloadHash: "hash-x", Payload: []byte(`{"object":{"passwordMinimumLength":14}}`)}}})
+
+	m := New(b.context(120, 30), nil)
+	drive(t, m, m.Init())
+	press(t, m, ":")
+	typeKeys(t, m, "backups")
+	press(t, m, "enter")
+	require.Contains(t, screen(m), "cancelled", "a cancelled backup's set shows cancelled, not failed")
+	press(t, m, "enter")
+	view := screen(m)
+	require.Contains(t, view, "is incomplete (cancelled)")
+	require.Contains(t, view, "- 0 removed", "what the cancelled set lacks is not removed")
+	require.Contains(t, view, "? 1 not captured")
+	require.NotContains(t, view, "- Wi-Fi profile")
+}

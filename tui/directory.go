@@ -58,8 +58,17 @@ func startRun(c *Env, typ string, tenantID int64) tea.Cmd {
 		if !res.Created {
 			return flashMsg{text: fmt.Sprintf("%s is already %s as run %d", typ, res.Run.Status, res.Run.ID)}
 		}
-		return flashMsg{text: fmt.Sprintf("started run %d (%s)", res.Run.ID, typ)}
+		return flashMsg{text: fmt.Sprintf("started run %d (%s)", res.Run.ID, typ) + watchOnlyNote(c)}
 	}
+}
+
+// watchOnlyNote tells a watch-only dashboard (no embedded engine) that a run it queued waits for an
+// engine elsewhere.
+func watchOnlyNote(c *Env) string {
+	if c.EngineEmbedded {
+		return ""
+	}
+	return " — watch only: no engine runs here, it starts when an engine (`tenantatlas engine`) picks it up"
 }
 
 // cacheLine renders a collection's freshness: count, when synced, badge.

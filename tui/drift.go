@@ -40,10 +40,9 @@ func (s *drift) Init() tea.Cmd                    { return s.Reload() }
 func (s *drift) Capturing() bool                  { return false }
 func (s *drift) Relevant(store.Notification) bool { return false }
 func (s *drift) ShortHelp() []key.Binding {
-	k := scrollKeys
-	return []key.Binding{k.Down, k.Up, k.PageDown, k.PageUp}
+	return []key.Binding{navKeys.Down, navKeys.Up, navKeys.PageDown}
 }
-func (s *drift) FullHelp() []key.Binding { return s.ShortHelp() }
+func (s *drift) FullHelp() []key.Binding { return navHelp() }
 
 func (s *drift) Reload() tea.Cmd {
 	c, from, to := s.env, s.from, s.to
@@ -71,13 +70,40 @@ func (s *drift) show(d engine.Drift) {
 }
 
 // visible is how many body lines fit in height.
-func (s *drift) visible(height int) int { return max(height-driftHead, 1) }
+func (s *drift) visible(height int) int { return max(height-driftHead-len(s.warnings()), 1) }
+
+// warnings are the lines on top that say a side is an incomplete set: what it lacks is not drift.
+func (s *drift) warnings() []string {
+	if s.d == nil {
+		return nil
+	}
+	var out []string
+	for _, side := range []engine.DriftSide{s.d.From, s.d.To} {
+		if side.Incomplete() {
+			out = append(out, fmt.Sprintf("⚠ set %d is incomplete (%s): %d object(s) it may never have reached are not counted as removed or added",
+				side.SetID, side.State, s.d.NotCaptured))
+		}
+	}
+	return out
+}
+
+// notCaptured is the counts line's note of objects an incomplete set did not capture, or "".
+func notCaptured(d *engine.Drift) string {
+	if d.NotCaptured == 0 && !d.From.Incomplete() && !d.To.Incomplete() {
+		return ""
+	}
+	return fmt.Sprintf("  ? %d not captured", d.NotCaptured)
+}
 
 func driftSide(side engine.DriftSide) string {
 	if side.Kind == "inventory" {
 		return "inventory of " + side.Tenant
 	}
-	return fmt.Sprintf("set %d of %s (%s)", side.SetID, side.Tenant, side.At.UTC().Format("2006-01-02 15:04"))
+	state := ""
+	if side.Incomplete() {
+		state = ", " + side.State
+	}
+	return fmt.Sprintf("set %d of %s (%s%s)", side.SetID, side.Tenant, side.At.UTC().Format("2006-01-02 15:04"), state)
 }
 
 // lines draws the changes, item by item, each followed by its changed fields.
@@ -119,14 +145,18 @@ func (s *drift) View(width, height int) string {
 		return t.Dim.Render("comparing…")
 	}
 	d := s.d
-	lines := []string{
+	var lines []string
+	for _, w := range s.warnings() {
+		lines = append(lines, fit(s.env.Tone("bad", w), width))
+	}
+	lines = append(lines,
 		fit(t.Header.Render("from ")+driftSide(d.From), width),
 		fit(t.Header.Render("to   ")+driftSide(d.To), width),
 		fit(fmt.Sprintf("%s  %s  %s  %s",
 			s.env.Tone("warn", fmt.Sprintf("~ %d changed", d.Changed)), s.env.Tone("ok", fmt.Sprintf("+ %d added", d.Added)),
-			s.env.Tone("bad", fmt.Sprintf("- %d removed", d.Removed)), t.Dim.Render(fmt.Sprintf("%d unchanged", d.Unchanged))), width),
+			s.env.Tone("bad", fmt.Sprintf("- %d removed", d.Removed)), t.Dim.Render(fmt.Sprintf("%d unchanged", d.Unchanged)))+notCaptured(d), width),
 		"",
-	}
+	)
 	for _, l := range s.scroll.window(s.body, s.visible(height)) {
 		lines = append(lines, fit(l, width))
 	}

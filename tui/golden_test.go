@@ -64,9 +64,9 @@ func TestGoldenViews(t *testing.T) {
 			{"tenants", []string{"t"}},
 			{"tenant_detail_blocked", []string{"t", "j", "enter"}},
 			{"tenant_detail_ok", []string{"t", "enter"}},
-			{"groups", []string{"t", "enter", "g"}},
-			{"groups_search", []string{"t", "enter", "g", "/", "s", "a", "l", "enter"}},
-			{"groups_never_synced", []string{"t", "j", "enter", "g"}},
+			{"groups", []string{"t", "enter", "e"}},
+			{"groups_search", []string{"t", "enter", "e", "/", "s", "a", "l", "enter"}},
+			{"groups_never_synced", []string{"t", "j", "enter", "e"}},
 			{"roles_expanded", []string{"t", "enter", "d", "j", "enter"}},
 			{"wizard_details", []string{"t", "a", "c", "o", "n", "t", "o", "s", "o", "enter"}},
 			{"help", []string{"o", "?"}},
@@ -134,5 +134,13 @@ func TestAuditGolden(t *testing.T) {
 		m := New(b.context(size.w, size.h), newAudit(b.context(size.w, size.h)))
 		drive(t, m, m.Init())
 		requireGolden(t, "audit_"+size.name, m.Render())
+		// Audit has a filter and a detail view (enter).
+		press(t, m, "/", "r", "u", "n", "enter", "enter")
+		requireGolden(t, "audit_filtered_details_"+size.name, m.Render())
+		view := screen(m)
+		require.Contains(t, view, "/run")
+		require.NotContains(t, view, "member.add")
+		require.Contains(t, view, "── details")
+		require.Contains(t, view, `"directory_groups.sync"`)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -46,9 +47,9 @@ func newGroups(env *Env, tenantID int64, name string) *groupsList {
 		page:   groupsPage,
 		columns: func(width int) []column {
 			if width < 100 {
-				return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 16}, {title: "ID", width: 13}}
+				return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 18}, {title: "ID", width: 13}}
 			}
-			return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 16}, {title: "ID", width: 36}}
+			return []column{{title: "NAME", flex: true}, {title: "TYPE", width: 18}, {title: "ID", width: 36}}
 		},
 		row: func(env *Env, _ time.Time, g store.Group) []string {
 			name := g.DisplayName
@@ -79,6 +80,19 @@ func newGroups(env *Env, tenantID int64, name string) *groupsList {
 				return nil
 			}
 			return []string{l.env.Theme.Dim.Render(fmt.Sprintf("  %d shown; scroll for more", len(l.all)))}
+		},
+		describe: func(_ *Env, g store.Group) [][2]string {
+			out := [][2]string{{"name", g.DisplayName}, {"id", g.GraphID}, {"kind", groupKind(g)}}
+			if len(g.GroupTypes) > 0 {
+				out = append(out, [2]string{"types", strings.Join(g.GroupTypes, ", ")})
+			}
+			if g.MembershipRule != nil && *g.MembershipRule != "" {
+				out = append(out, [2]string{"rule", *g.MembershipRule})
+			}
+			if g.DeletedAt != nil {
+				out = append(out, [2]string{"deleted", g.DeletedAt.UTC().Format("2006-01-02 15:04")})
+			}
+			return out
 		},
 		actions: []listAction[store.Group, directorySide]{
 			filterAction[store.Group, directorySide]("search"),

@@ -10,26 +10,32 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-var homeKeys = struct{ Up, Down, Open, Runs, Tenants key.Binding }{
+var homeKeys = struct{ Up, Down, Open, Runs, Tenants, Add key.Binding }{
 	Up:      binding("k", "up", "up"),
 	Down:    binding("j", "down", "down"),
 	Open:    binding("enter", "open"),
 	Runs:    binding("o", "operations"),
 	Tenants: binding("t", "tenants"),
+	Add:     binding("a", "add tenant"),
 }
 
 // home is the triage screen: what needs attention now.
 type home struct {
 	env    *Env
-	fetch  fetcher[engine.Triage]
+	fetch  fetcher[homeData]
 	triage *engine.Triage
-	err    error
-	cursor int        // among the selectable lines
-	lines  []homeLine // drawn when the triage arrives
+	// tenants is how many tenants the actor sees, canAdd whether it may add one: with none, home
+	// says how to add the first.
+	tenants int
+	canAdd  bool
+	err     error
+	cursor  int        // among the selectable lines
+	lines   []homeLine // drawn when the triage arrives
 }
 
 // homeLine is a line of the triage; a selectable one opens what it shows on enter.
@@ -38,7 +44,14 @@ type homeLine struct {
 	open func() tea.Cmd // nil: not selectable
 }
 
-func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[engine.Triage]()} }
+// homeData is one load of home.
+type homeData struct {
+	triage  engine.Triage
+	tenants int
+	canAdd  bool
+}
+
+func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[homeData]()} }
 
 func (s *home) Title() string   { return "Home" }
 func (s *home) Init() tea.Cmd   { return s.Reload() }
@@ -51,13 +64,26 @@ func (s *home) Relevant(n store.Notification) bool {
 
 func (s *home) Reload() tea.Cmd {
 	c := s.env
-	return s.fetch.start(c, func(ctx context.Context) (engine.Triage, error) {
-		return c.Svc.Triage(ctx, c.Actor, c.now())
+	return s.fetch.start(c, func(ctx context.Context) (homeData, error) {
+		tr, err := c.Svc.Triage(ctx, c.Actor, c.now())
+		if err != nil {
+			return homeData{}, err
+		}
+		d := homeData{triage: tr}
+		if ts, err := c.Svc.ListTenants(ctx, c.Actor); err == nil {
+			d.tenants = len(ts)
+		}
+		if w, err := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); err == nil {
+			d.canAdd = c.Svc.Can(ctx, c.Actor, w.ID, access.TenantManage)
+		}
+		return d, nil
 	})
 }
 
 func (s *home) ShortHelp() []key.Binding {
-	return []key.Binding{homeKeys.Open, homeKeys.Runs, homeKeys.Tenants}
+	add := homeKeys.Add
+	add.SetEnabled(s.canAdd)
+	return []key.Binding{homeKeys.Open, homeKeys.Runs, homeKeys.Tenants, add}
 }
 
 func (s *home) FullHelp() []key.Binding {
@@ -66,7 +92,7 @@ func (s *home) FullHelp() []key.Binding {
 
 func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case loaded[engine.Triage]:
+	case loaded[homeData]:
 		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
 		return s, cmd
 	case tea.KeyPressMsg:
@@ -83,14 +109,16 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, navigate(newRuns(s.env, runsOptions{tab: allTab}))
 		case key.Matches(msg, homeKeys.Tenants):
 			return s, navigate(newTenants(s.env))
+		case key.Matches(msg, homeKeys.Add) && s.canAdd:
+			return s, navigate(newWizard(s.env))
 		}
 	}
 	return s, nil
 }
 
 // show keeps a triage and draws it.
-func (s *home) show(tr engine.Triage) {
-	s.triage = &tr
+func (s *home) show(d homeData) {
+	s.triage, s.tenants, s.canAdd = &d.triage, d.tenants, d.canAdd
 	s.layout()
 }
 
@@ -108,7 +136,9 @@ func (s *home) layout() {
 	line("")
 
 	line(t.Header.Render("CONNECTIONS NEEDING ATTENTION"))
-	if len(tr.Connections) == 0 {
+	if s.tenants == 0 {
+		line(s.env.Tone("warn", "  No tenants yet: ") + noTenantsAdvice(s.canAdd))
+	} else if len(tr.Connections) == 0 {
 		line(t.Dim.Render("  all connections verified and healthy"))
 	}
 	for _, p := range tr.Connections {
@@ -205,4 +235,12 @@ func (s *home) hourly(now time.Time) string {
 		out += " " + s.env.Tone("bad", fmt.Sprintf("%d failed/blocked", failed))
 	}
 	return out
+}
+
+// noTenantsAdvice says how to add the first tenant: in the dashboard when the actor may, else whom to ask.
+func noTenantsAdvice(canAdd bool) string {
+	if canAdd {
+		return "press a (or :onboard) to add one"
+	}
+	return "ask a workspace owner or manager to add one (your role cannot)"
 }

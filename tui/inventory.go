@@ -13,7 +13,7 @@ import (
 )
 
 var inventoryKeys = struct{ Deleted key.Binding }{
-	Deleted: binding("d", "show/hide deleted"),
+	Deleted: binding("x", "show deleted"),
 }
 
 // inventoryList lists a tenant's Intune objects with their classification; beside them it loads the
@@ -35,7 +35,7 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 			return rows, counts, err
 		},
 		columns: func(int) []column {
-			return []column{{title: "NAME", width: 16, flex: true}, {title: "TYPE", width: 22}, {title: "FAMILY", width: 16, flex: true},
+			return []column{{title: "NAME", width: 16, flex: true, weight: 2}, {title: "TYPE", flex: true, weight: 2}, {title: "FAMILY", flex: true},
 				{title: "MODIFIED", width: 10}, {title: "STATE", width: 8}}
 		},
 		row: func(env *Env, _ time.Time, it store.InventoryItem) []string {
@@ -80,9 +80,23 @@ func newInventory(env *Env, tenantID int64, name string) *inventoryList {
 		empty: func(*inventoryList) string {
 			return "  Nothing synced yet: press i on the tenant or run `tenantatlas sync inventory " + name + "`."
 		},
+		describe: func(_ *Env, it store.InventoryItem) [][2]string {
+			out := [][2]string{{"name", dashIfEmpty(it.DisplayName)}, {"id", it.GraphID}, {"type", it.PolicyType},
+				{"family", it.Family}, {"odata type", it.ODataType}}
+			if it.LastModified != nil {
+				out = append(out, [2]string{"modified", it.LastModified.UTC().Format("2006-01-02 15:04")})
+			}
+			if it.IsDefault {
+				out = append(out, [2]string{"default", "yes (a tenant default: restored in place)"})
+			}
+			if it.DeletedAt != nil {
+				out = append(out, [2]string{"deleted", it.DeletedAt.UTC().Format("2006-01-02 15:04")})
+			}
+			return out
+		},
 		actions: []listAction[store.InventoryItem, []store.InventoryTypeCount]{
 			filterAction[store.InventoryItem, []store.InventoryTypeCount]("filter"),
-			deletedAction[store.InventoryItem, []store.InventoryTypeCount](inventoryKeys.Deleted, inventoryKeys.Deleted.Help().Desc),
+			deletedAction[store.InventoryItem, []store.InventoryTypeCount](inventoryKeys.Deleted, "hide deleted"),
 		},
 	})
 }

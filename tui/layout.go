@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -28,7 +27,21 @@ type column struct {
 	title string
 	width int
 	flex  bool
+	// weight is a flex column's share of the room left (0: 1): columns whose meaning is lost when cut
+	// (reason codes, permission names) take more than the ones that are not.
+	weight int
+	// abbrev, when set, shortens a value too wide for the column before it is cut (reason codes
+	// lose their shared provider_ prefix, so two codes never cut to the same text).
+	abbrev func(string) string
 }
+
+// reasonColumn is a REASON column: wide, and abbreviated rather than cut.
+func reasonColumn(width int) column {
+	return column{title: "REASON", width: width, flex: true, weight: 2, abbrev: abbrevReason}
+}
+
+// abbrevReason drops the provider_ prefix reason codes share.
+func abbrevReason(s string) string { return strings.Replace(s, "provider_", "", 1) }
 
 // table renders rows under a header with a cursor, marks and scrolling. It returns exactly height
 // lines (or fewer when there is nothing to show).
@@ -42,10 +55,10 @@ type table struct {
 
 func (t *table) widths(width int) []int {
 	out := make([]int, len(t.cols))
-	fixed, flex := 0, 0
+	fixed, weights := 0, 0
 	for i, c := range t.cols {
 		if c.flex {
-			flex++
+			weights += max(c.weight, 1)
 			continue
 		}
 		out[i] = c.width
@@ -54,7 +67,7 @@ func (t *table) widths(width int) []int {
 	rest := width - fixed - 2 // the cursor/mark gutter
 	for i, c := range t.cols {
 		if c.flex {
-			out[i] = max(4, rest/max(flex, 1)-1)
+			out[i] = max(4, rest*max(c.weight, 1)/max(weights, 1)-1)
 		}
 	}
 	return out
@@ -81,28 +94,14 @@ func (t *table) offsetFor(height int) int {
 	return max(offset, 0)
 }
 
-// moveKey moves the cursor on a listKeys key over n rows, in a table height lines high (a page is
+// moveKey moves the cursor on a navKeys key over n rows, in a table height lines high (a page is
 // what it shows), and reports whether msg was one.
 func (t *table) moveKey(msg tea.KeyPressMsg, n, height int) bool {
-	page := max(height-1, 1) // the rows it shows, under its header
-	k := listKeys
-	switch {
-	case key.Matches(msg, k.Up):
-		t.move(-1, n, height)
-	case key.Matches(msg, k.Down):
-		t.move(1, n, height)
-	case key.Matches(msg, k.PageUp):
-		t.move(-page, n, height)
-	case key.Matches(msg, k.PageDown):
-		t.move(page, n, height)
-	case key.Matches(msg, k.Top):
-		t.move(-n, n, height)
-	case key.Matches(msg, k.Bottom):
-		t.move(n, n, height)
-	default:
-		return false
+	d, ok := navDelta(msg, height-1, n) // a page: the rows it shows, under its header
+	if ok {
+		t.move(d, n, height)
 	}
-	return true
+	return ok
 }
 
 // move moves the cursor by delta within n rows (the screen's data, which may be newer than the
@@ -128,6 +127,9 @@ func (t *table) view(c *Env, width, height int) string {
 			v := ""
 			if j < len(t.rows[i]) {
 				v = t.rows[i][j]
+			}
+			if a := t.cols[j].abbrev; a != nil && lipgloss.Width(v) > ws[j] {
+				v = a(v)
 			}
 			cells[j] = fit(v, ws[j])
 		}
@@ -206,11 +208,12 @@ func sparkline(values []int64) string {
 	}
 	var b strings.Builder
 	for _, v := range values {
-		if peak == 0 {
-			b.WriteRune(blocks[0])
-			continue
+		switch {
+		case v == 0:
+			b.WriteRune('·') // an hour without runs shows, rather than blank space
+		default:
+			b.WriteRune(blocks[max(int(v*int64(len(blocks)-1)/peak), 1)])
 		}
-		b.WriteRune(blocks[int(v*int64(len(blocks)-1)/peak)])
 	}
 	return b.String()
 }

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/store"
@@ -17,13 +19,17 @@ func newLegacyRuns(env *Env, tenantID int64, filter *filterField) *legacyList {
 		title: "Legacy",
 		fetch: func(ctx context.Context, env *Env, q listQuery[store.LegacyRun]) ([]store.LegacyRun, struct{}, error) {
 			rows, err := env.Svc.ListLegacyRuns(ctx, env.Actor, store.LegacyFilter{TenantID: tenantID, Search: q.search, Limit: 500})
+			// Newest start first, as the STARTED column reads (the import's order is not the runs').
+			slices.SortStableFunc(rows, func(a, b store.LegacyRun) int {
+				return cmp.Compare(deref(b.StartedAt).UnixNano(), deref(a.StartedAt).UnixNano())
+			})
 			return rows, struct{}{}, err
 		},
 		search: true,
 		above:  1,
 		columns: func(int) []column {
 			return []column{{title: "LEGACY ID", width: 10}, {title: "SOURCE", width: 15}, {title: "TENANT", width: 10},
-				{title: "STATUS", width: 12}, {title: "REASON", flex: true}, {title: "STARTED", width: 11}}
+				{title: "STATUS", width: 12}, reasonColumn(0), {title: "STARTED", width: 16}}
 		},
 		row: func(env *Env, _ time.Time, l store.LegacyRun) []string {
 			status := env.Badge("legacy") + " " + l.Status
@@ -40,7 +46,7 @@ func newLegacyRuns(env *Env, tenantID int64, filter *filterField) *legacyList {
 			}
 			started := "-"
 			if l.StartedAt != nil {
-				started = l.StartedAt.Local().Format("01-02 15:04")
+				started = l.StartedAt.Local().Format("2006-01-02 15:04")
 			}
 			return []string{l.LegacyID, l.Source, dashIfEmpty(tenant), status, why, started}
 		},

@@ -12,17 +12,6 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// listKeys move the cursor of every table (see table.moveKey). They are in the help, not in the
-// hint line: every list has them.
-var listKeys = struct{ Up, Down, PageUp, PageDown, Top, Bottom key.Binding }{
-	Up:       binding("k", "up", "up"),
-	Down:     binding("j", "down", "down"),
-	PageUp:   binding("pgup", "page up"),
-	PageDown: binding("pgdown", "page down"),
-	Top:      binding("g", "top", "home"),
-	Bottom:   binding("G", "bottom", "end"),
-}
-
 // listSpec is what makes one list screen: where its rows come from and how each is drawn, and the
 // keys it adds. listScreen does the rest: the load protocol, the table, the `/` filter, movement,
 // and the loading, error and empty lines. T is a row; X is what the screen loads beside its rows
@@ -52,7 +41,13 @@ type listSpec[T, X any] struct {
 	above int
 	// actions are the list's own keys, in hint order.
 	actions []listAction[T, X]
+	// describe, when set, is the current row's every field as "label  value" pairs: enter shows
+	// them in a pane under the list (and hides it).
+	describe func(env *Env, v T) [][2]string
 }
+
+// detailKey shows or hides the detail pane of a list that describes its rows.
+var detailKey = binding("enter", "details")
 
 // listQuery is what one load asks for. The command gets a copy, so a key pressed while it runs does
 // not change it.
@@ -114,6 +109,7 @@ type listScreen[T, X any] struct {
 	exhausted bool // with paging: the last page is loaded
 	err       error
 	table     table
+	detail    bool // the current row's detail pane shows (enter)
 }
 
 // listData is one load's answer.
@@ -130,6 +126,20 @@ func newList[T, X any](env *Env, spec listSpec[T, X]) *listScreen[T, X] {
 func (l *listScreen[T, X]) Title() string   { return l.spec.title }
 func (l *listScreen[T, X]) Init() tea.Cmd   { return l.Reload() }
 func (l *listScreen[T, X]) Capturing() bool { return l.filter.typing }
+
+// ClearFilter clears an applied `/` filter (the first esc).
+func (l *listScreen[T, X]) ClearFilter() (tea.Cmd, bool) {
+	if l.filter.String() == "" {
+		return nil, false
+	}
+	l.filter.text.set("")
+	l.table.cursor = 0
+	if l.spec.search {
+		return l.Reload(), true
+	}
+	l.rebuild()
+	return nil, true
+}
 
 func (l *listScreen[T, X]) Relevant(n store.Notification) bool {
 	return l.spec.relevant != nil && l.spec.relevant(n)
@@ -165,6 +175,13 @@ func (l *listScreen[T, X]) load(q listQuery[T]) tea.Cmd {
 // ShortHelp is the hint line: the list's own keys that apply now.
 func (l *listScreen[T, X]) ShortHelp() []key.Binding {
 	var out []key.Binding
+	if l.spec.describe != nil {
+		k := detailKey
+		if l.detail {
+			k.SetHelp("enter", "hide details")
+		}
+		out = append(out, k)
+	}
 	for _, a := range l.spec.actions {
 		k := a.key
 		if a.help != nil {
@@ -178,8 +195,7 @@ func (l *listScreen[T, X]) ShortHelp() []key.Binding {
 
 // FullHelp adds the movement keys.
 func (l *listScreen[T, X]) FullHelp() []key.Binding {
-	k := listKeys
-	return append(l.ShortHelp(), k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom)
+	return append(l.ShortHelp(), navHelp()...)
 }
 
 func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -246,6 +262,11 @@ func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if l.table.moveKey(msg, len(l.shown), l.tableHeight(width, l.bodyHeight())) {
 		return l.loadMore()
 	}
+	if l.spec.describe != nil && key.Matches(msg, detailKey) {
+		l.detail = !l.detail
+		l.clamp()
+		return nil
+	}
 	for _, a := range l.spec.actions {
 		if key.Matches(msg, a.key) && (a.offered == nil || a.offered(l)) {
 			cmd := a.run(l)
@@ -279,10 +300,18 @@ func (l *listScreen[T, X]) headLine() string {
 }
 
 func (l *listScreen[T, X]) belowLines(width int) []string {
-	if l.spec.below == nil {
-		return nil
+	var out []string
+	if l.spec.below != nil {
+		out = l.spec.below(l, width)
 	}
-	return l.spec.below(l, width)
+	if v, ok := l.current(); ok && l.detail && l.spec.describe != nil {
+		t := l.env.Theme
+		out = append(out, t.Header.Render("── details "+strings.Repeat("─", max(width-12, 0))))
+		for _, f := range l.spec.describe(l.env, v) {
+			out = append(out, labelled(t.Header.Render(fit("  "+f[0], 14)), f[1], width)...)
+		}
+	}
+	return out
 }
 
 // tableHeight is the table's share of height: what the head and the lines below leave, at least 3.

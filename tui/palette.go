@@ -15,6 +15,7 @@ import (
 // paletteCommand is one `:` command.
 type paletteCommand struct {
 	name  string
+	alias string // a short name that runs it too (`:q`)
 	usage string
 	help  string
 	args  func(c *Env) []string // completions for the argument
@@ -28,7 +29,7 @@ var paletteCommands []paletteCommand
 func init() {
 	paletteCommands = []paletteCommand{
 		{name: "home", usage: "home", help: "triage: what needs attention now",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newHome(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newHome(c)), nil }},
 		{name: "runs", usage: "runs [queued|running|failed|blocked|all|legacy]", help: "operations, on a tab",
 			args: func(*Env) []string { return runTabNames() },
 			run: func(c *Env, arg string) (tea.Cmd, error) {
@@ -36,7 +37,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				return navigate(newRuns(c, runsOptions{tab: tab})), nil
+				return jump(newRuns(c, runsOptions{tab: tab})), nil
 			}},
 		{name: "run", usage: "run ID", help: "one run: summary, failures, log",
 			run: func(c *Env, arg string) (tea.Cmd, error) {
@@ -44,10 +45,17 @@ func init() {
 				if err != nil || id <= 0 {
 					return nil, fmt.Errorf("usage: :run ID (a run number such as 4812)")
 				}
-				return navigate(newRunDetail(c, id)), nil
+				// Like :tenant NAME, a run that does not exist (or the actor may not view) keeps the
+				// palette open with the error instead of opening a dead screen.
+				ctx, cancel := c.callContext()
+				defer cancel()
+				if _, err := c.Svc.GetRun(ctx, c.Actor, id); err != nil {
+					return nil, err
+				}
+				return jump(newRunDetail(c, id)), nil
 			}},
 		{name: "tenants", usage: "tenants", help: "tenants and their connections",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newTenants(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newTenants(c)), nil }},
 		tenantCommand("tenant", "tenant NAME", "one tenant: connection, verification, last runs",
 			func(c *Env, t engine.TenantView) Screen { return newTenantDetail(c, t.ID, t.Name) }),
 		tenantCommand("groups", "groups TENANT", "a tenant's cached groups (search, sync now)",
@@ -55,27 +63,27 @@ func init() {
 		tenantCommand("roles", "roles TENANT", "a tenant's cached directory role definitions",
 			func(c *Env, t engine.TenantView) Screen { return newRoles(c, t.ID, t.Name) }),
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newWizard(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newWizard(c)), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newAudit(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newAudit(c)), nil }},
 		{name: "help", usage: "help", help: "keys and commands (same as ?)",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return func() tea.Msg { return showHelpMsg{} }, nil }},
-		{name: "quit", usage: "quit", help: "leave the dashboard",
+		{name: "quit", usage: "quit (or q)", help: "leave the dashboard", alias: "q",
 			run: func(*Env, string) (tea.Cmd, error) { return tea.Quit, nil }},
 		{name: "backups", usage: "backups [TENANT]", help: "backup sets; enter shows the drift to the previous set",
 			args: tenantNames,
 			run: func(c *Env, arg string) (tea.Cmd, error) {
 				if arg == "" {
-					return navigate(newBackups(c, 0, 0, "")), nil
+					return jump(newBackups(c, 0, 0, "")), nil
 				}
 				t, err := paletteTenant(c, arg, "backups")
 				if err != nil {
 					return nil, err
 				}
-				return navigate(newBackups(c, t.ID, 0, "Backups of "+t.Name)), nil
+				return jump(newBackups(c, t.ID, 0, "Backups of "+t.Name)), nil
 			}},
 		{name: "schedules", usage: "schedules", help: "backup schedules with their next fire times",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return navigate(newSchedules(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newSchedules(c)), nil }},
 		tenantCommand("inventory", "inventory TENANT", "a tenant's Intune inventory, classified by type",
 			func(c *Env, t engine.TenantView) Screen { return newInventory(c, t.ID, t.Name) }),
 		{name: "restore", usage: "restore SET [TENANT]", help: "preview restoring a backup set (into TENANT, default its own tenant), then start it",
@@ -92,7 +100,7 @@ func init() {
 				if len(fields) == 2 {
 					target = fields[1]
 				}
-				return navigate(newRestore(c, id, target)), nil
+				return jump(newRestore(c, id, target)), nil
 			}},
 	}
 }
@@ -106,7 +114,7 @@ func tenantCommand(name, usage, help string, open func(c *Env, t engine.TenantVi
 			if err != nil {
 				return nil, err
 			}
-			return navigate(open(c, t)), nil
+			return jump(open(c, t)), nil
 		}}
 }
 
@@ -148,6 +156,10 @@ type palette struct {
 	env   *Env
 	input lineInput
 	err   string
+	// candidates are what tab found for the word being typed, listed under the line while several
+	// match; tab again cycles through them (pick is the one shown).
+	candidates []string
+	pick       int
 }
 
 func newPalette(c *Env) *palette { return &palette{env: c} }
@@ -169,6 +181,7 @@ func (p *palette) update(msg tea.KeyPressMsg) (cmd tea.Cmd, done bool) {
 		return nil, false
 	}
 	p.err = ""
+	p.candidates = nil
 	p.input.update(msg)
 	return nil, false
 }
@@ -181,7 +194,7 @@ func parsePalette(line string) (*paletteCommand, string, error) {
 	}
 	name, arg := strings.ToLower(fields[0]), strings.Join(fields[1:], " ")
 	for i := range paletteCommands {
-		if paletteCommands[i].name == name {
+		if paletteCommands[i].name == name || (paletteCommands[i].alias != "" && paletteCommands[i].alias == name) {
 			return &paletteCommands[i], arg, nil
 		}
 	}
@@ -205,19 +218,27 @@ func (p *palette) execute() (tea.Cmd, error) {
 	return cmd.run(p.env, arg)
 }
 
-// complete extends the word being typed: a command name, then its argument.
+// complete extends the word being typed, a command name, then its argument, inline: one candidate
+// is taken whole, several to their common prefix and listed; tab again cycles through them.
 func (p *palette) complete() {
 	line := p.input.String()
 	fields := strings.Fields(line)
 	trailingSpace := strings.HasSuffix(line, " ")
+	if len(p.candidates) > 1 {
+		p.pick = (p.pick + 1) % len(p.candidates)
+		head := ""
+		if len(fields) > 1 || (len(fields) == 1 && trailingSpace) {
+			head = fields[0] + " "
+		}
+		p.input.set(head + p.candidates[p.pick])
+		return
+	}
 	if len(fields) == 0 || (len(fields) == 1 && !trailingSpace) {
 		prefix := ""
 		if len(fields) == 1 {
 			prefix = fields[0]
 		}
-		if m := completeFrom(prefix, commandNames()); m != "" {
-			p.input.set(m + " ")
-		}
+		p.offer("", prefix, commandNames(), " ")
 		return
 	}
 	cmd, _, err := parsePalette(fields[0])
@@ -228,8 +249,30 @@ func (p *palette) complete() {
 	if !trailingSpace {
 		prefix = fields[len(fields)-1]
 	}
-	if m := completeFrom(prefix, cmd.args(p.env)); m != "" {
-		p.input.set(fields[0] + " " + m)
+	p.offer(fields[0]+" ", prefix, cmd.args(p.env), "")
+}
+
+// offer completes prefix from candidates after head: the only match whole (then tail), or their
+// common prefix with the matches listed.
+func (p *palette) offer(head, prefix string, candidates []string, tail string) {
+	var matches []string
+	for _, c := range candidates {
+		if strings.HasPrefix(strings.ToLower(c), strings.ToLower(prefix)) {
+			matches = append(matches, c)
+		}
+	}
+	slices.Sort(matches)
+	p.candidates, p.pick = nil, -1
+	switch len(matches) {
+	case 0:
+		p.err = fmt.Sprintf("nothing starts with %q", prefix)
+	case 1:
+		p.input.set(head + matches[0] + tail)
+	default:
+		p.candidates = matches
+		if m := completeFrom(prefix, matches); m != "" {
+			p.input.set(head + m)
+		}
 	}
 }
 
@@ -262,6 +305,8 @@ func (p *palette) view(w int) string {
 	line := t.Key.Render(":") + p.input.String() + "█"
 	if p.err != "" {
 		line += "  " + t.Error.Render(p.err)
+	} else if len(p.candidates) > 1 {
+		line += "  " + t.Dim.Render("tab: "+strings.Join(p.candidates, " "))
 	} else if hint := p.hint(); hint != "" {
 		line += "  " + t.Dim.Render(hint)
 	}

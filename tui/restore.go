@@ -62,16 +62,19 @@ func (s *restoreScreen) Relevant(store.Notification) bool { return false }
 
 func (s *restoreScreen) ShortHelp() []key.Binding {
 	k := restoreKeys
+	if s.confirming {
+		return []key.Binding{k.Confirm, k.Abort}
+	}
 	start := k.Start
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{scrollKeys.Down, scrollKeys.Up, scrollKeys.PageDown, k.Mode, start}
+	return []key.Binding{k.Mode, start}
 }
 
 func (s *restoreScreen) FullHelp() []key.Binding {
 	if s.confirming {
 		return []key.Binding{restoreKeys.Confirm, restoreKeys.Abort}
 	}
-	return append(s.ShortHelp(), scrollKeys.PageUp)
+	return append(s.ShortHelp(), navHelp()...)
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {
@@ -172,23 +175,7 @@ func (s *restoreScreen) View(width, height int) string {
 	if s.pv == nil {
 		return t.Dim.Render("previewing…")
 	}
-	pv := s.pv
-	mode := pv.Mode
-	if pv.NameSuffix != "" {
-		mode += t.Dim.Render("  copies named …" + pv.NameSuffix)
-	}
-	head := []string{
-		fit(t.Header.Render("from ")+fmt.Sprintf("set %d of %s", pv.BackupSetID, pv.SourceTenant)+
-			t.Header.Render("   into ")+s.env.Tone("info", pv.TargetTenant), width),
-		fit(t.Header.Render("mode ")+mode, width),
-		fit(fmt.Sprintf("%s  %s  %s  %s",
-			s.env.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.env.Tone("warn", fmt.Sprintf("~ %d update", pv.Updates)),
-			t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.env, pv.Unresolved))+
-			t.Dim.Render("   needs "+strings.Join(pv.Permissions, ", ")), width),
-	}
-	for _, w := range pv.Warnings {
-		head = append(head, fit(s.env.Tone("warn", "⚠ "+w), width))
-	}
+	head := s.head(width)
 	visible := s.visibleIn(height)
 	var body []string
 	for _, l := range s.scroll.window(s.body, visible) {
@@ -197,9 +184,68 @@ func (s *restoreScreen) View(width, height int) string {
 	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body, "\n"), visible) + "\n" + s.footer(width)
 }
 
-// visibleIn is how many preview lines fit in height: what the head (three lines and a warning
-// each), a blank line and the footer leave.
-func (s *restoreScreen) visibleIn(height int) int { return max(height-3-len(s.pv.Warnings)-2, 1) }
+// head is the lines above the items: source and target, mode, counts, the permissions the restore
+// requires, and the warnings.
+func (s *restoreScreen) head(width int) []string {
+	t := s.env.Theme
+	pv := s.pv
+	mode := pv.Mode
+	if pv.NameSuffix != "" {
+		mode += t.Dim.Render("  copies named …" + pv.NameSuffix)
+	}
+	changing, identical, defaults := s.updateKinds()
+	counts := fmt.Sprintf("%s  %s  %s  %s  %s",
+		s.env.Tone("ok", fmt.Sprintf("+ %d create", pv.Creates)), s.env.Tone("warn", fmt.Sprintf("~ %d update", changing)),
+		t.Dim.Render(fmt.Sprintf("= %d identical", identical)), t.Dim.Render(fmt.Sprintf("%d skip", pv.Skips)), unresolvedTone(s.env, pv.Unresolved))
+	head := []string{
+		fit(t.Header.Render("from ")+fmt.Sprintf("set %d of %s", pv.BackupSetID, pv.SourceTenant)+
+			t.Header.Render("   into ")+s.env.Tone("info", pv.TargetTenant), width),
+		fit(t.Header.Render("mode ")+mode, width),
+		fit(counts, width),
+	}
+	if len(pv.Permissions) > 0 {
+		head = append(head, labelled(t.Header.Render("requires "), t.Dim.Render(strings.Join(pv.Permissions, ", ")+" (the app's write permissions)"), width)...)
+	}
+	if pv.Creates == 0 && changing == 0 && identical > 0 {
+		head = append(head, fit(s.env.Tone("info", fmt.Sprintf("= nothing differs: all %d object(s) already match the target's inventory", identical)), width))
+	}
+	if pv.Mode == store.RestoreCreateCopy && defaults > 0 {
+		head = append(head, fit(s.env.Tone("warn", fmt.Sprintf("⚠ %d [default] object(s) cannot be copied: they are updated in place", defaults)), width))
+	}
+	for _, w := range pv.Warnings {
+		head = append(head, fit(s.env.Tone("warn", "⚠ "+w), width))
+	}
+	return head
+}
+
+// updateKinds splits the preview's updates into those that change fields and those identical to
+// the target, and counts the [default] objects updated (in place).
+func (s *restoreScreen) updateKinds() (changing, identical, defaults int) {
+	for _, it := range s.pv.Items {
+		if it.Action != store.RestoreActionUpdate {
+			continue
+		}
+		if len(it.Changes) == 0 && !it.Truncated {
+			identical++
+		} else {
+			changing++
+		}
+		if it.IsDefault {
+			defaults++
+		}
+	}
+	return changing, identical, defaults
+}
+
+// visibleIn is how many preview lines fit in height: what the head, a blank line and the footer leave.
+func (s *restoreScreen) visibleIn(height int) int {
+	width, _ := s.env.size()
+	footer := 1
+	if s.confirming {
+		footer = 2 // the mode and counts restated over the prompt
+	}
+	return max(height-len(s.head(width))-1-footer, 1)
+}
 
 // visible is visibleIn for the terminal's height.
 func (s *restoreScreen) visible() int {
@@ -283,6 +329,9 @@ func (s *restoreScreen) footer(width int) string {
 		return fit(t.Dim.Render("press ")+t.Key.Render("s")+t.Dim.Render(" to restore into "+s.pv.TargetTenant+", ")+
 			t.Key.Render("m")+t.Dim.Render(" to switch mode"), width)
 	}
+	changing, identical, _ := s.updateKinds()
+	restate := fit(s.env.Tone("warn", fmt.Sprintf("restore in %s mode: %d create, %d update, %d identical into %s",
+		strings.ReplaceAll(s.pv.Mode, "_", " "), s.pv.Creates, changing, identical, s.pv.TargetTenant)), width)
 	prompt := fmt.Sprintf("type %q to restore: ", s.pv.TargetTenant)
 	state := s.env.Tone("muted", "  enter disabled")
 	if s.confirmed() {
@@ -291,5 +340,5 @@ func (s *restoreScreen) footer(width int) string {
 	if s.starting {
 		state = s.env.Tone("info", "  starting…")
 	}
-	return fit(s.env.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
+	return restate + "\n" + fit(s.env.Tone("warn", prompt)+t.Key.Render(s.typed.String()+"█")+state+t.Dim.Render("  esc cancels"), width)
 }

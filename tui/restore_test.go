@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stretchr/testify/require"
@@ -118,4 +119,26 @@ func TestRestoreTypedConfirmation(t *testing.T) {
 	require.Equal(t, "contoso", restores[0].TargetTenantName)
 	require.Equal(t, store.RestoreCreateCopy, restores[0].Mode)
 	require.Contains(t, ansi.Strip(m.Render()), engine.TypeRestoreExecute, "the run detail of the restore opened")
+}
+
+// TestRestoreSaysWhenNothingDiffers: an overwrite whose updates change no field says so on top and
+// counts them as identical, not as updates; the typed confirmation restates mode and counts.
+func TestRestoreSaysWhenNothingDiffers(t *testing.T) {
+	t.Parallel()
+	env := &Env{Theme: ThemeNamed("dark"), Width: 100, Height: 30, Now: func() time.Time { return fixedNow }}
+	s := newRestore(env, 7, "")
+	pv := engine.RestorePreview{BackupSetID: 7, SourceTenant: "contoso", TargetTenant: "contoso", Mode: store.RestoreOverwrite,
+		Updates: 3, Permissions: []string{"DeviceManagementConfiguration.ReadWrite.All"}}
+	for _, name := range []string{"a", "b", "c"} {
+		pv.Items = append(pv.Items, engine.RestorePreviewItem{Action: store.RestoreActionUpdate, DisplayName: name, Family: "deviceConfigurations"})
+	}
+	s.show(pv)
+	view := ansi.Strip(s.View(100, 27))
+	require.Contains(t, view, "~ 0 update  = 3 identical")
+	require.Contains(t, view, "nothing differs: all 3 object(s) already match the target's inventory")
+	require.Contains(t, view, "requires DeviceManagementConfiguration.ReadWrite.All")
+	s.Update(keyMsg("s"))
+	view = ansi.Strip(s.View(100, 27))
+	require.Contains(t, view, "restore in overwrite mode: 0 create, 0 update, 3 identical into contoso")
+	require.Contains(t, view, `type "contoso" to restore`)
 }

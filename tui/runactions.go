@@ -141,7 +141,7 @@ func retryRun(c *Env, id int64, open bool) tea.Cmd {
 		if err != nil {
 			return flashMsg{text: err.Error(), isErr: true}
 		}
-		msg := flashMsg{text: fmt.Sprintf("started run %d (retry of %d)", res.Run.ID, id)}
+		msg := flashMsg{text: fmt.Sprintf("started run %d (retry of %d)", res.Run.ID, id) + watchOnlyNote(c)}
 		if !res.Created {
 			msg.text = fmt.Sprintf("run %d is already active for this tenant", res.Run.ID)
 		}

@@ -14,18 +14,15 @@ import (
 )
 
 var detailKeys = struct {
-	Up, Down, PageUp, PageDown, Filter, Follow, Cancel, Retry, Tenant, Copy key.Binding
+	Filter, Follow, Wrap, Cancel, Retry, Tenant, Copy key.Binding
 }{
-	Up:       binding("k", "scroll up", "up"),
-	Down:     binding("j", "scroll down", "down"),
-	PageUp:   binding("pgup", "page up"),
-	PageDown: binding("pgdown", "page down"),
-	Filter:   binding("/", "filter log"),
-	Follow:   binding("f", "follow"),
-	Cancel:   binding("c", "cancel"),
-	Retry:    binding("R", "retry"),
-	Tenant:   binding("t", "tenant"),
-	Copy:     binding("y", "copy id"),
+	Filter: binding("/", "filter log"),
+	Wrap:   binding("w", "wrap long lines"),
+	Follow: binding("f", "follow"),
+	Cancel: binding("c", "cancel"),
+	Retry:  binding("R", "retry"),
+	Tenant: binding("t", "tenant"),
+	Copy:   binding("y", "copy id"),
 }
 
 // runDetail shows one run: badges, summary, failures with hints, and the timeline/log with filter
@@ -42,6 +39,7 @@ type runDetail struct {
 	filter  filterField
 	follow  bool     // the log shows its end, as lines arrive
 	scroll  scroller // the log's first line shown when not following
+	wrap    bool     // long log lines wrap instead of being cut (w)
 	confirm confirmer
 }
 
@@ -50,9 +48,6 @@ type runWithEvents struct {
 	run    store.Run
 	events []store.RunEvent
 }
-
-// logPage is how many lines pgup and pgdown scroll the log.
-const logPage = 10
 
 func newRunDetail(c *Env, runID int64) *runDetail {
 	return &runDetail{env: c, runID: runID, fetch: newFetcher[runWithEvents](), follow: true}
@@ -63,6 +58,16 @@ func (s *runDetail) Title() string { return fmt.Sprintf("Run %d", s.runID) }
 func (s *runDetail) Init() tea.Cmd { return s.Reload() }
 
 func (s *runDetail) Capturing() bool { return s.filter.typing || s.confirm.asking() }
+
+// ClearFilter clears an applied `/` filter on the log (the first esc).
+func (s *runDetail) ClearFilter() (tea.Cmd, bool) {
+	if s.filter.String() == "" {
+		return nil, false
+	}
+	s.filter.text.set("")
+	s.drawLog()
+	return nil, true
+}
 
 func (s *runDetail) Relevant(n store.Notification) bool {
 	return (n.Table == store.TableRuns && n.ID == s.runID) || (n.Table == store.TableRunEvents && n.RunID == s.runID)
@@ -91,7 +96,7 @@ func (s *runDetail) ShortHelp() []key.Binding {
 
 func (s *runDetail) FullHelp() []key.Binding {
 	k := detailKeys
-	return append(s.ShortHelp(), k.Up, k.Down, k.PageUp, k.PageDown)
+	return append(append(s.ShortHelp(), k.Wrap), navHelp()...)
 }
 
 func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -122,24 +127,27 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := detailKeys
 	width, h := s.env.size()
 	total, room := len(s.log), s.logRoom(width, bodyHeight(h))
+	if d, ok := navDelta(msg, room, total); ok {
+		if s.follow {
+			s.scroll.offset = max(total-room, 0) // moving starts from the end the log shows
+		}
+		s.follow = d > 0 && s.scroll.offset+d >= total-room
+		s.scroll.by(d, total, room)
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		s.follow = false
-		s.scroll.by(-1, total, room)
-	case key.Matches(msg, k.Down):
-		s.scroll.by(1, total, room)
-	case key.Matches(msg, k.PageUp):
-		s.follow = false
-		s.scroll.by(-logPage, total, room)
-	case key.Matches(msg, k.PageDown):
-		s.scroll.by(logPage, total, room)
+	case key.Matches(msg, k.Wrap):
+		s.wrap = !s.wrap
+		s.drawLog()
 	case key.Matches(msg, k.Filter):
 		s.filter.typing = true
 	case key.Matches(msg, k.Follow):
 		s.follow = !s.follow
 		if s.follow {
+			s.scroll.offset = total
 			return flash("following the log")
 		}
+		s.scroll.offset = max(total-room, 0) // off keeps the lines shown
 		return flash("follow off")
 	case key.Matches(msg, k.Cancel):
 		if s.run != nil && s.run.Active() {
@@ -157,6 +165,25 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Batch(tea.SetClipboard(fmt.Sprint(s.runID)), flash(fmt.Sprintf("copied run id %d", s.runID)))
 	}
 	return nil
+}
+
+// labelled wraps text after label into width, its continuation lines indented under the text, not
+// the label ("" wraps a log line under its message, past the time and level).
+func labelled(label, text string, width int) []string {
+	indent := lipgloss.Width(label)
+	if label == "" {
+		indent = 19 // "15:04:05.000 level "
+	}
+	first := wrap(label+text, width)
+	if len(first) <= 1 || width-indent < 10 {
+		return first
+	}
+	rest := strings.TrimPrefix(stripStyles(label+text), stripStyles(first[0]))
+	out := []string{first[0]}
+	for _, l := range wrap(strings.TrimLeft(rest, " "), width-indent) {
+		out = append(out, strings.Repeat(" ", indent)+l)
+	}
+	return out
 }
 
 // cancelRun asks the engine to cancel the run.
@@ -236,10 +263,10 @@ func (s *runDetail) summary(width int) []string {
 	if r.ReasonCode != nil {
 		code := reason.Code(*r.ReasonCode)
 		lines = append(lines, fit(t.Header.Render("reason  ")+t.Error.Render(string(code)), width))
-		lines = append(lines, wrap(t.Header.Render("hint    ")+reason.Hint(code), width)...)
+		lines = append(lines, labelled(t.Header.Render("hint    "), reason.Hint(code), width)...)
 	}
 	if r.ReasonDetail != nil {
-		lines = append(lines, wrap(t.Header.Render("detail  ")+*r.ReasonDetail, width)...)
+		lines = append(lines, labelled(t.Header.Render("detail  "), *r.ReasonDetail, width)...)
 	}
 	counts := fmt.Sprintf("succeeded %d · failed %d · skipped %d · created %d · updated %d · deleted %d · unchanged %d",
 		r.Succeeded, r.Failed, r.Skipped, r.Created, r.Updated, r.Deleted, r.Unchanged)
@@ -306,7 +333,13 @@ func (s *runDetail) logLines() []string {
 		default:
 			level = t.Dim.Render(fit(level, 5))
 		}
-		out = append(out, t.Dim.Render(e.At.Local().Format("15:04:05.000"))+" "+level+" "+msg)
+		line := t.Dim.Render(e.At.Local().Format("15:04:05.000")) + " " + level + " " + msg
+		if s.wrap {
+			width, _ := s.env.size()
+			out = append(out, labelled("", line, width)...)
+			continue
+		}
+		out = append(out, line)
 	}
 	if len(out) == 0 {
 		out = append(out, t.Dim.Render("  (no log lines"+map[bool]string{true: " match", false: ""}[filter != ""]+")"))

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -23,7 +24,7 @@ var runsKeys = struct {
 	Tabs:   tabKeys(),
 	Open:   binding("enter", "open"),
 	Filter: binding("/", "filter"),
-	Mark:   binding("space", "mark"),
+	Mark:   binding("space", "mark (changing tab clears marks)"),
 	Cancel: binding("c", "cancel"),
 	Retry:  binding("R", "retry"),
 	Sort:   binding("s", "sort"),
@@ -39,6 +40,12 @@ type runsOptions struct {
 // runsSort orders the loaded page.
 var runsSorts = []string{"newest", "longest", "type"}
 
+// runsSortColumn is the column each order sorts by, and runsSortArrow its direction in the header.
+var (
+	runsSortColumn = map[string]string{"newest": "ID", "longest": "DUR", "type": "TYPE"}
+	runsSortArrow  = map[string]string{"newest": "↓", "longest": "↓", "type": "↑"}
+)
+
 // runs is the operations screen: status tabs with counts, a live table, filter, marks and bulk cancel.
 type runs struct {
 	env    *Env
@@ -48,7 +55,7 @@ type runs struct {
 	filter filterField
 	sortBy int
 
-	rowsFetch   fetcher[[]store.Run]
+	rowsFetch   fetcher[runsPage]
 	countsFetch fetcher[map[string]int64]
 	countsAt    time.Time
 	countsOwed  bool
@@ -56,7 +63,8 @@ type runs struct {
 	loaded      bool
 	err         error
 	rows        []store.Run
-	legacy      *legacyList // the Legacy tab
+	roles       map[int64]access.Role // the actor's role in each workspace of the rows: which runs it may cancel or retry
+	legacy      *legacyList           // the Legacy tab
 	counts      map[string]int64
 	table       table
 	marked      map[int64]bool
@@ -72,7 +80,7 @@ const countsEvery = 2 * time.Second
 
 func newRuns(c *Env, opts runsOptions) *runs {
 	s := &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{},
-		rowsFetch: newFetcher[[]store.Run](), countsFetch: newFetcher[map[string]int64]()}
+		rowsFetch: newFetcher[runsPage](), countsFetch: newFetcher[map[string]int64]()}
 	s.legacy = newLegacyRuns(c, opts.tenantID, &s.filter)
 	return s
 }
@@ -88,6 +96,16 @@ func (s *runs) Init() tea.Cmd { return s.Reload() }
 
 func (s *runs) Capturing() bool { return s.filter.typing || s.confirm.asking() }
 
+// ClearFilter clears an applied `/` filter (the first esc).
+func (s *runs) ClearFilter() (tea.Cmd, bool) {
+	if s.filter.String() == "" {
+		return nil, false
+	}
+	s.filter.text.set("")
+	s.table.cursor, s.legacy.table.cursor = 0, 0
+	return s.loadRows(), true
+}
+
 func (s *runs) Relevant(n store.Notification) bool {
 	return n.Table == store.TableRuns && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
 }
@@ -102,10 +120,48 @@ func (s *runs) loadRows() tea.Cmd {
 		return s.legacy.Reload()
 	}
 	c := s.env
-	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: 500}
-	return s.rowsFetch.start(c, func(ctx context.Context) ([]store.Run, error) {
-		return c.Svc.ListRuns(ctx, c.Actor, q)
+	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: rowsLimit}
+	return s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
+		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
+		if err != nil {
+			return runsPage{}, err
+		}
+		// One role read per workspace offers cancel and retry only where the actor may take them
+		// (the engine checks again).
+		roles := map[int64]access.Role{}
+		for _, r := range rows {
+			if _, ok := roles[r.WorkspaceID]; !ok {
+				roles[r.WorkspaceID], _ = c.Svc.Role(ctx, c.Actor, r.WorkspaceID)
+			}
+		}
+		return runsPage{rows: rows, roles: roles}, nil
 	})
+}
+
+// runsPage is one load of the operations rows.
+type runsPage struct {
+	rows  []store.Run
+	roles map[int64]access.Role
+}
+
+// rowsLimit is how many runs one load of a tab brings.
+const rowsLimit = 500
+
+// mayAct reports whether the actor's role allows starting (so cancelling and retrying) r's type.
+func (s *runs) mayAct(r store.Run) bool {
+	op, err := engine.LookupOperation(r.Type)
+	return err == nil && s.roles[r.WorkspaceID].Can(op.Capability)
+}
+
+// mayActOnAny reports whether any loaded run may be cancelled or retried by the actor: otherwise
+// c and R are not offered.
+func (s *runs) mayActOnAny() bool {
+	for _, r := range s.rows {
+		if s.mayAct(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadCounts recounts the tabs unless they were counted within countsEvery; then one recount is
@@ -134,21 +190,28 @@ func (s *runs) ShortHelp() []key.Binding {
 	if runTabs[s.tab].legacy {
 		return []key.Binding{k.Next, k.Filter} // read-only history
 	}
-	return []key.Binding{k.Next, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy}
+	cancel, retry := k.Cancel, k.Retry
+	cancel.SetEnabled(s.mayActOnAny())
+	retry.SetEnabled(s.mayActOnAny())
+	mark := k.Mark
+	mark.SetHelp("space", "mark")
+	return []key.Binding{k.Next, k.Open, k.Filter, mark, cancel, retry, k.Sort, k.Copy}
 }
 
 func (s *runs) FullHelp() []key.Binding {
-	k, m := runsKeys, listKeys
+	k := runsKeys
 	if runTabs[s.tab].legacy {
-		return []key.Binding{k.Next, k.Prev, k.Tabs, k.Filter, m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom}
+		return append([]key.Binding{k.Next, k.Prev, k.Tabs, k.Filter}, navHelp()...)
 	}
-	return []key.Binding{k.Next, k.Prev, k.Tabs, k.Open, k.Filter, k.Mark, k.Cancel, k.Retry, k.Sort, k.Copy,
-		m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom}
+	cancel, retry := k.Cancel, k.Retry
+	cancel.SetEnabled(s.mayActOnAny())
+	retry.SetEnabled(s.mayActOnAny())
+	return append([]key.Binding{k.Next, k.Prev, k.Tabs, k.Open, k.Filter, k.Mark, cancel, retry, k.Sort, k.Copy}, navHelp()...)
 }
 
 func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case loaded[[]store.Run]:
+	case loaded[runsPage]:
 		cmd, ok := s.rowsFetch.receive(msg, &s.err, s.setRows, s.loadRows)
 		s.loaded = s.loaded || ok
 		return s, cmd
@@ -172,12 +235,12 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 }
 
 // setRows keeps the cursor on the same run across reloads.
-func (s *runs) setRows(rows []store.Run) {
+func (s *runs) setRows(page runsPage) {
 	var current int64
 	if s.table.cursor < len(s.rows) {
 		current = s.rows[s.table.cursor].ID
 	}
-	s.rows = rows
+	s.rows, s.roles = page.rows, page.roles
 	s.sortRows()
 	s.table.cursor = 0
 	for i, r := range s.rows {
@@ -192,6 +255,12 @@ func (s *runs) setRows(rows []store.Run) {
 func (s *runs) drawRows() {
 	width, _ := s.env.size()
 	s.table.cols = runColumns(width)
+	// The order shows in the header, on the column it sorts by.
+	for i, c := range s.table.cols {
+		if c.title == runsSortColumn[runsSorts[s.sortBy]] {
+			s.table.cols[i].title += runsSortArrow[runsSorts[s.sortBy]]
+		}
+	}
 	s.table.rows = s.table.rows[:0]
 	now := s.env.now()
 	for _, r := range s.rows {
@@ -279,9 +348,9 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if r, ok := s.current(); ok {
 			return tea.Batch(tea.SetClipboard(fmt.Sprint(r.ID)), flash(fmt.Sprintf("copied run id %d", r.ID)))
 		}
-	case key.Matches(msg, k.Cancel):
+	case key.Matches(msg, k.Cancel) && s.mayActOnAny():
 		return s.cancel()
-	case key.Matches(msg, k.Retry):
+	case key.Matches(msg, k.Retry) && s.mayActOnAny():
 		return s.retry()
 	}
 	return nil
@@ -308,9 +377,14 @@ func (s *runs) ask(question, declined string, run func() tea.Cmd) {
 	s.table.clampTo(len(s.rows), s.tableHeight())
 }
 
-// switchTab shows tab i from its top.
+// switchTab shows tab i from its top. Marks apply to what they mark on the tab shown: changing tab
+// clears them (the rule the help states at space).
 func (s *runs) switchTab(i int) tea.Cmd {
 	s.tab = i
+	if len(s.marked) > 0 {
+		s.marked = map[int64]bool{}
+		s.drawMarks()
+	}
 	s.table.cursor, s.legacy.table.cursor = 0, 0
 	return s.loadRows()
 }
@@ -362,8 +436,13 @@ func (s *runs) View(width, height int) string {
 	return strings.Join(lines, "\n")
 }
 
-// tabCount is the number of runs on a tab: the counts of its states, or of all for the All tab.
+// tabCount is the number of runs on a tab: the counts of its states, or of all for the All tab. The
+// tab shown, when its rows are all loaded and unfiltered, counts its rows: the count moves with them
+// in the same frame, while the others are recounted at most every countsEvery.
 func (s *runs) tabCount(tab runTab) int64 {
+	if s.loaded && s.err == nil && tab.label == runTabs[s.tab].label && s.filter.String() == "" && len(s.rows) < rowsLimit {
+		return int64(len(s.rows))
+	}
 	var n int64
 	if tab.countKey == nil {
 		for _, v := range s.counts {
@@ -388,8 +467,8 @@ func emptyHint(s *runs) string {
 const wideLayout = 140
 
 func runColumns(width int) []column {
-	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true}, {title: "TENANT", width: 10},
-		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, {title: "REASON", flex: true},
+	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10},
+		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, reasonColumn(0),
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
 	if width >= wideLayout {
 		cols[0].width = 7
@@ -402,8 +481,8 @@ func runColumns(width int) []column {
 }
 
 func (s *runs) runRow(r store.Run, now time.Time, width int) []string {
-	typ := r.Type
-	if op, err := engine.LookupOperation(r.Type); err == nil && width < wideLayout {
+	typ := r.Type // the same label at every width: the operation's title
+	if op, err := engine.LookupOperation(r.Type); err == nil {
 		typ = op.Title
 	}
 	row := []string{fmt.Sprint(r.ID), typ, dashIfEmpty(r.TenantName), s.env.RunBadge(r),

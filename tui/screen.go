@@ -27,10 +27,20 @@ type Screen interface {
 	Reload() tea.Cmd
 }
 
+// filterClearer is a screen that can hold an applied `/` filter. The first esc clears it and stays
+// on the screen (cleared true); the next goes back.
+type filterClearer interface {
+	ClearFilter() (cmd tea.Cmd, cleared bool)
+}
+
 // Messages between screens and the root.
 type (
-	// navigateMsg pushes a screen.
-	navigateMsg struct{ screen Screen }
+	// navigateMsg pushes a screen; with jump (a `:` command to a top-level screen) it replaces the
+	// stack above home instead, as k9s's `:resource` does.
+	navigateMsg struct {
+		screen Screen
+		jump   bool
+	}
 	// backMsg pops the top screen.
 	backMsg struct{}
 	// flashMsg shows a transient message in the status line.
@@ -46,6 +56,9 @@ type (
 )
 
 func navigate(s Screen) tea.Cmd { return func() tea.Msg { return navigateMsg{screen: s} } }
+
+// jump opens s as the only screen above home.
+func jump(s Screen) tea.Cmd { return func() tea.Msg { return navigateMsg{screen: s, jump: true} } }
 
 func flash(text string) tea.Cmd { return func() tea.Msg { return flashMsg{text: text} } }
 

@@ -5,12 +5,50 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// scrollKeys scroll a text taller than its window: the drift and the restore preview.
-var scrollKeys = struct{ Up, Down, PageDown, PageUp key.Binding }{
-	Up:       binding("k", "scroll up", "up"),
-	Down:     binding("j", "scroll down", "down"),
-	PageDown: binding("f", "page down", "pgdown"),
-	PageUp:   binding("b", "page up", "pgup"),
+// navKeys are the one navigation contract of every list, log and scrolled text (k9s's): tables
+// move their cursor with them (table.moveKey), texts their window (scroller.key). They are in the
+// help, not in the hint line: every screen that scrolls has them.
+var navKeys = struct{ Up, Down, PageUp, PageDown, HalfUp, HalfDown, Top, Bottom key.Binding }{
+	Up:       binding("k", "up", "up"),
+	Down:     binding("j", "down", "down"),
+	PageUp:   binding("pgup", "page up", "ctrl+b"),
+	PageDown: binding("pgdown", "page down", "ctrl+f"),
+	HalfUp:   binding("ctrl+u", "half a page up"),
+	HalfDown: binding("ctrl+d", "half a page down"),
+	Top:      binding("g", "top", "home"),
+	Bottom:   binding("G", "bottom", "end"),
+}
+
+// navHelp is the navigation keys, as the `?` help lists them.
+func navHelp() []key.Binding {
+	k := navKeys
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown, k.Top, k.Bottom}
+}
+
+// navDelta is how far a navKeys key moves over total lines with page lines a page, and whether msg
+// was one.
+func navDelta(msg tea.KeyPressMsg, page, total int) (int, bool) {
+	k := navKeys
+	page = max(page, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		return -1, true
+	case key.Matches(msg, k.Down):
+		return 1, true
+	case key.Matches(msg, k.PageUp):
+		return -page, true
+	case key.Matches(msg, k.PageDown):
+		return page, true
+	case key.Matches(msg, k.HalfUp):
+		return -max(page/2, 1), true
+	case key.Matches(msg, k.HalfDown):
+		return max(page/2, 1), true
+	case key.Matches(msg, k.Top):
+		return -total - 1, true
+	case key.Matches(msg, k.Bottom):
+		return total + 1, true
+	}
+	return 0, false
 }
 
 // scroller is the first line shown of lines taller than their window (the drift, the restore
@@ -25,22 +63,13 @@ func (s *scroller) by(delta, total, visible int) {
 	s.offset = max(min(s.offset+delta, total-visible), 0)
 }
 
-// key scrolls by a line or a page (of page lines) on scrollKeys, and reports whether msg was one.
+// key scrolls on a navKeys key (a page is page lines), and reports whether msg was one.
 func (s *scroller) key(msg tea.KeyPressMsg, page, total, visible int) bool {
-	k := scrollKeys
-	switch {
-	case key.Matches(msg, k.Down):
-		s.by(1, total, visible)
-	case key.Matches(msg, k.Up):
-		s.by(-1, total, visible)
-	case key.Matches(msg, k.PageDown):
-		s.by(page, total, visible)
-	case key.Matches(msg, k.PageUp):
-		s.by(-page, total, visible)
-	default:
-		return false
+	d, ok := navDelta(msg, page, total)
+	if ok {
+		s.by(d, total, visible)
 	}
-	return true
+	return ok
 }
 
 // window is the lines shown, visible at most. A terminal that grew since the last key may show more

@@ -13,22 +13,21 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
 var tenantDetailKeys = struct {
-	Verify, SyncGroups, SyncRoles, SyncInventory, Backup, Groups, Roles, Runs, Up, Down, Open key.Binding
+	Verify, SyncGroups, SyncRoles, SyncInventory, Backup, Groups, Roles, Runs, Open key.Binding
 }{
 	Verify:        binding("v", "start verification"),
 	SyncGroups:    binding("s", "sync groups"),
 	SyncRoles:     binding("S", "sync roles"),
 	SyncInventory: binding("i", "sync inventory"),
 	Backup:        binding("b", "backup now"),
-	Groups:        binding("g", "groups"),
+	Groups:        binding("e", "groups (Entra)"),
 	Roles:         binding("d", "role definitions"),
 	Runs:          binding("l", "all runs"),
-	Up:            binding("k", "up", "up"),
-	Down:          binding("j", "down", "down"),
 	Open:          binding("enter", "open run"),
 }
 
@@ -46,6 +45,7 @@ type tenantDetail struct {
 	cache    engine.DirectoryCache
 	err      error
 	table    table
+	confirm  confirmer // a second backup while one runs waits for a y
 }
 
 // tenantDetailData is what one load of the tenant detail brings.
@@ -62,7 +62,7 @@ func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
 
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
 func (s *tenantDetail) Init() tea.Cmd   { return s.Reload() }
-func (s *tenantDetail) Capturing() bool { return false }
+func (s *tenantDetail) Capturing() bool { return s.confirm.asking() }
 
 // Relevant: any change of the tenant (its runs, its connection, its caches) shows here.
 func (s *tenantDetail) Relevant(n store.Notification) bool { return n.TenantID == s.tenantID }
@@ -109,14 +109,17 @@ func (s *tenantDetail) ShortHelp() []key.Binding {
 	backup.SetEnabled(s.role.Can(access.BackupRun))
 	out := []key.Binding{verify, groups, roles, inv, backup, k.Groups, k.Roles, k.Open, k.Runs}
 	out = append(out, s.intuneBindings()...)
-	if s.verificationActive() {
-		out = append([]key.Binding{binding("r", "refresh (verification running)")}, out...)
+	if s.confirm.asking() {
+		return []key.Binding{confirmKeys.Yes}
 	}
 	return out
 }
 
 func (s *tenantDetail) FullHelp() []key.Binding {
-	return append(s.ShortHelp(), tenantDetailKeys.Up, tenantDetailKeys.Down)
+	if s.confirm.asking() {
+		return []key.Binding{confirmKeys.Yes}
+	}
+	return append(s.ShortHelp(), navHelp()...)
 }
 
 func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -136,13 +139,19 @@ func (s *tenantDetail) show(d tenantDetailData) {
 	s.name = d.view.Name
 	s.last = latestPerType(d.runs)
 	s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
-		{title: "REASON", width: 14, flex: true}, {title: "AGE", width: 4}}
+		reasonColumn(14), {title: "AGE", width: 4}}
 	s.table.rows = s.table.rows[:0]
 	now := s.env.now()
 	for _, r := range s.last {
 		s.table.rows = append(s.table.rows, []string{r.Type, fmt.Sprint(r.ID), s.env.RunBadge(r), dashIfEmpty(deref(r.ReasonCode)), ago(now, r.CreatedAt)})
 	}
-	s.table.clampTo(len(s.last), s.env.Height)
+	s.table.clampTo(len(s.last), s.tableHeight())
+}
+
+// tableHeight is roughly the room under the tenant's lines for the run table: what a page moves.
+func (s *tenantDetail) tableHeight() int {
+	_, h := s.env.size()
+	return max(bodyHeight(h)-10, 3)
 }
 
 func latestPerType(runs []store.Run) []store.Run {
@@ -165,12 +174,27 @@ func (s *tenantDetail) start(typ string, need access.Capability) tea.Cmd {
 	return startRun(s.env, typ, s.tenantID)
 }
 
+// activeRun is the tenant's queued or running run of typ, if any.
+func (s *tenantDetail) activeRun(typ string) (store.Run, bool) {
+	for _, r := range s.last {
+		if r.Type == typ && r.Active() {
+			return r, true
+		}
+	}
+	return store.Run{}, false
+}
+
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if s.confirm.asking() {
+		return s.confirm.answer(msg)
+	}
+	if s.table.moveKey(msg, len(s.last), s.tableHeight()) {
+		return nil
+	}
 	if cmd, ok := s.intuneKey(msg); ok {
 		return cmd
 	}
 	k := tenantDetailKeys
-	h := s.env.Height
 	switch {
 	case key.Matches(msg, k.Verify):
 		if s.verificationActive() {
@@ -184,6 +208,11 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.SyncInventory):
 		return s.start(engine.TypeInventorySync, access.InventorySync)
 	case key.Matches(msg, k.Backup):
+		if r, ok := s.activeRun(engine.TypeBackupRun); ok && s.role.Can(access.BackupRun) {
+			s.confirm.ask(fmt.Sprintf("Backup run %d of %s is still %s. Start another? y to start, any other key to leave it", r.ID, s.name, r.Status),
+				"no backup started", func() tea.Cmd { return startRun(s.env, engine.TypeBackupRun, s.tenantID) })
+			return nil
+		}
 		return s.start(engine.TypeBackupRun, access.BackupRun)
 	case key.Matches(msg, k.Groups):
 		return navigate(newGroups(s.env, s.tenantID, s.name))
@@ -191,10 +220,6 @@ func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return navigate(newRoles(s.env, s.tenantID, s.name))
 	case key.Matches(msg, k.Runs):
 		return navigate(newRuns(s.env, runsOptions{tab: allTab, tenantID: s.tenantID, title: "Runs of " + s.name}))
-	case key.Matches(msg, k.Up):
-		s.table.move(-1, len(s.last), h)
-	case key.Matches(msg, k.Down):
-		s.table.move(1, len(s.last), h)
 	case key.Matches(msg, k.Open):
 		if s.table.cursor < len(s.last) {
 			return navigate(newRunDetail(s.env, s.last[s.table.cursor].ID))
@@ -224,12 +249,17 @@ func (s *tenantDetail) View(width, height int) string {
 	if c != nil {
 		conn += t.Dim.Render(fmt.Sprintf("  client %s · %s", c.ClientID, c.AuthKind))
 		if c.LastVerifiedAt != nil {
-			conn += t.Dim.Render(" · verified " + ago(now, *c.LastVerifiedAt) + " ago")
+			conn += t.Dim.Render(" · last verification " + ago(now, *c.LastVerifiedAt) + " ago")
 		}
 	}
 	lines = append(lines, fit(conn, width))
+	if c != nil && c.StatusReasonCode != nil {
+		code := reason.Code(*c.StatusReasonCode)
+		lines = append(lines, fit(t.Header.Render("reason      ")+t.Error.Render(string(code)), width))
+		lines = append(lines, labelled(t.Header.Render("hint        "), reason.Hint(code), width)...)
+	}
 	if c != nil && len(c.MissingPermissions) > 0 {
-		lines = append(lines, wrap(t.Header.Render("missing     ")+t.Error.Render(strings.Join(c.MissingPermissions, ", ")), width)...)
+		lines = append(lines, labelled(t.Header.Render("missing     "), t.Error.Render(strings.Join(c.MissingPermissions, ", ")), width)...)
 	}
 	if c != nil && c.SecretExpiresAt != nil {
 		left := c.SecretExpiresAt.Sub(now)
@@ -243,7 +273,7 @@ func (s *tenantDetail) View(width, height int) string {
 		lines = append(lines, fit(t.Header.Render("secret      ")+s.env.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
 	}
 	if s.verificationActive() {
-		lines = append(lines, fit(s.env.Tone("info", "● verification running — press r to refresh"), width))
+		lines = append(lines, fit(s.env.Tone("info", "● verification running — this screen updates when it ends"), width))
 	}
 	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.env, "groups", s.cache.Groups), width),
 		fit(t.Header.Render("roles       ")+cacheLine(s.env, "definitions", s.cache.RoleDefinitions), width))
@@ -258,6 +288,9 @@ func (s *tenantDetail) View(width, height int) string {
 		lines = append(lines, t.Dim.Render("  no runs yet — start one with the keys below"))
 	} else {
 		lines = append(lines, s.table.view(s.env, width, max(height-len(lines), 2)))
+	}
+	if q := s.confirm.view(t, width); q != "" {
+		lines = append(lines[:min(len(lines), max(height-1, 0))], q)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -39,7 +39,7 @@ func newTenants(env *Env) *tenantsList {
 		},
 		columns: func(int) []column {
 			return []column{{title: "TENANT", width: 14, flex: true}, {title: "WORKSPACE", width: 10}, {title: "CONNECTION", width: 15},
-				{title: "MISSING PERMISSIONS", width: 20, flex: true}, {title: "VERIFIED", width: 8}}
+				{title: "MISSING PERMISSIONS", width: 20, flex: true, weight: 3}, {title: "VERIFIED", width: 8}}
 		},
 		row: func(env *Env, now time.Time, v engine.TenantView) []string {
 			verified, missing := "-", ""
@@ -57,9 +57,7 @@ func newTenants(env *Env) *tenantsList {
 		head: func(l *tenantsList) string {
 			return withFilter(l, l.env.Theme.Header.Render(fmt.Sprintf("%d tenant(s)", len(l.shown))))
 		},
-		empty: func(*tenantsList) string {
-			return "  No tenants yet. Add one with `tenantatlas tenants add` (see README: pointing at Microsoft Graph)."
-		},
+		empty: func(l *tenantsList) string { return "  No tenants yet: " + noTenantsAdvice(l.side) },
 		actions: []listAction[engine.TenantView, bool]{
 			{key: tenantsKeys.Open, run: func(l *tenantsList) tea.Cmd {
 				if t, ok := l.current(); ok {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -33,7 +34,7 @@ var wizardKeys = struct {
 	Cancel:        binding("esc", "cancel"),
 	Verify:        binding("v", "verify again"),
 	SyncAll:       binding("a", "sync all"),
-	SyncGroups:    binding("g", "groups"),
+	SyncGroups:    binding("s", "groups"),
 	SyncRoles:     binding("S", "roles"),
 	SyncInventory: binding("i", "inventory"),
 	Finish:        binding("enter", "finish"),
@@ -45,6 +46,21 @@ type wizardField struct {
 	hint   string
 	secret bool
 	input  lineInput
+	// check is the engine's rule for the field, applied as it is typed (nil: any value).
+	check func(string) error
+}
+
+// problem is what is wrong with the field's value as typed, or "" (an empty field is only reported
+// on continue).
+func (f *wizardField) problem() string {
+	v := strings.TrimSpace(f.input.String())
+	if v == "" || f.check == nil {
+		return ""
+	}
+	if err := f.check(v); err != nil {
+		return strings.TrimPrefix(err.Error(), engine.ErrInvalid.Error()+": ")
+	}
+	return ""
 }
 
 // wizard is the onboarding flow that adds a tenant: details → connection → verification with its
@@ -58,11 +74,13 @@ type wizard struct {
 	focus  int
 	err    string
 	busy   bool
+	leave  confirmer // esc with something typed asks before dropping it
 
 	tenant   *engine.TenantView
 	verifyID int64
 	verify   *store.Run
-	started  map[string]int64 // first syncs started, by type
+	started  map[string]int64     // first syncs started, by type
+	syncs    map[string]store.Run // their latest state, followed live to their outcome
 }
 
 type (
@@ -72,9 +90,9 @@ type (
 		err    error
 	}
 	wizardRunMsg struct {
-		id  int64
-		run store.Run
-		err error
+		id     int64
+		verify *store.Run
+		syncs  map[string]store.Run
 	}
 	wizardStartedMsg struct {
 		id  int64
@@ -85,11 +103,11 @@ type (
 )
 
 func newWizard(c *Env) *wizard {
-	return &wizard{env: c, id: nextScreenID(), started: map[string]int64{}, fields: []*wizardField{
-		{label: "Name", hint: "short name used in commands, e.g. contoso"},
-		{label: "Tenant ID", hint: "Entra ID > Overview > Tenant ID (a GUID) or a verified domain"},
+	return &wizard{env: c, id: nextScreenID(), started: map[string]int64{}, syncs: map[string]store.Run{}, fields: []*wizardField{
+		{label: "Name", hint: "short name used in commands, e.g. contoso", check: engine.CheckTenantName},
+		{label: "Tenant ID", hint: "Entra ID > Overview > Tenant ID (a GUID) or a verified domain", check: engine.CheckTenantID},
 		{label: "Display name", hint: "optional"},
-		{label: "Client ID", hint: "the app registration's Application (client) ID"},
+		{label: "Client ID", hint: "the app registration's Application (client) ID", check: engine.CheckClientID},
 		{label: "Client secret", hint: "the secret's Value (not its ID); never shown, encrypted at rest", secret: true},
 	}}
 }
@@ -105,7 +123,7 @@ func (s *wizard) ShortHelp() []key.Binding {
 	k := wizardKeys
 	switch s.step {
 	case stepDetails, stepConnection:
-		return []key.Binding{k.NextField, k.Continue, k.Cancel}
+		return []key.Binding{k.NextField, k.PrevField, k.Continue, k.Cancel}
 	case stepVerify:
 		return []key.Binding{k.Verify, k.Continue}
 	}
@@ -127,16 +145,27 @@ func (s *wizard) stepFields() []*wizardField {
 	return s.fields[3:]
 }
 
+// Reload reads the verification and the first syncs again: the wizard follows them live.
 func (s *wizard) Reload() tea.Cmd {
-	if s.verifyID == 0 {
+	if s.verifyID == 0 && len(s.started) == 0 {
 		return nil
 	}
-	c, id, runID := s.env, s.id, s.verifyID
+	c, id, verifyID, started := s.env, s.id, s.verifyID, maps.Clone(s.started)
 	return func() tea.Msg {
 		ctx, cancel := c.callContext()
 		defer cancel()
-		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
-		return wizardRunMsg{id: id, run: run, err: err}
+		msg := wizardRunMsg{id: id, syncs: map[string]store.Run{}}
+		if verifyID != 0 {
+			if run, err := c.Svc.GetRun(ctx, c.Actor, verifyID); err == nil {
+				msg.verify = &run
+			}
+		}
+		for typ, runID := range started {
+			if run, err := c.Svc.GetRun(ctx, c.Actor, runID); err == nil {
+				msg.syncs[typ] = run
+			}
+		}
+		return msg
 	}
 }
 
@@ -168,29 +197,61 @@ func (s *wizard) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, nil
 		}
 		s.started[msg.typ] = msg.run.ID
+		s.syncs[msg.typ] = msg.run
 	case wizardRunMsg:
-		if msg.id == s.id && msg.err == nil {
-			s.verify = &msg.run
+		if msg.id != s.id {
+			return s, nil
 		}
+		if msg.verify != nil {
+			s.verify = msg.verify
+		}
+		maps.Copy(s.syncs, msg.syncs)
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
 	return s, nil
 }
 
+// typed reports whether any field holds text.
+func (s *wizard) typed() bool {
+	for _, f := range s.fields {
+		if f.input.String() != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if s.leave.asking() {
+		return s.leave.answer(msg)
+	}
 	switch s.step {
 	case stepDetails, stepConnection:
 		fields := s.stepFields()
 		k := wizardKeys
 		switch {
 		case key.Matches(msg, k.Cancel):
+			if s.typed() {
+				s.leave.ask("Leave the wizard and drop what you typed? y to leave, any other key to stay", "still here: nothing lost",
+					func() tea.Cmd { return func() tea.Msg { return backMsg{} } })
+				return nil
+			}
 			return func() tea.Msg { return backMsg{} }
 		case key.Matches(msg, k.NextField):
 			s.focus = (s.focus + 1) % len(fields)
 		case key.Matches(msg, k.PrevField):
+			if s.step == stepConnection && s.focus == 0 {
+				// Back to the details, as typed: nothing entered is lost going back and forth.
+				s.step, s.focus, s.err = stepDetails, 2, ""
+				return nil
+			}
 			s.focus = (s.focus + len(fields) - 1) % len(fields)
 		case key.Matches(msg, k.Continue):
+			if p := fields[s.focus].problem(); p != "" {
+				s.err = p
+				return nil
+			}
 			if s.focus < len(fields)-1 {
 				s.focus++
 				return nil
@@ -230,9 +291,13 @@ func (s *wizard) onKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // advance validates the step's fields and moves on; the connection step saves the tenant.
 func (s *wizard) advance() tea.Cmd {
-	for _, f := range s.stepFields() {
+	for i, f := range s.stepFields() {
 		if f.label != "Display name" && strings.TrimSpace(f.input.String()) == "" {
-			s.err = f.label + " is required: " + f.hint
+			s.err, s.focus = f.label+" is required: "+f.hint, i
+			return nil
+		}
+		if p := f.problem(); p != "" {
+			s.err, s.focus = p, i
 			return nil
 		}
 	}
@@ -276,6 +341,13 @@ func (s *wizard) View(width, height int) string {
 		switch {
 		case i == s.step:
 			steps = append(steps, t.TabActive.Render(label))
+		case i == stepVerify && i < s.step && !s.verified():
+			// Passed over, not passed: never a ✔ on a verification that failed or has not ended.
+			if s.verify != nil && !s.verify.Active() {
+				steps = append(steps, s.env.Tone("bad", "✖ "+name))
+			} else {
+				steps = append(steps, s.env.Tone("warn", "… "+name))
+			}
 		case i < s.step:
 			steps = append(steps, s.env.Tone("ok", "✔ "+name))
 		default:
@@ -295,8 +367,13 @@ func (s *wizard) View(width, height int) string {
 				cursor = t.Key.Render("▸ ")
 				value += "█"
 			}
-			lines = append(lines, fit(cursor+fit(t.Header.Render(f.label), 14)+value, width),
-				fit("    "+t.Dim.Render(f.hint), width), "")
+			hint := t.Dim.Render(f.hint)
+			if p := f.problem(); p != "" {
+				hint = t.Error.Render("✖ " + p)
+			}
+			lines = append(lines, fit(cursor+fit(t.Header.Render(f.label), 14)+value, width))
+			lines = append(lines, labelled("    ", hint, width)...)
+			lines = append(lines, "")
 		}
 		if s.busy {
 			lines = append(lines, t.Dim.Render("  saving…"))
@@ -308,14 +385,20 @@ func (s *wizard) View(width, height int) string {
 		for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeInventorySync} {
 			op, _ := engine.LookupOperation(typ)
 			state := t.Dim.Render("not started")
-			if id, ok := s.started[typ]; ok {
-				state = s.env.Tone("info", fmt.Sprintf("run %d started", id))
+			if r, ok := s.syncs[typ]; ok {
+				state = fmt.Sprintf("run %d  %s", r.ID, s.env.RunBadge(r))
+				if r.ReasonCode != nil {
+					state += "  " + t.Error.Render(*r.ReasonCode)
+				}
 			}
 			lines = append(lines, fit("  "+fit(op.Title, 24)+state, width))
 		}
 	}
 	if s.err != "" {
 		lines = append(lines, "", fit(t.Error.Render("✖ "+s.err), width))
+	}
+	if q := s.leave.view(t, width); q != "" {
+		lines = append(lines, "", q)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -340,6 +423,15 @@ func (s *wizard) verifyView(width int) []string {
 			lines = append(lines, fit("  "+l, width))
 		}
 	}
-	lines = append(lines, "", t.Dim.Render("  v verifies again after you fix the app registration; enter continues to the first syncs"))
+	next := "  enter continues to the first syncs"
+	if !s.verified() {
+		next = "  v verifies again once the cause above is fixed; enter continues to the first syncs anyway"
+	}
+	lines = append(lines, "", t.Dim.Render(next))
 	return lines
+}
+
+// verified reports whether the verification run ended successfully.
+func (s *wizard) verified() bool {
+	return s.verify != nil && !s.verify.Active() && s.verify.Outcome != nil && *s.verify.Outcome == store.OutcomeSucceeded
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // screen is the rendered view without colour.
@@ -34,6 +35,11 @@ func TestWizardAddsTenant(t *testing.T) {
 	typeText(t, m, "woodgrove")
 	press(t, m, "enter")
 	typeText(t, m, "not-a-guid")
+	require.Contains(t, screen(m), `tenant id "not-a-guid" is neither a GUID nor a domain`, "a bad value is reported as it is typed")
+	press(t, m, "enter", "enter")
+	require.NotContains(t, screen(m), "Client ID", "and holds the step")
+	press(t, m, "ctrl+u")
+	typeText(t, m, "woodgrove.example.com")
 	press(t, m, "enter", "enter")
 	require.Contains(t, screen(m), "Client ID")
 	typeText(t, m, "3f2a0000-0000-4000-8000-000000000002")
@@ -43,19 +49,6 @@ func TestWizardAddsTenant(t *testing.T) {
 	view := screen(m)
 	require.NotContains(t, view, secret, "the secret is masked")
 	require.Contains(t, view, "••••")
-	press(t, m, "enter")
-	require.Contains(t, screen(m), `tenant id "not-a-guid" is neither a GUID nor a domain`)
-
-	// Back to the details: fix the tenant id.
-	press(t, m, "esc")
-	press(t, m, "t", "a")
-	typeText(t, m, "woodgrove")
-	press(t, m, "enter")
-	typeText(t, m, "woodgrove.example.com")
-	press(t, m, "enter", "enter")
-	typeText(t, m, "3f2a0000-0000-4000-8000-000000000002")
-	press(t, m, "enter")
-	typeText(t, m, secret)
 	press(t, m, "enter")
 	view = screen(m)
 	require.Contains(t, view, "verification run")
@@ -73,7 +66,7 @@ func TestWizardAddsTenant(t *testing.T) {
 	press(t, m, "enter", "a")
 	view = screen(m)
 	require.Contains(t, view, "first syncs")
-	require.Contains(t, view, "started")
+	require.Contains(t, view, "◌ queued")
 	press(t, m, "enter")
 	require.Contains(t, screen(m), "woodgrove")
 }
@@ -92,8 +85,73 @@ func TestWizardNotOfferedWithoutTenantManage(t *testing.T) {
 	c.Actor = olga
 	m := New(c, nil)
 	drive(t, m, m.Init())
+	require.Contains(t, screen(m), "No tenants yet: ask a workspace owner or manager to add one", "not a CLI command SSH refuses")
 	press(t, m, "t")
 	require.NotContains(t, screen(m), "add tenant")
+	require.Contains(t, screen(m), "ask a workspace owner or manager")
 	press(t, m, "a")
 	require.NotContains(t, screen(m), "1 details")
+}
+
+// TestWizardGuides: the name is checked as it is typed; shift-tab goes back a step keeping what was
+// typed; esc asks before dropping it; a failed verification is never ✔ and its advice matches the
+// error; the first syncs are followed live to their outcome.
+func TestWizardGuides(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	m := New(b.context(120, 30), nil)
+	drive(t, m, m.Init())
+	require.Contains(t, screen(m), "No tenants yet: press a (or :onboard) to add one", "a first run says how to start")
+	press(t, m, "a")
+	require.Contains(t, screen(m), "1 details")
+	typeText(t, m, "Contoso Prod")
+	require.Contains(t, screen(m), `tenant name "Contoso Prod" may hold only letters`, "checked as typed, before the secret")
+	press(t, m, "enter")
+	require.Contains(t, screen(m), "▸ Name", "enter on a bad field stays on it")
+	press(t, m, "backspace", "backspace", "backspace", "backspace", "backspace")
+	require.NotContains(t, screen(m), "may hold only letters")
+	press(t, m, "enter")
+	typeText(t, m, "contoso.example.com")
+	press(t, m, "enter", "enter")
+	typeText(t, m, "3f2a0000-0000-4000-8000-000000000002")
+	press(t, m, "shift+tab")
+	view := screen(m)
+	require.Contains(t, view, "1 details", "shift-tab on the first field goes back a step")
+	require.Contains(t, view, "contoso.example.com", "keeping what was typed")
+	press(t, m, "enter")
+	require.Contains(t, screen(m), "3f2a0000-0000-4000-8000-000000000002", "both ways")
+
+	press(t, m, "esc")
+	require.Contains(t, screen(m), "Leave the wizard and drop what you typed?")
+	press(t, m, "n")
+	require.Contains(t, screen(m), "2 connection", "any other key stays")
+
+	press(t, m, "enter")
+	typeText(t, m, "secret-value")
+	press(t, m, "enter")
+	require.Contains(t, screen(m), "verification run")
+
+	// The verification fails: Graph could not be reached.
+	wz := m.top().(*wizard)
+	code, detail := "network_error", "dial tcp: lookup login.microsoftonline.com: no such host"
+	storetest.UpdateRun(ctx, t, b.db.Pool, wz.verifyID, &storetest.RunOpts{Status: store.StatusCompleted, Outcome: store.OutcomeFailed,
+		ReasonCode: &code, ReasonDetail: &detail, FinishedAt: new(fixedNow)})
+	drive(t, m, m.top().Reload())
+	view = screen(m)
+	require.Contains(t, view, "network_error")
+	require.NotContains(t, view, "app registration", "the advice matches the error")
+	require.Contains(t, view, "once the cause above is fixed")
+	press(t, m, "enter")
+	view = screen(m)
+	require.Contains(t, view, "✖ verification", "a failed verification is never ✔")
+	require.NotContains(t, view, "✔ verification")
+
+	press(t, m, "a")
+	require.Contains(t, screen(m), "◌ queued")
+	failed := "provider_auth_failed"
+	storetest.UpdateRun(ctx, t, b.db.Pool, wz.started[engine.TypeDirectoryGroupsSync], &storetest.RunOpts{Status: store.StatusCompleted,
+		Outcome: store.OutcomeFailed, ReasonCode: &failed, FinishedAt: new(fixedNow)})
+	drive(t, m, m.top().Reload())
+	require.Contains(t, screen(m), "provider_auth_failed", "the first syncs are followed to their outcome")
 }

@@ -208,7 +208,7 @@ func TestCLINeedsSecretKeyWithExternalDatabase(t *testing.T) {
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stderr, "no secret key")
 	require.Contains(t, r.stderr, "TENANTATLAS_SECRET_KEY")
-	require.Contains(t, c.ok("tenants", "list"), "TENANT", "nothing was half-created; reads still work")
+	require.Contains(t, c.ok("tenants", "list"), "none (the list is empty)", "nothing was half-created; reads still work")
 	require.NotContains(t, c.ok("tenants", "list"), " a ")
 
 	c.env["TENANTATLAS_SECRET_KEY"] = "too-short"
@@ -244,4 +244,56 @@ func TestCLILegacyImport(t *testing.T) {
 	r = c.run("", "legacy", "import", filepath.Join(dir, "missing.json"))
 	require.Equal(t, 2, r.code)
 	require.Contains(t, r.stderr, "cannot read")
+}
+
+// TestCLIPapercuts: the dashboard's flags work without `tui`, an unknown command suggests the
+// nearest, a bad number says what was wanted, an empty list says it is empty, and --wait with no
+// engine alive says so and stops.
+func TestCLIPapercuts(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	r := c.run("", "runz")
+	require.Equal(t, exitUsage, r.code)
+	require.Contains(t, r.stderr, `unknown command "runz" (did you mean runs?)`)
+	r = c.run("", "runs", "list", "--limit", "abc")
+	require.Equal(t, exitUsage, r.code)
+	require.Contains(t, r.stderr, `--limit wants a whole number, not "abc"`)
+	require.NotContains(t, r.stderr, "strconv")
+	r = c.run("", "runs", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "none (the list is empty)\n", r.stdout)
+	for _, args := range [][]string{{"--no-engine", "--help"}, {"--theme", "light", "--help"}, {"demo", "--theme", "light", "--help"}} {
+		r = c.run("", args...)
+		require.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
+	}
+	r = c.run("s3cret", "tenants", "add", "--name", "contoso", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000001", "--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = c.run("", "tenants", "verify", "contoso", "--wait")
+	require.Equal(t, exitError, r.code)
+	require.Contains(t, r.stderr, "no engine is running, so --wait stops waiting")
+}
+
+// fakeEngine is an engine with n runs in flight.
+type fakeEngine struct {
+	n       int
+	stopped bool
+}
+
+func (f *fakeEngine) InFlight() int { return f.n }
+func (f *fakeEngine) Stop()         { f.stopped = true }
+
+// TestQuitSaysTheEngineIsStopping: quitting the dashboard with runs in flight says so while they
+// finish, instead of a blank terminal; with none it says nothing.
+func TestQuitSaysTheEngineIsStopping(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	e := &fakeEngine{n: 2}
+	stopEngine(&out, e)
+	require.True(t, e.stopped)
+	require.Equal(t, "stopping engine — 2 run(s) finishing…\nengine stopped\n", out.String())
+	out.Reset()
+	idle := &fakeEngine{}
+	stopEngine(&out, idle)
+	require.True(t, idle.stopped)
+	require.Empty(t, out.String())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,9 +34,19 @@ dashboard only watches, for when a separate fleet of engines does the work.`,
 			return a.runDashboard(cmd.Context(), opts)
 		},
 	}
-	c.Flags().BoolVar(&opts.noEngine, "no-engine", false, "only watch: run no workers in this process")
-	c.Flags().StringVar(&opts.theme, "theme", "dark", "colour theme: dark or light (NO_COLOR disables colour)")
+	opts.register(c)
 	return c
+}
+
+// register adds the dashboard's flags to c (tui, and the root, whose default command it is).
+func (o *dashboardOptions) register(c *cobra.Command) {
+	c.Flags().BoolVar(&o.noEngine, "no-engine", false, "only watch: run no workers in this process")
+	o.registerTheme(c)
+}
+
+// registerTheme adds --theme alone (demo, which always runs its engine).
+func (o *dashboardOptions) registerTheme(c *cobra.Command) {
+	c.Flags().StringVar(&o.theme, "theme", "dark", "colour theme: dark or light (NO_COLOR disables colour)")
 }
 
 // runDashboard runs the dashboard on this terminal with the engine embedded.
@@ -52,9 +63,28 @@ func (a *app) runDashboard(ctx context.Context, opts dashboardOptions) error {
 		if e, err = a.startEngine(ctx, engine.Config{}); err != nil {
 			return err
 		}
-		defer e.Stop()
+		defer stopEngine(a.stdout, e)
 	}
 	return a.dashboardLoop(ctx, e, opts)
+}
+
+// stoppable is the engine as quitting the dashboard sees it.
+type stoppable interface {
+	InFlight() int
+	Stop()
+}
+
+// stopEngine stops the embedded engine once the dashboard has left the screen, saying so while runs
+// in flight finish: the terminal is not left blank and silent for the seconds that takes.
+func stopEngine(w io.Writer, e stoppable) {
+	n := e.InFlight()
+	if n == 0 {
+		e.Stop()
+		return
+	}
+	fmt.Fprintf(w, "stopping engine — %d run(s) finishing…\n", n)
+	e.Stop()
+	fmt.Fprintln(w, "engine stopped")
 }
 
 // dashboardLoop runs the dashboard program until the user quits.

@@ -29,6 +29,7 @@ var demoTenants = []struct {
 
 func (a *app) demoCommand() *cobra.Command {
 	var keep bool
+	var dash dashboardOptions
 	var noDashboard bool
 	c := &cobra.Command{
 		Use:   "demo",
@@ -43,15 +44,16 @@ func (a *app) demoCommand() *cobra.Command {
 Quitting (q) stops everything and leaves nothing behind; --keep keeps the database directory.`,
 		Annotations: map[string]string{annotationLongRunning: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runDemo(cmd.Context(), keep, noDashboard)
+			return a.runDemo(cmd.Context(), keep, noDashboard, dash)
 		},
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo database (its directory is printed on exit)")
 	c.Flags().BoolVar(&noDashboard, "no-dashboard", false, "run the demo headless until Ctrl-C (for scripts)")
+	dash.registerTheme(c)
 	return c
 }
 
-func (a *app) runDemo(ctx context.Context, keep, noDashboard bool) error {
+func (a *app) runDemo(ctx context.Context, keep, noDashboard bool, dash dashboardOptions) error {
 	if a.cfg.DatabaseURL != "" {
 		return usageErrorf("demo starts its own throwaway database: unset TENANTATLAS_DATABASE_URL / --database-url")
 	}
@@ -126,7 +128,7 @@ func (a *app) runDemo(ctx context.Context, keep, noDashboard bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	return a.dashboardLoop(ctx, e, dashboardOptions{})
+	return a.dashboardLoop(ctx, e, dash)
 }
 
 // seedDemo creates users, registers the simulated tenants and starts their first runs.

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -69,6 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func (a *app) rootCommand() *cobra.Command {
+	var dash dashboardOptions
 	root := &cobra.Command{
 		Use:   "tenantatlas",
 		Short: "Terminal dashboard and engine for Microsoft Entra / Intune tenants",
@@ -79,7 +82,16 @@ run in PostgreSQL, watched live in the dashboard.
 Run without a command to open the dashboard (with its embedded engine).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+			}
+			return usageErrorf("%s: see `%s --help`", msg, cmd.CommandPath())
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := loadConfig(&a.cfg, cmd.Flags(), a.getenv); err != nil {
 				return err
@@ -88,11 +100,14 @@ Run without a command to open the dashboard (with its embedded engine).`,
 			a.logger = a.newLogger()
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDashboard(cmd.Context(), dashboardOptions{}) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runDashboard(cmd.Context(), dash) },
 	}
+	root.SuggestionsMinimumDistance = 2
 	a.cfg.registerFlags(root.PersistentFlags())
+	// The dashboard is the default command: its flags work without `tui`, as README shows them.
+	dash.register(root)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageErrorf("%v (see `%s --help`)", err, cmd.CommandPath())
+		return usageErrorf("%s (see `%s --help`)", friendlyFlagError(err), cmd.CommandPath())
 	})
 	root.AddCommand(
 		a.tuiCommand(), a.demoCommand(), a.engineCommand(), a.migrateCommand(), a.graphsimCommand(),
@@ -107,6 +122,9 @@ Run without a command to open the dashboard (with its embedded engine).`,
 			// exits 0 for `tenantatlas runs frob` instead of refusing the unknown command (exit 2).
 			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
+		if c == root {
+			return // its Args names the unknown command and suggests the nearest
+		}
 		if c.Args == nil {
 			c.Args = cobra.NoArgs
 		}
@@ -119,6 +137,26 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		}
 	})
 	return root
+}
+
+// numberFlagError is pflag's error for a flag value that does not parse as a number.
+var numberFlagError = regexp.MustCompile(`^invalid argument "(.*)" for "(.+?)" flag: strconv\.Parse(Int|Uint|Float)`)
+
+// friendlyFlagError says what a flag wanted instead of Go's parse error ("strconv.ParseInt: …").
+func friendlyFlagError(err error) string {
+	m := numberFlagError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err.Error()
+	}
+	want := "a whole number"
+	if m[3] == "Float" {
+		want = "a number"
+	}
+	name := m[2]
+	if i := strings.Index(name, ", "); i >= 0 {
+		name = name[i+2:] // "-n, --limit": the long name
+	}
+	return fmt.Sprintf("%s wants %s, not %q", name, want, m[1])
 }
 
 func walk(c *cobra.Command, fn func(*cobra.Command)) {
@@ -288,6 +326,11 @@ func (a *app) printJSON(v any) error {
 func (a *app) output(v any, fn func(w *tabwriter.Writer)) error {
 	if a.cfg.JSON {
 		return a.printJSON(v)
+	}
+	// An empty list says so rather than printing a header alone.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.Len() == 0 {
+		_, err := fmt.Fprintln(a.stdout, "none (the list is empty)")
+		return err
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fn(w)

@@ -272,6 +272,11 @@ func (a *app) waitForRun(ctx context.Context, id int64) (store.Run, error) {
 		case <-sub.C:
 		case <-hinted:
 			if run.Status == store.StatusQueued {
+				// No engine alive: nothing will take the run, so waiting would never end.
+				if alive, err := store.EngineAlive(ctx, a.db.Pool); err == nil && !alive {
+					return run, &exitCodeError{code: exitError, msg: fmt.Sprintf(
+						"run %d is queued and no engine is running, so --wait stops waiting: start one (`tenantatlas engine`, or the dashboard) and the run proceeds", id)}
+				}
 				fmt.Fprintf(a.stderr, "tenantatlas: run %d is still queued: is an engine running? (`tenantatlas engine`, or the dashboard)\n", id)
 			}
 		case <-time.After(2 * time.Second): // a safety net should the hub be reconnecting
