@@ -74,7 +74,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 			Detail: fmt.Sprintf("gave up after %d attempts", r.Attempt)}, nil)
 		return nil
 	}
-	if err := store.MarkRunRunning(ctx, db.Pool, r.ID); err != nil {
+	if err := store.MarkRunRunningOn(ctx, db.Pool, r.ID, e.registryID.Load()); err != nil {
 		return err
 	}
 	r.Attempt++
