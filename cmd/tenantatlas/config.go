@@ -21,6 +21,7 @@ type Config struct {
 	LogFormat     string
 	GraphURL      string
 	LoginURL      string
+	GraphCAFile   string
 	SecretKey     string
 	SecretKeyFile string
 	SSHAddr       string
@@ -42,6 +43,7 @@ func (c *Config) bindings() []envBinding {
 		{"log-format", "TENANTATLAS_LOG_FORMAT", &c.LogFormat},
 		{"graph-url", "TENANTATLAS_GRAPH_URL", &c.GraphURL},
 		{"login-url", "TENANTATLAS_LOGIN_URL", &c.LoginURL},
+		{"graph-ca-file", "TENANTATLAS_GRAPH_CA_FILE", &c.GraphCAFile},
 		{"secret-key-file", "TENANTATLAS_SECRET_KEY_FILE", &c.SecretKeyFile},
 		{"metrics-addr", "TENANTATLAS_METRICS_ADDR", &c.MetricsAddr},
 		{"ssh-addr", "TENANTATLAS_SSH_ADDR", &c.SSHAddr},
@@ -58,6 +60,7 @@ func (c *Config) registerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "", "text or json (env TENANTATLAS_LOG_FORMAT; default text)")
 	fs.StringVar(&c.GraphURL, "graph-url", "", "Microsoft Graph root (env TENANTATLAS_GRAPH_URL; default https://graph.microsoft.com)")
 	fs.StringVar(&c.LoginURL, "login-url", "", "Entra login authority (env TENANTATLAS_LOGIN_URL; default https://login.microsoftonline.com)")
+	fs.StringVar(&c.GraphCAFile, "graph-ca-file", "", "PEM file of extra CA certificates trusted for Graph and login (env TENANTATLAS_GRAPH_CA_FILE; e.g. a TLS-inspecting proxy's CA)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the 32-byte secret key that seals credentials (env TENANTATLAS_SECRET_KEY_FILE, or the key itself in TENANTATLAS_SECRET_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env TENANTATLAS_METRICS_ADDR)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", "", "SSH listen address for serve (env TENANTATLAS_SSH_ADDR; default 127.0.0.1:2222)")

@@ -97,7 +97,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 	root.AddCommand(
 		a.tuiCommand(), a.demoCommand(), a.engineCommand(), a.migrateCommand(), a.graphsimCommand(),
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
-		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(),
+		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(), a.doctorCommand(),
 		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
