@@ -11,8 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// unitKeys reads a systemd unit's [Service] keys (the last value of a repeated key wins, as for
-// most of them in systemd).
+// unitKeys reads a systemd unit's [Service] keys; a repeated key's values are joined by newlines.
 func unitKeys(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -31,6 +30,9 @@ func unitKeys(t *testing.T, path string) map[string]string {
 			continue
 		}
 		if k, v, ok := strings.Cut(line, "="); ok && section == "[Service]" {
+			if prev, seen := out[k]; seen {
+				v = prev + "\n" + v
+			}
 			out[k] = v
 		}
 	}
@@ -52,7 +54,9 @@ func TestSystemdUnits(t *testing.T) {
 				require.Equal(t, want, k[key], key)
 			}
 			require.NotEmpty(t, k["StateDirectory"])
-			require.Contains(t, k["Environment"]+k["LoadCredential"], "secret.key")
+			require.Contains(t, k["LoadCredential"], "secret.key:/etc/tenantatlas/secret.key")
+			require.Contains(t, k["Environment"], "TENANTATLAS_SECRET_KEY_FILE=%d/secret.key")
+			require.Contains(t, k["Environment"], "PGPASSFILE=%d/pgpass")
 			stop, err := time.ParseDuration(k["TimeoutStopSec"])
 			require.NoError(t, err)
 			// The engine's soft stop (--shutdown-timeout, default 20 s) plus its 10 s hard stop.
