@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/op/verify"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
@@ -32,9 +33,12 @@ type CredentialsCheck struct {
 	Expiring []string `json:"expiring"`
 }
 
-// CheckCredentials tries the secret key on every sealed credential of every workspace (an operator
-// check: doctor runs it as the local administrator).
-func (s *Service) CheckCredentials(ctx context.Context, now time.Time) (CredentialsCheck, error) {
+// CheckCredentials tries the secret key on every sealed credential of every workspace. Only the
+// administrator may (doctor runs as the bootstrap administrator unless --as says otherwise).
+func (s *Service) CheckCredentials(ctx context.Context, actor Actor, now time.Time) (CredentialsCheck, error) {
+	if err := requireAdmin(actor, "check every workspace's sealed credentials"); err != nil {
+		return CredentialsCheck{}, err
+	}
 	if s.sealer == nil {
 		return CredentialsCheck{}, ErrNoSecretKey
 	}
@@ -68,9 +72,9 @@ type TokenCheck struct {
 	Capabilities []verify.CapabilityCheck `json:"capabilities"`
 }
 
-// CheckTenantTokens signs in as each tenant's default connection through cfg (the actor's tenants,
-// or only ref's) and compares the token's roles with what each capability needs. It starts no run
-// and writes nothing.
+// CheckTenantTokens signs in as each tenant's default connection through cfg (the tenants whose
+// connections the actor may verify, or only ref's) and compares the token's roles with what each
+// capability needs. It needs provider.verify, starts no run and writes nothing.
 func (s *Service) CheckTenantTokens(ctx context.Context, actor Actor, ref string, cfg graph.Config) ([]TokenCheck, error) {
 	var tenants []TenantView
 	if ref != "" {
@@ -78,11 +82,19 @@ func (s *Service) CheckTenantTokens(ctx context.Context, actor Actor, ref string
 		if err != nil {
 			return nil, err
 		}
+		if err := s.authorizeTenant(ctx, actor, t.ID, access.ProviderVerify); err != nil {
+			return nil, err
+		}
 		tenants = []TenantView{t}
 	} else {
-		var err error
-		if tenants, err = s.ListTenants(ctx, actor); err != nil {
+		all, err := s.ListTenants(ctx, actor)
+		if err != nil {
 			return nil, err
+		}
+		for _, t := range all {
+			if s.Can(ctx, actor, t.WorkspaceID, access.ProviderVerify) {
+				tenants = append(tenants, t)
+			}
 		}
 	}
 	out := make([]TokenCheck, 0, len(tenants))

@@ -48,6 +48,7 @@ func TestSystemdUnits(t *testing.T) {
 	require.Len(t, units, 2)
 	for _, u := range units {
 		t.Run(filepath.Base(u), func(t *testing.T) {
+			t.Parallel()
 			k := unitKeys(t, u)
 			for key, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "PrivateTmp": "yes",
 				"Restart": "on-failure", "KillSignal": "SIGTERM", "DynamicUser": "yes"} {

@@ -171,7 +171,11 @@ func (a *app) doctor(ctx context.Context, tenant string) (rep doctorReport) {
 		add(doctorCheck{Name: "secret key", Detail: "no secret key configured",
 			Fix: "give the key that seals credentials in TENANTATLAS_SECRET_KEY or --secret-key-file (every engine needs the same key)"})
 	default:
-		cc, err := svc.CheckCredentials(ctx, time.Now())
+		var cc engine.CredentialsCheck
+		actor, err := svc.ActorByName(ctx, a.cfg.User)
+		if err == nil {
+			cc, err = svc.CheckCredentials(ctx, actor, time.Now())
+		}
 		switch {
 		case err != nil:
 			keyOK = false
@@ -290,14 +294,14 @@ func (a *app) doctorTenants(ctx context.Context, svc *engine.Service, tenant str
 			continue
 		}
 		add(doctorCheck{Name: "token", OK: true, Detail: fmt.Sprintf("%s: signs in (token until %s)", tc.Tenant, tc.ExpiresAt.Local().Format("15:04"))})
-		for _, cap := range tc.Capabilities {
+		for _, cc := range tc.Capabilities {
 			switch {
-			case len(cap.Missing) == 0:
-				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s granted", tc.Tenant, cap.Capability)})
-			case !cap.Required:
-				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s not possible (optional), missing %s", tc.Tenant, cap.Capability, strings.Join(cap.Missing, ", "))})
+			case len(cc.Missing) == 0:
+				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s granted", tc.Tenant, cc.Capability)})
+			case !cc.Required:
+				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s not possible (optional), missing %s", tc.Tenant, cc.Capability, strings.Join(cc.Missing, ", "))})
 			default:
-				add(doctorCheck{Name: "permissions", Detail: fmt.Sprintf("%s: %s needs %s", tc.Tenant, cap.Capability, strings.Join(cap.Missing, ", ")),
+				add(doctorCheck{Name: "permissions", Detail: fmt.Sprintf("%s: %s needs %s", tc.Tenant, cc.Capability, strings.Join(cc.Missing, ", ")),
 					Fix: "add the application permission(s) to the app registration and grant admin consent, then `tenantatlas tenants verify " + tc.Tenant + "`"})
 			}
 		}

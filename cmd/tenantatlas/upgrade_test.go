@@ -138,7 +138,8 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 	require.NoError(t, old.Process.Signal(syscall.SIGTERM))
 	done := make(chan error, 1)
 	go func() {
-		for range logs { //nolint:revive // drain until the process closes stderr
+		for range logs {
+			// drain until the process closes stderr
 		}
 		done <- old.Wait()
 	}()
