@@ -14,6 +14,8 @@ import (
 
 // TestAuthorizationMatrix checks every role × operation type × command: a non-member gets not found,
 // a member without the capability forbidden, the others succeed (docs/architecture.md#authorization).
+//
+//nolint:tparallel // the subtests share one tenant and its active runs: each starts and cancels its own, in order
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -95,6 +95,7 @@ func BenchmarkStart(b *testing.B) {
 			if err != nil {
 				return err
 			}
+			// Raw SQL on purpose: the floor measures a bare insert, below any store or factory code.
 			_, err = tx.Exec(ctx, `INSERT INTO operation_runs (workspace_id, type, initiator_kind, river_job_id)
 				VALUES ($1, 'system.noop', 'system', $2)`, w.ID, job.Job.ID)
 			return err
@@ -114,6 +115,7 @@ func BenchmarkStart(b *testing.B) {
 		}
 	}
 	rawRate, floorRate, startRate := median(rawRates), median(floorRates), median(startRates)
+	// Raw SQL on purpose: a bulk reset of the benchmark's own rows, which no fixture models.
 	_, err = bundle.db.Pool.Exec(ctx, `DELETE FROM river_job; UPDATE operation_runs SET status = 'completed', outcome = 'cancelled'`)
 	require.NoError(b, err)
 

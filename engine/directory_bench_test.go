@@ -122,6 +122,7 @@ func perRowRate(b *testing.B, db *store.DB, n int) float64 {
 	start := time.Now()
 	for i := range n {
 		r := benchGroupRow(i)
+		// Raw SQL on purpose: the per-row baseline the batched directory write is compared with.
 		_, err := db.Pool.Exec(ctx, `INSERT INTO bench_perrow (tenant_id, graph_id, display_name, description, group_types,
 			security_enabled, mail_enabled, content_hash) VALUES (1, $1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (tenant_id, graph_id) DO UPDATE SET display_name = EXCLUDED.display_name, content_hash = EXCLUDED.content_hash`,

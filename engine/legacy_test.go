@@ -137,6 +137,7 @@ func TestEngineNeverWritesLegacyHistory(t *testing.T) {
 	e.Stop()
 	require.Equal(t, before, snapshot())
 
+	// Raw SQL on purpose: the read-only triggers must refuse any writer, not just the store's.
 	_, err = b.db.Pool.Exec(ctx, `UPDATE legacy_runs SET status = 'rewritten'`)
 	require.ErrorContains(t, err, "read-only")
 	_, err = b.db.Pool.Exec(ctx, `DELETE FROM legacy_runs`)

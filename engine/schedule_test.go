@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 func TestScheduleFireTimesAcrossDST(t *testing.T) {
@@ -122,9 +124,8 @@ func TestScheduleTwoEnginesExactlyOncePerFireTime(t *testing.T) {
 }
 
 // advance moves the fake clock on by d once each of the engines' schedulers is idle: its poll
-// ticker and its schedule's next one-shot job registered with the clock (two waiters each). gocron
-// must not see the clock pass a job's time while it registers that job: it then loops forever
-// looking for a later one.
+// ticker and its schedule's next fire-time timer registered with the clock (two waiters each), so
+// that every second the clock passes is one the schedulers were armed for.
 func advance(t *testing.T, clock *clockwork.FakeClock, d time.Duration, engines int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -153,8 +154,8 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 		Cron: "0 * * * *", Timezone: "UTC"})
 	require.NoError(t, err)
 	// The schedule existed for a day while no engine ran.
-	_, err = b.db.Pool.Exec(ctx, `UPDATE backup_schedules SET fire_from = now() - interval '1 day' WHERE id = $1`, sch.ID)
-	require.NoError(t, err)
+	dayAgo := time.Now().Add(-24 * time.Hour)
+	storetest.UpdateSchedule(ctx, t, b.db.Pool, sch.ID, &storetest.ScheduleOpts{FireFrom: &dayAgo})
 	// Half past the hour: the polls below cannot reach the next fire time.
 	clock := clockwork.NewFakeClockAt(time.Now().Truncate(time.Hour).Add(30 * time.Minute))
 	opts := engine.Config{SchedulePollInterval: 200 * time.Millisecond, Clock: clock,
@@ -252,4 +253,51 @@ func TestScheduleManagement(t *testing.T) {
 	_, err = b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupScheduled, TenantID: tenant.ID, ScheduleID: v.ID,
 		IntendedFireTime: time.Now()})
 	require.ErrorIs(t, err, engine.ErrInvalid, "scheduled runs are started by the scheduler only")
+}
+
+// TestScheduleArmedAfterItsFireTime arms a schedule whose next fire time the clock has already
+// passed by the time the timer is set (a fire time computed at hh:mm:59.999 and armed after the
+// second under load). It fires that time exactly once, and the scheduler still stops promptly.
+// gocron v2.21.2 one-time jobs (go-co-op/gocron#943) spun at 100% CPU when their time passed while
+// they were being registered; the scheduler's own timer fires such a time at once.
+func TestScheduleArmedAfterItsFireTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tenant := b.addTenant(t)
+	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "every-second",
+		Cron: "* * * * * *", Timezone: "UTC"})
+	require.NoError(t, err)
+	clock := clockwork.NewFakeClockAt(sch.FireFrom)
+	// A poll interval far beyond the test: no poll can rescue a fire time the timer missed.
+	opts := engine.Config{SchedulePollInterval: time.Hour, Clock: clock,
+		Executors: map[string]run.Executor{engine.TypeBackupScheduled: noopBackup}}
+	e := b.newEngine(t, opts)
+	armedLate := make(chan time.Time, 1)
+	var once sync.Once
+	engine.SchedulerBeforeArm(e, func(next time.Time) {
+		once.Do(func() {
+			clock.Advance(next.Sub(clock.Now()) + 100*time.Millisecond) // the fire time passes while arming
+			armedLate <- next
+		})
+	})
+	require.NoError(t, e.Start(ctx))
+	var late time.Time
+	select {
+	case late = <-armedLate:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the schedule was not armed")
+	}
+	b.waitScheduledRun(t, sch.ID, late)
+
+	stopped := make(chan struct{})
+	go func() { e.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the scheduler did not stop")
+	}
+	var n int
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, sch.ID).Scan(&n))
+	require.Equal(t, 1, n, "exactly one run, for the fire time armed late")
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/tenantatlas/tenantatlas/internal/startstop"
@@ -21,9 +20,10 @@ import (
 // seconds), and the strict identity (schedule, intended fire time) lets exactly one run exist per
 // fire time however many engines fire it.
 //
-// gocron arms one one-shot job per schedule at its next nominal fire time; when it fires, every
-// fire time due since the last one this process handled is started (normally exactly one), so a
-// late wake-up never loses a fire time. Schedules are reloaded when the schedules table changes
+// Each schedule has one timer on the scheduler's clock, armed for its next nominal fire time; when
+// it fires, every fire time due since the last one this process handled is started (normally
+// exactly one), so a late wake-up never loses a fire time. A fire time that has already passed when
+// its timer is armed fires at once. Schedules are reloaded when the schedules table changes
 // (a cheap count + max(updated_at) poll every PollInterval), which also re-checks due fire times.
 //
 // After downtime a schedule gets one catch-up run, marked late, for its most recent missed fire
@@ -41,13 +41,17 @@ type Scheduler struct {
 	lifecycle startstop.Base
 	clock     clockwork.Clock
 
-	mu      sync.Mutex
-	cron    gocron.Scheduler
-	version string
-	armed   map[int64]*armedSchedule
+	mu       sync.Mutex
+	version  string
+	armed    map[int64]*armedSchedule
+	stopping bool           // set once the loop ends: timers that fire now do nothing
+	firing   sync.WaitGroup // timer callbacks under way, waited for before the scheduler stops
 	// polled, when set (tests, before Start), is signalled after every poll; a signal the test has
 	// not read yet is not repeated.
 	polled chan<- struct{}
+	// beforeArm, when set (tests, before Start), is called with a schedule's next fire time just
+	// before its timer is armed.
+	beforeArm func(next time.Time)
 }
 
 type armedSchedule struct {
@@ -56,11 +60,12 @@ type armedSchedule struct {
 	spec   CronSpec
 	key    string
 	cursor time.Time // fire times at or before cursor are handled
-	job    gocron.Job
+	timer  clockwork.Timer
+	next   time.Time // the fire time timer is armed for
 }
 
 // NewScheduler returns a scheduler on svc. clock is its time source, for the fire times, the
-// one-shot jobs and the poll (nil: the real clock; tests advance a fake one).
+// fire-time timers and the poll (nil: the real clock; tests advance a fake one).
 func NewScheduler(svc *Service, logger *slog.Logger, pollInterval time.Duration, clock clockwork.Clock) *Scheduler {
 	if logger == nil {
 		logger = svc.logger
@@ -82,23 +87,31 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scheduler %w", err)
 	}
-	c, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithStopTimeout(5*time.Second), gocron.WithClock(s.clock))
-	if err != nil {
-		stopped()
-		return fmt.Errorf("error creating the scheduler: %w", err)
-	}
-	c.Start()
 	s.mu.Lock()
-	s.cron, s.version, s.armed = c, "", map[int64]*armedSchedule{}
+	s.version, s.armed, s.stopping = "", map[int64]*armedSchedule{}, false
 	s.mu.Unlock()
 	go func() {
 		defer stopped()
 		s.loop(ctx)
-		if err := c.Shutdown(); err != nil {
-			s.logger.Warn("scheduler did not stop cleanly", "error", err)
-		}
+		s.shutdown()
 	}()
 	return nil
+}
+
+// shutdown disarms every schedule and waits for timer callbacks already under way (they see the
+// ended context and stop soon).
+func (s *Scheduler) shutdown() {
+	s.mu.Lock()
+	s.stopping = true
+	ids := make([]int64, 0, len(s.armed))
+	for id := range s.armed {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		s.disarm(id)
+	}
+	s.firing.Wait()
 }
 
 // Stop stops firing and returns once the scheduler has stopped. It tolerates never-started and
@@ -127,7 +140,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 }
 
 // poll reloads the schedules when the table changed, then fires anything due (a safety net for
-// one-shot jobs that woke late or not at all).
+// timers that woke late or not at all).
 func (s *Scheduler) poll(ctx context.Context) error {
 	v, err := store.ScheduleVersion(ctx, s.svc.db.Pool)
 	if err != nil {
@@ -208,20 +221,25 @@ func (s *Scheduler) disarm(id int64) {
 	s.mu.Lock()
 	a := s.armed[id]
 	delete(s.armed, id)
-	c := s.cron
 	s.mu.Unlock()
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.job != nil {
-		_ = c.RemoveJob(a.job.ID())
-		a.job = nil
+	a.stopTimer()
+}
+
+// stopTimer stops the schedule's timer, if any (a.mu held). A callback it no longer stops finds
+// the schedule disarmed or re-armed and does nothing.
+func (a *armedSchedule) stopTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer, a.next = nil, time.Time{}
 	}
 }
 
-// arm starts tracking a schedule: one catch-up run for a missed fire time, then the one-shot job.
+// arm starts tracking a schedule: one catch-up run for a missed fire time, then the timer.
 func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key string) error {
 	spec, err := ParseCronSpec(sch.Cron, sch.Timezone)
 	if err != nil {
@@ -251,7 +269,7 @@ func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key strin
 	return nil
 }
 
-// fire starts every fire time due since the cursor and re-arms the one-shot job at the next one.
+// fire starts every fire time due since the cursor and re-arms the timer at the next one.
 func (s *Scheduler) fire(ctx context.Context, a *armedSchedule) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -268,41 +286,42 @@ func (s *Scheduler) fire(ctx context.Context, a *armedSchedule) {
 	s.rearm(ctx, a, now)
 }
 
-// rearm points the schedule's one-shot gocron job at its next fire time (a.mu held).
+// rearm points the schedule's timer at its next fire time (a.mu held). A timer already armed for
+// that time is kept.
 func (s *Scheduler) rearm(ctx context.Context, a *armedSchedule, now time.Time) {
 	next := a.spec.Next(maxTime(a.cursor, now))
 	if next.IsZero() {
 		return
 	}
-	s.mu.Lock()
-	c := s.cron
-	s.mu.Unlock()
 	if !s.lifecycle.Running() || ctx.Err() != nil {
 		return
 	}
-	if a.job != nil {
-		if nr, err := a.job.NextRun(); err == nil && nr.Equal(next) {
-			return
-		}
-		_ = c.RemoveJob(a.job.ID())
-		a.job = nil
-	}
-	id := a.sched.ID
-	job, err := c.NewJob(gocron.OneTimeJob(gocron.OneTimeJobStartDateTime(next)),
-		gocron.NewTask(func() {
-			s.mu.Lock()
-			cur := s.armed[id]
-			s.mu.Unlock()
-			if cur == a {
-				s.fire(ctx, a)
-			}
-		}),
-		gocron.WithName(fmt.Sprintf("backup-schedule-%d", id)))
-	if err != nil {
-		s.logger.Warn("cannot arm schedule", "schedule_id", id, "error", err)
+	if a.timer != nil && a.next.Equal(next) {
 		return
 	}
-	a.job = job
+	a.stopTimer()
+	if s.beforeArm != nil {
+		s.beforeArm(next)
+	}
+	// The clock may have passed next since now was read (a loaded machine): the timer then fires at
+	// once, and fire starts that fire time.
+	id := a.sched.ID
+	a.next = next
+	a.timer = s.clock.AfterFunc(next.Sub(s.clock.Now()), func() { s.timerFired(ctx, id, a) })
+}
+
+// timerFired runs a schedule's timer callback: it fires the schedule unless the schedule was
+// disarmed or re-armed meanwhile, or the scheduler is stopping.
+func (s *Scheduler) timerFired(ctx context.Context, id int64, a *armedSchedule) {
+	s.mu.Lock()
+	if s.stopping || s.armed[id] != a {
+		s.mu.Unlock()
+		return
+	}
+	s.firing.Add(1)
+	s.mu.Unlock()
+	defer s.firing.Done()
+	s.fire(ctx, a)
 }
 
 // start asks for the run of one fire time; an existing run (another engine fired it) is fine.

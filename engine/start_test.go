@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 func TestStartIdentityRules(t *testing.T) {
@@ -87,9 +88,8 @@ func TestStartIdentityRules(t *testing.T) {
 		// Two services stand for two engine processes firing the same schedule.
 		other, err := engine.NewService(b.db, engine.ServiceOptions{})
 		require.NoError(t, err)
-		var scheduleID int64
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron)
-			VALUES ($1, $2, 'nightly', '0 2 * * *') RETURNING id`, tenant.WorkspaceID, tenant.ID).Scan(&scheduleID))
+		scheduleID := storetest.Schedule(ctx, t, b.db.Pool, &storetest.ScheduleOpts{TenantID: tenant.ID, Name: "nightly",
+			Cron: "0 2 * * *"}).ID
 		fire := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
 		var wg sync.WaitGroup
 		results := make(chan engine.StartResult, 20)

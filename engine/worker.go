@@ -31,50 +31,84 @@ type runWorker struct {
 // Timeout disables River's own job timeout: each operation's timeout is applied in Work.
 func (w *runWorker) Timeout(*river.Job[RunArgs]) time.Duration { return -1 }
 
-// Work is the lifecycle every run follows (issue: load → running → heartbeat → execute → finish).
+// Work is the lifecycle every run follows (issue: load → running → heartbeat → execute → finish),
+// in named phases: loadRun, refuse, markStarted, runOperation, finish. An error returned is database
+// trouble: River retries the job, and the run resumes (idempotent) or ends interrupted.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	e := w.engine
-	db := e.svc.db
 	logger := e.logger.With("run_id", job.Args.RunID, "job_id", job.ID)
+	r, ok, err := e.loadRun(ctx, job, logger)
+	if err != nil || !ok {
+		return err
+	}
+	op, refused := refuse(r)
+	if refused != nil {
+		return e.finish(ctx, r, *refused, nil)
+	}
+	if err := e.markStarted(ctx, &r); err != nil {
+		return err
+	}
+	rc, err := e.newRunContext(ctx, r, logger)
+	if err != nil {
+		return e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
+	}
+	result, requeue := e.runOperation(ctx, op, rc)
+	if requeue {
+		return e.requeueOnShutdown(ctx, r, op, rc)
+	}
+	p := rc.Progress()
+	return e.finish(ctx, r, result, &p)
+}
 
-	r, err := store.GetRun(ctx, db.Pool, job.Args.RunID)
+// loadRun loads the job's run; ok is false when there is nothing to do: the run does not exist,
+// has completed, or was resumed under another job.
+func (e *Engine) loadRun(ctx context.Context, job *river.Job[RunArgs], logger *slog.Logger) (r store.Run, ok bool, err error) {
+	r, err = store.GetRun(ctx, e.svc.db.Pool, job.Args.RunID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Jobs never fallback-create (docs/architecture.md#worker).
 		logger.Warn("job's run does not exist; ending the job without creating anything")
-		return nil
+		return r, false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("error loading run %d: %w", job.Args.RunID, err) // database trouble: River retries
+		return r, false, fmt.Errorf("error loading run %d: %w", job.Args.RunID, err) // database trouble: River retries
 	}
 	if !r.Active() {
 		logger.Info("run already completed; nothing to do", "outcome", r.EndedAs())
-		return nil
+		return r, false, nil
 	}
 	if r.RiverJobID != nil && *r.RiverJobID != job.ID {
 		logger.Info("run was resumed under another job; this one stands down", "current_job_id", *r.RiverJobID)
-		return nil
+		return r, false, nil
 	}
+	return r, true, nil
+}
+
+// refuse looks up the run's operation and returns the result that ends the run without executing
+// it, if any: an unknown type, a cancel request, a start that must not be repeated, no attempts left.
+func refuse(r store.Run) (Operation, *run.Result) {
 	op, err := LookupOperation(r.Type)
 	if err != nil {
-		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
-		return nil
+		return op, &run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}
 	}
 	if r.CancelRequestedAt != nil {
-		e.finish(ctx, r, cancelledResult(), nil)
-		return nil
+		res := cancelledResult()
+		return op, &res
 	}
 	if r.StartedAt != nil && !op.resumes() {
 		// Started before and not safe to repeat: never re-apply (docs/architecture.md#crash-recovery).
-		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
-			Detail: "the engine running it stopped mid-flight; start it again to continue"}, nil)
-		return nil
+		return op, &run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
+			Detail: "the engine running it stopped mid-flight; start it again to continue"}
 	}
 	if r.Attempt >= op.MaxAttempts {
-		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
-			Detail: fmt.Sprintf("gave up after %d attempts", r.Attempt)}, nil)
-		return nil
+		return op, &run.Result{Outcome: store.OutcomeFailed, Reason: reason.RunInterrupted,
+			Detail: fmt.Sprintf("gave up after %d attempts", r.Attempt)}
 	}
-	if err := store.MarkRunRunningOn(ctx, db.Pool, r.ID, e.registryID.Load()); err != nil {
+	return op, nil
+}
+
+// markStarted marks the run running (one more attempt) and records it on the timeline.
+func (e *Engine) markStarted(ctx context.Context, r *store.Run) error {
+	if err := store.MarkRunRunningOn(ctx, e.svc.db.Pool, r.ID, e.registryID.Load()); err != nil {
 		return err
 	}
 	r.Attempt++
@@ -82,25 +116,24 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if r.Attempt > 1 {
 		msg = fmt.Sprintf("resumed on %s (attempt %d)", e.name, r.Attempt)
 	}
-	if _, err := store.InsertRunEvent(ctx, db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Message: msg}); err != nil {
-		return err
-	}
+	_, err := store.InsertRunEvent(ctx, e.svc.db.Pool, store.RunEvent{RunID: r.ID, Kind: store.EventTimeline, Message: msg})
+	return err
+}
 
-	rc, err := e.newRunContext(ctx, r, logger)
-	if err != nil {
-		e.finish(ctx, r, run.Result{Outcome: store.OutcomeFailed, Reason: reason.InternalError, Detail: err.Error()}, nil)
-		return nil
-	}
+// runOperation executes the operation under its timeout, retry budget, heartbeat and cancellation,
+// and returns the run's result; requeue is true when this engine is shutting down mid-run.
+func (e *Engine) runOperation(ctx context.Context, op Operation, rc *run.RunContext) (result run.Result, requeue bool) {
+	runID := rc.Run.ID
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	runCtx, cancelTimeout := context.WithTimeout(runCtx, op.Timeout)
 	defer cancelTimeout()
 	// One retry-time budget for the whole run: a throttling storm cannot stretch it forever.
 	runCtx = graph.WithRetryBudget(runCtx, graph.NewRetryBudget(e.opts.RetryBudget))
-	e.track(r.ID, cancel)
-	defer e.untrack(r.ID)
+	e.track(runID, cancel)
+	defer e.untrack(runID)
 	heartbeatDone := make(chan struct{})
-	go e.heartbeat(runCtx, r.ID, cancel, heartbeatDone)
+	go e.heartbeat(runCtx, runID, cancel, heartbeatDone)
 
 	result, execErr := e.execute(runCtx, op, rc)
 	cancelTimeout()
@@ -108,12 +141,12 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	<-heartbeatDone
 
 	switch cause := context.Cause(runCtx); {
-	case errors.Is(cause, errUserCancelled) || (execErr != nil && e.cancelRequested(ctx, r.ID)):
+	case errors.Is(cause, errUserCancelled) || (execErr != nil && e.cancelRequested(ctx, runID)):
 		// A run that completed despite a late cancel request keeps its result; a failed one that
 		// was asked to stop is reported as cancelled.
 		result = cancelledResult()
 	case errors.Is(cause, errEngineStopping) && execErr != nil:
-		return e.requeueOnShutdown(ctx, r, op, rc)
+		return result, true
 	case errors.Is(cause, river.ErrJobCancelledRemotely):
 		result = cancelledResult()
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded) && execErr != nil && ctx.Err() == nil:
@@ -122,11 +155,7 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		outcome, code, detail := run.Classify(execErr)
 		result = run.Result{Outcome: outcome, Reason: code, Detail: detail, Data: result.Data}
 	}
-	p := rc.Progress()
-	if err := e.finish(ctx, r, result, &p); err != nil {
-		return err // database trouble: River retries; the run resumes (idempotent) or ends interrupted
-	}
-	return nil
+	return result, false
 }
 
 func cancelledResult() run.Result {

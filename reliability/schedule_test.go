@@ -45,8 +45,8 @@ func TestReliabilitySchedulesAcrossRestarts(t *testing.T) {
 		return e
 	}
 	// tick advances the clock by a second and waits for that second's run. It advances only once
-	// both schedulers are idle (poll ticker and next one-shot job registered: two clock waiters
-	// each): gocron must not see the clock pass a job's time while it registers that job.
+	// both schedulers are idle (poll ticker and next fire-time timer registered: two clock waiters
+	// each).
 	tick := func() {
 		waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()

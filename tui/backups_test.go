@@ -73,6 +73,7 @@ func typeKeys(t *testing.T, m *Model, s string) {
 	}
 }
 
+//nolint:tparallel // the subtests drive dashboards on one seeded database, one after another
 func TestGoldenIntuneViews(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -40,6 +40,7 @@ func requireGolden(t *testing.T, name, view string) {
 	require.Equal(t, string(want), got)
 }
 
+//nolint:tparallel // the subtests drive dashboards on one seeded database, one after another
 func TestGoldenViews(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -57,9 +57,6 @@ func (f *fetcher[T]) receive(msg tea.Msg, err *error, keep func(T), reload func(
 	return nil, true
 }
 
-// loading reports whether a load is in flight.
-func (f *fetcher[T]) loading() bool { return f.load.loading }
-
 // screenIDs tags data messages with the screen (or fetcher) that asked, so a late answer never lands
 // in another.
 var screenIDs atomic.Int64

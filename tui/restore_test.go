@@ -60,6 +60,7 @@ func keysOf(s string) []string {
 	return out
 }
 
+//nolint:tparallel // the subtests drive dashboards on one seeded database, one after another
 func TestRestoreGoldenViews(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -43,10 +43,22 @@ func builtBinary(t *testing.T) string {
 	return binPath
 }
 
-// terminal is a tmux session running a command.
+// terminal is a tmux session running a command, on a tmux server of its own.
+//
+// Every terminal has its own server (tmux -L, a socket of its own, no configuration file) rather
+// than a session on the shared default server: parallel tests (and other test runs of the same
+// user on the machine) then neither race to start that server ("server exited unexpectedly",
+// "error connecting to ...") nor connect to it just as another test's kill-session empties it and
+// it exits.
 type terminal struct {
-	t    *testing.T
-	name string
+	t      *testing.T
+	name   string
+	socket string
+}
+
+// tmux returns a tmux command on the terminal's server.
+func (term *terminal) tmux(args ...string) *exec.Cmd {
+	return exec.Command("tmux", append([]string{"-L", term.socket, "-f", "/dev/null"}, args...)...)
 }
 
 func newTerminal(t *testing.T, width, height int, env []string, argv ...string) *terminal {
@@ -59,15 +71,15 @@ func newTerminal(t *testing.T, width, height int, env []string, argv ...string) 
 	}
 	name := fmt.Sprintf("ta-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
 	shell := strings.Join(append(env, argv...), " ") + "; echo EXITED=$?; sleep 60"
-	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), shell).CombinedOutput()
+	term := &terminal{t: t, name: name, socket: name}
+	out, err := term.tmux("new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), shell).CombinedOutput()
 	require.NoError(t, err, string(out))
-	term := &terminal{t: t, name: name}
-	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { _ = term.tmux("kill-server").Run() })
 	return term
 }
 
 func (term *terminal) screen() string {
-	out, err := exec.Command("tmux", "capture-pane", "-t", term.name, "-p").CombinedOutput()
+	out, err := term.tmux("capture-pane", "-t", term.name, "-p").CombinedOutput()
 	require.NoError(term.t, err, string(out))
 	return string(out)
 }
@@ -95,7 +107,7 @@ func (term *terminal) waitFor(want ...string) string {
 // keys types keys; a pause after each keeps ESC from merging with the next key into alt+key.
 func (term *terminal) keys(keys ...string) {
 	for _, k := range keys {
-		require.NoError(term.t, exec.Command("tmux", "send-keys", "-t", term.name, k).Run())
+		require.NoError(term.t, term.tmux("send-keys", "-t", term.name, k).Run())
 		time.Sleep(120 * time.Millisecond)
 	}
 }
@@ -184,7 +196,7 @@ func TestDemoHangupLeavesNothing(t *testing.T) {
 
 	term := newTerminal(t, 100, 30, []string{"TMPDIR=" + tmp, "NO_COLOR=1"}, bin, "demo")
 	term.waitFor("CONNECTIONS NEEDING ATTENTION", "● live")
-	require.NoError(t, exec.Command("tmux", "kill-session", "-t", term.name).Run())
+	require.NoError(t, term.tmux("kill-session", "-t", term.name).Run())
 	require.Eventually(t, func() bool {
 		entries, err := os.ReadDir(tmp)
 		return err == nil && len(entries) == 0

@@ -394,6 +394,6 @@ func TestServeEndToEndOpenSSH(t *testing.T) {
 
 func resizeTerminal(t *testing.T, term *terminal, width, height int) {
 	t.Helper()
-	out, err := exec.Command("tmux", "resize-window", "-t", term.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)).CombinedOutput()
+	out, err := term.tmux("resize-window", "-t", term.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height)).CombinedOutput()
 	require.NoError(t, err, string(out))
 }

@@ -47,6 +47,7 @@ func TestListFlatMemory(t *testing.T) {
 	require.Less(t, growth, int64(12<<20), "listing must not accumulate items")
 }
 
+//nolint:tparallel // the subtests count the shared simulated tenant's requests before and after: in order
 func TestListPagingAndSelect(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{spec: graphsim.TenantSpec{Groups: 2100}})
@@ -216,6 +217,8 @@ func TestListMalformedAndTruncated(t *testing.T) {
 // client requests that page while the consumer is still on the current one (Graph's latency overlaps
 // with the work on each page). A consumer that stops early abandons the page requested ahead, and
 // nothing is requested beyond it.
+//
+//nolint:tparallel // the subtests count the shared simulated tenant's requests before and after: in order
 func TestListRequestsNextPageAhead(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{spec: graphsim.TenantSpec{Groups: 1500}})

@@ -113,7 +113,7 @@ func (g *groupStore) appendGroup(b []byte, i int, sel map[string]bool, withID bo
 	dynamic := i%5 == 0
 	first := true
 	field := func(k string) bool {
-		if sel != nil && !sel[k] && !(withID && k == "id") {
+		if sel != nil && !sel[k] && (!withID || k != "id") {
 			return false
 		}
 		if !first {

@@ -505,7 +505,7 @@ func stripUnexpanded(items []map[string]any, nav, expand string) []map[string]an
 func decodeObject(body []byte) (map[string]any, error) {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
-		return nil, errors.New("The request body is not a valid JSON object.")
+		return nil, errors.New("The request body is not a valid JSON object.") //nolint:staticcheck // ST1005: Graph's message, verbatim
 	}
 	return m, nil
 }

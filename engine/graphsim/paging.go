@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +64,7 @@ func pageSize(q url.Values, def, max int, strict bool) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || (strict && n > max) {
-		return 0, fmt.Errorf("Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", v, max)
+		return 0, fmt.Errorf("Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", v, max) //nolint:staticcheck // ST1005: Graph's message, verbatim
 	}
 	return min(n, max), nil
 }
@@ -182,13 +181,4 @@ func (s *Server) writeSlice(w http.ResponseWriter, req *simRequest, objs []map[s
 		next = linkWith(req, "$skiptoken", encodeCursor(cursor{Kind: "list", Offset: end}), true)
 	}
 	page.finish(w, next, "")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

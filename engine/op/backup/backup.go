@@ -411,7 +411,9 @@ func (b *backupper) applySecret(p *pending, kind string, body json.RawMessage) {
 		return
 	}
 	var idx int
-	fmt.Sscanf(strings.TrimPrefix(kind, "secret:"), "%d", &idx)
+	if _, err := fmt.Sscanf(strings.TrimPrefix(kind, "secret:"), "%d", &idx); err != nil {
+		return // not a "secret:N" kind: no setting to put the value in
+	}
 	settings, _ := p.raw["omaSettings"].([]any)
 	if idx >= len(settings) {
 		return
