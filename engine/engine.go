@@ -69,6 +69,8 @@ type Engine struct {
 	mu        sync.Mutex
 	inflight  map[int64]context.CancelCauseFunc
 	stopping  atomic.Bool
+	// registryID is this engine's row in the engines registry (registry.go).
+	registryID atomic.Int64
 }
 
 // NewEngine builds an engine on svc's database.
@@ -133,17 +135,28 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("engine %w", err)
 	}
 	e.stopping.Store(false)
+	if err := e.register(ctx); err != nil {
+		stopped()
+		return err
+	}
 	// River's own context is not ctx: cancelling it would stop the workers at once, and the
 	// shutdown below decides how they stop.
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		e.deregister()
 		stopped()
 		return fmt.Errorf("error starting workers: %w", err)
 	}
 	if err := e.scheduler.Start(ctx); err != nil {
 		e.stopWorkers()
+		e.deregister()
 		stopped()
 		return err
 	}
+	heartbeats := make(chan struct{})
+	go func() {
+		defer close(heartbeats)
+		e.heartbeatLoop(ctx)
+	}()
 	recovered := make(chan struct{})
 	go func() {
 		defer close(recovered)
@@ -155,6 +168,8 @@ func (e *Engine) Start(ctx context.Context) error {
 		<-recovered
 		e.scheduler.Stop()
 		e.stopWorkers()
+		<-heartbeats
+		e.deregister()
 	}()
 	e.logger.Info("engine started")
 	return nil

@@ -17,6 +17,9 @@ type Triage struct {
 	Hourly      []store.HourlyCount       `json:"hourly"`
 	Active      map[store.Status]int64    `json:"active"`
 	Since       time.Time                 `json:"since"`
+	// AliveEngines is how many registered engines heartbeat now (the home screen warns when none
+	// does and runs are queued).
+	AliveEngines int `json:"alive_engines"`
 }
 
 // Stuck thresholds: a running run silent this long, or a queued run waiting this long.
@@ -37,10 +40,10 @@ func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triag
 	for _, sc := range f.Scopes {
 		workspaces = append(workspaces, sc.WorkspaceID)
 	}
-	// The four reads are independent: run them side by side so the home screen's first frame waits
+	// The reads are independent: run them side by side so the home screen's first frame waits
 	// for the slowest, not the sum.
 	var wg sync.WaitGroup
-	errs := make([]error, 5)
+	errs := make([]error, 6)
 	wg.Go(func() { out.Connections, errs[0] = store.ConnectionProblems(ctx, s.db.Pool, workspaces) })
 	wg.Go(func() { out.Problems, errs[1] = store.ProblemRunsByReason(ctx, s.db.Pool, f, out.Since) })
 	wg.Go(func() { out.Stuck, errs[2] = store.StuckRuns(ctx, s.db.Pool, f, StuckHeartbeatAge, StuckQueuedAge) })
@@ -51,6 +54,7 @@ func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triag
 		active.Statuses = []store.Status{store.StatusQueued, store.StatusRunning}
 		runs, errs[4] = store.ListRuns(ctx, s.db.Pool, active)
 	})
+	wg.Go(func() { out.AliveEngines, errs[5] = s.AliveEngines(ctx) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return out, err

@@ -108,7 +108,7 @@ func refuse(r store.Run) (Operation, *run.Result) {
 
 // markStarted marks the run running (one more attempt) and records it on the timeline.
 func (e *Engine) markStarted(ctx context.Context, r *store.Run) error {
-	if err := store.MarkRunRunning(ctx, e.svc.db.Pool, r.ID); err != nil {
+	if err := store.MarkRunRunningOn(ctx, e.svc.db.Pool, r.ID, e.registryID.Load()); err != nil {
 		return err
 	}
 	r.Attempt++

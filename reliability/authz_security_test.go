@@ -15,6 +15,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -44,6 +45,8 @@ type authzFixture struct {
 	itemID   string
 	schedule engine.ScheduleView
 	restore  int64
+	ranRun   int64            // a run an engine of the registry ran
+	graph    graph.Config     // the simulator's
 	roles    map[int64]string // user id -> role in ws
 	counter  atomic.Int64
 }
@@ -58,7 +61,7 @@ type authzCase struct {
 }
 
 // notActorScoped are Service methods that take no actor: wiring and identity resolution.
-var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint"}
+var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines"}
 
 func authzCases() []authzCase {
 	ctx := context.Background()
@@ -260,6 +263,18 @@ func authzCases() []authzCase {
 		{"ListSchedules", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ListSchedules(ctx, a, 0)
 		}},
+		// Operations: the engines registry and doctor's checks.
+		{"Engines", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Engines(ctx, a, true) }},
+		{"RunEngine", object, access.DirectorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+			_, _, err := fx.b.svc.RunEngine(ctx, a, fx.ranRun)
+			return nil, err
+		}},
+		{"CheckCredentials", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.CheckCredentials(ctx, a, time.Now())
+		}},
+		{"CheckTenantTokens", scopedList, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.CheckTenantTokens(ctx, a, "", fx.graph)
+		}},
 		// Legacy history.
 		{"ImportLegacy", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.ImportLegacy(ctx, a, fx.ws.Name, nil)
@@ -398,9 +413,13 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	e, err := engine.NewEngine(b.svc, engine.Config{Graph: sim.GraphConfig(), HeartbeatInterval: 100 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, e.Start(ctx))
+	var ranRun int64
 	for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeBackupRun} {
 		res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: typ, TenantID: tenant.ID})
 		require.NoError(t, err)
+		if ranRun == 0 {
+			ranRun = res.Run.ID // the groups sync: seen with directory.sync
+		}
 		run := b.waitRun(t, res.Run.ID, completed, 60*time.Second)
 		require.Equal(t, store.OutcomeSucceeded, deref(run.Outcome), "%s: %s", typ, deref(run.ReasonDetail))
 	}
@@ -414,7 +433,8 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	require.NotEmpty(t, view.Items)
 	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "authz-nightly", Cron: "0 3 * * *"})
 	require.NoError(t, err)
-	fx := &authzFixture{b: b, ws: ws, tenant: tenant, set: sets[0], itemID: view.Items[0].GraphID, schedule: sch, roles: map[int64]string{}}
+	fx := &authzFixture{b: b, ws: ws, tenant: tenant, set: sets[0], itemID: view.Items[0].GraphID, schedule: sch, roles: map[int64]string{},
+		ranRun: ranRun, graph: sim.GraphConfig()}
 	started, err := b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: fx.set.ID, Items: []string{fx.itemID}})
 	require.NoError(t, err)
 	fx.restore = started.Restore.ID

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -50,6 +52,13 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	defer closeProvider()
 	if err := checkNotTooNew(ctx, provider); err != nil {
+		return 0, err
+	}
+	current, err := provider.GetDBVersion(ctx)
+	if err != nil {
+		current = 0
+	}
+	if err := checkEnginesSurvive(ctx, conn, db.migrationFS(), current); err != nil {
 		return 0, err
 	}
 	results, err := provider.Up(ctx)
@@ -125,7 +134,7 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 
 func (db *DB) gooseProvider() (*goose.Provider, func(), error) {
 	sqlDB := stdlib.OpenDBFromPool(db.Pool)
-	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrationFS(),
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, db.migrationFS(),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		sqlDB.Close()
@@ -135,6 +144,18 @@ func (db *DB) gooseProvider() (*goose.Provider, func(), error) {
 }
 
 func migrationFS() fs.FS { return migrations.FS }
+
+// migrationFS is the migrations this DB applies: the embedded ones, or a test's (WithMigrations).
+func (db *DB) migrationFS() fs.FS {
+	if db.migrations != nil {
+		return db.migrations
+	}
+	return migrationFS()
+}
+
+// WithMigrations returns a DB on the same pool that applies fsys's migrations instead of the
+// embedded ones (tests of the upgrade rules add a later migration).
+func (db *DB) WithMigrations(fsys fs.FS) *DB { return &DB{Pool: db.Pool, migrations: fsys} }
 
 func checkNotTooNew(ctx context.Context, provider *goose.Provider) error {
 	current, err := provider.GetDBVersion(ctx)
@@ -160,4 +181,91 @@ func baseName(path string) string {
 		}
 	}
 	return path
+}
+
+// LatestSchemaVersion is the newest TenantAtlas migration this binary carries: what an engine
+// registers as its schema_version.
+func LatestSchemaVersion() int64 {
+	var newest int64
+	entries, _ := fs.ReadDir(migrationFS(), ".")
+	for _, e := range entries {
+		if v, ok := migrationVersion(e.Name()); ok {
+			newest = max(newest, v)
+		}
+	}
+	return newest
+}
+
+func migrationVersion(name string) (int64, bool) {
+	if !strings.HasSuffix(name, ".sql") {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(name, "_")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	return v, err == nil
+}
+
+// breaksMarker, in a migration's header, makes it a contract step (docs/operations.md#safe-upgrades):
+// `-- tenantatlas:breaks-engines-below 9` says engines built for a schema older than 9 fail once it
+// is applied. Migrate refuses such a migration while those engines are alive.
+const breaksMarker = "-- tenantatlas:breaks-engines-below "
+
+// ErrEnginesWouldBreak means a pending migration would break engines that are alive.
+var ErrEnginesWouldBreak = errors.New("a pending migration would break running engines")
+
+// checkEnginesSurvive refuses when a pending migration declares it breaks engines below some schema
+// version and an alive registered engine is below it. Before 00008 there is no registry: nothing to
+// check.
+func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, current int64) error {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return fmt.Errorf("error reading embedded migrations: %w", err)
+	}
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass('engines') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	for _, e := range entries {
+		v, ok := migrationVersion(e.Name())
+		if !ok || v <= current {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return err
+		}
+		below := breaksBelow(string(body))
+		if below == 0 {
+			continue
+		}
+		engines, err := ListEngines(ctx, q, false)
+		if err != nil {
+			return err
+		}
+		var old []string
+		for _, eng := range engines {
+			if eng.Alive() && eng.SchemaVersion < below {
+				old = append(old, fmt.Sprintf("%s (version %s, schema %d)", eng.Name, eng.Version, eng.SchemaVersion))
+			}
+		}
+		if len(old) > 0 {
+			return fmt.Errorf("%w: %s removes what engines built for schema < %d use, and %d such engine(s) are alive: %s; upgrade and restart them first (see `tenantatlas engines`), then migrate",
+				ErrEnginesWouldBreak, e.Name(), below, len(old), strings.Join(old, ", "))
+		}
+	}
+	return nil
+}
+
+func breaksBelow(sql string) int64 {
+	for line := range strings.SplitSeq(sql, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), breaksMarker); ok {
+			if v, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }

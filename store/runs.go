@@ -343,8 +343,14 @@ func escapeLike(s string) string {
 
 // MarkRunRunning moves a queued (or resumed running) run to running and counts the attempt.
 func MarkRunRunning(ctx context.Context, q Querier, id int64) error {
+	return MarkRunRunningOn(ctx, q, id, 0)
+}
+
+// MarkRunRunningOn is MarkRunRunning that also records the registered engine running it (0: none).
+func MarkRunRunningOn(ctx context.Context, q Querier, id, engineID int64) error {
 	_, err := q.Exec(ctx, `UPDATE operation_runs SET status = 'running', started_at = coalesce(started_at, now()),
-		heartbeat_at = now(), attempt = attempt + 1, updated_at = now() WHERE id = $1 AND status <> 'completed'`, id)
+		heartbeat_at = now(), attempt = attempt + 1, updated_at = now(), engine_id = coalesce(nullif($2, 0), engine_id)
+		WHERE id = $1 AND status <> 'completed'`, id, engineID)
 	if err != nil {
 		return fmt.Errorf("error starting run %d: %w", id, err)
 	}

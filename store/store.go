@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -35,6 +36,8 @@ type Querier interface {
 // DB is the process's connection pool.
 type DB struct {
 	Pool *pgxpool.Pool
+
+	migrations fs.FS // nil: the embedded migrations
 }
 
 // LongRunningMinConns is how many connections the dashboard, engine and SSH server keep open when

@@ -35,6 +35,9 @@ var badges = map[string]badge{
 	"late":                                  {"⏰", "late", "warn"},
 	"sensitive":                             {"⚠", "sensitive", "warn"},
 	"paused":                                {"⏸", "paused", "muted"},
+	"engine:alive":                          {"●", "alive", "ok"},
+	"engine:stale":                          {"✖", "stale", "bad"},
+	"engine:stopped":                        {"○", "stopped", "muted"},
 }
 
 // runBadgeKey is the badge key of a run: its outcome once completed, else its status.

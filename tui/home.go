@@ -133,6 +133,11 @@ func (s *home) layout() {
 
 	summary := fmt.Sprintf("%d running · %d queued", tr.Active[store.StatusRunning], tr.Active[store.StatusQueued])
 	line(t.Header.Render("NOW  ") + summary + t.Dim.Render("   runs/hour (24h): ") + s.hourly(now))
+	if queued := tr.Active[store.StatusQueued]; tr.AliveEngines == 0 && queued > 0 {
+		selectable(t.Error.Render("  ✖ no engine is alive and "+fmt.Sprint(queued)+" run(s) are queued")+
+			t.Dim.Render(": start `tenantatlas engine` (or `serve`); enter shows :engines"),
+			func() tea.Cmd { return navigate(newEngines(s.env)) })
+	}
 	line("")
 
 	line(t.Header.Render("CONNECTIONS NEEDING ATTENTION"))

@@ -64,6 +64,8 @@ func init() {
 			func(c *Env, t engine.TenantView) Screen { return newRoles(c, t.ID, t.Name) }),
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newWizard(c)), nil }},
+		{name: "engines", usage: "engines", help: "engines alive, queue depths, runs per minute, throttled tenants",
+			run: func(c *Env, _ string) (tea.Cmd, error) { return newEnginesCmd(c), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newAudit(c)), nil }},
 		{name: "help", usage: "help", help: "keys and commands (same as ?)",

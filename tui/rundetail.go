@@ -14,7 +14,7 @@ import (
 )
 
 var detailKeys = struct {
-	Filter, Follow, Wrap, Cancel, Retry, Tenant, Copy key.Binding
+	Filter, Follow, Wrap, Cancel, Retry, Tenant, Copy, Engine key.Binding
 }{
 	Filter: binding("/", "filter log"),
 	Wrap:   binding("w", "wrap long lines"),
@@ -23,6 +23,7 @@ var detailKeys = struct {
 	Retry:  binding("R", "retry"),
 	Tenant: binding("t", "tenant"),
 	Copy:   binding("y", "copy id"),
+	Engine: binding("e", "engine"),
 }
 
 // runDetail shows one run: badges, summary, failures with hints, and the timeline/log with filter
@@ -33,6 +34,7 @@ type runDetail struct {
 	fetch  fetcher[runWithEvents]
 	run    *store.Run
 	events []store.RunEvent
+	engine *store.EngineRecord
 	log    []string // the events the filter lets through, drawn when they arrive or it changes
 	err    error
 
@@ -47,6 +49,7 @@ type runDetail struct {
 type runWithEvents struct {
 	run    store.Run
 	events []store.RunEvent
+	engine *store.EngineRecord // the registered engine that ran it, if any
 }
 
 func newRunDetail(c *Env, runID int64) *runDetail {
@@ -81,7 +84,16 @@ func (s *runDetail) Reload() tea.Cmd {
 			return runWithEvents{}, err
 		}
 		events, err := c.Svc.RunEvents(ctx, c.Actor, store.EventFilter{RunID: runID, Limit: 5000})
-		return runWithEvents{run: run, events: events}, err
+		if err != nil {
+			return runWithEvents{}, err
+		}
+		v := runWithEvents{run: run, events: events}
+		if e, ok, err := c.Svc.RunEngine(ctx, c.Actor, runID); err != nil {
+			return v, err
+		} else if ok {
+			v.engine = &e
+		}
+		return v, nil
 	})
 }
 
@@ -91,7 +103,9 @@ func (s *runDetail) ShortHelp() []key.Binding {
 	cancel.SetEnabled(s.run != nil && s.run.Active())
 	retry := k.Retry
 	retry.SetEnabled(s.run != nil && !s.run.Active())
-	return []key.Binding{k.Filter, k.Follow, cancel, retry, k.Tenant, k.Copy}
+	eng := k.Engine
+	eng.SetEnabled(s.engine != nil)
+	return []key.Binding{k.Filter, k.Follow, cancel, retry, k.Tenant, eng, k.Copy}
 }
 
 func (s *runDetail) FullHelp() []key.Binding {
@@ -161,6 +175,10 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if s.run != nil && s.run.TenantID != nil {
 			return navigate(newTenantDetail(s.env, *s.run.TenantID, s.run.TenantName))
 		}
+	case key.Matches(msg, k.Engine):
+		if s.engine != nil {
+			return navigate(newEngines(s.env))
+		}
 	case key.Matches(msg, k.Copy):
 		return tea.Batch(tea.SetClipboard(fmt.Sprint(s.runID)), flash(fmt.Sprintf("copied run id %d", s.runID)))
 	}
@@ -201,7 +219,7 @@ func (s *runDetail) cancelRun() tea.Cmd {
 
 // show keeps a load's run and events and draws the log.
 func (s *runDetail) show(v runWithEvents) {
-	s.run, s.events = &v.run, v.events
+	s.run, s.events, s.engine = &v.run, v.events, v.engine
 	s.drawLog()
 }
 
@@ -260,6 +278,10 @@ func (s *runDetail) summary(width int) []string {
 	head += t.Dim.Render(fmt.Sprintf("  · %s · by %s %s · %s ago · %s", dashIfEmpty(r.TenantName), r.InitiatorKind,
 		r.InitiatorName, ago(now, r.CreatedAt), runDur(r, now)))
 	lines = append(lines, fit(head, width))
+	if e := s.engine; e != nil {
+		lines = append(lines, fit(t.Header.Render("engine  ")+fmt.Sprintf("%s (%s, engine %d) ", e.Name, e.Version, e.ID)+
+			s.env.Badge("engine:"+e.State)+t.Dim.Render("  e: :engines"), width))
+	}
 	if r.ReasonCode != nil {
 		code := reason.Code(*r.ReasonCode)
 		lines = append(lines, fit(t.Header.Render("reason  ")+t.Error.Render(string(code)), width))

@@ -261,6 +261,10 @@ func (s *tenantDetail) View(width, height int) string {
 	if c != nil && len(c.MissingPermissions) > 0 {
 		lines = append(lines, labelled(t.Header.Render("missing     "), t.Error.Render(strings.Join(c.MissingPermissions, ", ")), width)...)
 	}
+	if c != nil && (c.Status == "blocked" || c.Status == "error") {
+		lines = append(lines, fit(t.Header.Render("diagnose    ")+"tenantatlas doctor --tenant "+v.Name+
+			t.Dim.Render("  (sign-in, permissions, key, Graph reachability: each with its fix)"), width))
+	}
 	if c != nil && c.SecretExpiresAt != nil {
 		left := c.SecretExpiresAt.Sub(now)
 		tone := "ok"

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 )
 
 func (a *app) engineCommand() *cobra.Command {
@@ -44,7 +46,7 @@ and the others end failed with run_interrupted. No run is left "running".`,
 }
 
 // startEngine opens everything, starts an engine and the metrics endpoint.
-func (a *app) startEngine(ctx context.Context, opts engine.Config) (*engine.Engine, error) {
+func (a *app) startEngine(ctx context.Context, opts engine.Config) (_ *engine.Engine, err error) {
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}
@@ -52,12 +54,8 @@ func (a *app) startEngine(ctx context.Context, opts engine.Config) (*engine.Engi
 		return nil, err
 	}
 	opts.Logger = a.logger
-	opts.Graph = a.graph
-	if a.cfg.GraphURL != "" {
-		opts.Graph.GraphURL = a.cfg.GraphURL
-	}
-	if a.cfg.LoginURL != "" {
-		opts.Graph.LoginURL = a.cfg.LoginURL
+	if opts.Graph, err = a.graphConfig(); err != nil {
+		return nil, err
 	}
 	e, err := engine.NewEngine(a.svc, opts)
 	if err != nil {
@@ -71,6 +69,26 @@ func (a *app) startEngine(ctx context.Context, opts engine.Config) (*engine.Engi
 		return nil, err
 	}
 	return e, nil
+}
+
+// graphConfig is the Graph configuration engines and doctor use: the demo's simulator, or the
+// configured URLs and CA file.
+func (a *app) graphConfig() (graph.Config, error) {
+	cfg := a.graph
+	if a.cfg.GraphURL != "" {
+		cfg.GraphURL = a.cfg.GraphURL
+	}
+	if a.cfg.LoginURL != "" {
+		cfg.LoginURL = a.cfg.LoginURL
+	}
+	if a.cfg.GraphCAFile != "" {
+		pem, err := os.ReadFile(a.cfg.GraphCAFile)
+		if err != nil {
+			return cfg, fmt.Errorf("cannot read the Graph CA file: %v (check --graph-ca-file / TENANTATLAS_GRAPH_CA_FILE)", err)
+		}
+		cfg.CAPEM = append(append([]byte(nil), cfg.CAPEM...), pem...)
+	}
+	return cfg, nil
 }
 
 func (a *app) serveMetrics() error {

@@ -2,31 +2,34 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/internal/buildinfo"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; otherwise the module version.
+// version is set at build time with -ldflags "-X main.version=…"; otherwise buildinfo's (the
+// module version, or internal/buildinfo.Version set the same way).
 var version = ""
 
-func buildVersion() string {
-	if version != "" {
-		return version
+func init() {
+	// The engines registry reads buildinfo: a version given to main is the binary's version.
+	if version != "" && buildinfo.Version == "" {
+		buildinfo.Version = version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
 }
+
+func buildInfo() buildinfo.Info { return buildinfo.Get() }
 
 func (a *app) versionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use: "version", Short: "Print the version",
+		Use: "version", Short: "Print the version, commit, build date and Go version (--json for all fields)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"version": buildVersion()}
-			return a.output(v, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "tenantatlas %s\n", v["version"]) })
+			v := buildInfo()
+			return a.output(v, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "tenantatlas %s (commit %s, built %s, %s)\n", v.Version, v.Commit, v.BuildDate, v.GoVersion)
+			})
 		},
 	}
 }

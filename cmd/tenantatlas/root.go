@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
@@ -93,7 +94,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 			return usageErrorf("%s: see `%s --help`", msg, cmd.CommandPath())
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadConfig(&a.cfg, cmd.Flags(), a.getenv); err != nil {
+			if err := loadConfigFor(&a.cfg, cmd.Flags(), cmd.Root().PersistentFlags(), commandFlagSets(cmd.Root()), cmd.Name(), a.getenv); err != nil {
 				return err
 			}
 			a.longRunning = cmd.Annotations[annotationLongRunning] == "true" || cmd == cmd.Root()
@@ -112,7 +113,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 	root.AddCommand(
 		a.tuiCommand(), a.demoCommand(), a.engineCommand(), a.migrateCommand(), a.graphsimCommand(),
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
-		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(),
+		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(), a.doctorCommand(), a.configCommand(),
 		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(), a.graphCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
@@ -157,6 +158,18 @@ func friendlyFlagError(err error) string {
 		name = name[i+2:] // "-n, --limit": the long name
 	}
 	return fmt.Sprintf("%s wants %s, not %q", name, want, m[1])
+}
+
+// commandFlagSets maps each top-level command with flags of its own to them: the tables a config
+// file may have.
+func commandFlagSets(root *cobra.Command) map[string]*pflag.FlagSet {
+	out := map[string]*pflag.FlagSet{}
+	for _, c := range root.Commands() {
+		if fs := c.LocalNonPersistentFlags(); fs.HasFlags() {
+			out[c.Name()] = fs
+		}
+	}
+	return out
 }
 
 func walk(c *cobra.Command, fn func(*cobra.Command)) {

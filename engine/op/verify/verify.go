@@ -255,3 +255,6 @@ func checksAsAny(checks []CapabilityCheck) []any {
 	}
 	return out
 }
+
+// CheckRoles is the verification table for a token's roles alone, without probes (doctor uses it).
+func CheckRoles(roles []string) []CapabilityCheck { return checkCapabilities(roles, nil).checks }
