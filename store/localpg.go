@@ -251,12 +251,52 @@ func (c *LocalCluster) checkOwner(dir string, info os.FileInfo) error {
 	return nil
 }
 
+// openOwnFile opens a file that this process writes inside the cluster directory (the lock, the server
+// log). As root that directory belongs to the cluster's account, which could plant a symlink or a hard
+// link there to make root write elsewhere: the open never follows a symlink (O_NOFOLLOW), never blocks on
+// a FIFO, and fstat must show a regular file with one link owned by this process's user.
+func (c *LocalCluster) openOwnFile(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("refusing to open %s: it is a symbolic link, which %s will not follow (someone with access to the local database directory planted it): remove it and check the directory", path, c.ownerDescription())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s: %v (check the permissions of the local database directory)", path, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot inspect %s: %v", path, err)
+	}
+	var problem string
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
+		problem = "it is not a regular file"
+	case int(st.Uid) != os.Geteuid():
+		problem = "it is owned by " + userName(int(st.Uid)) + ", not " + currentUserName()
+	case st.Nlink != 1:
+		problem = "it has " + strconv.Itoa(int(st.Nlink)) + " hard links"
+	}
+	if problem != "" {
+		f.Close()
+		return nil, fmt.Errorf("refusing to write %s: %s (someone with access to the local database directory replaced it): remove it and check the directory", path, problem)
+	}
+	return f, nil
+}
+
+func (c *LocalCluster) ownerDescription() string {
+	if c.runAs != nil {
+		return "TenantAtlas (running as root; the directory belongs to " + c.runAs.name + ")"
+	}
+	return "TenantAtlas"
+}
+
 // startOrJoin starts the cluster, or joins one that another process on the same directory runs.
 // A file lock serialises processes racing to start the same directory.
 func (c *LocalCluster) startOrJoin(ctx context.Context) error {
-	lock, err := os.OpenFile(c.lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := c.openOwnFile(c.lockPath, os.O_CREATE|os.O_RDWR)
 	if err != nil {
-		return fmt.Errorf("cannot open %s: %v (check the permissions of the local database directory)", c.lockPath, err)
+		return err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
@@ -298,9 +338,9 @@ func (c *LocalCluster) initdb() error {
 
 func (c *LocalCluster) startServer(ctx context.Context) error {
 	logPath := filepath.Join(c.opts.Dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := c.openOwnFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
-		return fmt.Errorf("cannot open %s: %w", logPath, err)
+		return err
 	}
 	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(localPort),
 		"-c", "listen_addresses=",

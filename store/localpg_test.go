@@ -217,3 +217,77 @@ func TestLocalClusterBadSetup(t *testing.T) {
 		require.Contains(t, err.Error(), "apt-get install postgresql")
 	})
 }
+
+// As root the cluster directory belongs to postgres. That account plants symlinks where TenantAtlas
+// writes its lock and the server log, pointing into a root-only directory: TenantAtlas refuses with a
+// clear error and writes nothing there (security review finding 1).
+func TestLocalClusterRefusesPlantedLinks(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the attack needs root running TenantAtlas and postgres owning the cluster directory")
+	}
+	pgUser, err := user.Lookup("postgres")
+	require.NoError(t, err)
+	uid, _ := strconv.Atoi(pgUser.Uid)
+	gid, _ := strconv.Atoi(pgUser.Gid)
+	asPostgres := func(t *testing.T, name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	for _, tc := range []struct{ name, file, target string }{
+		{"LockFileSymlink", "tenantatlas.lock", "created-by-root"},
+		{"ServerLogSymlink", "postgres.log", "authorized_keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dir := tempDir(t)
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			require.NoError(t, os.Chown(dir, uid, gid))
+			rootOnly := filepath.Join(filepath.Dir(dir), "rootonly")
+			require.NoError(t, os.Mkdir(rootOnly, 0o700))
+			target := filepath.Join(rootOnly, tc.target)
+			require.NoError(t, os.WriteFile(filepath.Join(rootOnly, "authorized_keys"), []byte("ssh-ed25519 AAAA root\n"), 0o600))
+			asPostgres(t, "ln", "-s", target, filepath.Join(dir, tc.file))
+
+			c, err := store.StartLocal(ctx, store.LocalOptions{Dir: dir})
+			if err == nil {
+				c.Stop()
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "refusing to open "+filepath.Join(dir, tc.file)+": it is a symbolic link")
+			require.NotContains(t, err.Error(), "\n")
+			if tc.target == "created-by-root" {
+				_, statErr := os.Stat(target)
+				require.True(t, os.IsNotExist(statErr), "root created a file through the planted link")
+			} else {
+				b, err := os.ReadFile(target)
+				require.NoError(t, err)
+				require.Equal(t, "ssh-ed25519 AAAA root\n", string(b), "root appended to a file through the planted link")
+			}
+		})
+	}
+	t.Run("ServerLogHardLink", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		dir := tempDir(t)
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		require.NoError(t, os.Chown(dir, uid, gid))
+		rootOnly := filepath.Join(filepath.Dir(dir), "rootonly")
+		require.NoError(t, os.Mkdir(rootOnly, 0o700))
+		target := filepath.Join(rootOnly, "authorized_keys")
+		require.NoError(t, os.WriteFile(target, []byte("k\n"), 0o600))
+		require.NoError(t, os.Link(target, filepath.Join(dir, "postgres.log")))
+		c, err := store.StartLocal(ctx, store.LocalOptions{Dir: dir})
+		if err == nil {
+			c.Stop()
+		}
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "has 2 hard links")
+		b, _ := os.ReadFile(target)
+		require.Equal(t, "k\n", string(b))
+	})
+}
