@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/internal/termtext"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -289,15 +290,23 @@ func (a *app) output(v any, fn func(w *tabwriter.Writer)) error {
 	if a.cfg.JSON {
 		return a.printJSON(v)
 	}
-	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	// Text output goes to a terminal: anything from Graph, an import file or a user is made visible
+	// text (termtext), cells by row, the rest of each line by the writer under the tabwriter.
+	safe := termtext.NewWriter(a.stdout)
+	w := tabwriter.NewWriter(safe, 0, 4, 2, ' ', 0)
 	fn(w)
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return safe.Flush()
 }
 
+// row writes one table row; each cell is escaped (termtext.Escape) so no value can hold a control
+// sequence, a tab that shifts columns, or a line break that forges a row.
 func row(w io.Writer, cols ...any) {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
-		parts[i] = fmt.Sprint(c)
+		parts[i] = termtext.Escape(fmt.Sprint(c))
 	}
 	fmt.Fprintln(w, strings.Join(parts, "\t"))
 }
