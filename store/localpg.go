@@ -125,12 +125,26 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*LocalCluster, error) {
 	return c, nil
 }
 
-// DSN is the connection string of the cluster's "tenantatlas" database (unix socket, no password).
-func (c *LocalCluster) DSN() string { return c.DSNFor("tenantatlas") }
+// The cluster's roles (docs/architecture.md#database-roles): TenantAtlas works as RuntimeRole, which
+// is not a superuser, owns nothing and may only insert into and read the audit log; migrations run as
+// OwnerRole, which owns the schema. The bootstrap superuser (postgres) only creates them.
+const (
+	OwnerRole   = "tenantatlas_owner"
+	RuntimeRole = "tenantatlas_app"
+)
 
-// DSNFor is the connection string of another database on the cluster.
-func (c *LocalCluster) DSNFor(database string) string {
-	return fmt.Sprintf("host=%s port=%d user=postgres dbname=%s sslmode=disable", c.socketDir, localPort, database)
+// DSN is the connection string TenantAtlas works with: the "tenantatlas" database as RuntimeRole (unix
+// socket, peer authentication).
+func (c *LocalCluster) DSN() string { return c.dsn(RuntimeRole, "tenantatlas") }
+
+// OwnerDSN is the connection string migrations run with: the "tenantatlas" database as OwnerRole.
+func (c *LocalCluster) OwnerDSN() string { return c.dsn(OwnerRole, "tenantatlas") }
+
+// DSNFor is the superuser's connection string of a database on the cluster (tests create databases).
+func (c *LocalCluster) DSNFor(database string) string { return c.dsn("postgres", database) }
+
+func (c *LocalCluster) dsn(role, database string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.socketDir, localPort, role, database)
 }
 
 // Owned reports whether this process started the cluster (and stops it on Stop).
@@ -323,7 +337,7 @@ func (c *LocalCluster) startOrJoin(ctx context.Context) error {
 
 func (c *LocalCluster) initdb() error {
 	_ = os.RemoveAll(c.dataDir) // a half-made data dir from an interrupted initdb
-	cmd := exec.Command(c.bins.initdb, "-D", c.dataDir, "-U", "postgres", "-A", "trust",
+	cmd := exec.Command(c.bins.initdb, "-D", c.dataDir, "-U", "postgres", "--auth-local=peer", "--auth-host=reject",
 		"-E", "UTF8", "--locale=C", "--no-instructions", "--no-sync")
 	cmd.Dir = c.opts.Dir
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
@@ -336,7 +350,50 @@ func (c *LocalCluster) initdb() error {
 	return nil
 }
 
+// accessConfig is the cluster's pg_hba.conf and pg_ident.conf: peer authentication on the unix
+// socket, where only this process's OS user (as the three roles) and the cluster's account (as
+// postgres) are mapped; every TCP connection is rejected. They live in the data directory, so a
+// server started by hand (`postgres -D …`, without TenantAtlas's flags) is as closed.
+func (c *LocalCluster) accessConfig() (hba, ident string) {
+	me := currentUserName()
+	account := me
+	if c.runAs != nil {
+		account = c.runAs.name
+	}
+	hba = "# Written by TenantAtlas at every start: peer authentication on the unix socket, no TCP.\n" +
+		"local all all peer map=tenantatlas\n" +
+		"host all all all reject\n"
+	ident = "# Written by TenantAtlas at every start: who may connect as which role.\n"
+	for _, role := range []string{"postgres", OwnerRole, RuntimeRole} {
+		ident += fmt.Sprintf("tenantatlas %s %s\n", me, role)
+	}
+	if account != me {
+		ident += fmt.Sprintf("tenantatlas %s postgres\n", account)
+	}
+	return hba, ident
+}
+
+// writeAccessConfig writes accessConfig into the data directory as the cluster's account (a child
+// process running as it), so root never writes into a directory that account owns.
+func (c *LocalCluster) writeAccessConfig() error {
+	hba, ident := c.accessConfig()
+	for name, content := range map[string]string{"pg_hba.conf": hba, "pg_ident.conf": ident} {
+		path := filepath.Join(c.dataDir, name)
+		cmd := exec.Command("/bin/sh", "-c", `umask 077 && cat > "$1.tmp" && mv -f "$1.tmp" "$1"`, "sh", path)
+		cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+		cmd.Stdin = strings.NewReader(content)
+		cmd.SysProcAttr = c.sysProcAttr()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot write %s: %v: %s", path, err, lastLines(out, 1))
+		}
+	}
+	return nil
+}
+
 func (c *LocalCluster) startServer(ctx context.Context) error {
+	if err := c.writeAccessConfig(); err != nil {
+		return err
+	}
 	logPath := filepath.Join(c.opts.Dir, "postgres.log")
 	logFile, err := c.openOwnFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
@@ -424,10 +481,55 @@ func (c *LocalCluster) ensureDatabase(ctx context.Context) error {
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tenantatlas')").Scan(&exists); err != nil {
 		return fmt.Errorf("cannot inspect the local database: %w", err)
 	}
+	// The settings that keep the cluster private, in its own configuration (postgresql.auto.conf,
+	// written by the server), not only in the flags this process starts it with.
+	for _, set := range []string{"listen_addresses = ''", "unix_socket_permissions = '0700'"} {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM SET "+set); err != nil {
+			return fmt.Errorf("cannot configure the local database (%s): %w", set, err)
+		}
+	}
+	for _, role := range []string{OwnerRole, RuntimeRole} {
+		if _, err := conn.Exec(ctx, `DO $$ BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+role+`') THEN
+				CREATE ROLE `+role+` LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+			END IF; END $$`); err != nil && !isUniqueViolation(err, "") {
+			return fmt.Errorf("cannot create the %s role: %w", role, err)
+		}
+	}
 	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE tenantatlas"); err != nil && !isUniqueViolation(err, "") {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE tenantatlas OWNER "+OwnerRole); err != nil && !isUniqueViolation(err, "") {
 			return fmt.Errorf("cannot create the tenantatlas database: %w", err)
 		}
+	}
+	// A cluster made before the two roles: its database and schema objects belong to postgres.
+	db, err := pgx.Connect(ctx, c.DSNFor("tenantatlas"))
+	if err != nil {
+		return fmt.Errorf("cannot connect to the tenantatlas database: %w", err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `ALTER DATABASE tenantatlas OWNER TO `+OwnerRole+`;
+		GRANT CONNECT, TEMPORARY ON DATABASE tenantatlas TO `+RuntimeRole+`;
+		REVOKE ALL ON DATABASE tenantatlas FROM PUBLIC;
+		ALTER SCHEMA public OWNER TO `+OwnerRole+`;
+		REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+		GRANT USAGE ON SCHEMA public TO `+RuntimeRole+`;
+		DO $$ DECLARE r record; BEGIN
+			FOR r IN SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE pg_get_userbyid(c.relowner) = 'postgres' AND n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') LOOP
+				EXECUTE format('ALTER %s %I.%I OWNER TO `+OwnerRole+`', CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+					WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.nspname, r.relname);
+			END LOOP;
+			FOR r IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+				WHERE pg_get_userbyid(p.proowner) = 'postgres' AND n.nspname = 'public' LOOP
+				EXECUTE format('ALTER ROUTINE %s OWNER TO `+OwnerRole+`', r.sig);
+			END LOOP;
+			FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+				WHERE pg_get_userbyid(t.typowner) = 'postgres' AND n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c')
+				AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid) LOOP
+				EXECUTE format('ALTER TYPE public.%I OWNER TO `+OwnerRole+`', r.typname);
+			END LOOP;
+		END $$`); err != nil {
+		return fmt.Errorf("cannot hand the tenantatlas database to the %s role: %w", OwnerRole, err)
 	}
 	return nil
 }

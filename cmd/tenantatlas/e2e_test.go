@@ -59,7 +59,17 @@ func newTerminal(t *testing.T, width, height int, env []string, argv ...string) 
 	}
 	name := fmt.Sprintf("ta-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())
 	shell := strings.Join(append(env, argv...), " ") + "; echo EXITED=$?; sleep 60"
-	out, err := exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), shell).CombinedOutput()
+	var out []byte
+	var err error
+	// Sessions started at once race to start the tmux server; the loser reports "server exited
+	// unexpectedly" and succeeds when tried again.
+	for attempt := 0; attempt < 5; attempt++ {
+		out, err = exec.Command("tmux", "new-session", "-d", "-s", name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), shell).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "server exited unexpectedly") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	require.NoError(t, err, string(out))
 	term := &terminal{t: t, name: name}
 	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", name).Run() })

@@ -168,8 +168,44 @@ func (a *app) openDB(ctx context.Context) error {
 	if err := a.connectOnly(ctx); err != nil {
 		return err
 	}
-	_, err := a.db.Migrate(ctx)
-	return err
+	if a.cluster != nil {
+		return a.migrateLocal(ctx)
+	}
+	// An external database: migrate when something is pending (as the role the URL names, which in
+	// the two-role setup is the owner's for `tenantatlas migrate`), then check the role works as one
+	// that cannot rewrite the audit log (docs/architecture.md#database-roles).
+	pending, err := a.db.Pending(ctx)
+	if err != nil || pending {
+		if _, err := a.db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	warnings, err := store.RoleWarnings(ctx, a.db.Pool)
+	if err != nil {
+		return err
+	}
+	log := a.logger.Debug // one-shot commands stay quiet; engines, servers and the dashboard warn
+	if a.longRunning {
+		log = a.logger.Warn
+	}
+	for _, w := range warnings {
+		log(w+": TenantAtlas should connect as a role that owns no table and may only insert into and read audit_events, with a separate owner role for `tenantatlas migrate` (see README, Database roles)", "config", a.cfg.String())
+	}
+	return nil
+}
+
+// migrateLocal migrates the local cluster as its owner role and grants the runtime role, which this
+// process works as, its privileges.
+func (a *app) migrateLocal(ctx context.Context) error {
+	owner, err := store.Open(ctx, a.cluster.OwnerDSN(), store.Options{MaxConns: 2, ApplicationName: "tenantatlas-migrate"})
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	if _, err := owner.Migrate(ctx); err != nil {
+		return err
+	}
+	return store.GrantRuntimeRole(ctx, owner.Pool, store.RuntimeRole)
 }
 
 // connectOnly connects (starting the local cluster if needed) without migrating.
