@@ -26,7 +26,8 @@ import (
 // TENANTATLAS_DATABASE_URL is given (docs/design.md#defaults).
 type LocalOptions struct {
 	// Dir holds the cluster: Dir/data is PGDATA, the unix socket lives in Dir (or, when that path is
-	// too long for a socket, in a short directory under /tmp named after Dir).
+	// too long for a socket, in $XDG_RUNTIME_DIR, /run/tenantatlas as root, else a fresh private
+	// directory under the temporary directory: see socketDirFor).
 	Dir string
 	// BinDir overrides where initdb and postgres are looked up.
 	BinDir string
@@ -144,7 +145,21 @@ func (c *LocalCluster) OwnerDSN() string { return c.dsn(OwnerRole, "tenantatlas"
 func (c *LocalCluster) DSNFor(database string) string { return c.dsn("postgres", database) }
 
 func (c *LocalCluster) dsn(role, database string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.socketDir, localPort, role, database)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.socket(), localPort, role, database)
+}
+
+// socket is the socket directory; a start or takeover may choose it (freshSocketDir), so it is read
+// under the lock.
+func (c *LocalCluster) socket() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.socketDir
+}
+
+func (c *LocalCluster) setSocket(d string) {
+	c.mu.Lock()
+	c.socketDir = d
+	c.mu.Unlock()
 }
 
 // Owned reports whether this process started the cluster (and stops it on Stop).
@@ -191,8 +206,8 @@ func (c *LocalCluster) Stop() {
 	}
 	if c.opts.RemoveOnStop {
 		_ = os.RemoveAll(c.opts.Dir)
-		if c.socketDir != c.opts.Dir {
-			_ = os.RemoveAll(c.socketDir)
+		if sd := c.socket(); sd != "" && sd != c.opts.Dir {
+			_ = os.RemoveAll(sd)
 		}
 	}
 }
@@ -213,7 +228,10 @@ func (c *LocalCluster) Restart(ctx context.Context, downFor time.Duration) error
 
 func (c *LocalCluster) prepareDirs() error {
 	dirs := []string{c.opts.Dir}
-	if c.socketDir != c.opts.Dir {
+	if c.socketDir != "" && c.socketDir != c.opts.Dir {
+		if err := os.MkdirAll(filepath.Dir(c.socketDir), 0o755); err != nil {
+			return fmt.Errorf("cannot create %s for the local database's socket: %v", filepath.Dir(c.socketDir), err)
+		}
 		dirs = append(dirs, c.socketDir)
 	}
 	for _, d := range dirs {
@@ -319,6 +337,9 @@ func (c *LocalCluster) startOrJoin(ctx context.Context) error {
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
 
 	if pid, ok := readPostmasterPID(c.dataDir); ok && processAlive(pid) {
+		if d := readSocketDir(c.dataDir); d != "" && c.socket() == "" {
+			c.setSocket(d)
+		}
 		if err := c.waitReady(ctx, nil, 30*time.Second); err == nil {
 			c.logger.Info("sharing the local PostgreSQL cluster started by another process", "dir", c.opts.Dir, "pid", pid)
 			c.mu.Lock()
@@ -394,6 +415,13 @@ func (c *LocalCluster) startServer(ctx context.Context) error {
 	if err := c.writeAccessConfig(); err != nil {
 		return err
 	}
+	if sd := c.socket(); sd == "" || (sd != c.opts.Dir && !c.privateSocketDir(sd)) {
+		d, err := c.freshSocketDir()
+		if err != nil {
+			return err
+		}
+		c.setSocket(d)
+	}
 	logPath := filepath.Join(c.opts.Dir, "postgres.log")
 	logFile, err := c.openOwnFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
@@ -401,7 +429,7 @@ func (c *LocalCluster) startServer(ctx context.Context) error {
 	}
 	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(localPort),
 		"-c", "listen_addresses=",
-		"-c", "unix_socket_directories=" + c.socketDir,
+		"-c", "unix_socket_directories=" + c.socket(),
 		"-c", "unix_socket_permissions=0700",
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=64MB",
@@ -445,6 +473,21 @@ func (c *LocalCluster) startServer(ctx context.Context) error {
 	c.mu.Unlock()
 	c.logger.Info("started the local PostgreSQL cluster", "dir", c.opts.Dir, "pid", cmd.Process.Pid)
 	return nil
+}
+
+// privateSocketDir reports whether d is a directory (not a link) owned by the cluster's account with
+// no access for others: a socket directory this cluster made, safe to use again on a takeover.
+func (c *LocalCluster) privateSocketDir(d string) bool {
+	info, err := os.Lstat(d)
+	if err != nil || !info.IsDir() || info.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	want := os.Geteuid()
+	if c.runAs != nil {
+		want = c.runAs.uid
+	}
+	return ok && int(st.Uid) == want
 }
 
 func (c *LocalCluster) waitReady(ctx context.Context, exited <-chan struct{}, limit time.Duration) error {
@@ -658,13 +701,53 @@ func checkTraversable(dir string, u *runAsUser) error {
 	}
 }
 
-// socketDirFor returns dir, or a short directory under /tmp when dir is too long for a unix socket path.
+// socketDirFor returns where the cluster's socket lives: dir, or when dir is too long for a unix socket
+// path a directory named after it in a place only this user (or root) can create entries in:
+// $XDG_RUNTIME_DIR, or /run/tenantatlas as root. Without either it returns "": the socket then goes
+// into a fresh private directory under the temporary directory (freshSocketDir), which processes that
+// join the cluster find in postmaster.pid. Never a predictable name under /tmp, which another user
+// could create first.
 func socketDirFor(dir string) string {
 	if len(dir)+len("/.s.PGSQL.5432") < 100 {
 		return dir
 	}
 	sum := sha256.Sum256([]byte(dir))
-	return filepath.Join(os.TempDir(), "tenantatlas-"+hex.EncodeToString(sum[:6]))
+	name := "tenantatlas-" + hex.EncodeToString(sum[:6])
+	if os.Geteuid() == 0 {
+		return filepath.Join("/run/tenantatlas", name)
+	}
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) && len(x)+len(name)+len("/.s.PGSQL.5432") < 100 {
+		return filepath.Join(x, name)
+	}
+	return ""
+}
+
+// freshSocketDir makes a new private (0700, random name) socket directory under the temporary
+// directory, for the cluster's account.
+func (c *LocalCluster) freshSocketDir() (string, error) {
+	d, err := os.MkdirTemp("", "tenantatlas-")
+	if err != nil {
+		return "", fmt.Errorf("cannot create a socket directory for the local database: %w", err)
+	}
+	if c.runAs != nil {
+		if err := os.Chown(d, c.runAs.uid, c.runAs.gid); err != nil {
+			return "", fmt.Errorf("cannot hand %s to the %s account: %v", d, c.runAs.name, err)
+		}
+	}
+	return d, nil
+}
+
+// readSocketDir is the socket directory a running postmaster recorded (line 5 of postmaster.pid).
+func readSocketDir(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return ""
+	}
+	return strings.TrimSpace(lines[4])
 }
 
 func sharedMemoryType() string {
