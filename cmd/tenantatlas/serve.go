@@ -154,6 +154,16 @@ func (a *app) runRemote(ctx context.Context, args []string) int {
 			return inner(cmd, args)
 		}
 	})
+	// Commands cobra adds itself at execution (__complete, __completeNoDesc, help) exist only after
+	// the walk above; the root's persistent pre-run runs before every command, theirs included, so the
+	// same policy applies to them.
+	preRun := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := remotePolicy(root, cmd); err != nil {
+			return err
+		}
+		return preRun(cmd, args)
+	}
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
