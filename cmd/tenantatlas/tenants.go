@@ -132,4 +132,3 @@ flag value that would land in shell history. It is encrypted at rest and never p
 	cmd.AddCommand(add, list, show, verify)
 	return cmd
 }
-
