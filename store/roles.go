@@ -53,3 +53,17 @@ func RoleWarnings(ctx context.Context, q Querier) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Migrate migrates the cluster's tenantatlas database as OwnerRole and grants RuntimeRole (which DSN
+// connects as) its privileges.
+func (c *LocalCluster) Migrate(ctx context.Context) error {
+	owner, err := Open(ctx, c.OwnerDSN(), Options{MaxConns: 2, ApplicationName: "tenantatlas-migrate"})
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	if _, err := owner.Migrate(ctx); err != nil {
+		return err
+	}
+	return GrantRuntimeRole(ctx, owner.Pool, RuntimeRole)
+}

@@ -196,17 +196,7 @@ func (a *app) openDB(ctx context.Context) error {
 
 // migrateLocal migrates the local cluster as its owner role and grants the runtime role, which this
 // process works as, its privileges.
-func (a *app) migrateLocal(ctx context.Context) error {
-	owner, err := store.Open(ctx, a.cluster.OwnerDSN(), store.Options{MaxConns: 2, ApplicationName: "tenantatlas-migrate"})
-	if err != nil {
-		return err
-	}
-	defer owner.Close()
-	if _, err := owner.Migrate(ctx); err != nil {
-		return err
-	}
-	return store.GrantRuntimeRole(ctx, owner.Pool, store.RuntimeRole)
-}
+func (a *app) migrateLocal(ctx context.Context) error { return a.cluster.Migrate(ctx) }
 
 // connectOnly connects (starting the local cluster if needed) without migrating.
 func (a *app) connectOnly(ctx context.Context) error {
