@@ -20,6 +20,9 @@ INSERT INTO backup_payloads (hash, payload, size_bytes, created_at)
     ON CONFLICT (hash) DO NOTHING;
 UPDATE backup_items i SET payload_hash = r.new_hash FROM backup_sets s, payload_scope r
     WHERE s.id = i.set_id AND r.old_hash = i.payload_hash AND r.workspace_id = s.workspace_id;
+-- A restore's ledger names the payload of each item: it follows its backup item's new key.
+UPDATE restore_items ri SET payload_hash = bi.payload_hash FROM backup_items bi
+    WHERE bi.id = ri.backup_item_id AND ri.payload_hash <> bi.payload_hash;
 DELETE FROM backup_payloads p WHERE NOT EXISTS (SELECT 1 FROM backup_items i WHERE i.payload_hash = p.hash);
 DROP TABLE payload_scope;
 
