@@ -149,6 +149,25 @@ func requireAdmin(actor Actor, what string) error {
 	return nil
 }
 
+// userForSelfOrAdmin looks up userName for an action a user may take on itself and only the
+// administrator on others (SSH keys). Another user's name gets the same forbidden answer whether or
+// not that user exists, so the answer does not tell which user names exist.
+func (s *Service) userForSelfOrAdmin(ctx context.Context, actor Actor, userName, what string) (store.User, error) {
+	if actor.isUser() && !actor.Admin && userName != actor.Name {
+		return store.User{}, requireAdmin(actor, what)
+	}
+	u, err := store.GetUserByName(ctx, s.db.Pool, userName)
+	if err != nil {
+		return store.User{}, err
+	}
+	if actor.UserID != u.ID {
+		if err := requireAdmin(actor, what); err != nil {
+			return store.User{}, err
+		}
+	}
+	return u, nil
+}
+
 func (s *Service) workspaceForManage(ctx context.Context, actor Actor, name string) (store.Workspace, error) {
 	w, err := store.GetWorkspaceByName(ctx, s.db.Pool, name)
 	if err != nil {

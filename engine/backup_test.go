@@ -260,9 +260,18 @@ func TestBackup(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, string(raw), "sim-plaintext")
 		require.Contains(t, string(raw), intune.Redacted)
-		var stored string
-		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT payload::text FROM backup_payloads WHERE hash = $1`, secretItem.PayloadHash).Scan(&stored))
-		require.Contains(t, stored, "sim-plaintext", "the plaintext is backed up (restore needs it)")
+		// The decrypted secret is sealed at rest (restore opens it with the key), and its hash is not
+		// shown (security review finding 3).
+		require.Empty(t, secretItem.PayloadHash, "a sensitive item's hash is not shown")
+		var stored *string
+		var sealed []byte
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT p.payload::text, p.sealed FROM backup_payloads p
+			JOIN backup_items i ON i.payload_hash = p.hash WHERE i.set_id = $1 AND i.graph_id = $2`, set.ID, secretItem.GraphID).Scan(&stored, &sealed))
+		require.Nil(t, stored, "no plaintext at rest")
+		require.NotContains(t, string(sealed), "sim-plaintext")
+		var plainAnywhere int
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM backup_payloads WHERE payload::text LIKE '%sim-plaintext%'`).Scan(&plainAnywhere))
+		require.Zero(t, plainAnywhere)
 
 		// An identical re-backup adds no payload rows.
 		var payloadsBefore int

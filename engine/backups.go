@@ -79,21 +79,25 @@ func (s *Service) GetBackupSet(ctx context.Context, actor Actor, id int64) (Back
 	if items == nil {
 		items = []store.BackupItem{}
 	}
+	hideSensitiveHashes(items)
 	return BackupSetView{BackupSet: set, Items: items}, err
 }
 
 // BackupItemPayload returns one item's payload with every value redacted when the item is
 // sensitive.
 func (s *Service) BackupItemPayload(ctx context.Context, actor Actor, setID int64, graphID string) (json.RawMessage, error) {
-	view, err := s.GetBackupSet(ctx, actor, setID)
+	if _, err := s.backupSet(ctx, actor, setID); err != nil {
+		return nil, err
+	}
+	items, err := store.ListBackupItems(ctx, s.db.Pool, setID)
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range view.Items {
+	for _, it := range items {
 		if it.GraphID != graphID {
 			continue
 		}
-		payloads, err := store.BackupPayloads(ctx, s.db.Pool, []string{it.PayloadHash})
+		payloads, err := store.BackupPayloads(s.payloadCtx(ctx), s.db.Pool, []string{it.PayloadHash})
 		if err != nil {
 			return nil, err
 		}
@@ -130,4 +134,23 @@ func redactValues(v any) any {
 		return nil
 	}
 	return intune.Redacted
+}
+
+// payloadCtx is ctx carrying the sealer for sensitive backup payloads (store.WithPayloadSealer):
+// every path that writes or reads payloads (runs, previews, diffs, item views) goes through it.
+func (s *Service) payloadCtx(ctx context.Context) context.Context {
+	if s.sealer == nil {
+		return ctx
+	}
+	return store.WithPayloadSealer(ctx, s.sealer)
+}
+
+// hideSensitiveHashes blanks the payload key of sensitive items in a view: it is derived from their
+// content, secrets included, and would let a reader check a guessed secret offline.
+func hideSensitiveHashes(items []store.BackupItem) {
+	for i := range items {
+		if items[i].Sensitive {
+			items[i].PayloadHash = ""
+		}
+	}
 }

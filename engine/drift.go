@@ -75,6 +75,7 @@ func driftKey(family, id string) string { return family + "\x00" + id }
 // tenant when toID is 0 (only the objects then: inventory holds no assignments or children).
 // Sensitive items show which fields changed, never their values.
 func (s *Service) DiffBackups(ctx context.Context, actor Actor, fromID, toID int64) (Drift, error) {
+	ctx = s.payloadCtx(ctx)
 	from, err := s.backupSet(ctx, actor, fromID)
 	if err != nil {
 		return Drift{}, err

@@ -135,6 +135,14 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("engine %w", err)
 	}
 	e.stopping.Store(false)
+	if e.svc.sealer != nil { // sensitive payloads stored before migration 00007
+		if n, err := store.SealPlaintextPayloads(ctx, e.svc.db, e.svc.sealer); err != nil {
+			stopped()
+			return fmt.Errorf("error sealing sensitive backup payloads: %w", err)
+		} else if n > 0 {
+			e.logger.Info("sealed sensitive backup payloads stored in plaintext", "payloads", n)
+		}
+	}
 	if err := e.register(ctx); err != nil {
 		stopped()
 		return err

@@ -156,6 +156,11 @@ func (s *Service) GetRestore(ctx context.Context, actor Actor, id int64) (Restor
 	if items == nil {
 		items = []store.RestoreItem{}
 	}
+	for i := range items {
+		if items[i].Sensitive {
+			items[i].PayloadHash = "" // see hideSensitiveHashes
+		}
+	}
 	return RestoreView{Restore: r, Items: items}, err
 }
 
@@ -173,6 +178,7 @@ func (s *Service) ListRestores(ctx context.Context, actor Actor, backupSetID int
 }
 
 func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRequest) (restoreSetup, error) {
+	ctx = s.payloadCtx(ctx)
 	var setup restoreSetup
 	now := req.Now
 	if now.IsZero() {

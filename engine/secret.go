@@ -95,21 +95,28 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 func (s *Sealer) KeyID() string { return s.keyID }
 
 // Seal encrypts plaintext.
-func (s *Sealer) Seal(plaintext []byte) ([]byte, error) {
+func (s *Sealer) Seal(plaintext []byte) ([]byte, error) { return s.SealWith(plaintext, nil) }
+
+// Open decrypts ciphertext sealed by Seal with the same key.
+func (s *Sealer) Open(ciphertext []byte) ([]byte, error) { return s.OpenWith(ciphertext, nil) }
+
+// SealWith encrypts plaintext bound to associatedData (AES-GCM additional data): it opens only with
+// the same associated data, so a ciphertext copied to another row does not decrypt there.
+func (s *Sealer) SealWith(plaintext, associatedData []byte) ([]byte, error) {
 	nonce := make([]byte, s.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, plaintext, nil), nil
+	return s.aead.Seal(nonce, nonce, plaintext, associatedData), nil
 }
 
-// Open decrypts ciphertext sealed by Seal with the same key.
-func (s *Sealer) Open(ciphertext []byte) ([]byte, error) {
+// OpenWith decrypts ciphertext sealed by SealWith with the same key and associated data.
+func (s *Sealer) OpenWith(ciphertext, associatedData []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
 	if len(ciphertext) < n {
 		return nil, ErrUndecryptable
 	}
-	out, err := s.aead.Open(nil, ciphertext[:n], ciphertext[n:], nil)
+	out, err := s.aead.Open(nil, ciphertext[:n], ciphertext[n:], associatedData)
 	if err != nil {
 		return nil, ErrUndecryptable
 	}

@@ -41,14 +41,9 @@ func (s *Service) ListUsers(ctx context.Context, actor Actor) ([]store.User, err
 // AddKey registers an OpenSSH public key (an authorized_keys line) for a user (administrator, or
 // the user for itself).
 func (s *Service) AddKey(ctx context.Context, actor Actor, userName, authorizedKey string) (store.SSHKey, error) {
-	u, err := store.GetUserByName(ctx, s.db.Pool, userName)
+	u, err := s.userForSelfOrAdmin(ctx, actor, userName, "add keys for other users")
 	if err != nil {
 		return store.SSHKey{}, err
-	}
-	if actor.UserID != u.ID {
-		if err := requireAdmin(actor, "add keys for other users"); err != nil {
-			return store.SSHKey{}, err
-		}
 	}
 	pub, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.TrimSpace(authorizedKey)))
 	if err != nil {
@@ -67,14 +62,9 @@ func (s *Service) AddKey(ctx context.Context, actor Actor, userName, authorizedK
 
 // RemoveKey removes a user's key by fingerprint.
 func (s *Service) RemoveKey(ctx context.Context, actor Actor, userName, fingerprint string) error {
-	u, err := store.GetUserByName(ctx, s.db.Pool, userName)
+	u, err := s.userForSelfOrAdmin(ctx, actor, userName, "remove keys of other users")
 	if err != nil {
 		return err
-	}
-	if actor.UserID != u.ID {
-		if err := requireAdmin(actor, "remove keys of other users"); err != nil {
-			return err
-		}
 	}
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if err := store.DeleteSSHKey(ctx, tx, u.ID, fingerprint); err != nil {
@@ -86,14 +76,9 @@ func (s *Service) RemoveKey(ctx context.Context, actor Actor, userName, fingerpr
 
 // ListKeys lists a user's keys.
 func (s *Service) ListKeys(ctx context.Context, actor Actor, userName string) ([]store.SSHKey, error) {
-	u, err := store.GetUserByName(ctx, s.db.Pool, userName)
+	u, err := s.userForSelfOrAdmin(ctx, actor, userName, "list keys of other users")
 	if err != nil {
 		return nil, err
-	}
-	if actor.UserID != u.ID {
-		if err := requireAdmin(actor, "list keys of other users"); err != nil {
-			return nil, err
-		}
 	}
 	return store.ListSSHKeys(ctx, s.db.Pool, u.ID)
 }

@@ -176,7 +176,9 @@ func (e *Engine) execute(ctx context.Context, op Operation, rc *run.RunContext) 
 	if op.NeedsTenant && rc.Connection == nil {
 		return run.Result{}, run.Failure(reason.ProviderConnectionMissing, "tenant %s has no default provider connection", rc.Tenant.Name)
 	}
-	return exec(ctx, rc)
+	// Sensitive backup payloads are sealed and opened with the credentials' key (store.AddBackupItems,
+	// store.BackupPayloads), so no executor handles plaintext at rest.
+	return exec(e.svc.payloadCtx(ctx), rc)
 }
 
 func (e *Engine) newRunContext(ctx context.Context, r store.Run, logger *slog.Logger) (*run.RunContext, error) {

@@ -27,11 +27,10 @@ func privateCluster(t *testing.T) (*store.LocalCluster, *store.DB) {
 	cluster, err := store.StartLocal(ctx, store.LocalOptions{Dir: filepath.Join(parent, "pg"), RemoveOnStop: true})
 	require.NoError(t, err)
 	t.Cleanup(cluster.Stop)
+	require.NoError(t, cluster.Migrate(ctx)) // as the owner role; the test works as the runtime role
 	db, err := store.Open(ctx, cluster.DSN(), store.Options{MaxConns: 20})
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
-	_, err = db.Migrate(ctx)
-	require.NoError(t, err)
 	return cluster, db
 }
 

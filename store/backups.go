@@ -106,7 +106,9 @@ func GetBackupSet(ctx context.Context, q Querier, id int64) (BackupSet, error) {
 	return b, nil
 }
 
-// BackupItemRow is one item a backup writes, with its canonical payload.
+// BackupItemRow is one item a backup writes, with its canonical payload. PayloadHash is the content
+// hash (intune.HashCanonical); AddBackupItems stores the payload under its workspace's key
+// (ScopedPayloadHash) and seals it when Sensitive.
 type BackupItemRow struct {
 	Family      string
 	GraphID     string
@@ -119,29 +121,65 @@ type BackupItemRow struct {
 	Sensitive   bool
 }
 
-// AddBackupItems writes a batch of items: payloads not yet stored are added (COPY into a temporary
-// table, then INSERT … ON CONFLICT DO NOTHING on the hash), then the items. It returns how many
-// payloads and bytes were new. Call it inside a transaction.
+// AddBackupItems writes a batch of items: payloads not yet stored in the set's workspace are added
+// (COPY into a temporary table, then INSERT … ON CONFLICT DO NOTHING on the key), then the items. A
+// sensitive item's payload is sealed with the context's PayloadSealer (WithPayloadSealer); without
+// one the batch is refused, never stored in plaintext. It returns how many payloads and bytes were
+// new. Call it inside a transaction.
 func AddBackupItems(ctx context.Context, tx pgx.Tx, setID int64, rows []BackupItemRow) (newPayloads int, newBytes int64, err error) {
 	if len(rows) == 0 {
 		return 0, 0, nil
 	}
+	var workspaceID int64
+	if err := tx.QueryRow(ctx, `SELECT workspace_id FROM backup_sets WHERE id = $1`, setID).Scan(&workspaceID); err != nil {
+		return 0, 0, fmt.Errorf("error reading backup set %d: %w", setID, err)
+	}
+	sealer := payloadSealer(ctx)
+	type batchRow struct {
+		key      string
+		payload  *string
+		sealed   []byte
+		keyID    *string
+		size     int
+		original *BackupItemRow
+	}
+	batch := make([]batchRow, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		b := batchRow{key: ScopedPayloadHash(workspaceID, r.PayloadHash), size: len(r.Payload), original: r}
+		if r.Sensitive {
+			if sealer == nil {
+				return 0, 0, ErrNoPayloadKey
+			}
+			if b.sealed, err = sealer.SealWith(r.Payload, payloadAAD(b.key)); err != nil {
+				return 0, 0, fmt.Errorf("error sealing a backup payload: %w", err)
+			}
+			id := sealer.KeyID()
+			b.keyID = &id
+		} else {
+			p := string(r.Payload)
+			b.payload = &p
+		}
+		batch[i] = b
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE backup_batch (family text, graph_id text, policy_type text, is_default boolean,
-		display_name text, odata_type text, payload_hash text, payload text, sensitive boolean) ON COMMIT DROP`); err != nil {
+		display_name text, odata_type text, payload_hash text, payload text, sealed bytea, key_id text, size_bytes integer,
+		sensitive boolean) ON COMMIT DROP`); err != nil {
 		return 0, 0, fmt.Errorf("error creating backup batch table: %w", err)
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"backup_batch"},
-		[]string{"family", "graph_id", "policy_type", "is_default", "display_name", "odata_type", "payload_hash", "payload", "sensitive"},
-		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-			r := rows[i]
-			return []any{r.Family, r.GraphID, r.PolicyType, r.IsDefault, r.DisplayName, r.ODataType, r.PayloadHash, string(r.Payload), r.Sensitive}, nil
+		[]string{"family", "graph_id", "policy_type", "is_default", "display_name", "odata_type", "payload_hash", "payload", "sealed", "key_id", "size_bytes", "sensitive"},
+		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
+			b := batch[i]
+			r := b.original
+			return []any{r.Family, r.GraphID, r.PolicyType, r.IsDefault, r.DisplayName, r.ODataType, b.key, b.payload, b.sealed, b.keyID, b.size, r.Sensitive}, nil
 		}))
 	if err != nil {
 		return 0, 0, fmt.Errorf("error copying %d backup items: %w", len(rows), err)
 	}
 	err = tx.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO backup_payloads (hash, payload, size_bytes)
-			SELECT DISTINCT ON (payload_hash) payload_hash, payload::jsonb, octet_length(payload) FROM backup_batch
+			INSERT INTO backup_payloads (hash, payload, sealed, key_id, size_bytes)
+			SELECT DISTINCT ON (payload_hash) payload_hash, payload::jsonb, sealed, key_id, size_bytes FROM backup_batch
 			WHERE NOT EXISTS (SELECT 1 FROM backup_payloads p WHERE p.hash = backup_batch.payload_hash)
 			ON CONFLICT (hash) DO NOTHING RETURNING size_bytes)
 		SELECT count(*), coalesce(sum(size_bytes), 0) FROM ins`).Scan(&newPayloads, &newBytes)
@@ -211,23 +249,67 @@ func ListBackupItems(ctx context.Context, q Querier, setID int64) ([]BackupItem,
 	})
 }
 
-// BackupPayloads loads payloads by hash.
+// BackupPayloads loads payloads by key (BackupItem.PayloadHash); sealed ones are opened with the
+// context's PayloadSealer (WithPayloadSealer), and without it loading them fails with ErrNoPayloadKey.
 func BackupPayloads(ctx context.Context, q Querier, hashes []string) (map[string]json.RawMessage, error) {
-	rows, err := q.Query(ctx, `SELECT hash, payload::text FROM backup_payloads WHERE hash = ANY($1)`, hashes)
+	rows, err := q.Query(ctx, `SELECT hash, payload::text, sealed, coalesce(key_id, '') FROM backup_payloads WHERE hash = ANY($1)`, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("error loading backup payloads: %w", err)
 	}
 	defer rows.Close()
+	sealer := payloadSealer(ctx)
 	out := make(map[string]json.RawMessage, len(hashes))
 	for rows.Next() {
-		var h string
-		var p []byte
-		if err := rows.Scan(&h, &p); err != nil {
+		var h, keyID string
+		var p *string
+		var sealed []byte
+		if err := rows.Scan(&h, &p, &sealed, &keyID); err != nil {
 			return nil, err
 		}
-		out[h] = p
+		if p != nil {
+			out[h] = json.RawMessage(*p)
+			continue
+		}
+		if sealer == nil {
+			return nil, ErrNoPayloadKey
+		}
+		plain, err := sealer.OpenWith(sealed, payloadAAD(h))
+		if err != nil {
+			return nil, fmt.Errorf("cannot open a sealed backup payload (sealed with key %s, this process has key %s): %w", keyID, sealer.KeyID(), err)
+		}
+		out[h] = plain
 	}
 	return out, rows.Err()
+}
+
+// SealPlaintextPayloads seals sensitive payloads still stored in plaintext (written before migration
+// 00007) and returns how many it sealed. Every process that opens the database with the secret key
+// runs it; it is idempotent and cheap when nothing is left.
+func SealPlaintextPayloads(ctx context.Context, db *DB, sealer PayloadSealer) (int, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT p.hash, p.payload::text FROM backup_payloads p
+		WHERE p.payload IS NOT NULL AND EXISTS (SELECT 1 FROM backup_items i WHERE i.payload_hash = p.hash AND i.sensitive)`)
+	if err != nil {
+		return 0, fmt.Errorf("error finding plaintext sensitive payloads: %w", err)
+	}
+	type plain struct{ hash, payload string }
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (plain, error) {
+		var p plain
+		return p, r.Scan(&p.hash, &p.payload)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range found {
+		sealed, err := sealer.SealWith([]byte(p.payload), payloadAAD(p.hash))
+		if err != nil {
+			return 0, err
+		}
+		if _, err := db.Pool.Exec(ctx, `UPDATE backup_payloads SET payload = NULL, sealed = $2, key_id = $3 WHERE hash = $1 AND payload IS NOT NULL`,
+			p.hash, sealed, sealer.KeyID()); err != nil {
+			return 0, fmt.Errorf("error sealing a backup payload: %w", err)
+		}
+	}
+	return len(found), nil
 }
 
 // PruneResult says what retention removed.

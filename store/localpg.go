@@ -26,7 +26,8 @@ import (
 // TENANTATLAS_DATABASE_URL is given (docs/design.md#defaults).
 type LocalOptions struct {
 	// Dir holds the cluster: Dir/data is PGDATA, the unix socket lives in Dir (or, when that path is
-	// too long for a socket, in a short directory under /tmp named after Dir).
+	// too long for a socket, in $XDG_RUNTIME_DIR, /run/tenantatlas as root, else a fresh private
+	// directory under the temporary directory: see socketDirFor).
 	Dir string
 	// BinDir overrides where initdb and postgres are looked up.
 	BinDir string
@@ -125,12 +126,40 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*LocalCluster, error) {
 	return c, nil
 }
 
-// DSN is the connection string of the cluster's "tenantatlas" database (unix socket, no password).
-func (c *LocalCluster) DSN() string { return c.DSNFor("tenantatlas") }
+// The cluster's roles (docs/architecture.md#database-roles): TenantAtlas works as RuntimeRole, which
+// is not a superuser, owns nothing and may only insert into and read the audit log; migrations run as
+// OwnerRole, which owns the schema. The bootstrap superuser (postgres) only creates them.
+const (
+	OwnerRole   = "tenantatlas_owner"
+	RuntimeRole = "tenantatlas_app"
+)
 
-// DSNFor is the connection string of another database on the cluster.
-func (c *LocalCluster) DSNFor(database string) string {
-	return fmt.Sprintf("host=%s port=%d user=postgres dbname=%s sslmode=disable", c.socketDir, localPort, database)
+// DSN is the connection string TenantAtlas works with: the "tenantatlas" database as RuntimeRole (unix
+// socket, peer authentication).
+func (c *LocalCluster) DSN() string { return c.dsn(RuntimeRole, "tenantatlas") }
+
+// OwnerDSN is the connection string migrations run with: the "tenantatlas" database as OwnerRole.
+func (c *LocalCluster) OwnerDSN() string { return c.dsn(OwnerRole, "tenantatlas") }
+
+// DSNFor is the superuser's connection string of a database on the cluster (tests create databases).
+func (c *LocalCluster) DSNFor(database string) string { return c.dsn("postgres", database) }
+
+func (c *LocalCluster) dsn(role, database string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.socket(), localPort, role, database)
+}
+
+// socket is the socket directory; a start or takeover may choose it (freshSocketDir), so it is read
+// under the lock.
+func (c *LocalCluster) socket() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.socketDir
+}
+
+func (c *LocalCluster) setSocket(d string) {
+	c.mu.Lock()
+	c.socketDir = d
+	c.mu.Unlock()
 }
 
 // Owned reports whether this process started the cluster (and stops it on Stop).
@@ -177,8 +206,8 @@ func (c *LocalCluster) Stop() {
 	}
 	if c.opts.RemoveOnStop {
 		_ = os.RemoveAll(c.opts.Dir)
-		if c.socketDir != c.opts.Dir {
-			_ = os.RemoveAll(c.socketDir)
+		if sd := c.socket(); sd != "" && sd != c.opts.Dir {
+			_ = os.RemoveAll(sd)
 		}
 	}
 }
@@ -199,7 +228,10 @@ func (c *LocalCluster) Restart(ctx context.Context, downFor time.Duration) error
 
 func (c *LocalCluster) prepareDirs() error {
 	dirs := []string{c.opts.Dir}
-	if c.socketDir != c.opts.Dir {
+	if c.socketDir != "" && c.socketDir != c.opts.Dir {
+		if err := os.MkdirAll(filepath.Dir(c.socketDir), 0o755); err != nil {
+			return fmt.Errorf("cannot create %s for the local database's socket: %v", filepath.Dir(c.socketDir), err)
+		}
 		dirs = append(dirs, c.socketDir)
 	}
 	for _, d := range dirs {
@@ -251,12 +283,52 @@ func (c *LocalCluster) checkOwner(dir string, info os.FileInfo) error {
 	return nil
 }
 
+// openOwnFile opens a file that this process writes inside the cluster directory (the lock, the server
+// log). As root that directory belongs to the cluster's account, which could plant a symlink or a hard
+// link there to make root write elsewhere: the open never follows a symlink (O_NOFOLLOW), never blocks on
+// a FIFO, and fstat must show a regular file with one link owned by this process's user.
+func (c *LocalCluster) openOwnFile(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("refusing to open %s: it is a symbolic link, which %s will not follow (someone with access to the local database directory planted it): remove it and check the directory", path, c.ownerDescription())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s: %v (check the permissions of the local database directory)", path, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot inspect %s: %v", path, err)
+	}
+	var problem string
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
+		problem = "it is not a regular file"
+	case int(st.Uid) != os.Geteuid():
+		problem = "it is owned by " + userName(int(st.Uid)) + ", not " + currentUserName()
+	case st.Nlink != 1:
+		problem = "it has " + strconv.Itoa(int(st.Nlink)) + " hard links"
+	}
+	if problem != "" {
+		f.Close()
+		return nil, fmt.Errorf("refusing to write %s: %s (someone with access to the local database directory replaced it): remove it and check the directory", path, problem)
+	}
+	return f, nil
+}
+
+func (c *LocalCluster) ownerDescription() string {
+	if c.runAs != nil {
+		return "TenantAtlas (running as root; the directory belongs to " + c.runAs.name + ")"
+	}
+	return "TenantAtlas"
+}
+
 // startOrJoin starts the cluster, or joins one that another process on the same directory runs.
 // A file lock serialises processes racing to start the same directory.
 func (c *LocalCluster) startOrJoin(ctx context.Context) error {
-	lock, err := os.OpenFile(c.lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := c.openOwnFile(c.lockPath, os.O_CREATE|os.O_RDWR)
 	if err != nil {
-		return fmt.Errorf("cannot open %s: %v (check the permissions of the local database directory)", c.lockPath, err)
+		return err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
@@ -265,6 +337,9 @@ func (c *LocalCluster) startOrJoin(ctx context.Context) error {
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
 
 	if pid, ok := readPostmasterPID(c.dataDir); ok && processAlive(pid) {
+		if d := readSocketDir(c.dataDir); d != "" && c.socket() == "" {
+			c.setSocket(d)
+		}
 		if err := c.waitReady(ctx, nil, 30*time.Second); err == nil {
 			c.logger.Info("sharing the local PostgreSQL cluster started by another process", "dir", c.opts.Dir, "pid", pid)
 			c.mu.Lock()
@@ -283,7 +358,7 @@ func (c *LocalCluster) startOrJoin(ctx context.Context) error {
 
 func (c *LocalCluster) initdb() error {
 	_ = os.RemoveAll(c.dataDir) // a half-made data dir from an interrupted initdb
-	cmd := exec.Command(c.bins.initdb, "-D", c.dataDir, "-U", "postgres", "-A", "trust",
+	cmd := exec.Command(c.bins.initdb, "-D", c.dataDir, "-U", "postgres", "--auth-local=peer", "--auth-host=reject",
 		"-E", "UTF8", "--locale=C", "--no-instructions", "--no-sync")
 	cmd.Dir = c.opts.Dir
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
@@ -296,15 +371,65 @@ func (c *LocalCluster) initdb() error {
 	return nil
 }
 
+// accessConfig is the cluster's pg_hba.conf and pg_ident.conf: peer authentication on the unix
+// socket, where only this process's OS user (as the three roles) and the cluster's account (as
+// postgres) are mapped; every TCP connection is rejected. They live in the data directory, so a
+// server started by hand (`postgres -D …`, without TenantAtlas's flags) is as closed.
+func (c *LocalCluster) accessConfig() (hba, ident string) {
+	me := currentUserName()
+	account := me
+	if c.runAs != nil {
+		account = c.runAs.name
+	}
+	hba = "# Written by TenantAtlas at every start: peer authentication on the unix socket, no TCP.\n" +
+		"local all all peer map=tenantatlas\n" +
+		"host all all all reject\n"
+	ident = "# Written by TenantAtlas at every start: who may connect as which role.\n"
+	for _, role := range []string{"postgres", OwnerRole, RuntimeRole} {
+		ident += fmt.Sprintf("tenantatlas %s %s\n", me, role)
+	}
+	if account != me {
+		ident += fmt.Sprintf("tenantatlas %s postgres\n", account)
+	}
+	return hba, ident
+}
+
+// writeAccessConfig writes accessConfig into the data directory as the cluster's account (a child
+// process running as it), so root never writes into a directory that account owns.
+func (c *LocalCluster) writeAccessConfig() error {
+	hba, ident := c.accessConfig()
+	for name, content := range map[string]string{"pg_hba.conf": hba, "pg_ident.conf": ident} {
+		path := filepath.Join(c.dataDir, name)
+		cmd := exec.Command("/bin/sh", "-c", `umask 077 && cat > "$1.tmp" && mv -f "$1.tmp" "$1"`, "sh", path)
+		cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+		cmd.Stdin = strings.NewReader(content)
+		cmd.SysProcAttr = c.sysProcAttr()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot write %s: %v: %s", path, err, lastLines(out, 1))
+		}
+	}
+	return nil
+}
+
 func (c *LocalCluster) startServer(ctx context.Context) error {
+	if err := c.writeAccessConfig(); err != nil {
+		return err
+	}
+	if sd := c.socket(); sd == "" || (sd != c.opts.Dir && !c.privateSocketDir(sd)) {
+		d, err := c.freshSocketDir()
+		if err != nil {
+			return err
+		}
+		c.setSocket(d)
+	}
 	logPath := filepath.Join(c.opts.Dir, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := c.openOwnFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
-		return fmt.Errorf("cannot open %s: %w", logPath, err)
+		return err
 	}
 	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(localPort),
 		"-c", "listen_addresses=",
-		"-c", "unix_socket_directories=" + c.socketDir,
+		"-c", "unix_socket_directories=" + c.socket(),
 		"-c", "unix_socket_permissions=0700",
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=64MB",
@@ -350,6 +475,21 @@ func (c *LocalCluster) startServer(ctx context.Context) error {
 	return nil
 }
 
+// privateSocketDir reports whether d is a directory (not a link) owned by the cluster's account with
+// no access for others: a socket directory this cluster made, safe to use again on a takeover.
+func (c *LocalCluster) privateSocketDir(d string) bool {
+	info, err := os.Lstat(d)
+	if err != nil || !info.IsDir() || info.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	want := os.Geteuid()
+	if c.runAs != nil {
+		want = c.runAs.uid
+	}
+	return ok && int(st.Uid) == want
+}
+
 func (c *LocalCluster) waitReady(ctx context.Context, exited <-chan struct{}, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	var lastErr error
@@ -384,10 +524,55 @@ func (c *LocalCluster) ensureDatabase(ctx context.Context) error {
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tenantatlas')").Scan(&exists); err != nil {
 		return fmt.Errorf("cannot inspect the local database: %w", err)
 	}
+	// The settings that keep the cluster private, in its own configuration (postgresql.auto.conf,
+	// written by the server), not only in the flags this process starts it with.
+	for _, set := range []string{"listen_addresses = ''", "unix_socket_permissions = '0700'"} {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM SET "+set); err != nil {
+			return fmt.Errorf("cannot configure the local database (%s): %w", set, err)
+		}
+	}
+	for _, role := range []string{OwnerRole, RuntimeRole} {
+		if _, err := conn.Exec(ctx, `DO $$ BEGIN
+			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+role+`') THEN
+				CREATE ROLE `+role+` LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+			END IF; END $$`); err != nil && !isUniqueViolation(err, "") {
+			return fmt.Errorf("cannot create the %s role: %w", role, err)
+		}
+	}
 	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE tenantatlas"); err != nil && !isUniqueViolation(err, "") {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE tenantatlas OWNER "+OwnerRole); err != nil && !isUniqueViolation(err, "") {
 			return fmt.Errorf("cannot create the tenantatlas database: %w", err)
 		}
+	}
+	// A cluster made before the two roles: its database and schema objects belong to postgres.
+	db, err := pgx.Connect(ctx, c.DSNFor("tenantatlas"))
+	if err != nil {
+		return fmt.Errorf("cannot connect to the tenantatlas database: %w", err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `ALTER DATABASE tenantatlas OWNER TO `+OwnerRole+`;
+		GRANT CONNECT, TEMPORARY ON DATABASE tenantatlas TO `+RuntimeRole+`;
+		REVOKE ALL ON DATABASE tenantatlas FROM PUBLIC;
+		ALTER SCHEMA public OWNER TO `+OwnerRole+`;
+		REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+		GRANT USAGE ON SCHEMA public TO `+RuntimeRole+`;
+		DO $$ DECLARE r record; BEGIN
+			FOR r IN SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE pg_get_userbyid(c.relowner) = 'postgres' AND n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') LOOP
+				EXECUTE format('ALTER %s %I.%I OWNER TO `+OwnerRole+`', CASE r.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+					WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, r.nspname, r.relname);
+			END LOOP;
+			FOR r IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+				WHERE pg_get_userbyid(p.proowner) = 'postgres' AND n.nspname = 'public' LOOP
+				EXECUTE format('ALTER ROUTINE %s OWNER TO `+OwnerRole+`', r.sig);
+			END LOOP;
+			FOR r IN SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+				WHERE pg_get_userbyid(t.typowner) = 'postgres' AND n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c')
+				AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid) LOOP
+				EXECUTE format('ALTER TYPE public.%I OWNER TO `+OwnerRole+`', r.typname);
+			END LOOP;
+		END $$`); err != nil {
+		return fmt.Errorf("cannot hand the tenantatlas database to the %s role: %w", OwnerRole, err)
 	}
 	return nil
 }
@@ -516,13 +701,53 @@ func checkTraversable(dir string, u *runAsUser) error {
 	}
 }
 
-// socketDirFor returns dir, or a short directory under /tmp when dir is too long for a unix socket path.
+// socketDirFor returns where the cluster's socket lives: dir, or when dir is too long for a unix socket
+// path a directory named after it in a place only this user (or root) can create entries in:
+// $XDG_RUNTIME_DIR, or /run/tenantatlas as root. Without either it returns "": the socket then goes
+// into a fresh private directory under the temporary directory (freshSocketDir), which processes that
+// join the cluster find in postmaster.pid. Never a predictable name under /tmp, which another user
+// could create first.
 func socketDirFor(dir string) string {
 	if len(dir)+len("/.s.PGSQL.5432") < 100 {
 		return dir
 	}
 	sum := sha256.Sum256([]byte(dir))
-	return filepath.Join(os.TempDir(), "tenantatlas-"+hex.EncodeToString(sum[:6]))
+	name := "tenantatlas-" + hex.EncodeToString(sum[:6])
+	if os.Geteuid() == 0 {
+		return filepath.Join("/run/tenantatlas", name)
+	}
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) && len(x)+len(name)+len("/.s.PGSQL.5432") < 100 {
+		return filepath.Join(x, name)
+	}
+	return ""
+}
+
+// freshSocketDir makes a new private (0700, random name) socket directory under the temporary
+// directory, for the cluster's account.
+func (c *LocalCluster) freshSocketDir() (string, error) {
+	d, err := os.MkdirTemp("", "tenantatlas-")
+	if err != nil {
+		return "", fmt.Errorf("cannot create a socket directory for the local database: %w", err)
+	}
+	if c.runAs != nil {
+		if err := os.Chown(d, c.runAs.uid, c.runAs.gid); err != nil {
+			return "", fmt.Errorf("cannot hand %s to the %s account: %v", d, c.runAs.name, err)
+		}
+	}
+	return d, nil
+}
+
+// readSocketDir is the socket directory a running postmaster recorded (line 5 of postmaster.pid).
+func readSocketDir(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return ""
+	}
+	return strings.TrimSpace(lines[4])
 }
 
 func sharedMemoryType() string {

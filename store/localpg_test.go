@@ -3,6 +3,8 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +61,7 @@ type child struct {
 }
 
 // startChild runs the test binary as a cluster-starting child, optionally as another OS user.
-func startChild(t *testing.T, dir string, cred *syscall.Credential) *child {
+func startChild(t *testing.T, dir string, cred *syscall.Credential, extraEnv ...string) *child {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -74,7 +76,7 @@ func startChild(t *testing.T, dir string, cred *syscall.Credential) *child {
 		require.NoError(t, os.WriteFile(exe, data, 0o755))
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "TENANTATLAS_LOCALPG_DIR="+dir)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1", "TENANTATLAS_LOCALPG_DIR="+dir), extraEnv...)
 	cmd.Dir = os.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	stdin, err := cmd.StdinPipe()
@@ -215,5 +217,141 @@ func TestLocalClusterBadSetup(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, err.Error(), "not found in /nonexistent")
 		require.Contains(t, err.Error(), "apt-get install postgresql")
+	})
+}
+
+// As root the cluster directory belongs to postgres. That account plants symlinks where TenantAtlas
+// writes its lock and the server log, pointing into a root-only directory: TenantAtlas refuses with a
+// clear error and writes nothing there (security review finding 1).
+func TestLocalClusterRefusesPlantedLinks(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the attack needs root running TenantAtlas and postgres owning the cluster directory")
+	}
+	pgUser, err := user.Lookup("postgres")
+	require.NoError(t, err)
+	uid, _ := strconv.Atoi(pgUser.Uid)
+	gid, _ := strconv.Atoi(pgUser.Gid)
+	asPostgres := func(t *testing.T, name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	for _, tc := range []struct{ name, file, target string }{
+		{"LockFileSymlink", "tenantatlas.lock", "created-by-root"},
+		{"ServerLogSymlink", "postgres.log", "authorized_keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dir := tempDir(t)
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			require.NoError(t, os.Chown(dir, uid, gid))
+			rootOnly := filepath.Join(filepath.Dir(dir), "rootonly")
+			require.NoError(t, os.Mkdir(rootOnly, 0o700))
+			target := filepath.Join(rootOnly, tc.target)
+			require.NoError(t, os.WriteFile(filepath.Join(rootOnly, "authorized_keys"), []byte("ssh-ed25519 AAAA root\n"), 0o600))
+			asPostgres(t, "ln", "-s", target, filepath.Join(dir, tc.file))
+
+			c, err := store.StartLocal(ctx, store.LocalOptions{Dir: dir})
+			if err == nil {
+				c.Stop()
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "refusing to open "+filepath.Join(dir, tc.file)+": it is a symbolic link")
+			require.NotContains(t, err.Error(), "\n")
+			if tc.target == "created-by-root" {
+				_, statErr := os.Stat(target)
+				require.True(t, os.IsNotExist(statErr), "root created a file through the planted link")
+			} else {
+				b, err := os.ReadFile(target)
+				require.NoError(t, err)
+				require.Equal(t, "ssh-ed25519 AAAA root\n", string(b), "root appended to a file through the planted link")
+			}
+		})
+	}
+	t.Run("ServerLogHardLink", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		dir := tempDir(t)
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		require.NoError(t, os.Chown(dir, uid, gid))
+		rootOnly := filepath.Join(filepath.Dir(dir), "rootonly")
+		require.NoError(t, os.Mkdir(rootOnly, 0o700))
+		target := filepath.Join(rootOnly, "authorized_keys")
+		require.NoError(t, os.WriteFile(target, []byte("k\n"), 0o600))
+		require.NoError(t, os.Link(target, filepath.Join(dir, "postgres.log")))
+		c, err := store.StartLocal(ctx, store.LocalOptions{Dir: dir})
+		if err == nil {
+			c.Stop()
+		}
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "has 2 hard links")
+		b, _ := os.ReadFile(target)
+		require.Equal(t, "k\n", string(b))
+	})
+}
+
+// TestLocalClusterSocketDirNotSquattable: with a data directory too long for a socket path, the old
+// predictable /tmp/tenantatlas-<hash> is created first by another user; the cluster still starts, and
+// its socket is elsewhere (security review finding 7). As root it lives under /run/tenantatlas; as a
+// user without $XDG_RUNTIME_DIR in a fresh private directory.
+func TestLocalClusterSocketDirNotSquattable(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("planting a directory as another user needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	require.NoError(t, err)
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	squat := func(t *testing.T, dir string, owner int) string {
+		sum := sha256.Sum256([]byte(dir))
+		old := filepath.Join(os.TempDir(), "tenantatlas-"+hex.EncodeToString(sum[:6]))
+		require.NoError(t, os.Mkdir(old, 0o755))
+		require.NoError(t, os.Chown(old, owner, owner))
+		t.Cleanup(func() { os.RemoveAll(old) })
+		return old
+	}
+	long := func(parent string) string {
+		return filepath.Join(parent, strings.Repeat("d", 60), strings.Repeat("e", 40), "postgres")
+	}
+
+	t.Run("Root", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		parent := filepath.Dir(tempDir(t))
+		dir := long(parent)
+		require.NoError(t, os.MkdirAll(filepath.Dir(dir), 0o755))
+		old := squat(t, dir, uid)
+		c, err := store.StartLocal(ctx, store.LocalOptions{Dir: dir, RemoveOnStop: true})
+		require.NoError(t, err)
+		t.Cleanup(c.Stop)
+		require.NotContains(t, c.DSN(), old)
+		require.Contains(t, c.DSN(), "host=/run/tenantatlas/")
+		conn, err := pgx.Connect(ctx, c.DSNFor("postgres"))
+		require.NoError(t, err)
+		conn.Close(ctx)
+	})
+
+	t.Run("UserWithoutRuntimeDir", func(t *testing.T) {
+		t.Parallel()
+		parent, err := os.MkdirTemp("", "tenantatlas-nonroot-")
+		require.NoError(t, err)
+		t.Cleanup(func() { os.RemoveAll(parent) })
+		require.NoError(t, os.Chown(parent, uid, gid))
+		dir := long(parent)
+		require.NoError(t, os.MkdirAll(filepath.Dir(dir), 0o755))
+		require.NoError(t, os.Chown(filepath.Dir(dir), uid, gid))
+		require.NoError(t, os.Chown(filepath.Dir(filepath.Dir(dir)), uid, gid))
+		squat(t, dir, 0) // root squats where nobody's cluster used to put its socket
+		c := startChild(t, dir, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, "XDG_RUNTIME_DIR=")
+		require.True(t, c.owned)
+		second := startChild(t, dir, &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, "XDG_RUNTIME_DIR=")
+		require.False(t, second.owned, "a second process finds the fresh socket directory in postmaster.pid")
+		second.stop(t)
+		c.stop(t)
 	})
 }

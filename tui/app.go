@@ -2,12 +2,14 @@ package tui
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tenantatlas/tenantatlas/internal/termtext"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -75,8 +77,30 @@ func (m *Model) waitHub() tea.Cmd {
 	}
 }
 
+// tuiPkg is this package's import path: the messages it defines carry what the dashboard loaded.
+var tuiPkg = reflect.TypeFor[Model]().PkgPath()
+
+// scrubMsg is where everything the dashboard loads (names, descriptions, diffs, log lines, reasons,
+// error texts) is made terminal-safe, once, before any screen keeps or draws it: every string in a
+// message this package defines goes through termtext.Scrub. A navigateMsg carries a screen, not data.
+// Bubble Tea's own messages (keys, pastes, sizes) pass unchanged.
+func scrubMsg(msg tea.Msg) tea.Msg {
+	if _, ok := msg.(navigateMsg); ok || msg == nil {
+		return msg
+	}
+	t := reflect.TypeOf(msg)
+	if t.PkgPath() != tuiPkg || t.Kind() != reflect.Struct {
+		return msg
+	}
+	c := reflect.New(t)
+	c.Elem().Set(reflect.ValueOf(msg))
+	termtext.Scrub(c.Interface())
+	return c.Elem().Interface()
+}
+
 // Update routes: global keys here, everything else to the screens.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	msg = scrubMsg(msg)
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.env.Width, m.env.Height = msg.Width, msg.Height

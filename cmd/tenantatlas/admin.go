@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -179,19 +180,38 @@ func (a *app) membersCommand() *cobra.Command {
 	return cmd
 }
 
-// readArgFile reads a file argument, or stdin for "-". Secrets are read this way so they never sit in
-// shell history or the process list.
+// argFileLimit caps what readArgFile reads: keys, secrets and certificates are far smaller.
+const argFileLimit = 1 << 20
+
+// legacyImportLimit caps a legacy import file (about 600,000 CSV rows); a larger file is refused,
+// never cut (split it: re-importing skips rows already imported).
+const legacyImportLimit = 64 << 20
+
+// readArgFile reads a file argument, or stdin for "-", of at most argFileLimit bytes. Secrets are read
+// this way so they never sit in shell history or the process list.
 func readArgFile(stdin io.Reader, name string) ([]byte, error) {
-	if name == "-" {
-		b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+	return readArgFileLimit(stdin, name, argFileLimit)
+}
+
+// readArgFileLimit is readArgFile with a limit: input over it is refused with an error that states the
+// limit, never truncated.
+func readArgFileLimit(stdin io.Reader, name string, limit int64) ([]byte, error) {
+	var r io.Reader = stdin
+	what := "standard input"
+	if name != "-" {
+		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read standard input: %w", err)
+			return nil, usageErrorf("cannot read %s: %v", name, strings.TrimPrefix(err.Error(), "open "+name+": "))
 		}
-		return b, nil
+		defer f.Close()
+		r, what = f, name
 	}
-	b, err := readFileLimited(name)
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, usageErrorf("cannot read %s: %v", name, strings.TrimPrefix(err.Error(), "open "+name+": "))
+		return nil, fmt.Errorf("cannot read %s: %w", what, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, usageErrorf("%s is larger than the limit of %d MiB: nothing was read or imported (split the input into smaller parts)", what, limit>>20)
 	}
 	return b, nil
 }

@@ -139,7 +139,11 @@ func (a *app) backupsShowCommand() *cobra.Command {
 					if it.IsDefault {
 						name += " [default]"
 					}
-					row(tw, it.Family, it.PolicyType, name, it.GraphID, it.PayloadHash[:12])
+					hash := "(sealed)" // a sensitive item's hash is not shown: it would verify guessed secrets
+					if !it.Sensitive && len(it.PayloadHash) >= 12 {
+						hash = it.PayloadHash[:12]
+					}
+					row(tw, it.Family, it.PolicyType, name, it.GraphID, hash)
 				}
 			})
 		},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,4 +297,42 @@ func TestQuitSaysTheEngineIsStopping(t *testing.T) {
 	stopEngine(&out, idle)
 	require.True(t, idle.stopped)
 	require.Empty(t, out.String())
+}
+
+// TestSecurityLegacyImportNeverTruncates: the review's 20,000-row CSV (about 2 MiB, over the old
+// silent 1 MiB cut) imports every row intact; input over the stated limit is refused with an error and
+// nothing is imported, from a file and from standard input (security review finding 8).
+func TestSecurityLegacyImportNeverTruncates(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	dir := t.TempDir()
+	const header = "source,id,tenant,status,started_at,finished_at,items_total,items_failed,failure_reason\n"
+	rows := func(n int) string {
+		var b strings.Builder
+		b.WriteString(header)
+		for i := range n {
+			fmt.Fprintf(&b, "group_sync,g-%d,contoso,Failed,2025-06-03T01:00:00Z,,10,10,TooManyRequests: please retry this request later on\n", i)
+		}
+		return b.String()
+	}
+	big := filepath.Join(dir, "big.csv")
+	data := rows(20000)
+	require.Greater(t, len(data), 1<<20)
+	require.NoError(t, os.WriteFile(big, []byte(data), 0o644))
+	var res map[string]any
+	c.jsonOut(&res, "legacy", "import", big)
+	require.EqualValues(t, 20000, res["imported"])
+
+	tooBig := strings.Repeat("x", 64<<20+1)
+	over := filepath.Join(dir, "over.csv")
+	require.NoError(t, os.WriteFile(over, []byte(header+tooBig), 0o644))
+	for _, tc := range []struct{ name, stdin, arg string }{{"File", "", over}, {"Stdin", header + tooBig, "-"}} {
+		r := c.run(tc.stdin, "legacy", "import", "--format", "csv", tc.arg)
+		require.Equal(t, 2, r.code, tc.name)
+		require.Contains(t, r.stderr, "is larger than the limit of 64 MiB: nothing was read or imported", tc.name)
+		require.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	}
+	c.jsonOut(&res, "legacy", "import", big)
+	require.EqualValues(t, 0, res["imported"], "nothing new: the refused inputs imported nothing")
+	require.EqualValues(t, 20000, res["skipped"])
 }

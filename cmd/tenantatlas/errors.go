@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/internal/termtext"
 )
 
 // Exit codes (docs/design.md#command-line).
@@ -57,5 +58,5 @@ func oneLine(err error) string {
 	msg := err.Error()
 	msg = strings.ReplaceAll(msg, "\r", " ")
 	msg = strings.ReplaceAll(msg, "\n", " ")
-	return msg
+	return termtext.Escape(msg)
 }

@@ -24,10 +24,11 @@ none is kept verbatim. Importing the same rows again skips them. Formats (see RE
   JSON: {"inventory_sync_runs": [...], "group_sync_runs": [...], "backup_schedule_runs": [...]}
         or an array of rows each with a "source"; row fields: id, tenant, status, started_at,
         finished_at, items_total, items_failed, failure_reason
-  CSV:  header source,id,tenant,status,started_at,finished_at,items_total,items_failed,failure_reason`,
+  CSV:  header source,id,tenant,status,started_at,finished_at,items_total,items_failed,failure_reason
+A file (or standard input) larger than 64 MiB is refused, never cut: split it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readArgFile(a.stdin, args[0])
+			data, err := readArgFileLimit(a.stdin, args[0], legacyImportLimit)
 			if err != nil {
 				return err
 			}

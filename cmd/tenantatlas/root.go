@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/internal/termtext"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -218,9 +219,35 @@ func (a *app) openDB(ctx context.Context) error {
 	if err := a.connectOnly(ctx); err != nil {
 		return err
 	}
-	_, err := a.db.Migrate(ctx)
-	return err
+	if a.cluster != nil {
+		return a.migrateLocal(ctx)
+	}
+	// An external database: migrate when something is pending (as the role the URL names, which in
+	// the two-role setup is the owner's for `tenantatlas migrate`), then check the role works as one
+	// that cannot rewrite the audit log (docs/architecture.md#database-roles).
+	pending, err := a.db.Pending(ctx)
+	if err != nil || pending {
+		if _, err := a.db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	warnings, err := store.RoleWarnings(ctx, a.db.Pool)
+	if err != nil {
+		return err
+	}
+	log := a.logger.Debug // one-shot commands stay quiet; engines, servers and the dashboard warn
+	if a.longRunning {
+		log = a.logger.Warn
+	}
+	for _, w := range warnings {
+		log(w+": TenantAtlas should connect as a role that owns no table and may only insert into and read audit_events, with a separate owner role for `tenantatlas migrate` (see README, Database roles)", "config", a.cfg.String())
+	}
+	return nil
 }
+
+// migrateLocal migrates the local cluster as its owner role and grants the runtime role, which this
+// process works as, its privileges.
+func (a *app) migrateLocal(ctx context.Context) error { return a.cluster.Migrate(ctx) }
 
 // connectOnly connects (starting the local cluster if needed) without migrating.
 func (a *app) connectOnly(ctx context.Context) error {
@@ -345,15 +372,23 @@ func (a *app) output(v any, fn func(w *tabwriter.Writer)) error {
 		_, err := fmt.Fprintln(a.stdout, "none (the list is empty)")
 		return err
 	}
-	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	// Text output goes to a terminal: anything from Graph, an import file or a user is made visible
+	// text (termtext), cells by row, the rest of each line by the writer under the tabwriter.
+	safe := termtext.NewWriter(a.stdout)
+	w := tabwriter.NewWriter(safe, 0, 4, 2, ' ', 0)
 	fn(w)
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return safe.Flush()
 }
 
+// row writes one table row; each cell is escaped (termtext.Escape) so no value can hold a control
+// sequence, a tab that shifts columns, or a line break that forges a row.
 func row(w io.Writer, cols ...any) {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
-		parts[i] = fmt.Sprint(c)
+		parts[i] = termtext.Escape(fmt.Sprint(c))
 	}
 	fmt.Fprintln(w, strings.Join(parts, "\t"))
 }

@@ -24,6 +24,7 @@ type serveOptions struct {
 	idleTimeout time.Duration
 	maxTimeout  time.Duration
 	maxSessions int
+	maxPerAddr  int
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -53,6 +54,7 @@ The host key is generated on first start in the data directory (ssh_host_ed25519
 	f.DurationVar(&opts.idleTimeout, "idle-timeout", sshserve.DefaultIdleTimeout, "close a dashboard after this long without a keystroke")
 	f.DurationVar(&opts.maxTimeout, "max-timeout", sshserve.DefaultMaxTimeout, "close every session this long after it started")
 	f.IntVar(&opts.maxSessions, "max-sessions", sshserve.DefaultMaxSessions, "concurrent SSH sessions; one more is refused")
+	f.IntVar(&opts.maxPerAddr, "max-conns-per-addr", sshserve.DefaultMaxConnsPerAddr, "concurrent SSH connections from one IP address; one more is closed")
 	return c
 }
 
@@ -63,6 +65,8 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 		return usageErrorf("--idle-timeout %s: expected a positive duration such as 30m", opts.idleTimeout)
 	case opts.maxTimeout <= 0:
 		return usageErrorf("--max-timeout %s: expected a positive duration such as 12h", opts.maxTimeout)
+	case opts.maxPerAddr < 1:
+		return usageErrorf("--max-conns-per-addr must be at least 1")
 	case opts.maxSessions < 1:
 		return usageErrorf("--max-sessions %d: expected at least 1", opts.maxSessions)
 	}
@@ -90,17 +94,18 @@ func (a *app) serve(ctx context.Context, opts serveOptions) error {
 		return err
 	}
 	srv, err := sshserve.New(sshserve.Config{
-		Addr:           a.cfg.sshAddr(),
-		HostKeyPath:    filepath.Join(dir, "ssh_host_ed25519"),
-		Service:        a.svc,
-		Subscribe:      hub.Subscribe,
-		Command:        a.remoteCommand(hub.Subscribe),
-		Theme:          tui.ThemeNamed(opts.theme),
-		EngineEmbedded: e != nil,
-		IdleTimeout:    opts.idleTimeout,
-		MaxTimeout:     opts.maxTimeout,
-		MaxSessions:    opts.maxSessions,
-		Logger:         a.logger.With("component", "ssh"),
+		Addr:            a.cfg.sshAddr(),
+		HostKeyPath:     filepath.Join(dir, "ssh_host_ed25519"),
+		Service:         a.svc,
+		Subscribe:       hub.Subscribe,
+		Command:         a.remoteCommand(hub.Subscribe),
+		Theme:           tui.ThemeNamed(opts.theme),
+		EngineEmbedded:  e != nil,
+		IdleTimeout:     opts.idleTimeout,
+		MaxTimeout:      opts.maxTimeout,
+		MaxSessions:     opts.maxSessions,
+		MaxConnsPerAddr: opts.maxPerAddr,
+		Logger:          a.logger.With("component", "ssh"),
 	})
 	if err != nil {
 		return err
@@ -154,6 +159,16 @@ func (a *app) runRemote(ctx context.Context, args []string) int {
 			return inner(cmd, args)
 		}
 	})
+	// Commands cobra adds itself at execution (__complete, __completeNoDesc, help) exist only after
+	// the walk above; the root's persistent pre-run runs before every command, theirs included, so the
+	// same policy applies to them.
+	preRun := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := remotePolicy(root, cmd); err != nil {
+			return err
+		}
+		return preRun(cmd, args)
+	}
 	root.SetArgs(args)
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

@@ -46,3 +46,25 @@ func TestConfigStringRedactsPasswords(t *testing.T) {
 		require.Contains(t, c.String(), "db.example.com")
 	}
 }
+
+// TestSecuritySSHPolicyCoversCobraCommands: commands cobra adds at execution (__complete,
+// __completeNoDesc) go through the SSH policy like the rest, and another user's keys get the same
+// answer whether that user exists or not (security review finding 6).
+func TestSecuritySSHPolicyCoversCobraCommands(t *testing.T) {
+	t.Parallel()
+	w := newSSHWorld(t)
+	addr := w.serveInProcess(t, "--no-engine")
+	for _, command := range []string{"__complete runs ''", "__completeNoDesc runs ''", "__complete users add x", "--json __complete runs ''"} {
+		r := sshExec(t, addr, w.alice, command)
+		require.Equal(t, 3, r.code, "%s: %s%s", command, r.stdout, r.stderr)
+		require.Contains(t, r.stderr, "is not available over SSH", command)
+		require.Empty(t, r.stdout, command)
+	}
+	exists := sshExec(t, addr, w.alice, "keys list admin")
+	missing := sshExec(t, addr, w.alice, "keys list nosuch")
+	require.Equal(t, 3, exists.code, exists.stderr)
+	require.Equal(t, exists.code, missing.code, "unknown and forbidden users answer alike: %s / %s", exists.stderr, missing.stderr)
+	require.Equal(t, exists.stderr, missing.stderr)
+	own := sshExec(t, addr, w.alice, "keys list alice")
+	require.Equal(t, 0, own.code, own.stderr)
+}

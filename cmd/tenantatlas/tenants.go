@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -133,13 +131,4 @@ flag value that would land in shell history. It is encrypted at rest and never p
 	verify := a.startCommand("verify TENANT", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
 	cmd.AddCommand(add, list, show, verify)
 	return cmd
-}
-
-func readFileLimited(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 1<<20))
 }

@@ -2,6 +2,10 @@ package storetest
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -25,8 +29,12 @@ type BackupSetOpts struct {
 }
 
 // BackupSet creates a backup set with its items (payloads stored once per hash, as a backup does).
+// Sensitive payloads are sealed with ctx's sealer, else with FixtureSealer.
 func BackupSet(ctx context.Context, tb testing.TB, q store.Querier, opts *BackupSetOpts) store.BackupSet {
 	tb.Helper()
+	if store.PayloadSealerFrom(ctx) == nil {
+		ctx = store.WithPayloadSealer(ctx, FixtureSealer)
+	}
 	opts = orZero(opts)
 	workspaceID := opts.WorkspaceID
 	if workspaceID == 0 {
@@ -128,4 +136,41 @@ func Inventory(ctx context.Context, tb testing.TB, q store.Querier, opts *Invent
 		return err
 	})
 	return counts
+}
+
+// FixtureSealer seals the sensitive payloads of fixtures when the test gives no sealer: AES-256-GCM
+// under a fixed all-zero key (key id "fixture"). Read them back with
+// store.WithPayloadSealer(ctx, storetest.FixtureSealer).
+var FixtureSealer store.PayloadSealer = newFixtureSealer()
+
+type fixtureSealer struct{ aead cipher.AEAD }
+
+func newFixtureSealer() fixtureSealer {
+	block, err := aes.NewCipher(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return fixtureSealer{aead: aead}
+}
+
+func (fixtureSealer) KeyID() string { return "fixture" }
+
+func (s fixtureSealer) SealWith(plaintext, ad []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, plaintext, ad), nil
+}
+
+func (s fixtureSealer) OpenWith(ciphertext, ad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(ciphertext) < n {
+		return nil, errors.New("fixture: short ciphertext")
+	}
+	return s.aead.Open(nil, ciphertext[:n], ciphertext[n:], ad)
 }

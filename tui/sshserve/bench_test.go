@@ -98,7 +98,7 @@ func BenchmarkSSHDashboards(b *testing.B) {
 		updates  = 25 // per iteration; the log fits a 120x60 terminal without scrolling
 	)
 	ctx := context.Background()
-	bundle := setup(b, Config{MaxSessions: sessions})
+	bundle := setup(b, Config{MaxSessions: sessions, MaxConnsPerAddr: sessions}) // every client is on loopback
 	key := newKey(b)
 	_, err := bundle.svc.AddKey(ctx, bundle.admin, bundle.admin.Name, string(gossh.MarshalAuthorizedKey(key.PublicKey())))
 	require.NoError(b, err)

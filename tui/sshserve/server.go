@@ -73,6 +73,13 @@ type Config struct {
 	// MaxSessions caps concurrent sessions; one more is refused with a one-line message
 	// (DefaultMaxSessions if zero).
 	MaxSessions int
+	// MaxConnsPerAddr caps concurrent connections from one IP address, sessions or not
+	// (DefaultMaxConnsPerAddr if zero); all connections together are capped at twice MaxSessions plus
+	// MaxConnsPerAddr.
+	MaxConnsPerAddr int
+	// PreSessionTimeout closes a connection that opens no session this long after it was accepted
+	// (DefaultPreSessionTimeout if zero).
+	PreSessionTimeout time.Duration
 	// Logger receives one line per session (who, what, how it ended); nil discards.
 	Logger *slog.Logger
 }
@@ -84,6 +91,7 @@ type Server struct {
 	slots   chan struct{} // one token per active session
 
 	lifecycle startstop.Base
+	limits    *limitListener
 	mu        sync.Mutex
 	addr      net.Addr
 	base      context.Context // ends when the server stops: every session watches it
@@ -108,6 +116,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = DefaultMaxSessions
+	}
+	if cfg.MaxConnsPerAddr <= 0 {
+		cfg.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
+	if cfg.PreSessionTimeout <= 0 {
+		cfg.PreSessionTimeout = DefaultPreSessionTimeout
 	}
 	if cfg.Theme.Name == "" {
 		cfg.Theme = tui.ThemeNamed("dark")
@@ -153,8 +167,10 @@ func (s *Server) Start(ctx context.Context) error {
 		stopped()
 		return fmt.Errorf("cannot listen for SSH on %s: %v (choose another address with --ssh-addr or TENANTATLAS_SSH_ADDR)", s.cfg.Addr, err)
 	}
+	limited := newLimitListener(ln, s.cfg.MaxConnsPerAddr, 2*s.cfg.MaxSessions+s.cfg.MaxConnsPerAddr, s.cfg.PreSessionTimeout, s.cfg.Logger)
+	ln = limited
 	base, endSessions := context.WithCancel(ctx)
-	s.addr, s.base = ln.Addr(), base
+	s.addr, s.base, s.limits = ln.Addr(), base, limited
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -209,6 +225,12 @@ func (s *Server) shutdown(srv *ssh.Server, ln net.Listener, endSessions context.
 // handle serves one session: the session limit, then identity, then a dashboard or a command.
 func (s *Server) handle(sess ssh.Session) {
 	started := time.Now()
+	s.mu.Lock()
+	limits := s.limits
+	s.mu.Unlock()
+	if limits != nil {
+		limits.sessionStarted(sess.RemoteAddr().String())
+	}
 	log := s.cfg.Logger.With("remote", sess.RemoteAddr().String())
 	select {
 	case s.slots <- struct{}{}:

@@ -333,3 +333,56 @@ func TestSSHStopEndsSessions(t *testing.T) {
 	}
 	require.Zero(t, b.srv.Sessions())
 }
+
+// TestSSHConnectionLimits reproduces security review finding 6: connections with an unregistered key
+// (accepted at authentication, so their owner is told why) no longer pile up. One address holds at
+// most MaxConnsPerAddr connections, a registered user gets in again as soon as one closes, and a
+// connection that opens no session is closed after PreSessionTimeout.
+func TestSSHConnectionLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("PerAddress", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{MaxConnsPerAddr: 3})
+		alice := b.addUser(t, "alice", "default", "operator")
+		stranger := newKey(t)
+		var held []*gossh.Client
+		for range 3 {
+			c, err := b.dial(t, gossh.PublicKeys(stranger))
+			require.NoError(t, err)
+			held = append(held, c)
+		}
+		_, err := b.dial(t, gossh.PublicKeys(stranger))
+		require.Error(t, err, "a fourth connection from the same address")
+		_, err = b.dial(t, gossh.PublicKeys(alice))
+		require.Error(t, err, "the cap is per address, whoever connects")
+		require.NoError(t, held[0].Close())
+		require.Eventually(t, func() bool {
+			c, err := b.dial(t, gossh.PublicKeys(alice))
+			if err != nil {
+				return false
+			}
+			return b.exec(t, c, "runs list").code == 0
+		}, 5*time.Second, 50*time.Millisecond)
+	})
+	t.Run("PreSessionTimeout", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{PreSessionTimeout: 300 * time.Millisecond})
+		stranger := newKey(t)
+		c, err := b.dial(t, gossh.PublicKeys(stranger))
+		require.NoError(t, err)
+		closed := make(chan struct{})
+		go func() { _ = c.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a connection without a session stayed open")
+		}
+		// A session opened in time keeps its connection.
+		alice := b.addUser(t, "alice", "default", "operator")
+		c, err = b.dial(t, gossh.PublicKeys(alice))
+		require.NoError(t, err)
+		require.Equal(t, 0, b.exec(t, c, "runs list").code)
+		time.Sleep(500 * time.Millisecond)
+		require.Equal(t, 0, b.exec(t, c, "runs list").code, "the connection outlives the pre-session timeout once a session opened")
+	})
+}
