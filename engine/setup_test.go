@@ -19,6 +19,8 @@ type testBundle struct {
 	db    *store.DB
 	svc   *engine.Service
 	admin engine.Actor
+	// sealer is the service's key, for tests that read sealed payloads from the store directly.
+	sealer *engine.Sealer
 }
 
 func newSealer(t testing.TB) *engine.Sealer {
@@ -33,11 +35,12 @@ func newSealer(t testing.TB) *engine.Sealer {
 func setup(t testing.TB) *testBundle {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(t), Metrics: engine.NewMetrics(db)})
+	sealer := newSealer(t)
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer, Metrics: engine.NewMetrics(db)})
 	require.NoError(t, err)
 	admin, err := svc.ActorByName(context.Background(), "")
 	require.NoError(t, err)
-	return &testBundle{db: db, svc: svc, admin: admin}
+	return &testBundle{db: db, svc: svc, admin: admin, sealer: sealer}
 }
 
 // startEngine runs an engine on the bundle's database until the test ends.

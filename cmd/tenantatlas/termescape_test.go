@@ -89,7 +89,7 @@ func TestSecurityTerminalEscapes(t *testing.T) {
 		}
 		require.Contains(t, line, `\r\nforg`, "CR LF is shown on the row, not a forged row:\n%s", screen)
 		require.NotContains(t, screen, "\nforged row")
-		title, err := exec.Command("tmux", "display-message", "-p", "-t", term.name, "#{pane_title}").Output()
+		title, err := term.tmux("display-message", "-p", "-t", term.name, "#{pane_title}").Output()
 		require.NoError(t, err)
 		require.NotContains(t, string(title), "PWNED", "OSC 0 set the window title")
 		term.keys("q")
