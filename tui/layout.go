@@ -208,12 +208,11 @@ func sparkline(values []int64) string {
 	}
 	var b strings.Builder
 	for _, v := range values {
-		switch {
-		case v == 0:
+		if v == 0 {
 			b.WriteRune('·') // an hour without runs shows, rather than blank space
-		default:
-			b.WriteRune(blocks[max(int(v*int64(len(blocks)-1)/peak), 1)])
+			continue
 		}
+		b.WriteRune(blocks[max(int(v*int64(len(blocks)-1)/peak), 1)])
 	}
 	return b.String()
 }

@@ -71,6 +71,7 @@ func TestEscClearsAnAppliedFilterFirst(t *testing.T) {
 		{"RunLog", append(append([]string{":"}, keysOf("run "+itoa(b.runs["blocked"]))...), "enter"), "Run "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			m := New(b.context(120, 30), nil)
 			drive(t, m, m.Init())
 			press(t, m, tc.open...)

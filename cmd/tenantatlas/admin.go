@@ -196,7 +196,7 @@ func readArgFile(stdin io.Reader, name string) ([]byte, error) {
 // readArgFileLimit is readArgFile with a limit: input over it is refused with an error that states the
 // limit, never truncated.
 func readArgFileLimit(stdin io.Reader, name string, limit int64) ([]byte, error) {
-	var r io.Reader = stdin
+	r := stdin
 	what := "standard input"
 	if name != "-" {
 		f, err := os.Open(name)

@@ -83,7 +83,7 @@ func cleanUTF8(s string, keepLines bool) bool {
 		switch {
 		case r == utf8.RuneError && size <= 1, r >= 0x80 && r < 0xa0, r == 0x7f:
 			return false
-		case r < 0x20 && !(keepLines && (r == '\n' || r == '\t')):
+		case r < 0x20 && (!keepLines || r != '\n' && r != '\t'):
 			return false
 		}
 		i += size
