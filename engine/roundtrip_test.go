@@ -276,6 +276,18 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem)
 			return n.Name + "|" + n.Type, true
 		})
 	}
+	// Compliance notification copies go to groups, mapped like assignment groups: compared by name.
+	for _, rule := range p.ScheduledActions {
+		acts, _ := rule.(map[string]any)["scheduledActionConfigurations"].([]any)
+		for _, a := range acts {
+			m := a.(map[string]any)
+			cc, _ := m["notificationMessageCCList"].([]any)
+			for i, g := range cc {
+				require.NotEmpty(t, p.References.Groups[fmt.Sprint(g)], "%s/%s: the backup names CC group %v", it.Family, it.GraphID, g)
+				cc[i] = p.References.Groups[fmt.Sprint(g)]
+			}
+		}
+	}
 	// Custom ADMX definitions exist only in their own tenant: a copy elsewhere leaves them out and
 	// lists them unresolved (restore.MappingADMXDefinition), so they are not compared.
 	dvs := []any{}

@@ -57,3 +57,24 @@ func (d *Descriptor) VisitReferences(obj map[string]any, rules []any, visit RefV
 		}
 	}
 }
+
+// CCGroups returns the group ids compliance actions send notification copies to
+// (scheduledActionConfigurations[].notificationMessageCCList, CSDL10 deviceComplianceActionItem):
+// groups of the tenant, mapped like assignment groups.
+func CCGroups(rules []any) []string {
+	var out []string
+	for _, rule := range rules {
+		r, _ := rule.(map[string]any)
+		acts, _ := r["scheduledActionConfigurations"].([]any)
+		for _, a := range acts {
+			m, _ := a.(map[string]any)
+			cc, _ := m["notificationMessageCCList"].([]any)
+			for _, g := range cc {
+				if s, _ := g.(string); s != "" {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -457,6 +457,11 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 			}
 		}
+		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
+				missingGroups = append(missingGroups, g)
+			}
+		}
 	}
 	if len(missingGroups) > 0 {
 		reqs := make([]graph.BatchRequest, len(missingGroups))
@@ -497,6 +502,12 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
 			}
+		}
+		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+			if refs.Groups == nil {
+				refs.Groups = map[string]string{}
+			}
+			refs.Groups[g] = b.groups[g]
 		}
 		obj := p.payload.Object
 		if obj == nil {

@@ -184,13 +184,17 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	r := &restoreResolver{sameTenant: sourceTenantID == targetTenantID, defaults: map[string]string{}}
 	var ids, names []string
 	for _, p := range payloads {
+		var gs []string
 		for _, a := range p.Assignments {
 			target, _ := asMap(a)["target"].(map[string]any)
 			if g, _ := target["groupId"].(string); g != "" {
-				ids = append(ids, g)
-				if p.References != nil && p.References.Groups[g] != "" {
-					names = append(names, p.References.Groups[g])
-				}
+				gs = append(gs, g)
+			}
+		}
+		for _, g := range append(gs, intune.CCGroups(p.ScheduledActions)...) {
+			ids = append(ids, g)
+			if p.References != nil && p.References.Groups[g] != "" {
+				names = append(names, p.References.Groups[g])
 			}
 		}
 	}
@@ -360,6 +364,10 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	if intune.HasSecretReference(p.Object) {
 		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
 	}
+	// The write maps ids in place (references, compliance rules): plan on a copy, so planning the
+	// same payload again (a gone overwrite target recreated) starts from the backup's ids.
+	p.Object, _ = deepCopy(p.Object).(map[string]any)
+	p.ScheduledActions, _ = deepCopy(p.ScheduledActions).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
 	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
@@ -547,12 +555,13 @@ func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 // listed: an id of another tenant is never copied silently
 // (docs/graph.md#families-and-round-trip-fidelity). Within one tenant the ids stay.
 func (plan *itemPlan) mapReferences(p intune.Payload, r *restoreResolver) {
-	if r.sameTenant {
-		return
-	}
 	rules := plan.scheduledActions
 	if rules == nil {
 		rules = anyList(plan.body["scheduledActionsForRule"])
+	}
+	plan.mapCCGroups(rules, p.References, r)
+	if r.sameTenant {
+		return
 	}
 	plan.desc.VisitReferences(plan.body, rules, func(ref intune.Reference, id string) (string, bool) {
 		e := r.object(ref, id, p.References.Object(ref.Kind, id))
@@ -563,6 +572,38 @@ func (plan *itemPlan) mapReferences(p intune.Payload, r *restoreResolver) {
 		}
 		return e.TargetID, true
 	})
+}
+
+// mapCCGroups maps the groups compliance actions copy their notifications to
+// (notificationMessageCCList) like assignment groups: by id while it exists in the target, else by
+// name; an unresolved one is listed (role "cc") and left out of the list, never copied.
+func (plan *itemPlan) mapCCGroups(rules []any, refs *intune.References, r *restoreResolver) {
+	for _, rule := range rules {
+		for _, a := range anyList(asMap(rule)["scheduledActionConfigurations"]) {
+			m := asMap(a)
+			cc, ok := m["notificationMessageCCList"].([]any)
+			if !ok {
+				continue
+			}
+			out := []any{}
+			for _, g := range cc {
+				id := fmt.Sprint(g)
+				srcName := ""
+				if refs != nil {
+					srcName = refs.Groups[id]
+				}
+				e := r.group(id, srcName)
+				e.Role = "cc"
+				plan.mapping = append(plan.mapping, e)
+				if e.Status == MappingResolved {
+					out = append(out, e.TargetID)
+				} else {
+					plan.unresolved++
+				}
+			}
+			m["notificationMessageCCList"] = out
+		}
+	}
 }
 
 // object maps one referenced object by its recorded source name (and type).
@@ -808,6 +849,31 @@ func definitionValuesBody(graphURL string, values []any, deleteIDs []string) map
 		deleteIDs = []string{}
 	}
 	return map[string]any{"added": added, "updated": []any{}, "deletedIds": deleteIDs}
+}
+
+// deepCopy copies decoded JSON (maps and slices; scalars are shared).
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			return x
+		}
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = deepCopy(val)
+		}
+		return out
+	case []any:
+		if x == nil {
+			return x
+		}
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = deepCopy(val)
+		}
+		return out
+	}
+	return v
 }
 
 func anyList(v any) []any {
