@@ -71,6 +71,14 @@ func TestRoundTrip(t *testing.T) {
 		"scriptContent": "V3JpdGUtT3V0cHV0ICd0YWdnZWQn", "runAsAccount": "system", "enforceSignatureCheck": false, "runAs32Bit": false,
 		"roleScopeTagIds": []any{custom}})
 	require.NoError(t, err)
+	// WIP and MDM WIP policies (no apps navigation, BETA): graphsim generates none at three
+	// policies per family; docs:intune-mam-windowsinformationprotectionpolicy-create.
+	for _, typ := range []string{"windowsInformationProtectionPolicy", "mdmWindowsInformationProtectionPolicy"} {
+		_, err = a.simT.AddPolicy(graph.FamilyManagedAppPolicies, map[string]any{"@odata.type": "#microsoft.graph." + typ,
+			"displayName": "WIP " + typ, "description": "", "enforcementLevel": "encryptAndAuditOnly", "enterpriseDomain": "contoso.com",
+			"roleScopeTagIds": []any{"0"}, "version": `"1"`})
+		require.NoError(t, err)
+	}
 	syncAll(a)
 	run, setA := a.backup(t)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
