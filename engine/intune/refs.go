@@ -12,8 +12,8 @@ type RefVisit func(ref Reference, id string) (newID string, keep bool)
 // VisitReferences walks the ids of other objects of the tenant that obj (and its compliance rules)
 // hold, per the descriptor's References (mobile apps, notification templates, compliance
 // scripts; scope tags and ADMX definitions are handled on their own), and rewrites each with what
-// visit answers: a list drops the ids not kept, a notification template not kept becomes the zero
-// GUID (no template), a compliance script not kept removes deviceCompliancePolicyScript.
+// visit answers: a list drops the ids not kept, a notification template not kept (compliance
+// action or enrollment notification) becomes the zero GUID (no template), a compliance script not kept removes deviceCompliancePolicyScript.
 func (d *Descriptor) VisitReferences(obj map[string]any, rules []any, visit RefVisit) {
 	for _, ref := range d.References {
 		switch ref.Kind {
@@ -31,6 +31,16 @@ func (d *Descriptor) VisitReferences(obj map[string]any, rules []any, visit RefV
 			}
 			obj[key] = out
 		case RefNotificationTemplate:
+			if !strings.HasPrefix(ref.Where, "scheduledActionsForRule") { // a property of the object (enrollment notifications)
+				if id, _ := obj[ref.Where].(string); id != "" && id != NoFilterID {
+					if n, keep := visit(ref, id); keep {
+						obj[ref.Where] = n
+					} else {
+						obj[ref.Where] = NoFilterID
+					}
+				}
+				continue
+			}
 			for _, rule := range rules {
 				r, _ := rule.(map[string]any)
 				acts, _ := r["scheduledActionConfigurations"].([]any)
