@@ -50,5 +50,7 @@ func (s *Service) InventorySummary(ctx context.Context, actor Actor, tenantID in
 	if err := s.authorizeTenant(ctx, actor, tenantID, access.InventorySync); err != nil {
 		return nil, err
 	}
-	return store.CountInventory(ctx, s.db.Pool, tenantID)
+	counts, err := store.CountInventory(ctx, s.db.Pool, tenantID)
+	// Like ListInventory: the reference families are synced for restore mapping, not policies.
+	return slices.DeleteFunc(counts, func(c store.InventoryTypeCount) bool { return isReferenceFamily(c.Family) }), err
 }
