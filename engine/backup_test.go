@@ -102,6 +102,19 @@ func TestInventorySync(t *testing.T) {
 			}
 			require.Equal(t, n, got, "family %s", f)
 		}
+		// The reference families (mobile apps, notification templates) are synced too, for the
+		// restore's mapping by name; listed when asked for by family, not among the policies.
+		for _, f := range graph.ReferenceFamilies() {
+			n := len(b.simT.Policies(f))
+			require.NotZero(t, n, "graphsim has %s", f)
+			expected += n
+			items, err := b.svc.ListInventory(context.Background(), b.admin, b.tenantID, engine.InventoryQuery{Family: string(f), Limit: 100_000})
+			require.NoError(t, err)
+			require.Len(t, items, n, "family %s", f)
+			for _, it := range inv {
+				require.NotEqual(t, string(f), it.Family, "reference family listed among the policies")
+			}
+		}
 		require.EqualValues(t, expected, run.Created)
 		require.EqualValues(t, expected, run.ProgressProcessed)
 

@@ -127,7 +127,7 @@ func (s *Service) inventorySide(ctx context.Context, actor Actor, from store.Bac
 		if it.ChangedAt.After(latest) {
 			latest = it.ChangedAt
 		}
-		if len(from.Families) > 0 && !slices.Contains(from.Families, it.Family) {
+		if len(from.Families) > 0 && !slices.Contains(from.Families, it.Family) || isReferenceFamily(it.Family) {
 			continue
 		}
 		toItems[driftKey(it.Family, it.GraphID)] = &driftEntry{family: it.Family, policyType: it.PolicyType, graphID: it.GraphID,

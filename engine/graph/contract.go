@@ -483,6 +483,19 @@ func IntuneFamilies() []Family {
 	return out
 }
 
+// ReferenceFamilies returns the read-only reference families (mobile apps, notification
+// templates): inventory sync lists them too, so a restore preview maps references by name from
+// the target's inventory without a Graph call.
+func ReferenceFamilies() []Family {
+	var out []Family
+	for _, fi := range families {
+		if fi.Reference {
+			out = append(out, fi.Family)
+		}
+	}
+	return out
+}
+
 // RequiredPermissions returns the sorted, de-duplicated read permissions the families need
 // (every family when none is given): what verification compares to the token's roles.
 func RequiredPermissions(fs ...Family) []string {

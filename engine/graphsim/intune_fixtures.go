@@ -86,6 +86,17 @@ func (st *intuneStore) generate(per int) {
 			st.fam[f] = append(st.fam[f], obj)
 		}
 	}
+	// The Windows compliance policies use the tenant's first custom compliance script
+	// (docs:intune-deviceconfig-windows10compliancepolicy: deviceCompliancePolicyScript
+	// {deviceComplianceScriptId, rulesContent Edm.Binary}).
+	if scripts := st.fam[graph.FamilyDeviceComplianceScripts]; len(scripts) > 0 {
+		for _, obj := range st.fam[graph.FamilyDeviceCompliancePolicies] {
+			if obj.obj["@odata.type"] == graphNS+"windows10CompliancePolicy" {
+				obj.obj["deviceCompliancePolicyScript"] = map[string]any{"deviceComplianceScriptId": scripts[0].obj["id"],
+					"rulesContent": base64Of(`{"Rules":[{"SettingName":"BitLockerStatus","Operator":"IsEquals","DataType":"String","Operand":"On"}]}`)}
+			}
+		}
+	}
 }
 
 func (st *intuneStore) generateScopeTags(per int) {

@@ -381,7 +381,9 @@ func init() {
 	register(&Descriptor{Family: graph.FamilyDeviceEnrollmentConfigurations, DeclaredType: "deviceEnrollmentConfiguration", Abstract: true,
 		Types: enrollmentTypes, StripCreate: []string{"priority", "windowsMobileRestriction"},
 		StripUpdate: []string{"deviceEnrollmentConfigurationType", "platformType"}, FollowUps: []FollowUp{FollowSetPriority},
-		References: []Reference{{Kind: RefMobileApp, Where: "selectedMobileAppIds[]", Source: graph.FamilyMobileApps}}})
+		References: []Reference{{Kind: RefMobileApp, Where: "selectedMobileAppIds[]", Source: graph.FamilyMobileApps},
+			// Enrollment notifications: the template of the notification (BETA deviceEnrollmentNotificationConfiguration).
+			{Kind: RefNotificationTemplate, Where: "notificationMessageTemplateId", Source: graph.FamilyNotificationMessageTemplates}}})
 	// Autopilot: abstract; group assignments one by one with POST /assignments (docs; ICD 201; IM).
 	register(&Descriptor{Family: graph.FamilyWindowsAutopilotDeploymentProfiles, DeclaredType: "windowsAutopilotDeploymentProfile", Abstract: true,
 		Classifier: func(short string, _ map[string]any) string {

@@ -25,11 +25,28 @@ type Payload struct {
 	References       *References    `json:"references,omitempty"`
 }
 
-// References names the groups, filters and scope tags a payload refers to, by id.
+// References names the groups, filters and scope tags a payload refers to, by id, and the other
+// objects of its tenant the object holds ids of (descriptor References: mobile apps, notification
+// templates, compliance scripts), by kind and id, with their type where it is part of the match.
 type References struct {
-	Groups    map[string]string `json:"groups,omitempty"`
-	Filters   map[string]string `json:"filters,omitempty"`
-	ScopeTags map[string]string `json:"scopeTags,omitempty"`
+	Groups    map[string]string               `json:"groups,omitempty"`
+	Filters   map[string]string               `json:"filters,omitempty"`
+	ScopeTags map[string]string               `json:"scopeTags,omitempty"`
+	Objects   map[RefKind]map[string]NamedRef `json:"objects,omitempty"`
+}
+
+// NamedRef is the source name (and @odata.type, for mobile apps) of a referenced object.
+type NamedRef struct {
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+}
+
+// Object returns the recorded name of a referenced object ("" when not recorded).
+func (r *References) Object(kind RefKind, id string) NamedRef {
+	if r == nil {
+		return NamedRef{}
+	}
+	return r.Objects[kind][id]
 }
 
 // DecodePayload parses a stored backup payload, keeping numbers exact.

@@ -129,6 +129,9 @@ type backupper struct {
 	groups    map[string]string // group id → name ("" when not found)
 	filters   map[string]string
 	scopeTags map[string]string
+	// objects names the objects of referenced families (mobile apps, notification templates,
+	// compliance scripts) from one listing of each per run.
+	objects map[graph.Family]map[string]intune.NamedRef
 }
 
 // pending is one object being backed up.
@@ -454,6 +457,11 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 			}
 		}
+		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
+				missingGroups = append(missingGroups, g)
+			}
+		}
 	}
 	if len(missingGroups) > 0 {
 		reqs := make([]graph.BatchRequest, len(missingGroups))
@@ -495,6 +503,12 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
 			}
 		}
+		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+			if refs.Groups == nil {
+				refs.Groups = map[string]string{}
+			}
+			refs.Groups[g] = b.groups[g]
+		}
 		obj := p.payload.Object
 		if obj == nil {
 			obj = p.raw
@@ -512,7 +526,20 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				refs.ScopeTags[id] = b.lookup(ctx, &b.scopeTags, graph.FamilyRoleScopeTags, id)
 			}
 		}
-		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil {
+		if d := intune.DescriptorOf(p.family); d != nil {
+			// Read-only walk (the visit keeps every id as it is) on a copy's ids: the object is unchanged.
+			d.VisitReferences(obj, p.payload.ScheduledActions, func(ref intune.Reference, id string) (string, bool) {
+				if refs.Objects == nil {
+					refs.Objects = map[intune.RefKind]map[string]intune.NamedRef{}
+				}
+				if refs.Objects[ref.Kind] == nil {
+					refs.Objects[ref.Kind] = map[string]intune.NamedRef{}
+				}
+				refs.Objects[ref.Kind][id] = b.named(ctx, ref.Source, id)
+				return id, true
+			})
+		}
+		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil || refs.Objects != nil {
 			p.payload.References = refs
 		}
 	}
@@ -538,4 +565,34 @@ func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f grap
 		}
 	}
 	return (*cache)[id]
+}
+
+// named names a referenced object (mobile app, notification template, compliance script) with its
+// @odata.type, from a per-run listing of its family through the family's list contract (the
+// reference families' read permissions are the least-privileged ones, docs/graph.md). Best-effort
+// like lookup: a listing the app may not make leaves the id unnamed, with a warning.
+func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune.NamedRef {
+	if b.objects == nil {
+		b.objects = map[graph.Family]map[string]intune.NamedRef{}
+	}
+	cache, ok := b.objects[f]
+	if !ok {
+		cache = map[string]intune.NamedRef{}
+		b.objects[f] = cache
+		fi, _ := graph.FamilyOf(f)
+		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf("cannot name %s: %v", f, err)})
+				}
+				break
+			}
+			v, _ := intune.DecodeJSON(raw)
+			if m, ok := v.(map[string]any); ok {
+				t, _ := m["@odata.type"].(string)
+				cache[fmt.Sprint(m["id"])] = intune.NamedRef{Name: intune.DisplayName(fi, m), Type: t}
+			}
+		}
+	}
+	return cache[id]
 }

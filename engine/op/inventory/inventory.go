@@ -20,7 +20,7 @@ import (
 // inventoryBatchSize is how many listed objects are merged per transaction.
 const inventoryBatchSize = 500
 
-// Sync lists every Intune family (docs/graph.md#intune-families) and merges what it finds
+// Sync lists every Intune family (docs/graph.md#intune-families) and the reference families, and merges what it finds
 // into inventory_items, classified by @odata.type. A family that fails keeps what is stored (no
 // deletions are inferred from an incomplete listing); the other families still sync. A missing
 // permission ends the run blocked, naming it.
@@ -32,7 +32,9 @@ func Sync(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	defer client.Close()
 	// An idempotent run that resumes starts over: counts restart with it.
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
-	families := graph.IntuneFamilies()
+	// The reference families too: the restore preview maps mobile apps and notification templates
+	// by name from the target's inventory (docs/graph.md#mapping-and-order).
+	families := append(graph.IntuneFamilies(), graph.ReferenceFamilies()...)
 
 	perFamily := map[string]any{}
 	var failures []run.FamilyFailure
@@ -152,6 +154,9 @@ func inventoryRow(f graph.Family, fi graph.FamilyInfo, raw json.RawMessage) (sto
 		return store.InventoryRow{}, false, errFiledElsewhere
 	}
 	cl := intune.Classify(f, obj)
+	if fi.Reference {
+		cl = intune.Classification{PolicyType: string(f)} // read only to map references: not classified
+	}
 	row := store.InventoryRow{Family: string(f), PolicyType: cl.PolicyType, IsDefault: cl.IsDefault}
 	row.GraphID, _ = obj["id"].(string)
 	row.ODataType, _ = obj["@odata.type"].(string)

@@ -121,14 +121,49 @@ type restoreResolver struct {
 	groupsByName map[string][]store.Group
 	filters      inventoryIndex
 	scopeTags    inventoryIndex
-	defaults     map[string]string // policy type → the target's enrollment default id
-	created      map[string]string // family/source id → the id this restore created it under
-	warnings     []string
+	// objects are the target's objects of the referenced families (mobile apps, notification
+	// templates from the reference families' inventory; compliance scripts), by family.
+	objects  map[graph.Family]refIndex
+	defaults map[string]string // policy type → the target's enrollment default id
+	created  map[string]string // family/source id → the id this restore created it under
+	warnings []string
 }
 
 type inventoryIndex struct {
 	byID   map[string]string   // id → name
 	byName map[string][]string // lower name → ids
+}
+
+// refIndex is the target's objects of one referenced family, by id and by lower name + type.
+type refIndex struct {
+	byID   map[string]intune.NamedRef
+	byName map[string][]string
+}
+
+// refKey is how a reference is matched by name: mobile apps by displayName and @odata.type
+// (families.md §4; IM, ICD), the other kinds by displayName alone.
+func refKey(kind intune.RefKind, n intune.NamedRef) string {
+	k := strings.ToLower(n.Name)
+	if kind == intune.RefMobileApp {
+		k += "|" + strings.ToLower(n.Type)
+	}
+	return k
+}
+
+func (r *restoreResolver) addObject(f graph.Family, kind intune.RefKind, id string, n intune.NamedRef) {
+	if r.objects == nil {
+		r.objects = map[graph.Family]refIndex{}
+	}
+	ix, ok := r.objects[f]
+	if !ok {
+		ix = refIndex{byID: map[string]intune.NamedRef{}, byName: map[string][]string{}}
+		r.objects[f] = ix
+	}
+	ix.byID[id] = n
+	k := refKey(kind, n)
+	if !slices.Contains(ix.byName[k], id) {
+		ix.byName[k] = append(ix.byName[k], id)
+	}
 }
 
 func newInventoryIndex(items []store.InventoryItem) inventoryIndex {
@@ -149,13 +184,17 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	r := &restoreResolver{sameTenant: sourceTenantID == targetTenantID, defaults: map[string]string{}}
 	var ids, names []string
 	for _, p := range payloads {
+		var gs []string
 		for _, a := range p.Assignments {
 			target, _ := asMap(a)["target"].(map[string]any)
 			if g, _ := target["groupId"].(string); g != "" {
-				ids = append(ids, g)
-				if p.References != nil && p.References.Groups[g] != "" {
-					names = append(names, p.References.Groups[g])
-				}
+				gs = append(gs, g)
+			}
+		}
+		for _, g := range append(gs, intune.CCGroups(p.ScheduledActions)...) {
+			ids = append(ids, g)
+			if p.References != nil && p.References.Groups[g] != "" {
+				names = append(names, p.References.Groups[g])
 			}
 		}
 	}
@@ -180,7 +219,18 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 		return nil, err
 	}
 	var filters, tags []store.InventoryItem
+	refKinds := map[graph.Family]intune.RefKind{}
+	for _, d := range intune.Descriptors() {
+		for _, ref := range d.References {
+			if ref.Source != "" && ref.Kind != intune.RefScopeTagList {
+				refKinds[ref.Source] = ref.Kind
+			}
+		}
+	}
 	for _, it := range inv {
+		if kind, ok := refKinds[graph.Family(it.Family)]; ok {
+			r.addObject(graph.Family(it.Family), kind, it.GraphID, intune.NamedRef{Name: it.DisplayName, Type: it.ODataType})
+		}
 		switch {
 		case it.Family == string(graph.FamilyAssignmentFilters):
 			filters = append(filters, it)
@@ -314,6 +364,10 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	if intune.HasSecretReference(p.Object) {
 		return nil, fmt.Errorf("it holds an encrypted OMA-URI value whose plaintext was not backed up (the backup needs DeviceManagementConfiguration.ReadWrite.All to read it)")
 	}
+	// The write maps ids in place (references, compliance rules): plan on a copy, so planning the
+	// same payload again (a gone overwrite target recreated) starts from the backup's ids.
+	p.Object, _ = deepCopy(p.Object).(map[string]any)
+	p.ScheduledActions, _ = deepCopy(p.ScheduledActions).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
 	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
@@ -326,7 +380,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	}
 	plan.mapAssignments(it, p, r)
 	plan.mapADMXDefinitions(r)
-	plan.flagForeignReferences(r)
+	plan.mapReferences(p, r)
 	plan.desired = plan.desiredState()
 	return plan, nil
 }
@@ -492,55 +546,81 @@ func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 	plan.definitionValues = kept
 }
 
-// flagForeignReferences lists, for a restore into another tenant, the references to objects of the
-// source tenant that are not mapped by name yet (descriptor References: mobile apps of ESP and
-// app configuration, notification templates of compliance actions, compliance scripts), as
-// unresolved mapping entries, and leaves the foreign ids out of the write: an id of another
-// tenant is never copied silently (docs/graph.md#families-and-round-trip-fidelity). Assignments
-// are not affected.
-func (plan *itemPlan) flagForeignReferences(r *restoreResolver) {
+// mapReferences maps, for a restore into another tenant, the ids of other objects of the source
+// tenant the object holds (descriptor References: mobile apps of ESP and app configuration by
+// displayName and @odata.type, notification templates of compliance actions and compliance
+// scripts by displayName; families.md §4) to the target's objects of the same name, from the
+// target's inventory, recorded in the backup's References. Each is a mapping entry; an id that
+// cannot be mapped (no such name in the target, or more than one) is left out of the write and
+// listed: an id of another tenant is never copied silently
+// (docs/graph.md#families-and-round-trip-fidelity). Within one tenant the ids stay.
+func (plan *itemPlan) mapReferences(p intune.Payload, r *restoreResolver) {
+	rules := plan.scheduledActions
+	if rules == nil {
+		rules = anyList(plan.body["scheduledActionsForRule"])
+	}
+	plan.mapCCGroups(rules, p.References, r)
 	if r.sameTenant {
 		return
 	}
-	flag := func(kind intune.RefKind, id string) {
-		plan.mapping = append(plan.mapping, MappingEntry{Kind: string(kind), SourceID: id, Status: MappingUnresolved})
-		plan.unresolved++
-	}
-	for _, ref := range plan.desc.References {
-		switch ref.Kind {
-		case intune.RefMobileApp:
-			key := strings.TrimSuffix(ref.Where, "[]")
-			ids := anyList(plan.body[key])
-			if len(ids) == 0 {
+	plan.desc.VisitReferences(plan.body, rules, func(ref intune.Reference, id string) (string, bool) {
+		e := r.object(ref, id, p.References.Object(ref.Kind, id))
+		plan.mapping = append(plan.mapping, e)
+		if e.Status != MappingResolved {
+			plan.unresolved++
+			return "", false
+		}
+		return e.TargetID, true
+	})
+}
+
+// mapCCGroups maps the groups compliance actions copy their notifications to
+// (notificationMessageCCList) like assignment groups: by id while it exists in the target, else by
+// name; an unresolved one is listed (role "cc") and left out of the list, never copied.
+func (plan *itemPlan) mapCCGroups(rules []any, refs *intune.References, r *restoreResolver) {
+	for _, rule := range rules {
+		for _, a := range anyList(asMap(rule)["scheduledActionConfigurations"]) {
+			m := asMap(a)
+			cc, ok := m["notificationMessageCCList"].([]any)
+			if !ok {
 				continue
 			}
-			for _, id := range ids {
-				flag(ref.Kind, fmt.Sprint(id))
-			}
-			plan.body[key] = []any{}
-		case intune.RefNotificationTemplate:
-			rules := plan.scheduledActions
-			if rules == nil {
-				rules = anyList(plan.body["scheduledActionsForRule"])
-			}
-			for _, rule := range rules {
-				for _, a := range anyList(asMap(rule)["scheduledActionConfigurations"]) {
-					m := asMap(a)
-					if id, _ := m["notificationTemplateId"].(string); id != "" && id != intune.NoFilterID {
-						flag(ref.Kind, id)
-						m["notificationTemplateId"] = intune.NoFilterID // the zero GUID: no template
-					}
+			out := []any{}
+			for _, g := range cc {
+				id := fmt.Sprint(g)
+				srcName := ""
+				if refs != nil {
+					srcName = refs.Groups[id]
+				}
+				e := r.group(id, srcName)
+				e.Role = "cc"
+				plan.mapping = append(plan.mapping, e)
+				if e.Status == MappingResolved {
+					out = append(out, e.TargetID)
+				} else {
+					plan.unresolved++
 				}
 			}
-		case intune.RefComplianceScript:
-			if script := asMap(plan.body["deviceCompliancePolicyScript"]); script != nil {
-				if id, _ := script["deviceComplianceScriptId"].(string); id != "" {
-					flag(ref.Kind, id)
-					delete(plan.body, "deviceCompliancePolicyScript")
-				}
-			}
+			m["notificationMessageCCList"] = out
 		}
 	}
+}
+
+// object maps one referenced object by its recorded source name (and type).
+func (r *restoreResolver) object(ref intune.Reference, id string, src intune.NamedRef) MappingEntry {
+	e := MappingEntry{Kind: string(ref.Kind), Role: src.Type, SourceID: id, SourceName: src.Name, Status: MappingUnresolved}
+	if src.Name == "" {
+		return e // the backup could not name it: nothing to match
+	}
+	ix := r.objects[ref.Source]
+	switch found := ix.byName[refKey(ref.Kind, src)]; len(found) {
+	case 0:
+	case 1:
+		e.TargetID, e.TargetName, e.By, e.Status = found[0], ix.byID[found[0]].Name, "name", MappingResolved
+	default:
+		e.Status = MappingAmbiguous
+	}
+	return e
 }
 
 // intentWrites creates an intent with createInstance {displayName, description, settingsDelta,
@@ -769,6 +849,31 @@ func definitionValuesBody(graphURL string, values []any, deleteIDs []string) map
 		deleteIDs = []string{}
 	}
 	return map[string]any{"added": added, "updated": []any{}, "deletedIds": deleteIDs}
+}
+
+// deepCopy copies decoded JSON (maps and slices; scalars are shared).
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if x == nil {
+			return x
+		}
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = deepCopy(val)
+		}
+		return out
+	case []any:
+		if x == nil {
+			return x
+		}
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = deepCopy(val)
+		}
+		return out
+	}
+	return v
 }
 
 func anyList(v any) []any {
