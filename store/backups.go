@@ -366,3 +366,15 @@ func PayloadStats(ctx context.Context, q Querier) (count, bytes int64, err error
 	err = q.QueryRow(ctx, `SELECT count(*), coalesce(sum(size_bytes), 0) FROM backup_payloads`).Scan(&count, &bytes)
 	return count, bytes, err
 }
+
+// NewSize is NewBytes for people: "512 B", "3.4 KiB", "1.2 MiB" (the CLI and the dashboard show it).
+func (b BackupSet) NewSize() string {
+	switch n := b.NewBytes; {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(n)/1024/1024)
+	}
+}

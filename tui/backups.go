@@ -49,7 +49,7 @@ func newBackups(env *Env, tenantID, scheduleID int64, title string) *backupsList
 				sched = "manual"
 			}
 			return []string{fmt.Sprint(b.ID), b.TenantName, sched, env.Badge(backupBadgeKey(b)),
-				fmt.Sprint(b.ItemCount), humanSize(b.NewBytes), sens, ago(now, b.CreatedAt)}
+				fmt.Sprint(b.ItemCount), b.NewSize(), sens, ago(now, b.CreatedAt)}
 		},
 		head: func(l *backupsList) string {
 			return l.env.Theme.Header.Render(fmt.Sprintf("%d backup set(s)", len(l.shown)))
@@ -100,14 +100,4 @@ func backupBadgeKey(b store.BackupSet) string {
 		return string(store.OutcomeFailed)
 	}
 	return string(store.StatusRunning)
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n < 1024:
-		return fmt.Sprintf("%d B", n)
-	case n < 1024*1024:
-		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/1024/1024)
 }

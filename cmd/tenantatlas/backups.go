@@ -83,7 +83,7 @@ func (a *app) backupsListCommand() *cobra.Command {
 			return a.output(sets, func(tw *tabwriter.Writer) {
 				row(tw, "ID", "TENANT", "SCHEDULE", "STATUS", "ITEMS", "NEW", "SENSITIVE", "CREATED")
 				for _, s := range sets {
-					row(tw, s.ID, s.TenantName, dash(s.ScheduleName), s.Status, s.ItemCount, humanBytes(s.NewBytes), yesNo(s.Sensitive),
+					row(tw, s.ID, s.TenantName, dash(s.ScheduleName), s.Status, s.ItemCount, s.NewSize(), yesNo(s.Sensitive),
 						s.CreatedAt.Local().Format("2006-01-02 15:04"))
 				}
 			})
@@ -124,7 +124,7 @@ func (a *app) backupsShowCommand() *cobra.Command {
 					row(tw, "run:", *v.RunID)
 				}
 				row(tw, "families:", strings.Join(v.Families, ", "))
-				row(tw, "items:", fmt.Sprintf("%d  (new payloads %d, %s)", v.ItemCount, v.NewPayloads, humanBytes(v.NewBytes)))
+				row(tw, "items:", fmt.Sprintf("%d  (new payloads %d, %s)", v.ItemCount, v.NewPayloads, v.NewSize()))
 				if v.Sensitive {
 					row(tw, "sensitive:", "yes — holds decrypted secrets; values are redacted in every view")
 				}
@@ -217,16 +217,6 @@ func printDrift(tw *tabwriter.Writer, d engine.Drift) {
 			row(tw, "", "  …", "more changes not shown")
 		}
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n < 1024:
-		return fmt.Sprintf("%d B", n)
-	case n < 1024*1024:
-		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/1024/1024)
 }
 
 func (a *app) schedulesCommand() *cobra.Command {
