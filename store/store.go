@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,6 +135,25 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// IsConnectionLost reports whether err means the connection to PostgreSQL was lost or refused, so
+// that the same query may work a moment later: the server shutting down, starting up or restarting
+// (SQLSTATE class 57P: 57P01 "terminating connection due to administrator command", 57P03 "the
+// database system is starting up"), a connection exception (class 08), a failed connect, or an error
+// that pgconn says happened before anything reached the server.
+func IsConnectionLost(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // a cancelled or slow call, not a lost connection
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err) || errors.As(err, &netErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // isUniqueViolation reports whether err is a unique_violation, optionally on a named constraint/index.

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
@@ -238,4 +239,66 @@ func waitScreen(t *testing.T, tm *teatest.TestModel, want string) {
 	t.Helper()
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
 		teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+}
+
+// A load that failed because the database connection was lost is tried again on its own, after a
+// pause: the notification that would have caused the next load may have been lost with the
+// connection. Any other error waits for the next notification or keypress.
+func TestFetcherRetriesALostConnection(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		first error
+		retry bool
+	}{
+		{"ServerRestarted", fmt.Errorf("listing runs: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), true},
+		{"PermissionDenied", fmt.Errorf("listing runs: %w", &pgconn.PgError{Code: "42501"}), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := &Env{}
+			f := newFetcher[int]()
+			calls := 0
+			get := func(context.Context) (int, error) {
+				calls++
+				if calls == 1 {
+					return 0, tc.first
+				}
+				return 7, nil
+			}
+			var err error
+			got := 0
+			keep := func(v int) { got = v }
+			var reload func() tea.Cmd
+			reload = func() tea.Cmd { return f.start(env, get) }
+
+			cmd, ok := f.receive(reload()(), &err, keep, reload)
+			require.True(t, ok)
+			require.ErrorIs(t, err, tc.first)
+			if !tc.retry {
+				require.Nil(t, cmd, "no retry for an error a retry cannot cure")
+				return
+			}
+			require.NotNil(t, cmd)
+			msg := cmd() // the pause, then the retry request
+			require.Equal(t, retryLoad{id: f.id}, msg)
+			cmd, ok = f.receive(msg, &err, keep, reload)
+			require.True(t, ok)
+			cmd, ok = f.receive(cmd(), &err, keep, reload)
+			require.True(t, ok)
+			require.Nil(t, cmd)
+			require.NoError(t, err)
+			require.Equal(t, 7, got)
+			require.Equal(t, 0, f.retries, "a success resets the backoff")
+		})
+	}
+}
+
+func TestRetryDelayBacksOff(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 250*time.Millisecond, retryDelay(1))
+	require.Equal(t, 500*time.Millisecond, retryDelay(2))
+	require.Equal(t, 4*time.Second, retryDelay(5))
+	require.Equal(t, 4*time.Second, retryDelay(50))
 }

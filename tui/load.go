@@ -3,8 +3,11 @@ package tui
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/tenantatlas/tenantatlas/store"
 )
 
 // loaded is the answer to one of a screen's loads: id is the screen that asked (every screen on the
@@ -19,8 +22,19 @@ type loaded[T any] struct {
 // (then one more is owed, see loader), its answer is kept only by the screen that asked, and the
 // owed load follows it.
 type fetcher[T any] struct {
-	id   int64
-	load loader
+	id      int64
+	load    loader
+	retries int // loads in a row that failed on a lost database connection
+}
+
+// retryLoad asks fetcher id to load again after a load failed on a lost connection.
+type retryLoad struct{ id int64 }
+
+// retryDelay is the wait before the next load after n loads in a row failed on a lost connection:
+// 250 ms doubling up to 4 s, so a dashboard that lost its database comes back on its own shortly
+// after the server does, without a keypress and without hammering it meanwhile.
+func retryDelay(n int) time.Duration {
+	return min(250*time.Millisecond<<min(n-1, 4), 4*time.Second)
 }
 
 func newFetcher[T any]() fetcher[T] { return fetcher[T]{id: nextScreenID()} }
@@ -41,18 +55,29 @@ func (f *fetcher[T]) start(env *Env, get func(ctx context.Context) (T, error)) t
 }
 
 // receive takes msg when it is this fetcher's answer (ok): the error goes to *err, a value to keep,
-// and the result is reload when another load was asked for meanwhile.
+// and the result is reload when another load was asked for meanwhile. A load that failed because
+// the database connection was lost (a server restart, a failover) is tried again after retryDelay:
+// the notification that would have caused the next load may have been lost with the connection.
 func (f *fetcher[T]) receive(msg tea.Msg, err *error, keep func(T), reload func() tea.Cmd) (cmd tea.Cmd, ok bool) {
+	if r, isRetry := msg.(retryLoad); isRetry && r.id == f.id {
+		return reload(), true
+	}
 	l, ok := msg.(loaded[T])
 	if !ok || l.id != f.id {
 		return nil, false
 	}
 	again := f.load.done()
 	if *err = l.err; l.err == nil {
+		f.retries = 0
 		keep(l.v)
 	}
 	if again {
 		return reload(), true
+	}
+	if l.err != nil && store.IsConnectionLost(l.err) {
+		f.retries++
+		id := f.id
+		return tea.Tick(retryDelay(f.retries), func(time.Time) tea.Msg { return retryLoad{id: id} }), true
 	}
 	return nil, true
 }
