@@ -270,8 +270,7 @@ func TestFetcherRetriesALostConnection(t *testing.T) {
 			var err error
 			got := 0
 			keep := func(v int) { got = v }
-			var reload func() tea.Cmd
-			reload = func() tea.Cmd { return f.start(env, get) }
+			reload := func() tea.Cmd { return f.start(env, get) }
 
 			cmd, ok := f.receive(reload()(), &err, keep, reload)
 			require.True(t, ok)
