@@ -48,6 +48,10 @@ type Config struct {
 	// SchedulePollInterval is how often the backup scheduler checks the schedules table for
 	// changes. Default 2 s.
 	SchedulePollInterval time.Duration
+	// RetentionInterval is how often the engine applies every workspace's retention
+	// (docs/operations.md#retention; one engine of the cluster at a time). Default 1 h; negative
+	// turns the pass off in this engine.
+	RetentionInterval time.Duration
 	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
 	// clockwork fake clock and advance it instead of sleeping until fire times.
 	Clock clockwork.Clock
@@ -96,6 +100,9 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	}
 	if opts.RetryBudget <= 0 {
 		opts.RetryBudget = 5 * time.Minute
+	}
+	if opts.RetentionInterval == 0 {
+		opts.RetentionInterval = time.Hour
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
@@ -170,10 +177,16 @@ func (e *Engine) Start(ctx context.Context) error {
 		defer close(recovered)
 		e.recoverLoop(ctx)
 	}()
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		e.retentionLoop(ctx)
+	}()
 	go func() {
 		defer stopped()
 		<-ctx.Done()
 		<-recovered
+		<-pruned
 		e.scheduler.Stop()
 		e.stopWorkers()
 		<-heartbeats

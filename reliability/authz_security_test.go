@@ -159,6 +159,15 @@ func authzCases() []authzCase {
 			}
 			return nil, fx.b.svc.RemoveMember(ctx, a, fx.ws.Name, name)
 		}},
+		{"Retention", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Retention(ctx, a, fx.ws.ID)
+		}},
+		{"SetRetention", object, access.RetentionManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SetRetention(ctx, a, fx.ws.ID, store.Retention{Runs: store.DefaultRunRetention, RunEvents: store.DefaultRunEventRetention})
+		}},
+		{"Prune", object, access.RetentionManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Prune(ctx, a, fx.ws.ID)
+		}},
 		{"CreateWorkspace", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CreateWorkspace(ctx, a, fresh(fx, "ws"))
 		}},

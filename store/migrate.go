@@ -41,8 +41,22 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("error acquiring connection for migrations: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
-		return 0, fmt.Errorf("error taking the migration lock: %w", err)
+	// Waiting by polling, not in pg_advisory_lock: a session blocked in a statement holds a
+	// snapshot, and CREATE INDEX CONCURRENTLY (migration 00016) waits for every older snapshot of
+	// the database, so the migrator holding the lock would wait for the one waiting for it.
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrateLockID).Scan(&locked); err != nil {
+			return 0, fmt.Errorf("error taking the migration lock: %w", err)
+		}
+		if locked {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("waiting for another process's migration: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockID) //nolint:errcheck
 

@@ -10,7 +10,8 @@ import (
 // GrantRuntimeRole gives role what TenantAtlas needs at run time and nothing more: read and write
 // every table of the schema except the audit log, which it may only read and append to (its triggers
 // stop updates and deletes; without UPDATE, DELETE and TRUNCATE the role cannot get around them, and
-// as a non-superuser it cannot SET session_replication_role either). Run it as the owner of the
+// as a non-superuser it cannot SET session_replication_role either), and old rows only through
+// prune_audit_events, as the workspace's audit retention allows. Run it as the owner of the
 // schema after migrating; tables that later migrations add get the same grants by default.
 func GrantRuntimeRole(ctx context.Context, q Querier, role string) error {
 	r := pgx.Identifier{role}.Sanitize()
@@ -21,6 +22,12 @@ func GrantRuntimeRole(ctx context.Context, q Querier, role string) error {
 		ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO `+r+`;
 		REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_events FROM `+r+`;
 		REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_events FROM PUBLIC`)
+	if err == nil { // retention's only way to delete audit rows (migration 00016), where the schema has it
+		var hasPrune bool
+		if err = q.QueryRow(ctx, `SELECT to_regprocedure('prune_audit_events(bigint, integer)') IS NOT NULL`).Scan(&hasPrune); err == nil && hasPrune {
+			_, err = q.Exec(ctx, `GRANT EXECUTE ON FUNCTION prune_audit_events(bigint, integer) TO `+r)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("cannot grant the %s role its privileges: %w", role, err)
 	}

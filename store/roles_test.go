@@ -83,6 +83,29 @@ func TestSecurityLocalClusterAccess(t *testing.T) {
 		require.Error(t, err, attack)
 		require.Contains(t, err.Error(), "SQLSTATE 42501", attack) // insufficient privilege
 	}
+	// Retention's one way to delete audit rows works for the runtime role, and deletes only rows
+	// older than the workspace's audit retention; setting the trigger's flag by hand gives no DELETE.
+	var ws int64
+	require.NoError(t, app.Pool.QueryRow(ctx, `SELECT id FROM workspaces WHERE name = 'default'`).Scan(&ws))
+	require.NoError(t, store.SetRetention(ctx, app.Pool, ws, store.Retention{Runs: store.DefaultRunRetention,
+		RunEvents: store.DefaultRunEventRetention, Audit: store.MinAuditRetention}))
+	_, err = owner.Pool.Exec(ctx, `INSERT INTO audit_events (workspace_id, actor_kind, action, at) VALUES
+		($1, 'system', 'test.old', now() - interval '31 days'), ($1, 'system', 'test.young', now() - interval '29 days')`, ws)
+	require.NoError(t, err)
+	pruned, err := store.PruneAudit(ctx, app, ws)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, pruned)
+	var left []string
+	require.NoError(t, app.Pool.QueryRow(ctx, `SELECT array_agg(action ORDER BY id) FROM audit_events WHERE action LIKE 'test.%'`).Scan(&left))
+	require.Equal(t, []string{"test.append", "test.young"}, left)
+	tx, err := app.Pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT set_config('tenantatlas.audit_prune', 'on', true)`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `DELETE FROM audit_events`)
+	require.ErrorContains(t, err, "SQLSTATE 42501")
+	require.NoError(t, tx.Rollback(ctx))
+
 	// Everything else TenantAtlas does keeps working.
 	_, err = app.Pool.Exec(ctx, `INSERT INTO workspaces (name) VALUES ('roles-test')`)
 	require.NoError(t, err)

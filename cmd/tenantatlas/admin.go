@@ -6,8 +6,12 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
 )
 
 func (a *app) workspacesCommand() *cobra.Command {
@@ -41,8 +45,97 @@ func (a *app) workspacesCommand() *cobra.Command {
 				}
 			})
 		},
-	})
+	}, a.workspacesRetentionCommand(), a.workspacesPruneCommand())
 	return cmd
+}
+
+// workspacesRetentionCommand shows or sets how long a workspace keeps its history.
+func (a *app) workspacesRetentionCommand() *cobra.Command {
+	var runs, events, audit string
+	c := &cobra.Command{
+		Use:   "retention WORKSPACE",
+		Short: "Show or set how long a workspace keeps runs, run events and audit events (owner sets)",
+		Long: "Without flags, shows the workspace's retention. With flags, sets it (owner; audited). Durations are days, weeks or\n" +
+			"years (400d, 12w, 2y) or Go durations (36h); --audit also takes \"forever\", the default.\nKept whatever their age: " +
+			store.KeptRunsRule + ".",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			w, err := a.svc.ResolveWorkspace(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			r, err := a.svc.Retention(cmd.Context(), a.actor, w.ID)
+			if err != nil {
+				return err
+			}
+			set := false
+			for _, f := range []struct {
+				flag, value string
+				into        *time.Duration
+			}{{"runs", runs, &r.Runs}, {"run-events", events, &r.RunEvents}, {"audit", audit, &r.Audit}} {
+				if !cmd.Flags().Changed(f.flag) {
+					continue
+				}
+				if f.value == "forever" && f.flag != "audit" {
+					return fmt.Errorf("%w: --%s cannot be forever (only --audit can)", engine.ErrInvalid, f.flag)
+				}
+				d, err := engine.ParseRetention(f.value)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", f.flag, err)
+				}
+				*f.into, set = d, true
+			}
+			if set {
+				if r, err = a.svc.SetRetention(cmd.Context(), a.actor, w.ID, r); err != nil {
+					return err
+				}
+			}
+			view := struct {
+				Workspace string `json:"workspace"`
+				Runs      string `json:"runs"`
+				RunEvents string `json:"run_events"`
+				Audit     string `json:"audit"`
+				Kept      string `json:"kept_whatever_their_age"`
+			}{w.Name, engine.FormatRetention(r.Runs), engine.FormatRetention(r.RunEvents), "forever", store.KeptRunsRule}
+			if r.Audit > 0 {
+				view.Audit = engine.FormatRetention(r.Audit)
+			}
+			return a.output(view, func(tw *tabwriter.Writer) {
+				row(tw, "WORKSPACE", "RUNS", "RUN EVENTS", "AUDIT EVENTS")
+				row(tw, view.Workspace, view.Runs, view.RunEvents, view.Audit)
+			})
+		},
+	}
+	c.Flags().StringVar(&runs, "runs", "", "keep completed runs this long (default 400d, at least 7d)")
+	c.Flags().StringVar(&events, "run-events", "", "keep completed runs' debug and info events this long (default 90d, at least 1d)")
+	c.Flags().StringVar(&audit, "audit", "", "keep audit events this long (at least 30d), or forever (the default)")
+	return c
+}
+
+// workspacesPruneCommand applies a workspace's retention now, as the engines do every hour.
+func (a *app) workspacesPruneCommand() *cobra.Command {
+	return &cobra.Command{
+		Use: "prune WORKSPACE", Short: "Apply a workspace's retention now (owner; the engines do it every hour)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			w, err := a.svc.ResolveWorkspace(cmd.Context(), a.actor, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := a.svc.Prune(cmd.Context(), a.actor, w.ID)
+			if err != nil {
+				return err
+			}
+			return a.output(res, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "pruned workspace %s: %d runs, %d run events, %d audit events\n", w.Name, res.Runs, res.RunEvents, res.AuditEvents)
+			})
+		},
+	}
 }
 
 func (a *app) usersCommand() *cobra.Command {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 )
 
@@ -335,4 +336,46 @@ func TestSecurityLegacyImportNeverTruncates(t *testing.T) {
 	c.jsonOut(&res, "legacy", "import", big)
 	require.EqualValues(t, 0, res["imported"], "nothing new: the refused inputs imported nothing")
 	require.EqualValues(t, 20000, res["skipped"])
+}
+
+// TestCLIRetention: `workspaces retention` shows and sets a workspace's retention, refuses bad
+// values with the bound and changes nothing, and only an owner may set it or prune.
+func TestCLIRetention(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	out := c.ok("workspaces", "retention", "default")
+	require.Regexp(t, `default\s+400d\s+90d\s+forever`, out)
+
+	for _, bad := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--runs", "3d"}, "runs are kept at least 7d"},
+		{[]string{"--runs", "forever"}, "--runs cannot be forever (only --audit can)"},
+		{[]string{"--audit", "a while"}, `--audit: invalid request: retention "a while": want a count of days, weeks or years (400d, 12w, 2y) or a duration (36h)`},
+		{[]string{"--run-events", "500d"}, "run events (500d) cannot be kept longer than their runs (400d)"},
+	} {
+		r := c.run("", append([]string{"workspaces", "retention", "default"}, bad.args...)...)
+		require.Equal(t, 2, r.code, r.stderr)
+		require.Contains(t, r.stderr, bad.msg)
+	}
+	require.Regexp(t, `default\s+400d\s+90d\s+forever`, c.ok("workspaces", "retention", "default"), "nothing changed")
+
+	out = c.ok("workspaces", "retention", "default", "--runs", "2y", "--run-events", "30d", "--audit", "3y")
+	require.Regexp(t, `default\s+730d\s+30d\s+1095d`, out)
+	var shown map[string]any
+	c.jsonOut(&shown, "workspaces", "retention", "default")
+	require.Equal(t, map[string]any{"workspace": "default", "runs": "730d", "run_events": "30d", "audit": "1095d",
+		"kept_whatever_their_age": store.KeptRunsRule}, shown)
+	require.Contains(t, c.ok("workspaces", "prune", "default"), "pruned workspace default: 0 runs, 0 run events, 0 audit events")
+
+	c.ok("users", "add", "mel")
+	c.ok("members", "add", "default", "mel", "manager")
+	c.env["TENANTATLAS_USER"] = "mel"
+	require.Regexp(t, `default\s+730d`, c.ok("workspaces", "retention", "default"), "a manager may read it")
+	for _, args := range [][]string{{"workspaces", "retention", "default", "--runs", "30d"}, {"workspaces", "prune", "default"}} {
+		r := c.run("", args...)
+		require.Equal(t, 3, r.code, "forbidden: %s", r.stderr)
+		require.Contains(t, r.stderr, "retention.manage")
+	}
 }

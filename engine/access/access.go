@@ -42,16 +42,18 @@ const (
 	ScheduleManage Capability = "schedule.manage"
 	TenantManage   Capability = "tenant.manage"
 	MemberManage   Capability = "member.manage"
+	// RetentionManage sets how long a workspace keeps its history (and its audit trail) and prunes now.
+	RetentionManage Capability = "retention.manage"
 )
 
 // Capabilities lists every capability in the order of the table in docs/architecture.md#roles-and-capabilities.
 var Capabilities = []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-	RestoreExecute, ScheduleManage, TenantManage, MemberManage}
+	RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage}
 
 // roleCapabilities is the capability table of docs/architecture.md#roles-and-capabilities, the one place it exists.
 var roleCapabilities = map[Role]map[Capability]bool{
 	RoleOwner: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-		RestoreExecute, ScheduleManage, TenantManage, MemberManage),
+		RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage),
 	RoleManager: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
 		RestoreExecute, ScheduleManage, TenantManage),
 	RoleOperator: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun),
