@@ -42,9 +42,14 @@ type Config struct {
 	RetryBudget time.Duration
 	// Executors adds or replaces executors by operation type (tests use this).
 	Executors map[string]run.Executor
-	// GraphLimits are this process's per-tenant Graph request rates. Zero fields take
-	// graph.DefaultLimits (benchmarks against graphsim raise them).
+	// GraphLimits are the per-tenant Graph request rates of the whole cluster: every engine leases
+	// its tokens from one budget per tenant in PostgreSQL (store.GraphBudget), so three engines
+	// send no more than one would. Zero fields take graph.DefaultLimits (benchmarks against
+	// graphsim raise them).
 	GraphLimits graph.Limits
+	// LocalGraphBudget makes GraphLimits this process's alone, as before the shared budget (the
+	// baseline of the fleet benchmark); a Retry-After then holds back only this engine.
+	LocalGraphBudget bool
 	// SchedulePollInterval is how often the backup scheduler checks the schedules table for
 	// changes. Default 2 s.
 	SchedulePollInterval time.Duration
@@ -105,7 +110,12 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 		opts.RetentionInterval = time.Hour
 	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
-		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
+		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}}
+	if opts.LocalGraphBudget {
+		e.limiters = graph.NewLimiters(opts.GraphLimits)
+	} else {
+		e.limiters = graph.NewSharedLimiters(opts.GraphLimits, store.NewGraphBudget(svc.db))
+	}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
 	for t, op := range operations {
 		e.executors[t] = op.Run

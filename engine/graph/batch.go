@@ -142,6 +142,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 					return nil, err
 				}
 				var wait time.Duration
+				throttled := false
 				retry := map[string]prepared{}
 				for _, r := range res.Responses {
 					p, ok := pending[r.ID]
@@ -161,6 +162,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 						resp.Err = e
 						if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable || r.Status == http.StatusGatewayTimeout {
 							retry[r.ID] = p
+							throttled = throttled || r.Status == http.StatusTooManyRequests
 							d := e.RetryAfter
 							if d <= 0 {
 								d = time.Duration(c.cfg.Retry.DelaySeconds*(1<<min(attempt-1, 6))) * time.Second
@@ -178,6 +180,9 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 				pending = retry
 				if len(pending) == 0 {
 					break
+				}
+				if throttled {
+					_ = c.limiter.Hold(ctx, wait) // every request of the tenant waits, as for a throttled single request
 				}
 				budget, _ := RetryBudgetFrom(ctx)
 				if attempt > c.cfg.Retry.MaxRetries || !budget.reserve(wait) {

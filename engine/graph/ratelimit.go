@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
 	"golang.org/x/time/rate"
@@ -64,16 +65,38 @@ func (l Limits) withDefaults() Limits {
 
 // Limiters holds one token bucket pair per tenant for the whole process. Create one at startup
 // and pass it to every NewClient, so all workers (and all connections) of a tenant share it.
-// Retries are limited too: each attempt takes a token.
+// Retries are limited too: each attempt takes a token. With a SharedBudget (NewSharedLimiters)
+// the rates are the whole cluster's: every engine leases its tokens from the same buckets.
 type Limiters struct {
 	limits Limits
+	shared SharedBudget
 	mu     sync.Mutex
 	byID   map[string]*TenantLimiter
 }
 
-// NewLimiters returns a registry of per-tenant limiters; zero fields of l take the defaults.
+// NewLimiters returns a registry of per-tenant limiters of this process alone; zero fields of l
+// take the defaults.
 func NewLimiters(l Limits) *Limiters {
 	return &Limiters{limits: l.withDefaults(), byID: map[string]*TenantLimiter{}}
+}
+
+// SharedBudget is a tenant's request budget shared by every engine of a cluster, so that all of
+// them together stay under Graph's per-app-per-tenant limits (docs/graph.md#throttling);
+// store.GraphBudget keeps it in PostgreSQL. Nothing in it belongs to an engine: tokens come back
+// by time, so an engine that dies holding a lease blocks nobody.
+type SharedBudget interface {
+	// Take takes n tokens from tenant's bucket (refilled at rate per second up to burst; it may
+	// go into debt) and returns how long the caller must wait before using them: the debt's
+	// refill time, or the time left of a hold, whichever is longer.
+	Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (time.Duration, error)
+	// Hold makes every engine wait d before its next lease for tenant: Graph said Retry-After.
+	Hold(ctx context.Context, tenant string, d time.Duration) error
+}
+
+// NewSharedLimiters returns limiters whose tokens every engine leases from budget: l's rates are
+// then the cluster's, not this process's.
+func NewSharedLimiters(l Limits, budget SharedBudget) *Limiters {
+	return &Limiters{limits: l.withDefaults(), shared: budget, byID: map[string]*TenantLimiter{}}
 }
 
 // Tenant returns the limiter of tenantID (case-insensitive), creating it on first use.
@@ -83,43 +106,159 @@ func (l *Limiters) Tenant(tenantID string) *TenantLimiter {
 	defer l.mu.Unlock()
 	t, ok := l.byID[key]
 	if !ok {
+		lim := l.limits
 		t = &TenantLimiter{
-			any:       rate.NewLimiter(rate.Limit(l.limits.RequestsPerSecond), l.limits.Burst),
-			write:     rate.NewLimiter(rate.Limit(l.limits.WritesPerSecond), l.limits.WriteBurst),
-			directory: rate.NewLimiter(rate.Limit(l.limits.DirectoryRequestsPerSecond), l.limits.DirectoryBurst),
+			any:       newBucket(key, "any", lim.RequestsPerSecond, lim.Burst, l.shared),
+			write:     newBucket(key, "write", lim.WritesPerSecond, lim.WriteBurst, l.shared),
+			directory: newBucket(key, "directory", lim.DirectoryRequestsPerSecond, lim.DirectoryBurst, l.shared),
+			tenant:    key,
+			shared:    l.shared,
 		}
 		l.byID[key] = t
 	}
 	return t
 }
 
-// TenantLimiter is one tenant's token buckets.
+// TenantLimiter is one tenant's token buckets, and its hold: after a 429, every request of this
+// process (and, with a SharedBudget, of every engine) waits out the Retry-After.
 type TenantLimiter struct {
-	any, write, directory *rate.Limiter
+	any, write, directory *bucket
+	tenant                string
+	shared                SharedBudget
+
+	mu        sync.Mutex
+	heldUntil time.Time
 }
 
 // Wait blocks until reads+writes requests of service and writes write requests may go, or ctx ends.
 func (t *TenantLimiter) Wait(ctx context.Context, service Service, reads, writes int) error {
-	bucket := t.any
+	if err := t.waitHold(ctx); err != nil {
+		return err
+	}
+	b := t.any
 	if service == ServiceDirectory {
-		bucket = t.directory
+		b = t.directory
 	}
-	total := reads + writes
-	for total > 0 {
-		n := min(total, bucket.Burst())
-		if err := bucket.WaitN(ctx, n); err != nil {
-			return fmt.Errorf("waiting for the tenant rate limit: %w", err)
-		}
-		total -= n
+	if err := b.wait(ctx, reads+writes); err != nil {
+		return fmt.Errorf("waiting for the tenant rate limit: %w", err)
 	}
-	for writes > 0 {
-		n := min(writes, t.write.Burst())
-		if err := t.write.WaitN(ctx, n); err != nil {
-			return fmt.Errorf("waiting for the tenant write rate limit: %w", err)
-		}
-		writes -= n
+	if err := t.write.wait(ctx, writes); err != nil {
+		return fmt.Errorf("waiting for the tenant write rate limit: %w", err)
 	}
 	return nil
+}
+
+// Hold records a Retry-After of d for the tenant: this process's requests wait it out, and with a
+// SharedBudget so do every other engine's, and their leased tokens are dropped (they were granted
+// before Graph said to stop).
+func (t *TenantLimiter) Hold(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t.mu.Lock()
+	t.heldUntil = later(t.heldUntil, time.Now().Add(d))
+	t.mu.Unlock()
+	for _, b := range []*bucket{t.any, t.write, t.directory} {
+		b.dropLease()
+	}
+	if t.shared == nil {
+		return nil
+	}
+	return t.shared.Hold(ctx, t.tenant, d)
+}
+
+func (t *TenantLimiter) waitHold(ctx context.Context) error {
+	t.mu.Lock()
+	until := t.heldUntil
+	t.mu.Unlock()
+	return sleepUntil(ctx, until)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func sleepUntil(ctx context.Context, until time.Time) error {
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the tenant's Retry-After: %w", context.Cause(ctx))
+	}
+}
+
+// bucket is one token bucket of a tenant: this process's own (local), or leases from the
+// cluster's SharedBudget. A lease is a few tokens (a quarter second of the rate, at most the
+// burst) so an engine asks the database about four times a second per busy tenant, not once per
+// request; tokens of a lease left unused when the engine stops are lost, which only errs on the
+// side of sending less.
+type bucket struct {
+	local  *rate.Limiter
+	shared SharedBudget
+	tenant string
+	name   string
+	rate   float64
+	burst  int
+	lease  int
+
+	mu     sync.Mutex
+	leased int
+}
+
+func newBucket(tenant, name string, perSecond float64, burst int, shared SharedBudget) *bucket {
+	b := &bucket{shared: shared, tenant: tenant, name: name, rate: perSecond, burst: burst}
+	if shared == nil {
+		b.local = rate.NewLimiter(rate.Limit(perSecond), burst)
+		return b
+	}
+	b.lease = max(1, min(burst, int(perSecond/4)))
+	return b
+}
+
+func (b *bucket) wait(ctx context.Context, n int) error {
+	if b.local != nil {
+		for n > 0 {
+			step := min(n, b.local.Burst())
+			if err := b.local.WaitN(ctx, step); err != nil {
+				return err
+			}
+			n -= step
+		}
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.leased < n {
+		take := max(b.lease, n-b.leased)
+		d, err := b.shared.Take(ctx, b.tenant, b.name, take, b.rate, b.burst)
+		if err != nil {
+			return fmt.Errorf("leasing from the cluster's Graph budget: %w", err)
+		}
+		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+			return err
+		}
+		b.leased += take
+	}
+	b.leased -= n
+	return nil
+}
+
+func (b *bucket) dropLease() {
+	if b.local != nil {
+		return
+	}
+	b.mu.Lock()
+	b.leased = 0
+	b.mu.Unlock()
 }
 
 // costKey carries an explicit request cost (a $batch envelope costs its sub-requests).
@@ -156,5 +295,14 @@ func (h rateLimitHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) 
 	if err := h.limiter.Wait(req.Context(), service, cost.reads, cost.writes); err != nil {
 		return nil, err
 	}
-	return p.Next(req, i)
+	resp, err := p.Next(req, i)
+	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+		// Every request of the tenant waits, not only this one's retry: Graph counts the
+		// tenant's requests, and sending more while throttled extends the throttling
+		// (docs/graph.md#throttling).
+		// The hold is advisory: if the shared budget cannot record it, this request's own retry
+		// still waits its Retry-After.
+		_ = h.limiter.Hold(req.Context(), retryDelay(resp, 1, 0))
+	}
+	return resp, nil
 }

@@ -58,6 +58,11 @@ type Options struct {
 	Hosts []string
 	// Logf, if set, receives one line per answered request.
 	Logf func(format string, args ...any)
+	// Throttle, if set, enforces these limits on every tenant's Intune requests with Graph's 429
+	// and Retry-After (IntuneThrottleLimits are Microsoft's). Unset, a tenant is never throttled
+	// by volume, as if the rest of the tenant's apps left it the whole budget and the test sent
+	// less than the limit; throttling faults (FaultThrottle) still apply.
+	Throttle *ThrottleLimits
 }
 
 // Server is the simulator. Create it with New, then Start it (or mount Handler yourself).
@@ -71,6 +76,10 @@ type Server struct {
 	routes  []route
 	started int64
 	reqSeq  atomic.Uint64
+
+	throttleMu    sync.Mutex
+	windows       map[*Tenant]*throttleWindow
+	throttleCount throttleCounters
 
 	adminOnce sync.Once
 	adminMux  *http.ServeMux
@@ -414,6 +423,14 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 		s.graphError(w, http.StatusBadRequest, "BadRequest", "Request not applicable to target tenant.")
 		return
 	}
+	if s.opts.Throttle != nil && c.Service == graph.ServiceIntune {
+		s.throttleCount.requests.Add(1)
+		if ok, retryAfter := s.window(req.tenant).admit(*s.opts.Throttle, isWrite(req.method), time.Now()); !ok {
+			s.throttleCount.throttled.Add(1)
+			s.throttled(w, retryAfter)
+			return
+		}
+	}
 	var capture FaultKind
 	if f := req.tenant.nextFault(c, false); f != nil {
 		switch f.Kind {
@@ -461,6 +478,20 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 	w.Header().Del("Content-Length")
 	w.WriteHeader(rec.status)
 	_, _ = w.Write(body)
+}
+
+func (s *Server) window(t *Tenant) *throttleWindow {
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
+	if s.windows == nil {
+		s.windows = map[*Tenant]*throttleWindow{}
+	}
+	w, ok := s.windows[t]
+	if !ok {
+		w = &throttleWindow{}
+		s.windows[t] = w
+	}
+	return w
 }
 
 // editFirstItem lists a page's first item twice (FaultDuplicateItem) or gives it a numeric

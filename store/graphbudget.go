@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// GraphBudget is the cluster's Graph request budget in PostgreSQL (migration 00017): it
+// implements graph.SharedBudget, so that every engine leases a tenant's tokens from the same
+// bucket and a Retry-After seen by one engine holds back all of them. The database's clock is the
+// only clock: engines with skewed clocks still share one budget.
+type GraphBudget struct{ db *DB }
+
+// NewGraphBudget returns the budget kept in db.
+func NewGraphBudget(db *DB) *GraphBudget { return &GraphBudget{db: db} }
+
+// Take takes n tokens from the tenant's bucket, refilled at rate per second up to burst since it
+// was last touched, and returns how long to wait before using them: the time the debt takes to
+// refill, or what is left of the tenant's hold, whichever is longer. One statement, one row lock
+// held for its duration.
+func (b *GraphBudget) Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (time.Duration, error) {
+	var wait float64
+	err := b.db.Pool.QueryRow(ctx, `WITH took AS (
+			INSERT INTO graph_budgets AS g (tenant, bucket, tokens, refilled_at) VALUES ($1, $2, $5::float8 - $3, clock_timestamp())
+			ON CONFLICT (tenant, bucket) DO UPDATE SET
+				tokens = least($5::float8, g.tokens + $4::float8 * extract(epoch FROM clock_timestamp() - g.refilled_at)::float8) - $3,
+				refilled_at = clock_timestamp()
+			RETURNING tokens)
+		SELECT greatest(0, -(SELECT tokens FROM took) / $4::float8,
+			coalesce((SELECT extract(epoch FROM held_until - clock_timestamp())::float8 FROM graph_holds WHERE tenant = $1), 0))`,
+		tenant, bucket, n, rate, burst).Scan(&wait)
+	if err != nil {
+		return 0, fmt.Errorf("error taking %d tokens of tenant %s's %s budget: %w", n, tenant, bucket, err)
+	}
+	return time.Duration(wait * float64(time.Second)), nil
+}
+
+// Hold makes every engine's next lease for tenant wait at least d from now (a longer hold stays).
+func (b *GraphBudget) Hold(ctx context.Context, tenant string, d time.Duration) error {
+	_, err := b.db.Pool.Exec(ctx, `INSERT INTO graph_holds AS h (tenant, held_until) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+		ON CONFLICT (tenant) DO UPDATE SET held_until = greatest(h.held_until, EXCLUDED.held_until)`, tenant, d.Seconds())
+	if err != nil {
+		return fmt.Errorf("error holding tenant %s's Graph budget for %s: %w", tenant, d, err)
+	}
+	return nil
+}
+
+// GraphHolds lists the tenants whose budget is held now, with the time left (for `engines` and doctor).
+func GraphHolds(ctx context.Context, q Querier) (map[string]time.Duration, error) {
+	rows, err := q.Query(ctx, `SELECT tenant, extract(epoch FROM held_until - clock_timestamp())::float8 FROM graph_holds WHERE held_until > clock_timestamp()`)
+	if err != nil {
+		return nil, fmt.Errorf("error reading Graph holds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Duration{}
+	for rows.Next() {
+		var tenant string
+		var secs float64
+		if err := rows.Scan(&tenant, &secs); err != nil {
+			return nil, err
+		}
+		out[tenant] = time.Duration(secs * float64(time.Second))
+	}
+	return out, rows.Err()
+}
