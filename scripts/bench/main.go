@@ -126,6 +126,7 @@ const targetsDoc = `## Targets (from the issues)
 | dashboard (1M runs, 500k groups) | first frame ≤ 150 ms; navigation p99 ≤ 16 ms; filter p99 ≤ 50 ms; live update p99 ≤ 100 ms |
 | SSH (100 dashboards) | reported: RSS per session, idle CPU, DB connections, update p99 |
 | inventory + backup (5,000 policies) | reported: wall time, Graph requests, bytes stored by an unchanged second backup |
+| fleet Graph budget (3 engines, Intune limits enforced) | shared: 0 429s/10k-requests and wall within 1.1× the floor; reported next to one budget per engine |
 
 Reading the Start numbers: each rate is the median of three rounds, run after a warm-up round and
 interleaved (raw, floor, Start) so that noise and table growth favour none of them. ` + "`floor_per_s`" + ` is a
