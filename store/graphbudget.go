@@ -16,24 +16,23 @@ type GraphBudget struct{ db *DB }
 func NewGraphBudget(db *DB) *GraphBudget { return &GraphBudget{db: db} }
 
 // Take takes n tokens from the tenant's bucket, refilled at rate per second up to burst since it
-// was last touched, and returns how long to wait before using them: the time the debt takes to
-// refill, or what is left of the tenant's hold, whichever is longer. One statement, one row lock
-// held for its duration.
-func (b *GraphBudget) Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (time.Duration, error) {
-	var wait float64
-	err := b.db.Pool.QueryRow(ctx, `WITH took AS (
+// was last touched, and returns how long to wait before using them (the time the debt takes to
+// refill) and what is left of the tenant's hold. One statement, one row lock held for its duration.
+func (b *GraphBudget) Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (debt, hold time.Duration, err error) {
+	var debtSecs, holdSecs float64
+	err = b.db.Pool.QueryRow(ctx, `WITH took AS (
 			INSERT INTO graph_budgets AS g (tenant, bucket, tokens, refilled_at) VALUES ($1, $2, $5::float8 - $3, clock_timestamp())
 			ON CONFLICT (tenant, bucket) DO UPDATE SET
 				tokens = least($5::float8, g.tokens + $4::float8 * extract(epoch FROM clock_timestamp() - g.refilled_at)::float8) - $3,
 				refilled_at = clock_timestamp()
 			RETURNING tokens)
-		SELECT greatest(0, -(SELECT tokens FROM took) / $4::float8,
-			coalesce((SELECT extract(epoch FROM held_until - clock_timestamp())::float8 FROM graph_holds WHERE tenant = $1), 0))`,
-		tenant, bucket, n, rate, burst).Scan(&wait)
+		SELECT greatest(0, -(SELECT tokens FROM took) / $4::float8),
+			greatest(0, coalesce((SELECT extract(epoch FROM held_until - clock_timestamp())::float8 FROM graph_holds WHERE tenant = $1), 0))`,
+		tenant, bucket, n, rate, burst).Scan(&debtSecs, &holdSecs)
 	if err != nil {
-		return 0, fmt.Errorf("error taking %d tokens of tenant %s's %s budget: %w", n, tenant, bucket, err)
+		return 0, 0, fmt.Errorf("error taking %d tokens of tenant %s's %s budget: %w", n, tenant, bucket, err)
 	}
-	return time.Duration(wait * float64(time.Second)), nil
+	return time.Duration(debtSecs * float64(time.Second)), time.Duration(holdSecs * float64(time.Second)), nil
 }
 
 // Hold makes every engine's next lease for tenant wait at least d from now (a longer hold stays).

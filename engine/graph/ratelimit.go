@@ -86,9 +86,9 @@ func NewLimiters(l Limits) *Limiters {
 // by time, so an engine that dies holding a lease blocks nobody.
 type SharedBudget interface {
 	// Take takes n tokens from tenant's bucket (refilled at rate per second up to burst; it may
-	// go into debt) and returns how long the caller must wait before using them: the debt's
-	// refill time, or the time left of a hold, whichever is longer.
-	Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (time.Duration, error)
+	// go into debt) and returns how long the caller must wait before using them (the debt's
+	// refill time) and what is left of the tenant's hold.
+	Take(ctx context.Context, tenant, bucket string, n int, rate float64, burst int) (debt, hold time.Duration, err error)
 	// Hold makes every engine wait d before its next lease for tenant: Graph said Retry-After.
 	Hold(ctx context.Context, tenant string, d time.Duration) error
 }
@@ -130,22 +130,34 @@ type TenantLimiter struct {
 	heldUntil time.Time
 }
 
-// Wait blocks until reads+writes requests of service and writes write requests may go, or ctx ends.
+// Wait blocks until reads+writes requests of service and writes write requests may go, or ctx
+// ends: until the tokens are there, and until the tenant's hold is over. Waiting out a hold
+// draws from the request's RetryBudget like any wait on a Retry-After; when the budget cannot
+// cover it, the request goes without waiting, so that Graph refuses it and the caller gets
+// provider_throttled at once with the spent budget.
 func (t *TenantLimiter) Wait(ctx context.Context, service Service, reads, writes int) error {
-	if err := t.waitHold(ctx); err != nil {
-		return err
-	}
 	b := t.any
 	if service == ServiceDirectory {
 		b = t.directory
 	}
-	if err := b.wait(ctx, reads+writes); err != nil {
+	if err := b.wait(ctx, reads+writes, t.holdFor); err != nil {
 		return fmt.Errorf("waiting for the tenant rate limit: %w", err)
 	}
-	if err := t.write.wait(ctx, writes); err != nil {
+	if err := t.write.wait(ctx, writes, t.holdFor); err != nil {
 		return fmt.Errorf("waiting for the tenant write rate limit: %w", err)
 	}
-	return nil
+	return t.waitHold(ctx)
+}
+
+// holdFor extends this process's view of the tenant's hold to d from now (another engine's hold,
+// learnt from the shared budget).
+func (t *TenantLimiter) holdFor(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t.mu.Lock()
+	t.heldUntil = later(t.heldUntil, time.Now().Add(d))
+	t.mu.Unlock()
 }
 
 // Hold records a Retry-After of d for the tenant: this process's requests wait it out, and with a
@@ -155,9 +167,7 @@ func (t *TenantLimiter) Hold(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	t.mu.Lock()
-	t.heldUntil = later(t.heldUntil, time.Now().Add(d))
-	t.mu.Unlock()
+	t.holdFor(d)
 	for _, b := range []*bucket{t.any, t.write, t.directory} {
 		b.dropLease()
 	}
@@ -171,6 +181,13 @@ func (t *TenantLimiter) waitHold(ctx context.Context) error {
 	t.mu.Lock()
 	until := t.heldUntil
 	t.mu.Unlock()
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	if budget, ok := RetryBudgetFrom(ctx); ok && !budget.reserve(d) {
+		return nil
+	}
 	return sleepUntil(ctx, until)
 }
 
@@ -224,7 +241,9 @@ func newBucket(tenant, name string, perSecond float64, burst int, shared SharedB
 	return b
 }
 
-func (b *bucket) wait(ctx context.Context, n int) error {
+// wait takes n tokens, waiting for them; hold receives the tenant's hold as the shared budget
+// reports it.
+func (b *bucket) wait(ctx context.Context, n int, hold func(time.Duration)) error {
 	if b.local != nil {
 		for n > 0 {
 			step := min(n, b.local.Burst())
@@ -239,11 +258,12 @@ func (b *bucket) wait(ctx context.Context, n int) error {
 	defer b.mu.Unlock()
 	for b.leased < n {
 		take := max(b.lease, n-b.leased)
-		d, err := b.shared.Take(ctx, b.tenant, b.name, take, b.rate, b.burst)
+		debt, held, err := b.shared.Take(ctx, b.tenant, b.name, take, b.rate, b.burst)
 		if err != nil {
 			return fmt.Errorf("leasing from the cluster's Graph budget: %w", err)
 		}
-		if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
+		hold(held)
+		if err := sleepUntil(ctx, time.Now().Add(debt)); err != nil {
 			return err
 		}
 		b.leased += take
@@ -304,5 +324,5 @@ func (h rateLimitHandler) Intercept(p khttp.Pipeline, i int, req *http.Request) 
 		// still waits its Retry-After.
 		_ = h.limiter.Hold(req.Context(), retryDelay(resp, 1, 0))
 	}
-	return resp, nil
+	return resp, err
 }
