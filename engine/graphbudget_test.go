@@ -59,7 +59,8 @@ func TestGraphBudgetSharedAcrossEngines(t *testing.T) {
 			require.Equal(t, reason.ProviderThrottled, gerr.Reason)
 			seen := sim.ThrottleStats().Requests
 
-			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			// The second engine's run has budget to wait out the hold, and gives up after 300 ms.
+			short, cancel := context.WithTimeout(graph.WithRetryBudget(ctx, graph.NewRetryBudget(time.Minute)), 300*time.Millisecond)
 			defer cancel()
 			_, err = second.Get(short, "deviceConfigurations.probe", nil, nil)
 			require.Error(t, err)
