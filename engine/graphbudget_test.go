@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // TestGraphBudgetSharedAcrossEngines: a Retry-After that one engine gets holds back every engine
@@ -70,9 +72,11 @@ func TestGraphBudgetSharedAcrossEngines(t *testing.T) {
 			}
 			require.ErrorContains(t, err, "Retry-After")
 			require.Equal(t, seen, sim.ThrottleStats().Requests, "held back before it reached Graph")
-			holds, err := store.GraphHolds(ctx, db.Pool)
+			// `engines` and :engines name the tenant as throttled while the hold lasts.
+			storetest.Tenant(ctx, t, db.Pool, &storetest.TenantOpts{Name: "held", TenantGUID: strings.ToUpper(sim.Tenants()[0].ID)})
+			pulse, err := store.EnginePulse(ctx, db.Pool)
 			require.NoError(t, err)
-			require.Len(t, holds, 1)
+			require.Equal(t, []string{"held"}, pulse.ThrottledTenants)
 		})
 	}
 }

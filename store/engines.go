@@ -163,7 +163,8 @@ type Pulse struct {
 	RunsPerMinute float64 `json:"runs_per_minute"`
 	// QueuedRuns is how many runs wait for an engine.
 	QueuedRuns int64 `json:"queued_runs"`
-	// ThrottledTenants are the tenants with a run that ended provider_throttled in the last 15 minutes.
+	// ThrottledTenants are the tenants with a run that ended provider_throttled in the last 15
+	// minutes, or that Graph holds back right now (a Retry-After every engine waits out).
 	ThrottledTenants []string `json:"throttled_tenants"`
 }
 
@@ -181,8 +182,10 @@ func EnginePulse(ctx context.Context, q Querier) (Pulse, error) {
 		return p, fmt.Errorf("error counting runs: %w", err)
 	}
 	p.RunsPerMinute = float64(finished) / 5
-	rows, err := q.Query(ctx, `SELECT DISTINCT t.name FROM operation_runs r JOIN tenants t ON t.id = r.tenant_id
-		WHERE r.reason_code = 'provider_throttled' AND r.finished_at > now() - interval '15 minutes' ORDER BY t.name`)
+	rows, err := q.Query(ctx, `SELECT t.name FROM tenants t WHERE EXISTS (SELECT 1 FROM operation_runs r WHERE r.tenant_id = t.id
+			AND r.reason_code = 'provider_throttled' AND r.finished_at > now() - interval '15 minutes')
+		OR EXISTS (SELECT 1 FROM graph_holds h WHERE h.tenant = lower(t.tenant_guid) AND h.held_until > clock_timestamp())
+		ORDER BY t.name`)
 	if err != nil {
 		return p, fmt.Errorf("error listing throttled tenants: %w", err)
 	}

@@ -44,22 +44,3 @@ func (b *GraphBudget) Hold(ctx context.Context, tenant string, d time.Duration) 
 	}
 	return nil
 }
-
-// GraphHolds lists the tenants whose budget is held now, with the time left (for `engines` and doctor).
-func GraphHolds(ctx context.Context, q Querier) (map[string]time.Duration, error) {
-	rows, err := q.Query(ctx, `SELECT tenant, extract(epoch FROM held_until - clock_timestamp())::float8 FROM graph_holds WHERE held_until > clock_timestamp()`)
-	if err != nil {
-		return nil, fmt.Errorf("error reading Graph holds: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]time.Duration{}
-	for rows.Next() {
-		var tenant string
-		var secs float64
-		if err := rows.Scan(&tenant, &secs); err != nil {
-			return nil, err
-		}
-		out[tenant] = time.Duration(secs * float64(time.Second))
-	}
-	return out, rows.Err()
-}

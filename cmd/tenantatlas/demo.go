@@ -99,7 +99,8 @@ func (a *app) runDemo(ctx context.Context, keep, noDashboard bool, dash dashboar
 		specs[i] = t.spec
 		specs[i].Name = t.display
 	}
-	sim, err := graphsim.New(graphsim.Options{Seed: 2026, Tenants: specs})
+	limits := graphsim.IntuneThrottleLimits() // Microsoft's Intune limits, as a real tenant has them
+	sim, err := graphsim.New(graphsim.Options{Seed: 2026, Tenants: specs, Throttle: &limits})
 	if err != nil {
 		return err
 	}
