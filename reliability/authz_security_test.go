@@ -159,6 +159,21 @@ func authzCases() []authzCase {
 			}
 			return nil, fx.b.svc.RemoveMember(ctx, a, fx.ws.Name, name)
 		}},
+		{"TagTenant", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.TagTenant(ctx, a, fx.tenant.Name, []string{"authz"}, nil)
+		}},
+		{"FleetTenants", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.FleetTenants(ctx, a, engine.FleetTarget{All: true, Workspace: fx.ws.Name})
+		}},
+		{"StartFleet", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+			starts, err := fx.b.svc.StartFleet(ctx, a, engine.FleetTarget{All: true, Workspace: fx.ws.Name}, engine.StartRequest{Type: engine.TypeInventorySync})
+			for _, s := range starts {
+				if err == nil && s.Err != nil {
+					err = s.Err // each tenant's Start authorizes on its own: its refusal is the answer
+				}
+			}
+			return starts, err
+		}},
 		{"Retention", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.Retention(ctx, a, fx.ws.ID)
 		}},

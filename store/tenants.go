@@ -11,13 +11,15 @@ import (
 
 // Tenant is an Entra tenant in a workspace.
 type Tenant struct {
-	ID          int64     `json:"id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	Name        string    `json:"name"`
-	TenantGUID  string    `json:"tenant_guid"`
-	DisplayName string    `json:"display_name"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64  `json:"id"`
+	WorkspaceID int64  `json:"workspace_id"`
+	Name        string `json:"name"`
+	TenantGUID  string `json:"tenant_guid"`
+	DisplayName string `json:"display_name"`
+	// Tags group tenants for fleet actions ("eu", "tier-1"), lower case, sorted.
+	Tags      []string  `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ProviderConnection is a tenant's app registration. CredentialCiphertext is sealed by the engine's
@@ -41,17 +43,41 @@ type ProviderConnection struct {
 	UpdatedAt            time.Time      `json:"updated_at"`
 }
 
-const tenantSelect = `SELECT id, workspace_id, name, tenant_guid, display_name, created_at, updated_at FROM tenants`
+const tenantColumns = `id, workspace_id, name, tenant_guid, display_name, tags, created_at, updated_at`
+
+const tenantSelect = `SELECT ` + tenantColumns + ` FROM tenants`
 
 func scanTenant(row pgx.Row) (Tenant, error) {
 	var t Tenant
-	err := row.Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.TenantGUID, &t.DisplayName, &t.CreatedAt, &t.UpdatedAt)
+	err := row.Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.TenantGUID, &t.DisplayName, &t.Tags, &t.CreatedAt, &t.UpdatedAt)
 	return t, err
+}
+
+// SetTenantTags replaces a tenant's tags (the caller sorts and checks them; the database refuses
+// malformed ones).
+func SetTenantTags(ctx context.Context, q Querier, id int64, tags []string) (Tenant, error) {
+	if tags == nil {
+		tags = []string{}
+	}
+	t, err := scanTenant(q.QueryRow(ctx, `UPDATE tenants SET tags = $2, updated_at = now() WHERE id = $1 RETURNING `+tenantColumns, id, tags))
+	if err != nil {
+		return t, notFound(err, fmt.Sprintf("tenant %d", id))
+	}
+	return t, nil
+}
+
+// ListTenantsTagged lists the tenants of the given workspaces that carry tag.
+func ListTenantsTagged(ctx context.Context, q Querier, workspaceIDs []int64, tag string) ([]Tenant, error) {
+	rows, err := q.Query(ctx, tenantSelect+` WHERE workspace_id = ANY($1) AND tags @> ARRAY[$2::text] ORDER BY name, id`, workspaceIDs, tag)
+	if err != nil {
+		return nil, fmt.Errorf("error listing tenants tagged %q: %w", tag, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
 }
 
 func InsertTenant(ctx context.Context, q Querier, t Tenant) (Tenant, error) {
 	out, err := scanTenant(q.QueryRow(ctx, `INSERT INTO tenants (workspace_id, name, tenant_guid, display_name)
-		VALUES ($1, $2, $3, $4) RETURNING id, workspace_id, name, tenant_guid, display_name, created_at, updated_at`,
+		VALUES ($1, $2, $3, $4) RETURNING `+tenantColumns,
 		t.WorkspaceID, t.Name, t.TenantGUID, t.DisplayName))
 	if isUniqueViolation(err, "") {
 		return out, fmt.Errorf("tenant %q (or tenant id %s) in this workspace: %w", t.Name, t.TenantGUID, ErrConflict)

@@ -31,9 +31,10 @@ func splitList(s string) []string {
 func (a *app) backupsRunCommand() *cobra.Command {
 	var families string
 	var wait bool
+	var fleet fleetFlags
 	c := &cobra.Command{
-		Use: "run TENANT [--families F,...]", Short: "Back up a tenant now (a new run per call; --wait waits for it)", Args: cobra.ExactArgs(1),
-		Example: "  tenantatlas backups run contoso\n  tenantatlas backups run contoso --families deviceConfigurations,configurationPolicies --wait",
+		Use: "run (TENANT | --tag TAG | --all) [--families F,...]", Short: "Back up a tenant now (a new run per call; --wait waits for it)", Args: cobra.MaximumNArgs(1),
+		Example: "  tenantatlas backups run contoso\n  tenantatlas backups run contoso --families deviceConfigurations,configurationPolicies --wait\n  tenantatlas backups run --tag eu",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fs := splitList(families)
 			if _, err := engine.ParseFamilies(fs); err != nil {
@@ -43,11 +44,12 @@ func (a *app) backupsRunCommand() *cobra.Command {
 			if len(fs) > 0 {
 				params["families"] = fs
 			}
-			return a.startAndReport(cmd.Context(), engine.StartRequest{Type: engine.TypeBackupRun, TenantRef: args[0], Params: params}, "", wait)
+			return a.startTargets(cmd.Context(), fleet, args, engine.StartRequest{Type: engine.TypeBackupRun, Params: params}, wait)
 		},
 	}
 	c.Flags().StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
+	fleet.register(c)
 	return c
 }
 

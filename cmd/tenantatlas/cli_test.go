@@ -379,3 +379,58 @@ func TestCLIRetention(t *testing.T) {
 		require.Contains(t, r.stderr, "retention.manage")
 	}
 }
+
+// TestCLIFleet: tags group tenants; --tag and --all start one run per tenant with one line each,
+// a refused tenant gets its reason and a non-zero exit while the others start; a tag that matches
+// nothing is an error; a command needs exactly one target.
+func TestCLIFleet(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	for i, name := range []string{"contoso", "fabrikam", "northwind"} {
+		r := c.run("secret-"+name, "tenants", "add", "--name", name, "--tenant-id", fmt.Sprintf("6e0c1a2b-0000-4000-8000-00000000000%d", i+1),
+			"--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-")
+		require.Equal(t, 0, r.code, r.stderr)
+	}
+	require.Contains(t, c.ok("tenants", "tag", "contoso", "eu", "tier-1"), "tenant contoso: tags eu,tier-1")
+	c.ok("tenants", "tag", "fabrikam", "eu")
+	require.Contains(t, c.ok("tenants", "untag", "contoso", "tier-1"), "tenant contoso: tags eu")
+	out := c.ok("tenants", "list", "--tag", "eu")
+	require.Contains(t, out, "contoso")
+	require.Contains(t, out, "fabrikam")
+	require.NotContains(t, out, "northwind")
+
+	var starts []map[string]any
+	c.jsonOut(&starts, "sync", "inventory", "--tag", "eu")
+	require.Len(t, starts, 2)
+	for _, s := range starts {
+		require.Equal(t, true, s["result"].(map[string]any)["created"], s["tenant"])
+	}
+	out = c.ok("backups", "run", "--all")
+	for _, name := range []string{"contoso", "fabrikam", "northwind"} {
+		require.Contains(t, out, name)
+	}
+
+	c.ok("users", "add", "ops")
+	c.ok("members", "add", "default", "ops", "readonly")
+	c.env["TENANTATLAS_USER"] = "ops"
+	r := c.run("", "sync", "groups", "--tag", "eu")
+	require.Equal(t, 1, r.code, r.stderr)
+	require.Contains(t, r.stderr, "2 of 2 tenants refused")
+	require.Regexp(t, `contoso\s+-\s+refused\s+.*directory.sync`, r.stdout)
+	delete(c.env, "TENANTATLAS_USER")
+
+	for _, bad := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"sync", "groups", "--tag", "apac"}, 4, `tag "apac" matches no tenant in workspace default`},
+		{[]string{"sync", "groups", "contoso", "--all"}, 2, "name one target: TENANT, --tag TAG or --all"},
+		{[]string{"sync", "groups"}, 2, "name one target"},
+		{[]string{"tenants", "tag", "contoso", "EU"}, 2, `tag "EU": use lower case letters`},
+	} {
+		r := c.run("", bad.args...)
+		require.Equal(t, bad.code, r.code, "%v: %s", bad.args, r.stderr)
+		require.Contains(t, r.stderr, bad.msg, bad.args)
+	}
+}

@@ -167,8 +167,9 @@ func (a *app) runsStartCommand() *cobra.Command {
 	var tenant, typ, workspace string
 	var params []string
 	var wait bool
+	var fleet fleetFlags
 	c := &cobra.Command{
-		Use: "start --tenant T --type TYPE [--param key=value]...", Short: "Start a run (returns at once; --wait waits for it)",
+		Use: "start (--tenant T | --tag TAG | --all) --type TYPE [--param key=value]...", Short: "Start a run (returns at once; --wait waits for it)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if typ == "" {
 				return usageErrorf("runs start needs --type (one of %s)", strings.Join(publicTypes(), ", "))
@@ -182,6 +183,12 @@ func (a *app) runsStartCommand() *cobra.Command {
 				p[k] = v
 			}
 			req := engine.StartRequest{Type: typ, TenantRef: tenant, Params: p}
+			if fleet.tag != "" || fleet.all {
+				if _, err := fleet.fleet(tenant); err != nil {
+					return err
+				}
+				return a.startFleet(cmd.Context(), fleet, workspace, req, wait)
+			}
 			return a.startAndReport(cmd.Context(), req, workspace, wait)
 		},
 	}
@@ -191,20 +198,40 @@ func (a *app) runsStartCommand() *cobra.Command {
 	f.StringVar(&workspace, "workspace", "", "workspace, for operations without a tenant")
 	f.StringArrayVar(&params, "param", nil, "operation parameter key=value (repeatable)")
 	f.BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
+	fleet.register(c)
 	return c
 }
 
-// startCommand builds the "sync groups T" style shortcuts for Start.
+// startCommand builds the "sync groups T" style shortcuts for Start: TENANT, --tag TAG or --all.
 func (a *app) startCommand(use, short, typ string) *cobra.Command {
 	var wait bool
+	var fleet fleetFlags
 	c := &cobra.Command{
-		Use: use, Short: short, Args: cobra.ExactArgs(1),
+		Use: use, Short: short, Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.startAndReport(cmd.Context(), engine.StartRequest{Type: typ, TenantRef: args[0]}, "", wait)
+			return a.startTargets(cmd.Context(), fleet, args, engine.StartRequest{Type: typ}, wait)
 		},
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
+	fleet.register(c)
 	return c
+}
+
+// startTargets starts req for the TENANT argument, or for the fleet of --tag or --all.
+func (a *app) startTargets(ctx context.Context, fleet fleetFlags, args []string, req engine.StartRequest, wait bool) error {
+	tenant := ""
+	if len(args) == 1 {
+		tenant = args[0]
+	}
+	many, err := fleet.fleet(tenant)
+	if err != nil {
+		return err
+	}
+	if many {
+		return a.startFleet(ctx, fleet, "", req, wait)
+	}
+	req.TenantRef = tenant
+	return a.startAndReport(ctx, req, "", wait)
 }
 
 func (a *app) startAndReport(ctx context.Context, req engine.StartRequest, workspace string, wait bool) error {
@@ -424,9 +451,9 @@ func (a *app) watch(ctx context.Context, id int64) error {
 func (a *app) syncCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "sync", Short: "Sync a tenant's directory or inventory cache from Microsoft Graph"}
 	cmd.AddCommand(
-		a.startCommand("groups TENANT", "Sync groups (delta after the first full sync)", engine.TypeDirectoryGroupsSync),
-		a.startCommand("roles TENANT", "Sync directory role definitions", engine.TypeDirectoryRoleDefsSync),
-		a.startCommand("inventory TENANT", "Sync the Intune policy inventory", engine.TypeInventorySync),
+		a.startCommand("groups (TENANT | --tag TAG | --all)", "Sync groups (delta after the first full sync)", engine.TypeDirectoryGroupsSync),
+		a.startCommand("roles (TENANT | --tag TAG | --all)", "Sync directory role definitions", engine.TypeDirectoryRoleDefsSync),
+		a.startCommand("inventory (TENANT | --tag TAG | --all)", "Sync the Intune policy inventory", engine.TypeInventorySync),
 	)
 	return cmd
 }

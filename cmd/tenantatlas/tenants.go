@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,28 +72,59 @@ flag value that would land in shell history. It is encrypted at rest and never p
 	f.StringVar(&certFile, "certificate-file", "", "PEM file with the certificate and its private key, or - for stdin")
 	f.StringVar(&expires, "secret-expires", "", "date the secret expires (YYYY-MM-DD), for reminders")
 
+	var listTag string
 	list := &cobra.Command{
-		Use: "list", Short: "List tenants with their connection status",
+		Use: "list [--tag TAG]", Short: "List tenants with their tags and connection status",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.open(cmd.Context()); err != nil {
 				return err
+			}
+			if listTag != "" {
+				if err := engine.CheckTag(listTag); err != nil {
+					return err
+				}
 			}
 			ts, err := a.svc.ListTenants(cmd.Context(), a.actor)
 			if err != nil {
 				return err
 			}
+			if listTag != "" {
+				ts = slices.DeleteFunc(ts, func(t engine.TenantView) bool { return !slices.Contains(t.Tags, listTag) })
+			}
 			return a.output(ts, func(tw *tabwriter.Writer) {
-				row(tw, "ID", "TENANT", "WORKSPACE", "TENANT ID", "CONNECTION", "MISSING PERMISSIONS")
+				row(tw, "ID", "TENANT", "WORKSPACE", "TAGS", "TENANT ID", "CONNECTION", "MISSING PERMISSIONS")
 				for _, t := range ts {
 					status, missing := "none", ""
 					if c := t.Connection; c != nil {
 						status = c.Status
 						missing = strings.Join(c.MissingPermissions, ",")
 					}
-					row(tw, t.ID, t.Name, t.WorkspaceName, t.TenantGUID, status, missing)
+					row(tw, t.ID, t.Name, t.WorkspaceName, dash(strings.Join(t.Tags, ",")), t.TenantGUID, status, missing)
 				}
 			})
 		},
+	}
+	list.Flags().StringVar(&listTag, "tag", "", "only tenants carrying this tag")
+	tagCmd := func(use, short string, remove bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.MinimumNArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if err := a.open(cmd.Context()); err != nil {
+					return err
+				}
+				add, del := args[1:], []string(nil)
+				if remove {
+					add, del = nil, args[1:]
+				}
+				t, err := a.svc.TagTenant(cmd.Context(), a.actor, args[0], add, del)
+				if err != nil {
+					return err
+				}
+				return a.output(t, func(tw *tabwriter.Writer) {
+					fmt.Fprintf(tw, "tenant %s: tags %s\n", t.Name, dash(strings.Join(t.Tags, ",")))
+				})
+			},
+		}
 	}
 	show := &cobra.Command{
 		Use: "show TENANT", Short: "Show a tenant and its connection", Args: cobra.ExactArgs(1),
@@ -108,6 +140,7 @@ flag value that would land in shell history. It is encrypted at rest and never p
 				row(tw, "tenant:", fmt.Sprintf("%s (id %d)", t.Name, t.ID))
 				row(tw, "workspace:", t.WorkspaceName)
 				row(tw, "entra tenant id:", t.TenantGUID)
+				row(tw, "tags:", dash(strings.Join(t.Tags, ", ")))
 				if t.DisplayName != "" {
 					row(tw, "display name:", t.DisplayName)
 				}
@@ -128,7 +161,9 @@ flag value that would land in shell history. It is encrypted at rest and never p
 			})
 		},
 	}
-	verify := a.startCommand("verify TENANT", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
-	cmd.AddCommand(add, list, show, verify)
+	verify := a.startCommand("verify (TENANT | --tag TAG | --all)", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
+	cmd.AddCommand(add, list, show, verify,
+		tagCmd("tag TENANT TAG...", "Tag a tenant (tags group tenants for --tag starts)", false),
+		tagCmd("untag TENANT TAG...", "Remove tags from a tenant", true))
 	return cmd
 }
