@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
@@ -160,9 +161,9 @@ func (t *TenantLimiter) holdFor(d time.Duration) {
 	t.mu.Unlock()
 }
 
-// Hold records a Retry-After of d for the tenant: this process's requests wait it out, and with a
-// SharedBudget so do every other engine's, and their leased tokens are dropped (they were granted
-// before Graph said to stop).
+// Hold records a Retry-After of d for the tenant: this process's requests wait it out and its
+// leased tokens are dropped (they were granted before Graph said to stop); with a SharedBudget,
+// every other engine waits it out from its next lease on.
 func (t *TenantLimiter) Hold(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
@@ -227,8 +228,8 @@ type bucket struct {
 	burst  int
 	lease  int
 
-	mu     sync.Mutex
-	leased int
+	mu     sync.Mutex   // one lease at a time
+	leased atomic.Int64 // tokens leased and not yet used; dropLease empties it without waiting for mu
 }
 
 func newBucket(tenant, name string, perSecond float64, burst int, shared SharedBudget) *bucket {
@@ -256,8 +257,8 @@ func (b *bucket) wait(ctx context.Context, n int, hold func(time.Duration)) erro
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.leased < n {
-		take := max(b.lease, n-b.leased)
+	for b.leased.Load() < int64(n) {
+		take := max(b.lease, n-int(b.leased.Load()))
 		debt, held, err := b.shared.Take(ctx, b.tenant, b.name, take, b.rate, b.burst)
 		if err != nil {
 			return fmt.Errorf("leasing from the cluster's Graph budget: %w", err)
@@ -266,9 +267,9 @@ func (b *bucket) wait(ctx context.Context, n int, hold func(time.Duration)) erro
 		if err := sleepUntil(ctx, time.Now().Add(debt)); err != nil {
 			return err
 		}
-		b.leased += take
+		b.leased.Add(int64(take))
 	}
-	b.leased -= n
+	b.leased.Add(-int64(n)) // below zero if dropped meanwhile: the next wait leases the difference
 	return nil
 }
 
@@ -276,9 +277,7 @@ func (b *bucket) dropLease() {
 	if b.local != nil {
 		return
 	}
-	b.mu.Lock()
-	b.leased = 0
-	b.mu.Unlock()
+	b.leased.Store(0)
 }
 
 // costKey carries an explicit request cost (a $batch envelope costs its sub-requests).
