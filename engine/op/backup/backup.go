@@ -457,7 +457,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 			}
 		}
-		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+		for _, g := range append(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p)...) {
 			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
 				missingGroups = append(missingGroups, g)
 			}
@@ -539,6 +539,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				return id, true
 			})
 		}
+		b.nameCAReferences(ctx, p, refs)
 		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil || refs.Objects != nil {
 			p.payload.References = refs
 		}
