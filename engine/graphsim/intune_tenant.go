@@ -15,6 +15,9 @@ import (
 
 // Policies returns copies of a family's objects, in list order.
 func (t *Tenant) Policies(f graph.Family) []map[string]any {
+	if isCAFamily(f) {
+		return t.CAObjects(f) // Conditional Access (conditionalaccess.go)
+	}
 	st := t.intune
 	st.mu.RLock()
 	defer st.mu.RUnlock()

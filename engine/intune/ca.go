@@ -61,9 +61,12 @@ type CAVisit func(ref CARef) (newID string, keep bool)
 
 // WalkCAReferences visits every id a policy holds (keywords such as "All" are not ids) and
 // rewrites each list with what visit answers; an authentication strength not kept is removed
-// from the grant controls. It reports the lists that held ids and were emptied by the walk.
+// from the grant controls. It reports the condition sections (users, applications, locations)
+// whose includes held ids and were all emptied by the walk: such a condition would match
+// everything, or nothing valid.
 func WalkCAReferences(policy map[string]any, visit CAVisit) (emptied []string) {
 	cond, _ := policy["conditions"].(map[string]any)
+	droppedIn := map[string]bool{}
 	for _, l := range caListRefs {
 		sec, _ := cond[l.section].(map[string]any)
 		list, ok := sec[l.key].([]any)
@@ -71,7 +74,6 @@ func WalkCAReferences(policy map[string]any, visit CAVisit) (emptied []string) {
 			continue
 		}
 		out := []any{}
-		dropped := false
 		for _, v := range list {
 			id := fmt.Sprint(v)
 			if slices.Contains(l.special, id) {
@@ -80,13 +82,28 @@ func WalkCAReferences(policy map[string]any, visit CAVisit) (emptied []string) {
 			}
 			if n, keep := visit(CARef{Kind: l.kind, Role: l.role, Path: "conditions." + l.section + "." + l.key, ID: id}); keep {
 				out = append(out, n)
-			} else {
-				dropped = true
+			} else if l.role == CAInclude {
+				droppedIn[l.section] = true
 			}
 		}
 		sec[l.key] = out
-		if dropped && len(out) == 0 {
-			emptied = append(emptied, "conditions."+l.section+"."+l.key)
+	}
+	for _, section := range []string{"users", "applications", "locations"} {
+		if !droppedIn[section] {
+			continue
+		}
+		sec, _ := cond[section].(map[string]any)
+		left := false
+		for _, l := range caListRefs {
+			if l.section == section && l.role == CAInclude && len(anyStrings(sec[l.key])) > 0 {
+				left = true
+			}
+		}
+		if section == "users" && sec["includeGuestsOrExternalUsers"] != nil {
+			left = true
+		}
+		if !left {
+			emptied = append(emptied, "conditions."+section)
 		}
 	}
 	grant, _ := policy["grantControls"].(map[string]any)

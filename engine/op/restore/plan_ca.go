@@ -271,7 +271,7 @@ func (plan *itemPlan) mapPolicy(p intune.Payload, r *restoreResolver) error {
 		return "", false
 	})
 	for _, path := range emptied {
-		blockers = append(blockers, path+" would be left empty (an empty condition matches everything)")
+		blockers = append(blockers, path+" would be left with no include (an empty condition matches everything)")
 	}
 	if len(blockers) > 0 {
 		return fmt.Errorf("not restored: %s cannot be mapped into the target, and restoring the policy without them would widen it: %s",
