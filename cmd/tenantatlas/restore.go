@@ -21,8 +21,8 @@ func (a *app) restoreCommand() *cobra.Command {
 
 // restoreFlags are the flags preview and run share.
 type restoreFlags struct {
-	backup string
-	tenant string
+	backup  string
+	tenant  string
 	items   []string
 	mode    string
 	caState string
@@ -89,7 +89,9 @@ func printRestorePreview(tw *tabwriter.Writer, pv engine.RestorePreview) {
 		mode += fmt.Sprintf("  (copies named …%s)", pv.NameSuffix)
 	}
 	row(tw, "mode:", mode)
-	hasCA := slices.ContainsFunc(pv.Items, func(it engine.RestorePreviewItem) bool { return it.Family == string(graph.FamilyConditionalAccessPolicies) })
+	hasCA := slices.ContainsFunc(pv.Items, func(it engine.RestorePreviewItem) bool {
+		return it.Family == string(graph.FamilyConditionalAccessPolicies)
+	})
 	switch {
 	case !hasCA:
 	case pv.CAState == engine.CAStateOriginal:

@@ -651,3 +651,14 @@ func (t *Tenant) CAPolicyByName(name string) map[string]any {
 	}
 	return nil
 }
+
+func (t *Tenant) deleteCAObject(f graph.Family, id string) error {
+	t.ca.mu.Lock()
+	defer t.ca.mu.Unlock()
+	before := len(t.ca.fam[f])
+	t.ca.fam[f] = slices.DeleteFunc(t.ca.fam[f], func(o map[string]any) bool { return strings.EqualFold(fmt.Sprint(o["id"]), id) })
+	if len(t.ca.fam[f]) == before {
+		return fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, f, id)
+	}
+	return nil
+}
