@@ -260,3 +260,40 @@ func TestCARestoreNeverEnablesWithoutOption(t *testing.T) {
 	}
 	require.Equal(t, 5, written, "every policy of the set was written")
 }
+
+// TestCAOptionalWithoutConsent: an app consented for Intune only keeps a healthy connection, its
+// inventory sync and backup succeed without the Conditional Access families (a warning names the
+// permissions to grant), and a backup asking for them by name ends blocked naming the permission.
+func TestCAOptionalWithoutConsent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := setupCA(t, graphsim.TenantSpec{Groups: 5, PoliciesPerFamily: 1})[0]
+	var intuneOnly []string
+	for _, r := range graphsim.AllPermissions() {
+		if !strings.HasPrefix(r, "Policy.") && !strings.HasPrefix(r, "AuthenticationContext.") {
+			intuneOnly = append(intuneOnly, r)
+		}
+	}
+	a.simT.SetRoles(intuneOnly)
+	verify := a.run(t, engine.StartRequest{Type: engine.TypeProviderVerification})
+	require.Equal(t, store.OutcomeSucceeded, outcome(verify), deref(verify.ReasonDetail))
+
+	inv := a.run(t, engine.StartRequest{Type: engine.TypeInventorySync})
+	require.Equal(t, store.OutcomeSucceeded, outcome(inv), deref(inv.ReasonDetail))
+	events, err := a.svc.RunEvents(ctx, a.admin, store.EventFilter{RunID: inv.ID})
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(messages(events), "\n"),
+		"conditionalAccessPolicies, namedLocations, authenticationStrengthPolicies, authenticationContextClassReferences not covered: the app is not granted Policy.Read.All, Policy.Read.AuthenticationMethod, AuthenticationContext.Read.All")
+	for _, it := range a.inventory(t) {
+		fi, _ := graph.FamilyOf(graph.Family(it.Family))
+		require.False(t, fi.Entra, "%s inventoried without consent", it.Family)
+	}
+	run, _ := a.backup(t)
+	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+
+	res, err := a.svc.StartBackup(ctx, a.admin, "", a.tenantID, []string{string(graph.FamilyConditionalAccessPolicies)})
+	require.NoError(t, err)
+	blocked := a.waitRun(t, res.Run.ID, completed)
+	require.Equal(t, store.OutcomeBlocked, outcome(blocked))
+	require.Contains(t, deref(blocked.ReasonDetail), "Policy.Read.All")
+}

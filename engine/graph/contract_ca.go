@@ -52,6 +52,12 @@ func entra(f Family, collection, read, write string, writeNeedsRead bool, doc st
 		WritePermission: write, WriteNeedsRead: writeNeedsRead, NameProperty: "displayName", Entra: true, Doc: doc}
 }
 
+// Optional reports a family an app may not be consented for without that being an error: the
+// Conditional Access families (their permissions came after the Intune ones). Verification lists
+// their missing permissions as optional; inventory and scheduled backups leave them out, with a
+// warning, when the token lacks their read permission (run.SkipUngrantedOptional).
+func (fi FamilyInfo) Optional() bool { return fi.Entra }
+
 // entraImpliedBy: the broader permissions Microsoft lists as "higher privileged" for the reads.
 var entraImpliedBy = map[string][]string{
 	permAuthMethodRead:  {permPolicyRead, permAuthMethodWrite, permCAWrite},

@@ -53,6 +53,11 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		return run.Result{}, err
 	}
 	defer client.Close()
+	if len(familiesParam(rc.Run.Params)) == 0 { // every family: the Conditional Access ones only when consented
+		if families, err = run.SkipUngrantedOptional(ctx, rc, client, families); err != nil {
+			return run.Result{}, err
+		}
+	}
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 
 	names := make([]string, len(families))
