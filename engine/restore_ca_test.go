@@ -297,3 +297,31 @@ func TestCAOptionalWithoutConsent(t *testing.T) {
 	require.Equal(t, store.OutcomeBlocked, outcome(blocked))
 	require.Contains(t, deref(blocked.ReasonDetail), "Policy.Read.All")
 }
+
+// TestCABackupsDiffReadable: a changed CA policy diffs as fields — its conditions and grant
+// controls by path, id lists as named labels — not as one JSON blob or per array index.
+func TestCABackupsDiffReadable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := setupCA(t, graphsim.TenantSpec{Groups: 10, PoliciesPerFamily: 1})[0]
+	a.syncCA(t)
+	set1 := a.backupCA(t)
+	p := a.simT.CAPolicyByName("Block legacy authentication")
+	cond := p["conditions"].(map[string]any)
+	cond["users"].(map[string]any)["excludeGroups"] = []any{}
+	require.NoError(t, a.simT.UpdateCAObject(graph.FamilyConditionalAccessPolicies, p["id"].(string), map[string]any{"conditions": cond,
+		"grantControls": map[string]any{"operator": "OR", "builtInControls": []any{"mfa"}}}))
+	set2 := a.backupCA(t)
+	d, err := a.svc.DiffBackups(ctx, a.admin, set1.ID, set2.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, d.Changed)
+	got := map[string]intune.FieldChange{}
+	for _, c := range d.Items[0].Changes {
+		got[c.Path] = c
+	}
+	ex := got["object.conditions.users.excludeGroups"]
+	require.Contains(t, ex.From, "("+a.simT.GroupID(0)+")", "the break-glass group, named: %+v", d.Items[0].Changes)
+	require.NotEqual(t, `"`+a.simT.GroupID(0)+`"`, ex.From, "with its name")
+	require.Equal(t, `""`, ex.To)
+	require.Equal(t, intune.FieldChange{Path: "object.grantControls.builtInControls[0]", From: `"block"`, To: `"mfa"`}, got["object.grantControls.builtInControls[0]"])
+}

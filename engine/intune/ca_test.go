@@ -82,3 +82,19 @@ func TestWalkCAReferences(t *testing.T) {
 	require.False(t, intune.IsAuthContextID("c100"))
 	require.False(t, intune.IsAuthContextID("c0"))
 }
+
+// TestReadableCADiff: id lists diff as one field of named labels, whichever side named them; the
+// references block is inline and left out.
+func TestReadableCADiff(t *testing.T) {
+	t.Parallel()
+	from := `{"object":{"conditions":{"users":{"includeUsers":["All"],"excludeGroups":["g2","g1"]}},"state":"enabled"},
+		"references":{"groups":{"g1":"Break glass","g2":"Pilot"}}}`
+	to := `{"object":{"conditions":{"users":{"includeUsers":["All"],"excludeGroups":["g1"]}},"state":"enabled"}}`
+	a, b := intune.ReadableCADiff([]byte(from), []byte(to))
+	changes, _ := intune.FieldDiff(a, b, false)
+	require.Equal(t, []intune.FieldChange{{Path: "object.conditions.users.excludeGroups", From: `"Break glass (g1), Pilot (g2)"`, To: `"Break glass (g1)"`}}, changes)
+	// Objects alone (drift against the inventory) read the same way.
+	a, b = intune.ReadableCADiff([]byte(`{"conditions":{"users":{"excludeGroups":["g1"]}}}`), []byte(`{"conditions":{"users":{"excludeGroups":[]}}}`))
+	changes, _ = intune.FieldDiff(a, b, false)
+	require.Equal(t, []intune.FieldChange{{Path: "conditions.users.excludeGroups", From: `"g1"`, To: `""`}}, changes)
+}
