@@ -241,7 +241,7 @@ var families = slices.Concat([]FamilyInfo{
 	// docs:intune-notification-notificationmessagetemplate-list (DeviceManagementServiceConfig.Read.All).
 	reference(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead,
 		"Notification message templates (read to map compliance notification references by name)"),
-}, entraFamilies)
+}, moreIntuneFamilies, entraFamilies)
 
 func reference(f Family, collection, read, doc string) FamilyInfo {
 	fi := noAssignments(intune(f, collection, read, "", doc))
@@ -423,6 +423,7 @@ func init() {
 			Doc: "replace app protection assignments"})
 	}
 
+	addMoreIntuneContracts(add)
 	addEntraContracts(add)
 
 	for _, c := range registry {

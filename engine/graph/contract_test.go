@@ -18,7 +18,8 @@ func TestRegistryCoversEveryFamily(t *testing.T) {
 		graph.FamilyTargetedManagedAppConfigurations, graph.FamilyDeviceEnrollmentConfigurations, graph.FamilyWindowsAutopilotDeploymentProfiles,
 		graph.FamilyDeviceManagementScripts, graph.FamilyDeviceShellScripts, graph.FamilyDeviceHealthScripts, graph.FamilyDeviceComplianceScripts,
 		graph.FamilyWindowsFeatureUpdateProfiles, graph.FamilyWindowsQualityUpdateProfiles, graph.FamilyWindowsDriverUpdateProfiles,
-		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags, graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
+		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags, graph.FamilyDeviceCategories, graph.FamilyTermsAndConditions,
+		graph.FamilyDeviceCustomAttributeShellScripts, graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
 		graph.FamilyAuthenticationStrengthPolicies, graph.FamilyAuthenticationContextClassReferences}
 	var got []graph.Family
 	for _, fi := range graph.Families() {

@@ -1,0 +1,21 @@
+package intune
+
+import "github.com/tenantatlas/tenantatlas/engine/graph"
+
+// Descriptors of the Intune families of issue #18 item 4 (sources: BETA entity types and the
+// docs:intune-* pages named in engine/graph/contract_more.go).
+func init() {
+	// Device categories: displayName, description, roleScopeTagIds; no assignments (BETA deviceCategory).
+	register(&Descriptor{Family: graph.FamilyDeviceCategories, DeclaredType: "deviceCategory",
+		Types: map[string]string{"deviceCategory": string(graph.FamilyDeviceCategories)}})
+	// Terms and conditions: assigned one target per POST /{id}/assignments, like Autopilot
+	// (docs:intune-companyterms-termsandconditionsassignment-create; no assign action in BETA).
+	register(&Descriptor{Family: graph.FamilyTermsAndConditions, DeclaredType: "termsAndConditions",
+		Types:  map[string]string{"termsAndConditions": string(graph.FamilyTermsAndConditions)},
+		Assign: AssignOneByOne})
+	// macOS custom attribute scripts: the body (scriptContent) read from the GET of each script,
+	// as for the other script families (ICD reads every script by id).
+	register(&Descriptor{Family: graph.FamilyDeviceCustomAttributeShellScripts, DeclaredType: "deviceCustomAttributeShellScript",
+		Types:   map[string]string{"deviceCustomAttributeShellScript": string(graph.FamilyDeviceCustomAttributeShellScripts)},
+		GetByID: true})
+}
