@@ -14,10 +14,17 @@ import "net/http"
 //   - intune-devices-devicecustomattributeshellscript-list: DeviceManagementScripts.Read.All;
 //     -update: DeviceManagementScripts.ReadWrite.All; assign action with
 //     deviceManagementScriptAssignments (-assign).
+//   - intune-deviceconfigv2-devicemanagementreusablepolicysetting-list:
+//     DeviceManagementConfiguration.Read.All (ReadWrite to write); no assignments.
+//   - intune-rbac-roledefinition-list: DeviceManagementRBAC.Read.All (ReadWrite to write); role
+//     definitions take no assignments (role assignments are their own collection, not covered yet).
+//     These two pages were not re-read for this change: **unverified** against today's Learn.
 const (
 	FamilyDeviceCategories                  Family = "deviceCategories"
 	FamilyTermsAndConditions                Family = "termsAndConditions"
 	FamilyDeviceCustomAttributeShellScripts Family = "deviceCustomAttributeShellScripts"
+	FamilyReusablePolicySettings            Family = "reusablePolicySettings"
+	FamilyRoleDefinitions                   Family = "roleDefinitions"
 )
 
 var moreIntuneFamilies = []FamilyInfo{
@@ -25,6 +32,9 @@ var moreIntuneFamilies = []FamilyInfo{
 	intune(FamilyTermsAndConditions, "/deviceManagement/termsAndConditions", permServiceRead, permServiceWrite, "Terms and conditions"),
 	withAssignKey(intune(FamilyDeviceCustomAttributeShellScripts, "/deviceManagement/deviceCustomAttributeShellScripts", permScriptsRead, permScriptsWrite,
 		"macOS custom attribute scripts"), assignKeyScripts),
+	noAssignments(intune(FamilyReusablePolicySettings, "/deviceManagement/reusablePolicySettings", permConfigRead, permConfigWrite,
+		"Reusable policy settings (settings catalog)")),
+	noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions")),
 }
 
 // addMoreIntuneContracts registers what the generic Intune contracts do not cover.

@@ -19,6 +19,16 @@ func init() {
 		props: strs("createdDateTime", "customAttributeName", "customAttributeType", "description", "displayName", "fileName", "id",
 			"lastModifiedDateTime", "roleScopeTagIds", "runAsAccount", "scriptContent"),
 		navs: strs("assignments", "deviceRunStates", "groupAssignments", "runSummary", "userRunStates")}
+	typeSchemas["deviceManagementReusablePolicySetting"] = typeSchema{chain: strs("deviceManagementReusablePolicySetting"),
+		props: strs("createdDateTime", "description", "displayName", "id", "lastModifiedDateTime", "referencingConfigurationPolicyCount",
+			"settingDefinitionId", "settingInstance", "version"),
+		navs: strs("referencingConfigurationPolicies")}
+	roleDef := strs("description", "displayName", "id", "isBuiltIn", "isBuiltInRoleDefinition", "permissions", "rolePermissions", "roleScopeTagIds")
+	typeSchemas["roleDefinition"] = typeSchema{chain: strs("roleDefinition"), props: roleDef, navs: strs("roleAssignments")}
+	typeSchemas["deviceAndAppManagementRoleDefinition"] = typeSchema{chain: strs("deviceAndAppManagementRoleDefinition", "roleDefinition"),
+		props: roleDef, navs: strs("roleAssignments")}
+	// The counter is the service's (IM strips it before an import: unverified wording).
+	readOnlyOnCreate["deviceManagementReusablePolicySetting"] = []string{"referencingConfigurationPolicyCount"}
 	// BETA termsAndConditionsAssignment {id, target}; the scripts' assign takes deviceManagementScriptAssignment.
 	assignmentSchemas["termsAndConditionsAssignment"] = []string{"id", "target"}
 	assignmentTypes[graph.FamilyTermsAndConditions] = "termsAndConditionsAssignment"
@@ -32,6 +42,11 @@ func init() {
 	single("deviceCategories", "deviceCategory", graph.FamilyDeviceCategories)
 	single("termsAndConditions", "termsAndConditions", graph.FamilyTermsAndConditions)
 	single("deviceCustomAttributeShellScripts", "deviceCustomAttributeShellScript", graph.FamilyDeviceCustomAttributeShellScripts)
+	single("reusablePolicySettings", "deviceManagementReusablePolicySetting", graph.FamilyReusablePolicySettings)
+	// CSDL10 deviceManagement.roleDefinitions is Collection(roleDefinition); Intune's items are the
+	// derived deviceAndAppManagementRoleDefinition, so they carry @odata.type.
+	addCollection(collectionSpec{name: "roleDefinitions", declared: "roleDefinition", types: []string{"deviceAndAppManagementRoleDefinition", "roleDefinition"},
+		fixtures: []string{"deviceAndAppManagementRoleDefinition"}, pools: []graph.Family{graph.FamilyRoleDefinitions}})
 }
 
 // decorateMore adds the family-specific properties of the item 4 families (two shapes each).
@@ -52,6 +67,28 @@ func decorateMore(f graph.Family, o map[string]any, i int) {
 		o["scriptContent"] = base64Of([]string{"#!/bin/zsh\nfdesetup status\n", "#!/bin/zsh\nioreg -r -c AppleSmartBattery | awk '/CycleCount/ {print $3}'\n"}[i%2])
 		o["runAsAccount"] = []string{"system", "user"}[i%2]
 		o["fileName"] = fmt.Sprintf("attribute%d.sh", i)
+	case graph.FamilyReusablePolicySettings: // docs:intune-deviceconfigv2-devicemanagementreusablepolicysetting-create
+		o["settingDefinitionId"] = []string{"vendor_msft_firewall_mdmstore_firewallrules_{firewallrulename}", "device_vendor_msft_policy_privilege_elevation_rules"}[i%2]
+		o["settingInstance"] = map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationGroupSettingCollectionInstance",
+			"settingDefinitionId": o["settingDefinitionId"], "groupSettingCollectionValue": []any{map[string]any{"children": []any{
+				map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationSimpleSettingInstance",
+					"settingDefinitionId": fmt.Sprint(o["settingDefinitionId"]) + "_name",
+					"simpleSettingValue":  map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationStringSettingValue", "value": fmt.Sprintf("Rule %d", i)}}}}}}
+		o["referencingConfigurationPolicyCount"] = 0
+		o["version"] = 1
+		if i%2 == 1 {
+			o["description"] = "" // the second shape: no description
+		}
+		delete(o, "roleScopeTagIds") // not a property of the type (BETA)
+	case graph.FamilyRoleDefinitions: // docs:intune-rbac-roledefinition-create
+		o["isBuiltIn"], o["isBuiltInRoleDefinition"] = false, false
+		actions := [][]any{{"Microsoft.Intune_Organization_Read", "Microsoft.Intune_DeviceConfigurations_Read"},
+			{"Microsoft.Intune_ManagedDevices_Read", "Microsoft.Intune_RemoteTasks_RebootNow"}}[i%2]
+		o["rolePermissions"] = []any{map[string]any{"resourceActions": []any{map[string]any{"allowedResourceActions": actions, "notAllowedResourceActions": []any{}}}}}
+		o["permissions"] = []any{}
+		if i%2 == 1 {
+			o["description"] = "" // the second shape: no description
+		}
 	case graph.FamilyDeviceCategories: // docs:intune-onboarding-devicecategory-create
 		o["description"] = []string{"Corporate-owned laptops", ""}[i%2] // the second shape: no description, as the portal allows
 	}

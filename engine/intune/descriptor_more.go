@@ -18,4 +18,17 @@ func init() {
 	register(&Descriptor{Family: graph.FamilyDeviceCustomAttributeShellScripts, DeclaredType: "deviceCustomAttributeShellScript",
 		Types:   map[string]string{"deviceCustomAttributeShellScript": string(graph.FamilyDeviceCustomAttributeShellScripts)},
 		GetByID: true})
+	// Reusable policy settings: referencingConfigurationPolicyCount is a counter the service keeps
+	// (BETA deviceManagementReusablePolicySetting); restored before the settings catalog policies.
+	register(&Descriptor{Family: graph.FamilyReusablePolicySettings, DeclaredType: "deviceManagementReusablePolicySetting",
+		Types:       map[string]string{"deviceManagementReusablePolicySetting": string(graph.FamilyReusablePolicySettings)},
+		StripCreate: []string{"referencingConfigurationPolicyCount"}, Volatile: []string{"referencingConfigurationPolicyCount"}, Order: -1,
+		RoundTrip: "settings catalog policies that use a reusable setting keep its source id (not mapped to the copy yet)"})
+	// Intune role definitions: the built-in roles exist in every tenant (isBuiltIn; IM lists
+	// `isBuiltIn eq false`) and are never restored; a custom role is written with isBuiltIn false
+	// (docs:intune-rbac-roledefinition-create: "Set to False if it is a custom role definition").
+	register(&Descriptor{Family: graph.FamilyRoleDefinitions, DeclaredType: "roleDefinition",
+		Types: map[string]string{"deviceAndAppManagementRoleDefinition": string(graph.FamilyRoleDefinitions),
+			"roleDefinition": string(graph.FamilyRoleDefinitions)},
+		BuiltIn: func(o map[string]any) bool { b, _ := o["isBuiltIn"].(bool); return b }})
 }
