@@ -20,11 +20,13 @@ import (
 //   res:v1 X    learn.microsoft.com/graph/api/resources/X?view=graph-rest-1.0
 // Unverified marks what no primary source states (checked against no live tenant).
 
-// caTypes are the structural properties of each type (res:v1 pages), inherited ones included;
-// a write naming another property is refused as OData does (the Intune families' rule).
+// caTypes are the structural properties of each type, inherited ones included (Metadata:
+// msgraph-metadata@f54f11b v1.0-entity-types.json; conditionalAccessPolicy derives from
+// policyDeletableItem, hence deletedDateTime); a write naming another property is refused as
+// OData does (the Intune families' rule).
 var caTypes = map[string][]string{
-	"conditionalAccessPolicy": {"conditions", "createdDateTime", "description", "displayName", "grantControls", "id", "modifiedDateTime",
-		"sessionControls", "state", "templateId"},
+	"conditionalAccessPolicy": {"conditions", "createdDateTime", "deletedDateTime", "description", "displayName", "grantControls", "id",
+		"modifiedDateTime", "sessionControls", "state", "templateId"},
 	"ipNamedLocation":      {"createdDateTime", "displayName", "id", "modifiedDateTime", "ipRanges", "isTrusted"},
 	"countryNamedLocation": {"countriesAndRegions", "countryLookupMethod", "createdDateTime", "displayName", "id", "includeUnknownCountriesAndRegions", "modifiedDateTime"},
 	"authenticationStrengthPolicy": {"allowedCombinations", "createdDateTime", "description", "displayName", "id", "modifiedDateTime", "policyType",
@@ -34,7 +36,7 @@ var caTypes = map[string][]string{
 
 // caReadOnly are the properties the res:v1 pages mark read-only. Refusing them (rather than
 // ignoring them) is unverified for these APIs; it follows the Intune families' rule.
-var caReadOnly = []string{"id", "createdDateTime", "modifiedDateTime", "policyType", "requirementsSatisfied"}
+var caReadOnly = []string{"id", "createdDateTime", "modifiedDateTime", "deletedDateTime", "policyType", "requirementsSatisfied"}
 
 // caCollections: family → declared type and whether it is abstract (namedLocation: res:v1
 // namedlocation is the base of ipNamedLocation and countryNamedLocation and is never created itself).
