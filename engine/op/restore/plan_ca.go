@@ -119,7 +119,7 @@ func (r *restoreResolver) loadCA(ctx context.Context, q store.Querier, targetTen
 	return nil
 }
 
-// SetCAState sets the restore's CA state option and the items it will write (dependencies of
+// setCA sets the restore's CA state option and the items it will write (dependencies of
 // the policies among them resolve "by restore" in the preview).
 func (r *restoreResolver) setCA(state string, items []store.RestoreItem) {
 	r.ca.original = state == CAStateOriginal
