@@ -9,6 +9,10 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
+// FamilyConditionalAccessPolicies names the Conditional Access policy family for the dashboard
+// (which does not import engine/graph).
+const FamilyConditionalAccessPolicies = string(graph.FamilyConditionalAccessPolicies)
+
 // CAStateCounts counts a tenant's Conditional Access policies by state, from its inventory
 // (docs:v1 conditionalaccesspolicy state): On = enabled, ReportOnly =
 // enabledForReportingButNotEnforced, Off = disabled. Inventoried is false when no inventory sync

@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/tenantatlas/tenantatlas/engine"
-	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -85,7 +84,7 @@ func (s *restoreScreen) hasCA() bool {
 		return false
 	}
 	for _, it := range s.pv.Items {
-		if it.Family == string(graph.FamilyConditionalAccessPolicies) {
+		if it.Family == engine.FamilyConditionalAccessPolicies {
 			return true
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -24,7 +24,7 @@ func TestTenantDetailCAStates(t *testing.T) {
 	var rows []store.InventoryRow
 	for i, state := range []string{"enabled", "enabled", "enabledForReportingButNotEnforced", "disabled", "enabled"} {
 		payload := fmt.Sprintf(`{"displayName":"Policy %d","state":%q}`, i, state)
-		rows = append(rows, store.InventoryRow{Family: string(graph.FamilyConditionalAccessPolicies), GraphID: fmt.Sprintf("ca-%d", i),
+		rows = append(rows, store.InventoryRow{Family: engine.FamilyConditionalAccessPolicies, GraphID: fmt.Sprintf("ca-%d", i),
 			PolicyType: "conditionalAccessPolicy", DisplayName: fmt.Sprintf("Policy %d", i), PayloadHash: fmt.Sprintf("h%d", i), Payload: []byte(payload)})
 	}
 	require.NoError(t, b.db.InTx(ctx, func(tx pgx.Tx) error {

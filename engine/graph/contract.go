@@ -170,6 +170,9 @@ type FamilyInfo struct {
 	// Entra marks an Entra policy family (Conditional Access, contract_ca.go): a directory
 	// family backed up, diffed and restored like the Intune families (IntuneFamilies lists it).
 	Entra bool
+	// optionalPermission: the family's permission was not required before it was added (Intune
+	// role definitions: DeviceManagementRBAC.Read.All), so an app without it is not an error.
+	optionalPermission bool
 	// WriteNeedsRead: Microsoft documents the writes as needing the read permission as well
 	// ("Policy.Read.All and Policy.ReadWrite.ConditionalAccess"), so restore checks both.
 	WriteNeedsRead bool

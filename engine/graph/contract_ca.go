@@ -53,10 +53,11 @@ func entra(f Family, collection, read, write string, writeNeedsRead bool, doc st
 }
 
 // Optional reports a family an app may not be consented for without that being an error: the
-// Conditional Access families (their permissions came after the Intune ones). Verification lists
-// their missing permissions as optional; inventory and scheduled backups leave them out, with a
-// warning, when the token lacks their read permission (run.SkipUngrantedOptional).
-func (fi FamilyInfo) Optional() bool { return fi.Entra }
+// Conditional Access families and Intune role definitions (their permissions came after the
+// others). Verification lists their missing permissions as optional; inventory and default
+// backups leave them out, with a warning, when the token lacks their read permission
+// (run.SkipUngrantedOptional).
+func (fi FamilyInfo) Optional() bool { return fi.Entra || fi.optionalPermission }
 
 // entraImpliedBy: the broader permissions Microsoft lists as "higher privileged" for the reads.
 var entraImpliedBy = map[string][]string{

@@ -34,7 +34,12 @@ var moreIntuneFamilies = []FamilyInfo{
 		"macOS custom attribute scripts"), assignKeyScripts),
 	noAssignments(intune(FamilyReusablePolicySettings, "/deviceManagement/reusablePolicySettings", permConfigRead, permConfigWrite,
 		"Reusable policy settings (settings catalog)")),
-	noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions")),
+	optional(noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions"))),
+}
+
+func optional(fi FamilyInfo) FamilyInfo {
+	fi.optionalPermission = true
+	return fi
 }
 
 // addMoreIntuneContracts registers what the generic Intune contracts do not cover.

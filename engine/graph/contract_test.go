@@ -101,8 +101,10 @@ func TestRequiredPermissions(t *testing.T) {
 	all := graph.RequiredPermissions()
 	require.ElementsMatch(t, []string{"Group.Read.All", "RoleManagement.Read.Directory", "DeviceManagementConfiguration.Read.All",
 		"DeviceManagementServiceConfig.Read.All", "DeviceManagementApps.Read.All",
-		"DeviceManagementScripts.Read.All", "Policy.Read.All", "Policy.Read.AuthenticationMethod", "AuthenticationContext.Read.All"}, all,
-		"scope tags need no DeviceManagementRBAC permission (docs:intune-rbac-rolescopetag-list)")
+		"DeviceManagementScripts.Read.All", "Policy.Read.All", "Policy.Read.AuthenticationMethod", "AuthenticationContext.Read.All",
+		"DeviceManagementRBAC.Read.All"}, all, "DeviceManagementRBAC for Intune role definitions only (scope tags: TestLeastPrivilegedPermissions)")
+	fi, _ := graph.FamilyOf(graph.FamilyRoleDefinitions)
+	require.True(t, fi.Optional(), "a permission apps were not asked for before is optional")
 	for _, p := range graph.RequiredWritePermissions() {
 		// Policy.Read.All: Conditional Access writes need it besides Policy.ReadWrite.ConditionalAccess.
 		require.True(t, strings.Contains(p, "ReadWrite") || p == "Group.Create" || p == "Policy.Read.All", p)

@@ -11,7 +11,7 @@ import (
 )
 
 // SkipUngrantedOptional drops, from a default family list (none asked for by name), the optional
-// families (graph.FamilyInfo.Optional: Entra Conditional Access) whose read permission the token
+// families (graph.FamilyInfo.Optional: Entra Conditional Access, Intune role definitions) whose read permission the token
 // does not grant, with one warning naming what to consent to: an app consented for Intune only
 // keeps syncing and backing up Intune (docs/graph.md#conditional-access). A family asked for by
 // name is never dropped: its run ends blocked naming the permission, like any other.
@@ -38,7 +38,7 @@ func SkipUngrantedOptional(ctx context.Context, rc *RunContext, client *graph.Cl
 	}
 	if len(skipped) > 0 {
 		rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf(
-			"%s not covered: the app is not granted %s (grant admin consent to include Conditional Access)",
+			"%s not covered: the app is not granted %s (grant admin consent to include them)",
 			strings.Join(skipped, ", "), strings.Join(perms, ", "))})
 	}
 	return kept, nil
