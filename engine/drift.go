@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/intune"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -218,7 +219,11 @@ func compareEntries(d *Drift, fromItems, toItems map[string]*driftEntry) {
 			d.Changed++
 			item := DriftItem{Status: DriftChanged, Family: t.family, PolicyType: t.policyType, GraphID: t.graphID, DisplayName: t.name,
 				Sensitive: f.sensitive || t.sensitive}
-			item.Changes, item.Truncated = intune.FieldDiff(f.payload, t.payload, item.Sensitive)
+			from, to := f.payload, t.payload
+			if t.family == string(graph.FamilyConditionalAccessPolicies) {
+				from, to = intune.ReadableCADiff(from, to) // conditions and grant controls as named fields
+			}
+			item.Changes, item.Truncated = intune.FieldDiff(from, to, item.Sensitive)
 			d.Items = append(d.Items, item)
 		}
 	}

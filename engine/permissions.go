@@ -28,7 +28,7 @@ func PermissionsMarkdown() string {
 	families := graph.Families()
 	sort.SliceStable(families, func(i, j int) bool { return families[i].Family < families[j].Family })
 	for _, f := range families {
-		fmt.Fprintf(&b, "| %s | `%s %s` | `%s` | %s |\n", f.Family, f.Version, f.Collection, f.ReadPermission, codeList([]string{f.WritePermission}))
+		fmt.Fprintf(&b, "| %s | `%s %s` | `%s` | %s |\n", f.Family, f.Version, f.Collection, f.ReadPermission, codeList(graph.RequiredWritePermissions(f.Family)))
 	}
 	return b.String()
 }

@@ -209,7 +209,11 @@ func TestRestore(t *testing.T) {
 				deleted = src
 				continue
 			}
-			require.NoError(t, b.simT.UpdatePolicy(f, src.GraphID, map[string]any{fi.NameProperty: "drifted " + src.DisplayName, "description": "drifted"}))
+			drift := map[string]any{fi.NameProperty: "drifted " + src.DisplayName, "description": "drifted"}
+			if f == graph.FamilyNamedLocations {
+				delete(drift, "description") // res:v1 namedlocation has no description
+			}
+			require.NoError(t, b.simT.UpdatePolicy(f, src.GraphID, drift))
 		}
 		preview, err = b.svc.PreviewRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: b.set.ID, Items: refs(picked), Mode: store.RestoreOverwrite})
 		require.NoError(t, err)

@@ -30,7 +30,16 @@ type RestoreRequest struct {
 	Mode string
 	// Now dates the copies' name suffix (zero: the current time; the dashboard passes its clock).
 	Now time.Time
+	// CAState is the state Conditional Access policies are restored in: CAStateReportOnly
+	// (default: an enabled policy is restored report-only) or CAStateOriginal (the backed-up state).
+	CAState string
 }
+
+// Conditional Access restore states (RestoreRequest.CAState; docs/graph.md#conditional-access).
+const (
+	CAStateReportOnly = restore.CAStateReportOnly
+	CAStateOriginal   = restore.CAStateOriginal
+)
 
 // The Service API's names for what op/restore plans: the preview and its mapping report.
 type (
@@ -101,7 +110,7 @@ func (s *Service) StartRestore(ctx context.Context, actor Actor, req RestoreRequ
 		setID, sourceID := setup.set.ID, setup.set.TenantID
 		r, err := store.InsertRestore(ctx, tx, store.Restore{WorkspaceID: setup.set.WorkspaceID, BackupSetID: &setID,
 			SourceTenantID: &sourceID, TargetTenantID: setup.target.ID, Mode: setup.preview.Mode, NameSuffix: setup.preview.NameSuffix,
-			CreatedBy: actor.userIDPtr()})
+			CAState: setup.preview.CAState, CreatedBy: actor.userIDPtr()})
 		if err != nil {
 			return err
 		}
@@ -118,7 +127,7 @@ func (s *Service) StartRestore(ctx context.Context, actor Actor, req RestoreRequ
 		}
 		if err := s.audit(ctx, tx, actor, &r.WorkspaceID, "restore.start", "restore", fmt.Sprint(r.ID), map[string]any{
 			"backup_set_id": setID, "source_tenant": setup.set.TenantName, "target_tenant": setup.target.Name,
-			"mode": setup.preview.Mode, "items": len(setup.rows), "run_id": res.Run.ID}); err != nil {
+			"mode": setup.preview.Mode, "ca_state": setup.preview.CAState, "items": len(setup.rows), "run_id": res.Run.ID}); err != nil {
 			return err
 		}
 		if out.Restore, err = store.GetRestore(ctx, tx, r.ID); err != nil {
@@ -191,6 +200,13 @@ func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRe
 	if mode != store.RestoreCreateCopy && mode != store.RestoreOverwrite {
 		return setup, fmt.Errorf("%w: unknown restore mode %q (expected create_copy or overwrite)", ErrInvalid, mode)
 	}
+	caState := req.CAState
+	if caState == "" {
+		caState = CAStateReportOnly
+	}
+	if caState != CAStateReportOnly && caState != CAStateOriginal {
+		return setup, fmt.Errorf("%w: unknown Conditional Access state %q (expected report_only or original)", ErrInvalid, caState)
+	}
 	set, err := s.restoreSet(ctx, actor, req.BackupSetID)
 	if err != nil {
 		return setup, err
@@ -221,7 +237,7 @@ func (s *Service) prepareRestore(ctx context.Context, actor Actor, req RestoreRe
 	if items, err = selectItems(items, req.Items, set.ID); err != nil {
 		return setup, err
 	}
-	pv, rows, err := restore.Plan(ctx, s.db.Pool, restore.Request{Set: set, Target: target, Items: items, Mode: mode, Now: now})
+	pv, rows, err := restore.Plan(ctx, s.db.Pool, restore.Request{Set: set, Target: target, Items: items, Mode: mode, Now: now, CAState: caState})
 	if err != nil {
 		return setup, err
 	}

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 	a := &intuneBundle{testBundle: b, sim: sim, simT: sim.Tenants()[0], tenantID: ids[0]}
 	bt := &intuneBundle{testBundle: b, sim: sim, simT: sim.Tenants()[1], tenantID: ids[1]}
 	syncAll := func(x *intuneBundle) {
-		for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeInventorySync} {
+		for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeInventorySync} {
 			run := x.run(t, engine.StartRequest{Type: typ})
 			require.Equal(t, store.OutcomeSucceeded, outcome(run), "%s: %s", typ, deref(run.ReasonDetail))
 		}
@@ -160,6 +160,7 @@ func TestRoundTrip(t *testing.T) {
 				"%s %q: scope tags %v mapped to %v", src.Family, src.DisplayName, rtPayload(t, b, setA.ID, src).Object[key], rtPayload(t, b, setB.ID, cp).Object[key])
 		}
 		want := rtComparable(t, b, setA.ID, src)
+		rtCAExpectedState(src.Family, want) // never enabled without --ca-state original
 		got := rtComparable(t, b, setB.ID, cp)
 		if !rtEqualJSON(t, want, got, "create_copy %s/%s (%s)", src.Family, src.PolicyType, src.ODataType) {
 			continue
@@ -181,7 +182,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// overwrite into A, back up A: equal.
-	started, err = b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, Mode: store.RestoreOverwrite})
+	started, err = b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, Mode: store.RestoreOverwrite, CAState: engine.CAStateOriginal})
 	require.NoError(t, err)
 	orun := b.waitRun(t, started.Run.ID, completed)
 	require.Equal(t, store.OutcomeSucceeded, outcome(orun), deref(orun.ReasonDetail))
@@ -296,6 +297,7 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem)
 			return n.Name + "|" + n.Type, true
 		})
 	}
+	rtCAComparable(t, it.Family, p, obj)
 	// Compliance notification copies go to groups, mapped like assignment groups: compared by name.
 	for _, rule := range p.ScheduledActions {
 		acts, _ := rule.(map[string]any)["scheduledActionConfigurations"].([]any)

@@ -236,6 +236,9 @@ func authzCases() []authzCase {
 		{"InventorySummary", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.InventorySummary(ctx, a, fx.tenant.ID)
 		}},
+		{"ConditionalAccessStates", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.ConditionalAccessStates(ctx, a, fx.tenant.ID)
+		}},
 		{"StartBackup", object, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
 			res, err := fx.b.svc.StartBackup(ctx, a, "", fx.tenant.ID, nil)
 			if err == nil {

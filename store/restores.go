@@ -36,16 +36,18 @@ const (
 
 // Restore is which backup items go to which tenant, in which mode.
 type Restore struct {
-	ID             int64     `json:"id"`
-	WorkspaceID    int64     `json:"workspace_id"`
-	BackupSetID    *int64    `json:"backup_set_id"`
-	SourceTenantID *int64    `json:"source_tenant_id"`
-	TargetTenantID int64     `json:"target_tenant_id"`
-	Mode           string    `json:"mode"`
-	NameSuffix     string    `json:"name_suffix"`
-	RunID          *int64    `json:"run_id"`
-	CreatedBy      *int64    `json:"created_by"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             int64  `json:"id"`
+	WorkspaceID    int64  `json:"workspace_id"`
+	BackupSetID    *int64 `json:"backup_set_id"`
+	SourceTenantID *int64 `json:"source_tenant_id"`
+	TargetTenantID int64  `json:"target_tenant_id"`
+	Mode           string `json:"mode"`
+	NameSuffix     string `json:"name_suffix"`
+	// CAState is the state Conditional Access policies are restored in: "report_only" (default) or "original".
+	CAState   string    `json:"ca_state"`
+	RunID     *int64    `json:"run_id"`
+	CreatedBy *int64    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
 
 	// Joined for display.
 	SourceTenantName string  `json:"source_tenant_name,omitempty"`
@@ -81,7 +83,7 @@ type RestoreItem struct {
 	FinishedAt    *time.Time      `json:"finished_at"`
 }
 
-const restoreColumns = `r.id, r.workspace_id, r.backup_set_id, r.source_tenant_id, r.target_tenant_id, r.mode, r.name_suffix, r.run_id,
+const restoreColumns = `r.id, r.workspace_id, r.backup_set_id, r.source_tenant_id, r.target_tenant_id, r.mode, r.name_suffix, r.ca_state, r.run_id,
 	r.created_by, r.created_at, coalesce(st.name, ''), tt.name, coalesce(u.name, ''), o.status, o.outcome`
 
 const restoreFrom = ` FROM restores r JOIN tenants tt ON tt.id = r.target_tenant_id LEFT JOIN tenants st ON st.id = r.source_tenant_id
@@ -89,7 +91,7 @@ const restoreFrom = ` FROM restores r JOIN tenants tt ON tt.id = r.target_tenant
 
 func scanRestore(row pgx.Row) (Restore, error) {
 	var r Restore
-	err := row.Scan(&r.ID, &r.WorkspaceID, &r.BackupSetID, &r.SourceTenantID, &r.TargetTenantID, &r.Mode, &r.NameSuffix, &r.RunID,
+	err := row.Scan(&r.ID, &r.WorkspaceID, &r.BackupSetID, &r.SourceTenantID, &r.TargetTenantID, &r.Mode, &r.NameSuffix, &r.CAState, &r.RunID,
 		&r.CreatedBy, &r.CreatedAt, &r.SourceTenantName, &r.TargetTenantName, &r.CreatedByName, &r.RunStatus, &r.RunOutcome)
 	return r, err
 }
@@ -97,9 +99,13 @@ func scanRestore(row pgx.Row) (Restore, error) {
 // InsertRestore creates a restore (its run id set) and returns it.
 func InsertRestore(ctx context.Context, q Querier, r Restore) (Restore, error) {
 	var id int64
-	err := q.QueryRow(ctx, `INSERT INTO restores (workspace_id, backup_set_id, source_tenant_id, target_tenant_id, mode, name_suffix, run_id, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		r.WorkspaceID, r.BackupSetID, r.SourceTenantID, r.TargetTenantID, r.Mode, r.NameSuffix, r.RunID, r.CreatedBy).Scan(&id)
+	caState := r.CAState
+	if caState == "" {
+		caState = "report_only"
+	}
+	err := q.QueryRow(ctx, `INSERT INTO restores (workspace_id, backup_set_id, source_tenant_id, target_tenant_id, mode, name_suffix, ca_state, run_id, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		r.WorkspaceID, r.BackupSetID, r.SourceTenantID, r.TargetTenantID, r.Mode, r.NameSuffix, caState, r.RunID, r.CreatedBy).Scan(&id)
 	if err != nil {
 		return r, fmt.Errorf("error creating restore: %w", err)
 	}

@@ -19,9 +19,10 @@ import (
 // (engine.Service.PreviewRestore makes no Graph call).
 
 var restoreKeys = struct {
-	Mode, Start, Confirm, Abort key.Binding
+	Mode, CAState, Start, Confirm, Abort key.Binding
 }{
 	Mode:    binding("m", "create copy / overwrite"),
+	CAState: binding("E", "Conditional Access: report-only / original state (asks again)"),
 	Start:   binding("s", "restore… (type the tenant's name)"),
 	Confirm: binding("enter", "start the restore, once the name is typed"),
 	Abort:   binding("esc", "leave the confirmation"),
@@ -42,6 +43,8 @@ type restoreScreen struct {
 	confirming bool
 	typed      lineInput
 	starting   bool
+	caState    string    // engine.CAStateReportOnly or, after a second confirmation, engine.CAStateOriginal
+	caConfirm  confirmer // the second confirmation of the original state
 }
 
 type restoreStartedMsg struct {
@@ -52,12 +55,12 @@ type restoreStartedMsg struct {
 
 func newRestore(c *Env, setID int64, targetRef string) *restoreScreen {
 	return &restoreScreen{env: c, id: nextScreenID(), setID: setID, targetRef: targetRef, mode: store.RestoreCreateCopy,
-		fetch: newFetcher[engine.RestorePreview]()}
+		caState: engine.CAStateReportOnly, fetch: newFetcher[engine.RestorePreview]()}
 }
 
 func (s *restoreScreen) Title() string                    { return fmt.Sprintf("Restore set %d", s.setID) }
 func (s *restoreScreen) Init() tea.Cmd                    { return s.Reload() }
-func (s *restoreScreen) Capturing() bool                  { return s.confirming }
+func (s *restoreScreen) Capturing() bool                  { return s.confirming || s.caConfirm.asking() }
 func (s *restoreScreen) Relevant(store.Notification) bool { return false }
 
 func (s *restoreScreen) ShortHelp() []key.Binding {
@@ -65,9 +68,42 @@ func (s *restoreScreen) ShortHelp() []key.Binding {
 	if s.confirming {
 		return []key.Binding{k.Confirm, k.Abort}
 	}
+	if s.caConfirm.asking() {
+		return []key.Binding{confirmKeys.Yes}
+	}
 	start := k.Start
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{k.Mode, start}
+	ca := k.CAState
+	ca.SetEnabled(s.hasCA())
+	return []key.Binding{k.Mode, ca, start}
+}
+
+// hasCA reports a preview holding Conditional Access policies: only then is their state offered.
+func (s *restoreScreen) hasCA() bool {
+	if s.pv == nil {
+		return false
+	}
+	for _, it := range s.pv.Items {
+		if it.Family == engine.FamilyConditionalAccessPolicies {
+			return true
+		}
+	}
+	return false
+}
+
+// caKey switches the Conditional Access state: back to report-only at once, to the original
+// state only after a y to a second question (enabled policies would be enforced at once).
+func (s *restoreScreen) caKey() tea.Cmd {
+	if s.caState == engine.CAStateOriginal {
+		s.caState = engine.CAStateReportOnly
+		return s.Reload()
+	}
+	s.caConfirm.ask("Restore Conditional Access policies in their original state? Enabled ones are enforced at once, which can lock users out. y to confirm, any other key to keep report-only",
+		"Conditional Access policies stay report-only", func() tea.Cmd {
+			s.caState = engine.CAStateOriginal
+			return s.Reload()
+		})
+	return nil
 }
 
 func (s *restoreScreen) FullHelp() []key.Binding {
@@ -78,7 +114,7 @@ func (s *restoreScreen) FullHelp() []key.Binding {
 }
 
 func (s *restoreScreen) request() engine.RestoreRequest {
-	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, Now: s.env.now()}
+	return engine.RestoreRequest{BackupSetID: s.setID, TenantRef: s.targetRef, Mode: s.mode, CAState: s.caState, Now: s.env.now()}
 }
 
 func (s *restoreScreen) Reload() tea.Cmd {
@@ -107,6 +143,9 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return s, tea.Sequence(navigate(newRunDetail(s.env, msg.started.Run.ID)),
 			flash(fmt.Sprintf("restore %d started as run %d", msg.started.Restore.ID, msg.started.Run.ID)))
 	case tea.KeyPressMsg:
+		if s.caConfirm.asking() {
+			return s, s.caConfirm.answer(msg)
+		}
 		if s.confirming {
 			return s, s.confirmKey(msg)
 		}
@@ -124,6 +163,8 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			}
 			s.scroll = scroller{}
 			return s, s.Reload()
+		case key.Matches(msg, k.CAState) && s.hasCA():
+			return s, s.caKey()
 		case key.Matches(msg, k.Start) && s.pv != nil && len(s.pv.Items) > 0:
 			s.confirming = true
 			s.typed.set("")
@@ -181,7 +222,11 @@ func (s *restoreScreen) View(width, height int) string {
 	for _, l := range s.scroll.window(s.body, visible) {
 		body = append(body, fit(l, width))
 	}
-	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body, "\n"), visible) + "\n" + s.footer(width)
+	footer := s.footer(width)
+	if q := s.caConfirm.view(t, width); q != "" {
+		footer = q
+	}
+	return strings.Join(head, "\n") + "\n\n" + padLines(strings.Join(body, "\n"), visible) + "\n" + footer
 }
 
 // head is the lines above the items: source and target, mode, counts, the permissions the restore
@@ -202,6 +247,14 @@ func (s *restoreScreen) head(width int) []string {
 			t.Header.Render("   into ")+s.env.Tone("info", pv.TargetTenant), width),
 		fit(t.Header.Render("mode ")+mode, width),
 		fit(counts, width),
+	}
+	if s.hasCA() {
+		if pv.CAState == engine.CAStateOriginal {
+			head = append(head, fit(t.Header.Render("CA state ")+s.env.Tone("bad", "original: enabled policies are enforced at once"), width))
+		} else {
+			head = append(head, fit(t.Header.Render("CA state ")+s.env.Tone("ok", "report-only")+
+				t.Dim.Render(" (enabled policies restored enabledForReportingButNotEnforced; E for the original state)"), width))
+		}
 	}
 	if len(pv.Permissions) > 0 {
 		head = append(head, labelled(t.Header.Render("requires "), t.Dim.Render(strings.Join(pv.Permissions, ", ")+" (the app's write permissions)"), width)...)
@@ -330,8 +383,12 @@ func (s *restoreScreen) footer(width int) string {
 			t.Key.Render("m")+t.Dim.Render(" to switch mode"), width)
 	}
 	changing, identical, _ := s.updateKinds()
-	restate := fit(s.env.Tone("warn", fmt.Sprintf("restore in %s mode: %d create, %d update, %d identical into %s",
-		strings.ReplaceAll(s.pv.Mode, "_", " "), s.pv.Creates, changing, identical, s.pv.TargetTenant)), width)
+	caNote := ""
+	if s.hasCA() && s.pv.CAState == engine.CAStateOriginal {
+		caNote = ", Conditional Access in its original state"
+	}
+	restate := fit(s.env.Tone("warn", fmt.Sprintf("restore in %s mode: %d create, %d update, %d identical into %s%s",
+		strings.ReplaceAll(s.pv.Mode, "_", " "), s.pv.Creates, changing, identical, s.pv.TargetTenant, caNote)), width)
 	prompt := fmt.Sprintf("type %q to restore: ", s.pv.TargetTenant)
 	state := s.env.Tone("muted", "  enter disabled")
 	if s.confirmed() {

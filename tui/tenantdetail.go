@@ -43,6 +43,7 @@ type tenantDetail struct {
 	last     []store.Run // latest run of each type
 	role     access.Role // the actor's role in the tenant's workspace: which actions it may take
 	cache    engine.DirectoryCache
+	ca       engine.CAStateCounts
 	err      error
 	table    table
 	confirm  confirmer // a second backup while one runs waits for a y
@@ -54,6 +55,7 @@ type tenantDetailData struct {
 	runs  []store.Run
 	role  access.Role
 	cache engine.DirectoryCache
+	ca    engine.CAStateCounts
 }
 
 func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
@@ -81,7 +83,16 @@ func (s *tenantDetail) Reload() tea.Cmd {
 		// One role read offers every action; without it none is offered (the commands check again).
 		role, _ := c.Svc.Role(ctx, c.Actor, v.WorkspaceID)
 		cache, err := c.Svc.DirectoryCacheState(ctx, c.Actor, tenantID)
-		return tenantDetailData{view: v, runs: runs, role: role, cache: cache}, err
+		if err != nil {
+			return tenantDetailData{}, err
+		}
+		var ca engine.CAStateCounts
+		if role.Can(access.InventorySync) {
+			if ca, err = c.Svc.ConditionalAccessStates(ctx, c.Actor, tenantID); err != nil {
+				return tenantDetailData{}, err
+			}
+		}
+		return tenantDetailData{view: v, runs: runs, role: role, cache: cache, ca: ca}, nil
 	})
 }
 
@@ -135,7 +146,7 @@ func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 
 // show keeps a load and draws the last run of each type into the table.
 func (s *tenantDetail) show(d tenantDetailData) {
-	s.view, s.role, s.cache = &d.view, d.role, d.cache
+	s.view, s.role, s.cache, s.ca = &d.view, d.role, d.cache, d.ca
 	s.name = d.view.Name
 	s.last = latestPerType(d.runs)
 	s.table.cols = []column{{title: "TYPE", width: 20, flex: true}, {title: "RUN", width: 6}, {title: "STATUS", width: 12},
@@ -281,6 +292,11 @@ func (s *tenantDetail) View(width, height int) string {
 	}
 	lines = append(lines, fit(t.Header.Render("groups      ")+cacheLine(s.env, "groups", s.cache.Groups), width),
 		fit(t.Header.Render("roles       ")+cacheLine(s.env, "definitions", s.cache.RoleDefinitions), width))
+	if s.ca.Inventoried {
+		// Conditional Access policies by state, from the inventory: what is enforced right now.
+		lines = append(lines, fit(t.Header.Render("CA policies ")+s.env.Tone("ok", fmt.Sprintf("%d on", s.ca.On))+
+			t.Dim.Render(" · ")+s.env.Tone("warn", fmt.Sprintf("%d report-only", s.ca.ReportOnly))+t.Dim.Render(fmt.Sprintf(" · %d off", s.ca.Off)), width))
+	}
 	if res := verificationTable(c); len(res) > 0 {
 		lines = append(lines, t.Header.Render("verification"))
 		for _, l := range res {

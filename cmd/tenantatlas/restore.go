@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -19,10 +21,11 @@ func (a *app) restoreCommand() *cobra.Command {
 
 // restoreFlags are the flags preview and run share.
 type restoreFlags struct {
-	backup string
-	tenant string
-	items  []string
-	mode   string
+	backup  string
+	tenant  string
+	items   []string
+	mode    string
+	caState string
 }
 
 func (f *restoreFlags) register(c *cobra.Command) {
@@ -31,6 +34,8 @@ func (f *restoreFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.tenant, "tenant", "", "the target tenant (name or id): the backup's own or another of its workspace")
 	fl.StringArrayVar(&f.items, "item", nil, "only this item (Graph id, family/id or item id); repeatable (default: every item)")
 	fl.StringVar(&f.mode, "mode", store.RestoreCreateCopy, "create_copy (new objects, names suffixed) or overwrite (the same Graph ids)")
+	fl.StringVar(&f.caState, "ca-state", engine.CAStateReportOnly,
+		"report_only (enabled Conditional Access policies restored report-only) or original (their backed-up state, enforced if it was)")
 }
 
 func (f *restoreFlags) request() (engine.RestoreRequest, error) {
@@ -44,13 +49,16 @@ func (f *restoreFlags) request() (engine.RestoreRequest, error) {
 	if f.mode != store.RestoreCreateCopy && f.mode != store.RestoreOverwrite {
 		return engine.RestoreRequest{}, usageErrorf("--mode %q: expected create_copy or overwrite", f.mode)
 	}
-	return engine.RestoreRequest{BackupSetID: id, TenantRef: f.tenant, Items: f.items, Mode: f.mode}, nil
+	if f.caState != engine.CAStateReportOnly && f.caState != engine.CAStateOriginal {
+		return engine.RestoreRequest{}, usageErrorf("--ca-state %q: expected report_only or original", f.caState)
+	}
+	return engine.RestoreRequest{BackupSetID: id, TenantRef: f.tenant, Items: f.items, Mode: f.mode, CAState: f.caState}, nil
 }
 
 func (a *app) restorePreviewCommand() *cobra.Command {
 	var f restoreFlags
 	c := &cobra.Command{
-		Use:   "preview --backup SET --tenant T [--item ID]... [--mode create_copy|overwrite]",
+		Use:   "preview --backup SET --tenant T [--item ID]... [--mode create_copy|overwrite] [--ca-state report_only|original]",
 		Short: "Show what a restore would do (no Graph call): create or update, field diff, assignment mapping",
 		Example: "  tenantatlas restore preview --backup 12 --tenant contoso\n" +
 			"  tenantatlas restore preview --backup 12 --tenant contoso --mode overwrite --item deviceConfigurations/1f0c…",
@@ -81,6 +89,16 @@ func printRestorePreview(tw *tabwriter.Writer, pv engine.RestorePreview) {
 		mode += fmt.Sprintf("  (copies named …%s)", pv.NameSuffix)
 	}
 	row(tw, "mode:", mode)
+	hasCA := slices.ContainsFunc(pv.Items, func(it engine.RestorePreviewItem) bool {
+		return it.Family == string(graph.FamilyConditionalAccessPolicies)
+	})
+	switch {
+	case !hasCA:
+	case pv.CAState == engine.CAStateOriginal:
+		row(tw, "CA state:", "original (Conditional Access policies restored in their backed-up state, enforced if they were)")
+	default:
+		row(tw, "CA state:", "report-only (enabled Conditional Access policies restored enabledForReportingButNotEnforced)")
+	}
 	row(tw, "plan:", fmt.Sprintf("%d create, %d update, %d skip, %d unresolved reference(s)", pv.Creates, pv.Updates, pv.Skips, pv.Unresolved))
 	row(tw, "needs:", strings.Join(pv.Permissions, ", "))
 	for _, w := range pv.Warnings {
@@ -138,7 +156,7 @@ func (a *app) restoreRunCommand() *cobra.Command {
 	var f restoreFlags
 	var wait bool
 	c := &cobra.Command{
-		Use:   "run --backup SET --tenant T [--item ID]... [--mode create_copy|overwrite] [--wait]",
+		Use:   "run --backup SET --tenant T [--item ID]... [--mode create_copy|overwrite] [--ca-state report_only|original] [--wait]",
 		Short: "Start a restore (a restore.execute run); --wait waits for it and exits non-zero unless it succeeded",
 		Example: "  tenantatlas restore run --backup 12 --tenant contoso --wait\n" +
 			"  tenantatlas restore run --backup 12 --tenant fabrikam --item 4711 --item 4712",

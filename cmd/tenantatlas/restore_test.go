@@ -88,6 +88,7 @@ func TestCLIRestore(t *testing.T) {
 	}{
 		{[]string{"restore", "preview", "--tenant", "contoso"}, 2, "--backup SET and --tenant T are required"},
 		{[]string{"restore", "run", "--backup", set, "--tenant", "contoso", "--mode", "merge"}, 2, "expected create_copy or overwrite"},
+		{[]string{"restore", "run", "--backup", set, "--tenant", "contoso", "--ca-state", "enabled"}, 2, "--ca-state \"enabled\": expected report_only or original"},
 		{[]string{"restore", "preview", "--backup", "999", "--tenant", "contoso"}, 4, "backup set 999"},
 		{[]string{"restore", "preview", "--backup", set, "--tenant", "contoso", "--item", "nope"}, 2, `item "nope" is not in backup set`},
 		{[]string{"restore", "run", "--backup", set, "--tenant", "contoso", "--as", "viewer"}, 3, "restore.execute"},

@@ -123,6 +123,9 @@ type Contract struct {
 	Service Service
 	// Doc is one line for humans (README, verification report).
 	Doc string
+	// AlsoRequires is a second permission the call needs besides Permission (Conditional Access
+	// writes need Policy.Read.All too; FamilyInfo.WriteNeedsRead).
+	AlsoRequires string
 }
 
 // IsWrite reports whether the call changes tenant state.
@@ -164,6 +167,15 @@ type FamilyInfo struct {
 	// Reference marks a read-only family read only to map references across tenants (mobile
 	// apps, notification templates): not in IntuneFamilies, never backed up.
 	Reference bool
+	// Entra marks an Entra policy family (Conditional Access, contract_ca.go): a directory
+	// family backed up, diffed and restored like the Intune families (IntuneFamilies lists it).
+	Entra bool
+	// optionalPermission: the family's permission was not required before it was added (Intune
+	// role definitions: DeviceManagementRBAC.Read.All), so an app without it is not an error.
+	optionalPermission bool
+	// WriteNeedsRead: Microsoft documents the writes as needing the read permission as well
+	// ("Policy.Read.All and Policy.ReadWrite.ConditionalAccess"), so restore checks both.
+	WriteNeedsRead bool
 }
 
 const (
@@ -196,7 +208,7 @@ var (
 	RoleDefinitionSelect = strings.Split(roleDefSelectList, ",")
 )
 
-var families = []FamilyInfo{
+var families = slices.Concat([]FamilyInfo{
 	{Family: FamilyGroups, Service: ServiceDirectory, Version: V1, Collection: "/groups",
 		// v1.0 docs group-post-groups: Group.Create is the least-privileged application permission
 		// for the only group write (restore's opt-in create of a missing group).
@@ -232,7 +244,7 @@ var families = []FamilyInfo{
 	// docs:intune-notification-notificationmessagetemplate-list (DeviceManagementServiceConfig.Read.All).
 	reference(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead,
 		"Notification message templates (read to map compliance notification references by name)"),
-}
+}, moreIntuneFamilies, entraFamilies)
 
 func reference(f Family, collection, read, doc string) FamilyInfo {
 	fi := noAssignments(intune(f, collection, read, "", doc))
@@ -295,6 +307,9 @@ func init() {
 			if c.Method != http.MethodGet {
 				c.Permission = fi.WritePermission
 			}
+		}
+		if c.IsWrite() && fi.WriteNeedsRead && c.Permission != fi.ReadPermission {
+			c.AlsoRequires = fi.ReadPermission
 		}
 		registry[c.Name] = c
 	}
@@ -411,6 +426,9 @@ func init() {
 			Doc: "replace app protection assignments"})
 	}
 
+	addMoreIntuneContracts(add)
+	addEntraContracts(add)
+
 	for _, c := range registry {
 		registryList = append(registryList, c)
 	}
@@ -472,11 +490,12 @@ func FamilyOf(f Family) (FamilyInfo, bool) {
 	return FamilyInfo{}, false
 }
 
-// IntuneFamilies returns the Intune policy families (what inventory sync and backups cover).
+// IntuneFamilies returns the policy families inventory sync, backups, drift and restore cover: the
+// Intune families and, after them, the Entra Conditional Access families (FamilyInfo.Entra).
 func IntuneFamilies() []Family {
 	var out []Family
 	for _, fi := range families {
-		if fi.Service == ServiceIntune && !fi.Reference {
+		if (fi.Service == ServiceIntune || fi.Entra) && !fi.Reference {
 			out = append(out, fi.Family)
 		}
 	}
@@ -499,22 +518,30 @@ func ReferenceFamilies() []Family {
 // RequiredPermissions returns the sorted, de-duplicated read permissions the families need
 // (every family when none is given): what verification compares to the token's roles.
 func RequiredPermissions(fs ...Family) []string {
-	return collectPermissions(fs, func(fi FamilyInfo) string { return fi.ReadPermission })
+	return collectPermissions(fs, func(fi FamilyInfo) []string { return []string{fi.ReadPermission} })
 }
 
-// RequiredWritePermissions returns the permissions a restore into the families needs.
+// RequiredWritePermissions returns the permissions a restore into the families needs (with the
+// read permission too where Microsoft documents the write as needing both, WriteNeedsRead).
 func RequiredWritePermissions(fs ...Family) []string {
-	return collectPermissions(fs, func(fi FamilyInfo) string { return fi.WritePermission })
+	return collectPermissions(fs, func(fi FamilyInfo) []string {
+		if fi.WriteNeedsRead && fi.WritePermission != "" {
+			return []string{fi.WritePermission, fi.ReadPermission}
+		}
+		return []string{fi.WritePermission}
+	})
 }
 
-func collectPermissions(fs []Family, pick func(FamilyInfo) string) []string {
+func collectPermissions(fs []Family, pick func(FamilyInfo) []string) []string {
 	seen := map[string]bool{}
 	for _, fi := range families {
 		if len(fs) > 0 && !slices.Contains(fs, fi.Family) {
 			continue
 		}
-		if p := pick(fi); p != "" {
-			seen[p] = true
+		for _, p := range pick(fi) {
+			if p != "" {
+				seen[p] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -545,7 +572,7 @@ func Granted(roles []string, permission string) bool {
 	if strings.Contains(permission, ".Read.") {
 		candidates = append(candidates, strings.Replace(permission, ".Read.", ".ReadWrite.", 1))
 	}
-	for _, alt := range impliedBy[permission] {
+	for _, alt := range slices.Concat(impliedBy[permission], entraImpliedBy[permission]) {
 		candidates = append(candidates, alt)
 		if strings.Contains(alt, ".Read.") {
 			candidates = append(candidates, strings.Replace(alt, ".Read.", ".ReadWrite.", 1))

@@ -18,7 +18,9 @@ func TestRegistryCoversEveryFamily(t *testing.T) {
 		graph.FamilyTargetedManagedAppConfigurations, graph.FamilyDeviceEnrollmentConfigurations, graph.FamilyWindowsAutopilotDeploymentProfiles,
 		graph.FamilyDeviceManagementScripts, graph.FamilyDeviceShellScripts, graph.FamilyDeviceHealthScripts, graph.FamilyDeviceComplianceScripts,
 		graph.FamilyWindowsFeatureUpdateProfiles, graph.FamilyWindowsQualityUpdateProfiles, graph.FamilyWindowsDriverUpdateProfiles,
-		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags}
+		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags, graph.FamilyDeviceCategories, graph.FamilyTermsAndConditions,
+		graph.FamilyDeviceCustomAttributeShellScripts, graph.FamilyReusablePolicySettings, graph.FamilyRoleDefinitions, graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
+		graph.FamilyAuthenticationStrengthPolicies, graph.FamilyAuthenticationContextClassReferences}
 	var got []graph.Family
 	for _, fi := range graph.Families() {
 		got = append(got, fi.Family)
@@ -99,10 +101,41 @@ func TestRequiredPermissions(t *testing.T) {
 	all := graph.RequiredPermissions()
 	require.ElementsMatch(t, []string{"Group.Read.All", "RoleManagement.Read.Directory", "DeviceManagementConfiguration.Read.All",
 		"DeviceManagementServiceConfig.Read.All", "DeviceManagementApps.Read.All",
-		"DeviceManagementScripts.Read.All"}, all, "scope tags need no DeviceManagementRBAC permission (docs:intune-rbac-rolescopetag-list)")
+		"DeviceManagementScripts.Read.All", "Policy.Read.All", "Policy.Read.AuthenticationMethod", "AuthenticationContext.Read.All",
+		"DeviceManagementRBAC.Read.All"}, all, "DeviceManagementRBAC for Intune role definitions only (scope tags: TestLeastPrivilegedPermissions)")
+	fi, _ := graph.FamilyOf(graph.FamilyRoleDefinitions)
+	require.True(t, fi.Optional(), "a permission apps were not asked for before is optional")
 	for _, p := range graph.RequiredWritePermissions() {
-		require.True(t, strings.Contains(p, "ReadWrite") || p == "Group.Create", p)
+		// Policy.Read.All: Conditional Access writes need it besides Policy.ReadWrite.ConditionalAccess.
+		require.True(t, strings.Contains(p, "ReadWrite") || p == "Group.Create" || p == "Policy.Read.All", p)
 	}
+}
+
+// TestConditionalAccessPermissions: the least-privileged permissions of the v1.0 Learn pages
+// (contract_ca.go): policies and named locations read with Policy.Read.All and written with
+// "Policy.Read.All and Policy.ReadWrite.ConditionalAccess"; authentication strengths read with
+// Policy.Read.AuthenticationMethod (Policy.Read.All also does) and created with
+// Policy.ReadWrite.ConditionalAccess; authentication contexts read with
+// AuthenticationContext.Read.All (Policy.Read.All does not) and written with
+// AuthenticationContext.ReadWrite.All.
+func TestConditionalAccessPermissions(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"},
+		graph.RequiredWritePermissions(graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations))
+	require.Equal(t, []string{"Policy.ReadWrite.ConditionalAccess"}, graph.RequiredWritePermissions(graph.FamilyAuthenticationStrengthPolicies))
+	require.Equal(t, []string{"AuthenticationContext.ReadWrite.All"}, graph.RequiredWritePermissions(graph.FamilyAuthenticationContextClassReferences))
+	c, ok := graph.Lookup("conditionalAccessPolicies.create")
+	require.True(t, ok)
+	require.Equal(t, graph.V1, c.Version)
+	require.Equal(t, "/identity/conditionalAccess/policies", c.Path)
+	require.Equal(t, "Policy.ReadWrite.ConditionalAccess", c.Permission)
+	require.Equal(t, "Policy.Read.All", c.AlsoRequires)
+	_, ok = graph.Lookup("authenticationContextClassReferences.create")
+	require.False(t, ok, "contexts are created by PATCHing their id")
+	require.True(t, graph.Granted([]string{"Policy.Read.All"}, "Policy.Read.AuthenticationMethod"))
+	require.False(t, graph.Granted([]string{"Policy.Read.All"}, "AuthenticationContext.Read.All"))
+	require.True(t, graph.Granted([]string{"Policy.ReadWrite.ConditionalAccess"}, "AuthenticationContext.Read.All"))
+	require.Contains(t, graph.IntuneFamilies(), graph.FamilyConditionalAccessPolicies, "backed up like the Intune families")
 }
 
 // TestLeastPrivilegedPermissions: scope tags are read and written with

@@ -76,6 +76,7 @@ func (st *intuneStore) generate(per int) {
 			o[fi.NameProperty] = fmt.Sprintf("%s %s %02d", strings.ToUpper(string(f[:1]))+string(f[1:]), shapeNames[i%5], i)
 			obj := newObject(o)
 			st.decorate(f, obj, i)
+			decorateMore(f, o, i) // intune_more.go
 			if fi.HasAssignments {
 				n := i % 4
 				if i == 0 {

@@ -15,6 +15,9 @@ import (
 
 // Policies returns copies of a family's objects, in list order.
 func (t *Tenant) Policies(f graph.Family) []map[string]any {
+	if isCAFamily(f) {
+		return t.CAObjects(f) // Conditional Access (conditionalaccess.go)
+	}
 	st := t.intune
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -71,6 +74,9 @@ func (t *Tenant) PresentationValues(id, definitionValueID string) ([]map[string]
 // AddPolicy inserts an object into a family (no validation: this is the drift back door, as an
 // admin editing in the portal) and returns its id.
 func (t *Tenant) AddPolicy(f graph.Family, obj map[string]any) (string, error) {
+	if isCAFamily(f) {
+		return t.AddCAObject(f, obj)
+	}
 	fi, ok := graph.FamilyOf(f)
 	if !ok || fi.Service != graph.ServiceIntune {
 		return "", fmt.Errorf("graphsim: %q is not an Intune family", f)
@@ -92,6 +98,9 @@ func (t *Tenant) AddPolicy(f graph.Family, obj map[string]any) (string, error) {
 
 // UpdatePolicy merges patch into an object (as a portal edit would).
 func (t *Tenant) UpdatePolicy(f graph.Family, id string, patch map[string]any) error {
+	if isCAFamily(f) {
+		return t.UpdateCAObject(f, id, patch)
+	}
 	st := t.intune
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -110,6 +119,9 @@ func (t *Tenant) UpdatePolicy(f graph.Family, id string, patch map[string]any) e
 
 // DeletePolicy removes an object.
 func (t *Tenant) DeletePolicy(f graph.Family, id string) error {
+	if isCAFamily(f) {
+		return t.deleteCAObject(f, id)
+	}
 	st := t.intune
 	st.mu.Lock()
 	defer st.mu.Unlock()

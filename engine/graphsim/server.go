@@ -561,6 +561,9 @@ func (s *Server) handle(w http.ResponseWriter, req *simRequest, c *graph.Contrac
 		s.serveGroups(w, req, string(c.Kind), args)
 	case graph.FamilyDirectoryRoleDefinitions:
 		s.serveRoleDefinitions(w, req)
+	case graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations, graph.FamilyAuthenticationStrengthPolicies,
+		graph.FamilyAuthenticationContextClassReferences:
+		s.serveConditionalAccess(w, req, c, args)
 	default:
 		s.serveIntune(w, req, c, args)
 	}

@@ -74,6 +74,7 @@ type Tenant struct {
 
 	groups *groupStore
 	intune *intuneStore
+	ca     *caStore // Entra Conditional Access (conditionalaccess.go)
 	seed   uint64
 }
 
@@ -161,6 +162,7 @@ func newTenant(seed int64, index int, spec TenantSpec) (*Tenant, error) {
 	}
 	t.groups = newGroupStore(t, groups)
 	t.intune = newIntuneStore(t, per)
+	t.ca = newCAStore(t)
 	return t, nil
 }
 

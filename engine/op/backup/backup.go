@@ -53,6 +53,11 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		return run.Result{}, err
 	}
 	defer client.Close()
+	if len(familiesParam(rc.Run.Params)) == 0 { // every family: the Conditional Access ones only when consented
+		if families, err = run.SkipUngrantedOptional(ctx, rc, client, families); err != nil {
+			return run.Result{}, err
+		}
+	}
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 
 	names := make([]string, len(families))
@@ -457,7 +462,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 			}
 		}
-		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+		for _, g := range append(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p)...) {
 			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
 				missingGroups = append(missingGroups, g)
 			}
@@ -539,6 +544,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				return id, true
 			})
 		}
+		b.nameCAReferences(ctx, p, refs)
 		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil || refs.Objects != nil {
 			p.payload.References = refs
 		}

@@ -34,7 +34,10 @@ func Sync(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	rc.Update(ctx, func(p *store.Progress) { *p = store.Progress{} })
 	// The reference families too: the restore preview maps mobile apps and notification templates
 	// by name from the target's inventory (docs/graph.md#mapping-and-order).
-	families := append(graph.IntuneFamilies(), graph.ReferenceFamilies()...)
+	families, err := run.SkipUngrantedOptional(ctx, rc, client, append(graph.IntuneFamilies(), graph.ReferenceFamilies()...))
+	if err != nil {
+		return run.Result{}, err
+	}
 
 	perFamily := map[string]any{}
 	var failures []run.FamilyFailure

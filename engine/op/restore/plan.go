@@ -66,6 +66,9 @@ func contractsFor(d *intune.Descriptor, odataType string) (restoreContracts, err
 		return restoreContracts{}, fmt.Errorf("%s type %q has no type collection to write through", d.Family, odataType)
 	}
 	c := restoreContracts{prefix: prefix, get: prefix + ".get", create: prefix + ".create", update: prefix + ".update"}
+	if d.Create == intune.CreateUpsert {
+		c.create = c.update // created by PATCHing the id it takes (authentication contexts)
+	}
 	if d.Update == intune.UpdatePut {
 		c.update, c.put = prefix+".replace", true
 	}
@@ -107,6 +110,7 @@ type itemPlan struct {
 	priority         int64          // enrollment (not defaults): setPriority after the write, when > 0
 	assignments      []any          // nil: no assign call
 	assign           bool
+	ca               *caPlan // Conditional Access additions (plan_ca.go)
 	mapping          []MappingEntry
 	unresolved       int
 	notes            []string
@@ -126,6 +130,7 @@ type restoreResolver struct {
 	objects  map[graph.Family]refIndex
 	defaults map[string]string // policy type → the target's enrollment default id
 	created  map[string]string // family/source id → the id this restore created it under
+	ca       *caResolver       // Conditional Access (plan_ca.go)
 	warnings []string
 }
 
@@ -191,7 +196,7 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 				gs = append(gs, g)
 			}
 		}
-		for _, g := range append(gs, intune.CCGroups(p.ScheduledActions)...) {
+		for _, g := range slices.Concat(gs, intune.CCGroups(p.ScheduledActions), caPayloadGroups(p)) {
 			ids = append(ids, g)
 			if p.References != nil && p.References.Groups[g] != "" {
 				names = append(names, p.References.Groups[g])
@@ -244,6 +249,9 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 		r.warnings = append(r.warnings, "the target's inventory was never synced: filters and scope tags cannot be mapped and current objects are unknown (run an inventory sync of the target first)")
 	}
 	r.filters, r.scopeTags = newInventoryIndex(filters), newInventoryIndex(tags)
+	if err := r.loadCA(ctx, q, targetTenantID, payloads); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -251,6 +259,7 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 // a scope tag or filter created (or overwritten) here is found by its source id and name
 // (docs/graph.md#mapping-and-order).
 func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *itemPlan, targetID string) {
+	r.learnCA(it, plan, targetID)
 	var ix *inventoryIndex
 	switch plan.family {
 	case graph.FamilyRoleScopeTags:
@@ -343,7 +352,7 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID string, r *restoreResolver) (*itemPlan, error) {
 	f := graph.Family(it.Family)
 	fi, ok := graph.FamilyOf(f)
-	if !ok || fi.Service != graph.ServiceIntune {
+	if !ok || fi.Service != graph.ServiceIntune && !fi.Entra {
 		return nil, fmt.Errorf("family %q cannot be restored", it.Family)
 	}
 	d := intune.DescriptorOf(f)
@@ -381,6 +390,9 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	plan.mapAssignments(it, p, r)
 	plan.mapADMXDefinitions(r)
 	plan.mapReferences(p, r)
+	if err := plan.conditionalAccess(it, p, r); err != nil {
+		return nil, err
+	}
 	plan.desired = plan.desiredState()
 	return plan, nil
 }

@@ -47,6 +47,7 @@ type Preview struct {
 	TargetTenantID int64         `json:"target_tenant_id"`
 	TargetTenant   string        `json:"target_tenant"`
 	Mode           string        `json:"mode"`
+	CAState        string        `json:"ca_state"`
 	NameSuffix     string        `json:"name_suffix"`
 	Creates        int           `json:"creates"`
 	Updates        int           `json:"updates"`
@@ -67,6 +68,9 @@ type Request struct {
 	Mode string
 	// Now dates the copies' name suffix.
 	Now time.Time
+	// CAState is CAStateReportOnly (default) or CAStateOriginal: the state Conditional Access
+	// policies are restored in (plan_ca.go).
+	CAState string
 }
 
 // NameSuffix is what create_copy appends to the names of copies made on day.
@@ -96,7 +100,7 @@ func Plan(ctx context.Context, q store.Querier, req Request) (Preview, []store.R
 		suffix = NameSuffix(req.Now)
 	}
 	pv := Preview{BackupSetID: set.ID, SourceTenantID: set.TenantID, SourceTenant: set.TenantName, TargetTenantID: target.ID,
-		TargetTenant: target.Name, Mode: req.Mode, NameSuffix: suffix, Warnings: append([]string{}, resolver.warnings...),
+		TargetTenant: target.Name, Mode: req.Mode, CAState: req.CAState, NameSuffix: suffix, Warnings: append([]string{}, resolver.warnings...),
 		Permissions: graph.RequiredWritePermissions(families...), Items: []PreviewItem{}}
 	if len(families) == 0 {
 		pv.Permissions = []string{}
@@ -105,6 +109,11 @@ func Plan(ctx context.Context, q store.Querier, req Request) (Preview, []store.R
 		pv.Warnings = append(pv.Warnings, fmt.Sprintf("backup set %d is incomplete (its run failed): only the items it holds can be restored", set.ID))
 	}
 	pv.Warnings = append(pv.Warnings, connectionWarnings(ctx, q, target, pv.Permissions)...)
+	var pending []store.RestoreItem
+	for _, it := range items {
+		pending = append(pending, store.RestoreItem{Family: it.Family, SourceGraphID: it.GraphID, DisplayName: it.DisplayName})
+	}
+	resolver.setCA(req.CAState, pending)
 	rows := make([]store.RestoreItem, 0, len(items))
 	for i, it := range items {
 		row := store.RestoreItem{BackupItemID: &items[i].ID, Family: it.Family, PolicyType: it.PolicyType, IsDefault: it.IsDefault,
@@ -129,6 +138,9 @@ func Plan(ctx context.Context, q store.Querier, req Request) (Preview, []store.R
 				pv.Updates++
 			}
 			pv.Unresolved += pi.Unresolved
+			if p.ca != nil && p.ca.lockout != "" {
+				pv.Warnings = append(pv.Warnings, p.ca.lockout)
+			}
 			row.Action, row.TargetName = p.action, p.targetName
 			if p.targetID != "" {
 				row.TargetGraphID = new(p.targetID)

@@ -56,6 +56,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	if err != nil {
 		return run.Result{Data: data}, err
 	}
+	resolver.setCA(r.CAState, nil)
 	for _, w := range resolver.warnings {
 		rc.Logf(ctx, store.LevelWarn, "%s", w)
 	}
@@ -290,6 +291,12 @@ func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Pay
 	}
 	switch plan.action {
 	case store.RestoreActionCreate:
+		if plan.desc.Create == intune.CreateUpsert {
+			// Authentication contexts: PATCH of the id the plan chose creates it (204, no body).
+			targetID = plan.createArgs[0]
+			_, err = x.client.Patch(ctx, plan.contracts.create, plan.createArgs, plan.body)
+			break
+		}
 		var resp json.RawMessage
 		resp, err = x.client.Post(ctx, plan.contracts.create, plan.createArgs, plan.body)
 		if err == nil {
@@ -362,7 +369,10 @@ func unresolvedDetail(plan *itemPlan) string {
 		parts = append(parts, fmt.Sprintf("%s %q %s (%s)", strings.ReplaceAll(m.Kind, "_", " "), name, m.Status, m.SourceID))
 	}
 	what := "assignments not applied"
-	if plan.contracts.assign == "" || plan.isDefault || len(plan.assignments) == 0 {
+	switch {
+	case plan.fi.Entra:
+		what = "left out of the write"
+	case plan.contracts.assign == "" || plan.isDefault || len(plan.assignments) == 0:
 		what = "default scope tag used"
 	}
 	return fmt.Sprintf("%d unresolved reference(s), %s: %s", plan.unresolved, what, strings.Join(parts, ", "))
@@ -426,6 +436,12 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 	}
 	if plan.intentSettings != nil {
 		if _, err := x.client.Post(ctx, "intents.updateSettings", args, map[string]any{"settings": plan.intentSettings}); err != nil {
+			return err
+		}
+	}
+	if plan.ca != nil && plan.ca.combinations != nil && d.HasFollowUp(intune.FollowUpdateAllowedCombinations) {
+		body := map[string]any{"allowedCombinations": plan.ca.combinations}
+		if _, err := x.client.Post(ctx, plan.contracts.prefix+".updateAllowedCombinations", args, body); err != nil {
 			return err
 		}
 	}

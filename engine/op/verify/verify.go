@@ -157,11 +157,23 @@ func checkCapabilities(roles []string, probes []ProbeResult) capabilityTable {
 		}
 		check := CapabilityCheck{Capability: string(vc.Capability), Required: vc.Required, Needs: needs,
 			Missing: graph.MissingPermissions(roles, needs), Status: "ok"}
+		// Permissions only optional families need (Conditional Access) never block the connection.
+		var mandatory []graph.Family
+		for _, f := range vc.Families {
+			if fi, _ := graph.FamilyOf(f); !fi.Optional() {
+				mandatory = append(mandatory, f)
+			}
+		}
+		requiredNeeds := graph.RequiredPermissions(mandatory...)
+		if vc.Write {
+			requiredNeeds = graph.RequiredWritePermissions(mandatory...)
+		}
 		if !vc.Write {
 			for _, f := range vc.Families {
 				if p, ok := failedByFamily[string(f)]; ok {
 					check.Failed = append(check.Failed, string(f))
-					if info, _ := reason.Lookup(reason.Code(p.Reason)); info.Blocking && vc.Required && t.blockingProbe == nil {
+					fi, _ := graph.FamilyOf(f)
+					if info, _ := reason.Lookup(reason.Code(p.Reason)); info.Blocking && vc.Required && !fi.Optional() && t.blockingProbe == nil {
 						t.blockingProbe = &p
 					}
 				}
@@ -172,7 +184,7 @@ func checkCapabilities(roles []string, probes []ProbeResult) capabilityTable {
 			check.Status = "missing"
 			for _, m := range check.Missing {
 				allMissing[m] = true
-				if vc.Required && !slices.Contains(t.requiredMissing, m) {
+				if vc.Required && slices.Contains(requiredNeeds, m) && !slices.Contains(t.requiredMissing, m) {
 					t.requiredMissing = append(t.requiredMissing, m)
 				}
 			}

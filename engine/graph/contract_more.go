@@ -1,0 +1,49 @@
+package graph
+
+import "net/http"
+
+// More Intune families (issue #18 item 4): device categories, terms and conditions and macOS
+// custom attribute scripts, appended to the registry's family table (contract.go). Permissions
+// from the Learn pages (docs:X = learn.microsoft.com/graph/api/X):
+//   - intune-onboarding-devicecategory-list: "DeviceManagementConfiguration.Read.All, …,
+//     DeviceManagementManagedDevices.Read.All" (least privileged first); writes with the
+//     ReadWrite variant (the create page was not read: **unverified**).
+//   - intune-companyterms-termsandconditions-list: DeviceManagementServiceConfig.Read.All
+//     (ReadWrite to write); assignments one per POST …/{id}/assignments
+//     (intune-companyterms-termsandconditionsassignment-create, 201).
+//   - intune-devices-devicecustomattributeshellscript-list: DeviceManagementScripts.Read.All;
+//     -update: DeviceManagementScripts.ReadWrite.All; assign action with
+//     deviceManagementScriptAssignments (-assign).
+//   - intune-deviceconfigv2-devicemanagementreusablepolicysetting-list:
+//     DeviceManagementConfiguration.Read.All (ReadWrite to write); no assignments.
+//   - intune-rbac-roledefinition-list: DeviceManagementRBAC.Read.All (ReadWrite to write); role
+//     definitions take no assignments (role assignments are their own collection, not covered yet).
+//     These two pages were not re-read for this change: **unverified** against today's Learn.
+const (
+	FamilyDeviceCategories                  Family = "deviceCategories"
+	FamilyTermsAndConditions                Family = "termsAndConditions"
+	FamilyDeviceCustomAttributeShellScripts Family = "deviceCustomAttributeShellScripts"
+	FamilyReusablePolicySettings            Family = "reusablePolicySettings"
+	FamilyRoleDefinitions                   Family = "roleDefinitions"
+)
+
+var moreIntuneFamilies = []FamilyInfo{
+	noAssignments(intune(FamilyDeviceCategories, "/deviceManagement/deviceCategories", permConfigRead, permConfigWrite, "Device categories")),
+	intune(FamilyTermsAndConditions, "/deviceManagement/termsAndConditions", permServiceRead, permServiceWrite, "Terms and conditions"),
+	withAssignKey(intune(FamilyDeviceCustomAttributeShellScripts, "/deviceManagement/deviceCustomAttributeShellScripts", permScriptsRead, permScriptsWrite,
+		"macOS custom attribute scripts"), assignKeyScripts),
+	noAssignments(intune(FamilyReusablePolicySettings, "/deviceManagement/reusablePolicySettings", permConfigRead, permConfigWrite,
+		"Reusable policy settings (settings catalog)")),
+	optional(noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions"))),
+}
+
+func optional(fi FamilyInfo) FamilyInfo {
+	fi.optionalPermission = true
+	return fi
+}
+
+// addMoreIntuneContracts registers what the generic Intune contracts do not cover.
+func addMoreIntuneContracts(add func(Contract)) {
+	add(Contract{Name: "termsAndConditions.createAssignment", Family: FamilyTermsAndConditions, Kind: KindAction, Method: http.MethodPost,
+		Path: "/deviceManagement/termsAndConditions/{id}/assignments", Doc: "create one group assignment (201)"})
+}
