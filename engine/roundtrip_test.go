@@ -107,7 +107,8 @@ func TestRoundTrip(t *testing.T) {
 	for _, it := range pv.Items {
 		for _, m := range it.Mapping {
 			switch {
-			case m.Status == "resolved" && m.By == "name":
+			case m.Status == "resolved" && (m.By == "name" || m.By == "restore"):
+				// by name in B, or ("restore") to the copy this restore writes first (compliance scripts)
 				resolvedKinds[m.Kind] = true
 				if m.Kind == "mobile_app" {
 					require.NotEmpty(t, m.Role, "a mobile app is matched with its @odata.type")
@@ -159,8 +160,15 @@ func TestRoundTrip(t *testing.T) {
 				fmt.Sprint(tagNames(rtPayload(t, b, setB.ID, cp).Object[key], tagsB, view.NameSuffix)),
 				"%s %q: scope tags %v mapped to %v", src.Family, src.DisplayName, rtPayload(t, b, setA.ID, src).Object[key], rtPayload(t, b, setB.ID, cp).Object[key])
 		}
-		want := rtComparable(t, b, setA.ID, src)
-		got := rtComparable(t, b, setB.ID, cp)
+		// A compliance script restored by the same restore is the one the copy runs (written
+		// first, restoreOrder), not B's same-named script.
+		if refs := rtPayload(t, b, setB.ID, cp).References; refs != nil {
+			for _, n := range refs.Objects[intune.RefComplianceScript] {
+				rtTrue(t, strings.HasSuffix(n.Name, view.NameSuffix), "%s %q runs compliance script %q, not the restored copy", src.Family, src.DisplayName, n.Name)
+			}
+		}
+		want := rtComparable(t, b, setA.ID, src, "")
+		got := rtComparable(t, b, setB.ID, cp, view.NameSuffix)
 		if !rtEqualJSON(t, want, got, "create_copy %s/%s (%s)", src.Family, src.PolicyType, src.ODataType) {
 			continue
 		}
@@ -199,7 +207,7 @@ func TestRoundTrip(t *testing.T) {
 		if !rtTrue(t, ok, "%s/%s gone after overwrite", src.Family, src.GraphID) {
 			continue
 		}
-		rtEqualJSON(t, rtComparable(t, b, setA.ID, src), rtComparable(t, b, setA2.ID, it), "overwrite %s/%s (%s)", src.Family, src.PolicyType, src.ODataType)
+		rtEqualJSON(t, rtComparable(t, b, setA.ID, src, ""), rtComparable(t, b, setA2.ID, it, ""), "overwrite %s/%s (%s)", src.Family, src.PolicyType, src.ODataType)
 	}
 }
 
@@ -277,7 +285,9 @@ func referencedGroupNames(t *testing.T, b *testBundle, setID int64, items []stor
 // comparable is a payload without what legitimately differs across tenants: the name, every id,
 // the scope tags and the group and filter ids of assignment targets (mapped by name), the
 // references block (names of those ids), and an enrollment configuration's priority (tenant-local order).
-func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem) map[string]any {
+// copySuffix is the restore's name suffix when it is a copy: a reference to an object the same
+// restore copied (a compliance script) names the copy.
+func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem, copySuffix string) map[string]any {
 	t.Helper()
 	p := rtPayload(t, b, setID, it)
 	fi, _ := graph.FamilyOf(graph.Family(it.Family))
@@ -293,7 +303,7 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem)
 		d.VisitReferences(obj, p.ScheduledActions, func(ref intune.Reference, id string) (string, bool) {
 			n := p.References.Object(ref.Kind, id)
 			require.NotEmpty(t, n.Name, "%s/%s: the backup names %s %s", it.Family, it.GraphID, ref.Kind, id)
-			return n.Name + "|" + n.Type, true
+			return strings.TrimSuffix(n.Name, copySuffix) + "|" + n.Type, true
 		})
 	}
 	// Compliance notification copies go to groups, mapped like assignment groups: compared by name.

@@ -126,6 +126,9 @@ type restoreResolver struct {
 	objects  map[graph.Family]refIndex
 	defaults map[string]string // policy type → the target's enrollment default id
 	created  map[string]string // family/source id → the id this restore created it under
+	// planned (previews only) names the objects the restore will write before the items that
+	// refer to them: family/source id → target name (scope tags, filters, compliance scripts).
+	planned  map[string]string
 	warnings []string
 }
 
@@ -258,6 +261,15 @@ func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *it
 	case graph.FamilyAssignmentFilters:
 		ix = &r.filters
 	default:
+		// A family other objects refer to (compliance scripts): later items map to what this
+		// restore wrote, by its source id (resolver.object).
+		if kind, ok := referencedKind(plan.family); ok {
+			if r.created == nil {
+				r.created = map[string]string{}
+			}
+			r.created[string(plan.family)+"/"+it.SourceGraphID] = targetID
+			r.addObject(plan.family, kind, targetID, intune.NamedRef{Name: plan.targetName, Type: plan.desc.ODataType(p.Object)})
+		}
 		return
 	}
 	if ix.byID == nil {
@@ -314,6 +326,10 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 	}
 	if created, ok := r.created[string(fam)+"/"+id]; ok {
 		e.TargetID, e.TargetName, e.By, e.Status = created, ix.byID[created], "restore", MappingResolved
+		return e
+	}
+	if name, ok := r.planned[string(fam)+"/"+id]; ok {
+		e.TargetName, e.By, e.Status = name, "restore", MappingResolved
 		return e
 	}
 	if name, ok := ix.byID[id]; ok && (!idNeedsName || r.sameTenant || strings.EqualFold(name, sourceName)) {
@@ -449,8 +465,12 @@ func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 		}
 		plan.mapping = append(plan.mapping, e)
 		if e.Status == MappingResolved {
-			if !slices.Contains(mapped, any(e.TargetID)) {
-				mapped = append(mapped, e.TargetID)
+			target := e.TargetID
+			if target == "" {
+				target = id // a preview: the tag this restore creates first has no id yet
+			}
+			if !slices.Contains(mapped, any(target)) {
+				mapped = append(mapped, target)
 			}
 		} else {
 			plan.unresolved++
@@ -560,12 +580,15 @@ func (plan *itemPlan) mapReferences(p intune.Payload, r *restoreResolver) {
 		rules = anyList(plan.body["scheduledActionsForRule"])
 	}
 	plan.mapCCGroups(rules, p.References, r)
-	if r.sameTenant {
-		return
-	}
 	plan.desc.VisitReferences(plan.body, rules, func(ref intune.Reference, id string) (string, bool) {
 		e := r.object(ref, id, p.References.Object(ref.Kind, id))
+		if e.By == "id" {
+			return id, true // within one tenant an id stays as it is
+		}
 		plan.mapping = append(plan.mapping, e)
+		if e.Status == MappingResolved && e.TargetID == "" {
+			return id, true // a preview: the object this restore creates first has no id yet
+		}
 		if e.Status != MappingResolved {
 			plan.unresolved++
 			return "", false
@@ -606,9 +629,35 @@ func (plan *itemPlan) mapCCGroups(rules []any, refs *intune.References, r *resto
 	}
 }
 
-// object maps one referenced object by its recorded source name (and type).
+// referencedKind reports whether objects of f are referred to by other families' References
+// (besides scope tags), and as which kind.
+func referencedKind(f graph.Family) (intune.RefKind, bool) {
+	for _, d := range intune.Descriptors() {
+		for _, ref := range d.References {
+			if ref.Source == f && ref.Kind != intune.RefScopeTagList {
+				return ref.Kind, true
+			}
+		}
+	}
+	return "", false
+}
+
+// object maps one referenced object: to the object this restore wrote for it (created earlier in
+// the same restore, or planned to be in a preview), else by its recorded source name (and type).
 func (r *restoreResolver) object(ref intune.Reference, id string, src intune.NamedRef) MappingEntry {
 	e := MappingEntry{Kind: string(ref.Kind), Role: src.Type, SourceID: id, SourceName: src.Name, Status: MappingUnresolved}
+	if created, ok := r.created[string(ref.Source)+"/"+id]; ok {
+		e.TargetID, e.TargetName, e.By, e.Status = created, r.objects[ref.Source].byID[created].Name, "restore", MappingResolved
+		return e
+	}
+	if name, ok := r.planned[string(ref.Source)+"/"+id]; ok {
+		e.TargetName, e.By, e.Status = name, "restore", MappingResolved
+		return e
+	}
+	if r.sameTenant {
+		e.TargetID, e.By, e.Status = id, "id", MappingResolved
+		return e
+	}
 	if src.Name == "" {
 		return e // the backup could not name it: nothing to match
 	}
@@ -738,7 +787,9 @@ func (plan *itemPlan) mapTarget(target map[string]any, refs *intune.References, 
 		e.Role, _ = target["deviceAndAppManagementAssignmentFilterType"].(string)
 		plan.mapping = append(plan.mapping, e)
 		if e.Status == MappingResolved {
-			next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+			if e.TargetID != "" { // "": a preview, the filter this restore creates first has no id yet
+				next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+			}
 		} else {
 			plan.unresolved++
 		}
@@ -899,8 +950,10 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.
 }
 
 // restoreOrder sorts items as their dependencies need (docs/graph.md#mapping-and-order; IM
-// ImportOrder): by the descriptors' order (scope tags, filters, then the policies), enrollment
-// configurations by ascending priority (IM), then by family and ledger order.
+// ImportOrder, Dependencies=): by the descriptors' order (scope tags, filters, then the policies),
+// within one rank a family another family's References name before it (compliance scripts
+// before the compliance policies that run them, so a script created here resolves for them),
+// enrollment configurations by ascending priority (IM), then by family and ledger order.
 func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) int64) {
 	rank := func(f string) int {
 		if d := intune.DescriptorOf(graph.Family(f)); d != nil {
@@ -913,6 +966,9 @@ func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) in
 		if rank(a.Family) != rank(b.Family) {
 			return rank(a.Family) < rank(b.Family)
 		}
+		if da, db := dependencyDepth(graph.Family(a.Family)), dependencyDepth(graph.Family(b.Family)); da != db {
+			return da < db
+		}
 		if a.Family != b.Family {
 			return a.Family < b.Family
 		}
@@ -923,4 +979,28 @@ func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) in
 		}
 		return a.ID < b.ID
 	})
+}
+
+// dependencyDepth is how many restored families stand between f and the families it refers to
+// through its descriptor's References: 0 for a family that refers to no restored family (mobile
+// apps and notification templates are never restored), else one more than its deepest source.
+func dependencyDepth(f graph.Family) int {
+	var depth func(f graph.Family, seen map[graph.Family]bool) int
+	depth = func(f graph.Family, seen map[graph.Family]bool) int {
+		d := intune.DescriptorOf(f)
+		if d == nil || seen[f] {
+			return 0
+		}
+		seen[f] = true
+		n := 0
+		for _, ref := range d.References {
+			if ref.Source == "" || ref.Source == f || intune.DescriptorOf(ref.Source) == nil {
+				continue
+			}
+			n = max(n, 1+depth(ref.Source, seen))
+		}
+		delete(seen, f)
+		return n
+	}
+	return depth(f, map[graph.Family]bool{})
 }

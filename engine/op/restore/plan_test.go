@@ -3,8 +3,11 @@ package restore
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/intune"
+	"github.com/tenantatlas/tenantatlas/store"
 )
 
 // TestMapReferences: across tenants an ESP's apps map by name and @odata.type, a compliance
@@ -82,4 +85,63 @@ func TestMapReferences(t *testing.T) {
 			t.Errorf("an unresolved reference is named: %+v", e)
 		}
 	}
+}
+
+// TestRestoreOrderDependencies: within one rank, a family other families refer to is restored
+// before them (compliance scripts before the compliance policies that run them), whatever the
+// ledger order; scope tags and filters still come first.
+func TestRestoreOrderDependencies(t *testing.T) {
+	t.Parallel()
+	items := []store.RestoreItem{
+		{ID: 1, Family: string(graph.FamilyDeviceCompliancePolicies)},
+		{ID: 2, Family: string(graph.FamilyDeviceConfigurations)},
+		{ID: 3, Family: string(graph.FamilyDeviceComplianceScripts)},
+		{ID: 4, Family: string(graph.FamilyAssignmentFilters)},
+		{ID: 5, Family: string(graph.FamilyRoleScopeTags)},
+	}
+	restoreOrder(items, nil)
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Family)
+	}
+	require.Equal(t, []string{"roleScopeTags", "assignmentFilters", "deviceComplianceScripts", "deviceConfigurations", "deviceCompliancePolicies"}, got)
+}
+
+// TestMapReferencesCreatedInRestore: a compliance script this restore wrote earlier is what a
+// later compliance policy runs — in another tenant instead of a same-named script of the target,
+// and in the same tenant instead of the backed-up id — and a preview names it as planned.
+func TestMapReferencesCreatedInRestore(t *testing.T) {
+	t.Parallel()
+	refs := &intune.References{Objects: map[intune.RefKind]map[string]intune.NamedRef{
+		intune.RefComplianceScript: {"a-script": {Name: "BitLocker check"}}}}
+	script := &itemPlan{family: graph.FamilyDeviceComplianceScripts, desc: intune.DescriptorOf(graph.FamilyDeviceComplianceScripts),
+		targetName: "BitLocker check (restored 2026-12-01)"}
+	policy := func() *itemPlan {
+		return &itemPlan{desc: intune.DescriptorOf(graph.FamilyDeviceCompliancePolicies), body: map[string]any{
+			"deviceCompliancePolicyScript": map[string]any{"deviceComplianceScriptId": "a-script", "rulesContent": "e30="}}}
+	}
+	scriptID := func(p *itemPlan) any {
+		return p.body["deviceCompliancePolicyScript"].(map[string]any)["deviceComplianceScriptId"]
+	}
+	for _, same := range []bool{false, true} {
+		r := &restoreResolver{sameTenant: same}
+		r.addObject(graph.FamilyDeviceComplianceScripts, intune.RefComplianceScript, "b-same-name", intune.NamedRef{Name: "BitLocker check"})
+		r.learn(store.RestoreItem{SourceGraphID: "a-script"}, intune.Payload{Object: map[string]any{}}, script, "b-created")
+		p := policy()
+		p.mapReferences(intune.Payload{References: refs}, r)
+		require.Equal(t, "b-created", scriptID(p), "same tenant %v", same)
+		require.Len(t, p.mapping, 1)
+		require.Equal(t, MappingResolved, p.mapping[0].Status)
+		require.Equal(t, "restore", p.mapping[0].By)
+		require.Equal(t, script.targetName, p.mapping[0].TargetName)
+	}
+	// A preview: the script is planned (restoreOrder writes it first), not yet created.
+	r := &restoreResolver{}
+	r.addObject(graph.FamilyDeviceComplianceScripts, intune.RefComplianceScript, "b-same-name", intune.NamedRef{Name: "BitLocker check"})
+	r.planDependencies([]store.BackupItem{{Family: string(graph.FamilyDeviceComplianceScripts), GraphID: "a-script", DisplayName: "BitLocker check"}}, " (restored 2026-12-01)")
+	p := policy()
+	p.mapReferences(intune.Payload{References: refs}, r)
+	require.Equal(t, "restore", p.mapping[0].By)
+	require.Equal(t, "BitLocker check (restored 2026-12-01)", p.mapping[0].TargetName)
+	require.Zero(t, p.unresolved)
 }
