@@ -188,6 +188,17 @@ func TestRoundTrip(t *testing.T) {
 		require.True(t, found, "family %s round-trips at least one shape", f)
 	}
 
+	// Since the backup, A gained an autopilot group assignment and an intent setting: an
+	// overwrite brings back exactly what was backed up (the additions deleted one by one).
+	profile := fmt.Sprint(a.simT.Policies(graph.FamilyWindowsAutopilotDeploymentProfiles)[0]["id"])
+	_, err = a.simT.AddAssignment(graph.FamilyWindowsAutopilotDeploymentProfiles, profile, map[string]any{
+		"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": a.simT.GroupID(39),
+		"deviceAndAppManagementAssignmentFilterId": nil, "deviceAndAppManagementAssignmentFilterType": "none"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, a.simT.AddChild(graph.FamilyIntents, fmt.Sprint(a.simT.Policies(graph.FamilyIntents)[0]["id"]), "settings", map[string]any{
+		"@odata.type":  "#microsoft.graph.deviceManagementBooleanSettingInstance",
+		"definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTPAddedLater", "valueJson": "true", "value": true}))
+
 	// overwrite into A, back up A: equal.
 	started, err = b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, Mode: store.RestoreOverwrite})
 	require.NoError(t, err)

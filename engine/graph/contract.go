@@ -87,6 +87,7 @@ const (
 	KindAssign      Kind = "assign"      // POST /{id}/assign: replaces the whole assignment set
 	KindSetPriority Kind = "setPriority" // POST /{id}/setPriority {"priority":n}
 	KindAction      Kind = "action"      // other POST actions (createInstance, updateDefinitionValues, ...)
+	KindDelete      Kind = "delete"      // DELETE of one child entity (an autopilot assignment, an intent setting)
 )
 
 // Contract describes one Graph call.
@@ -391,6 +392,17 @@ func init() {
 	// per POST (201); the profile's assign action takes deviceIds, not group assignments.
 	add(Contract{Name: "windowsAutopilotDeploymentProfiles.createAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindAction,
 		Method: http.MethodPost, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments", Doc: "create one group assignment"})
+	// docs resource intune-enrollment-windowsautopilotdeploymentprofileassignment ("Delete
+	// windowsAutopilotDeploymentProfileAssignment", 204; Microsoft365DSC removes assignments with
+	// Remove-MgBetaDeviceManagementWindowsAutopilotDeploymentProfileAssignment): an overwrite
+	// removes the group assignments added since the backup.
+	add(Contract{Name: "windowsAutopilotDeploymentProfiles.deleteAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindDelete,
+		Method: http.MethodDelete, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments/{assignmentId}", Doc: "delete one group assignment"})
+	// docs:intune-deviceintent-devicemanagementsettinginstance-delete (204,
+	// DeviceManagementConfiguration.ReadWrite.All): an overwrite removes the settings added since the
+	// backup, which updateSettings cannot (IM README: "There is no API for removing settings").
+	add(Contract{Name: "intents.deleteSetting", Family: FamilyIntents, Kind: KindDelete, Method: http.MethodDelete,
+		Path: "/deviceManagement/intents/{id}/settings/{settingId}", Doc: "delete one intent setting"})
 	// CSDL10 targetedManagedAppConfiguration.targetApps {apps, appGroupType} (204).
 	add(Contract{Name: "targetedManagedAppConfigurations.targetApps", Family: FamilyTargetedManagedAppConfigurations, Kind: KindAction,
 		Method: http.MethodPost, Path: "/deviceAppManagement/targetedManagedAppConfigurations/{id}/targetApps", Doc: "set the targeted apps"})

@@ -120,6 +120,8 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 		s.setPriority(w, req, obj)
 	case graph.KindAction:
 		s.actionIntune(w, req, c, col, obj)
+	case graph.KindDelete:
+		s.deleteChild(w, c, obj, args[1])
 	default:
 		s.graphError(w, http.StatusNotImplemented, "NotImplemented", "graphsim does not implement "+c.Name)
 	}

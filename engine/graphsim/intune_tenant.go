@@ -68,6 +68,41 @@ func (t *Tenant) PresentationValues(id, definitionValueID string) ([]map[string]
 	return slices.Clone(o.presentation[definitionValueID]), nil
 }
 
+// AddAssignment adds one direct assignment to a policy (a portal edit) and returns its id; extra
+// holds the family's other assignment properties (runSchedule, intent, …).
+func (t *Tenant) AddAssignment(f graph.Family, id string, target, extra map[string]any) (string, error) {
+	st := t.intune
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.find(f, id)
+	if o == nil {
+		return "", fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, f, id)
+	}
+	a := assignment(o.id(), maps.Clone(target), extra)
+	o.assignments = append(o.assignments, a)
+	touch(o.obj)
+	return fmt.Sprint(a["id"]), nil
+}
+
+// AddChild appends one entity to a navigation collection of a policy (a portal edit: an intent
+// setting, a privacy access control, …), giving it an id when it has none.
+func (t *Tenant) AddChild(f graph.Family, id, nav string, item map[string]any) error {
+	st := t.intune
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.find(f, id)
+	if o == nil {
+		return fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, f, id)
+	}
+	c := maps.Clone(item)
+	if c["id"] == nil {
+		c["id"] = st.newID("admin-child", id, nav)
+	}
+	o.children[nav] = append(o.children[nav], c)
+	touch(o.obj)
+	return nil
+}
+
 // AddPolicy inserts an object into a family (no validation: this is the drift back door, as an
 // admin editing in the portal) and returns its id.
 func (t *Tenant) AddPolicy(f graph.Family, obj map[string]any) (string, error) {

@@ -340,8 +340,9 @@ func init() {
 		Types:       map[string]string{"deviceManagementIntent": "intents"},
 		Children:    []Child{{Key: "settings", Contract: "intents.settings"}},
 		StripCreate: []string{"@odata.type", "settings", "templateId", "isMigratingToConfigurationPolicy"},
-		Create:      CreateInstance, Update: UpdatePatchOnlyShell, FollowUps: []FollowUp{FollowUpdateSettings},
-		RoundTrip: "overwrite cannot remove settings added since the backup (no API removes intent settings, IM README)"})
+		// updateSettings only adds and replaces (IM README): an overwrite deletes the settings added
+		// since the backup one by one (docs:intune-deviceintent-devicemanagementsettinginstance-delete).
+		Create: CreateInstance, Update: UpdatePatchOnlyShell, FollowUps: []FollowUp{FollowUpdateSettings}})
 	// ADMX: definitionValues a navigation, written with updateDefinitionValues (docs, IM).
 	register(&Descriptor{Family: graph.FamilyGroupPolicyConfigurations, DeclaredType: "groupPolicyConfiguration",
 		Types:       map[string]string{"groupPolicyConfiguration": "groupPolicyConfigurations"},
@@ -384,7 +385,9 @@ func init() {
 		References: []Reference{{Kind: RefMobileApp, Where: "selectedMobileAppIds[]", Source: graph.FamilyMobileApps},
 			// Enrollment notifications: the template of the notification (BETA deviceEnrollmentNotificationConfiguration).
 			{Kind: RefNotificationTemplate, Where: "notificationMessageTemplateId", Source: graph.FamilyNotificationMessageTemplates}}})
-	// Autopilot: abstract; group assignments one by one with POST /assignments (docs; ICD 201; IM).
+	// Autopilot: abstract; group assignments one by one with POST /assignments (docs; ICD 201; IM),
+	// and on an overwrite the ones added since the backup deleted one by one (docs resource
+	// windowsAutopilotDeploymentProfileAssignment: Delete).
 	register(&Descriptor{Family: graph.FamilyWindowsAutopilotDeploymentProfiles, DeclaredType: "windowsAutopilotDeploymentProfile", Abstract: true,
 		Classifier: func(short string, _ map[string]any) string {
 			if strings.HasSuffix(short, "WindowsAutopilotDeploymentProfile") {

@@ -698,6 +698,7 @@ func (plan *itemPlan) intentWrites(p intune.Payload) error {
 		return nil
 	}
 	plan.intentSettings = settings
+	plan.notes = append(plan.notes, "settings the backup does not hold are deleted one by one after updateSettings (DELETE …/settings/{id}, documented; peers found no way to remove them with updateSettings)")
 	return nil
 }
 
@@ -746,6 +747,9 @@ func (plan *itemPlan) mapAssignments(it store.RestoreItem, p intune.Payload, r *
 	}
 	// A copy with nothing to assign needs no call; an overwrite sends the full set, even empty.
 	plan.assign = len(out) > 0 || plan.action == store.RestoreActionUpdate
+	if plan.desc.Assign == intune.AssignOneByOne && plan.action == store.RestoreActionUpdate {
+		plan.notes = append(plan.notes, "assignments the backup does not hold are deleted one by one, the missing ones created one by one (autopilot takes no assign of groups)")
+	}
 	plan.assignments = out
 	if plan.unresolved > 0 {
 		plan.assign = false
