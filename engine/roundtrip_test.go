@@ -83,6 +83,16 @@ func TestRoundTrip(t *testing.T) {
 	run, setA := a.backup(t)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
 	srcItems := rtItems(t, b, setA.ID)
+	// windows10GeneralConfiguration's privacyAccessControls (a navigation, BETA) are in the backup.
+	privacy := 0
+	for _, it := range srcItems {
+		if it.ODataType == "#microsoft.graph.windows10GeneralConfiguration" {
+			controls, _ := rtPayload(t, b, setA.ID, it).Object["privacyAccessControls"].([]any)
+			require.NotEmpty(t, controls, "%s %q: privacyAccessControls backed up", it.Family, it.DisplayName)
+			privacy++
+		}
+	}
+	require.NotZero(t, privacy, "the tenant has a windows10GeneralConfiguration")
 
 	// B has A's groups by name (as a migration target would), nothing else of A.
 	for _, name := range referencedGroupNames(t, b, setA.ID, srcItems) {
@@ -198,6 +208,14 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, a.simT.AddChild(graph.FamilyIntents, fmt.Sprint(a.simT.Policies(graph.FamilyIntents)[0]["id"]), "settings", map[string]any{
 		"@odata.type":  "#microsoft.graph.deviceManagementBooleanSettingInstance",
 		"definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTPAddedLater", "valueJson": "true", "value": true}))
+
+	for _, cfg := range a.simT.Policies(graph.FamilyDeviceConfigurations) {
+		if cfg["@odata.type"] == "#microsoft.graph.windows10GeneralConfiguration" {
+			require.NoError(t, a.simT.AddChild(graph.FamilyDeviceConfigurations, fmt.Sprint(cfg["id"]), "privacyAccessControls", map[string]any{
+				"accessLevel": "forceAllow", "dataCategory": "microphone", "appPackageFamilyName": nil, "appDisplayName": nil}))
+			break
+		}
+	}
 
 	// overwrite into A, back up A: equal.
 	started, err = b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, Mode: store.RestoreOverwrite})

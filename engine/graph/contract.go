@@ -392,6 +392,11 @@ func init() {
 	// per POST (201); the profile's assign action takes deviceIds, not group assignments.
 	add(Contract{Name: "windowsAutopilotDeploymentProfiles.createAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindAction,
 		Method: http.MethodPost, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments", Doc: "create one group assignment"})
+	// docs:intune-shared-deviceconfiguration-windowsprivacyaccesscontrols {"windowsPrivacyAccessControls":[…]}
+	// (DeviceManagementConfiguration.ReadWrite.All); IM posts the backed-up privacyAccessControls of a
+	// windows10GeneralConfiguration with it after the create (Start-PostFileImportDeviceConfiguration).
+	add(Contract{Name: "deviceConfigurations.windowsPrivacyAccessControls", Family: FamilyDeviceConfigurations, Kind: KindAction,
+		Method: http.MethodPost, Path: "/deviceManagement/deviceConfigurations/{id}/windowsPrivacyAccessControls", Doc: "set the privacy access controls"})
 	// docs resource intune-enrollment-windowsautopilotdeploymentprofileassignment ("Delete
 	// windowsAutopilotDeploymentProfileAssignment", 204; Microsoft365DSC removes assignments with
 	// Remove-MgBetaDeviceManagementWindowsAutopilotDeploymentProfileAssignment): an overwrite

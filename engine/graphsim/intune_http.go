@@ -164,6 +164,19 @@ func parseExpand(raw string, ts typeSchema) (map[string]string, string) {
 		it = strings.TrimSpace(it)
 		name, opts, _ := strings.Cut(it, "(")
 		name = strings.TrimSpace(name)
+		if cast, nav, ok := strings.Cut(name, "/"); ok {
+			// A navigation of a derived type is expanded through a type cast (OData URL conventions
+			// 4.01 §5.1.2: "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", as IM
+			// Get-GraphObject sends it); the cast must name a type of the object's hierarchy.
+			if !slices.Contains(ts.chain, strings.TrimPrefix(cast, "microsoft.graph.")) {
+				typ := "entity"
+				if len(ts.chain) > 0 {
+					typ = ts.chain[0]
+				}
+				return nil, fmt.Sprintf("The type '%s' is not compatible with the type 'microsoft.graph.%s'.", cast, typ)
+			}
+			name = nav
+		}
 		if name == "*" {
 			for _, n := range ts.navs {
 				out[n] = ""

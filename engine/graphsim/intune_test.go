@@ -163,6 +163,7 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 	comp := firstID(t, b.tenant, graph.FamilyDeviceCompliancePolicies, nil)
 	ios := firstID(t, b.tenant, graph.FamilyManagedAppPolicies, ofType("iosManagedAppProtection"))
 	admx := firstID(t, b.tenant, graph.FamilyGroupPolicyConfigurations, nil)
+	general := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("windows10GeneralConfiguration"))
 	for _, tc := range []struct {
 		name, path, nav string
 		want            bool
@@ -176,6 +177,9 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		{"rules not in a get", "/beta/deviceManagement/deviceCompliancePolicies/" + comp, "scheduledActionsForRule", false},
 		{"rules expanded", "/beta/deviceManagement/deviceCompliancePolicies/" + comp + "?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)", "scheduledActionsForRule", true},
 		{"definition values not in a get", "/beta/deviceManagement/groupPolicyConfigurations/" + admx, "definitionValues", false},
+		{"privacy controls not in a get", "/beta/deviceManagement/deviceConfigurations/" + general, "privacyAccessControls", false},
+		{"privacy controls expanded through a type cast", "/beta/deviceManagement/deviceConfigurations/" + general +
+			"?$expand=microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", "privacyAccessControls", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -207,6 +211,14 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		var e errBody
 		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceManagementScripts?$expand=settings", tok, nil, &e))
 		require.Contains(t, e.Error.Message, "Could not find a property named 'settings' on type 'microsoft.graph.deviceManagementScript'")
+	})
+	t.Run("a type cast outside the object's hierarchy is refused", func(t *testing.T) {
+		t.Parallel()
+		ios := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("iosGeneralDeviceConfiguration"))
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceConfigurations/"+ios+
+			"?$expand=microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "is not compatible with the type 'microsoft.graph.iosGeneralDeviceConfiguration'")
 	})
 	t.Run("assignment entities carry their type's properties only", func(t *testing.T) {
 		t.Parallel()

@@ -51,6 +51,10 @@ const (
 	FollowUpdateDefinitionValues  FollowUp = "updateDefinitionValues"  // ADMX
 	FollowUpdateSettings          FollowUp = "updateSettings"          // intents, after PATCH
 	FollowSetPriority             FollowUp = "setPriority"             // enrollment (custom), after the write
+	// FollowPrivacyAccessControls: windows10GeneralConfiguration's privacyAccessControls (a
+	// navigation, BETA) through POST /{id}/windowsPrivacyAccessControls after the write
+	// (docs:intune-shared-deviceconfiguration-windowsprivacyaccesscontrols; IM Start-PostFileImportDeviceConfiguration).
+	FollowPrivacyAccessControls FollowUp = "windowsPrivacyAccessControls"
 )
 
 // RefKind is a cross-tenant reference kind mapped by name.
@@ -100,6 +104,11 @@ type Descriptor struct {
 	Expand string
 	// NoApps are types without the apps navigation (WIP policies, BETA): no $expand, no targetApps.
 	NoApps []string
+	// ExpandTypes are types read again by id with this $expand: a navigation of a derived type
+	// only a GET of one object expands, with a type cast (windows10GeneralConfiguration
+	// privacyAccessControls, BETA; IM Get-GraphObject expands
+	// "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls").
+	ExpandTypes map[string]string
 	// Children are the child collections read per object into the payload.
 	Children []Child
 
@@ -239,10 +248,21 @@ func (d *Descriptor) ScopeTagKey() string {
 
 // ExpandFor is the $expand of the GET by id of an object of odataType.
 func (d *Descriptor) ExpandFor(odataType string) string {
-	if slices.Contains(d.NoApps, strings.TrimPrefix(odataType, ODataPrefix)) {
+	short := strings.TrimPrefix(odataType, ODataPrefix)
+	if e, ok := d.ExpandTypes[short]; ok {
+		return e
+	}
+	if slices.Contains(d.NoApps, short) {
 		return ""
 	}
 	return d.Expand
+}
+
+// ReadsByID reports whether a backup reads an object of odataType again by id (lazy properties,
+// or a navigation only a GET of one object expands).
+func (d *Descriptor) ReadsByID(odataType string) bool {
+	_, typed := d.ExpandTypes[strings.TrimPrefix(odataType, ODataPrefix)]
+	return d.GetByID || typed
 }
 
 // TargetsApps reports whether an object of odataType takes its apps through targetApps.
@@ -290,11 +310,14 @@ func init() {
 			}
 			return ""
 		},
-		StripCreate: []string{"privacyAccessControls"},
+		// privacyAccessControls is a navigation of windows10GeneralConfiguration (BETA): read with the
+		// type-cast $expand on a GET by id (IM Get-GraphObject), never sent inline (IM
+		// PropertiesToRemove) but with windowsPrivacyAccessControls after the write (IM).
+		ExpandTypes: map[string]string{"windows10GeneralConfiguration": "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls"},
+		StripCreate: []string{"privacyAccessControls"}, FollowUps: []FollowUp{FollowPrivacyAccessControls},
 		Volatile: []string{"qualityUpdatesPauseStartDate", "featureUpdatesPauseStartDate", "qualityUpdatesWillBeRolledBack",
 			"featureUpdatesWillBeRolledBack", "qualityUpdatesPauseExpiryDateTime", "featureUpdatesPauseExpiryDateTime"},
-		AssignmentKeys: []string{"intent"},
-		RoundTrip:      "windows10GeneralConfiguration privacyAccessControls (a navigation) are not backed up"})
+		AssignmentKeys: []string{"intent"}})
 	// Settings catalog: declared concrete type, settings a navigation; PUT replaces the whole policy (ICD, IM).
 	register(&Descriptor{Family: graph.FamilyConfigurationPolicies, DeclaredType: "deviceManagementConfigurationPolicy",
 		Classifier: func(_ string, o map[string]any) string {

@@ -278,7 +278,7 @@ func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 		return nil // an unrecognised app protection type: backed up as listed
 	}
 	p.readVia = col
-	if d.GetByID || col != string(f) {
+	if d.ReadsByID(p.odataType) || col != string(f) {
 		var q *graph.Query
 		if e := d.ExpandFor(p.odataType); e != "" {
 			q = &graph.Query{Expand: e}

@@ -103,6 +103,7 @@ type itemPlan struct {
 	scheduledActions []any          // compliance: scheduleActionsForRules (classic, after an update) or setScheduledActions (v2)
 	targetApps       map[string]any // app protection, MAM app config: the targetApps body
 	intentSettings   []any          // intents: updateSettings after an update
+	privacyControls  []any          // windows10GeneralConfiguration: windowsPrivacyAccessControls after the write (nil: none)
 	definitionValues []any          // administrative templates: updateDefinitionValues
 	priority         int64          // enrollment (not defaults): setPriority after the write, when > 0
 	assignments      []any          // nil: no assign call
@@ -533,6 +534,10 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 	}
 	if d.TargetsApps(it.ODataType) {
 		plan.targetApps = targetAppsBody(p.Object)
+	}
+	if controls, ok := p.Object["privacyAccessControls"].([]any); ok && d.HasFollowUp(intune.FollowPrivacyAccessControls) {
+		// Sent as backed up, even empty: an overwrite leaves exactly the backed-up controls.
+		plan.privacyControls = cleanChildren(controls)
 	}
 	if d.Create == intune.CreateInstance {
 		return plan.intentWrites(p)

@@ -432,6 +432,12 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 			return err
 		}
 	}
+	if plan.privacyControls != nil {
+		if _, err := x.client.Post(ctx, plan.contracts.prefix+".windowsPrivacyAccessControls", args,
+			map[string]any{"windowsPrivacyAccessControls": plan.privacyControls}); err != nil {
+			return err
+		}
+	}
 	if plan.targetApps != nil {
 		if _, err := x.client.Post(ctx, plan.contracts.prefix+".targetApps", args, plan.targetApps); err != nil {
 			return err
