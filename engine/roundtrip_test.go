@@ -111,8 +111,8 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	// Mobile apps, notification templates and compliance scripts B has by name (and type) are
-	// mapped; custom ADMX definitions exist only in A: unresolved and named.
+	// Mobile apps, notification templates, compliance scripts and custom ADMX definitions B has
+	// by name (and type, category and class) are mapped.
 	resolvedKinds := map[string]bool{}
 	for _, it := range pv.Items {
 		for _, m := range it.Mapping {
@@ -123,16 +123,13 @@ func TestRoundTrip(t *testing.T) {
 				if m.Kind == "mobile_app" {
 					require.NotEmpty(t, m.Role, "a mobile app is matched with its @odata.type")
 				}
-			case m.Kind == "admx_definition":
-				require.NotEmpty(t, m.SourceName, "an unresolved ADMX definition is named")
 			}
 		}
 	}
-	for _, k := range []string{"mobile_app", "notification_template", "compliance_script"} {
+	for _, k := range []string{"mobile_app", "notification_template", "compliance_script", "admx_definition"} {
 		require.True(t, resolvedKinds[k], "the preview maps %s references by name: %v", k, resolvedKinds)
 		require.False(t, unresolvedKinds[k], "no %s reference is left unresolved: %v", k, unresolvedKinds)
 	}
-	require.True(t, unresolvedKinds["admx_definition"], "custom ADMX definitions are listed unresolved: %v", unresolvedKinds)
 	started, err := b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, TenantID: ids[1]})
 	require.NoError(t, err)
 	rrun := b.waitRun(t, started.Run.ID, completed)
@@ -347,15 +344,9 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem,
 			}
 		}
 	}
-	// Custom ADMX definitions exist only in their own tenant: a copy elsewhere leaves them out and
-	// lists them unresolved (restore.MappingADMXDefinition), so they are not compared.
-	dvs := []any{}
-	for _, dv := range p.DefinitionValues {
-		if def, _ := dv.(map[string]any)["definition"].(map[string]any); def["policyType"] != "admxIngested" {
-			dvs = append(dvs, dv)
-		}
-	}
-	out := map[string]any{"object": obj, "settings": p.Settings, "scheduledActionsForRule": p.ScheduledActions, "definitionValues": dvs}
+	// Custom ADMX definitions (and their presentations) have ids of their own tenant, mapped by
+	// name, category and class (and label): compared without ids, like everything else.
+	out := map[string]any{"object": obj, "settings": p.Settings, "scheduledActionsForRule": p.ScheduledActions, "definitionValues": p.DefinitionValues}
 	var as []any
 	for _, a := range p.Assignments {
 		m, _ := a.(map[string]any)
@@ -415,8 +406,7 @@ func tagNames(v any, names map[string]string, suffix string) []string {
 	return out
 }
 
-// unexpectedUnresolved: unresolved references other than those a cross-tenant copy lists by
-// design (custom ADMX definitions, which exist only in their own tenant).
+// unexpectedUnresolved: any unresolved reference (B has every object A's policies refer to).
 func unexpectedUnresolved(it store.RestoreItem) bool {
 	var mapping []struct {
 		Kind   string `json:"kind"`
@@ -424,12 +414,7 @@ func unexpectedUnresolved(it store.RestoreItem) bool {
 	}
 	_ = json.Unmarshal(it.Mapping, &mapping)
 	for _, m := range mapping {
-		if m.Status == "resolved" {
-			continue
-		}
-		switch m.Kind {
-		case "admx_definition":
-		default:
+		if m.Status != "resolved" {
 			return true
 		}
 	}

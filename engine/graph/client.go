@@ -171,6 +171,9 @@ func (ct Contract) queryParams(q *Query) map[string]string {
 		return p
 	}
 	sel, top, expand := ct.Select, ct.PageSize, ct.Expand
+	if ct.Filter != "" {
+		p["$filter"] = ct.Filter
+	}
 	if q != nil {
 		if q.Select != nil {
 			sel = q.Select

@@ -13,12 +13,23 @@ import (
 // as an admin in the portal would. Objects are returned as stored: @odata.type always set and the
 // lazy script bodies filled, whatever the wire form drops.
 
-// Policies returns copies of a family's objects, in list order.
+// Policies returns copies of a family's objects, in list order; for groupPolicyDefinitions the
+// tenant's custom (uploaded) ADMX definitions.
 func (t *Tenant) Policies(f graph.Family) []map[string]any {
 	st := t.intune
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	var out []map[string]any
+	if f == graph.FamilyGroupPolicyDefinitions {
+		for _, cat := range st.admxCategories() {
+			for _, id := range cat.defs {
+				if cat.source == "custom" {
+					out = append(out, maps.Clone(st.admx[id].def))
+				}
+			}
+		}
+		return out
+	}
 	for _, o := range st.fam[f] {
 		out = append(out, maps.Clone(o.obj))
 	}

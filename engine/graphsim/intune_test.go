@@ -588,3 +588,28 @@ func TestTemplateSettingIDsAreServed(t *testing.T) {
 	require.Len(t, p.Value, len(esTemplateSettings))
 	require.Contains(t, fmt.Sprint(p.Value), esTemplateSettings[5], "the upper-case id is served as it is")
 }
+
+// TestADMXCatalog: custom ADMX definitions are listed through their categories filtered by
+// ingestionSource, with the definitions' match keys (IM Import-GPOSetting's query); built-in
+// ones share their ids across tenants, custom ones have the tenant's own; presentations by id.
+func TestADMXCatalog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, TenantSpec{PoliciesPerFamily: 1})
+	tok := b.token(t)
+	var p page
+	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/groupPolicyCategories?$select=id,displayName"+
+		"&$filter=ingestionSource%20eq%20'custom'&$expand=definitions($select=id,displayName,categoryPath,classType)", tok, nil, &p))
+	require.Len(t, p.Value, 1)
+	require.NotContains(t, p.Value[0], "ingestionSource", "$select")
+	defs := toObjectsAny(p.Value[0]["definitions"])
+	require.Len(t, defs, 1)
+	require.Equal(t, map[string]any{"id": defs[0]["id"], "displayName": "Contoso: map the home drive", "categoryPath": `\Contoso\Drives`,
+		"classType": "user"}, defs[0])
+	var pres page
+	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, fmt.Sprintf("/beta/deviceManagement/groupPolicyDefinitions/%s/presentations", defs[0]["id"]), tok, nil, &pres))
+	require.Equal(t, "Drive", pres.Value[0]["label"])
+
+	var e errBody
+	require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/groupPolicyCategories?$filter=isRoot%20eq%20true", tok, nil, &e))
+	require.Contains(t, e.Error.Message, "not supported")
+}

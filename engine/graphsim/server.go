@@ -530,6 +530,8 @@ func (s *Server) handle(w http.ResponseWriter, req *simRequest, c *graph.Contrac
 		s.serveGroups(w, req, string(c.Kind), args)
 	case graph.FamilyDirectoryRoleDefinitions:
 		s.serveRoleDefinitions(w, req)
+	case graph.FamilyGroupPolicyDefinitions:
+		s.serveADMXCatalog(w, req, c, args)
 	default:
 		s.serveIntune(w, req, c, args)
 	}

@@ -371,8 +371,9 @@ func init() {
 		Types:       map[string]string{"groupPolicyConfiguration": "groupPolicyConfigurations"},
 		Children:    []Child{{Key: "definitionValues", Contract: "groupPolicyConfigurations.definitionValues"}},
 		StripCreate: []string{"definitionValues", "policyConfigurationIngestionType"}, FollowUps: []FollowUp{FollowUpdateDefinitionValues},
-		Volatile:   []string{"policyConfigurationIngestionType"}, // derived by the service from the definitions used
-		References: []Reference{{Kind: RefADMXDefinition, Where: "definitionValues[].definition"}}})
+		Volatile: []string{"policyConfigurationIngestionType"}, // derived by the service from the definitions used
+		// Custom (admxIngested) definitions map by displayName + categoryPath + classType (IM Import-GPOSetting).
+		References: []Reference{{Kind: RefADMXDefinition, Where: "definitionValues[].definition", Source: graph.FamilyGroupPolicyDefinitions}}})
 	// App protection: managedAppPolicies is list-only and abstract; each type has its collection
 	// (ICD _get_platform; BETA windowsManagedAppProtections); apps only with $expand (IM) and
 	// written with targetApps (CSDL10; IM Start-PostImportAppProtection).

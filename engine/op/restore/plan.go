@@ -125,8 +125,9 @@ type restoreResolver struct {
 	// objects are the target's objects of the referenced families (mobile apps, notification
 	// templates from the reference families' inventory; compliance scripts), by family.
 	objects  map[graph.Family]refIndex
-	defaults map[string]string // policy type → the target's enrollment default id
-	created  map[string]string // family/source id → the id this restore created it under
+	admx     map[string][]admxTarget // the target's custom ADMX definitions by admxKey
+	defaults map[string]string       // policy type → the target's enrollment default id
+	created  map[string]string       // family/source id → the id this restore created it under
 	// planned (previews only) names the objects the restore will write before the items that
 	// refer to them: family/source id → target name (scope tags, filters, compliance scripts).
 	planned  map[string]string
@@ -247,6 +248,18 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	if len(inv) == 0 {
 		r.warnings = append(r.warnings, "the target's inventory was never synced: filters and scope tags cannot be mapped and current objects are unknown (run an inventory sync of the target first)")
 	}
+	if !r.sameTenant && slices.ContainsFunc(payloads, hasCustomADMX) {
+		defs, err := store.ListInventory(ctx, q, store.InventoryFilter{TenantID: targetTenantID, Family: string(graph.FamilyGroupPolicyDefinitions),
+			WithPayload: true, Limit: 1_000_000})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range defs {
+			if it.DeletedAt == nil {
+				r.addADMXTarget(it)
+			}
+		}
+	}
 	r.filters, r.scopeTags = newInventoryIndex(filters), newInventoryIndex(tags)
 	return r, nil
 }
@@ -287,6 +300,13 @@ func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *it
 			ix.byName[k] = []string{targetID} // the object this restore wrote wins over a same-named one
 		}
 	}
+}
+
+// hasCustomADMX reports whether a payload binds a custom (uploaded) ADMX definition.
+func hasCustomADMX(p intune.Payload) bool {
+	return slices.ContainsFunc(p.DefinitionValues, func(v any) bool {
+		return asMap(asMap(v)["definition"])["policyType"] == "admxIngested"
+	})
 }
 
 func asMap(v any) map[string]any {
@@ -385,6 +405,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	// same payload again (a gone overwrite target recreated) starts from the backup's ids.
 	p.Object, _ = deepCopy(p.Object).(map[string]any)
 	p.ScheduledActions, _ = deepCopy(p.ScheduledActions).([]any)
+	p.DefinitionValues, _ = deepCopy(p.DefinitionValues).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
 	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
@@ -548,10 +569,50 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 // MappingADMXDefinition is the mapping kind of a custom (uploaded) ADMX definition.
 const MappingADMXDefinition = "admx_definition"
 
-// mapADMXDefinitions keeps a custom ADMX definition (policyType admxIngested: uploaded into its
-// tenant, so its id exists there only; IM/ICD GroupPolicyConfigurations) out of a write into
-// another tenant and lists it as unresolved, never binding a foreign id. Built-in definitions have
-// the same id in every tenant.
+// admxTarget is one custom ADMX definition of the target: its id and its presentations' ids by label.
+type admxTarget struct {
+	id, name      string
+	presentations map[string][]string // lower label → ids
+}
+
+// admxKey is how a custom ADMX definition is matched across tenants: display name, category path
+// and class, case-insensitive (IM Import-GPOSetting: displayName + categoryPath + classType, lower).
+func admxKey(def map[string]any) string {
+	s := func(k string) string { v, _ := def[k].(string); return strings.ToLower(v) }
+	return s("displayName") + "|" + s("categoryPath") + "|" + s("classType")
+}
+
+// addADMXTarget indexes one custom definition of the target's inventory (its payload holds the
+// presentations the inventory sync read with it).
+func (r *restoreResolver) addADMXTarget(it store.InventoryItem) {
+	v, err := intune.DecodeJSON(it.Payload)
+	def, _ := v.(map[string]any)
+	if err != nil || def == nil {
+		return
+	}
+	t := admxTarget{id: it.GraphID, name: it.DisplayName, presentations: map[string][]string{}}
+	for _, p := range anyList(def["presentations"]) {
+		pm := asMap(p)
+		id, _ := pm["id"].(string)
+		label, _ := pm["label"].(string)
+		if id != "" {
+			t.presentations[strings.ToLower(label)] = append(t.presentations[strings.ToLower(label)], id)
+		}
+	}
+	if r.admx == nil {
+		r.admx = map[string][]admxTarget{}
+	}
+	k := admxKey(def)
+	r.admx[k] = append(r.admx[k], t)
+}
+
+// mapADMXDefinitions maps, into another tenant, the custom ADMX definitions (policyType
+// admxIngested: uploaded into their tenant, ids of their own; IM/ICD) the definition values
+// bind: to the target's custom definition of the same display name, category path and class
+// (from its inventory), each presentation value to the target presentation of the same label (IM
+// Import-GPOSetting). A definition the target lacks, has twice, or whose presentation it lacks is
+// left out of the write and listed, never bound by a foreign id. Built-in definitions have the
+// same id in every tenant and are bound as they are.
 func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 	if plan.definitionValues == nil || r.sameTenant {
 		return
@@ -563,12 +624,43 @@ func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 			kept = append(kept, v)
 			continue
 		}
-		id, _ := def["id"].(string)
-		name, _ := def["displayName"].(string)
-		plan.mapping = append(plan.mapping, MappingEntry{Kind: MappingADMXDefinition, SourceID: id, SourceName: name, Status: MappingUnresolved})
-		plan.unresolved++
+		e := MappingEntry{Kind: MappingADMXDefinition, Status: MappingUnresolved}
+		e.SourceID, _ = def["id"].(string)
+		e.SourceName, _ = def["displayName"].(string)
+		e.Role, _ = def["categoryPath"].(string)
+		switch found := r.admx[admxKey(def)]; len(found) {
+		case 0:
+		case 1:
+			if plan.bindPresentations(asMap(v), found[0]) {
+				def["id"] = found[0].id
+				e.TargetID, e.TargetName, e.By, e.Status = found[0].id, found[0].name, "name", MappingResolved
+			}
+		default:
+			e.Status = MappingAmbiguous
+		}
+		plan.mapping = append(plan.mapping, e)
+		if e.Status != MappingResolved {
+			plan.unresolved++
+			continue
+		}
+		kept = append(kept, v)
 	}
 	plan.definitionValues = kept
+}
+
+// bindPresentations points a definition value's presentation values at the target definition's
+// presentations of the same label; false when one has no (or no single) match.
+func (plan *itemPlan) bindPresentations(dv map[string]any, target admxTarget) bool {
+	for _, pv := range anyList(dv["presentationValues"]) {
+		pres := asMap(asMap(pv)["presentation"])
+		label, _ := pres["label"].(string)
+		ids := target.presentations[strings.ToLower(label)]
+		if len(ids) != 1 {
+			return false
+		}
+		pres["id"] = ids[0]
+	}
+	return true
 }
 
 // mapReferences maps, for a restore into another tenant, the ids of other objects of the source

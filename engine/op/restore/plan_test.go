@@ -145,3 +145,59 @@ func TestMapReferencesCreatedInRestore(t *testing.T) {
 	require.Equal(t, "BitLocker check (restored 2026-12-01)", p.mapping[0].TargetName)
 	require.Zero(t, p.unresolved)
 }
+
+// TestMapADMXDefinitions: across tenants a custom ADMX definition binds the target's definition
+// of the same name, category path and class (case-insensitive), and its presentation values the
+// target's presentations of the same label; one the target lacks, has twice, or whose
+// presentation it lacks is left out of the write and listed with its name, never bound by the
+// source tenant's id. Built-in definitions are bound as they are.
+func TestMapADMXDefinitions(t *testing.T) {
+	t.Parallel()
+	def := func(id, name, path, class string) map[string]any {
+		return map[string]any{"id": id, "displayName": name, "categoryPath": path, "classType": class, "policyType": "admxIngested"}
+	}
+	dv := func(d map[string]any, label string) any {
+		return map[string]any{"enabled": true, "definition": d, "presentationValues": []any{
+			map[string]any{"value": "H:", "presentation": map[string]any{"id": "a-pres-" + label, "label": label}}}}
+	}
+	r := &restoreResolver{}
+	for _, it := range []store.InventoryItem{
+		{GraphID: "b-drive", DisplayName: "Map the home drive", Payload: []byte(`{"displayName":"Map the home drive","categoryPath":"\\Contoso\\Drives",
+			"classType":"user","presentations":[{"id":"b-pres-drive","label":"Drive"}]}`)},
+		{GraphID: "b-twice-1", DisplayName: "Twice", Payload: []byte(`{"displayName":"Twice","categoryPath":"\\Contoso","classType":"machine"}`)},
+		{GraphID: "b-twice-2", DisplayName: "twice", Payload: []byte(`{"displayName":"twice","categoryPath":"\\contoso","classType":"machine"}`)},
+		{GraphID: "b-nolabel", DisplayName: "No label", Payload: []byte(`{"displayName":"No label","categoryPath":"\\Contoso","classType":"user","presentations":[]}`)},
+	} {
+		r.addADMXTarget(it)
+	}
+	builtIn := map[string]any{"enabled": true, "definition": map[string]any{"id": "shared", "displayName": "Built in", "policyType": "admxBacked"}}
+	plan := &itemPlan{definitionValues: []any{
+		builtIn,
+		dv(def("a-drive", "MAP THE HOME DRIVE", `\contoso\drives`, "user"), "Drive"),
+		dv(def("a-twice", "Twice", `\Contoso`, "machine"), "x"),
+		dv(def("a-nolabel", "No label", `\Contoso`, "user"), "Letter"),
+		dv(def("a-missing", "Only in A", `\Contoso`, "user"), "x"),
+		dv(def("a-class", "Map the home drive", `\Contoso\Drives`, "machine"), "Drive"),
+	}}
+	plan.mapADMXDefinitions(r)
+
+	require.Len(t, plan.definitionValues, 2, "the built-in and the mapped definition are written")
+	require.Equal(t, builtIn, plan.definitionValues[0])
+	mapped := plan.definitionValues[1].(map[string]any)
+	require.Equal(t, "b-drive", mapped["definition"].(map[string]any)["id"])
+	require.Equal(t, "b-pres-drive", mapped["presentationValues"].([]any)[0].(map[string]any)["presentation"].(map[string]any)["id"])
+	status := map[string]string{}
+	for _, e := range plan.mapping {
+		require.Equal(t, MappingADMXDefinition, e.Kind)
+		require.NotEmpty(t, e.SourceName, "listed with its name")
+		status[e.SourceID] = e.Status
+	}
+	require.Equal(t, map[string]string{"a-drive": MappingResolved, "a-twice": MappingAmbiguous, "a-nolabel": MappingUnresolved,
+		"a-missing": MappingUnresolved, "a-class": MappingUnresolved}, status)
+	require.Equal(t, 4, plan.unresolved)
+
+	same := &itemPlan{definitionValues: []any{dv(def("a-missing", "Only in A", `\Contoso`, "user"), "x")}}
+	same.mapADMXDefinitions(&restoreResolver{sameTenant: true})
+	require.Len(t, same.definitionValues, 1, "within one tenant the ids stay")
+	require.Empty(t, same.mapping)
+}
