@@ -131,9 +131,15 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 // navigation properties are those every item has, so the first concrete type stands for them.
 func schemaForExpand(col *collectionSpec) typeSchema {
 	ts, _ := schemaOf(col.types[0])
-	if col.name == "managedAppPolicies" { // managedAppPolicy: assignments only on the base… apps on protections
-		ts, _ = schemaOf("iosManagedAppProtection")
+	if col.name == "managedAppPolicies" {
+		// managedAppPolicy declares no navigation property (BETA: assignments and apps belong to
+		// the derived protections), so its list expands none without a type cast; IM never expands
+		// assignments on it (App Protection: ExpandAssignmentsList = $false).
+		ts = typeSchema{chain: []string{"managedAppPolicy"}}
 	}
+	// roleScopeTags: $expand=assignments "adds the assignments property but always empty" (IM
+	// Scope (Tags): ExpandAssignmentsList = $false); the simulator keeps no tag assignments, so
+	// render answers it empty.
 	return ts
 }
 

@@ -212,6 +212,19 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceManagementScripts?$expand=settings", tok, nil, &e))
 		require.Contains(t, e.Error.Message, "Could not find a property named 'settings' on type 'microsoft.graph.deviceManagementScript'")
 	})
+	t.Run("list expansions Graph refuses or answers empty", func(t *testing.T) {
+		t.Parallel()
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceAppManagement/managedAppPolicies?$expand=assignments", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "Could not find a property named 'assignments' on type 'microsoft.graph.managedAppPolicy'")
+		var p page
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/roleScopeTags?$expand=assignments", tok, nil, &p))
+		for _, tag := range p.Value {
+			require.Equal(t, []any{}, tag["assignments"], "IM: adds the assignments property but always empty")
+		}
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceConfigurations?$expand=assignments", tok, nil, &p))
+		require.NotEmpty(t, p.Value[0]["assignments"], "the list expands complete assignments where IM reads them so")
+	})
 	t.Run("a type cast outside the object's hierarchy is refused", func(t *testing.T) {
 		t.Parallel()
 		ios := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("iosGeneralDeviceConfiguration"))

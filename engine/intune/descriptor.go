@@ -111,6 +111,15 @@ type Descriptor struct {
 	ExpandTypes map[string]string
 	// Children are the child collections read per object into the payload.
 	Children []Child
+	// ListExpand is the $expand a backup sends on the list call to read the assignments of every
+	// object with it (issue #24: one request per page instead of one per object), where Graph
+	// answers it complete: IM lists with $expand=assignments unless a type says
+	// ExpandAssignmentsList = $false (EndpointManager.psm1). Set by register for every family with
+	// assignments unless ListExpandRefused says why not. An object whose expanded assignments are
+	// not complete (absent, or with a nextLink) is read one by one, logged once per run.
+	ListExpand string
+	// ListExpandRefused is why the list call cannot expand the assignments (empty: it can).
+	ListExpandRefused string
 
 	// StripCreate are removed from a create body (besides CommonServerOwned); StripUpdate in
 	// addition from an update body.
@@ -166,6 +175,9 @@ func register(d *Descriptor) {
 	fi, _ := graph.FamilyOf(d.Family)
 	if fi.HasAssignments && d.Assign == AssignNone {
 		d.Assign, d.AssignKey = AssignAction, fi.AssignKey
+	}
+	if fi.HasAssignments && d.ListExpand == "" && d.ListExpandRefused == "" {
+		d.ListExpand = "assignments"
 	}
 	descriptors[d.Family] = d
 }
@@ -387,11 +399,15 @@ func init() {
 			"mdmWindowsInformationProtectionPolicy": "mdmWindowsInformationProtectionPolicies"},
 		GetByID: true, Expand: "apps", NoApps: []string{"windowsInformationProtectionPolicy", "mdmWindowsInformationProtectionPolicy"},
 		StripCreate: []string{"apps", "exemptAppLockerFiles", "protectedAppLockerFiles", "deploymentSummary"}, Volatile: []string{"deploymentSummary"},
-		FollowUps: []FollowUp{FollowTargetApps}, AssignKey: "assignments", Assign: AssignAction})
+		FollowUps: []FollowUp{FollowTargetApps}, AssignKey: "assignments", Assign: AssignAction,
+		// managedAppPolicy declares no assignments (only the targeted protections do, BETA); IM
+		// App Protection: ExpandAssignmentsList = $false.
+		ListExpandRefused: "managedAppPolicy has no assignments navigation (BETA); IM ExpandAssignmentsList = $false"})
 	// MAM app configuration: declared concrete type (BETA), apps via $expand and targetApps.
 	register(&Descriptor{Family: graph.FamilyTargetedManagedAppConfigurations, DeclaredType: "targetedManagedAppConfiguration",
 		Types:   map[string]string{"targetedManagedAppConfiguration": "targetedManagedAppConfigurations"},
-		GetByID: true, Expand: "apps", StripCreate: []string{"apps", "deploymentSummary"}, FollowUps: []FollowUp{FollowTargetApps}})
+		GetByID: true, Expand: "apps", StripCreate: []string{"apps", "deploymentSummary"}, FollowUps: []FollowUp{FollowTargetApps},
+		ListExpandRefused: "IM App Configuration (App): ExpandAssignmentsList = $false"})
 	// Device app configuration: abstract; targetedMobileApps are mobileApp ids (ICD AppConfiguration).
 	register(&Descriptor{Family: graph.FamilyMobileAppConfigurations, DeclaredType: "managedDeviceMobileAppConfiguration", Abstract: true,
 		Classifier: func(short string, _ map[string]any) string {

@@ -249,7 +249,7 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 		r.warnings = append(r.warnings, "the target's inventory was never synced: filters and scope tags cannot be mapped and current objects are unknown (run an inventory sync of the target first)")
 	}
 	if !r.sameTenant && slices.ContainsFunc(payloads, hasCustomADMX) {
-		defs, err := store.ListInventory(ctx, q, store.InventoryFilter{TenantID: targetTenantID, Family: string(graph.FamilyGroupPolicyDefinitions),
+		defs, err := store.ListInventory(ctx, q, store.InventoryFilter{TenantID: targetTenantID, Family: string(admxSource()),
 			WithPayload: true, Limit: 1_000_000})
 		if err != nil {
 			return nil, err
@@ -300,6 +300,19 @@ func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *it
 			ix.byName[k] = []string{targetID} // the object this restore wrote wins over a same-named one
 		}
 	}
+}
+
+// admxSource is the reference family custom ADMX definitions are mapped from (the descriptors'
+// RefADMXDefinition source: groupPolicyDefinitions).
+func admxSource() graph.Family {
+	for _, d := range intune.Descriptors() {
+		for _, ref := range d.References {
+			if ref.Kind == intune.RefADMXDefinition {
+				return ref.Source
+			}
+		}
+	}
+	return ""
 }
 
 // hasCustomADMX reports whether a payload binds a custom (uploaded) ADMX definition.
