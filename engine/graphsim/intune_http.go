@@ -297,7 +297,26 @@ func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.
 		}
 		s.writeSlice(w, req, stripUnexpanded(vals, "presentation", expand), subPageSize, subPageSize, contextURL(req, c))
 	case "definitionValues":
-		s.writeSlice(w, req, stripUnexpanded(obj.children[name], "definition", expand), subPageSize, subPageSize, contextURL(req, c))
+		// Real tenants (a public Intune toolkit's findings): a nested $expand is refused
+		// ("MaxExpansionDepth=1", so presentationValues($expand=presentation) cannot ride along),
+		// and $expand=presentationValues at depth 1 answers an empty array for admxIngested
+		// definitions; without the presentation either way, so backups read each value's
+		// presentationValues?$expand=presentation (IM Get-GPOObjectSettings).
+		if strings.Contains(expand, "(") {
+			s.modelError(w, "The request includes a $expand path which is too deep. The maximum depth allowed is 1.")
+			return
+		}
+		dvs := stripUnexpanded(obj.children[name], "definition", expand)
+		if strings.Contains(expand, "presentationValues") {
+			for i, dv := range dvs {
+				pvs := []map[string]any{}
+				if d, _ := obj.children[name][i]["definition"].(map[string]any); d["policyType"] != "admxIngested" {
+					pvs = stripUnexpanded(obj.presentation[fmt.Sprint(dv["id"])], "presentation", "")
+				}
+				dv["presentationValues"] = pvs
+			}
+		}
+		s.writeSlice(w, req, dvs, subPageSize, subPageSize, contextURL(req, c))
 	case "scheduledActionsForRule":
 		s.writeSlice(w, req, stripUnexpanded(obj.children[name], "scheduledActionConfigurations", expand), subPageSize, subPageSize, contextURL(req, c))
 	default: // settings (settings catalog, intents)

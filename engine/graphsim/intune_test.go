@@ -225,6 +225,31 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceConfigurations?$expand=assignments", tok, nil, &p))
 		require.NotEmpty(t, p.Value[0]["assignments"], "the list expands complete assignments where IM reads them so")
 	})
+	t.Run("ADMX definition values expand one level, presentations of custom ones never", func(t *testing.T) {
+		t.Parallel()
+		custom := ""
+		for _, p := range b.tenant.Policies(graph.FamilyGroupPolicyConfigurations) {
+			if p["policyConfigurationIngestionType"] == "mixed" {
+				custom = p["id"].(string)
+			}
+		}
+		require.NotEmpty(t, custom)
+		base := "/beta/deviceManagement/groupPolicyConfigurations/" + custom + "/definitionValues"
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, base+"?$expand=definition,presentationValues($expand=presentation)", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "maximum depth allowed is 1")
+		var p page
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, base+"?$expand=definition,presentationValues", tok, nil, &p))
+		for _, dv := range p.Value {
+			pvs := toObjectsAny(dv["presentationValues"])
+			if dv["definition"].(map[string]any)["policyType"] == "admxIngested" {
+				require.Empty(t, pvs, "answered empty for a custom definition")
+			}
+			for _, pv := range pvs {
+				require.NotContains(t, pv, "presentation", "not expanded at depth 1")
+			}
+		}
+	})
 	t.Run("a type cast outside the object's hierarchy is refused", func(t *testing.T) {
 		t.Parallel()
 		ios := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("iosGeneralDeviceConfiguration"))
