@@ -503,8 +503,8 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 		}
 		if plan.action == store.RestoreActionUpdate {
 			for _, id := range extra {
-				if err := x.client.Delete(ctx, plan.contracts.prefix+".deleteAssignment", []string{targetID, id}); err != nil {
-					return err
+				if err := x.client.Delete(ctx, plan.contracts.prefix+".deleteAssignment", []string{targetID, id}); err != nil && graph.ReasonOf(err) != reason.ProviderNotFound {
+					return err // gone already (a retry, or an admin): nothing left to delete
 				}
 			}
 		}
@@ -565,8 +565,8 @@ func (x *restorer) deleteExtraIntentSettings(ctx context.Context, plan *itemPlan
 		}
 	}
 	for _, id := range extra {
-		if err := x.client.Delete(ctx, "intents.deleteSetting", []string{targetID, id}); err != nil {
-			return err
+		if err := x.client.Delete(ctx, "intents.deleteSetting", []string{targetID, id}); err != nil && graph.ReasonOf(err) != reason.ProviderNotFound {
+			return err // gone already: nothing left to delete
 		}
 	}
 	return nil
