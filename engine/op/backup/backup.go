@@ -220,14 +220,7 @@ func (b *backupper) takeExpanded(ctx context.Context, p *pending, via string) bo
 	if p.payload.Object != nil {
 		obj = p.payload.Object
 	}
-	as, ok := obj["assignments"].([]any)
-	_, more := obj["assignments@odata.nextLink"]
-	for k := range obj {
-		if k == "assignments" || strings.HasPrefix(k, "assignments@") {
-			delete(obj, k)
-		}
-	}
-	if ok && !more {
+	if as, complete := takeAssignments(obj); complete {
 		p.payload.Assignments, p.haveAssignments = as, true
 		return true
 	}
@@ -241,6 +234,19 @@ func (b *backupper) takeExpanded(ctx context.Context, p *pending, via string) bo
 			p.family, via, p.graphID)
 	}
 	return false
+}
+
+// takeAssignments removes an expanded assignments navigation (and its annotations) from obj and
+// returns it, complete unless it is missing or carries an @odata.nextLink.
+func takeAssignments(obj map[string]any) ([]any, bool) {
+	as, ok := obj["assignments"].([]any)
+	_, more := obj["assignments@odata.nextLink"]
+	for k := range obj {
+		if k == "assignments" || strings.HasPrefix(k, "assignments@") {
+			delete(obj, k)
+		}
+	}
+	return as, ok && !more
 }
 
 // subRequest is one sub-collection (or object) read of a pending object.
