@@ -19,8 +19,8 @@ import (
 )
 
 // TestRoundTrip is the round-trip property of issue #17 item 5 against the faithful simulator:
-// for every family and every payload shape graphsim generates (PoliciesPerFamily cycles through
-// them), back up tenant A, restore create_copy into tenant B, back up B: each copy's normalized
+// for every family and every payload shape graphsim generates (PoliciesPerFamily 5 cycles through
+// all of them), back up tenant A, restore create_copy into tenant B, back up B: each copy's normalized
 // payload equals its source except the name suffix, ids and the mapped references (groups,
 // filters, scope tags). Then overwrite into A and back up A: equal. A family whose descriptor
 // says it does not round-trip (intune.Descriptor.RoundTrip) is compared all the same where the
@@ -30,7 +30,7 @@ func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	sim, err := graphsim.New(graphsim.Options{Seed: 11, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 3, Groups: 40}, {PoliciesPerFamily: 1, Groups: 5}}})
+	sim, err := graphsim.New(graphsim.Options{Seed: 11, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 5, Groups: 40}, {PoliciesPerFamily: 1, Groups: 5}}})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
@@ -71,18 +71,20 @@ func TestRoundTrip(t *testing.T) {
 		"scriptContent": "V3JpdGUtT3V0cHV0ICd0YWdnZWQn", "runAsAccount": "system", "enforceSignatureCheck": false, "runAs32Bit": false,
 		"roleScopeTagIds": []any{custom}})
 	require.NoError(t, err)
-	// WIP and MDM WIP policies (no apps navigation, BETA): graphsim generates none at three
-	// policies per family; docs:intune-mam-windowsinformationprotectionpolicy-create.
-	for _, typ := range []string{"windowsInformationProtectionPolicy", "mdmWindowsInformationProtectionPolicy"} {
-		_, err = a.simT.AddPolicy(graph.FamilyManagedAppPolicies, map[string]any{"@odata.type": "#microsoft.graph." + typ,
-			"displayName": "WIP " + typ, "description": "", "enforcementLevel": "encryptAndAuditOnly", "enterpriseDomain": "contoso.com",
-			"roleScopeTagIds": []any{"0"}, "version": `"1"`})
-		require.NoError(t, err)
-	}
 	syncAll(a)
 	run, setA := a.backup(t)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
 	srcItems := rtItems(t, b, setA.ID)
+	// windows10GeneralConfiguration's privacyAccessControls (a navigation, BETA) are in the backup.
+	privacy := 0
+	for _, it := range srcItems {
+		if it.ODataType == "#microsoft.graph.windows10GeneralConfiguration" {
+			controls, _ := rtPayload(t, b, setA.ID, it).Object["privacyAccessControls"].([]any)
+			require.NotEmpty(t, controls, "%s %q: privacyAccessControls backed up", it.Family, it.DisplayName)
+			privacy++
+		}
+	}
+	require.NotZero(t, privacy, "the tenant has a windows10GeneralConfiguration")
 
 	// B has A's groups by name (as a migration target would), nothing else of A.
 	for _, name := range referencedGroupNames(t, b, setA.ID, srcItems) {
@@ -101,27 +103,25 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	// Mobile apps, notification templates and compliance scripts B has by name (and type) are
-	// mapped; custom ADMX definitions exist only in A: unresolved and named.
+	// Mobile apps, notification templates, compliance scripts and custom ADMX definitions B has
+	// by name (and type, category and class) are mapped.
 	resolvedKinds := map[string]bool{}
 	for _, it := range pv.Items {
 		for _, m := range it.Mapping {
 			switch {
-			case m.Status == "resolved" && m.By == "name":
+			case m.Status == "resolved" && (m.By == "name" || m.By == "restore"):
+				// by name in B, or ("restore") to the copy this restore writes first (compliance scripts)
 				resolvedKinds[m.Kind] = true
 				if m.Kind == "mobile_app" {
 					require.NotEmpty(t, m.Role, "a mobile app is matched with its @odata.type")
 				}
-			case m.Kind == "admx_definition":
-				require.NotEmpty(t, m.SourceName, "an unresolved ADMX definition is named")
 			}
 		}
 	}
-	for _, k := range []string{"mobile_app", "notification_template", "compliance_script"} {
+	for _, k := range []string{"mobile_app", "notification_template", "compliance_script", "admx_definition"} {
 		require.True(t, resolvedKinds[k], "the preview maps %s references by name: %v", k, resolvedKinds)
 		require.False(t, unresolvedKinds[k], "no %s reference is left unresolved: %v", k, unresolvedKinds)
 	}
-	require.True(t, unresolvedKinds["admx_definition"], "custom ADMX definitions are listed unresolved: %v", unresolvedKinds)
 	started, err := b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, TenantID: ids[1]})
 	require.NoError(t, err)
 	rrun := b.waitRun(t, started.Run.ID, completed)
@@ -159,9 +159,16 @@ func TestRoundTrip(t *testing.T) {
 				fmt.Sprint(tagNames(rtPayload(t, b, setB.ID, cp).Object[key], tagsB, view.NameSuffix)),
 				"%s %q: scope tags %v mapped to %v", src.Family, src.DisplayName, rtPayload(t, b, setA.ID, src).Object[key], rtPayload(t, b, setB.ID, cp).Object[key])
 		}
-		want := rtComparable(t, b, setA.ID, src)
+		// A compliance script restored by the same restore is the one the copy runs (written
+		// first, restoreOrder), not B's same-named script.
+		if refs := rtPayload(t, b, setB.ID, cp).References; refs != nil {
+			for _, n := range refs.Objects[intune.RefComplianceScript] {
+				rtTrue(t, strings.HasSuffix(n.Name, view.NameSuffix), "%s %q runs compliance script %q, not the restored copy", src.Family, src.DisplayName, n.Name)
+			}
+		}
+		want := rtComparable(t, b, setA.ID, src, "")
 		rtCAExpectedState(src.Family, want) // never enabled without --ca-state original
-		got := rtComparable(t, b, setB.ID, cp)
+		got := rtComparable(t, b, setB.ID, cp, view.NameSuffix)
 		if !rtEqualJSON(t, want, got, "create_copy %s/%s (%s)", src.Family, src.PolicyType, src.ODataType) {
 			continue
 		}
@@ -179,6 +186,32 @@ func TestRoundTrip(t *testing.T) {
 			found = found || strings.HasPrefix(k, string(f)+" ")
 		}
 		require.True(t, found, "family %s round-trips at least one shape", f)
+	}
+	// Five policies per family generate every fixture type graphsim has (its shapes cycle through
+	// them): each one that is restored as a copy round-trips.
+	for _, src := range srcItems {
+		if !src.IsDefault && !isBuiltInItem(t, b, setA.ID, src) {
+			require.True(t, covered[src.Family+" "+src.ODataType], "%s %s (%q) round-trips", src.Family, src.ODataType, src.DisplayName)
+		}
+	}
+
+	// Since the backup, A gained an autopilot group assignment and an intent setting: an
+	// overwrite brings back exactly what was backed up (the additions deleted one by one).
+	profile := fmt.Sprint(a.simT.Policies(graph.FamilyWindowsAutopilotDeploymentProfiles)[0]["id"])
+	_, err = a.simT.AddAssignment(graph.FamilyWindowsAutopilotDeploymentProfiles, profile, map[string]any{
+		"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": a.simT.GroupID(39),
+		"deviceAndAppManagementAssignmentFilterId": nil, "deviceAndAppManagementAssignmentFilterType": "none"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, a.simT.AddChild(graph.FamilyIntents, fmt.Sprint(a.simT.Policies(graph.FamilyIntents)[0]["id"]), "settings", map[string]any{
+		"@odata.type":  "#microsoft.graph.deviceManagementBooleanSettingInstance",
+		"definitionId": "deviceConfiguration--windows10EndpointProtectionConfiguration_firewallBlockStatefulFTPAddedLater", "valueJson": "true", "value": true}))
+
+	for _, cfg := range a.simT.Policies(graph.FamilyDeviceConfigurations) {
+		if cfg["@odata.type"] == "#microsoft.graph.windows10GeneralConfiguration" {
+			require.NoError(t, a.simT.AddChild(graph.FamilyDeviceConfigurations, fmt.Sprint(cfg["id"]), "privacyAccessControls", map[string]any{
+				"accessLevel": "forceAllow", "dataCategory": "microphone", "appPackageFamilyName": nil, "appDisplayName": nil}))
+			break
+		}
 	}
 
 	// overwrite into A, back up A: equal.
@@ -200,7 +233,7 @@ func TestRoundTrip(t *testing.T) {
 		if !rtTrue(t, ok, "%s/%s gone after overwrite", src.Family, src.GraphID) {
 			continue
 		}
-		rtEqualJSON(t, rtComparable(t, b, setA.ID, src), rtComparable(t, b, setA2.ID, it), "overwrite %s/%s (%s)", src.Family, src.PolicyType, src.ODataType)
+		rtEqualJSON(t, rtComparable(t, b, setA.ID, src, ""), rtComparable(t, b, setA2.ID, it, ""), "overwrite %s/%s (%s)", src.Family, src.PolicyType, src.ODataType)
 	}
 }
 
@@ -278,7 +311,9 @@ func referencedGroupNames(t *testing.T, b *testBundle, setID int64, items []stor
 // comparable is a payload without what legitimately differs across tenants: the name, every id,
 // the scope tags and the group and filter ids of assignment targets (mapped by name), the
 // references block (names of those ids), and an enrollment configuration's priority (tenant-local order).
-func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem) map[string]any {
+// copySuffix is the restore's name suffix when it is a copy: a reference to an object the same
+// restore copied (a compliance script) names the copy.
+func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem, copySuffix string) map[string]any {
 	t.Helper()
 	p := rtPayload(t, b, setID, it)
 	fi, _ := graph.FamilyOf(graph.Family(it.Family))
@@ -294,7 +329,7 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem)
 		d.VisitReferences(obj, p.ScheduledActions, func(ref intune.Reference, id string) (string, bool) {
 			n := p.References.Object(ref.Kind, id)
 			require.NotEmpty(t, n.Name, "%s/%s: the backup names %s %s", it.Family, it.GraphID, ref.Kind, id)
-			return n.Name + "|" + n.Type, true
+			return strings.TrimSuffix(n.Name, copySuffix) + "|" + n.Type, true
 		})
 	}
 	rtCAComparable(t, it.Family, p, obj)
@@ -310,15 +345,9 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem)
 			}
 		}
 	}
-	// Custom ADMX definitions exist only in their own tenant: a copy elsewhere leaves them out and
-	// lists them unresolved (restore.MappingADMXDefinition), so they are not compared.
-	dvs := []any{}
-	for _, dv := range p.DefinitionValues {
-		if def, _ := dv.(map[string]any)["definition"].(map[string]any); def["policyType"] != "admxIngested" {
-			dvs = append(dvs, dv)
-		}
-	}
-	out := map[string]any{"object": obj, "settings": p.Settings, "scheduledActionsForRule": p.ScheduledActions, "definitionValues": dvs}
+	// Custom ADMX definitions (and their presentations) have ids of their own tenant, mapped by
+	// name, category and class (and label): compared without ids, like everything else.
+	out := map[string]any{"object": obj, "settings": p.Settings, "scheduledActionsForRule": p.ScheduledActions, "definitionValues": p.DefinitionValues}
 	var as []any
 	for _, a := range p.Assignments {
 		m, _ := a.(map[string]any)
@@ -378,8 +407,7 @@ func tagNames(v any, names map[string]string, suffix string) []string {
 	return out
 }
 
-// unexpectedUnresolved: unresolved references other than those a cross-tenant copy lists by
-// design (custom ADMX definitions, which exist only in their own tenant).
+// unexpectedUnresolved: any unresolved reference (B has every object A's policies refer to).
 func unexpectedUnresolved(it store.RestoreItem) bool {
 	var mapping []struct {
 		Kind   string `json:"kind"`
@@ -387,12 +415,7 @@ func unexpectedUnresolved(it store.RestoreItem) bool {
 	}
 	_ = json.Unmarshal(it.Mapping, &mapping)
 	for _, m := range mapping {
-		if m.Status == "resolved" {
-			continue
-		}
-		switch m.Kind {
-		case "admx_definition":
-		default:
+		if m.Status != "resolved" {
 			return true
 		}
 	}

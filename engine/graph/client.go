@@ -171,6 +171,9 @@ func (ct Contract) queryParams(q *Query) map[string]string {
 		return p
 	}
 	sel, top, expand := ct.Select, ct.PageSize, ct.Expand
+	if ct.Filter != "" {
+		p["$filter"] = ct.Filter
+	}
 	if q != nil {
 		if q.Select != nil {
 			sel = q.Select
@@ -311,6 +314,12 @@ func (c *Client) Put(ctx context.Context, contract string, args []string, body a
 	return c.call(ctx, http.MethodPut, contract, args, nil, body)
 }
 
+// Delete sends a DELETE contract (one child entity); Graph answers 204 No Content.
+func (c *Client) Delete(ctx context.Context, contract string, args []string) error {
+	_, err := c.call(ctx, http.MethodDelete, contract, args, nil, nil)
+	return err
+}
+
 // maxObjectBytes bounds a single non-streamed response.
 const maxObjectBytes = 64 << 20
 
@@ -324,7 +333,7 @@ func (c *Client) call(ctx context.Context, method, name string, args []string, q
 			Err: fmt.Errorf("contract is %s, called with %s", ct.Method, method)}
 	}
 	var payload []byte
-	if method != http.MethodGet {
+	if method != http.MethodGet && method != http.MethodDelete {
 		if payload, err = encodeBody(body); err != nil {
 			return nil, &Error{Contract: name, Reason: reason.InternalError, Err: err}
 		}

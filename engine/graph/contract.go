@@ -48,6 +48,9 @@ const (
 	// references by name (docs/graph.md#cross-tenant-references). Never synced or backed up.
 	FamilyMobileApps                   Family = "mobileApps"
 	FamilyNotificationMessageTemplates Family = "notificationMessageTemplates"
+	// FamilyGroupPolicyDefinitions are the tenant's custom (uploaded ADMX, admxIngested) group
+	// policy definitions, listed through their categories (NestedIn) with their presentations.
+	FamilyGroupPolicyDefinitions Family = "groupPolicyDefinitions"
 )
 
 // Service is the Graph workload behind a family. It decides the error-body dialect (directory
@@ -87,6 +90,7 @@ const (
 	KindAssign      Kind = "assign"      // POST /{id}/assign: replaces the whole assignment set
 	KindSetPriority Kind = "setPriority" // POST /{id}/setPriority {"priority":n}
 	KindAction      Kind = "action"      // other POST actions (createInstance, updateDefinitionValues, ...)
+	KindDelete      Kind = "delete"      // DELETE of one child entity (an autopilot assignment, an intent setting)
 )
 
 // Contract describes one Graph call.
@@ -106,6 +110,8 @@ type Contract struct {
 	Select []string
 	// Expand is the $expand the client sends, if any.
 	Expand string
+	// Filter is the $filter the client sends on reads, if any (a Query's Filter replaces it).
+	Filter string
 	// PageSize is the $top the client sends on list calls (0: the service default).
 	PageSize int
 	// Permission is the application permission this call needs: ReadPermission for reads,
@@ -176,6 +182,12 @@ type FamilyInfo struct {
 	// WriteNeedsRead: Microsoft documents the writes as needing the read permission as well
 	// ("Policy.Read.All and Policy.ReadWrite.ConditionalAccess"), so restore checks both.
 	WriteNeedsRead bool
+	// NestedIn (reference families): the list returns parents whose collection property of this
+	// name holds the family's objects (custom ADMX definitions inside their categories).
+	NestedIn string
+	// ObjectReads (reference families): per listed object, payload key → the contract (one path
+	// argument, the object's id) whose items go there (a custom ADMX definition's presentations).
+	ObjectReads map[string]string
 }
 
 const (
@@ -244,7 +256,19 @@ var families = slices.Concat([]FamilyInfo{
 	// docs:intune-notification-notificationmessagetemplate-list (DeviceManagementServiceConfig.Read.All).
 	reference(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead,
 		"Notification message templates (read to map compliance notification references by name)"),
+	// Custom ADMX definitions, as IM lists them before an import (Import-GPOSetting):
+	// groupPolicyCategories?$filter=ingestionSource eq 'custom'&$expand=definitions(…), then each
+	// definition's presentations (docs:intune-grouppolicy-grouppolicycategory-list,
+	// …-grouppolicypresentation-list: DeviceManagementConfiguration.Read.All).
+	withNested(reference(FamilyGroupPolicyDefinitions, "/deviceManagement/groupPolicyCategories", permConfigRead,
+		"Custom ADMX definitions (read to map administrative template settings by name, category and class)"),
+		"definitions", map[string]string{"presentations": "groupPolicyDefinitions.presentations"}),
 }, moreIntuneFamilies, entraFamilies)
+
+func withNested(fi FamilyInfo, nested string, reads map[string]string) FamilyInfo {
+	fi.NestedIn, fi.ObjectReads = nested, reads
+	return fi
+}
 
 func reference(f Family, collection, read, doc string) FamilyInfo {
 	fi := noAssignments(intune(f, collection, read, "", doc))
@@ -336,7 +360,14 @@ func init() {
 	// Intune (beta): list, get, assignments and the restore writes of every family.
 	for _, fi := range families {
 		if fi.Reference {
-			add(Contract{Name: string(fi.Family) + ".list", Family: fi.Family, Kind: KindList, Method: http.MethodGet, Path: fi.Collection, Doc: fi.Doc})
+			c := Contract{Name: string(fi.Family) + ".list", Family: fi.Family, Kind: KindList, Method: http.MethodGet, Path: fi.Collection, Doc: fi.Doc}
+			if fi.Family == FamilyGroupPolicyDefinitions {
+				// IM Import-GPOSetting's query, verbatim in meaning: custom categories only, each
+				// with the definitions' names, categories and classes (the match key).
+				c.Select, c.Filter = []string{"id", "displayName"}, "ingestionSource eq 'custom'"
+				c.Expand = "definitions($select=id,displayName,categoryPath,classType,policyType)"
+			}
+			add(c)
 			continue
 		}
 		if fi.Service != ServiceIntune {
@@ -406,6 +437,26 @@ func init() {
 	// per POST (201); the profile's assign action takes deviceIds, not group assignments.
 	add(Contract{Name: "windowsAutopilotDeploymentProfiles.createAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindAction,
 		Method: http.MethodPost, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments", Doc: "create one group assignment"})
+	// docs:intune-grouppolicy-grouppolicypresentation-list; IM reads them to bind a custom
+	// definition's presentation values by label in the target (Import-GPOSetting).
+	add(Contract{Name: "groupPolicyDefinitions.presentations", Family: FamilyGroupPolicyDefinitions, Kind: KindChildren, Method: http.MethodGet,
+		Path: "/deviceManagement/groupPolicyDefinitions/{id}/presentations", Doc: "presentations of one custom ADMX definition"})
+	// docs:intune-shared-deviceconfiguration-windowsprivacyaccesscontrols {"windowsPrivacyAccessControls":[…]}
+	// (DeviceManagementConfiguration.ReadWrite.All); IM posts the backed-up privacyAccessControls of a
+	// windows10GeneralConfiguration with it after the create (Start-PostFileImportDeviceConfiguration).
+	add(Contract{Name: "deviceConfigurations.windowsPrivacyAccessControls", Family: FamilyDeviceConfigurations, Kind: KindAction,
+		Method: http.MethodPost, Path: "/deviceManagement/deviceConfigurations/{id}/windowsPrivacyAccessControls", Doc: "set the privacy access controls"})
+	// docs resource intune-enrollment-windowsautopilotdeploymentprofileassignment ("Delete
+	// windowsAutopilotDeploymentProfileAssignment", 204; Microsoft365DSC removes assignments with
+	// Remove-MgBetaDeviceManagementWindowsAutopilotDeploymentProfileAssignment): an overwrite
+	// removes the group assignments added since the backup.
+	add(Contract{Name: "windowsAutopilotDeploymentProfiles.deleteAssignment", Family: FamilyWindowsAutopilotDeploymentProfiles, Kind: KindDelete,
+		Method: http.MethodDelete, Path: "/deviceManagement/windowsAutopilotDeploymentProfiles/{id}/assignments/{assignmentId}", Doc: "delete one group assignment"})
+	// docs:intune-deviceintent-devicemanagementsettinginstance-delete (204,
+	// DeviceManagementConfiguration.ReadWrite.All): an overwrite removes the settings added since the
+	// backup, which updateSettings cannot (IM README: "There is no API for removing settings").
+	add(Contract{Name: "intents.deleteSetting", Family: FamilyIntents, Kind: KindDelete, Method: http.MethodDelete,
+		Path: "/deviceManagement/intents/{id}/settings/{settingId}", Doc: "delete one intent setting"})
 	// CSDL10 targetedManagedAppConfiguration.targetApps {apps, appGroupType} (204).
 	add(Contract{Name: "targetedManagedAppConfigurations.targetApps", Family: FamilyTargetedManagedAppConfigurations, Kind: KindAction,
 		Method: http.MethodPost, Path: "/deviceAppManagement/targetedManagedAppConfigurations/{id}/targetApps", Doc: "set the targeted apps"})

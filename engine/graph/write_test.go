@@ -164,3 +164,28 @@ func TestPermissionAndLicenseErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteChild: Delete sends a DELETE without a body and answers nil on 204; deleting what is
+// not there is provider_not_found (the restore treats it as already done).
+func TestDeleteChild(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ctx := context.Background()
+	profile := b.tenant.Policies(graph.FamilyWindowsAutopilotDeploymentProfiles)[0]["id"].(string)
+	as, err := b.tenant.Assignments(graph.FamilyWindowsAutopilotDeploymentProfiles, profile)
+	require.NoError(t, err)
+	require.NotEmpty(t, as)
+	id := as[0]["id"].(string)
+	require.NoError(t, b.client.Delete(ctx, "windowsAutopilotDeploymentProfiles.deleteAssignment", []string{profile, id}))
+	after, err := b.tenant.Assignments(graph.FamilyWindowsAutopilotDeploymentProfiles, profile)
+	require.NoError(t, err)
+	require.Len(t, after, len(as)-1)
+	err = b.client.Delete(ctx, "windowsAutopilotDeploymentProfiles.deleteAssignment", []string{profile, id})
+	require.Equal(t, reason.ProviderNotFound, graph.ReasonOf(err))
+	for _, r := range b.tenant.Requests() {
+		if r.Contract == "windowsAutopilotDeploymentProfiles.deleteAssignment" {
+			require.Equal(t, "DELETE", r.Method)
+			require.Empty(t, r.Body)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // JSON $batch: up to 20 sub-requests, each routed, permission-checked and fault-injected like a
@@ -45,6 +46,14 @@ func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
 		case FaultServerError:
 			s.graphError(w, f.Status, "ServiceUnavailable", "The service is temporarily unavailable. Please retry later.")
 			return
+		case FaultSlow:
+			// One round trip for the envelope: Graph runs its sub-requests server-side, "in any
+			// order" (Learn json-batching), so they add no client latency of their own.
+			select {
+			case <-time.After(f.Delay):
+			case <-req.ctx.Done():
+				return
+			}
 		}
 	}
 	var in batchIn
@@ -78,7 +87,7 @@ func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
 			hdr.Set(k, v)
 		}
 		sub := &simRequest{method: strings.ToUpper(r.Method), version: req.version, path: u.Path, query: u.Query(),
-			header: hdr, body: r.Body, base: req.base, tenant: req.tenant, roles: req.roles, ctx: req.ctx}
+			header: hdr, body: r.Body, base: req.base, tenant: req.tenant, roles: req.roles, ctx: req.ctx, inBatch: true}
 		rec := newRecorder()
 		s.dispatch(rec, sub)
 		o := batchOut{ID: r.ID, Status: rec.status, Headers: map[string]string{}}

@@ -507,3 +507,35 @@ func (s *Server) updateDefinitionValues(st *intuneStore, obj *intuneObject, body
 	}
 	return nil
 }
+
+// deleteChild answers DELETE of one child entity, 204 (OData: deleting an entity answers No
+// Content; 404 for an id the object does not hold):
+//   - an autopilot profile's group assignment (docs resource
+//     intune-enrollment-windowsautopilotdeploymentprofileassignment, "Delete …Assignment");
+//   - a legacy intent's setting instance (docs:intune-deviceintent-devicemanagementsettinginstance-delete).
+func (s *Server) deleteChild(w http.ResponseWriter, c *graph.Contract, obj *intuneObject, childID string) {
+	removed := false
+	switch c.Family {
+	case graph.FamilyWindowsAutopilotDeploymentProfiles:
+		obj.assignments = slices.DeleteFunc(obj.assignments, func(a map[string]any) bool {
+			hit := strings.EqualFold(fmt.Sprint(a["id"]), childID)
+			removed = removed || hit
+			return hit
+		})
+	case graph.FamilyIntents:
+		obj.children["settings"] = slices.DeleteFunc(obj.children["settings"], func(in map[string]any) bool {
+			hit := strings.EqualFold(fmt.Sprint(in["id"]), childID)
+			removed = removed || hit
+			return hit
+		})
+	default:
+		s.graphError(w, http.StatusNotImplemented, "NotImplemented", "graphsim does not implement "+c.Name)
+		return
+	}
+	if !removed {
+		s.intuneNotFound(w, childID)
+		return
+	}
+	touch(obj.obj)
+	w.WriteHeader(http.StatusNoContent)
+}

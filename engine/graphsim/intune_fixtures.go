@@ -51,8 +51,8 @@ func (st *intuneStore) generateReferences() {
 	}
 }
 
-// generate builds the per-family objects deterministically.
-func (st *intuneStore) generate(per int) {
+// generate builds the per-family objects deterministically: per of each family, or counts[f].
+func (st *intuneStore) generate(perDefault int, counts map[graph.Family]int) {
 	st.generateADMXCatalog()
 	st.generateReferences()
 	for _, fi := range graph.Families() {
@@ -60,6 +60,10 @@ func (st *intuneStore) generate(per int) {
 			continue
 		}
 		f := fi.Family
+		per := perDefault
+		if n, ok := counts[f]; ok {
+			per = n
+		}
 		switch f {
 		case graph.FamilyDeviceEnrollmentConfigurations:
 			st.generateEnrollment(per)

@@ -120,6 +120,8 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 		s.setPriority(w, req, obj)
 	case graph.KindAction:
 		s.actionIntune(w, req, c, col, obj)
+	case graph.KindDelete:
+		s.deleteChild(w, c, obj, args[1])
 	default:
 		s.graphError(w, http.StatusNotImplemented, "NotImplemented", "graphsim does not implement "+c.Name)
 	}
@@ -129,9 +131,15 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 // navigation properties are those every item has, so the first concrete type stands for them.
 func schemaForExpand(col *collectionSpec) typeSchema {
 	ts, _ := schemaOf(col.types[0])
-	if col.name == "managedAppPolicies" { // managedAppPolicy: assignments only on the base… apps on protections
-		ts, _ = schemaOf("iosManagedAppProtection")
+	if col.name == "managedAppPolicies" {
+		// managedAppPolicy declares no navigation property (BETA: assignments and apps belong to
+		// the derived protections), so its list expands none without a type cast; IM never expands
+		// assignments on it (App Protection: ExpandAssignmentsList = $false).
+		ts = typeSchema{chain: []string{"managedAppPolicy"}}
 	}
+	// roleScopeTags: $expand=assignments "adds the assignments property but always empty" (IM
+	// Scope (Tags): ExpandAssignmentsList = $false); the simulator keeps no tag assignments, so
+	// render answers it empty.
 	return ts
 }
 
@@ -162,6 +170,19 @@ func parseExpand(raw string, ts typeSchema) (map[string]string, string) {
 		it = strings.TrimSpace(it)
 		name, opts, _ := strings.Cut(it, "(")
 		name = strings.TrimSpace(name)
+		if cast, nav, ok := strings.Cut(name, "/"); ok {
+			// A navigation of a derived type is expanded through a type cast (OData URL conventions
+			// 4.01 §5.1.2: "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", as IM
+			// Get-GraphObject sends it); the cast must name a type of the object's hierarchy.
+			if !slices.Contains(ts.chain, strings.TrimPrefix(cast, "microsoft.graph.")) {
+				typ := "entity"
+				if len(ts.chain) > 0 {
+					typ = ts.chain[0]
+				}
+				return nil, fmt.Sprintf("The type '%s' is not compatible with the type 'microsoft.graph.%s'.", cast, typ)
+			}
+			name = nav
+		}
 		if name == "*" {
 			for _, n := range ts.navs {
 				out[n] = ""
@@ -276,7 +297,26 @@ func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.
 		}
 		s.writeSlice(w, req, stripUnexpanded(vals, "presentation", expand), subPageSize, subPageSize, contextURL(req, c))
 	case "definitionValues":
-		s.writeSlice(w, req, stripUnexpanded(obj.children[name], "definition", expand), subPageSize, subPageSize, contextURL(req, c))
+		// Real tenants (a public Intune toolkit's findings): a nested $expand is refused
+		// ("MaxExpansionDepth=1", so presentationValues($expand=presentation) cannot ride along),
+		// and $expand=presentationValues at depth 1 answers an empty array for admxIngested
+		// definitions; without the presentation either way, so backups read each value's
+		// presentationValues?$expand=presentation (IM Get-GPOObjectSettings).
+		if strings.Contains(expand, "(") {
+			s.modelError(w, "The request includes a $expand path which is too deep. The maximum depth allowed is 1.")
+			return
+		}
+		dvs := stripUnexpanded(obj.children[name], "definition", expand)
+		if strings.Contains(expand, "presentationValues") {
+			for i, dv := range dvs {
+				pvs := []map[string]any{}
+				if d, _ := obj.children[name][i]["definition"].(map[string]any); d["policyType"] != "admxIngested" {
+					pvs = stripUnexpanded(obj.presentation[fmt.Sprint(dv["id"])], "presentation", "")
+				}
+				dv["presentationValues"] = pvs
+			}
+		}
+		s.writeSlice(w, req, dvs, subPageSize, subPageSize, contextURL(req, c))
 	case "scheduledActionsForRule":
 		s.writeSlice(w, req, stripUnexpanded(obj.children[name], "scheduledActionConfigurations", expand), subPageSize, subPageSize, contextURL(req, c))
 	default: // settings (settings catalog, intents)

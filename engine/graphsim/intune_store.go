@@ -61,9 +61,9 @@ type admxDefinition struct {
 	pres map[string]any
 }
 
-func newIntuneStore(t *Tenant, per int) *intuneStore {
+func newIntuneStore(t *Tenant, per int, counts map[graph.Family]int) *intuneStore {
 	st := &intuneStore{tenant: t, fam: map[graph.Family][]*intuneObject{}, admx: map[string]admxDefinition{}}
-	st.generate(per)
+	st.generate(per, counts)
 	return st
 }
 

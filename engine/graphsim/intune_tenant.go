@@ -13,7 +13,8 @@ import (
 // as an admin in the portal would. Objects are returned as stored: @odata.type always set and the
 // lazy script bodies filled, whatever the wire form drops.
 
-// Policies returns copies of a family's objects, in list order.
+// Policies returns copies of a family's objects, in list order; for groupPolicyDefinitions the
+// tenant's custom (uploaded) ADMX definitions.
 func (t *Tenant) Policies(f graph.Family) []map[string]any {
 	if isCAFamily(f) {
 		return t.CAObjects(f) // Conditional Access (conditionalaccess.go)
@@ -22,6 +23,16 @@ func (t *Tenant) Policies(f graph.Family) []map[string]any {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	var out []map[string]any
+	if f == graph.FamilyGroupPolicyDefinitions {
+		for _, cat := range st.admxCategories() {
+			for _, id := range cat.defs {
+				if cat.source == "custom" {
+					out = append(out, maps.Clone(st.admx[id].def))
+				}
+			}
+		}
+		return out
+	}
 	for _, o := range st.fam[f] {
 		out = append(out, maps.Clone(o.obj))
 	}
@@ -69,6 +80,41 @@ func (t *Tenant) PresentationValues(id, definitionValueID string) ([]map[string]
 		return nil, fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, graph.FamilyGroupPolicyConfigurations, id)
 	}
 	return slices.Clone(o.presentation[definitionValueID]), nil
+}
+
+// AddAssignment adds one direct assignment to a policy (a portal edit) and returns its id; extra
+// holds the family's other assignment properties (runSchedule, intent, …).
+func (t *Tenant) AddAssignment(f graph.Family, id string, target, extra map[string]any) (string, error) {
+	st := t.intune
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.find(f, id)
+	if o == nil {
+		return "", fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, f, id)
+	}
+	a := assignment(o.id(), maps.Clone(target), extra)
+	o.assignments = append(o.assignments, a)
+	touch(o.obj)
+	return fmt.Sprint(a["id"]), nil
+}
+
+// AddChild appends one entity to a navigation collection of a policy (a portal edit: an intent
+// setting, a privacy access control, …), giving it an id when it has none.
+func (t *Tenant) AddChild(f graph.Family, id, nav string, item map[string]any) error {
+	st := t.intune
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o := st.find(f, id)
+	if o == nil {
+		return fmt.Errorf("%w: %s %s", ErrNoSuchPolicy, f, id)
+	}
+	c := maps.Clone(item)
+	if c["id"] == nil {
+		c["id"] = st.newID("admin-child", id, nav)
+	}
+	o.children[nav] = append(o.children[nav], c)
+	touch(o.obj)
+	return nil
 }
 
 // AddPolicy inserts an object into a family (no validation: this is the drift back door, as an

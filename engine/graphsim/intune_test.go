@@ -163,6 +163,7 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 	comp := firstID(t, b.tenant, graph.FamilyDeviceCompliancePolicies, nil)
 	ios := firstID(t, b.tenant, graph.FamilyManagedAppPolicies, ofType("iosManagedAppProtection"))
 	admx := firstID(t, b.tenant, graph.FamilyGroupPolicyConfigurations, nil)
+	general := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("windows10GeneralConfiguration"))
 	for _, tc := range []struct {
 		name, path, nav string
 		want            bool
@@ -176,6 +177,9 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		{"rules not in a get", "/beta/deviceManagement/deviceCompliancePolicies/" + comp, "scheduledActionsForRule", false},
 		{"rules expanded", "/beta/deviceManagement/deviceCompliancePolicies/" + comp + "?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)", "scheduledActionsForRule", true},
 		{"definition values not in a get", "/beta/deviceManagement/groupPolicyConfigurations/" + admx, "definitionValues", false},
+		{"privacy controls not in a get", "/beta/deviceManagement/deviceConfigurations/" + general, "privacyAccessControls", false},
+		{"privacy controls expanded through a type cast", "/beta/deviceManagement/deviceConfigurations/" + general +
+			"?$expand=microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", "privacyAccessControls", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -207,6 +211,52 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 		var e errBody
 		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceManagementScripts?$expand=settings", tok, nil, &e))
 		require.Contains(t, e.Error.Message, "Could not find a property named 'settings' on type 'microsoft.graph.deviceManagementScript'")
+	})
+	t.Run("list expansions Graph refuses or answers empty", func(t *testing.T) {
+		t.Parallel()
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceAppManagement/managedAppPolicies?$expand=assignments", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "Could not find a property named 'assignments' on type 'microsoft.graph.managedAppPolicy'")
+		var p page
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/roleScopeTags?$expand=assignments", tok, nil, &p))
+		for _, tag := range p.Value {
+			require.Equal(t, []any{}, tag["assignments"], "IM: adds the assignments property but always empty")
+		}
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceConfigurations?$expand=assignments", tok, nil, &p))
+		require.NotEmpty(t, p.Value[0]["assignments"], "the list expands complete assignments where IM reads them so")
+	})
+	t.Run("ADMX definition values expand one level, presentations of custom ones never", func(t *testing.T) {
+		t.Parallel()
+		custom := ""
+		for _, p := range b.tenant.Policies(graph.FamilyGroupPolicyConfigurations) {
+			if p["policyConfigurationIngestionType"] == "mixed" {
+				custom = p["id"].(string)
+			}
+		}
+		require.NotEmpty(t, custom)
+		base := "/beta/deviceManagement/groupPolicyConfigurations/" + custom + "/definitionValues"
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, base+"?$expand=definition,presentationValues($expand=presentation)", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "maximum depth allowed is 1")
+		var p page
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, base+"?$expand=definition,presentationValues", tok, nil, &p))
+		for _, dv := range p.Value {
+			pvs := toObjectsAny(dv["presentationValues"])
+			if dv["definition"].(map[string]any)["policyType"] == "admxIngested" {
+				require.Empty(t, pvs, "answered empty for a custom definition")
+			}
+			for _, pv := range pvs {
+				require.NotContains(t, pv, "presentation", "not expanded at depth 1")
+			}
+		}
+	})
+	t.Run("a type cast outside the object's hierarchy is refused", func(t *testing.T) {
+		t.Parallel()
+		ios := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("iosGeneralDeviceConfiguration"))
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/deviceConfigurations/"+ios+
+			"?$expand=microsoft.graph.windows10GeneralConfiguration/privacyAccessControls", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "is not compatible with the type 'microsoft.graph.iosGeneralDeviceConfiguration'")
 	})
 	t.Run("assignment entities carry their type's properties only", func(t *testing.T) {
 		t.Parallel()
@@ -575,4 +625,29 @@ func TestTemplateSettingIDsAreServed(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/configurationPolicyTemplates/"+esTemplateID+"/settingTemplates", b.token(t), nil, &p))
 	require.Len(t, p.Value, len(esTemplateSettings))
 	require.Contains(t, fmt.Sprint(p.Value), esTemplateSettings[5], "the upper-case id is served as it is")
+}
+
+// TestADMXCatalog: custom ADMX definitions are listed through their categories filtered by
+// ingestionSource, with the definitions' match keys (IM Import-GPOSetting's query); built-in
+// ones share their ids across tenants, custom ones have the tenant's own; presentations by id.
+func TestADMXCatalog(t *testing.T) {
+	t.Parallel()
+	b := setup(t, TenantSpec{PoliciesPerFamily: 1})
+	tok := b.token(t)
+	var p page
+	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/groupPolicyCategories?$select=id,displayName"+
+		"&$filter=ingestionSource%20eq%20'custom'&$expand=definitions($select=id,displayName,categoryPath,classType)", tok, nil, &p))
+	require.Len(t, p.Value, 1)
+	require.NotContains(t, p.Value[0], "ingestionSource", "$select")
+	defs := toObjectsAny(p.Value[0]["definitions"])
+	require.Len(t, defs, 1)
+	require.Equal(t, map[string]any{"id": defs[0]["id"], "displayName": "Contoso: map the home drive", "categoryPath": `\Contoso\Drives`,
+		"classType": "user"}, defs[0])
+	var pres page
+	require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, fmt.Sprintf("/beta/deviceManagement/groupPolicyDefinitions/%s/presentations", defs[0]["id"]), tok, nil, &pres))
+	require.Equal(t, "Drive", pres.Value[0]["label"])
+
+	var e errBody
+	require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet, "/beta/deviceManagement/groupPolicyCategories?$filter=isRoot%20eq%20true", tok, nil, &e))
+	require.Contains(t, e.Error.Message, "not supported")
 }

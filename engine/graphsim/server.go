@@ -247,6 +247,8 @@ type simRequest struct {
 	tenant  *Tenant
 	roles   []string
 	ctx     context.Context
+	// inBatch: a sub-request of a $batch envelope (a slow fault delays the envelope once instead).
+	inBatch bool
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
@@ -448,6 +450,9 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 			s.graphError(w, f.Status, code, "The service is temporarily unavailable. Please retry later.")
 			return
 		case FaultSlow:
+			if req.inBatch {
+				break // the envelope carried the delay
+			}
 			select {
 			case <-time.After(f.Delay):
 			case <-req.ctx.Done():
@@ -564,6 +569,8 @@ func (s *Server) handle(w http.ResponseWriter, req *simRequest, c *graph.Contrac
 	case graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations, graph.FamilyAuthenticationStrengthPolicies,
 		graph.FamilyAuthenticationContextClassReferences:
 		s.serveConditionalAccess(w, req, c, args)
+	case graph.FamilyGroupPolicyDefinitions:
+		s.serveADMXCatalog(w, req, c, args)
 	default:
 		s.serveIntune(w, req, c, args)
 	}

@@ -38,6 +38,9 @@ type TenantSpec struct {
 	// Some families always add fixed objects (the enrollment defaults, a policy with >25
 	// assignments, a settings-catalog policy with >25 settings).
 	PoliciesPerFamily int
+	// FamilyCounts overrides PoliciesPerFamily for the families it names (a tenant in realistic
+	// proportions: many device configurations, few driver update profiles).
+	FamilyCounts map[graph.Family]int
 	// ID fixes the tenant GUID (default: derived from the seed).
 	ID string
 }
@@ -161,7 +164,7 @@ func newTenant(seed int64, index int, spec TenantSpec) (*Tenant, error) {
 		per = 4
 	}
 	t.groups = newGroupStore(t, groups)
-	t.intune = newIntuneStore(t, per)
+	t.intune = newIntuneStore(t, per, spec.FamilyCounts)
 	t.ca = newCAStore(t)
 	return t, nil
 }

@@ -51,6 +51,10 @@ const (
 	FollowUpdateDefinitionValues  FollowUp = "updateDefinitionValues"  // ADMX
 	FollowUpdateSettings          FollowUp = "updateSettings"          // intents, after PATCH
 	FollowSetPriority             FollowUp = "setPriority"             // enrollment (custom), after the write
+	// FollowPrivacyAccessControls: windows10GeneralConfiguration's privacyAccessControls (a
+	// navigation, BETA) through POST /{id}/windowsPrivacyAccessControls after the write
+	// (docs:intune-shared-deviceconfiguration-windowsprivacyaccesscontrols; IM Start-PostFileImportDeviceConfiguration).
+	FollowPrivacyAccessControls FollowUp = "windowsPrivacyAccessControls"
 )
 
 // RefKind is a cross-tenant reference kind mapped by name.
@@ -100,8 +104,22 @@ type Descriptor struct {
 	Expand string
 	// NoApps are types without the apps navigation (WIP policies, BETA): no $expand, no targetApps.
 	NoApps []string
+	// ExpandTypes are types read again by id with this $expand: a navigation of a derived type
+	// only a GET of one object expands, with a type cast (windows10GeneralConfiguration
+	// privacyAccessControls, BETA; IM Get-GraphObject expands
+	// "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls").
+	ExpandTypes map[string]string
 	// Children are the child collections read per object into the payload.
 	Children []Child
+	// ListExpand is the $expand a backup sends on the list call to read the assignments of every
+	// object with it (issue #24: one request per page instead of one per object), where Graph
+	// answers it complete: IM lists with $expand=assignments unless a type says
+	// ExpandAssignmentsList = $false (EndpointManager.psm1). Set by register for every family with
+	// assignments unless ListExpandRefused says why not. An object whose expanded assignments are
+	// not complete (absent, or with a nextLink) is read one by one, logged once per run.
+	ListExpand string
+	// ListExpandRefused is why the list call cannot expand the assignments (empty: it can).
+	ListExpandRefused string
 
 	// StripCreate are removed from a create body (besides CommonServerOwned); StripUpdate in
 	// addition from an update body.
@@ -157,6 +175,9 @@ func register(d *Descriptor) {
 	fi, _ := graph.FamilyOf(d.Family)
 	if fi.HasAssignments && d.Assign == AssignNone {
 		d.Assign, d.AssignKey = AssignAction, fi.AssignKey
+	}
+	if fi.HasAssignments && d.ListExpand == "" && d.ListExpandRefused == "" {
+		d.ListExpand = "assignments"
 	}
 	descriptors[d.Family] = d
 }
@@ -239,10 +260,21 @@ func (d *Descriptor) ScopeTagKey() string {
 
 // ExpandFor is the $expand of the GET by id of an object of odataType.
 func (d *Descriptor) ExpandFor(odataType string) string {
-	if slices.Contains(d.NoApps, strings.TrimPrefix(odataType, ODataPrefix)) {
+	short := strings.TrimPrefix(odataType, ODataPrefix)
+	if e, ok := d.ExpandTypes[short]; ok {
+		return e
+	}
+	if slices.Contains(d.NoApps, short) {
 		return ""
 	}
 	return d.Expand
+}
+
+// ReadsByID reports whether a backup reads an object of odataType again by id (lazy properties,
+// or a navigation only a GET of one object expands).
+func (d *Descriptor) ReadsByID(odataType string) bool {
+	_, typed := d.ExpandTypes[strings.TrimPrefix(odataType, ODataPrefix)]
+	return d.GetByID || typed
 }
 
 // TargetsApps reports whether an object of odataType takes its apps through targetApps.
@@ -290,11 +322,14 @@ func init() {
 			}
 			return ""
 		},
-		StripCreate: []string{"privacyAccessControls"},
+		// privacyAccessControls is a navigation of windows10GeneralConfiguration (BETA): read with the
+		// type-cast $expand on a GET by id (IM Get-GraphObject), never sent inline (IM
+		// PropertiesToRemove) but with windowsPrivacyAccessControls after the write (IM).
+		ExpandTypes: map[string]string{"windows10GeneralConfiguration": "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls"},
+		StripCreate: []string{"privacyAccessControls"}, FollowUps: []FollowUp{FollowPrivacyAccessControls},
 		Volatile: []string{"qualityUpdatesPauseStartDate", "featureUpdatesPauseStartDate", "qualityUpdatesWillBeRolledBack",
 			"featureUpdatesWillBeRolledBack", "qualityUpdatesPauseExpiryDateTime", "featureUpdatesPauseExpiryDateTime"},
-		AssignmentKeys: []string{"intent"},
-		RoundTrip:      "windows10GeneralConfiguration privacyAccessControls (a navigation) are not backed up"})
+		AssignmentKeys: []string{"intent"}})
 	// Settings catalog: declared concrete type, settings a navigation; PUT replaces the whole policy (ICD, IM).
 	register(&Descriptor{Family: graph.FamilyConfigurationPolicies, DeclaredType: "deviceManagementConfigurationPolicy",
 		Classifier: func(_ string, o map[string]any) string {
@@ -340,15 +375,17 @@ func init() {
 		Types:       map[string]string{"deviceManagementIntent": "intents"},
 		Children:    []Child{{Key: "settings", Contract: "intents.settings"}},
 		StripCreate: []string{"@odata.type", "settings", "templateId", "isMigratingToConfigurationPolicy"},
-		Create:      CreateInstance, Update: UpdatePatchOnlyShell, FollowUps: []FollowUp{FollowUpdateSettings},
-		RoundTrip: "overwrite cannot remove settings added since the backup (no API removes intent settings, IM README)"})
+		// updateSettings only adds and replaces (IM README): an overwrite deletes the settings added
+		// since the backup one by one (docs:intune-deviceintent-devicemanagementsettinginstance-delete).
+		Create: CreateInstance, Update: UpdatePatchOnlyShell, FollowUps: []FollowUp{FollowUpdateSettings}})
 	// ADMX: definitionValues a navigation, written with updateDefinitionValues (docs, IM).
 	register(&Descriptor{Family: graph.FamilyGroupPolicyConfigurations, DeclaredType: "groupPolicyConfiguration",
 		Types:       map[string]string{"groupPolicyConfiguration": "groupPolicyConfigurations"},
 		Children:    []Child{{Key: "definitionValues", Contract: "groupPolicyConfigurations.definitionValues"}},
 		StripCreate: []string{"definitionValues", "policyConfigurationIngestionType"}, FollowUps: []FollowUp{FollowUpdateDefinitionValues},
-		Volatile:   []string{"policyConfigurationIngestionType"}, // derived by the service from the definitions used
-		References: []Reference{{Kind: RefADMXDefinition, Where: "definitionValues[].definition"}}})
+		Volatile: []string{"policyConfigurationIngestionType"}, // derived by the service from the definitions used
+		// Custom (admxIngested) definitions map by displayName + categoryPath + classType (IM Import-GPOSetting).
+		References: []Reference{{Kind: RefADMXDefinition, Where: "definitionValues[].definition", Source: graph.FamilyGroupPolicyDefinitions}}})
 	// App protection: managedAppPolicies is list-only and abstract; each type has its collection
 	// (ICD _get_platform; BETA windowsManagedAppProtections); apps only with $expand (IM) and
 	// written with targetApps (CSDL10; IM Start-PostImportAppProtection).
@@ -362,11 +399,15 @@ func init() {
 			"mdmWindowsInformationProtectionPolicy": "mdmWindowsInformationProtectionPolicies"},
 		GetByID: true, Expand: "apps", NoApps: []string{"windowsInformationProtectionPolicy", "mdmWindowsInformationProtectionPolicy"},
 		StripCreate: []string{"apps", "exemptAppLockerFiles", "protectedAppLockerFiles", "deploymentSummary"}, Volatile: []string{"deploymentSummary"},
-		FollowUps: []FollowUp{FollowTargetApps}, AssignKey: "assignments", Assign: AssignAction})
+		FollowUps: []FollowUp{FollowTargetApps}, AssignKey: "assignments", Assign: AssignAction,
+		// managedAppPolicy declares no assignments (only the targeted protections do, BETA); IM
+		// App Protection: ExpandAssignmentsList = $false.
+		ListExpandRefused: "managedAppPolicy has no assignments navigation (BETA); IM ExpandAssignmentsList = $false"})
 	// MAM app configuration: declared concrete type (BETA), apps via $expand and targetApps.
 	register(&Descriptor{Family: graph.FamilyTargetedManagedAppConfigurations, DeclaredType: "targetedManagedAppConfiguration",
 		Types:   map[string]string{"targetedManagedAppConfiguration": "targetedManagedAppConfigurations"},
-		GetByID: true, Expand: "apps", StripCreate: []string{"apps", "deploymentSummary"}, FollowUps: []FollowUp{FollowTargetApps}})
+		GetByID: true, Expand: "apps", StripCreate: []string{"apps", "deploymentSummary"}, FollowUps: []FollowUp{FollowTargetApps},
+		ListExpandRefused: "IM App Configuration (App): ExpandAssignmentsList = $false"})
 	// Device app configuration: abstract; targetedMobileApps are mobileApp ids (ICD AppConfiguration).
 	register(&Descriptor{Family: graph.FamilyMobileAppConfigurations, DeclaredType: "managedDeviceMobileAppConfiguration", Abstract: true,
 		Classifier: func(short string, _ map[string]any) string {
@@ -384,7 +425,9 @@ func init() {
 		References: []Reference{{Kind: RefMobileApp, Where: "selectedMobileAppIds[]", Source: graph.FamilyMobileApps},
 			// Enrollment notifications: the template of the notification (BETA deviceEnrollmentNotificationConfiguration).
 			{Kind: RefNotificationTemplate, Where: "notificationMessageTemplateId", Source: graph.FamilyNotificationMessageTemplates}}})
-	// Autopilot: abstract; group assignments one by one with POST /assignments (docs; ICD 201; IM).
+	// Autopilot: abstract; group assignments one by one with POST /assignments (docs; ICD 201; IM),
+	// and on an overwrite the ones added since the backup deleted one by one (docs resource
+	// windowsAutopilotDeploymentProfileAssignment: Delete).
 	register(&Descriptor{Family: graph.FamilyWindowsAutopilotDeploymentProfiles, DeclaredType: "windowsAutopilotDeploymentProfile", Abstract: true,
 		Classifier: func(short string, _ map[string]any) string {
 			if strings.HasSuffix(short, "WindowsAutopilotDeploymentProfile") {

@@ -127,6 +127,7 @@ const targetsDoc = `## Targets (from the issues)
 | SSH (100 dashboards) | reported: RSS per session, idle CPU, DB connections, update p99 |
 | inventory + backup (5,000 policies) | reported: wall time, Graph requests, bytes stored by an unchanged second backup |
 | fleet Graph budget (3 engines, Intune limits enforced) | shared: 0 429s/10k-requests and wall within 1.1× the floor; reported next to one budget per engine |
+| backup reads (mixed 5,000 policies, 80 ms round trip, 40 req/s) | cheap reads ≤ 0.3 requests/object, wall ≤ 1.2× the throttle floor of its requests (` + "`cheap_x_floor`" + `); per-object reads and a serial one-object-at-a-time client reported beside it (issue #24) |
 
 Reading the Start numbers: each rate is the median of three rounds, run after a warm-up round and
 interleaved (raw, floor, Start) so that noise and table growth favour none of them. ` + "`floor_per_s`" + ` is a

@@ -40,6 +40,17 @@ func familiesParam(params map[string]any) []string {
 	return nil
 }
 
+// ReadsPerObject is the "reads" run parameter that makes a backup read every object's
+// assignments on its own (the strategy before issue #24), for comparisons (task bench); by
+// default a backup reads them with the list where the family's descriptor says Graph answers
+// them complete (intune.Descriptor.ListExpand), and with the GET by id where it reads one anyway.
+const ReadsPerObject = "per_object"
+
+func readsParam(params map[string]any) string {
+	s, _ := params["reads"].(string)
+	return s
+}
+
 // Run snapshots the chosen families into a new backup set. Payloads are stored once per
 // content hash, so an unchanged tenant adds only item rows. A failure ends the set failed and
 // leaves earlier sets untouched; retention (scheduled runs) prunes only after a complete set.
@@ -71,7 +82,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 		return run.Result{}, err
 	}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
-	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}}
+	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
 	for _, f := range families {
 		if err := b.family(ctx, f); err != nil {
 			_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
@@ -137,6 +148,10 @@ type backupper struct {
 	// objects names the objects of referenced families (mobile apps, notification templates,
 	// compliance scripts) from one listing of each per run.
 	objects map[graph.Family]map[string]intune.NamedRef
+	// perObject reads every object's assignments on its own (ReadsPerObject).
+	perObject bool
+	// fellBack are the families whose cheap read was found incomplete (logged once per run).
+	fellBack map[graph.Family]bool
 }
 
 // pending is one object being backed up.
@@ -151,12 +166,18 @@ type pending struct {
 	sensitive   bool
 	readVia     string // the contract prefix that reads it in full (type collection of app protection)
 	definitions []any
+	// haveAssignments: its assignments came complete with the list, or are asked for with the GET by id.
+	haveAssignments bool
 }
 
 func (b *backupper) family(ctx context.Context, f graph.Family) error {
 	fi, _ := graph.FamilyOf(f)
 	var chunk []*pending
-	for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
+	var q *graph.Query
+	if d := intune.DescriptorOf(f); d != nil && d.ListExpand != "" && !b.perObject {
+		q = &graph.Query{Expand: d.ListExpand}
+	}
+	for raw, err := range b.client.List(ctx, string(f)+".list", nil, q) {
 		if err != nil {
 			return err
 		}
@@ -170,6 +191,9 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 			continue // listed here, backed up in its own family (targeted app configurations in managedAppPolicies)
 		}
 		p := &pending{family: f, raw: obj, class: intune.Classify(f, obj)}
+		if q != nil {
+			b.takeExpanded(ctx, p, "the list's $expand=assignments")
+		}
 		p.graphID, _ = obj["id"].(string)
 		p.odataType, _ = obj["@odata.type"].(string)
 		if d != nil {
@@ -189,6 +213,45 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		}
 	}
 	return b.flush(ctx, fi, chunk)
+}
+
+// takeExpanded moves the assignments a read expanded (the list's or the GET by id's) out of the
+// object into the payload. An answer without them, or with a nextLink for them, is incomplete:
+// the object's assignments are then read on their own, and the family's fallback is logged once
+// per run (issue #24: a backup never trades completeness for speed). It reports whether they
+// were complete.
+func (b *backupper) takeExpanded(ctx context.Context, p *pending, via string) bool {
+	obj := p.raw
+	if p.payload.Object != nil {
+		obj = p.payload.Object
+	}
+	if as, complete := takeAssignments(obj); complete {
+		p.payload.Assignments, p.haveAssignments = as, true
+		return true
+	}
+	p.haveAssignments = false
+	if b.fellBack == nil {
+		b.fellBack = map[graph.Family]bool{}
+	}
+	if !b.fellBack[p.family] {
+		b.fellBack[p.family] = true
+		b.rc.Logf(ctx, store.LevelWarn, "%s: %s came back incomplete (first: %s): those objects' assignments are read one by one",
+			p.family, via, p.graphID)
+	}
+	return false
+}
+
+// takeAssignments removes an expanded assignments navigation (and its annotations) from obj and
+// returns it, complete unless it is missing or carries an @odata.nextLink.
+func takeAssignments(obj map[string]any) ([]any, bool) {
+	as, ok := obj["assignments"].([]any)
+	_, more := obj["assignments@odata.nextLink"]
+	for k := range obj {
+		if k == "assignments" || strings.HasPrefix(k, "assignments@") {
+			delete(obj, k)
+		}
+	}
+	return as, ok && !more
 }
 
 // subRequest is one sub-collection (or object) read of a pending object.
@@ -283,14 +346,23 @@ func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 		return nil // an unrecognised app protection type: backed up as listed
 	}
 	p.readVia = col
-	if d.GetByID || col != string(f) {
+	wantAssignments := d.Assign != intune.AssignNone && !p.class.IsDefault && !p.haveAssignments
+	if d.ReadsByID(p.odataType) || col != string(f) {
+		expand := d.ExpandFor(p.odataType)
+		if wantAssignments && !b.perObject && d.ListExpandRefused != "" {
+			// Read by id anyway: its $expand takes the assignments too (IM Get-GraphObject adds
+			// assignments to the $expand of every object it reads; the types declare them, BETA),
+			// one request instead of two.
+			expand = strings.Trim(expand+",assignments", ",")
+			wantAssignments, p.haveAssignments = false, true
+		}
 		var q *graph.Query
-		if e := d.ExpandFor(p.odataType); e != "" {
-			q = &graph.Query{Expand: e}
+		if expand != "" {
+			q = &graph.Query{Expand: expand}
 		}
 		out = append(out, subRequest{p: p, kind: "object", req: graph.BatchRequest{Contract: col + ".get", Args: []string{id}, Query: q}})
 	}
-	if d.Assign != intune.AssignNone && !p.class.IsDefault {
+	if wantAssignments {
 		out = append(out, subRequest{p: p, kind: "assignments", paged: true, req: graph.BatchRequest{Contract: col + ".assignments", Args: []string{id}}})
 	}
 	for _, c := range d.Children {
@@ -323,6 +395,7 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 	if err != nil {
 		return err
 	}
+	var late []subRequest // assignments a GET by id did not answer complete: read on their own
 	for i, r := range resps {
 		s := subs[i]
 		ref := string(s.p.family) + "/" + s.p.graphID
@@ -353,6 +426,10 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 					}
 				}
 				s.p.payload.Object = m
+				if s.p.haveAssignments && s.p.payload.Assignments == nil && !b.takeExpanded(ctx, s.p, "the GET by id's $expand=assignments") {
+					late = append(late, subRequest{p: s.p, kind: "assignments", paged: true,
+						req: graph.BatchRequest{Contract: s.p.readVia + ".assignments", Args: []string{s.p.graphID}}})
+				}
 			}
 			continue
 		}
@@ -379,7 +456,7 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 			}
 		}
 	}
-	return nil
+	return b.fetch(ctx, late)
 }
 
 // pageItems returns the items of a paged sub-response, following @odata.nextLink to the end.

@@ -94,21 +94,16 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 		batch = batch[:0]
 		return nil
 	}
-	var listErr error
-	for raw, err := range client.List(ctx, string(f)+".list", nil, nil) {
-		if err != nil {
-			listErr = err
-			break
-		}
+	add := func(raw json.RawMessage) error {
 		row, unknown, err := inventoryRow(f, fi, raw)
 		if errors.Is(err, errFiledElsewhere) {
-			continue // e.g. targeted app configurations listed by managedAppPolicies: inventoried in their own family
+			return nil // e.g. targeted app configurations listed by managedAppPolicies: inventoried in their own family
 		}
 		listed++
 		if err != nil {
 			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped an object that is not a JSON object: " + err.Error(),
 				ItemRef: new(string(f))})
-			continue
+			return nil
 		}
 		if unknown {
 			rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn,
@@ -117,7 +112,23 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 		}
 		batch = append(batch, row)
 		if len(batch) >= inventoryBatchSize {
-			if err := flush(); err != nil {
+			return flush()
+		}
+		return nil
+	}
+	var listErr error
+	for raw, err := range client.List(ctx, string(f)+".list", nil, nil) {
+		if err != nil {
+			listErr = err
+			break
+		}
+		objects, err := referenceObjects(ctx, client, fi, raw)
+		if err != nil {
+			listErr = err
+			break
+		}
+		for _, obj := range objects {
+			if err := add(obj); err != nil {
 				return listed, 0, err
 			}
 		}
@@ -137,6 +148,54 @@ func syncFamily(ctx context.Context, rc *run.RunContext, client *graph.Client, f
 		rc.Logf(ctx, store.LevelInfo, "%s: %d object(s) no longer in Graph, marked deleted", f, deleted)
 	}
 	return listed, deleted, nil
+}
+
+// referenceObjects returns the objects one listed item stands for: the item itself, or for a
+// reference family listed through parents (graph.FamilyInfo.NestedIn: custom ADMX definitions in
+// their categories) the objects it holds; each with its ObjectReads (a definition's
+// presentations) read to the last page into it, as the restore preview maps by them.
+func referenceObjects(ctx context.Context, client *graph.Client, fi graph.FamilyInfo, raw json.RawMessage) ([]json.RawMessage, error) {
+	if fi.NestedIn == "" && len(fi.ObjectReads) == 0 {
+		return []json.RawMessage{raw}, nil
+	}
+	objects := []json.RawMessage{raw}
+	if fi.NestedIn != "" {
+		var parent map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &parent); err != nil {
+			return []json.RawMessage{raw}, nil // inventoryRow reports it
+		}
+		objects = nil
+		_ = json.Unmarshal(parent[fi.NestedIn], &objects)
+	}
+	if len(fi.ObjectReads) == 0 {
+		return objects, nil
+	}
+	for i, o := range objects {
+		var obj map[string]any
+		if json.Unmarshal(o, &obj) != nil {
+			continue
+		}
+		id, _ := obj["id"].(string)
+		if id == "" {
+			continue
+		}
+		for key, contract := range fi.ObjectReads {
+			items := []json.RawMessage{}
+			for item, err := range client.List(ctx, contract, []string{id}, nil) {
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, item)
+			}
+			obj[key] = items
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		objects[i] = b
+	}
+	return objects, nil
 }
 
 // errFiledElsewhere marks a listed object that belongs to another family.

@@ -106,6 +106,7 @@ type itemPlan struct {
 	scheduledActions []any          // compliance: scheduleActionsForRules (classic, after an update) or setScheduledActions (v2)
 	targetApps       map[string]any // app protection, MAM app config: the targetApps body
 	intentSettings   []any          // intents: updateSettings after an update
+	privacyControls  []any          // windows10GeneralConfiguration: windowsPrivacyAccessControls after the write (nil: none)
 	definitionValues []any          // administrative templates: updateDefinitionValues
 	priority         int64          // enrollment (not defaults): setPriority after the write, when > 0
 	assignments      []any          // nil: no assign call
@@ -128,9 +129,13 @@ type restoreResolver struct {
 	// objects are the target's objects of the referenced families (mobile apps, notification
 	// templates from the reference families' inventory; compliance scripts), by family.
 	objects  map[graph.Family]refIndex
-	defaults map[string]string // policy type → the target's enrollment default id
-	created  map[string]string // family/source id → the id this restore created it under
-	ca       *caResolver       // Conditional Access (plan_ca.go)
+	admx     map[string][]admxTarget // the target's custom ADMX definitions by admxKey
+	defaults map[string]string       // policy type → the target's enrollment default id
+	created  map[string]string       // family/source id → the id this restore created it under
+	ca       *caResolver             // Conditional Access (plan_ca.go)
+	// planned (previews only) names the objects the restore will write before the items that
+	// refer to them: family/source id → target name (scope tags, filters, compliance scripts).
+	planned  map[string]string
 	warnings []string
 }
 
@@ -248,6 +253,18 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	if len(inv) == 0 {
 		r.warnings = append(r.warnings, "the target's inventory was never synced: filters and scope tags cannot be mapped and current objects are unknown (run an inventory sync of the target first)")
 	}
+	if !r.sameTenant && slices.ContainsFunc(payloads, hasCustomADMX) {
+		defs, err := store.ListInventory(ctx, q, store.InventoryFilter{TenantID: targetTenantID, Family: string(admxSource()),
+			WithPayload: true, Limit: 1_000_000})
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range defs {
+			if it.DeletedAt == nil {
+				r.addADMXTarget(it)
+			}
+		}
+	}
 	r.filters, r.scopeTags = newInventoryIndex(filters), newInventoryIndex(tags)
 	if err := r.loadCA(ctx, q, targetTenantID, payloads); err != nil {
 		return nil, err
@@ -267,6 +284,15 @@ func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *it
 	case graph.FamilyAssignmentFilters:
 		ix = &r.filters
 	default:
+		// A family other objects refer to (compliance scripts): later items map to what this
+		// restore wrote, by its source id (resolver.object).
+		if kind, ok := referencedKind(plan.family); ok {
+			if r.created == nil {
+				r.created = map[string]string{}
+			}
+			r.created[string(plan.family)+"/"+it.SourceGraphID] = targetID
+			r.addObject(plan.family, kind, targetID, intune.NamedRef{Name: plan.targetName, Type: plan.desc.ODataType(p.Object)})
+		}
 		return
 	}
 	if ix.byID == nil {
@@ -283,6 +309,26 @@ func (r *restoreResolver) learn(it store.RestoreItem, p intune.Payload, plan *it
 			ix.byName[k] = []string{targetID} // the object this restore wrote wins over a same-named one
 		}
 	}
+}
+
+// admxSource is the reference family custom ADMX definitions are mapped from (the descriptors'
+// RefADMXDefinition source: groupPolicyDefinitions).
+func admxSource() graph.Family {
+	for _, d := range intune.Descriptors() {
+		for _, ref := range d.References {
+			if ref.Kind == intune.RefADMXDefinition {
+				return ref.Source
+			}
+		}
+	}
+	return ""
+}
+
+// hasCustomADMX reports whether a payload binds a custom (uploaded) ADMX definition.
+func hasCustomADMX(p intune.Payload) bool {
+	return slices.ContainsFunc(p.DefinitionValues, func(v any) bool {
+		return asMap(asMap(v)["definition"])["policyType"] == "admxIngested"
+	})
 }
 
 func asMap(v any) map[string]any {
@@ -323,6 +369,10 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 	}
 	if created, ok := r.created[string(fam)+"/"+id]; ok {
 		e.TargetID, e.TargetName, e.By, e.Status = created, ix.byID[created], "restore", MappingResolved
+		return e
+	}
+	if name, ok := r.planned[string(fam)+"/"+id]; ok {
+		e.TargetName, e.By, e.Status = name, "restore", MappingResolved
 		return e
 	}
 	if name, ok := ix.byID[id]; ok && (!idNeedsName || r.sameTenant || strings.EqualFold(name, sourceName)) {
@@ -377,6 +427,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	// same payload again (a gone overwrite target recreated) starts from the backup's ids.
 	p.Object, _ = deepCopy(p.Object).(map[string]any)
 	p.ScheduledActions, _ = deepCopy(p.ScheduledActions).([]any)
+	p.DefinitionValues, _ = deepCopy(p.DefinitionValues).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
 	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
@@ -461,8 +512,12 @@ func (plan *itemPlan) mapScopeTags(p intune.Payload, r *restoreResolver) {
 		}
 		plan.mapping = append(plan.mapping, e)
 		if e.Status == MappingResolved {
-			if !slices.Contains(mapped, any(e.TargetID)) {
-				mapped = append(mapped, e.TargetID)
+			target := e.TargetID
+			if target == "" {
+				target = id // a preview: the tag this restore creates first has no id yet
+			}
+			if !slices.Contains(mapped, any(target)) {
+				mapped = append(mapped, target)
 			}
 		} else {
 			plan.unresolved++
@@ -526,6 +581,10 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 	if d.TargetsApps(it.ODataType) {
 		plan.targetApps = targetAppsBody(p.Object)
 	}
+	if controls, ok := p.Object["privacyAccessControls"].([]any); ok && d.HasFollowUp(intune.FollowPrivacyAccessControls) {
+		// Sent as backed up, even empty: an overwrite leaves exactly the backed-up controls.
+		plan.privacyControls = cleanChildren(controls)
+	}
 	if d.Create == intune.CreateInstance {
 		return plan.intentWrites(p)
 	}
@@ -535,10 +594,50 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 // MappingADMXDefinition is the mapping kind of a custom (uploaded) ADMX definition.
 const MappingADMXDefinition = "admx_definition"
 
-// mapADMXDefinitions keeps a custom ADMX definition (policyType admxIngested: uploaded into its
-// tenant, so its id exists there only; IM/ICD GroupPolicyConfigurations) out of a write into
-// another tenant and lists it as unresolved, never binding a foreign id. Built-in definitions have
-// the same id in every tenant.
+// admxTarget is one custom ADMX definition of the target: its id and its presentations' ids by label.
+type admxTarget struct {
+	id, name      string
+	presentations map[string][]string // lower label → ids
+}
+
+// admxKey is how a custom ADMX definition is matched across tenants: display name, category path
+// and class, case-insensitive (IM Import-GPOSetting: displayName + categoryPath + classType, lower).
+func admxKey(def map[string]any) string {
+	s := func(k string) string { v, _ := def[k].(string); return strings.ToLower(v) }
+	return s("displayName") + "|" + s("categoryPath") + "|" + s("classType")
+}
+
+// addADMXTarget indexes one custom definition of the target's inventory (its payload holds the
+// presentations the inventory sync read with it).
+func (r *restoreResolver) addADMXTarget(it store.InventoryItem) {
+	v, err := intune.DecodeJSON(it.Payload)
+	def, _ := v.(map[string]any)
+	if err != nil || def == nil {
+		return
+	}
+	t := admxTarget{id: it.GraphID, name: it.DisplayName, presentations: map[string][]string{}}
+	for _, p := range anyList(def["presentations"]) {
+		pm := asMap(p)
+		id, _ := pm["id"].(string)
+		label, _ := pm["label"].(string)
+		if id != "" {
+			t.presentations[strings.ToLower(label)] = append(t.presentations[strings.ToLower(label)], id)
+		}
+	}
+	if r.admx == nil {
+		r.admx = map[string][]admxTarget{}
+	}
+	k := admxKey(def)
+	r.admx[k] = append(r.admx[k], t)
+}
+
+// mapADMXDefinitions maps, into another tenant, the custom ADMX definitions (policyType
+// admxIngested: uploaded into their tenant, ids of their own; IM/ICD) the definition values
+// bind: to the target's custom definition of the same display name, category path and class
+// (from its inventory), each presentation value to the target presentation of the same label (IM
+// Import-GPOSetting). A definition the target lacks, has twice, or whose presentation it lacks is
+// left out of the write and listed, never bound by a foreign id. Built-in definitions have the
+// same id in every tenant and are bound as they are.
 func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 	if plan.definitionValues == nil || r.sameTenant {
 		return
@@ -550,12 +649,43 @@ func (plan *itemPlan) mapADMXDefinitions(r *restoreResolver) {
 			kept = append(kept, v)
 			continue
 		}
-		id, _ := def["id"].(string)
-		name, _ := def["displayName"].(string)
-		plan.mapping = append(plan.mapping, MappingEntry{Kind: MappingADMXDefinition, SourceID: id, SourceName: name, Status: MappingUnresolved})
-		plan.unresolved++
+		e := MappingEntry{Kind: MappingADMXDefinition, Status: MappingUnresolved}
+		e.SourceID, _ = def["id"].(string)
+		e.SourceName, _ = def["displayName"].(string)
+		e.Role, _ = def["categoryPath"].(string)
+		switch found := r.admx[admxKey(def)]; len(found) {
+		case 0:
+		case 1:
+			if plan.bindPresentations(asMap(v), found[0]) {
+				def["id"] = found[0].id
+				e.TargetID, e.TargetName, e.By, e.Status = found[0].id, found[0].name, "name", MappingResolved
+			}
+		default:
+			e.Status = MappingAmbiguous
+		}
+		plan.mapping = append(plan.mapping, e)
+		if e.Status != MappingResolved {
+			plan.unresolved++
+			continue
+		}
+		kept = append(kept, v)
 	}
 	plan.definitionValues = kept
+}
+
+// bindPresentations points a definition value's presentation values at the target definition's
+// presentations of the same label; false when one has no (or no single) match.
+func (plan *itemPlan) bindPresentations(dv map[string]any, target admxTarget) bool {
+	for _, pv := range anyList(dv["presentationValues"]) {
+		pres := asMap(asMap(pv)["presentation"])
+		label, _ := pres["label"].(string)
+		ids := target.presentations[strings.ToLower(label)]
+		if len(ids) != 1 {
+			return false
+		}
+		pres["id"] = ids[0]
+	}
+	return true
 }
 
 // mapReferences maps, for a restore into another tenant, the ids of other objects of the source
@@ -572,12 +702,15 @@ func (plan *itemPlan) mapReferences(p intune.Payload, r *restoreResolver) {
 		rules = anyList(plan.body["scheduledActionsForRule"])
 	}
 	plan.mapCCGroups(rules, p.References, r)
-	if r.sameTenant {
-		return
-	}
 	plan.desc.VisitReferences(plan.body, rules, func(ref intune.Reference, id string) (string, bool) {
 		e := r.object(ref, id, p.References.Object(ref.Kind, id))
+		if e.By == "id" {
+			return id, true // within one tenant an id stays as it is
+		}
 		plan.mapping = append(plan.mapping, e)
+		if e.Status == MappingResolved && e.TargetID == "" {
+			return id, true // a preview: the object this restore creates first has no id yet
+		}
 		if e.Status != MappingResolved {
 			plan.unresolved++
 			return "", false
@@ -618,9 +751,35 @@ func (plan *itemPlan) mapCCGroups(rules []any, refs *intune.References, r *resto
 	}
 }
 
-// object maps one referenced object by its recorded source name (and type).
+// referencedKind reports whether objects of f are referred to by other families' References
+// (besides scope tags), and as which kind.
+func referencedKind(f graph.Family) (intune.RefKind, bool) {
+	for _, d := range intune.Descriptors() {
+		for _, ref := range d.References {
+			if ref.Source == f && ref.Kind != intune.RefScopeTagList {
+				return ref.Kind, true
+			}
+		}
+	}
+	return "", false
+}
+
+// object maps one referenced object: to the object this restore wrote for it (created earlier in
+// the same restore, or planned to be in a preview), else by its recorded source name (and type).
 func (r *restoreResolver) object(ref intune.Reference, id string, src intune.NamedRef) MappingEntry {
 	e := MappingEntry{Kind: string(ref.Kind), Role: src.Type, SourceID: id, SourceName: src.Name, Status: MappingUnresolved}
+	if created, ok := r.created[string(ref.Source)+"/"+id]; ok {
+		e.TargetID, e.TargetName, e.By, e.Status = created, r.objects[ref.Source].byID[created].Name, "restore", MappingResolved
+		return e
+	}
+	if name, ok := r.planned[string(ref.Source)+"/"+id]; ok {
+		e.TargetName, e.By, e.Status = name, "restore", MappingResolved
+		return e
+	}
+	if r.sameTenant {
+		e.TargetID, e.By, e.Status = id, "id", MappingResolved
+		return e
+	}
 	if src.Name == "" {
 		return e // the backup could not name it: nothing to match
 	}
@@ -661,6 +820,7 @@ func (plan *itemPlan) intentWrites(p intune.Payload) error {
 		return nil
 	}
 	plan.intentSettings = settings
+	plan.notes = append(plan.notes, "settings the backup does not hold are deleted one by one after updateSettings (DELETE …/settings/{id}, documented; peers found no way to remove them with updateSettings)")
 	return nil
 }
 
@@ -709,6 +869,9 @@ func (plan *itemPlan) mapAssignments(it store.RestoreItem, p intune.Payload, r *
 	}
 	// A copy with nothing to assign needs no call; an overwrite sends the full set, even empty.
 	plan.assign = len(out) > 0 || plan.action == store.RestoreActionUpdate
+	if plan.desc.Assign == intune.AssignOneByOne && plan.action == store.RestoreActionUpdate {
+		plan.notes = append(plan.notes, "assignments the backup does not hold are deleted one by one, the missing ones created one by one (autopilot takes no assign of groups)")
+	}
 	plan.assignments = out
 	if plan.unresolved > 0 {
 		plan.assign = false
@@ -750,7 +913,9 @@ func (plan *itemPlan) mapTarget(target map[string]any, refs *intune.References, 
 		e.Role, _ = target["deviceAndAppManagementAssignmentFilterType"].(string)
 		plan.mapping = append(plan.mapping, e)
 		if e.Status == MappingResolved {
-			next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+			if e.TargetID != "" { // "": a preview, the filter this restore creates first has no id yet
+				next["deviceAndAppManagementAssignmentFilterId"] = e.TargetID
+			}
 		} else {
 			plan.unresolved++
 		}
@@ -911,8 +1076,10 @@ func objectDiff(current, desired map[string]any, put, sensitive bool) ([]intune.
 }
 
 // restoreOrder sorts items as their dependencies need (docs/graph.md#mapping-and-order; IM
-// ImportOrder): by the descriptors' order (scope tags, filters, then the policies), enrollment
-// configurations by ascending priority (IM), then by family and ledger order.
+// ImportOrder, Dependencies=): by the descriptors' order (scope tags, filters, then the policies),
+// within one rank a family another family's References name before it (compliance scripts
+// before the compliance policies that run them, so a script created here resolves for them),
+// enrollment configurations by ascending priority (IM), then by family and ledger order.
 func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) int64) {
 	rank := func(f string) int {
 		if d := intune.DescriptorOf(graph.Family(f)); d != nil {
@@ -925,6 +1092,9 @@ func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) in
 		if rank(a.Family) != rank(b.Family) {
 			return rank(a.Family) < rank(b.Family)
 		}
+		if da, db := dependencyDepth(graph.Family(a.Family)), dependencyDepth(graph.Family(b.Family)); da != db {
+			return da < db
+		}
 		if a.Family != b.Family {
 			return a.Family < b.Family
 		}
@@ -935,4 +1105,28 @@ func restoreOrder(items []store.RestoreItem, priority func(store.RestoreItem) in
 		}
 		return a.ID < b.ID
 	})
+}
+
+// dependencyDepth is how many restored families stand between f and the families it refers to
+// through its descriptor's References: 0 for a family that refers to no restored family (mobile
+// apps and notification templates are never restored), else one more than its deepest source.
+func dependencyDepth(f graph.Family) int {
+	var depth func(f graph.Family, seen map[graph.Family]bool) int
+	depth = func(f graph.Family, seen map[graph.Family]bool) int {
+		d := intune.DescriptorOf(f)
+		if d == nil || seen[f] {
+			return 0
+		}
+		seen[f] = true
+		n := 0
+		for _, ref := range d.References {
+			if ref.Source == "" || ref.Source == f || intune.DescriptorOf(ref.Source) == nil {
+				continue
+			}
+			n = max(n, 1+depth(ref.Source, seen))
+		}
+		delete(seen, f)
+		return n
+	}
+	return depth(f, map[graph.Family]bool{})
 }

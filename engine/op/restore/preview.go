@@ -99,6 +99,7 @@ func Plan(ctx context.Context, q store.Querier, req Request) (Preview, []store.R
 	if req.Mode == store.RestoreCreateCopy {
 		suffix = NameSuffix(req.Now)
 	}
+	resolver.planDependencies(items, suffix)
 	pv := Preview{BackupSetID: set.ID, SourceTenantID: set.TenantID, SourceTenant: set.TenantName, TargetTenantID: target.ID,
 		TargetTenant: target.Name, Mode: req.Mode, CAState: req.CAState, NameSuffix: suffix, Warnings: append([]string{}, resolver.warnings...),
 		Permissions: graph.RequiredWritePermissions(families...), Items: []PreviewItem{}}
@@ -243,4 +244,24 @@ func connectionWarnings(ctx context.Context, q store.Querier, target store.Tenan
 			target.Name, strings.Join(missing, ", "))}
 	}
 	return nil
+}
+
+// planDependencies names, for a preview, the objects the restore writes before the items that
+// refer to them (scope tags, filters, compliance scripts; restoreOrder), so the preview maps those
+// references as the run will: to what the restore writes ("restore"), not to a same-named object.
+func (r *restoreResolver) planDependencies(items []store.BackupItem, suffix string) {
+	for _, it := range items {
+		f := graph.Family(it.Family)
+		_, referenced := referencedKind(f)
+		if f != graph.FamilyRoleScopeTags && f != graph.FamilyAssignmentFilters && !referenced {
+			continue
+		}
+		if f == graph.FamilyRoleScopeTags && it.GraphID == "0" {
+			continue // the built-in Default tag is never restored
+		}
+		if r.planned == nil {
+			r.planned = map[string]string{}
+		}
+		r.planned[it.Family+"/"+it.GraphID] = it.DisplayName + suffix
+	}
 }

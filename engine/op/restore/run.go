@@ -438,6 +438,15 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 		if _, err := x.client.Post(ctx, "intents.updateSettings", args, map[string]any{"settings": plan.intentSettings}); err != nil {
 			return err
 		}
+		if err := x.deleteExtraIntentSettings(ctx, plan, targetID); err != nil {
+			return err
+		}
+	}
+	if plan.privacyControls != nil {
+		if _, err := x.client.Post(ctx, plan.contracts.prefix+".windowsPrivacyAccessControls", args,
+			map[string]any{"windowsPrivacyAccessControls": plan.privacyControls}); err != nil {
+			return err
+		}
 	}
 	if plan.ca != nil && plan.ca.combinations != nil && d.HasFollowUp(intune.FollowUpdateAllowedCombinations) {
 		body := map[string]any{"allowedCombinations": plan.ca.combinations}
@@ -481,19 +490,37 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 		// Autopilot: one POST /assignments per group target (201); assign takes deviceIds
 		// (docs:intune-enrollment-windowsautopilotdeploymentprofileassignment-create). Targets the
 		// profile already has are not posted again (a retry or an overwrite never duplicates one);
-		// assignments the backup does not hold are left in place (no delete contract yet).
+		// on an overwrite, direct assignments the backup does not hold are deleted one by one, so
+		// the profile ends with exactly the backed-up set (assign would have replaced it).
+		want := map[string]bool{}
+		for _, a := range plan.assignments {
+			k, _ := intune.CanonicalJSON(asMap(a)["target"])
+			want[string(k)] = true
+		}
 		have := map[string]bool{}
-		{
-			for raw, err := range x.client.List(ctx, plan.contracts.prefix+".assignments", args, nil) {
-				if err != nil {
-					return err
-				}
-				var cur struct {
-					Target map[string]any `json:"target"`
-				}
-				if json.Unmarshal(raw, &cur) == nil {
-					k, _ := intune.CanonicalJSON(cur.Target)
-					have[string(k)] = true
+		var extra []string
+		for raw, err := range x.client.List(ctx, plan.contracts.prefix+".assignments", args, nil) {
+			if err != nil {
+				return err
+			}
+			var cur struct {
+				ID     string         `json:"id"`
+				Source string         `json:"source"`
+				Target map[string]any `json:"target"`
+			}
+			if json.Unmarshal(raw, &cur) != nil {
+				continue
+			}
+			k, _ := intune.CanonicalJSON(assignmentTarget(cur.Target))
+			have[string(k)] = true
+			if !want[string(k)] && (cur.Source == "" || cur.Source == "direct") && cur.ID != "" {
+				extra = append(extra, cur.ID)
+			}
+		}
+		if plan.action == store.RestoreActionUpdate {
+			for _, id := range extra {
+				if err := x.client.Delete(ctx, plan.contracts.prefix+".deleteAssignment", []string{targetID, id}); err != nil && graph.ReasonOf(err) != reason.ProviderNotFound {
+					return err // gone already (a retry, or an admin): nothing left to delete
 				}
 			}
 		}
@@ -512,6 +539,50 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 		c, _ := graph.Lookup(plan.contracts.assign)
 		if _, err := x.client.Post(ctx, plan.contracts.assign, args, map[string]any{c.AssignKey: plan.assignments}); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// assignmentTarget is a listed assignment target reduced to the properties an assign body
+// keeps (assignmentTargetKeys), so it compares with a planned one.
+func assignmentTarget(target map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, k := range assignmentTargetKeys {
+		if v, ok := target[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// deleteExtraIntentSettings deletes, after updateSettings of an overwrite, the intent's settings
+// the backup does not hold (by definitionId): updateSettings only adds and replaces (IM README),
+// each setting instance is deleted on its own
+// (docs:intune-deviceintent-devicemanagementsettinginstance-delete).
+func (x *restorer) deleteExtraIntentSettings(ctx context.Context, plan *itemPlan, targetID string) error {
+	keep := map[string]bool{}
+	for _, in := range plan.intentSettings {
+		if d, _ := asMap(in)["definitionId"].(string); d != "" {
+			keep[d] = true
+		}
+	}
+	var extra []string
+	for raw, err := range x.client.List(ctx, "intents.settings", []string{targetID}, nil) {
+		if err != nil {
+			return err
+		}
+		var cur struct {
+			ID           string `json:"id"`
+			DefinitionID string `json:"definitionId"`
+		}
+		if json.Unmarshal(raw, &cur) == nil && cur.ID != "" && !keep[cur.DefinitionID] {
+			extra = append(extra, cur.ID)
+		}
+	}
+	for _, id := range extra {
+		if err := x.client.Delete(ctx, "intents.deleteSetting", []string{targetID, id}); err != nil && graph.ReasonOf(err) != reason.ProviderNotFound {
+			return err // gone already: nothing left to delete
 		}
 	}
 	return nil

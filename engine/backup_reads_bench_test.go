@@ -1,0 +1,153 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/engine/intune"
+	"github.com/tenantatlas/tenantatlas/engine/op/backup"
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+)
+
+// mixedTenant is a 5,000-policy tenant in proportions assumed from typical production tenants (no
+// published census exists): device configurations and settings catalog dominate, update and
+// driver profiles are few.
+var mixedTenant = map[graph.Family]int{
+	graph.FamilyDeviceConfigurations: 1200, graph.FamilyConfigurationPolicies: 1100, graph.FamilyDeviceCompliancePolicies: 300,
+	graph.FamilyCompliancePolicies: 150, graph.FamilyIntents: 150, graph.FamilyGroupPolicyConfigurations: 350,
+	graph.FamilyManagedAppPolicies: 300, graph.FamilyMobileAppConfigurations: 250, graph.FamilyTargetedManagedAppConfigurations: 150,
+	graph.FamilyDeviceEnrollmentConfigurations: 100, graph.FamilyWindowsAutopilotDeploymentProfiles: 60,
+	graph.FamilyDeviceManagementScripts: 300, graph.FamilyDeviceShellScripts: 80, graph.FamilyDeviceHealthScripts: 200,
+	graph.FamilyDeviceComplianceScripts: 60, graph.FamilyWindowsFeatureUpdateProfiles: 40, graph.FamilyWindowsQualityUpdateProfiles: 30,
+	graph.FamilyWindowsDriverUpdateProfiles: 30, graph.FamilyAssignmentFilters: 100, graph.FamilyRoleScopeTags: 50,
+}
+
+// benchLatency is the round trip the simulator adds to every request (one per $batch envelope).
+const benchLatency = 80 * time.Millisecond
+
+// BenchmarkBackupReads (issue #24) backs up a mixed 5,000-policy tenant (BENCH_BACKUP_POLICIES
+// scales it) against graphsim with a round-trip latency and the engine's own limiter at its
+// defaults (40 requests/s, every $batch sub-request counted): the cheap reads (list $expand,
+// GET-by-id $expand) next to the per-object reads they replace, in the same run, and a serial
+// client reading one object at a time as peer tools do. Reported per strategy: Graph requests
+// per backed-up object, wall time, and wall time over the throttle floor of its requests (requests
+// ÷ 40/s). One iteration is the whole scenario (-benchtime=1x).
+func BenchmarkBackupReads(b *testing.B) {
+	ctx := context.Background()
+	total := 5000
+	if v, err := strconv.Atoi(os.Getenv("BENCH_BACKUP_POLICIES")); err == nil && v > 0 {
+		total = v
+	}
+	counts := map[graph.Family]int{}
+	for f, n := range mixedTenant {
+		counts[f] = max(1, n*total/5000)
+	}
+	limits := graph.DefaultLimits()
+	for b.Loop() {
+		db := pgtest.NewDB(b)
+		svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(b)})
+		require.NoError(b, err)
+		admin, err := svc.ActorByName(ctx, "")
+		require.NoError(b, err)
+		sim, err := graphsim.New(graphsim.Options{Seed: 3, Tenants: []graphsim.TenantSpec{{FamilyCounts: counts, Groups: 500}}})
+		require.NoError(b, err)
+		require.NoError(b, sim.Start())
+		st := sim.Tenants()[0]
+		st.AddFault(graphsim.Fault{Kind: graphsim.FaultSlow, Delay: benchLatency})
+		e, err := engine.NewEngine(svc, engine.Config{Graph: sim.GraphConfig(), GraphLimits: limits})
+		require.NoError(b, err)
+		require.NoError(b, e.Start(ctx))
+		creds := st.Credentials()
+		v, err := svc.AddTenant(ctx, admin, engine.AddTenantRequest{Name: "bench", TenantGUID: st.ID, ClientID: creds.ClientID,
+			ClientSecret: []byte(creds.ClientSecret)})
+		require.NoError(b, err)
+		requests := func() int { // Graph requests as Intune counts them: sub-requests one by one, envelopes not
+			n := 0
+			for _, r := range graph.Contracts() {
+				n += st.RequestCount(r.Name)
+			}
+			return n
+		}
+		floor := func(n int) float64 { return float64(n) / limits.RequestsPerSecond }
+
+		var objects int
+		for _, name := range []string{"cheap", "per_object"} {
+			params := map[string]any{}
+			if name == "per_object" {
+				params["reads"] = backup.ReadsPerObject
+			}
+			r0, start := requests(), time.Now()
+			res, err := svc.Start(ctx, admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: v.ID, Params: params})
+			require.NoError(b, err)
+			var run store.Run
+			require.Eventually(b, func() bool {
+				run, err = store.GetRun(ctx, db.Pool, res.Run.ID)
+				require.NoError(b, err)
+				return !run.Active()
+			}, 30*time.Minute, 50*time.Millisecond)
+			require.Equal(b, store.OutcomeSucceeded, *run.Outcome, "%v", run.ReasonDetail)
+			wall, n := time.Since(start), requests()-r0
+			objects = int(run.ProgressProcessed)
+			b.ReportMetric(float64(n)/float64(objects), name+"_requests/object")
+			b.ReportMetric(wall.Seconds(), name+"_s")
+			b.ReportMetric(wall.Seconds()/floor(n), name+"_x_floor")
+		}
+		b.ReportMetric(float64(objects), "objects")
+
+		// A serial client: list each family, then read each object on its own (GET by id with
+		// its assignments expanded, as IM Get-GraphObject does, and its child collections), one
+		// request at a time.
+		client, err := graph.NewClient(sim.GraphConfig(), creds, graph.NewLimiters(limits))
+		require.NoError(b, err)
+		r0, start := requests(), time.Now()
+		serialObjects := 0
+		for _, d := range intune.Descriptors() {
+			for raw, err := range client.List(ctx, string(d.Family)+".list", nil, nil) {
+				require.NoError(b, err)
+				v, _ := intune.DecodeJSON(raw)
+				obj, _ := v.(map[string]any)
+				id, _ := obj["id"].(string)
+				col, ok := d.Collection(d.ODataType(obj))
+				if !ok || id == "" || d.Skip(obj) {
+					continue
+				}
+				serialObjects++
+				expand := d.ExpandFor(d.ODataType(obj))
+				if _, ok := graph.Lookup(col + ".assignments"); ok {
+					expand = fmt.Sprintf("%s,assignments", expand)
+				}
+				_, err := client.Get(ctx, col+".get", []string{id}, &graph.Query{Expand: trimComma(expand)})
+				require.NoError(b, err)
+				for _, c := range d.Children {
+					for _, err := range client.List(ctx, c.Contract, []string{id}, nil) {
+						require.NoError(b, err)
+					}
+				}
+			}
+		}
+		wall, n := time.Since(start), requests()-r0
+		b.ReportMetric(float64(n)/float64(serialObjects), "serial_requests/object")
+		b.ReportMetric(wall.Seconds(), "serial_s")
+		b.ReportMetric(wall.Seconds()/floor(n), "serial_x_floor")
+		client.Close()
+		e.Stop()
+		_ = sim.Close()
+	}
+}
+
+func trimComma(s string) string {
+	for len(s) > 0 && s[0] == ',' {
+		s = s[1:]
+	}
+	return s
+}
