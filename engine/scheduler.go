@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -17,8 +18,11 @@ import (
 
 // Scheduler fires backup schedules (docs/design.md#scheduling). Every engine process runs one; there is no leader:
 // each firing calls Service.Start with the schedule's nominal fire time (from cron + zone, whole
-// seconds), and the strict identity (schedule, intended fire time) lets exactly one run exist per
-// fire time however many engines fire it.
+// seconds), and the strict identity (schedule, tenant, intended fire time) lets exactly one run
+// exist per tenant and fire time however many engines fire it. A fleet schedule (a tag or every
+// tenant of its workspace) resolves its tenants at each firing and starts one run per tenant with
+// the same fire time; a tenant refused does not stop the others, and what a firing could not do
+// is recorded on the schedule (last_fire_note).
 //
 // Each schedule has one timer on the scheduler's clock, armed for its next nominal fire time; when
 // it fires, every fire time due since the last one this process handled is started (normally
@@ -26,9 +30,11 @@ import (
 // its timer is armed fires at once. Schedules are reloaded when the schedules table changes
 // (a cheap count + max(updated_at) poll every PollInterval), which also re-checks due fire times.
 //
-// After downtime a schedule gets one catch-up run, marked late, for its most recent missed fire
-// time (older misses are dropped); fire times before the schedule was created, resumed or
-// re-timed never count as missed.
+// After downtime a schedule gets one catch-up run (per tenant), marked late, for its most recent
+// missed fire time (older misses are dropped); fire times before the schedule was created, resumed
+// or re-timed never count as missed. When nothing was missed, a fleet schedule re-fires its latest
+// fire time on arming: the tenants that have its run are skipped by the identity rule, and a tenant
+// an engine did not reach before it stopped gets its run.
 type Scheduler struct {
 	svc    *Service
 	logger *slog.Logger
@@ -171,7 +177,7 @@ func (s *Scheduler) poll(ctx context.Context) error {
 
 func scheduleKey(sch store.BackupSchedule) string {
 	return strings.Join([]string{sch.Cron, sch.Timezone, sch.FireFrom.UTC().Format(time.RFC3339Nano), fmt.Sprint(sch.TenantID),
-		strings.Join(sch.Families, ",")}, "|")
+		sch.TargetTag, fmt.Sprint(sch.TargetAll), strings.Join(sch.Families, ",")}, "|")
 }
 
 // reload arms new and changed schedules and disarms paused and removed ones.
@@ -261,6 +267,10 @@ func (s *Scheduler) arm(ctx context.Context, sch store.BackupSchedule, key strin
 			return err
 		}
 		a.cursor = missed
+	} else if sch.IsFleet() && last != nil && !last.Before(sch.FireFrom.UTC().Truncate(time.Second)) {
+		if err := s.start(ctx, sch, last.UTC(), now.Sub(*last) > s.Grace); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	s.armed[sch.ID] = a
@@ -324,19 +334,70 @@ func (s *Scheduler) timerFired(ctx context.Context, id int64, a *armedSchedule) 
 	s.fire(ctx, a)
 }
 
-// start asks for the run of one fire time; an existing run (another engine fired it) is fine.
+// start asks for the runs of one fire time: the schedule's tenant, or each tenant of a fleet
+// schedule. An existing run (another engine fired it) is fine. An error means the fire time is
+// tried again (at the next poll); a fleet schedule's refused tenants are not an error: they are
+// logged and recorded on the schedule, and the others are started.
 func (s *Scheduler) start(ctx context.Context, sch store.BackupSchedule, at time.Time, late bool) error {
+	if !sch.IsFleet() {
+		return s.startTenant(ctx, sch, sch.TenantID, at, late)
+	}
+	var tenants []store.Tenant
+	var err error
+	if sch.TargetAll {
+		tenants, err = store.ListTenants(ctx, s.svc.db.Pool, []int64{sch.WorkspaceID})
+	} else {
+		tenants, err = store.ListTenantsTagged(ctx, s.svc.db.Pool, []int64{sch.WorkspaceID}, sch.TargetTag)
+	}
+	if err != nil {
+		return err
+	}
+	at = at.UTC().Truncate(time.Second)
+	if len(tenants) == 0 {
+		note := fmt.Sprintf("%s: %s matches no tenant: nothing started", at.Format(time.RFC3339), sch.Target())
+		s.logger.Warn("scheduled backup has no tenant", "schedule_id", sch.ID, "target", sch.Target(), "fire_time", at)
+		return store.SetScheduleFireNote(ctx, s.svc.db.Pool, sch.ID, note)
+	}
+	var refused []string
+	var retry error
+	for _, t := range tenants {
+		err := s.startTenant(ctx, sch, t.ID, at, late)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
+			s.logger.Warn("scheduled backup refused for a tenant", "schedule_id", sch.ID, "tenant", t.Name, "fire_time", at, "error", err)
+			refused = append(refused, t.Name+": "+err.Error())
+		default:
+			if retry == nil {
+				retry = fmt.Errorf("tenant %s: %w", t.Name, err)
+			}
+		}
+	}
+	note := ""
+	if len(refused) > 0 {
+		note = fmt.Sprintf("%s: %d of %d tenants refused: %s", at.Format(time.RFC3339), len(refused), len(tenants), strings.Join(refused, "; "))
+	}
+	if err := store.SetScheduleFireNote(ctx, s.svc.db.Pool, sch.ID, note); err != nil {
+		return err
+	}
+	return retry
+}
+
+// startTenant asks for the run of one tenant and fire time.
+func (s *Scheduler) startTenant(ctx context.Context, sch store.BackupSchedule, tenantID int64, at time.Time, late bool) error {
 	params := map[string]any{}
 	if len(sch.Families) > 0 {
 		params["families"] = slices.Clone(sch.Families)
 	}
-	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: TypeBackupScheduled, TenantID: sch.TenantID,
+	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: TypeBackupScheduled, TenantID: tenantID,
 		ScheduleID: sch.ID, IntendedFireTime: at, IsLate: late, Params: params})
 	if err != nil {
 		return err
 	}
 	if res.Created {
-		s.logger.Info("scheduled backup started", "schedule_id", sch.ID, "fire_time", at, "run_id", res.Run.ID, "late", late)
+		s.logger.Info("scheduled backup started", "schedule_id", sch.ID, "tenant_id", tenantID, "fire_time", at, "run_id", res.Run.ID, "late", late)
 	}
 	return nil
 }

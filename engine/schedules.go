@@ -14,11 +14,17 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// ScheduleRequest creates a backup schedule.
+// ScheduleRequest creates a backup schedule. It targets exactly one of: a tenant (TenantRef or
+// TenantID), the tenants carrying Tag, or All the tenants of Workspace (docs/design.md#fleet).
 type ScheduleRequest struct {
 	// TenantRef names the tenant (name, id or Entra tenant id); TenantID identifies it directly.
 	TenantRef string
 	TenantID  int64
+	// Tag and All make a fleet schedule of Workspace (the actor's only or default workspace when
+	// empty). The tenants are resolved at each firing: tags added later count.
+	Tag       string
+	All       bool
+	Workspace string
 	Name      string
 	// Cron has 5 fields, or 6 with a leading seconds field; Timezone is an IANA zone (default UTC).
 	Cron     string
@@ -89,21 +95,48 @@ func (s *Service) CreateSchedule(ctx context.Context, actor Actor, req ScheduleR
 	if err := validateSchedule(&sch); err != nil {
 		return ScheduleView{}, err
 	}
+	targets := 0
+	for _, set := range []bool{req.TenantRef != "" || req.TenantID != 0, req.Tag != "", req.All} {
+		if set {
+			targets++
+		}
+	}
+	if targets != 1 {
+		return ScheduleView{}, fmt.Errorf("%w: a schedule targets one of: a tenant (--tenant T), a tag (--tag TAG) or every tenant (--all)", ErrInvalid)
+	}
+	if req.Tag != "" {
+		if err := CheckTag(req.Tag); err != nil {
+			return ScheduleView{}, err
+		}
+	}
+	var workspaceID int64
+	if req.Tag != "" || req.All {
+		w, err := s.ResolveWorkspace(ctx, actor, req.Workspace)
+		if err != nil {
+			return ScheduleView{}, err
+		}
+		workspaceID = w.ID
+	}
 	var out store.BackupSchedule
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		t, err := s.resolveTenant(ctx, tx, actor, req.TenantID, req.TenantRef)
-		if err != nil {
+		if workspaceID != 0 {
+			sch.WorkspaceID, sch.TargetTag, sch.TargetAll = workspaceID, req.Tag, req.All
+		} else {
+			t, err := s.resolveTenant(ctx, tx, actor, req.TenantID, req.TenantRef)
+			if err != nil {
+				return err
+			}
+			sch.WorkspaceID, sch.TenantID = t.WorkspaceID, t.ID
+		}
+		if _, err := authorize(ctx, tx, actor, sch.WorkspaceID, access.ScheduleManage); err != nil {
 			return err
 		}
-		if _, err := authorize(ctx, tx, actor, t.WorkspaceID, access.ScheduleManage); err != nil {
-			return err
-		}
-		sch.WorkspaceID, sch.TenantID = t.WorkspaceID, t.ID
+		var err error
 		out, err = store.InsertSchedule(ctx, tx, sch)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, actor, &t.WorkspaceID, "schedule.create", "schedule", fmt.Sprint(out.ID), scheduleDetails(out))
+		return s.audit(ctx, tx, actor, &sch.WorkspaceID, "schedule.create", "schedule", fmt.Sprint(out.ID), scheduleDetails(out))
 	})
 	if err != nil {
 		return ScheduleView{}, err
@@ -112,7 +145,7 @@ func (s *Service) CreateSchedule(ctx context.Context, actor Actor, req ScheduleR
 }
 
 func scheduleDetails(s store.BackupSchedule) map[string]any {
-	return map[string]any{"name": s.Name, "tenant": s.TenantName, "cron": s.Cron, "timezone": s.Timezone, "families": s.Families,
+	return map[string]any{"name": s.Name, "target": s.Target(), "tenant": s.TenantName, "cron": s.Cron, "timezone": s.Timezone, "families": s.Families,
 		"keep_count": s.KeepCount, "keep_days": s.KeepDays, "paused": s.Paused}
 }
 
@@ -242,7 +275,8 @@ func (s *Service) GetSchedule(ctx context.Context, actor Actor, ref string) (Sch
 }
 
 // ListSchedules lists the schedules of the workspaces where the actor may browse backups
-// (backup.run), optionally of one tenant.
+// (backup.run), optionally those that back up one tenant (its own and the fleet schedules that
+// include it).
 func (s *Service) ListSchedules(ctx context.Context, actor Actor, tenantID int64) ([]ScheduleView, error) {
 	ids, err := s.workspacesWith(ctx, actor, access.BackupRun)
 	if err != nil {

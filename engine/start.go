@@ -215,7 +215,7 @@ func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Ope
 		}
 	}
 	if n.ScheduleID != nil {
-		if existing, err := store.FindScheduledRun(ctx, tx, *n.ScheduleID, *n.IntendedFireTime); err == nil {
+		if existing, err := store.FindScheduledRun(ctx, tx, *n.ScheduleID, *n.TenantID, *n.IntendedFireTime); err == nil {
 			return pendingRun{}, &StartResult{Run: existing, Created: false}, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return pendingRun{}, nil, err

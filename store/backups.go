@@ -319,24 +319,26 @@ type PruneResult struct {
 	Bytes    int64 `json:"bytes"`
 }
 
-// PruneBackupSets applies a schedule's retention: complete sets beyond the newest keepCount, and
-// sets older than keepDays, are deleted (the newest complete set is always kept); failed sets of
-// the schedule older than the newest complete one go too. Payloads no set references any more are
+// PruneBackupSets applies a schedule's retention to one tenant's sets of it (a fleet schedule keeps
+// keepCount sets per tenant): complete sets beyond the newest keepCount, and sets older than
+// keepDays, are deleted (the newest complete set is always kept); failed sets of the schedule and
+// tenant older than the newest complete one go too. Payloads no set references any more are
 // removed. Zero keepCount/keepDays do not limit.
-func PruneBackupSets(ctx context.Context, tx pgx.Tx, scheduleID int64, keepCount, keepDays int) (PruneResult, error) {
+func PruneBackupSets(ctx context.Context, tx pgx.Tx, scheduleID, tenantID int64, keepCount, keepDays int) (PruneResult, error) {
 	var pr PruneResult
 	tag, err := tx.Exec(ctx, `WITH ranked AS (
 			SELECT id, status, created_at, row_number() OVER (ORDER BY id DESC) AS rn
-			FROM backup_sets WHERE schedule_id = $1 AND status = 'complete')
+			FROM backup_sets WHERE schedule_id = $1 AND tenant_id = $4 AND status = 'complete')
 		DELETE FROM backup_sets b USING ranked r WHERE b.id = r.id AND r.rn > 1
 			AND (($2 > 0 AND r.rn > $2) OR ($3 > 0 AND r.created_at < now() - make_interval(days => $3)))`,
-		scheduleID, keepCount, keepDays)
+		scheduleID, keepCount, keepDays, tenantID)
 	if err != nil {
 		return pr, fmt.Errorf("error pruning backup sets of schedule %d: %w", scheduleID, err)
 	}
 	pr.Sets = tag.RowsAffected()
-	tag, err = tx.Exec(ctx, `DELETE FROM backup_sets WHERE schedule_id = $1 AND status = 'failed'
-		AND id < coalesce((SELECT max(id) FROM backup_sets WHERE schedule_id = $1 AND status = 'complete'), 0)`, scheduleID)
+	tag, err = tx.Exec(ctx, `DELETE FROM backup_sets WHERE schedule_id = $1 AND tenant_id = $2 AND status = 'failed'
+		AND id < coalesce((SELECT max(id) FROM backup_sets WHERE schedule_id = $1 AND tenant_id = $2 AND status = 'complete'), 0)`,
+		scheduleID, tenantID)
 	if err != nil {
 		return pr, fmt.Errorf("error pruning failed backup sets of schedule %d: %w", scheduleID, err)
 	}

@@ -32,11 +32,12 @@ const (
 // KeptRunsRule says, for people, which runs outlive the run retention; keepRunSQL is the same rule
 // for the database.
 const KeptRunsRule = "runs still queued or running; the run that made a backup set or a restore that still exists; " +
-	"the newest completed and the newest successful run of each type per tenant; the newest run of each schedule"
+	"the newest completed and the newest successful run of each type per tenant; the newest run of each schedule for each of its tenants"
 
 // keepRunSQL is true for a run (alias r) that retention must keep although it is old enough to go.
-// The newest run of a schedule is kept because the scheduler's catch-up looks for the run of the
-// latest fire time: without it, that fire time would count as missed and fire again.
+// The newest run of a schedule for each tenant is kept because the scheduler's catch-up looks for
+// the run of the latest fire time: without it, that fire time would count as missed and fire again
+// (a fleet schedule re-fires its latest fire time for the tenants that have no run of it).
 const keepRunSQL = `(
 	EXISTS (SELECT 1 FROM backup_sets b WHERE b.run_id = r.id)
 	OR EXISTS (SELECT 1 FROM restores x WHERE x.run_id = r.id)
@@ -44,7 +45,8 @@ const keepRunSQL = `(
 		AND n.tenant_id IS NOT DISTINCT FROM r.tenant_id AND n.status = 'completed' AND n.id > r.id)
 	OR (r.outcome = 'succeeded' AND NOT EXISTS (SELECT 1 FROM operation_runs n WHERE n.workspace_id = r.workspace_id
 		AND n.type = r.type AND n.tenant_id IS NOT DISTINCT FROM r.tenant_id AND n.outcome = 'succeeded' AND n.id > r.id))
-	OR (r.schedule_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operation_runs n WHERE n.schedule_id = r.schedule_id AND n.id > r.id))
+	OR (r.schedule_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operation_runs n WHERE n.schedule_id = r.schedule_id
+		AND n.tenant_id IS NOT DISTINCT FROM r.tenant_id AND n.id > r.id))
 )`
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }

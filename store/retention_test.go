@@ -64,6 +64,12 @@ func TestPruneRuns(t *testing.T) {
 	scheduledOlder := run("backup.run", ten.ID, store.OutcomeFailed, 580, &storetest.RunOpts{ScheduleID: &sch.ID, IntendedFireTime: daysAgo(581)})
 	scheduledNewest := run("backup.run", ten.ID, store.OutcomeFailed, 570, &storetest.RunOpts{ScheduleID: &sch.ID, IntendedFireTime: daysAgo(571)})
 	recentBackup := run("backup.run", ten.ID, store.OutcomeSucceeded, 2, nil)
+	// A fleet schedule keeps its newest run per tenant: each tenant's catch-up looks for its own.
+	fleet := storetest.Schedule(ctx, t, db.Pool, &storetest.ScheduleOpts{WorkspaceID: w.ID, TargetAll: true})
+	fleetOlderOfTen := run("backup.run", ten.ID, store.OutcomeFailed, 560, &storetest.RunOpts{ScheduleID: &fleet.ID, IntendedFireTime: daysAgo(561)})
+	fleetNewestOfOther := run("backup.run", other.ID, store.OutcomeFailed, 555, &storetest.RunOpts{ScheduleID: &fleet.ID, IntendedFireTime: daysAgo(556)})
+	fleetNewestOfTen := run("backup.run", ten.ID, store.OutcomeFailed, 550, &storetest.RunOpts{ScheduleID: &fleet.ID, IntendedFireTime: daysAgo(551)})
+	run("backup.run", other.ID, store.OutcomeSucceeded, 3, nil) // other's newest backup: fleetNewestOfOther is kept only as its schedule's
 	young := run("directory.sync", ten.ID, store.OutcomeFailed, 399, nil)
 	stillQueued := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID, TenantID: &ten.ID, CreatedAt: daysAgo(700)})
 	// Another workspace's old runs are its own retention's business.
@@ -73,7 +79,7 @@ func TestPruneRuns(t *testing.T) {
 
 	pruned, err := store.PruneRuns(ctx, db, w.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pruned{Runs: 4, RunEvents: 12}, pruned)
+	require.Equal(t, store.Pruned{Runs: 5, RunEvents: 15}, pruned)
 
 	for _, c := range []struct {
 		name string
@@ -90,6 +96,9 @@ func TestPruneRuns(t *testing.T) {
 		{"OldBackupWithoutSet", oldBackup, false},
 		{"OlderRunOfASchedule", scheduledOlder, false},
 		{"NewestRunOfASchedule", scheduledNewest, true},
+		{"OlderRunOfAFleetScheduleForATenant", fleetOlderOfTen, false},
+		{"NewestRunOfAFleetScheduleForAnotherTenant", fleetNewestOfOther, true},
+		{"NewestRunOfAFleetScheduleForATenant", fleetNewestOfTen, true},
 		{"RecentBackup", recentBackup, true},
 		{"YoungerThanRetention", young, true},
 		{"StillQueued", stillQueued, true},

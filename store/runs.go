@@ -212,12 +212,13 @@ func FindActiveRunByIdentity(ctx context.Context, q Querier, key string) (Run, e
 	return r, nil
 }
 
-// FindScheduledRun returns the run of (schedule, intended fire time), if any.
-func FindScheduledRun(ctx context.Context, q Querier, scheduleID int64, fireTime time.Time) (Run, error) {
+// FindScheduledRun returns the run of (schedule, tenant, intended fire time), if any: the strict
+// identity (docs/architecture.md#identity-rules).
+func FindScheduledRun(ctx context.Context, q Querier, scheduleID, tenantID int64, fireTime time.Time) (Run, error) {
 	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+runFrom+`
-		WHERE r.schedule_id = $1 AND r.intended_fire_time = $2`, scheduleID, fireTime))
+		WHERE r.schedule_id = $1 AND r.tenant_id = $2 AND r.intended_fire_time = $3`, scheduleID, tenantID, fireTime))
 	if err != nil {
-		return r, notFound(err, fmt.Sprintf("run of schedule %d at %s", scheduleID, fireTime.Format(time.RFC3339)))
+		return r, notFound(err, fmt.Sprintf("run of schedule %d for tenant %d at %s", scheduleID, tenantID, fireTime.Format(time.RFC3339)))
 	}
 	return r, nil
 }

@@ -8,53 +8,88 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// BackupSchedule is a cron schedule of backups of one tenant.
+// BackupSchedule is a cron schedule of backups. It targets exactly one of: one tenant (TenantID),
+// the tenants of its workspace carrying TargetTag, or every tenant of its workspace (TargetAll);
+// docs/design.md#fleet.
 type BackupSchedule struct {
-	ID          int64     `json:"id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	TenantID    int64     `json:"tenant_id"`
-	Name        string    `json:"name"`
-	Cron        string    `json:"cron"`
-	Timezone    string    `json:"timezone"`
-	Families    []string  `json:"families"`
-	KeepCount   *int      `json:"keep_count"`
-	KeepDays    *int      `json:"keep_days"`
-	Paused      bool      `json:"paused"`
-	FireFrom    time.Time `json:"fire_from"`
-	CreatedBy   *int64    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64 `json:"id"`
+	WorkspaceID int64 `json:"workspace_id"`
+	// TenantID is 0 for a fleet schedule (tag or all).
+	TenantID  int64     `json:"tenant_id"`
+	TargetTag string    `json:"target_tag,omitempty"`
+	TargetAll bool      `json:"target_all,omitempty"`
+	Name      string    `json:"name"`
+	Cron      string    `json:"cron"`
+	Timezone  string    `json:"timezone"`
+	Families  []string  `json:"families"`
+	KeepCount *int      `json:"keep_count"`
+	KeepDays  *int      `json:"keep_days"`
+	Paused    bool      `json:"paused"`
+	FireFrom  time.Time `json:"fire_from"`
+	CreatedBy *int64    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// LastFireNote is what the last firing could not do (a tag matching no tenant, tenants
+	// refused); empty when it started a run for every tenant.
+	LastFireNote string `json:"last_fire_note,omitempty"`
 
 	// Joined for display.
 	TenantName string `json:"tenant_name,omitempty"`
 }
 
-const scheduleColumns = `s.id, s.workspace_id, s.tenant_id, s.name, s.cron, s.timezone, s.families, s.keep_count, s.keep_days,
-	s.paused, s.fire_from, s.created_by, s.created_at, s.updated_at, t.name`
+// IsFleet is true for a schedule of a tag or of every tenant.
+func (s BackupSchedule) IsFleet() bool { return s.TenantID == 0 }
 
-const scheduleFrom = ` FROM backup_schedules s JOIN tenants t ON t.id = s.tenant_id`
+// Target names what the schedule backs up: the tenant's name, "tag:TAG" or "all tenants".
+func (s BackupSchedule) Target() string {
+	switch {
+	case s.TargetAll:
+		return "all tenants"
+	case s.TargetTag != "":
+		return "tag:" + s.TargetTag
+	}
+	return s.TenantName
+}
+
+const scheduleColumns = `s.id, s.workspace_id, coalesce(s.tenant_id, 0), coalesce(s.target_tag, ''), s.target_all, s.name, s.cron,
+	s.timezone, s.families, s.keep_count, s.keep_days, s.paused, s.fire_from, s.created_by, s.created_at, s.updated_at,
+	coalesce(s.last_fire_note, ''), coalesce(t.name, '')`
+
+// scheduleFrom joins the tenant of a one-tenant schedule; fleet schedules have none.
+const scheduleFrom = ` FROM backup_schedules s LEFT JOIN tenants t ON t.id = s.tenant_id`
 
 func scanSchedule(row pgx.Row) (BackupSchedule, error) {
 	var s BackupSchedule
-	err := row.Scan(&s.ID, &s.WorkspaceID, &s.TenantID, &s.Name, &s.Cron, &s.Timezone, &s.Families, &s.KeepCount, &s.KeepDays,
-		&s.Paused, &s.FireFrom, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.TenantName)
+	err := row.Scan(&s.ID, &s.WorkspaceID, &s.TenantID, &s.TargetTag, &s.TargetAll, &s.Name, &s.Cron, &s.Timezone, &s.Families,
+		&s.KeepCount, &s.KeepDays, &s.Paused, &s.FireFrom, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.LastFireNote, &s.TenantName)
 	if s.Families == nil {
 		s.Families = []string{}
 	}
 	return s, err
 }
 
-// InsertSchedule creates a schedule. A duplicate name for the tenant is ErrConflict.
+// scheduleNameScope says where a schedule's name must be unique, for conflict messages.
+func scheduleNameScope(s BackupSchedule) string {
+	if s.IsFleet() {
+		return "among the tag and all-tenant schedules of this workspace"
+	}
+	return "of this tenant"
+}
+
+// InsertSchedule creates a schedule: TenantID, or TargetTag, or TargetAll. A duplicate name (per
+// tenant; per workspace among fleet schedules) is ErrConflict.
 func InsertSchedule(ctx context.Context, q Querier, s BackupSchedule) (BackupSchedule, error) {
 	if s.Families == nil {
 		s.Families = []string{}
 	}
 	var id int64
-	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron, timezone, families, keep_count, keep_days, paused, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		s.WorkspaceID, s.TenantID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, s.CreatedBy).Scan(&id)
+	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, target_tag, target_all, name, cron, timezone, families,
+			keep_count, keep_days, paused, created_by)
+		VALUES ($1, NULLIF($2, 0), NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		s.WorkspaceID, s.TenantID, s.TargetTag, s.TargetAll, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays,
+		s.Paused, s.CreatedBy).Scan(&id)
 	if isUniqueViolation(err, "") {
-		return s, fmt.Errorf("schedule %q of this tenant: %w", s.Name, ErrConflict)
+		return s, fmt.Errorf("schedule %q %s: %w", s.Name, scheduleNameScope(s), ErrConflict)
 	}
 	if err != nil {
 		return s, fmt.Errorf("error creating schedule %q: %w", s.Name, err)
@@ -72,7 +107,7 @@ func UpdateSchedule(ctx context.Context, q Querier, s BackupSchedule, resetFireF
 		paused = $8, fire_from = CASE WHEN $9 THEN now() ELSE fire_from END, updated_at = clock_timestamp() WHERE id = $1`,
 		s.ID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, resetFireFrom)
 	if isUniqueViolation(err, "") {
-		return s, fmt.Errorf("schedule %q of this tenant: %w", s.Name, ErrConflict)
+		return s, fmt.Errorf("schedule %q %s: %w", s.Name, scheduleNameScope(s), ErrConflict)
 	}
 	if err != nil {
 		return s, fmt.Errorf("error updating schedule %d: %w", s.ID, err)
@@ -91,14 +126,18 @@ func GetSchedule(ctx context.Context, q Querier, id int64) (BackupSchedule, erro
 // ScheduleFilter selects schedules. Zero fields do not filter.
 type ScheduleFilter struct {
 	WorkspaceIDs []int64 // nil: every workspace (the scheduler)
-	TenantID     int64
-	Name         string
+	// TenantID selects the schedules that back the tenant up: its own, and the fleet schedules of
+	// its workspace whose target includes it (all tenants, or a tag it carries now).
+	TenantID int64
+	Name     string
 }
 
 // ListSchedules returns schedules, newest first.
 func ListSchedules(ctx context.Context, q Querier, f ScheduleFilter) ([]BackupSchedule, error) {
 	rows, err := q.Query(ctx, `SELECT `+scheduleColumns+scheduleFrom+`
-		WHERE ($1::bigint[] IS NULL OR s.workspace_id = ANY($1)) AND ($2 = 0 OR s.tenant_id = $2) AND ($3 = '' OR s.name = $3)
+		WHERE ($1::bigint[] IS NULL OR s.workspace_id = ANY($1)) AND ($2 = 0 OR s.tenant_id = $2
+			OR (s.tenant_id IS NULL AND EXISTS (SELECT 1 FROM tenants x WHERE x.id = $2 AND x.workspace_id = s.workspace_id
+				AND (s.target_all OR s.target_tag = ANY(x.tags))))) AND ($3 = '' OR s.name = $3)
 		ORDER BY s.id DESC`, f.WorkspaceIDs, f.TenantID, f.Name)
 	if err != nil {
 		return nil, fmt.Errorf("error listing schedules: %w", err)
@@ -120,7 +159,19 @@ func ScheduleVersion(ctx context.Context, q Querier) (string, error) {
 	return v, nil
 }
 
-// LatestScheduledFireTime is the latest intended fire time of any run of the schedule (nil: none).
+// SetScheduleFireNote records what the schedule's last firing could not do ("" clears it). It
+// leaves updated_at alone: a note is not a change of the schedule's definition.
+func SetScheduleFireNote(ctx context.Context, q Querier, scheduleID int64, note string) error {
+	_, err := q.Exec(ctx, `UPDATE backup_schedules SET last_fire_note = NULLIF($2, '')
+		WHERE id = $1 AND last_fire_note IS DISTINCT FROM NULLIF($2, '')`, scheduleID, note)
+	if err != nil {
+		return fmt.Errorf("error recording the last firing of schedule %d: %w", scheduleID, err)
+	}
+	return nil
+}
+
+// LatestScheduledFireTime is the latest intended fire time of any run of the schedule, whatever
+// its tenant (nil: none).
 func LatestScheduledFireTime(ctx context.Context, q Querier, scheduleID int64) (*time.Time, error) {
 	var t *time.Time
 	if err := q.QueryRow(ctx, `SELECT max(intended_fire_time) FROM operation_runs WHERE schedule_id = $1`, scheduleID).Scan(&t); err != nil {

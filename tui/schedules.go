@@ -95,7 +95,7 @@ func scheduleRow(env *Env, now time.Time, r engine.ScheduleView) []string {
 			last += " " + env.Badge("late")
 		}
 	}
-	return []string{r.Name, r.TenantName, r.Cron, r.Timezone, keep, next, last}
+	return []string{r.Name, r.Target(), r.Cron, r.Timezone, keep, next, last}
 }
 
 // togglePause pauses a running schedule or resumes a paused one, saying which in the status line.

@@ -248,7 +248,7 @@ func retention(s store.BackupSchedule) string {
 }
 
 func printSchedules(tw *tabwriter.Writer, list []engine.ScheduleView) {
-	row(tw, "ID", "NAME", "TENANT", "CRON", "TIMEZONE", "FAMILIES", "KEEP", "STATE", "NEXT FIRE")
+	row(tw, "ID", "NAME", "TARGET", "CRON", "TIMEZONE", "FAMILIES", "KEEP", "STATE", "NEXT FIRE")
 	for _, s := range list {
 		fams := "all"
 		if len(s.Families) > 0 {
@@ -261,7 +261,7 @@ func printSchedules(tw *tabwriter.Writer, list []engine.ScheduleView) {
 		if len(s.NextFireTimes) > 0 {
 			next = s.NextFireTimes[0].In(loadLocation(s.Timezone)).Format("2006-01-02 15:04:05 MST")
 		}
-		row(tw, s.ID, s.Name, s.TenantName, s.Cron, s.Timezone, fams, retention(s.BackupSchedule), state, next)
+		row(tw, s.ID, s.Name, s.Target(), s.Cron, s.Timezone, fams, retention(s.BackupSchedule), state, next)
 	}
 }
 
@@ -273,18 +273,31 @@ func loadLocation(tz string) *time.Location {
 }
 
 func (a *app) schedulesAddCommand() *cobra.Command {
-	var tenant, name, cron, tz, families string
+	var tenant, tag, workspace, name, cron, tz, families string
+	var all bool
 	var keep, keepDays int
 	c := &cobra.Command{
-		Use:   "add --tenant T --name N --cron EXPR [--timezone Z] [--families F,...] [--keep N] [--keep-days D]",
-		Short: "Add a backup schedule (cron with an optional leading seconds field, read in an IANA time zone)",
+		Use:   "add (--tenant T | --tag TAG | --all) --name N --cron EXPR [--workspace W] [--timezone Z] [--families F,...] [--keep N] [--keep-days D]",
+		Short: "Add a backup schedule of a tenant, a tag or every tenant (cron with an optional leading seconds field, read in an IANA time zone)",
 		Example: "  tenantatlas schedules add --tenant contoso --name nightly --cron '0 3 * * *' --timezone Europe/Berlin --keep 14\n" +
-			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies",
+			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies\n" +
+			"  tenantatlas schedules add --tag eu --name eu-nightly --cron '0 2 * * *' --keep 14   # one run per tenant tagged eu\n" +
+			"  tenantatlas schedules add --all --name fleet-weekly --cron '0 4 * * 0'",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if tenant == "" || name == "" || cron == "" {
-				return usageErrorf("schedules add needs --tenant, --name and --cron")
+			targets := 0
+			for _, set := range []bool{tenant != "", tag != "", all} {
+				if set {
+					targets++
+				}
 			}
-			req := engine.ScheduleRequest{TenantRef: tenant, Name: name, Cron: cron, Timezone: tz, Families: splitList(families)}
+			if targets != 1 || name == "" || cron == "" {
+				return usageErrorf("schedules add needs one of --tenant, --tag or --all, and --name and --cron")
+			}
+			if workspace != "" && tenant != "" {
+				return usageErrorf("schedules add: --workspace goes with --tag or --all (a tenant names its workspace)")
+			}
+			req := engine.ScheduleRequest{TenantRef: tenant, Tag: tag, All: all, Workspace: workspace, Name: name, Cron: cron,
+				Timezone: tz, Families: splitList(families)}
 			if cmd.Flags().Changed("keep") {
 				req.KeepCount = &keep
 			}
@@ -302,8 +315,11 @@ func (a *app) schedulesAddCommand() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&tenant, "tenant", "", "tenant name or id")
-	f.StringVar(&name, "name", "", "schedule name (unique per tenant)")
+	f.StringVar(&tenant, "tenant", "", "back up this tenant (name or id)")
+	f.StringVar(&tag, "tag", "", "back up every tenant carrying this tag at each firing (one run per tenant)")
+	f.BoolVar(&all, "all", false, "back up every tenant of the workspace at each firing (one run per tenant)")
+	f.StringVar(&workspace, "workspace", "", "workspace of a --tag or --all schedule (default: your only or default workspace)")
+	f.StringVar(&name, "name", "", "schedule name (unique per tenant; per workspace for --tag and --all)")
 	f.StringVar(&cron, "cron", "", `cron expression: "m h dom mon dow", or with a leading seconds field`)
 	f.StringVar(&tz, "timezone", "UTC", "IANA time zone the cron is read in")
 	f.StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
@@ -331,7 +347,7 @@ func (a *app) schedulesListCommand() *cobra.Command {
 			return a.output(list, func(tw *tabwriter.Writer) { printSchedules(tw, list) })
 		},
 	}
-	c.Flags().StringVar(&tenant, "tenant", "", "only this tenant (name or id)")
+	c.Flags().StringVar(&tenant, "tenant", "", "only the schedules that back up this tenant (name or id), its tag and all-tenant schedules included")
 	return c
 }
 

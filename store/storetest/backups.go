@@ -68,7 +68,9 @@ func BackupSet(ctx context.Context, tb testing.TB, q store.Querier, opts *Backup
 
 // ScheduleOpts are the options of Schedule.
 type ScheduleOpts struct {
-	TenantID    int64  // required
+	TenantID    int64  // required unless TargetTag or TargetAll
+	TargetTag   string // a fleet schedule of the tenants carrying the tag (WorkspaceID required)
+	TargetAll   bool   // a fleet schedule of every tenant of WorkspaceID
 	WorkspaceID int64  // default: the tenant's
 	Name        string // default: unique "schedule-N"
 	Cron        string // default: "0 3 * * *"
@@ -92,7 +94,7 @@ func Schedule(ctx context.Context, tb testing.TB, q store.Querier, opts *Schedul
 		workspaceID = v.WorkspaceID
 	}
 	s, err := store.InsertSchedule(ctx, q, store.BackupSchedule{WorkspaceID: workspaceID, TenantID: opts.TenantID,
-		Name: or(opts.Name, fmt.Sprintf("schedule-%d", next())), Cron: or(opts.Cron, "0 3 * * *"), Timezone: or(opts.Timezone, "UTC"),
+		TargetTag: opts.TargetTag, TargetAll: opts.TargetAll, Name: or(opts.Name, fmt.Sprintf("schedule-%d", next())), Cron: or(opts.Cron, "0 3 * * *"), Timezone: or(opts.Timezone, "UTC"),
 		Families: opts.Families, KeepCount: opts.KeepCount, KeepDays: opts.KeepDays, Paused: opts.Paused, CreatedBy: opts.CreatedBy})
 	must(tb, err)
 	return UpdateSchedule(ctx, tb, q, s.ID, opts)

@@ -100,8 +100,8 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	data := map[string]any{"backup_set_id": set.ID, "items": set.ItemCount, "new_payloads": set.NewPayloads,
 		"new_bytes": set.NewBytes, "sensitive": set.Sensitive}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d complete: %d items, %d new payloads (%d bytes)", set.ID, set.ItemCount, set.NewPayloads, set.NewBytes)
-	if rc.Run.ScheduleID != nil {
-		pr, err := applyRetention(ctx, rc, *rc.Run.ScheduleID)
+	if rc.Run.ScheduleID != nil && rc.Run.TenantID != nil {
+		pr, err := applyRetention(ctx, rc, *rc.Run.ScheduleID, *rc.Run.TenantID)
 		if err != nil {
 			return run.Result{Data: data}, err
 		}
@@ -110,8 +110,9 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	return run.Result{Data: data}, nil
 }
 
-// applyRetention prunes a schedule's old sets and the payloads nothing references any more.
-func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID int64) (store.PruneResult, error) {
+// applyRetention prunes the old sets of a schedule for the run's tenant (a fleet schedule keeps
+// its count per tenant) and the payloads nothing references any more.
+func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID, tenantID int64) (store.PruneResult, error) {
 	var pr store.PruneResult
 	sch, err := store.GetSchedule(ctx, rc.DB.Pool, scheduleID)
 	if err != nil {
@@ -128,7 +129,7 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID int64) (
 		keepDays = *sch.KeepDays
 	}
 	err = rc.DB.InTx(ctx, func(tx pgx.Tx) error {
-		pr, err = store.PruneBackupSets(ctx, tx, scheduleID, keepCount, keepDays)
+		pr, err = store.PruneBackupSets(ctx, tx, scheduleID, tenantID, keepCount, keepDays)
 		return err
 	})
 	if err == nil && pr.Sets > 0 {
