@@ -1,6 +1,8 @@
 package main
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,4 +88,53 @@ func TestCLISchedulesAndBackups(t *testing.T) {
 	var inv []any
 	c.jsonOut(&inv, "inventory", "contoso")
 	require.Empty(t, inv)
+}
+
+// TestCLIFleetSchedules: `schedules add` takes --tag or --all instead of --tenant, `schedules list`
+// shows each schedule's target, and a missing or double target is a usage error that writes nothing.
+func TestCLIFleetSchedules(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	r := c.run("s3cret-value", "tenants", "add", "--name", "contoso", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000011",
+		"--client-id", "3f2a0000-0000-4000-8000-000000000012", "--secret-file", "-")
+	require.Equal(t, 0, r.code, r.stderr)
+	c.ok("tenants", "tag", "contoso", "eu")
+
+	var sch struct {
+		ID        int64  `json:"id"`
+		TenantID  int64  `json:"tenant_id"`
+		TargetTag string `json:"target_tag"`
+		TargetAll bool   `json:"target_all"`
+	}
+	c.jsonOut(&sch, "schedules", "add", "--tag", "eu", "--name", "eu-nightly", "--cron", "0 2 * * *", "--keep", "14")
+	require.Equal(t, "eu", sch.TargetTag)
+	require.Zero(t, sch.TenantID)
+	c.jsonOut(&sch, "schedules", "add", "--all", "--name", "fleet-weekly", "--cron", "0 4 * * 0")
+	require.True(t, sch.TargetAll)
+	c.ok("schedules", "add", "--tenant", "contoso", "--name", "own", "--cron", "0 5 * * *")
+
+	out := c.ok("schedules", "list")
+	require.Contains(t, out, "TARGET")
+	for _, want := range []string{"eu-nightly  tag:eu", "fleet-weekly  all tenants", "own  contoso"} {
+		require.Regexp(t, strings.ReplaceAll(regexp.QuoteMeta(want), "  ", ` +`), out)
+	}
+	require.Equal(t, 3, strings.Count(c.ok("schedules", "list", "--tenant", "contoso"), "\n")-1,
+		"the tenant's own schedule and the two fleet schedules that include it")
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"schedules", "add", "--name", "x", "--cron", "0 3 * * *"}, 2, "needs one of --tenant, --tag or --all"},
+		{[]string{"schedules", "add", "--tag", "eu", "--all", "--name", "x", "--cron", "0 3 * * *"}, 2, "needs one of --tenant, --tag or --all"},
+		{[]string{"schedules", "add", "--tenant", "contoso", "--workspace", "default", "--name", "x", "--cron", "0 3 * * *"}, 2, "--workspace goes with --tag or --all"},
+		{[]string{"schedules", "add", "--tag", "EU", "--name", "x", "--cron", "0 3 * * *"}, 2, `tag "EU"`},
+		{[]string{"schedules", "add", "--tag", "apac", "--name", "eu-nightly", "--cron", "0 3 * * *"}, 1, "already exists"},
+	} {
+		r := c.run("", tc.args...)
+		require.Equal(t, tc.code, r.code, "%v: %s", tc.args, r.stderr)
+		require.Contains(t, r.stderr, tc.msg)
+	}
+	require.Equal(t, 3, strings.Count(c.ok("schedules", "list"), "\n")-1, "the refused adds wrote nothing")
 }

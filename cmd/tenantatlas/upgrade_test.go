@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // previousRelease builds the tenantatlas of the commit before the newest migration was added: the
@@ -130,6 +133,24 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 		}
 		require.Equal(t, "succeeded", run.Outcome)
 	}
+	// Schedules: the old engine keeps firing a tenant's schedule while a fleet schedule (migration
+	// 00019: no tenant) exists, which its inner join on tenants does not see. No engine of this
+	// binary runs, so the fleet schedule has no run.
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	tenant := storetest.Tenant(context.Background(), t, db.Pool, nil) // no connection: its backups end blocked at once
+	var fleet, own struct {
+		ID int64 `json:"id"`
+	}
+	c.jsonOut(&fleet, "schedules", "add", "--all", "--name", "fleet-every-second", "--cron", "* * * * * *")
+	c.jsonOut(&own, "schedules", "add", "--tenant", tenant.Name, "--name", "own-every-second", "--cron", "* * * * * *")
+	waitLog(t, logs, "scheduled backup started", 60*time.Second, fmt.Sprintf(`"schedule_id":%d`, own.ID))
+	var fleetRuns int
+	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, fleet.ID).Scan(&fleetRuns))
+	require.Zero(t, fleetRuns, "the previous engine does not see fleet schedules")
+	_ = c.ok("schedules", "pause", "own-every-second")
+
 	// The previous release predates the registry, or registers in it: either way no engine of
 	// this binary ran them (none runs in this test).
 	_ = c.ok("engines")
@@ -151,7 +172,8 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 	}
 }
 
-func waitLog(t *testing.T, logs <-chan string, want string, timeout time.Duration) {
+// waitLog waits for a log line containing want and every one of also.
+func waitLog(t *testing.T, logs <-chan string, want string, timeout time.Duration, also ...string) {
 	t.Helper()
 	deadline := time.After(timeout)
 	var seen []string
@@ -162,7 +184,7 @@ func waitLog(t *testing.T, logs <-chan string, want string, timeout time.Duratio
 				t.Fatalf("process exited before logging %q:\n%s", want, strings.Join(seen, "\n"))
 			}
 			seen = append(seen, line)
-			if strings.Contains(line, want) {
+			if strings.Contains(line, want) && !slices.ContainsFunc(also, func(a string) bool { return !strings.Contains(line, a) }) {
 				return
 			}
 		case <-deadline:
