@@ -18,7 +18,7 @@ import (
 //     March) fires once, at the first instant after the gap (03:00 CEST);
 //   - a wall time that exists twice (fall back) fires once, at its first occurrence.
 //
-// Fire times are whole seconds; every engine computes the same ones, so (schedule, fire time) is a
+// Fire times are whole seconds; every engine computes the same ones, so (schedule, tenant, fire time) is a
 // stable identity across processes.
 type CronSpec struct {
 	Expr     string

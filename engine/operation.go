@@ -41,7 +41,7 @@ const (
 	IdentityDedupeConnection IdentityRule = "dedupe_connection"
 	// IdentityPerClick: every start creates a new run.
 	IdentityPerClick IdentityRule = "per_click"
-	// IdentityStrictSchedule: at most one run ever per (schedule, intended fire time), across
+	// IdentityStrictSchedule: at most one run ever per (schedule, tenant, intended fire time), across
 	// restarts and engine processes.
 	IdentityStrictSchedule IdentityRule = "strict_schedule"
 )
