@@ -263,6 +263,12 @@ func printSchedules(tw *tabwriter.Writer, list []engine.ScheduleView) {
 		}
 		row(tw, s.ID, s.Name, s.Target(), s.Cron, s.Timezone, fams, retention(s.BackupSchedule), state, next)
 	}
+	// What a fleet schedule's last firing could not do, after the table (a line without columns).
+	for _, s := range list {
+		if s.LastFireNote != "" {
+			row(tw, fmt.Sprintf("schedule %s, last firing: %s", s.Name, s.LastFireNote))
+		}
+	}
 }
 
 func loadLocation(tz string) *time.Location {

@@ -4,8 +4,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"text/tabwriter"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/store"
 )
 
 func TestCLISchedulesAndBackups(t *testing.T) {
@@ -137,4 +141,24 @@ func TestCLIFleetSchedules(t *testing.T) {
 		require.Contains(t, r.stderr, tc.msg)
 	}
 	require.Equal(t, 3, strings.Count(c.ok("schedules", "list"), "\n")-1, "the refused adds wrote nothing")
+}
+
+// TestPrintSchedulesShowsTheLastFireNote: what a fleet schedule's last firing could not do is
+// printed under the table, with control characters escaped.
+func TestPrintSchedulesShowsTheLastFireNote(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	printSchedules(tw, []engine.ScheduleView{
+		{BackupSchedule: store.BackupSchedule{ID: 1, Name: "eu-nightly", TargetTag: "eu", Cron: "0 2 * * *", Timezone: "UTC",
+			LastFireNote: "2026-01-02T02:00:00Z: tag:eu matches no tenant: nothing started\x1b[2J"}},
+		{BackupSchedule: store.BackupSchedule{ID: 2, Name: "own", TenantID: 7, TenantName: "contoso", Cron: "0 3 * * *", Timezone: "UTC"}},
+	})
+	require.NoError(t, tw.Flush())
+	out := buf.String()
+	require.Regexp(t, `(?m)^1 +eu-nightly +tag:eu +0 2 \* \* \*`, out)
+	require.Regexp(t, `(?m)^2 +own +contoso +0 3 \* \* \*`, out)
+	require.Contains(t, out, "schedule eu-nightly, last firing: 2026-01-02T02:00:00Z: tag:eu matches no tenant: nothing started")
+	require.NotContains(t, out, "\x1b")
+	require.NotContains(t, out, "schedule own, last firing")
 }
