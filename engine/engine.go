@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
@@ -51,6 +53,18 @@ type Config struct {
 	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
 	// clockwork fake clock and advance it instead of sleeping until fire times.
 	Clock clockwork.Clock
+	// AlertTLS is the TLS configuration of alert deliveries (webhooks, SMTP STARTTLS). Default:
+	// the system's roots; tests pass their receivers' authority.
+	AlertTLS *tls.Config
+	// AlertRetryBackoff is the wait after a delivery's first failed attempt, doubled per attempt
+	// up to 10 minutes. Default 5 s.
+	AlertRetryBackoff time.Duration
+	// AlertWatchInterval is how often the time-based alert conditions (no success for N hours, run
+	// stuck) and the resolve_after of clearing incidents are evaluated. Default 30 s.
+	AlertWatchInterval time.Duration
+	// SSHAddress is the host:port users reach the SSH server at; alert messages then also name
+	// `ssh -p PORT HOST runs show ID`. Default: none.
+	SSHAddress string
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
@@ -64,6 +78,8 @@ type Engine struct {
 	executors map[string]run.Executor
 	limiters  *graph.Limiters
 	scheduler *Scheduler
+	watch     *AlertWatch
+	sender    *notify.Sender
 
 	lifecycle startstop.Base
 	mu        sync.Mutex
@@ -97,22 +113,32 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.RetryBudget <= 0 {
 		opts.RetryBudget = 5 * time.Minute
 	}
+	if opts.AlertRetryBackoff <= 0 {
+		opts.AlertRetryBackoff = 5 * time.Second
+	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
+	e.watch = NewAlertWatch(svc, e.logger, opts.AlertWatchInterval)
+	e.sender = notify.NewSender(opts.AlertTLS, deliveryTimeout)
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
 	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
+	river.AddWorker(workers, &deliveryWorker{engine: e})
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: opts.MaxWorkers},
 			QueueDirectory: {MaxWorkers: opts.MaxWorkers},
 			QueueIntune:    {MaxWorkers: opts.MaxWorkers},
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
+			QueueAlerts:    {MaxWorkers: opts.MaxWorkers},
 		},
+		// A delivery whose engine died mid-send is retried a minute after its timeout; run jobs
+		// have no River timeout (-1), so the rescuer never touches them (crash recovery does).
+		RescueStuckJobsAfter: deliveryTimeout + time.Minute,
 		Workers:           workers,
 		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
 		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
@@ -160,6 +186,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		stopped()
 		return err
 	}
+	if err := e.watch.Start(ctx); err != nil {
+		e.scheduler.Stop()
+		e.stopWorkers()
+		e.deregister()
+		stopped()
+		return err
+	}
 	heartbeats := make(chan struct{})
 	go func() {
 		defer close(heartbeats)
@@ -174,6 +207,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		defer stopped()
 		<-ctx.Done()
 		<-recovered
+		e.watch.Stop()
 		e.scheduler.Stop()
 		e.stopWorkers()
 		<-heartbeats

@@ -15,6 +15,8 @@ type Metrics struct {
 	started  *prometheus.CounterVec
 	finished *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// deliveries counts alert delivery attempts by route, kind and result (delivered, retry, failed).
+	deliveries *prometheus.CounterVec
 }
 
 // NewMetrics registers the run metrics and, when db is set, queue-depth gauges read on scrape.
@@ -28,7 +30,9 @@ func NewMetrics(db *store.DB) *Metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantatlas_run_duration_seconds",
 			Help: "Run duration from start to finish, by type.", Buckets: prometheus.ExponentialBuckets(0.05, 3, 12)}, []string{"type"}),
 	}
-	m.Registry.MustRegister(m.started, m.finished, m.duration)
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantatlas_alert_deliveries_total",
+		Help: "Alert delivery attempts, by route, route kind and result (delivered, retry, failed)."}, []string{"route", "kind", "result"})
+	m.Registry.MustRegister(m.started, m.finished, m.duration, m.deliveries)
 	if db != nil {
 		for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
 			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantatlas_runs_" + string(status),
@@ -50,4 +54,15 @@ func (m *Metrics) runFinished(r store.Run) {
 	if r.StartedAt != nil && r.FinishedAt != nil {
 		m.duration.WithLabelValues(r.Type).Observe(r.FinishedAt.Sub(*r.StartedAt).Seconds())
 	}
+}
+
+func (m *Metrics) delivered(route, kind string, err error, final bool) {
+	result := "delivered"
+	switch {
+	case err != nil && final:
+		result = "failed"
+	case err != nil:
+		result = "retry"
+	}
+	m.deliveries.WithLabelValues(route, kind, result).Inc()
 }

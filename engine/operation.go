@@ -25,6 +25,9 @@ const (
 	TypeBackupRun             = "backup_schedule.run"
 	TypeBackupScheduled       = "backup_schedule.scheduled"
 	TypeRestoreExecute        = "restore.execute"
+	// TypeDriftCheck compares a tenant's latest inventory and payloads with its baseline backup set
+	// and records the drifted items on the run (docs/design.md#baselines-and-drift-watch).
+	TypeDriftCheck = "drift.check"
 	// TypeNoop is hidden: a configurable no-op that exercises the run lifecycle (params: duration
 	// such as "2s", fail true|false, blocked true|false, steps n).
 	TypeNoop = "system.noop"

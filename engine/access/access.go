@@ -42,18 +42,20 @@ const (
 	ScheduleManage Capability = "schedule.manage"
 	TenantManage   Capability = "tenant.manage"
 	MemberManage   Capability = "member.manage"
+	// AlertManage: add, edit and remove alert rules and routes; acknowledge and silence incidents.
+	AlertManage Capability = "alert.manage"
 )
 
 // Capabilities lists every capability in the order of the table in docs/architecture.md#roles-and-capabilities.
 var Capabilities = []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-	RestoreExecute, ScheduleManage, TenantManage, MemberManage}
+	RestoreExecute, ScheduleManage, TenantManage, MemberManage, AlertManage}
 
 // roleCapabilities is the capability table of docs/architecture.md#roles-and-capabilities, the one place it exists.
 var roleCapabilities = map[Role]map[Capability]bool{
 	RoleOwner: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-		RestoreExecute, ScheduleManage, TenantManage, MemberManage),
+		RestoreExecute, ScheduleManage, TenantManage, MemberManage, AlertManage),
 	RoleManager: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-		RestoreExecute, ScheduleManage, TenantManage),
+		RestoreExecute, ScheduleManage, TenantManage, AlertManage),
 	RoleOperator: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun),
 	RoleReadonly: set(TenantView),
 }
