@@ -17,18 +17,17 @@ import (
 // was removed) or already settled does nothing, so a job run twice never sends twice; a receiver
 // that is down is retried with backoff (NextRetry) until alertDeliveryMaxAttempts, then the
 // delivery is marked failed. Every attempt is recorded with its error, on the delivery and on its
-// route. An engine that dies mid-send leaves the job running: River rescues it after
-// RescueStuckJobsAfter (Timeout + 1 min), and the receiver may then see the message a second time
-// with the same Idempotency-Key / PagerDuty dedup_key.
+// route. An engine that dies mid-send leaves the job running: the alert watch hands the delivery
+// to a new job once the old one has run for twice the delivery timeout; if the dead engine's
+// request had reached the receiver, it sees the message again with the same Idempotency-Key
+// (PagerDuty: the same dedup_key, which it deduplicates).
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
 	engine *Engine
 }
 
-// deliveryTimeout bounds one attempt (connect, TLS, send, answer).
-const deliveryTimeout = 20 * time.Second
-
-func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration { return deliveryTimeout }
+// Timeout bounds one attempt (connect, TLS, send, answer): Config.AlertDeliveryTimeout.
+func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration { return w.engine.opts.AlertDeliveryTimeout }
 
 // NextRetry doubles the engine's AlertRetryBackoff per attempt, up to 10 minutes.
 func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
@@ -48,8 +47,8 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if err != nil {
 		return err
 	}
-	if d.Status != store.DeliveryPending {
-		return nil
+	if d.Status != store.DeliveryPending || (d.JobID != nil && *d.JobID != job.ID) {
+		return nil // settled, or handed to another job after this one's engine stalled
 	}
 	route, msg, err := e.deliveryMessage(ctx, d)
 	if err != nil {

@@ -233,10 +233,38 @@ func (s *Service) queueDeliveries(ctx context.Context, tx pgx.Tx, inc store.Aler
 		if !inserted {
 			continue
 		}
-		if _, err := s.river.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id},
-			&river.InsertOpts{Queue: QueueAlerts, MaxAttempts: alertDeliveryMaxAttempts}); err != nil {
-			return fmt.Errorf("error queueing delivery %d: %w", id, err)
+		if err := s.insertDeliveryJob(ctx, tx, id); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// insertDeliveryJob enqueues the River job of a delivery in tx and makes it the delivery's owner.
+func (s *Service) insertDeliveryJob(ctx context.Context, tx pgx.Tx, deliveryID int64) error {
+	job, err := s.river.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: deliveryID},
+		&river.InsertOpts{Queue: QueueAlerts, MaxAttempts: alertDeliveryMaxAttempts})
+	if err != nil {
+		return fmt.Errorf("error queueing delivery %d: %w", deliveryID, err)
+	}
+	return store.SetDeliveryJob(ctx, tx, deliveryID, job.Job.ID)
+}
+
+// requeueStaleDeliveries hands the deliveries whose engine died mid-send to a new job: the old
+// job is cancelled and, should it ever run again, stands down (it no longer owns the delivery).
+func (s *Service) requeueStaleDeliveries(ctx context.Context, tx pgx.Tx, after time.Duration) error {
+	stale, err := store.StaleDeliveries(ctx, tx, after)
+	if err != nil {
+		return err
+	}
+	for _, d := range stale {
+		if _, err := s.river.JobCancelTx(ctx, tx, *d.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("error cancelling the job of delivery %d: %w", d.ID, err)
+		}
+		if err := s.insertDeliveryJob(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		s.logger.Warn("re-queued an alert delivery whose engine stopped mid-send", "delivery_id", d.ID, "route", d.RouteName)
 	}
 	return nil
 }

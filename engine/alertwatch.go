@@ -23,8 +23,10 @@ type AlertWatch struct {
 	svc    *Service
 	logger *slog.Logger
 	// Interval between evaluations. Default 30 s.
-	Interval  time.Duration
-	lifecycle startstop.Base
+	Interval time.Duration
+	// staleDeliveryAfter is how long a delivery's job may run before it is handed to a new job.
+	staleDeliveryAfter time.Duration
+	lifecycle          startstop.Base
 }
 
 // NewAlertWatch returns a watch on svc's database.
@@ -46,7 +48,7 @@ func (w *AlertWatch) Start(ctx context.Context) error {
 		ticker := time.NewTicker(w.Interval)
 		defer ticker.Stop()
 		for {
-			if err := w.svc.EvaluateAlerts(ctx); err != nil && ctx.Err() == nil {
+			if err := w.svc.evaluateAlerts(ctx, w.staleDeliveryAfter); err != nil && ctx.Err() == nil {
 				w.logger.Warn("alert evaluation failed", "error", err)
 			}
 			select {
@@ -64,11 +66,19 @@ func (w *AlertWatch) Stop() { w.lifecycle.Stop() }
 
 // EvaluateAlerts runs one evaluation of the time-based conditions, in one transaction with their
 // deliveries. It does nothing while another engine is evaluating.
-func (s *Service) EvaluateAlerts(ctx context.Context) error {
+func (s *Service) EvaluateAlerts(ctx context.Context) error { return s.evaluateAlerts(ctx, 0) }
+
+// evaluateAlerts is EvaluateAlerts, also re-queueing deliveries stale for staleAfter (0: not).
+func (s *Service) evaluateAlerts(ctx context.Context, staleAfter time.Duration) error {
 	return s.db.InTx(ctx, func(tx pgx.Tx) error {
 		ok, err := store.TryAlertWatchLock(ctx, tx)
 		if err != nil || !ok {
 			return err
+		}
+		if staleAfter > 0 {
+			if err := s.requeueStaleDeliveries(ctx, tx, staleAfter); err != nil {
+				return err
+			}
 		}
 		due, err := store.DueClearingIncidents(ctx, tx)
 		if err != nil {

@@ -56,6 +56,9 @@ type Config struct {
 	// AlertTLS is the TLS configuration of alert deliveries (webhooks, SMTP STARTTLS). Default:
 	// the system's roots; tests pass their receivers' authority.
 	AlertTLS *tls.Config
+	// AlertDeliveryTimeout bounds one delivery attempt. A delivery whose job has run for twice
+	// that (its engine died mid-send) is handed to a new job. Default 20 s.
+	AlertDeliveryTimeout time.Duration
 	// AlertRetryBackoff is the wait after a delivery's first failed attempt, doubled per attempt
 	// up to 10 minutes. Default 5 s.
 	AlertRetryBackoff time.Duration
@@ -113,6 +116,9 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.RetryBudget <= 0 {
 		opts.RetryBudget = 5 * time.Minute
 	}
+	if opts.AlertDeliveryTimeout <= 0 {
+		opts.AlertDeliveryTimeout = 20 * time.Second
+	}
 	if opts.AlertRetryBackoff <= 0 {
 		opts.AlertRetryBackoff = 5 * time.Second
 	}
@@ -120,7 +126,8 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}, limiters: graph.NewLimiters(opts.GraphLimits)}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
 	e.watch = NewAlertWatch(svc, e.logger, opts.AlertWatchInterval)
-	e.sender = notify.NewSender(opts.AlertTLS, deliveryTimeout)
+	e.watch.staleDeliveryAfter = 2 * opts.AlertDeliveryTimeout
+	e.sender = notify.NewSender(opts.AlertTLS, opts.AlertDeliveryTimeout)
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
@@ -136,9 +143,7 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
 			QueueAlerts:    {MaxWorkers: opts.MaxWorkers},
 		},
-		// A delivery whose engine died mid-send is retried a minute after its timeout; run jobs
-		// have no River timeout (-1), so the rescuer never touches them (crash recovery does).
-		RescueStuckJobsAfter: deliveryTimeout + time.Minute,
+
 		Workers:           workers,
 		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
 		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped

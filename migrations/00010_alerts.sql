@@ -88,6 +88,8 @@ CREATE TABLE alert_deliveries (
     status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts     integer NOT NULL DEFAULT 0,
     last_error   text,
+    -- The River job that owns the delivery; a job that is not its owner stands down.
+    job_id       bigint,
     created_at   timestamptz NOT NULL DEFAULT now(),
     delivered_at timestamptz,
     UNIQUE (incident_id, version, route_id)

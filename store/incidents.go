@@ -213,6 +213,7 @@ type AlertDelivery struct {
 	Status      DeliveryStatus `json:"status"`
 	Attempts    int            `json:"attempts"`
 	LastError   *string        `json:"last_error"`
+	JobID       *int64         `json:"-"`
 	CreatedAt   time.Time      `json:"created_at"`
 	DeliveredAt *time.Time     `json:"delivered_at"`
 
@@ -221,14 +222,14 @@ type AlertDelivery struct {
 	RouteKind string `json:"route_kind"`
 }
 
-const deliveryColumns = `d.id, d.incident_id, d.route_id, d.version, d.event, d.status, d.attempts, d.last_error, d.created_at,
+const deliveryColumns = `d.id, d.incident_id, d.route_id, d.version, d.event, d.status, d.attempts, d.last_error, d.job_id, d.created_at,
 	d.delivered_at, ro.name, ro.kind`
 
 const deliveryFrom = ` FROM alert_deliveries d JOIN alert_routes ro ON ro.id = d.route_id`
 
 func scanDelivery(row pgx.Row) (AlertDelivery, error) {
 	var d AlertDelivery
-	err := row.Scan(&d.ID, &d.IncidentID, &d.RouteID, &d.Version, &d.Event, &d.Status, &d.Attempts, &d.LastError, &d.CreatedAt,
+	err := row.Scan(&d.ID, &d.IncidentID, &d.RouteID, &d.Version, &d.Event, &d.Status, &d.Attempts, &d.LastError, &d.JobID, &d.CreatedAt,
 		&d.DeliveredAt, &d.RouteName, &d.RouteKind)
 	return d, err
 }
@@ -246,6 +247,26 @@ func InsertDelivery(ctx context.Context, q Querier, incidentID int64, version in
 		return 0, false, fmt.Errorf("error queueing delivery of incident %d to route %d: %w", incidentID, routeID, err)
 	}
 	return id, true, nil
+}
+
+// SetDeliveryJob records the River job that owns a delivery.
+func SetDeliveryJob(ctx context.Context, q Querier, id, jobID int64) error {
+	if _, err := q.Exec(ctx, `UPDATE alert_deliveries SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
+		return fmt.Errorf("error recording the job of delivery %d: %w", id, err)
+	}
+	return nil
+}
+
+// StaleDeliveries locks the pending deliveries whose job has been running for longer than after:
+// its engine died mid-send (a live engine's attempt ends at its timeout).
+func StaleDeliveries(ctx context.Context, q Querier, after time.Duration) ([]AlertDelivery, error) {
+	rows, err := q.Query(ctx, `SELECT `+deliveryColumns+deliveryFrom+` JOIN river_job j ON j.id = d.job_id
+		WHERE d.status = 'pending' AND j.state = 'running' AND j.attempted_at < now() - $1::interval
+		ORDER BY d.id FOR UPDATE OF d SKIP LOCKED`, after)
+	if err != nil {
+		return nil, fmt.Errorf("error listing stale deliveries: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AlertDelivery, error) { return scanDelivery(r) })
 }
 
 // GetDelivery loads a delivery by id.
