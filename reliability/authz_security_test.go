@@ -61,7 +61,7 @@ type authzCase struct {
 }
 
 // notActorScoped are Service methods that take no actor: wiring and identity resolution.
-var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines"}
+var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines", "EvaluateAlerts"}
 
 func authzCases() []authzCase {
 	ctx := context.Background()
@@ -117,6 +117,47 @@ func authzCases() []authzCase {
 				return nil, err
 			}
 			return triageItems(tr), nil
+		}},
+		// Alerts: rules, routes, incidents (docs/design.md#alerts).
+		{"AddAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: fresh(fx, "route"), Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"})
+		}},
+		{"EditAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.EditAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: authzRoute(fx, fresh), URL: "https://hooks.slack.com/services/y"})
+		}},
+		{"RemoveAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRoute(ctx, a, fx.ws.Name, authzRoute(fx, fresh))
+		}},
+		{"ListAlertRoutes", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzRoute(fx, fresh)
+			return fx.b.svc.ListAlertRoutes(ctx, a)
+		}},
+		{"AddAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRule(ctx, a, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionRunFailed})
+		}},
+		{"EditAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			off := false
+			return fx.b.svc.EditAlertRule(ctx, a, engine.AlertRuleEdit{Workspace: fx.ws.Name, Name: authzIncident(fx, fresh).RuleName, Enabled: &off})
+		}},
+		{"RemoveAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRule(ctx, a, fx.ws.Name, authzIncident(fx, fresh).RuleName)
+		}},
+		{"ListAlertRules", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.ListAlertRules(ctx, a)
+		}},
+		{"Incidents", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.Incidents(ctx, a, engine.IncidentFilter{})
+		}},
+		{"Incident", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Incident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"AcknowledgeIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AcknowledgeIncident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"SilenceIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SilenceIncident(ctx, a, authzIncident(fx, fresh).ID, time.Hour)
 		}},
 		// Workspaces, members, audit.
 		{"Workspaces", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Workspaces(ctx, a) }},
@@ -439,4 +480,29 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	require.NoError(t, err)
 	fx.restore = started.Restore.ID
 	return fx
+}
+
+// authzRoute adds a fresh Slack route to the fixture's workspace and returns its name.
+func authzRoute(fx *authzFixture, fresh func(*authzFixture, string) string) string {
+	name := fresh(fx, "route")
+	if _, err := fx.b.svc.AddAlertRoute(context.Background(), fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+		Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"}); err != nil {
+		panic(err)
+	}
+	return name
+}
+
+// authzIncident adds a fresh rule to the fixture's workspace with one open incident.
+func authzIncident(fx *authzFixture, fresh func(*authzFixture, string) string) store.AlertIncident {
+	ctx := context.Background()
+	rule, err := fx.b.svc.AddAlertRule(ctx, fx.b.admin, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionDrift})
+	if err != nil {
+		panic(err)
+	}
+	inc, _, err := store.FireIncident(ctx, fx.b.db.Pool, store.IncidentFiring{WorkspaceID: fx.ws.ID, RuleID: rule.ID, Subject: "drift:tenant:1",
+		TenantID: &fx.tenant.ID, Summary: "drifted"})
+	if err != nil {
+		panic(err)
+	}
+	return inc
 }
