@@ -635,3 +635,53 @@ func (s *Service) SilenceIncident(ctx context.Context, actor Actor, id int64, d 
 	})
 	return out, err
 }
+
+// AlertHistory is what the dashboard's :alerts screen shows: incidents, open first, with their
+// deliveries and the recent failed attempts, the routes with their last error, and whether the
+// actor may acknowledge and silence (alert.manage) in each workspace.
+type AlertHistory struct {
+	Incidents  []store.AlertIncident
+	Deliveries map[int64][]store.AlertDelivery // by incident
+	Failures   map[int64][]store.DeliveryAttempt
+	Routes     []AlertRouteView
+	CanManage  map[int64]bool // by workspace
+}
+
+// AlertHistory loads the :alerts screen (tenant.view; lists leave out other workspaces).
+func (s *Service) AlertHistory(ctx context.Context, actor Actor, limit int) (AlertHistory, error) {
+	h := AlertHistory{Deliveries: map[int64][]store.AlertDelivery{}, Failures: map[int64][]store.DeliveryAttempt{}, CanManage: map[int64]bool{}}
+	roles, err := s.memberRoles(ctx, actor)
+	if err != nil {
+		return h, err
+	}
+	for id, role := range roles {
+		h.CanManage[id] = role.Can(access.AlertManage)
+	}
+	if h.Incidents, err = s.Incidents(ctx, actor, IncidentFilter{Limit: limit}); err != nil {
+		return h, err
+	}
+	if h.Routes, err = s.ListAlertRoutes(ctx, actor); err != nil {
+		return h, err
+	}
+	ids := make([]int64, len(h.Incidents))
+	for i, inc := range h.Incidents {
+		ids[i] = inc.ID
+	}
+	ds, err := store.DeliveriesOfIncidents(ctx, s.db.Pool, ids)
+	if err != nil {
+		return h, err
+	}
+	incidentOf := map[int64]int64{}
+	for _, d := range ds {
+		h.Deliveries[d.IncidentID] = append(h.Deliveries[d.IncidentID], d)
+		incidentOf[d.ID] = d.IncidentID
+	}
+	fails, err := store.FailedAttemptsOfIncidents(ctx, s.db.Pool, ids, 500)
+	if err != nil {
+		return h, err
+	}
+	for _, a := range fails {
+		h.Failures[incidentOf[a.DeliveryID]] = append(h.Failures[incidentOf[a.DeliveryID]], a)
+	}
+	return h, nil
+}

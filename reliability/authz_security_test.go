@@ -150,6 +150,11 @@ func authzCases() []authzCase {
 			authzIncident(fx, fresh)
 			return fx.b.svc.Incidents(ctx, a, engine.IncidentFilter{})
 		}},
+		{"AlertHistory", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			h, err := fx.b.svc.AlertHistory(ctx, a, 50)
+			return h.Incidents, err
+		}},
 		{"Incident", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.Incident(ctx, a, authzIncident(fx, fresh).ID)
 		}},

@@ -395,3 +395,27 @@ func RoutesSentTo(ctx context.Context, q Querier, incidentID int64) ([]int64, er
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
+
+// DeliveriesOfIncidents lists the deliveries of the incidents, oldest first.
+func DeliveriesOfIncidents(ctx context.Context, q Querier, incidentIDs []int64) ([]AlertDelivery, error) {
+	rows, err := q.Query(ctx, `SELECT `+deliveryColumns+deliveryFrom+` WHERE d.incident_id = ANY($1) ORDER BY d.id`, incidentIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error listing deliveries: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AlertDelivery, error) { return scanDelivery(r) })
+}
+
+// FailedAttemptsOfIncidents lists the failed attempts of the incidents' deliveries, newest first
+// (at most limit).
+func FailedAttemptsOfIncidents(ctx context.Context, q Querier, incidentIDs []int64, limit int) ([]DeliveryAttempt, error) {
+	rows, err := q.Query(ctx, `SELECT a.delivery_id, a.attempt, a.at, a.ok, a.error FROM alert_delivery_attempts a
+		JOIN alert_deliveries d ON d.id = a.delivery_id WHERE d.incident_id = ANY($1) AND NOT a.ok ORDER BY a.id DESC LIMIT $2`, incidentIDs, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error listing delivery attempts: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeliveryAttempt, error) {
+		var a DeliveryAttempt
+		err := r.Scan(&a.DeliveryID, &a.Attempt, &a.At, &a.OK, &a.Error)
+		return a, err
+	})
+}
