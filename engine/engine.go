@@ -131,6 +131,7 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
+	e.executors[TypeDriftCheck] = e.driftCheck
 	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})

@@ -112,6 +112,9 @@ var operations = map[string]Operation{
 	TypeRestoreExecute: {Title: "Restore", Capability: access.RestoreExecute, Identity: IdentityPerClick,
 		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true,
 		Run: restore.Run},
+	// drift.check's executor is Engine.driftCheck (set in NewEngine): it runs Service.DiffBackups.
+	TypeDriftCheck: {Title: "Drift check", Capability: access.BackupRun, Identity: IdentityDedupeTenant,
+		Queue: QueueIntune, Timeout: 30 * time.Minute, MaxAttempts: 3, Idempotent: true, NeedsTenant: true},
 	TypeNoop: {Title: "No-op (diagnostic)", Capability: access.TenantManage, Identity: IdentityPerClick,
 		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true, Run: noop.Run},
 }

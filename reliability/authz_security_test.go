@@ -155,6 +155,12 @@ func authzCases() []authzCase {
 			h, err := fx.b.svc.AlertHistory(ctx, a, 50)
 			return h.Incidents, err
 		}},
+		{"SetBaseline", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SetBaseline(ctx, a, fx.tenant.Name, 0)
+		}},
+		{"TenantDrift", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.TenantDrift(ctx, a)
+		}},
 		{"Incident", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.Incident(ctx, a, authzIncident(fx, fresh).ID)
 		}},
