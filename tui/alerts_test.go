@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
 
 // seedIncident adds a rule alerting a webhook route and one open incident on contoso whose
@@ -120,4 +121,23 @@ func TestGoldenAlerts(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestHomeListsDriftedTenants: a tenant whose latest drift check found drift is listed on home,
+// and enter opens that check's run.
+func TestHomeListsDriftedTenants(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.seed(t)
+	tenant := b.tenants["fabrikam"]
+	r := storetest.Run(ctx, t, b.db.Pool, &storetest.RunOpts{TenantID: &tenant, Type: engine.TypeDriftCheck, Outcome: store.OutcomeSucceeded,
+		FinishedAt: ptr(fixedNow.Add(-5 * time.Minute))})
+	_, err := b.db.Pool.Exec(ctx, `UPDATE operation_runs SET result = '{"drift": {"drifted": 3}}' WHERE id = $1`, r.ID)
+	require.NoError(t, err)
+	m := New(b.context(160, 48), nil)
+	drive(t, m, m.Init())
+	view := screen(m)
+	require.Contains(t, view, "DRIFT FROM BASELINE")
+	require.Contains(t, view, "fabrikam         3 drifted item(s) · checked 5m ago · run #"+idString(r.ID))
 }

@@ -40,7 +40,9 @@ type home struct {
 	// may acknowledge them (alert.manage).
 	incidents []store.AlertIncident
 	canAck    map[int64]bool
-	err       error
+	// drifted are the tenants whose latest drift check found drift from their baseline.
+	drifted []store.TenantDrift
+	err     error
 	cursor    int        // among the selectable lines
 	lines     []homeLine // drawn when the triage arrives
 }
@@ -60,6 +62,7 @@ type homeData struct {
 	canAdd    bool
 	incidents []store.AlertIncident
 	canAck    map[int64]bool
+	drifted   []store.TenantDrift
 }
 
 func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[homeData]()} }
@@ -92,6 +95,13 @@ func (s *home) Reload() tea.Cmd {
 			for _, i := range h.Incidents {
 				if i.State == store.IncidentOpen {
 					d.incidents = append(d.incidents, i)
+				}
+			}
+		}
+		if ds, err := c.Svc.TenantDrift(ctx, c.Actor); err == nil {
+			for _, td := range ds {
+				if td.Drifted > 0 {
+					d.drifted = append(d.drifted, td)
 				}
 			}
 		}
@@ -154,7 +164,7 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 
 // show keeps a triage and draws it.
 func (s *home) show(d homeData) {
-	s.triage, s.tenants, s.canAdd, s.incidents, s.canAck = &d.triage, d.tenants, d.canAdd, d.incidents, d.canAck
+	s.triage, s.tenants, s.canAdd, s.incidents, s.canAck, s.drifted = &d.triage, d.tenants, d.canAdd, d.incidents, d.canAck, d.drifted
 	s.layout()
 }
 
@@ -204,6 +214,16 @@ func (s *home) layout() {
 		selectable(text, func() tea.Cmd { return navigate(newTenantDetail(s.env, p.TenantID, p.TenantName)) })
 	}
 	line("")
+	if len(s.drifted) > 0 { // docs/design.md#baselines-and-drift-watch
+		line(t.Header.Render("DRIFT FROM BASELINE"))
+		for _, d := range s.drifted {
+			runID := deref(d.CheckRunID)
+			selectable("  "+fit(d.TenantName, 16)+" "+s.env.Tone("warn", fmt.Sprintf("%d drifted item(s)", d.Drifted))+
+				t.Dim.Render(fmt.Sprintf(" · checked %s ago · run #%d", ago(now, deref(d.CheckedAt)), runID)),
+				func() tea.Cmd { return navigate(newRunDetail(s.env, runID)) })
+		}
+		line("")
+	}
 	line(t.Header.Render("FAILED AND BLOCKED RUNS, LAST 24 HOURS, BY REASON"))
 	if len(tr.Problems) == 0 {
 		line(t.Dim.Render("  none"))

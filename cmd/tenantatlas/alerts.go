@@ -522,3 +522,84 @@ func silencedUntil(i store.AlertIncident) string {
 	}
 	return i.SilencedUntil.Local().Format("2006-01-02 15:04")
 }
+
+func (a *app) baselinesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "baselines", Short: "Baselines: the backup set drift checks compare a tenant with"}
+	var latest bool
+	set := &cobra.Command{
+		Use: "set TENANT [SET | --latest]", Short: "Choose a tenant's baseline: a complete backup set, or its latest complete set at each check",
+		Args:    cobra.RangeArgs(1, 2),
+		Example: "  tenantatlas baselines set contoso 42\n  tenantatlas baselines set contoso --latest",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var id int64
+			switch {
+			case len(args) == 2 && latest:
+				return usageErrorf("give either a backup set or --latest, not both")
+			case len(args) == 2:
+				var err error
+				if id, err = parseSetID(args[1]); err != nil {
+					return err
+				}
+			case !latest:
+				return usageErrorf("baselines set needs a backup set id or --latest")
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			b, err := a.svc.SetBaseline(cmd.Context(), a.actor, args[0], id)
+			if err != nil {
+				return err
+			}
+			return a.output(b, func(tw *tabwriter.Writer) {
+				if b.BackupSetID == nil {
+					fmt.Fprintf(tw, "baseline of %s: its latest complete backup set at each check\n", args[0])
+					return
+				}
+				fmt.Fprintf(tw, "baseline of %s: backup set %d\n", args[0], *b.BackupSetID)
+			})
+		},
+	}
+	set.Flags().BoolVar(&latest, "latest", false, "compare with the latest complete backup set at each check")
+	list := &cobra.Command{
+		Use: "list", Short: "List tenants with their baseline and what the latest drift check found",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			ds, err := a.svc.TenantDrift(cmd.Context(), a.actor)
+			if err != nil {
+				return err
+			}
+			return a.output(ds, func(tw *tabwriter.Writer) {
+				row(tw, "TENANT", "BASELINE", "LAST CHECK", "RUN", "DRIFTED")
+				for _, d := range ds {
+					baseline := "latest complete set"
+					if d.BaselineSet != nil {
+						baseline = fmt.Sprintf("set %d", *d.BaselineSet)
+					}
+					checked, run := "never", "-"
+					if d.CheckedAt != nil {
+						checked, run = d.CheckedAt.Local().Format("2006-01-02 15:04"), fmt.Sprint(*d.CheckRunID)
+					}
+					row(tw, d.TenantName, baseline, checked, run, d.Drifted)
+				}
+			})
+		},
+	}
+	cmd.AddCommand(set, list)
+	return cmd
+}
+
+func (a *app) driftCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "drift", Short: "Drift watch: compare tenants with their baseline"}
+	var wait bool
+	check := &cobra.Command{
+		Use: "check TENANT", Short: "Start a drift.check of a tenant (one at a time per tenant; --wait waits for it)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.startAndReport(cmd.Context(), engine.StartRequest{Type: engine.TypeDriftCheck, TenantRef: args[0]}, "", wait)
+		},
+	}
+	check.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
+	cmd.AddCommand(check)
+	return cmd
+}
