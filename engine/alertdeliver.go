@@ -27,7 +27,9 @@ type deliveryWorker struct {
 }
 
 // Timeout bounds one attempt (connect, TLS, send, answer): Config.AlertDeliveryTimeout.
-func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration { return w.engine.opts.AlertDeliveryTimeout }
+func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration {
+	return w.engine.opts.AlertDeliveryTimeout
+}
 
 // NextRetry doubles the engine's AlertRetryBackoff per attempt, up to 10 minutes.
 func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {

@@ -43,8 +43,8 @@ type home struct {
 	// drifted are the tenants whose latest drift check found drift from their baseline.
 	drifted []store.TenantDrift
 	err     error
-	cursor    int        // among the selectable lines
-	lines     []homeLine // drawn when the triage arrives
+	cursor  int        // among the selectable lines
+	lines   []homeLine // drawn when the triage arrives
 }
 
 // homeLine is a line of the triage; a selectable one opens what it shows on enter.
