@@ -116,6 +116,9 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.RetryBudget <= 0 {
 		opts.RetryBudget = 5 * time.Minute
 	}
+	if opts.Graph.Observer == nil && svc.metrics != nil {
+		opts.Graph.Observer = svc.metrics
+	}
 	if opts.AlertDeliveryTimeout <= 0 {
 		opts.AlertDeliveryTimeout = 20 * time.Second
 	}

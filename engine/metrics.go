@@ -17,6 +17,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	// deliveries counts alert delivery attempts by route, kind and result (delivered, retry, failed).
 	deliveries *prometheus.CounterVec
+	graph      *graphMetrics
 }
 
 // NewMetrics registers the run metrics and, when db is set, queue-depth gauges read on scrape.
@@ -32,8 +33,11 @@ func NewMetrics(db *store.DB) *Metrics {
 	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenantatlas_alert_deliveries_total",
 		Help: "Alert delivery attempts, by route, route kind and result (delivered, retry, failed)."}, []string{"route", "kind", "result"})
-	m.Registry.MustRegister(m.started, m.finished, m.duration, m.deliveries)
+	m.graph = newGraphMetrics()
+	m.Registry.MustRegister(m.started, m.finished, m.duration, m.deliveries,
+		m.graph.requests, m.graph.throttled, m.graph.retries, m.graph.exhausted)
 	if db != nil {
+		m.Registry.MustRegister(newTenantCollector(db))
 		for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
 			m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantatlas_runs_" + string(status),
 				Help: "Runs currently " + string(status) + " across all engines (queue depth)."}, func() float64 {
