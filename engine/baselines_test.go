@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/intune"
+	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
@@ -110,4 +114,50 @@ func TestDriftCheckAgainstBaseline(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, incs, 1)
 	require.Equal(t, store.IncidentResolved, incs[0].State)
+}
+
+// TestScheduledDriftCheckOncePerFireTime: a drift_check schedule fires drift.check runs from two
+// engines sharing a fake clock, exactly one per fire time (a fire while a check is active joins
+// it); families and retention are refused.
+func TestScheduledDriftCheckOncePerFireTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tenant := b.addTenant(t)
+	keep := 3
+	_, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "bad", Cron: "* * * * * *",
+		Operation: store.ScheduleDriftCheck, KeepCount: &keep})
+	require.ErrorIs(t, err, engine.ErrInvalid)
+	require.ErrorContains(t, err, "a drift_check schedule has no families or retention")
+	sch, err := b.svc.CreateSchedule(ctx, b.admin, engine.ScheduleRequest{TenantID: tenant.ID, Name: "drift-watch",
+		Cron: "* * * * * *", Operation: store.ScheduleDriftCheck})
+	require.NoError(t, err)
+	require.Equal(t, store.ScheduleDriftCheck, sch.Operation)
+	clock := clockwork.NewFakeClockAt(sch.FireFrom)
+	opts := engine.Config{SchedulePollInterval: 300 * time.Millisecond, Clock: clock,
+		Executors: map[string]run.Executor{engine.TypeDriftCheck: noopBackup}}
+	b.startEngine(t, opts)
+	second := opts
+	second.Name = "second-engine"
+	b.startEngine(t, second)
+	const fires = 5
+	for range fires {
+		advance(t, clock, time.Second, 2)
+		b.waitScheduledRun(t, sch.ID, clock.Now().Truncate(time.Second))
+		// A fire while a check of the tenant is active joins it (dedupe per tenant): let it end.
+		require.Eventually(t, func() bool {
+			var active int
+			require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE schedule_id = $1 AND status <> 'completed'`, sch.ID).Scan(&active))
+			return active == 0
+		}, 10*time.Second, 10*time.Millisecond)
+	}
+	_, err = b.svc.PauseSchedule(ctx, b.admin, sch.Name)
+	require.NoError(t, err)
+	var runs, fireTimes int
+	var types []string
+	require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT intended_fire_time), array_agg(DISTINCT type)
+		FROM operation_runs WHERE schedule_id = $1`, sch.ID).Scan(&runs, &fireTimes, &types))
+	require.Equal(t, runs, fireTimes, "one run per fire time")
+	require.GreaterOrEqual(t, runs, fires)
+	require.Equal(t, []string{engine.TypeDriftCheck}, types)
 }
