@@ -10,22 +10,22 @@ import (
 
 // BackupSchedule is a cron schedule of backups of one tenant.
 type BackupSchedule struct {
-	ID          int64     `json:"id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	TenantID    int64     `json:"tenant_id"`
-	Name        string    `json:"name"`
-	Cron        string    `json:"cron"`
-	Timezone    string    `json:"timezone"`
-	Families    []string  `json:"families"`
-	KeepCount   *int      `json:"keep_count"`
-	KeepDays    *int      `json:"keep_days"`
-	Paused      bool      `json:"paused"`
+	ID          int64    `json:"id"`
+	WorkspaceID int64    `json:"workspace_id"`
+	TenantID    int64    `json:"tenant_id"`
+	Name        string   `json:"name"`
+	Cron        string   `json:"cron"`
+	Timezone    string   `json:"timezone"`
+	Families    []string `json:"families"`
+	KeepCount   *int     `json:"keep_count"`
+	KeepDays    *int     `json:"keep_days"`
+	Paused      bool     `json:"paused"`
 	// Operation is what the schedule fires: ScheduleBackup (default) or ScheduleDriftCheck.
-	Operation string `json:"operation"`
-	FireFrom    time.Time `json:"fire_from"`
-	CreatedBy   *int64    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Operation string    `json:"operation"`
+	FireFrom  time.Time `json:"fire_from"`
+	CreatedBy *int64    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// Joined for display.
 	TenantName string `json:"tenant_name,omitempty"`
