@@ -378,7 +378,7 @@ func (s *Service) AddAlertRule(ctx context.Context, actor Actor, req AlertRuleRe
 }
 
 // EditAlertRule changes a rule (alert.manage). Open incidents of the rule stay open and are
-// judged by the new settings at their next evaluation.
+// judged by the new settings at their next evaluation; disabling the rule resolves them.
 func (s *Service) EditAlertRule(ctx context.Context, actor Actor, e AlertRuleEdit) (store.AlertRule, error) {
 	r, err := s.ruleForManage(ctx, actor, e.Workspace, e.Name)
 	if err != nil {
@@ -408,7 +408,23 @@ func (s *Service) EditAlertRule(ctx context.Context, actor Actor, e AlertRuleEdi
 	if err := s.completeRule(ctx, actor, &r, e.Tenant, routes); err != nil {
 		return store.AlertRule{}, err
 	}
-	return s.saveRule(ctx, actor, r, "alert_rule.edit")
+	out, err := s.saveRule(ctx, actor, r, "alert_rule.edit")
+	if err != nil || out.Enabled {
+		return out, err
+	}
+	// A disabled rule is evaluated no more: its open incidents resolve now, so none stays open forever.
+	return out, s.db.InTx(ctx, func(tx pgx.Tx) error {
+		open, err := store.OpenIncidentsOfRule(ctx, tx, out.ID)
+		if err != nil {
+			return err
+		}
+		for _, inc := range open {
+			if err := s.resolve(ctx, tx, inc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // RemoveAlertRule deletes a rule with its incidents (alert.manage).

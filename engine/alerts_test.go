@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graphsim"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/store"
@@ -467,4 +468,54 @@ func TestAlertNoSuccessAndStuckWatch(t *testing.T) {
 	incs, err = b.svc.Incidents(ctx, b.admin, engine.IncidentFilter{OpenOnly: true})
 	require.NoError(t, err)
 	require.Empty(t, incs, "the cancel resolved the stuck run, the backup the stale one")
+}
+
+// TestAlertDisablingARuleResolvesItsIncidents: a disabled rule is evaluated no more, so its open
+// incident resolves (and its routes are told) instead of staying open forever.
+func TestAlertDisablingARuleResolvesItsIncidents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rcv := newReceiver(t, "k")
+	b := setupAlerts(t, tlsTrusting(rcv.srv))
+	_, err := b.svc.AddAlertRoute(ctx, b.admin, engine.AlertRouteRequest{Name: "hook", Kind: engine.RouteWebhook, URL: rcv.srv.URL, Secret: "k"})
+	require.NoError(t, err)
+	_, err = b.svc.AddAlertRule(ctx, b.admin, engine.AlertRuleRequest{Name: "fail", Condition: engine.ConditionRunFailed, Routes: []string{"hook"}})
+	require.NoError(t, err)
+	b.runBackup(t, true)
+	rcv.waitMessages(1)
+	off := false
+	_, err = b.svc.EditAlertRule(ctx, b.admin, engine.AlertRuleEdit{Name: "fail", Enabled: &off})
+	require.NoError(t, err)
+	got := rcv.waitMessages(2)
+	require.Equal(t, "resolve", webhookBody(t, got[1])["event"])
+	require.Equal(t, store.IncidentResolved, b.incidents(t)[0].State)
+	b.runBackup(t, true)
+	time.Sleep(200 * time.Millisecond)
+	require.Len(t, rcv.messages(), 2, "a disabled rule fires no more")
+}
+
+// TestAlertConnectionLostPermission: a verification against graphsim of a tenant whose app lost a
+// permission opens a connection_blocked incident naming it; once the permission is granted again
+// the next verification resolves it.
+func TestAlertConnectionLostPermission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupSim(t, graphsim.TenantSpec{Groups: 5, Profile: graphsim.ProfileLostPermission})
+	tenant, st := b.addSimTenant(t, 0, "contoso")
+	_, err := b.svc.AddAlertRule(ctx, b.admin, engine.AlertRuleRequest{Name: "connections", Condition: engine.ConditionConnectionBlocked})
+	require.NoError(t, err)
+	blocked := b.runOnce(t, engine.TypeProviderVerification, tenant.ID)
+	require.Equal(t, store.OutcomeBlocked, outcome(blocked))
+	incs, err := b.svc.Incidents(ctx, b.admin, engine.IncidentFilter{OpenOnly: true})
+	require.NoError(t, err)
+	require.Len(t, incs, 1)
+	require.Equal(t, "connection of contoso lost permission(s): DeviceManagementConfiguration.Read.All", incs[0].Summary)
+	require.Equal(t, blocked.ID, deref(incs[0].RunID))
+
+	st.SetRoles(append(st.Roles(), "DeviceManagementConfiguration.Read.All"))
+	require.Equal(t, store.OutcomeSucceeded, outcome(b.runOnce(t, engine.TypeProviderVerification, tenant.ID)))
+	incs, err = b.svc.Incidents(ctx, b.admin, engine.IncidentFilter{})
+	require.NoError(t, err)
+	require.Len(t, incs, 1)
+	require.Equal(t, store.IncidentResolved, incs[0].State)
 }

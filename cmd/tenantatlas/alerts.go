@@ -40,7 +40,7 @@ func (r *ruleFlags) register(f *pflag.FlagSet, adding bool) {
 		f.BoolVar(&r.disabled, "disabled", false, "add the rule disabled")
 	} else {
 		f.BoolVar(&r.enabled, "enable", false, "enable the rule")
-		f.BoolVar(&r.disabled, "disable", false, "disable the rule (its open incidents stay until they resolve)")
+		f.BoolVar(&r.disabled, "disable", false, "disable the rule (its open incidents resolve)")
 	}
 	f.StringVar(&r.tenant, "tenant", "", "only this tenant (name or id; default: every tenant of the workspace)")
 	f.StringVar(&r.types, "type", "", "run_failed, no_success: comma-separated run types (run_failed default: every type; no_success: backups)")
