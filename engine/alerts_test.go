@@ -193,14 +193,14 @@ func TestAlertWebhookFlappingCondition(t *testing.T) {
 	b.runBackup(t, true)  // ... and fire again within resolve_after: still the same incident
 	rcv.waitMessages(3)
 	b.runBackup(t, false)
-	got := rcv.waitMessages(4)
+	rcv.waitMessages(4)
 
 	incs := b.incidents(t)
 	require.Len(t, incs, 1, "one incident however often the condition flaps")
 	require.Equal(t, store.IncidentResolved, incs[0].State)
 	require.Equal(t, 2, incs[0].Updates)
 	time.Sleep(300 * time.Millisecond) // nothing else may arrive
-	got = rcv.messages()
+	got := rcv.messages()
 	var events []string
 	keys := map[string]bool{}
 	for _, m := range got {
@@ -352,7 +352,7 @@ func TestAlertAcknowledgeAndSilence(t *testing.T) {
 
 // TestAlertRuleValidationAndAuthorization: bad input gets a clear error and writes nothing;
 // alert.manage is for owners and managers; readonly members see rules and routes, never secrets.
-func TestAlertRuleValidationAndAuthorization(t *testing.T) {
+func TestAlertRuleValidationAndAuthorization(t *testing.T) { //nolint:tparallel // the subtests share a database whose emptiness is checked after them
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)

@@ -112,6 +112,7 @@ func TestGoldenAlerts(t *testing.T) {
 			keys []string
 		}{{"home_incident", nil}, {"alerts", []string{":", "a", "l", "e", "r", "t", "s", "enter"}}} {
 			t.Run(tc.name+"_"+size.name, func(t *testing.T) {
+				t.Parallel()
 				m := New(b.context(size.w, size.h), nil)
 				drive(t, m, m.Init())
 				press(t, m, tc.keys...)

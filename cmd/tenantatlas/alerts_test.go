@@ -10,7 +10,7 @@ import (
 // TestCLIAlerts drives alerts routes and rules through the command line: secrets come from stdin
 // and never come back, bad input exits 2 with its reason and writes nothing, and a user without
 // alert.manage is refused (exit 3).
-func TestCLIAlerts(t *testing.T) {
+func TestCLIAlerts(t *testing.T) { //nolint:tparallel // the subtests share a database whose state is checked after them
 	t.Parallel()
 	c := newCLI(t)
 	r := c.run("https://hooks.slack.com/services/T0/B0/sl4ck-t0ken\n", "alerts", "routes", "add", "slack", "--kind", "slack", "--secret-file", "-")
