@@ -279,7 +279,9 @@ func TestAlertUnreachableRouteNeverBlocksARun(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.svc.AddAlertRoute(ctx, b.admin, engine.AlertRouteRequest{Name: "hook", Kind: engine.RouteWebhook, URL: rcv.srv.URL, Secret: "k"})
 	require.NoError(t, err)
-	_, err = b.svc.AddAlertRule(ctx, b.admin, engine.AlertRuleRequest{Name: "fail", Condition: engine.ConditionRunFailed, Routes: []string{"nobody", "hook"}})
+	_, err = b.svc.AddAlertRoute(ctx, b.admin, engine.AlertRouteRequest{Name: "slack-down", Kind: engine.RouteSlack, URL: "https://127.0.0.1:1/services/T0/B0/SECRETPATH"})
+	require.NoError(t, err)
+	_, err = b.svc.AddAlertRule(ctx, b.admin, engine.AlertRuleRequest{Name: "fail", Condition: engine.ConditionRunFailed, Routes: []string{"nobody", "hook", "slack-down"}})
 	require.NoError(t, err)
 
 	start := time.Now()
@@ -294,6 +296,18 @@ func TestAlertUnreachableRouteNeverBlocksARun(t *testing.T) {
 			if rt.Name == "nobody" && rt.LastError != nil {
 				require.Contains(t, *rt.LastError, "POST to 127.0.0.1:1 failed")
 				require.Contains(t, *rt.LastError, "connection refused")
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		routes, err := b.svc.ListAlertRoutes(ctx, b.admin)
+		require.NoError(t, err)
+		for _, rt := range routes {
+			if rt.Name == "slack-down" && rt.LastError != nil {
+				require.NotContains(t, *rt.LastError, "SECRETPATH", "a Slack URL's path is the credential")
+				require.Contains(t, *rt.LastError, "POST to 127.0.0.1:1 failed")
 				return true
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -237,6 +238,10 @@ func (s *Sender) post(ctx context.Context, target string, body []byte, headers m
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text holds the URL, whose path may be the credential
+		}
 		return &Error{Err: fmt.Errorf("POST to %s failed: %s", u.Host, redactURL(err.Error(), target, u))}
 	}
 	defer resp.Body.Close()
