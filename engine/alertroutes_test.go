@@ -35,7 +35,7 @@ import (
 // TestAlertPagerDutyEventShape checks the Events API v2 requests field by field against
 // PagerDuty's "Send an Alert Event" reference: a trigger with routing_key, event_action, dedup_key
 // and a payload with summary, source and severity; a resolve with only the three keys and the same
-// dedup_key.
+// dedup_key; an acknowledge between them likewise.
 func TestAlertPagerDutyEventShape(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -48,13 +48,19 @@ func TestAlertPagerDutyEventShape(t *testing.T) {
 	require.NoError(t, err)
 
 	failed := b.runBackup(t, true)
-	b.runBackup(t, false)
-	got := pd.waitMessages(2)
-	var trigger, resolve map[string]any
-	require.NoError(t, json.Unmarshal(got[0].body, &trigger))
-	require.NoError(t, json.Unmarshal(got[1].body, &resolve))
+	pd.waitMessages(1)
 	inc := b.incidents(t)[0]
+	_, err = b.svc.AcknowledgeIncident(ctx, b.admin, inc.ID)
+	require.NoError(t, err)
+	pd.waitMessages(2)
+	b.runBackup(t, false)
+	got := pd.waitMessages(3)
+	var trigger, ack, resolve map[string]any
+	require.NoError(t, json.Unmarshal(got[0].body, &trigger))
+	require.NoError(t, json.Unmarshal(got[1].body, &ack))
+	require.NoError(t, json.Unmarshal(got[2].body, &resolve))
 	dedup := "tenantatlas:default:incident:" + strconv.FormatInt(inc.ID, 10)
+	require.Equal(t, map[string]any{"routing_key": routingKey, "event_action": "acknowledge", "dedup_key": dedup}, ack)
 
 	require.Equal(t, "application/json", got[0].header.Get("Content-Type"))
 	require.Equal(t, routingKey, trigger["routing_key"])
