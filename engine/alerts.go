@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantatlas/tenantatlas/engine/access"
+	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -700,4 +701,44 @@ func (s *Service) AlertHistory(ctx context.Context, actor Actor, limit int) (Ale
 		h.Failures[incidentOf[a.DeliveryID]] = append(h.Failures[incidentOf[a.DeliveryID]], a)
 	}
 	return h, nil
+}
+
+// TestAlertRoute sends a test message through a route now (alert.manage) and records the result
+// on the route: the error a receiver gave, or the success, which it also returns. A PagerDuty test
+// opens a PagerDuty alert (a trigger with its own dedup_key) to be resolved there.
+func (s *Service) TestAlertRoute(ctx context.Context, actor Actor, workspace, name string) error {
+	r, err := s.routeForManage(ctx, actor, workspace, name)
+	if err != nil {
+		return err
+	}
+	w, err := store.GetWorkspace(ctx, s.db.Pool, r.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	route := notify.Route{Kind: r.Kind, Name: r.Name, Config: r.Config}
+	if len(r.SecretCiphertext) > 0 {
+		if s.sealer == nil {
+			return errors.New("no secret key configured: cannot open the route's secret")
+		}
+		if route.Secret, err = s.sealer.OpenWith(r.SecretCiphertext, routeSecretAD(r.WorkspaceID, r.Name)); err != nil {
+			return fmt.Errorf("route %s: %w", r.Name, err)
+		}
+	}
+	now := time.Now()
+	key := fmt.Sprintf("tenantatlas:%s:test:%d:%d", w.Name, r.ID, now.UnixNano())
+	m := notify.Message{Event: notify.EventTrigger, IdempotencyKey: key, DedupKey: key, Rule: "test", Condition: "test",
+		Workspace: w.Name, Summary: "Test message from TenantAtlas (" + actor.Name + "): this route works", State: "test",
+		OpenedAt: now, At: now, Source: "tenantatlas", Commands: []string{"tenantatlas alerts routes list"}}
+	sendErr := s.sender.Send(ctx, route, m)
+	errText := ""
+	if sendErr != nil {
+		errText = sendErr.Error()
+	}
+	if err := store.RecordRouteResult(context.WithoutCancel(ctx), s.db.Pool, r.ID, errText); err != nil {
+		return err
+	}
+	if sendErr != nil {
+		return fmt.Errorf("route %s: %w", r.Name, sendErr)
+	}
+	return nil
 }

@@ -535,3 +535,37 @@ func TestAlertConnectionLostPermission(t *testing.T) {
 	require.Len(t, incs, 1)
 	require.Equal(t, store.IncidentResolved, incs[0].State)
 }
+
+// TestAlertRouteTestMessage: `routes test` sends a signed test message at once and records the
+// success on the route; against a route nobody listens on it returns the error and records it.
+func TestAlertRouteTestMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rcv := newReceiver(t, "k")
+	db := setup(t).db
+	svc, err := engine.NewService(db, engine.ServiceOptions{Sealer: newSealer(t), AlertTLS: tlsTrusting(rcv.srv)})
+	require.NoError(t, err)
+	admin, err := svc.ActorByName(ctx, "")
+	require.NoError(t, err)
+	_, err = svc.AddAlertRoute(ctx, admin, engine.AlertRouteRequest{Name: "hook", Kind: engine.RouteWebhook, URL: rcv.srv.URL, Secret: "k"})
+	require.NoError(t, err)
+	_, err = svc.AddAlertRoute(ctx, admin, engine.AlertRouteRequest{Name: "nobody", Kind: engine.RouteWebhook, URL: "https://127.0.0.1:1/", Secret: "k"})
+	require.NoError(t, err)
+
+	require.NoError(t, svc.TestAlertRoute(ctx, admin, "", "hook"))
+	got := rcv.waitMessages(1)
+	require.Contains(t, webhookBody(t, got[0])["title"], "Test message from TenantAtlas (admin)")
+	err = svc.TestAlertRoute(ctx, admin, "", "nobody")
+	require.ErrorContains(t, err, "route nobody: POST to 127.0.0.1:1 failed")
+	routes, err := svc.ListAlertRoutes(ctx, admin)
+	require.NoError(t, err)
+	for _, r := range routes {
+		switch r.Name {
+		case "hook":
+			require.Nil(t, r.LastError)
+			require.NotNil(t, r.LastDeliveredAt)
+		case "nobody":
+			require.Contains(t, deref(r.LastError), "connection refused")
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -127,6 +129,16 @@ func authzCases() []authzCase {
 		}},
 		{"RemoveAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return nil, fx.b.svc.RemoveAlertRoute(ctx, a, fx.ws.Name, authzRoute(fx, fresh))
+		}},
+		{"TestAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+			defer rcv.Close()
+			name := fresh(fx, "hook")
+			if _, err := fx.b.svc.AddAlertRoute(ctx, fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+				Kind: engine.RouteWebhook, URL: rcv.URL, Secret: "k"}); err != nil {
+				panic(err)
+			}
+			return nil, fx.b.svc.TestAlertRoute(ctx, a, fx.ws.Name, name)
 		}},
 		{"ListAlertRoutes", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			authzRoute(fx, fresh)

@@ -18,7 +18,8 @@ func (a *app) alertsCommand() *cobra.Command {
 	rules := &cobra.Command{Use: "rules", Short: "Conditions watched on a workspace's tenants"}
 	rules.AddCommand(a.alertRulesAddCommand(), a.alertRulesListCommand(), a.alertRulesEditCommand(), a.alertRulesRemoveCommand())
 	routes := &cobra.Command{Use: "routes", Short: "Where alert messages go"}
-	routes.AddCommand(a.alertRoutesAddCommand(), a.alertRoutesListCommand(), a.alertRoutesEditCommand(), a.alertRoutesRemoveCommand())
+	routes.AddCommand(a.alertRoutesAddCommand(), a.alertRoutesListCommand(), a.alertRoutesEditCommand(), a.alertRoutesRemoveCommand(),
+		a.alertRoutesTestCommand())
 	cmd.AddCommand(rules, routes, a.alertIncidentsCommand())
 	return cmd
 }
@@ -602,4 +603,27 @@ func (a *app) driftCommand() *cobra.Command {
 	check.Flags().BoolVar(&wait, "wait", false, "wait for the run to finish; exit non-zero unless it succeeded")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+func (a *app) alertRoutesTestCommand() *cobra.Command {
+	var workspace string
+	c := &cobra.Command{
+		Use: "test NAME", Short: "Send a test message through a route now; its result is recorded on the route", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if err := a.requireSealer(); err != nil {
+				return err
+			}
+			if err := a.svc.TestAlertRoute(cmd.Context(), a.actor, workspace, args[0]); err != nil {
+				return err
+			}
+			return a.output(map[string]any{"tested": args[0], "ok": true}, func(tw *tabwriter.Writer) {
+				fmt.Fprintf(tw, "route %s accepted the test message\n", args[0])
+			})
+		},
+	}
+	c.Flags().StringVar(&workspace, "workspace", "", "workspace name (default: your only workspace)")
+	return c
 }

@@ -34,6 +34,10 @@ func TestCLIAlerts(t *testing.T) { //nolint:tparallel // the subtests share a da
 		require.NotContains(t, out, "hmac-key")
 	}
 	require.Equal(t, "none (the list is empty)\n", c.ok("alerts", "incidents"))
+	r = c.run("", "alerts", "routes", "test", "hook")
+	require.Equal(t, 1, r.code, "no receiver: the test fails")
+	require.Contains(t, r.stderr, "route hook: POST to hooks.example.com failed")
+	require.Contains(t, c.ok("alerts", "routes", "list"), "POST to hooks.example.com failed", "and the route shows it")
 
 	for _, tc := range []struct {
 		name  string
