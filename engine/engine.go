@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
@@ -60,6 +62,21 @@ type Config struct {
 	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
 	// clockwork fake clock and advance it instead of sleeping until fire times.
 	Clock clockwork.Clock
+	// AlertTLS is the TLS configuration of alert deliveries (webhooks, SMTP STARTTLS). Default:
+	// the system's roots; tests pass their receivers' authority.
+	AlertTLS *tls.Config
+	// AlertDeliveryTimeout bounds one delivery attempt. A delivery whose job has run for twice
+	// that (its engine died mid-send) is handed to a new job. Default 20 s.
+	AlertDeliveryTimeout time.Duration
+	// AlertRetryBackoff is the wait after a delivery's first failed attempt, doubled per attempt
+	// up to 10 minutes. Default 5 s.
+	AlertRetryBackoff time.Duration
+	// AlertWatchInterval is how often the time-based alert conditions (no success for N hours, run
+	// stuck) and the resolve_after of clearing incidents are evaluated. Default 30 s.
+	AlertWatchInterval time.Duration
+	// SSHAddress is the host:port users reach the SSH server at; alert messages then also name
+	// `ssh -p PORT HOST runs show ID`. Default: none.
+	SSHAddress string
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
@@ -73,6 +90,8 @@ type Engine struct {
 	executors map[string]run.Executor
 	limiters  *graph.Limiters
 	scheduler *Scheduler
+	watch     *AlertWatch
+	sender    *notify.Sender
 
 	lifecycle startstop.Base
 	mu        sync.Mutex
@@ -109,6 +128,15 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.RetentionInterval == 0 {
 		opts.RetentionInterval = time.Hour
 	}
+	if opts.Graph.Observer == nil && svc.metrics != nil {
+		opts.Graph.Observer = svc.metrics
+	}
+	if opts.AlertDeliveryTimeout <= 0 {
+		opts.AlertDeliveryTimeout = 20 * time.Second
+	}
+	if opts.AlertRetryBackoff <= 0 {
+		opts.AlertRetryBackoff = 5 * time.Second
+	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}}
 	if opts.LocalGraphBudget {
@@ -117,19 +145,26 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 		e.limiters = graph.NewSharedLimiters(opts.GraphLimits, store.NewGraphBudget(svc.db))
 	}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
+	e.watch = NewAlertWatch(svc, e.logger, opts.AlertWatchInterval)
+	e.watch.staleDeliveryAfter = 2 * opts.AlertDeliveryTimeout
+	e.sender = notify.NewSender(opts.AlertTLS, opts.AlertDeliveryTimeout)
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
+	e.executors[TypeDriftCheck] = e.driftCheck
 	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
+	river.AddWorker(workers, &deliveryWorker{engine: e})
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: opts.MaxWorkers},
 			QueueDirectory: {MaxWorkers: opts.MaxWorkers},
 			QueueIntune:    {MaxWorkers: opts.MaxWorkers},
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
+			QueueAlerts:    {MaxWorkers: opts.MaxWorkers},
 		},
+
 		Workers:           workers,
 		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
 		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
@@ -177,6 +212,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		stopped()
 		return err
 	}
+	if err := e.watch.Start(ctx); err != nil {
+		e.scheduler.Stop()
+		e.stopWorkers()
+		e.deregister()
+		stopped()
+		return err
+	}
 	heartbeats := make(chan struct{})
 	go func() {
 		defer close(heartbeats)
@@ -197,6 +239,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		<-ctx.Done()
 		<-recovered
 		<-pruned
+		e.watch.Stop()
 		e.scheduler.Stop()
 		e.stopWorkers()
 		<-heartbeats

@@ -330,13 +330,17 @@ func (s *Scheduler) start(ctx context.Context, sch store.BackupSchedule, at time
 	if len(sch.Families) > 0 {
 		params["families"] = slices.Clone(sch.Families)
 	}
-	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: TypeBackupScheduled, TenantID: sch.TenantID,
+	typ := TypeBackupScheduled
+	if sch.Operation == store.ScheduleDriftCheck {
+		typ = TypeDriftCheck // dedupe per tenant, and once per (schedule, fire time) (start.go)
+	}
+	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: typ, TenantID: sch.TenantID,
 		ScheduleID: sch.ID, IntendedFireTime: at, IsLate: late, Params: params})
 	if err != nil {
 		return err
 	}
 	if res.Created {
-		s.logger.Info("scheduled backup started", "schedule_id", sch.ID, "fire_time", at, "run_id", res.Run.ID, "late", late)
+		s.logger.Info("scheduled run started", "type", typ, "schedule_id", sch.ID, "fire_time", at, "run_id", res.Run.ID, "late", late)
 	}
 	return nil
 }

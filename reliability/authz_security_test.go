@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -61,7 +63,7 @@ type authzCase struct {
 }
 
 // notActorScoped are Service methods that take no actor: wiring and identity resolution.
-var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines"}
+var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines", "EvaluateAlerts"}
 
 func authzCases() []authzCase {
 	ctx := context.Background()
@@ -117,6 +119,68 @@ func authzCases() []authzCase {
 				return nil, err
 			}
 			return triageItems(tr), nil
+		}},
+		// Alerts: rules, routes, incidents (docs/design.md#alerts).
+		{"AddAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: fresh(fx, "route"), Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"})
+		}},
+		{"EditAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.EditAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: authzRoute(fx, fresh), URL: "https://hooks.slack.com/services/y"})
+		}},
+		{"RemoveAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRoute(ctx, a, fx.ws.Name, authzRoute(fx, fresh))
+		}},
+		{"TestAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+			defer rcv.Close()
+			name := fresh(fx, "hook")
+			if _, err := fx.b.svc.AddAlertRoute(ctx, fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+				Kind: engine.RouteWebhook, URL: rcv.URL, Secret: "k"}); err != nil {
+				panic(err)
+			}
+			return nil, fx.b.svc.TestAlertRoute(ctx, a, fx.ws.Name, name)
+		}},
+		{"ListAlertRoutes", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzRoute(fx, fresh)
+			return fx.b.svc.ListAlertRoutes(ctx, a)
+		}},
+		{"AddAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRule(ctx, a, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionRunFailed})
+		}},
+		{"EditAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			off := false
+			return fx.b.svc.EditAlertRule(ctx, a, engine.AlertRuleEdit{Workspace: fx.ws.Name, Name: authzIncident(fx, fresh).RuleName, Enabled: &off})
+		}},
+		{"RemoveAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRule(ctx, a, fx.ws.Name, authzIncident(fx, fresh).RuleName)
+		}},
+		{"ListAlertRules", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.ListAlertRules(ctx, a)
+		}},
+		{"Incidents", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.Incidents(ctx, a, engine.IncidentFilter{})
+		}},
+		{"AlertHistory", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			h, err := fx.b.svc.AlertHistory(ctx, a, 50)
+			return h.Incidents, err
+		}},
+		{"SetBaseline", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SetBaseline(ctx, a, fx.tenant.Name, 0)
+		}},
+		{"TenantDrift", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.TenantDrift(ctx, a)
+		}},
+		{"Incident", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Incident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"AcknowledgeIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AcknowledgeIncident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"SilenceIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SilenceIncident(ctx, a, authzIncident(fx, fresh).ID, time.Hour)
 		}},
 		// Workspaces, members, audit.
 		{"Workspaces", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Workspaces(ctx, a) }},
@@ -466,4 +530,29 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	require.NoError(t, err)
 	fx.restore = started.Restore.ID
 	return fx
+}
+
+// authzRoute adds a fresh Slack route to the fixture's workspace and returns its name.
+func authzRoute(fx *authzFixture, fresh func(*authzFixture, string) string) string {
+	name := fresh(fx, "route")
+	if _, err := fx.b.svc.AddAlertRoute(context.Background(), fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+		Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"}); err != nil {
+		panic(err)
+	}
+	return name
+}
+
+// authzIncident adds a fresh rule to the fixture's workspace with one open incident.
+func authzIncident(fx *authzFixture, fresh func(*authzFixture, string) string) store.AlertIncident {
+	ctx := context.Background()
+	rule, err := fx.b.svc.AddAlertRule(ctx, fx.b.admin, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionDrift})
+	if err != nil {
+		panic(err)
+	}
+	inc, _, err := store.FireIncident(ctx, fx.b.db.Pool, store.IncidentFiring{WorkspaceID: fx.ws.ID, RuleID: rule.ID, Subject: "drift:tenant:1",
+		TenantID: &fx.tenant.ID, Summary: "drifted"})
+	if err != nil {
+		panic(err)
+	}
+	return inc
 }

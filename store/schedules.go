@@ -10,33 +10,41 @@ import (
 
 // BackupSchedule is a cron schedule of backups of one tenant.
 type BackupSchedule struct {
-	ID          int64     `json:"id"`
-	WorkspaceID int64     `json:"workspace_id"`
-	TenantID    int64     `json:"tenant_id"`
-	Name        string    `json:"name"`
-	Cron        string    `json:"cron"`
-	Timezone    string    `json:"timezone"`
-	Families    []string  `json:"families"`
-	KeepCount   *int      `json:"keep_count"`
-	KeepDays    *int      `json:"keep_days"`
-	Paused      bool      `json:"paused"`
-	FireFrom    time.Time `json:"fire_from"`
-	CreatedBy   *int64    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          int64    `json:"id"`
+	WorkspaceID int64    `json:"workspace_id"`
+	TenantID    int64    `json:"tenant_id"`
+	Name        string   `json:"name"`
+	Cron        string   `json:"cron"`
+	Timezone    string   `json:"timezone"`
+	Families    []string `json:"families"`
+	KeepCount   *int     `json:"keep_count"`
+	KeepDays    *int     `json:"keep_days"`
+	Paused      bool     `json:"paused"`
+	// Operation is what the schedule fires: ScheduleBackup (default) or ScheduleDriftCheck.
+	Operation string    `json:"operation"`
+	FireFrom  time.Time `json:"fire_from"`
+	CreatedBy *int64    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 
 	// Joined for display.
 	TenantName string `json:"tenant_name,omitempty"`
 }
 
-const scheduleColumns = `s.id, s.workspace_id, s.tenant_id, s.name, s.cron, s.timezone, s.families, s.keep_count, s.keep_days,
+// Schedule operations.
+const (
+	ScheduleBackup     = "backup"
+	ScheduleDriftCheck = "drift_check"
+)
+
+const scheduleColumns = `s.operation, s.id, s.workspace_id, s.tenant_id, s.name, s.cron, s.timezone, s.families, s.keep_count, s.keep_days,
 	s.paused, s.fire_from, s.created_by, s.created_at, s.updated_at, t.name`
 
 const scheduleFrom = ` FROM backup_schedules s JOIN tenants t ON t.id = s.tenant_id`
 
 func scanSchedule(row pgx.Row) (BackupSchedule, error) {
 	var s BackupSchedule
-	err := row.Scan(&s.ID, &s.WorkspaceID, &s.TenantID, &s.Name, &s.Cron, &s.Timezone, &s.Families, &s.KeepCount, &s.KeepDays,
+	err := row.Scan(&s.Operation, &s.ID, &s.WorkspaceID, &s.TenantID, &s.Name, &s.Cron, &s.Timezone, &s.Families, &s.KeepCount, &s.KeepDays,
 		&s.Paused, &s.FireFrom, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.TenantName)
 	if s.Families == nil {
 		s.Families = []string{}
@@ -50,9 +58,12 @@ func InsertSchedule(ctx context.Context, q Querier, s BackupSchedule) (BackupSch
 		s.Families = []string{}
 	}
 	var id int64
-	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron, timezone, families, keep_count, keep_days, paused, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		s.WorkspaceID, s.TenantID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, s.CreatedBy).Scan(&id)
+	if s.Operation == "" {
+		s.Operation = ScheduleBackup
+	}
+	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, name, cron, timezone, families, keep_count, keep_days, paused, created_by, operation)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		s.WorkspaceID, s.TenantID, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays, s.Paused, s.CreatedBy, s.Operation).Scan(&id)
 	if isUniqueViolation(err, "") {
 		return s, fmt.Errorf("schedule %q of this tenant: %w", s.Name, ErrConflict)
 	}

@@ -181,3 +181,12 @@ func UpdateConnectionVerification(ctx context.Context, q Querier, id int64, v Co
 	}
 	return nil
 }
+
+// GetConnection loads a provider connection by id.
+func GetConnection(ctx context.Context, q Querier, id int64) (ProviderConnection, error) {
+	c, err := scanConnection(q.QueryRow(ctx, connectionSelect+` WHERE id = $1`, id))
+	if err != nil {
+		return c, notFound(err, fmt.Sprintf("provider connection %d", id))
+	}
+	return c, nil
+}

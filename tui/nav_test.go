@@ -128,7 +128,7 @@ func TestPaletteQuitAndCompletion(t *testing.T) {
 	drive(t, m, m.Init())
 	status := func() string { return strings.Split(screen(m), "\n")[28] }
 	press(t, m, ":", "tab")
-	require.Contains(t, status(), "tab: audit backups engines groups help home", "tab on an empty prompt lists every command")
+	require.Contains(t, status(), "tab: alerts audit backups engines groups help home", "tab on an empty prompt lists every command")
 	press(t, m, "esc", ":", "r", "tab")
 	require.Contains(t, status(), ":r█  tab: restore roles run runs")
 	press(t, m, "tab")

@@ -104,6 +104,8 @@ func init() {
 				}
 				return jump(newRestore(c, id, target)), nil
 			}},
+		{name: "alerts", usage: "alerts", help: "incidents, open first, with their deliveries and errors; a acknowledges",
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newAlerts(c)), nil }},
 	}
 }
 

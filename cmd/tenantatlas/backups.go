@@ -273,18 +273,19 @@ func loadLocation(tz string) *time.Location {
 }
 
 func (a *app) schedulesAddCommand() *cobra.Command {
-	var tenant, name, cron, tz, families string
+	var tenant, name, cron, tz, families, operation string
 	var keep, keepDays int
 	c := &cobra.Command{
 		Use:   "add --tenant T --name N --cron EXPR [--timezone Z] [--families F,...] [--keep N] [--keep-days D]",
 		Short: "Add a backup schedule (cron with an optional leading seconds field, read in an IANA time zone)",
 		Example: "  tenantatlas schedules add --tenant contoso --name nightly --cron '0 3 * * *' --timezone Europe/Berlin --keep 14\n" +
-			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies",
+			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies\n" +
+			"  tenantatlas schedules add --tenant contoso --name drift-watch --cron '0 * * * *' --operation drift_check",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tenant == "" || name == "" || cron == "" {
 				return usageErrorf("schedules add needs --tenant, --name and --cron")
 			}
-			req := engine.ScheduleRequest{TenantRef: tenant, Name: name, Cron: cron, Timezone: tz, Families: splitList(families)}
+			req := engine.ScheduleRequest{TenantRef: tenant, Name: name, Cron: cron, Timezone: tz, Families: splitList(families), Operation: operation}
 			if cmd.Flags().Changed("keep") {
 				req.KeepCount = &keep
 			}
@@ -309,6 +310,7 @@ func (a *app) schedulesAddCommand() *cobra.Command {
 	f.StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
 	f.IntVar(&keep, "keep", 0, "keep the newest N complete sets")
 	f.IntVar(&keepDays, "keep-days", 0, "delete sets older than D days (the newest set is always kept)")
+	f.StringVar(&operation, "operation", "backup", "what the schedule fires: backup, or drift_check (compare with the tenant's baseline)")
 	return c
 }
 

@@ -27,6 +27,9 @@ type Config struct {
 	SecretKeyFile string
 	SSHAddr       string
 	MetricsAddr   string
+	// PublicSSHAddr is where users reach the SSH server (host:port); alert messages then name
+	// `ssh -p PORT HOST runs show ID` besides the local command.
+	PublicSSHAddr string
 
 	// file is the configuration file read (nil: none); sources says where each key's value came
 	// from ("flag", "env NAME", "file PATH:LINE", "default"), for `config show`.
@@ -53,6 +56,7 @@ func (c *Config) bindings() []envBinding {
 		{"secret-key-file", "TENANTATLAS_SECRET_KEY_FILE", &c.SecretKeyFile},
 		{"metrics-addr", "TENANTATLAS_METRICS_ADDR", &c.MetricsAddr},
 		{"ssh-addr", "TENANTATLAS_SSH_ADDR", &c.SSHAddr},
+		{"public-ssh-addr", "TENANTATLAS_PUBLIC_SSH_ADDR", &c.PublicSSHAddr},
 	}
 }
 
@@ -71,6 +75,7 @@ func (c *Config) registerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the 32-byte secret key that seals credentials (env TENANTATLAS_SECRET_KEY_FILE, or the key itself in TENANTATLAS_SECRET_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env TENANTATLAS_METRICS_ADDR)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", "", "SSH listen address for serve (env TENANTATLAS_SSH_ADDR; default 127.0.0.1:2222)")
+	fs.StringVar(&c.PublicSSHAddr, "public-ssh-addr", "", "host:port users reach the SSH server at, named in alert messages (env TENANTATLAS_PUBLIC_SSH_ADDR)")
 }
 
 // loadConfig fills unset flags from the environment and the default config file, and validates
@@ -206,7 +211,7 @@ func (c *Config) validate() error {
 			return usageErrorf("%s %q must be an absolute https:// URL such as https://graph.microsoft.com", name, raw)
 		}
 	}
-	for name, addr := range map[string]string{"metrics address": c.MetricsAddr, "SSH address": c.SSHAddr} {
+	for name, addr := range map[string]string{"metrics address": c.MetricsAddr, "SSH address": c.SSHAddr, "public SSH address": c.PublicSSHAddr} {
 		if addr == "" {
 			continue
 		}

@@ -116,6 +116,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
 		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(), a.doctorCommand(), a.configCommand(),
 		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(), a.graphCommand(),
+		a.alertsCommand(), a.baselinesCommand(), a.driftCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {
