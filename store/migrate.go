@@ -68,11 +68,19 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err := checkNotTooNew(ctx, provider); err != nil {
 		return 0, err
 	}
-	current, err := provider.GetDBVersion(ctx)
-	if err != nil {
-		current = 0
+	pending := map[int64]bool{}
+	if statuses, err := provider.Status(ctx); err == nil {
+		for _, st := range statuses {
+			if st.State != goose.StateApplied {
+				pending[st.Source.Version] = true
+			}
+		}
+	} else { // no version table yet: every migration is pending
+		for _, src := range provider.ListSources() {
+			pending[src.Version] = true
+		}
 	}
-	if err := checkEnginesSurvive(ctx, conn, db.migrationFS(), current); err != nil {
+	if err := checkEnginesSurvive(ctx, conn, db.migrationFS(), pending); err != nil {
 		return 0, err
 	}
 	results, err := provider.Up(ctx)
@@ -148,8 +156,12 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 
 func (db *DB) gooseProvider() (*goose.Provider, func(), error) {
 	sqlDB := stdlib.OpenDBFromPool(db.Pool)
+	// Out of order: migrations written on branches in parallel get numbers in the order they were
+	// begun, not merged, so a database migrated by a build of one branch may miss a lower number
+	// that another branch added. Every migration is expand-only or says which engines it breaks
+	// (docs/operations.md#safe-upgrades), so applying a missing lower one later is safe.
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, db.migrationFS(),
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		sqlDB.Close()
 		return nil, nil, fmt.Errorf("error loading embedded migrations: %w", err)
@@ -233,7 +245,7 @@ var ErrEnginesWouldBreak = errors.New("a pending migration would break running e
 // checkEnginesSurvive refuses when a pending migration declares it breaks engines below some schema
 // version and an alive registered engine is below it. Before 00008 there is no registry: nothing to
 // check.
-func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, current int64) error {
+func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, pending map[int64]bool) error {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return fmt.Errorf("error reading embedded migrations: %w", err)
@@ -244,7 +256,7 @@ func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, current int
 	}
 	for _, e := range entries {
 		v, ok := migrationVersion(e.Name())
-		if !ok || v <= current {
+		if !ok || !pending[v] {
 			continue
 		}
 		body, err := fs.ReadFile(fsys, e.Name())
