@@ -143,6 +143,12 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.logger.Info("sealed sensitive backup payloads stored in plaintext", "payloads", n)
 		}
 	}
+	if n, err := e.svc.bindCredentials(ctx); err != nil { // credentials sealed before migration 00013
+		stopped()
+		return fmt.Errorf("error binding credentials to their rows: %w", err)
+	} else if n > 0 {
+		e.logger.Info("re-sealed credentials bound to their rows", "credentials", n)
+	}
 	if err := e.register(ctx); err != nil {
 		stopped()
 		return err
