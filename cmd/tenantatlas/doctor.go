@@ -188,13 +188,13 @@ func (a *app) doctor(ctx context.Context, tenant string) (rep doctorReport) {
 			}
 			add(doctorCheck{Name: "secret key", Detail: fmt.Sprintf("key %s opens %d of %d credential(s); not: %s", cc.KeyID,
 				cc.Connections-len(cc.Undecryptable), cc.Connections, strings.Join(names, ", ")),
-				Fix: "give the key that sealed them (the one every engine uses), or store the credentials again with `tenantatlas tenants add`"})
+				Fix: "give the key that sealed them (the one every engine uses; after a rotation as --previous-secret-key-file, then `tenantatlas rekey`), or store each again with `tenantatlas tenants set-credential`"})
 		default:
 			add(doctorCheck{Name: "secret key", OK: true, Detail: fmt.Sprintf("key %s opens all %d sealed credential(s)", cc.KeyID, cc.Connections)})
 		}
 		if err == nil && len(cc.Expiring) > 0 {
 			add(doctorCheck{Name: "secret expiry", Detail: "client secret expired or expiring within 14 days: " + strings.Join(cc.Expiring, ", "),
-				Fix: "create a new client secret in the app registration and store it (tenants add … --secret-file)"})
+				Fix: "create a new client secret in the app registration and store it: `tenantatlas tenants set-credential TENANT --secret-file FILE`"})
 		}
 	}
 

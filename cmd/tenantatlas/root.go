@@ -116,6 +116,7 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
 		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(), a.doctorCommand(), a.configCommand(),
 		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(), a.graphCommand(),
+		a.rekeyCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {
@@ -294,7 +295,8 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.metrics = engine.NewMetrics(a.db)
-	svc, err := engine.NewService(a.db, engine.ServiceOptions{Logger: a.logger, Sealer: sealer, Metrics: a.metrics})
+	graphCfg, _ := a.graphConfig() // an unreadable CA file is reported by the commands that reach Graph
+	svc, err := engine.NewService(a.db, engine.ServiceOptions{Logger: a.logger, Sealer: sealer, Metrics: a.metrics, Graph: graphCfg})
 	if err != nil {
 		return err
 	}
@@ -334,7 +336,24 @@ func (a *app) sealer() (*engine.Sealer, error) {
 	default:
 		return nil, nil
 	}
-	return engine.NewSealer(key)
+	var previous [][]byte
+	if f := a.cfg.PreviousSecretKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the previous secret key file: %v (check --previous-secret-key-file / TENANTATLAS_PREVIOUS_SECRET_KEY_FILE)", err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			k, err := engine.ParseSecretKey(line)
+			if err != nil {
+				return nil, fmt.Errorf("previous secret key file %s, line %d: %w", f, i+1, err)
+			}
+			previous = append(previous, k)
+		}
+	}
+	return engine.NewSealer(key, previous...)
 }
 
 // requireSealer is for commands that store or use credentials.

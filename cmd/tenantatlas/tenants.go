@@ -129,6 +129,6 @@ flag value that would land in shell history. It is encrypted at rest and never p
 		},
 	}
 	verify := a.startCommand("verify TENANT", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
-	cmd.AddCommand(add, list, show, verify)
+	cmd.AddCommand(add, list, show, verify, a.setCredentialCommand(), a.removeTenantCommand())
 	return cmd
 }
