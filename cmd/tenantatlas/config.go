@@ -28,8 +28,8 @@ type Config struct {
 	// PreviousSecretKeyFile holds keys that still open secrets but no longer seal them, one per
 	// line: during a key rotation (docs/operations.md#rotating-the-secret-key).
 	PreviousSecretKeyFile string
-	SSHAddr       string
-	MetricsAddr   string
+	SSHAddr               string
+	MetricsAddr           string
 
 	// file is the configuration file read (nil: none); sources says where each key's value came
 	// from ("flag", "env NAME", "file PATH:LINE", "default"), for `config show`.
