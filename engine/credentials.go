@@ -18,6 +18,9 @@ import (
 // stays in place.
 var ErrCredentialRejected = errors.New("the new credential was not accepted")
 
+// ErrTenantBusy means a tenant has queued or running runs, so it cannot be removed yet.
+var ErrTenantBusy = errors.New("nothing removed")
+
 // SetCredentialRequest replaces a tenant's credential (`tenants set-credential`).
 type SetCredentialRequest struct {
 	TenantRef string // name, id or Entra tenant id; or TenantID
@@ -84,7 +87,7 @@ func (s *Service) SetCredential(ctx context.Context, actor Actor, req SetCredent
 			if tc.Hint != "" {
 				msg += "; " + tc.Hint
 			}
-			return SetCredentialResult{}, fmt.Errorf("%w: signing in to %s with it failed: %s; the old credential stays in place (store it anyway with --no-verify)",
+			return SetCredentialResult{}, fmt.Errorf("%w: signing in to %s with it failed: %s; the old credential stays in place",
 				ErrCredentialRejected, t.Name, msg)
 		}
 		out.SignIn = &tc
@@ -162,8 +165,8 @@ func (s *Service) RemoveTenant(ctx context.Context, actor Actor, req RemoveTenan
 			for i, id := range active {
 				ids[i] = fmt.Sprint(id)
 			}
-			return fmt.Errorf("%w: tenant %s has %d queued or running run(s) (%s): cancel them or let them finish, then remove it",
-				ErrConflict, t.Name, len(active), strings.Join(ids, ", "))
+			return fmt.Errorf("tenant %s has %d queued or running run(s) (%s): cancel them or let them finish, then remove it (%w)",
+				t.Name, len(active), strings.Join(ids, ", "), ErrTenantBusy)
 		}
 		removed, err := store.DeleteTenant(ctx, tx, t.ID)
 		if err != nil {

@@ -173,7 +173,7 @@ func TestRemoveTenant(t *testing.T) {
 		{name: "Readonly", actor: reader, confirm: gone.Name, is: engine.ErrForbidden, want: "tenant.manage"},
 		{name: "NoConfirmation", actor: b.admin, confirm: "", is: engine.ErrInvalid, want: "confirm by giving its name"},
 		{name: "WrongConfirmation", actor: b.admin, confirm: keep.Name, is: engine.ErrInvalid, want: "confirm by giving its name"},
-		{name: "ActiveRun", actor: b.admin, confirm: gone.Name, is: engine.ErrConflict, want: "queued or running run(s)"},
+		{name: "ActiveRun", actor: b.admin, confirm: gone.Name, is: engine.ErrTenantBusy, want: "queued or running run(s)"},
 	}
 	for _, tt := range tests {
 		_, err := b.svc.RemoveTenant(ctx, tt.actor, engine.RemoveTenantRequest{TenantRef: gone.Name, Confirm: tt.confirm})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -59,6 +60,9 @@ and a verification run starts. Needs tenant.manage.`,
 			}
 			req.TenantRef = args[0]
 			res, err := a.svc.SetCredential(cmd.Context(), a.actor, req)
+			if errors.Is(err, engine.ErrCredentialRejected) {
+				return fmt.Errorf("%w (store it anyway with --no-verify)", err)
+			}
 			if err != nil {
 				return err
 			}
