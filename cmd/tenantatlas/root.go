@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,11 +52,19 @@ type app struct {
 
 	// subscribe, when set, subscribes to the process's shared notification hub (commands over SSH).
 	subscribe func() *store.Subscription
+	// migrations, when set, replaces the embedded migrations (tests of the upgrade rules add a
+	// contract step to the real command path).
+	migrations fs.FS
 }
 
 // run executes the command line and returns the exit code. Errors are printed as one line on stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	return (&app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}).execute(ctx, args)
+}
+
+// execute runs the command line on a and returns the exit code.
+func (a *app) execute(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	defer a.close()
 	root := a.rootCommand()
 	root.SetArgs(args)
@@ -277,8 +286,11 @@ func (a *app) connectOnly(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.db = db
 	a.closers = append(a.closers, db.Close)
+	if a.migrations != nil {
+		db = db.WithMigrations(a.migrations)
+	}
+	a.db = db
 	return nil
 }
 
