@@ -47,7 +47,9 @@ func TestSecurityCredentialBoundToItsRow(t *testing.T) {
 	_, err := b.sealer.OpenWith(ca.CredentialCiphertext, engine.CredentialAAD(ca.ID, a.ID))
 	require.NoError(t, err, "opens on its own row")
 
+	attempts := 0
 	for _, bound := range []bool{true, false} {
+		attempts++
 		_, err := b.db.Pool.Exec(ctx, `UPDATE provider_connections SET credential_ciphertext = $1, credential_bound = $2 WHERE tenant_id = $3`,
 			ca.CredentialCiphertext, bound, victim.ID)
 		require.NoError(t, err)
@@ -62,6 +64,7 @@ func TestSecurityCredentialBoundToItsRow(t *testing.T) {
 	r := b.waitRun(t, res.Run.ID, completed)
 	require.Equal(t, store.OutcomeBlocked, outcome(r))
 	require.Equal(t, "provider_secret_undecryptable", deref(r.ReasonCode))
+	t.Logf("METRIC security.moved_credential_refused %d of %d attempts (+1 run blocked)", attempts, attempts)
 }
 
 // TestLegacyCredentialsBoundAtEngineStart: a credential sealed before migration 00013 (no
@@ -205,10 +208,10 @@ func TestRemoveTenant(t *testing.T) {
 	require.NoError(t, err, "the other tenant is untouched")
 }
 
-// TestRekey rotates the secret key while the data is live: every credential and sealed payload is
+// TestSecurityKeyRotation rotates the secret key while the data is live: every credential and sealed payload is
 // re-sealed under the new key (the old and new key both open during the rotation), a sealer with
 // only the new key then opens everything, and rekey refuses while an engine lacks the new key.
-func TestRekey(t *testing.T) {
+func TestSecurityKeyRotation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	oldKey, nextKey := make([]byte, 32), make([]byte, 32)
@@ -247,9 +250,13 @@ func TestRekey(t *testing.T) {
 	_, err = svc.Rekey(ctx, owner, engine.RekeyRequest{})
 	require.ErrorIs(t, err, engine.ErrForbidden, "only the administrator")
 
+	began := time.Now()
 	res, err := svc.Rekey(ctx, b.admin, engine.RekeyRequest{})
+	took := time.Since(began)
 	require.NoError(t, err)
 	require.Equal(t, 2, res.Credentials)
+	t.Logf("METRIC rekey.resealed %d secrets", res.Credentials+res.Payloads)
+	t.Logf("METRIC rekey.duration %.1f ms", float64(took.Microseconds())/1000)
 	require.Positive(t, res.Payloads)
 	for _, c := range res.After {
 		require.Equal(t, newKey.KeyID(), c.KeyID, "%s still under another key", c.Kind)
