@@ -235,7 +235,7 @@ func (a *tenantActions) view(c *Env, name string, width int) []string {
 	switch a.prompt {
 	case promptSecret:
 		lines = append(lines, fit(t.Header.Render("new secret  ")+strings.Repeat("•", len(a.input.value))+"█", width),
-			fit(t.Dim.Render("            the client secret's Value; signed in with before it replaces the old one · enter submit · esc cancel"), width))
+			fit(t.Dim.Render("            the client secret's Value, signed in with before it replaces the old one (a certificate: tenants set-credential --certificate-file) · enter submit · esc cancel"), width))
 	case promptRemove:
 		lines = append(lines, fit(t.Error.Render("remove      type "+name+" to delete it with its connection, groups, inventory and backups (runs and audit stay): ")+a.input.String()+"█", width))
 	}
