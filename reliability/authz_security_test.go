@@ -280,6 +280,13 @@ func authzCases() []authzCase {
 		{"CheckCredentials", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CheckCredentials(ctx, a, time.Now())
 		}},
+		{"DiagnoseTenant", object, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
+			svc, err := engine.NewService(fx.b.db, engine.ServiceOptions{Sealer: fx.b.sealer, Graph: fx.graph}) // sign in to the simulator
+			if err != nil {
+				return nil, err
+			}
+			return svc.DiagnoseTenant(ctx, a, fx.tenant.ID)
+		}},
 		{"Rekey", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.Rekey(ctx, a, engine.RekeyRequest{IgnoreEngines: true})
 		}},
