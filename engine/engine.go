@@ -156,6 +156,21 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
 	river.AddWorker(workers, &deliveryWorker{engine: e})
+	// River's reindexer (REINDEX of river_job's indexes, nightly) needs to own the table. The runtime
+	// role of the two-role setup does not, and every other maintainer (job cleaner, rescuer,
+	// scheduler, queue cleaner, leader election) needs only the runtime grants
+	// (docs/architecture.md#database-roles); so without ownership the reindexer is off.
+	var reindex []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	owns, err := store.OwnsTable(ctx, svc.db.Pool, "river_job")
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if !owns {
+		reindex = []string{}
+		e.logger.Info("River's reindexer is off: the database role does not own river_job (reindex as the owner, see docs/operations.md#database-maintenance)")
+	}
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: opts.MaxWorkers},
@@ -164,13 +179,13 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
 			QueueAlerts:    {MaxWorkers: opts.MaxWorkers},
 		},
-
-		Workers:           workers,
-		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
-		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
-		JobTimeout:        -1,                     // each operation's own timeout applies (worker.go)
-		Logger:            e.logger.With("component", "river"),
-		ID:                sanitizeClientID(opts.Name),
+		Workers:             workers,
+		FetchCooldown:       time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
+		FetchPollInterval:   100 * time.Millisecond, // safety net when an insert notification is skipped
+		JobTimeout:          -1,                     // each operation's own timeout applies (worker.go)
+		Logger:              e.logger.With("component", "river"),
+		ID:                  sanitizeClientID(opts.Name),
+		ReindexerIndexNames: reindex,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating engine: %w", err)
@@ -194,6 +209,12 @@ func (e *Engine) Start(ctx context.Context) error {
 		} else if n > 0 {
 			e.logger.Info("sealed sensitive backup payloads stored in plaintext", "payloads", n)
 		}
+	}
+	if n, err := e.svc.bindCredentials(ctx); err != nil { // credentials sealed before migration 00013
+		stopped()
+		return fmt.Errorf("error binding credentials to their rows: %w", err)
+	} else if n > 0 {
+		e.logger.Info("re-sealed credentials bound to their rows", "credentials", n)
 	}
 	if err := e.register(ctx); err != nil {
 		stopped()

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -42,6 +43,9 @@ type ServiceOptions struct {
 	Metrics *Metrics
 	// AlertTLS is the TLS configuration of TestAlertRoute's sends (default: the system's roots).
 	AlertTLS *tls.Config
+	// Graph is how this process reaches Microsoft Graph and the login authority for the checks the
+	// service makes itself: a new credential's sign-in (SetCredential) and DiagnoseTenant.
+	Graph graph.Config
 }
 
 // Service is the API of the engine used by the dashboard, CLI and SSH server. Reads are DB-only.
@@ -53,6 +57,7 @@ type Service struct {
 	metrics *Metrics
 	// sender sends TestAlertRoute's messages (engines deliver with their own).
 	sender *notify.Sender
+	graph  graph.Config
 }
 
 // NewService returns a Service. It inserts jobs through an insert-only River client, so it works
@@ -70,7 +75,7 @@ func NewService(db *store.DB, opts ServiceOptions) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error creating job client: %w", err)
 	}
-	return &Service{db: db, river: client, sealer: opts.Sealer, logger: logger, metrics: opts.Metrics,
+	return &Service{db: db, river: client, sealer: opts.Sealer, logger: logger, metrics: opts.Metrics, graph: opts.Graph,
 		sender: notify.NewSender(opts.AlertTLS, 20*time.Second)}, nil
 }
 

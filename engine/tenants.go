@@ -86,18 +86,22 @@ func (s *Service) AddTenant(ctx context.Context, actor Actor, req AddTenantReque
 	if len(req.CertificatePEM) > 0 {
 		kind, plaintext = "certificate", req.CertificatePEM
 	}
-	sealed, err := s.sealer.Seal(plaintext)
-	if err != nil {
-		return TenantView{}, err
-	}
 	var out TenantView
 	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
 		t, err := store.InsertTenant(ctx, tx, store.Tenant{WorkspaceID: w.ID, Name: req.Name, TenantGUID: req.TenantGUID, DisplayName: req.DisplayName})
 		if err != nil {
 			return err
 		}
-		c, err := store.InsertProviderConnection(ctx, tx, store.ProviderConnection{TenantID: t.ID, IsDefault: true, ClientID: req.ClientID,
-			AuthKind: kind, CredentialCiphertext: sealed, CredentialKeyID: s.sealer.KeyID(), SecretExpiresAt: req.SecretExpiresAt})
+		connID, err := store.NextProviderConnectionID(ctx, tx)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.sealer.SealWith(plaintext, CredentialAAD(connID, t.ID))
+		if err != nil {
+			return err
+		}
+		c, err := store.InsertProviderConnection(ctx, tx, store.ProviderConnection{ID: connID, TenantID: t.ID, IsDefault: true, ClientID: req.ClientID,
+			AuthKind: kind, CredentialCiphertext: sealed, CredentialKeyID: s.sealer.KeyID(), CredentialBound: true, SecretExpiresAt: req.SecretExpiresAt})
 		if err != nil {
 			return err
 		}
@@ -178,7 +182,7 @@ func (s *Service) credentials(t store.Tenant, c store.ProviderConnection) (graph
 	if s.sealer == nil {
 		return creds, run.Failure(reason.ProviderSecretUndecryptable, "no secret key configured in this engine")
 	}
-	plain, err := s.sealer.Open(c.CredentialCiphertext)
+	plain, err := s.openCredential(c.ID, c.TenantID, c.CredentialBound, c.CredentialCiphertext)
 	if err != nil {
 		return creds, run.Failure(reason.ProviderSecretUndecryptable,
 			"the credential was sealed with key %s, this engine has key %s", c.CredentialKeyID, s.sealer.KeyID())
@@ -189,4 +193,13 @@ func (s *Service) credentials(t store.Tenant, c store.ProviderConnection) (graph
 		creds.ClientSecret = string(plain)
 	}
 	return creds, nil
+}
+
+// openCredential opens a connection's sealed credential: bound to its row (CredentialAAD) unless it
+// was sealed before migration 00013 and not re-sealed since.
+func (s *Service) openCredential(connectionID, tenantID int64, bound bool, ciphertext []byte) ([]byte, error) {
+	if !bound {
+		return s.sealer.Open(ciphertext)
+	}
+	return s.sealer.OpenWith(ciphertext, CredentialAAD(connectionID, tenantID))
 }

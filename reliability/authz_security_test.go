@@ -274,6 +274,14 @@ func authzCases() []authzCase {
 				TenantGUID: fmt.Sprintf("6e0c1a2b-0000-4000-8000-%012d", n), ClientID: "3f2a0000-0000-4000-8000-000000000002",
 				ClientSecret: []byte("authz-secret")})
 		}},
+		{"SetCredential", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			t := fx.extraTenant()
+			return fx.b.svc.SetCredential(ctx, a, engine.SetCredentialRequest{TenantID: t.ID, ClientSecret: []byte("authz-rotated"), NoVerify: true})
+		}},
+		{"RemoveTenant", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			t := fx.extraTenant()
+			return fx.b.svc.RemoveTenant(ctx, a, engine.RemoveTenantRequest{TenantID: t.ID, Confirm: t.Name})
+		}},
 		{"ListTenants", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.ListTenants(ctx, a) }},
 		{"GetTenant", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetTenant(ctx, a, fx.tenant.Name)
@@ -363,6 +371,16 @@ func authzCases() []authzCase {
 		{"CheckCredentials", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CheckCredentials(ctx, a, time.Now())
 		}},
+		{"DiagnoseTenant", object, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
+			svc, err := engine.NewService(fx.b.db, engine.ServiceOptions{Sealer: fx.b.sealer, Graph: fx.graph}) // sign in to the simulator
+			if err != nil {
+				return nil, err
+			}
+			return svc.DiagnoseTenant(ctx, a, fx.tenant.ID)
+		}},
+		{"Rekey", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Rekey(ctx, a, engine.RekeyRequest{IgnoreEngines: true})
+		}},
 		{"CheckTenantTokens", scopedList, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CheckTenantTokens(ctx, a, "", fx.graph)
 		}},
@@ -387,6 +405,18 @@ func triageItems(tr engine.Triage) []any {
 		}
 	}
 	return out
+}
+
+// extraTenant adds a tenant (as the administrator) for a call that changes or removes it.
+func (fx *authzFixture) extraTenant() engine.TenantView {
+	n := fx.counter.Add(1)
+	v, err := fx.b.svc.AddTenant(context.Background(), fx.b.admin, engine.AddTenantRequest{Workspace: fx.ws.Name, Name: fmt.Sprintf("extra-%d", n),
+		TenantGUID: fmt.Sprintf("7e0c1a2b-0000-4000-8000-%012d", n), ClientID: "3f2a0000-0000-4000-8000-000000000002",
+		ClientSecret: []byte("authz-secret")})
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 var keyCounter atomic.Int64

@@ -123,7 +123,7 @@ const runColumns = `r.id, r.workspace_id, r.tenant_id, r.provider_connection_id,
 	r.progress_total, r.count_succeeded, r.count_failed, r.count_skipped, r.count_created, r.count_updated, r.count_deleted,
 	r.count_unchanged, r.reason_code, r.reason_detail, r.result, r.retry_of_run_id, r.river_job_id, r.attempt,
 	r.cancel_requested_at, r.cancel_requested_by, r.heartbeat_at, r.created_at, r.started_at, r.finished_at, r.updated_at,
-	coalesce(t.name, ''), coalesce(u.name, '')`
+	coalesce(t.name, r.removed_tenant_name, ''), coalesce(u.name, '')`
 
 const runFrom = ` FROM operation_runs r LEFT JOIN tenants t ON t.id = r.tenant_id LEFT JOIN users u ON u.id = r.initiator_user_id`
 

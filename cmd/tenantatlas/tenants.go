@@ -162,7 +162,7 @@ flag value that would land in shell history. It is encrypted at rest and never p
 		},
 	}
 	verify := a.startCommand("verify (TENANT | --tag TAG | --all)", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
-	cmd.AddCommand(add, list, show, verify,
+	cmd.AddCommand(add, list, show, verify, a.setCredentialCommand(), a.removeTenantCommand(),
 		tagCmd("tag TENANT TAG...", "Tag a tenant (tags group tenants for --tag starts)", false),
 		tagCmd("untag TENANT TAG...", "Remove tags from a tenant", true))
 	return cmd
