@@ -162,8 +162,11 @@ func (m *Model) onHub(msg hubMsg) tea.Cmd {
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
 	m.env.Live = true
-	if m.top().Relevant(msg.n) {
-		return tea.Batch(m.top().Reload(), m.waitHub())
+	if top := m.top(); top.Relevant(msg.n) {
+		if p, ok := top.(partialReloader); ok {
+			return tea.Batch(p.ReloadFor(msg.n), m.waitHub())
+		}
+		return tea.Batch(top.Reload(), m.waitHub())
 	}
 	return m.waitHub()
 }

@@ -65,9 +65,11 @@ func (s *restoreScreen) ShortHelp() []key.Binding {
 	if s.confirming {
 		return []key.Binding{k.Confirm, k.Abort}
 	}
-	start := k.Start
+	// Without a preview (the role may not restore, or the set cannot be read) neither key applies.
+	mode, start := k.Mode, k.Start
+	mode.SetEnabled(s.pv != nil)
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
-	return []key.Binding{k.Mode, start}
+	return []key.Binding{mode, start}
 }
 
 func (s *restoreScreen) FullHelp() []key.Binding {
@@ -116,7 +118,7 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		k := restoreKeys
 		switch {
-		case key.Matches(msg, k.Mode):
+		case key.Matches(msg, k.Mode) && s.pv != nil:
 			if s.mode == store.RestoreCreateCopy {
 				s.mode = store.RestoreOverwrite
 			} else {

@@ -126,12 +126,12 @@ func (s *runs) loadRows() tea.Cmd {
 		if err != nil {
 			return runsPage{}, err
 		}
-		// One role read per workspace offers cancel and retry only where the actor may take them
-		// (the engine checks again).
+		// The role per workspace (cached for the session) offers cancel and retry only where the
+		// actor may take them (the engine checks again).
 		roles := map[int64]access.Role{}
 		for _, r := range rows {
 			if _, ok := roles[r.WorkspaceID]; !ok {
-				roles[r.WorkspaceID], _ = c.Svc.Role(ctx, c.Actor, r.WorkspaceID)
+				roles[r.WorkspaceID] = c.role(ctx, r.WorkspaceID)
 			}
 		}
 		return runsPage{rows: rows, roles: roles}, nil
