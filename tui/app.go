@@ -37,7 +37,13 @@ type Model struct {
 	flash    string
 	flashBad bool
 	sub      *store.Subscription
+	frames   *Frames // draws the frames when set (DrawTo); else Bubble Tea's renderer does
+	hints    struct{ key, line string }
 }
+
+// DrawTo hands the dashboard's frames to f instead of Bubble Tea's renderer (run the program with
+// f.ProgramOptions()).
+func (m *Model) DrawTo(f *Frames) { m.frames = f }
 
 // New returns the dashboard opened on start (nil: the triage home).
 func New(c *Env, start Screen) *Model {
@@ -240,6 +246,9 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
 	v.WindowTitle = "TenantAtlas — " + m.top().Title()
+	if m.frames != nil && m.env.Width > 0 && m.env.Height > 0 {
+		m.frames.draw(frame{content: v.Content, title: v.WindowTitle, width: m.env.Width, height: m.env.Height})
+	}
 	return v
 }
 
@@ -308,7 +317,22 @@ func (m *Model) statusLine(w int) string {
 	return fit(m.env.Theme.Flash.Render(m.flash), w)
 }
 
+// hintLine is the footer: drawn again only when its keys, their state or the width change (it is
+// redrawn with every frame, and styling a dozen keys costs more than the rest of most frames).
 func (m *Model) hintLine(w int) string {
+	var k strings.Builder
+	fmt.Fprint(&k, w, m.top().Capturing(), len(m.stack) == 1)
+	for _, b := range m.top().ShortHelp() {
+		fmt.Fprint(&k, "\x00", b.Help().Key, "\x01", b.Help().Desc, b.Enabled())
+	}
+	if k.String() == m.hints.key {
+		return m.hints.line
+	}
+	m.hints.key, m.hints.line = k.String(), m.drawHintLine(w)
+	return m.hints.line
+}
+
+func (m *Model) drawHintLine(w int) string {
 	t := m.env.Theme
 	render := func(bs []key.Binding) string {
 		var parts []string

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -50,6 +51,11 @@ type runDetail struct {
 	scroll  scroller // the log's first line shown when not following
 	wrap    bool     // long log lines wrap instead of being cut (w)
 	confirm confirmer
+
+	summaryMemo struct {
+		key   summaryKey
+		lines []string
+	}
 }
 
 // runDetailLoad is what one load of the run detail brings: the run (when it was read again) and the
@@ -351,7 +357,7 @@ func (s *runDetail) View(width, height int) string {
 	if s.run == nil {
 		return t.Dim.Render("loading…")
 	}
-	lines := s.summary(width)
+	lines := slices.Clone(s.summary(width)) // the log goes below it: the summary's memo stays as drawn
 	room := max(height-len(lines), 1)
 	window := s.scroll.window(s.log, room)
 	if s.follow {
@@ -368,6 +374,30 @@ func (s *runDetail) View(width, height int) string {
 
 // summary is everything above the log: the run's badges, reason, counts, failures and the log's title.
 func (s *runDetail) summary(width int) []string {
+	// Drawn once per change: every frame and every key asks for it, and it is a dozen styled lines.
+	// What it shows changes with the run, its engine, its failures, the log's title and the second.
+	key := summaryKey{run: s.run, engine: s.engine, failed: len(s.failed), width: width, follow: s.follow,
+		filter: s.filter.label(s.env.Theme), second: s.env.now().Unix()}
+	if s.summaryMemo.lines != nil && s.summaryMemo.key == key {
+		return s.summaryMemo.lines
+	}
+	lines := s.drawSummary(width)
+	s.summaryMemo.key, s.summaryMemo.lines = key, lines
+	return lines
+}
+
+// summaryKey is what the summary above the log depends on.
+type summaryKey struct {
+	run           *store.Run
+	engine        *store.EngineRecord
+	failed, width int
+	follow        bool
+	filter        string
+	second        int64
+}
+
+// drawSummary draws the summary (see summary).
+func (s *runDetail) drawSummary(width int) []string {
 	t := s.env.Theme
 	r := *s.run
 	now := s.env.now()
