@@ -32,7 +32,7 @@ type Frames struct {
 	next    frame    // the newest frame the model drew
 	shown   frame    // the frame on the terminal
 	lines   []string // shown's lines: a frame redraws only the lines that differ
-	started bool  // the terminal is set up (alternate screen, no cursor)
+	started bool     // the terminal is set up (alternate screen, no cursor)
 	closed  bool
 
 	wake     chan struct{} // a frame is waiting (capacity 1: wake-ups coalesce)
