@@ -39,6 +39,8 @@ type Model struct {
 	sub      *store.Subscription
 	frames   *Frames // draws the frames when set (DrawTo); else Bubble Tea's renderer does
 	hints    struct{ key, line string }
+	lastView *tea.View // the last frame drawn, kept while keepView
+	keepView bool      // the last message changed nothing on screen
 }
 
 // DrawTo hands the dashboard's frames to f instead of Bubble Tea's renderer (run the program with
@@ -107,12 +109,18 @@ func scrubMsg(msg tea.Msg) tea.Msg {
 // Update routes: global keys here, everything else to the screens.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	msg = scrubMsg(msg)
+	m.keepView = false
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.env.Width, m.env.Height = msg.Width, msg.Height
 		return m, m.toScreens(msg) // screens lay their rows out for the new width
 	case hubMsg:
-		return m, m.onHub(msg)
+		// A notification only starts loads (their answers redraw): unless the live marker changed,
+		// the frame stays as drawn and View does not draw it again for every dashboard.
+		live := m.env.Live
+		cmd := m.onHub(msg)
+		m.keepView = live == m.env.Live
+		return m, cmd
 	case navigateMsg:
 		if msg.jump {
 			// A `:` jump replaces the view above home, so breadcrumbs never pile up.
@@ -243,12 +251,16 @@ func (m *Model) back() tea.Cmd {
 
 // View draws the header with breadcrumbs, the active screen, the status line and the key hints.
 func (m *Model) View() tea.View {
+	if m.keepView && m.lastView != nil {
+		return *m.lastView
+	}
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
 	v.WindowTitle = "TenantAtlas — " + m.top().Title()
 	if m.frames != nil && m.env.Width > 0 && m.env.Height > 0 {
 		m.frames.draw(frame{content: v.Content, title: v.WindowTitle, width: m.env.Width, height: m.env.Height})
 	}
+	m.lastView = &v
 	return v
 }
 

@@ -68,6 +68,9 @@ func NewFrames(out io.Writer, profile colorprofile.Profile, env []string, mapNew
 
 // ProgramOptions are the options of a program that f draws: no Bubble Tea renderer, and its own tick
 // (which still flushes what the program writes itself, such as a clipboard copy) once a second.
+// Only for a terminal the program need not set up, an SSH session's emulated PTY: without its
+// renderer Bubble Tea neither puts a local terminal in raw mode nor reads its size, so the local
+// dashboard keeps Bubble Tea's renderer (one program: 60 wake-ups a second).
 func (f *Frames) ProgramOptions() []tea.ProgramOption {
 	return []tea.ProgramOption{tea.WithoutRenderer(), tea.WithFPS(1)}
 }

@@ -282,7 +282,7 @@ func TestTabCountMovesWithTheRows(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: b.tenants["contoso"]})
 	require.NoError(t, err)
-	drive(t, m, m.top().(*runs).loadRows()) // one load: the rows and the counts
+	drive(t, m, m.top().(*runs).Reload()) // one load, as a change notification causes: the rows and the counts
 	view = ansi.Strip(m.Render())
 	require.Contains(t, view, "1 Queued 2")
 	require.Contains(t, view, fmt.Sprintf("5 All %d", before+1))

@@ -57,6 +57,7 @@ type runs struct {
 
 	rowsFetch   fetcher[runsPage]
 	countsFetch fetcher[map[string]int64] // the counts alone, while the Legacy tab shows
+	countsOwed  bool                      // the next rows load counts too
 	countsErr   error                     // a failed count keeps the last counts
 	loaded      bool
 	err         error
@@ -107,22 +108,31 @@ func (s *runs) Reload() tea.Cmd {
 	if runTabs[s.tab].legacy {
 		return tea.Batch(s.loadRows(), s.loadCounts())
 	}
-	return s.loadRows()
+	return s.loadRowsCounted(true)
 }
 
-func (s *runs) loadRows() tea.Cmd {
+// loadRows loads the tab's rows after a change of tab or filter: the counts, which depend on neither,
+// stay as the last change left them.
+func (s *runs) loadRows() tea.Cmd { return s.loadRowsCounted(false) }
+
+// loadRowsCounted loads the tab's rows and, with counts, every tab's count in the same answer.
+func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 	tab := runTabs[s.tab]
 	if tab.legacy {
 		return s.legacy.Reload()
 	}
 	c := s.env
 	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: rowsLimit}
-	return s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
+	counts = counts || s.countsOwed
+	cmd := s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
 		if err != nil {
 			return runsPage{}, err
 		}
-		counts, countsErr := c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID})
+		page := runsPage{rows: rows}
+		if counts {
+			page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID})
+		}
 		// The role per workspace (cached for the session) offers cancel and retry only where the
 		// actor may take them (the engine checks again).
 		roles := map[int64]access.Role{}
@@ -131,16 +141,20 @@ func (s *runs) loadRows() tea.Cmd {
 				roles[r.WorkspaceID] = c.role(ctx, r.WorkspaceID)
 			}
 		}
-		return runsPage{rows: rows, roles: roles, counts: counts, countsErr: countsErr}, nil
+		page.roles = roles
+		return page, nil
 	})
+	// A count asked for while a load is in flight goes with the load that follows it.
+	s.countsOwed = counts && cmd == nil
+	return cmd
 }
 
 // runsPage is one load of the operations rows, with the tabs' counts.
 type runsPage struct {
 	rows      []store.Run
 	roles     map[int64]access.Role
-	counts    map[string]int64
-	countsErr error // the rows still show; the last counts stay
+	counts    map[string]int64 // nil when the load did not count
+	countsErr error            // the rows still show; the last counts stay
 }
 
 // rowsLimit is how many runs one load of a tab brings.
@@ -221,8 +235,10 @@ func (s *runs) setRows(page runsPage) {
 		current = s.rows[s.table.cursor].ID
 	}
 	s.rows, s.roles = page.rows, page.roles
-	if s.countsErr = page.countsErr; page.countsErr == nil {
-		s.counts = page.counts
+	if page.counts != nil || page.countsErr != nil {
+		if s.countsErr = page.countsErr; page.countsErr == nil {
+			s.counts = page.counts
+		}
 	}
 	s.sortRows()
 	s.table.cursor = 0
@@ -249,6 +265,7 @@ func (s *runs) drawRows() {
 	for _, r := range s.rows {
 		s.table.rows = append(s.table.rows, s.runRow(r, now, width))
 	}
+	s.table.measure()
 	s.drawMarks()
 	s.table.clampTo(len(s.rows), s.tableHeight())
 }
@@ -450,7 +467,7 @@ func emptyHint(s *runs) string {
 const wideLayout = 140
 
 func runColumns(width int) []column {
-	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10},
+	cols := []column{{title: "ID", width: 5, yields: true}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10, yields: true},
 		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, reasonColumn(0),
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
 	if width >= wideLayout {
