@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -125,14 +126,18 @@ func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: rowsLimit}
 	counts = counts || s.countsOwed
 	cmd := s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
+		var page runsPage
+		var wg sync.WaitGroup
+		if counts {
+			// Side by side with the rows: the frame waits for the slower of the two, not both.
+			wg.Go(func() { page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID}) })
+		}
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
+		wg.Wait()
 		if err != nil {
 			return runsPage{}, err
 		}
-		page := runsPage{rows: rows}
-		if counts {
-			page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID})
-		}
+		page.rows = rows
 		// The role per workspace (cached for the session) offers cancel and retry only where the
 		// actor may take them (the engine checks again).
 		roles := map[int64]access.Role{}
