@@ -64,13 +64,24 @@ type table struct {
 func (t *table) measure() {
 	t.need = make([]int, len(t.cols))
 	for i, c := range t.cols {
-		t.need[i] = lipgloss.Width(c.title)
+		t.need[i] = cellWidth(c.title)
 	}
 	for _, row := range t.rows {
 		for i := range min(len(row), len(t.need)) {
-			t.need[i] = max(t.need[i], lipgloss.Width(row[i]))
+			t.need[i] = max(t.need[i], cellWidth(row[i]))
 		}
 	}
+}
+
+// cellWidth is the width of a one-line cell: its length when it is plain ASCII (most cells: ids,
+// names, codes), else what the terminal shows of it.
+func cellWidth(s string) int {
+	for i := range len(s) {
+		if c := s[i]; c >= 0x80 || c < 0x20 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
 }
 
 // widths lays the columns out in width. Fixed columns take their width and flex ones share the rest
