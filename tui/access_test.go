@@ -57,6 +57,7 @@ func TestRunDetailOffersOnlyWhatTheRoleMay(t *testing.T) {
 		{"OperatorFinishedRun", "finished", "R", "R retry", operator, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each reads the shared world; none changes it (the refused ones must not)
 			c := b.context(160, 30)
 			c.Actor = tc.actor
 			id := runs[tc.run]

@@ -74,7 +74,7 @@ func (s *home) Reload() tea.Cmd {
 			d.tenants = len(ts)
 		}
 		if w, err := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); err == nil {
-			d.canAdd = c.Svc.Can(ctx, c.Actor, w.ID, access.TenantManage)
+			d.canAdd = c.can(ctx, w.ID, access.TenantManage)
 		}
 		return d, nil
 	})

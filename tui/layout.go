@@ -139,7 +139,7 @@ func (t *table) giveRoom(out []int, room int) {
 			continue
 		}
 		for j, c := range t.cols {
-			if important(j) || !(c.yields || c.flex) {
+			if important(j) || (!c.yields && !c.flex) {
 				continue
 			}
 			floor := min(t.need[j], max(lipgloss.Width(t.cols[j].title), minColumn))

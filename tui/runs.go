@@ -130,7 +130,9 @@ func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 		var wg sync.WaitGroup
 		if counts {
 			// Side by side with the rows: the frame waits for the slower of the two, not both.
-			wg.Go(func() { page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID}) })
+			wg.Go(func() {
+				page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID})
+			})
 		}
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
 		wg.Wait()
