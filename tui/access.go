@@ -55,3 +55,12 @@ func (c *Env) role(ctx context.Context, workspaceID int64) access.Role {
 func (c *Env) can(ctx context.Context, workspaceID int64, capability access.Capability) bool {
 	return c.role(ctx, workspaceID).Can(capability)
 }
+
+// mayAddTenants reports whether the actor may add a tenant to its workspace (the one the wizard adds
+// to): otherwise `:onboard` stays in the palette with the reason, as the a key is not offered.
+func (c *Env) mayAddTenants() bool {
+	ctx, cancel := c.callContext()
+	defer cancel()
+	w, err := c.Svc.ResolveWorkspace(ctx, c.Actor, "")
+	return err == nil && c.can(ctx, w.ID, access.TenantManage)
+}
