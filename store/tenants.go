@@ -169,6 +169,25 @@ func GetDefaultConnection(ctx context.Context, q Querier, tenantID int64) (Provi
 	return c, nil
 }
 
+// DefaultConnections returns the default provider connection of each of tenantIDs that has one, by
+// tenant: one query for a list of tenants rather than one per tenant.
+func DefaultConnections(ctx context.Context, q Querier, tenantIDs []int64) (map[int64]ProviderConnection, error) {
+	rows, err := q.Query(ctx, connectionSelect+` WHERE tenant_id = ANY($1) AND is_default`, tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error loading default provider connections: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]ProviderConnection, len(tenantIDs))
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("error loading default provider connections: %w", err)
+		}
+		out[c.TenantID] = c
+	}
+	return out, rows.Err()
+}
+
 // ConnectionVerification is what a verification run records on the connection.
 type ConnectionVerification struct {
 	Status             string

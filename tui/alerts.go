@@ -33,8 +33,8 @@ func newAlerts(env *Env) *alertsList {
 			return h.Incidents, h, err
 		},
 		columns: func(int) []column {
-			return []column{{title: "ID", width: 5}, {title: "STATE", width: 12}, {title: "RULE", width: 14, flex: true},
-				{title: "TENANT", width: 10, flex: true}, {title: "SUMMARY", flex: true, weight: 3}, {title: "OPENED", width: 7}}
+			return []column{{title: "ID", width: 5}, {title: "STATE", width: 12}, {title: "RULE", width: 14, flex: true, weight: 2},
+				{title: "TENANT", width: 10, flex: true, weight: 2}, {title: "SUMMARY", flex: true}, {title: "OPENED", width: 7}}
 		},
 		row: func(env *Env, now time.Time, i store.AlertIncident) []string {
 			return []string{fmt.Sprint(i.ID), env.Tone(incidentTone(i), incidentState(i)), i.RuleName, dashIfEmpty(i.TenantName), i.Summary,

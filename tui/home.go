@@ -88,7 +88,7 @@ func (s *home) Reload() tea.Cmd {
 			d.tenants = len(ts)
 		}
 		if w, err := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); err == nil {
-			d.canAdd = c.Svc.Can(ctx, c.Actor, w.ID, access.TenantManage)
+			d.canAdd = c.can(ctx, w.ID, access.TenantManage)
 		}
 		if h, err := c.Svc.AlertHistory(ctx, c.Actor, 50); err == nil {
 			d.canAck = h.CanManage
