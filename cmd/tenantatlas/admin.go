@@ -132,7 +132,8 @@ func (a *app) workspacesPruneCommand() *cobra.Command {
 				return err
 			}
 			return a.output(res, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "pruned workspace %s: %d runs, %d run events, %d audit events\n", w.Name, res.Runs, res.RunEvents, res.AuditEvents)
+				fmt.Fprintf(tw, "pruned workspace %s: %d runs, %d run events, %d audit events, %d alert incidents\n",
+					w.Name, res.Runs, res.RunEvents, res.AuditEvents, res.Incidents)
 			})
 		},
 	}
