@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 )
 
 func (a *app) setCredentialCommand() *cobra.Command {
 	var req engine.SetCredentialRequest
-	var secretFile, certFile, expires string
+	var cred credentialFlags
 	c := &cobra.Command{
 		Use:   "set-credential TENANT",
 		Short: "Replace a tenant's client secret or certificate (signs in with it first)",
@@ -28,23 +29,8 @@ and a verification run starts. Needs tenant.manage.`,
   tenantatlas tenants set-credential contoso --certificate-file contoso.pem`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (secretFile == "") == (certFile == "") {
-				return usageErrorf("tenants set-credential needs exactly one of --secret-file and --certificate-file")
-			}
-			if expires != "" {
-				t, err := time.Parse("2006-01-02", expires)
-				if err != nil {
-					return usageErrorf("--secret-expires %q: expected a date like 2027-06-30", expires)
-				}
-				req.SecretExpiresAt = &t
-			}
 			var err error
-			if secretFile != "" {
-				req.ClientSecret, err = readArgFile(a.stdin, secretFile)
-			} else {
-				req.CertificatePEM, err = readArgFile(a.stdin, certFile)
-			}
-			if err != nil {
+			if req.ClientSecret, req.CertificatePEM, req.SecretExpiresAt, err = cred.read(a, "tenants set-credential"); err != nil {
 				return err
 			}
 			if !req.NoVerify {
@@ -79,9 +65,7 @@ and a verification run starts. Needs tenant.manage.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&secretFile, "secret-file", "", "file holding the new client secret value, or - for stdin")
-	f.StringVar(&certFile, "certificate-file", "", "PEM file with the new certificate and its private key, or - for stdin")
-	f.StringVar(&expires, "secret-expires", "", "date the new secret expires (YYYY-MM-DD), for reminders")
+	cred.register(f, "new ")
 	f.BoolVar(&req.NoVerify, "no-verify", false, "store the credential without signing in with it first")
 	return c
 }
@@ -164,4 +148,35 @@ The procedure is in docs/operations.md#rotating-the-secret-key. Only the adminis
 	}
 	c.Flags().BoolVar(&req.IgnoreEngines, "ignore-engines", false, "re-seal although alive engines lack the new key (their runs fail until they restart with it)")
 	return c
+}
+
+// credentialFlags are the --secret-file, --certificate-file and --secret-expires of tenants add
+// and tenants set-credential: the credential comes from a file or standard input, never a flag
+// value that would land in shell history.
+type credentialFlags struct{ secretFile, certFile, expires string }
+
+func (c *credentialFlags) register(f *pflag.FlagSet, what string) {
+	f.StringVar(&c.secretFile, "secret-file", "", "file holding the "+what+"client secret value, or - for stdin")
+	f.StringVar(&c.certFile, "certificate-file", "", "PEM file with the "+what+"certificate and its private key, or - for stdin")
+	f.StringVar(&c.expires, "secret-expires", "", "date the "+what+"secret expires (YYYY-MM-DD), for reminders")
+}
+
+// read checks that exactly one credential is named and reads it, with the expiry date if given.
+func (c *credentialFlags) read(a *app, command string) (secret, certPEM []byte, expires *time.Time, err error) {
+	if (c.secretFile == "") == (c.certFile == "") {
+		return nil, nil, nil, usageErrorf("%s needs exactly one of --secret-file and --certificate-file", command)
+	}
+	if c.expires != "" {
+		t, err := time.Parse("2006-01-02", c.expires)
+		if err != nil {
+			return nil, nil, nil, usageErrorf("--secret-expires %q: expected a date like 2027-06-30", c.expires)
+		}
+		expires = &t
+	}
+	if c.secretFile != "" {
+		secret, err = readArgFile(a.stdin, c.secretFile)
+	} else {
+		certPEM, err = readArgFile(a.stdin, c.certFile)
+	}
+	return secret, certPEM, expires, err
 }
