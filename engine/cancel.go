@@ -46,6 +46,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, runID int64) (store.R
 			if _, err := store.FinishRun(ctx, tx, runID, store.Finish{Outcome: store.OutcomeCancelled, ReasonCode: &code, ReasonDetail: &detail}); err != nil {
 				return err
 			}
+			s.alertsOnRunFinished(ctx, tx, runID)
 		}
 		if run.RiverJobID != nil {
 			if _, err := s.river.JobCancelTx(ctx, tx, *run.RiverJobID); err != nil && !errors.Is(err, river.ErrNotFound) {

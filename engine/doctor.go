@@ -49,7 +49,7 @@ func (s *Service) CheckCredentials(ctx context.Context, actor Actor, now time.Ti
 	}
 	out.Connections = len(creds)
 	for _, c := range creds {
-		if _, err := s.sealer.Open(c.Ciphertext); err != nil {
+		if _, err := s.openCredential(c.ConnectionID, c.TenantID, c.Bound, c.Ciphertext); err != nil {
 			out.Undecryptable = append(out.Undecryptable, CredentialProblem{Tenant: c.TenantName, ConnectionID: c.ConnectionID, SealedWith: c.KeyID})
 		}
 		if c.SecretExpiresAt != nil && c.SecretExpiresAt.Before(now.Add(14*24*time.Hour)) && !slices.Contains(out.Expiring, c.TenantName) {
@@ -119,6 +119,17 @@ func (s *Service) checkToken(ctx context.Context, t store.Tenant, cfg graph.Conf
 	creds, err := s.credentials(t, conn)
 	if err != nil {
 		return fail(reason.ProviderSecretUndecryptable, err.Error())
+	}
+	return s.signIn(ctx, t.Name, creds, cfg)
+}
+
+// signIn fetches a fresh token with creds through cfg and checks its roles against what each
+// capability needs: doctor's check of a stored credential, and set-credential's of a new one.
+func (s *Service) signIn(ctx context.Context, tenantName string, creds graph.Credentials, cfg graph.Config) TokenCheck {
+	tc := TokenCheck{Tenant: tenantName, Capabilities: []verify.CapabilityCheck{}}
+	fail := func(code reason.Code, msg string) TokenCheck {
+		tc.Reason, tc.Message, tc.Hint = code, msg, reason.Hint(code)
+		return tc
 	}
 	client, err := graph.NewClient(cfg, creds, nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/engine/run"
 	"github.com/tenantatlas/tenantatlas/internal/startstop"
 	"github.com/tenantatlas/tenantatlas/store"
@@ -60,6 +62,21 @@ type Config struct {
 	// Clock is the backup scheduler's time source. Default: the real clock; tests pass a
 	// clockwork fake clock and advance it instead of sleeping until fire times.
 	Clock clockwork.Clock
+	// AlertTLS is the TLS configuration of alert deliveries (webhooks, SMTP STARTTLS). Default:
+	// the system's roots; tests pass their receivers' authority.
+	AlertTLS *tls.Config
+	// AlertDeliveryTimeout bounds one delivery attempt. A delivery whose job has run for twice
+	// that (its engine died mid-send) is handed to a new job. Default 20 s.
+	AlertDeliveryTimeout time.Duration
+	// AlertRetryBackoff is the wait after a delivery's first failed attempt, doubled per attempt
+	// up to 10 minutes. Default 5 s.
+	AlertRetryBackoff time.Duration
+	// AlertWatchInterval is how often the time-based alert conditions (no success for N hours, run
+	// stuck) and the resolve_after of clearing incidents are evaluated. Default 30 s.
+	AlertWatchInterval time.Duration
+	// SSHAddress is the host:port users reach the SSH server at; alert messages then also name
+	// `ssh -p PORT HOST runs show ID`. Default: none.
+	SSHAddress string
 }
 
 // Engine runs the workers of every operation type in background goroutines, plus crash recovery.
@@ -73,6 +90,8 @@ type Engine struct {
 	executors map[string]run.Executor
 	limiters  *graph.Limiters
 	scheduler *Scheduler
+	watch     *AlertWatch
+	sender    *notify.Sender
 
 	lifecycle startstop.Base
 	mu        sync.Mutex
@@ -109,6 +128,15 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 	if opts.RetentionInterval == 0 {
 		opts.RetentionInterval = time.Hour
 	}
+	if opts.Graph.Observer == nil && svc.metrics != nil {
+		opts.Graph.Observer = svc.metrics
+	}
+	if opts.AlertDeliveryTimeout <= 0 {
+		opts.AlertDeliveryTimeout = 20 * time.Second
+	}
+	if opts.AlertRetryBackoff <= 0 {
+		opts.AlertRetryBackoff = 5 * time.Second
+	}
 	e := &Engine{svc: svc, opts: opts, logger: opts.Logger.With("engine", opts.Name), name: opts.Name,
 		executors: map[string]run.Executor{}, inflight: map[int64]context.CancelCauseFunc{}}
 	if opts.LocalGraphBudget {
@@ -117,25 +145,47 @@ func NewEngine(svc *Service, opts Config) (*Engine, error) {
 		e.limiters = graph.NewSharedLimiters(opts.GraphLimits, store.NewGraphBudget(svc.db))
 	}
 	e.scheduler = NewScheduler(svc, e.logger, opts.SchedulePollInterval, opts.Clock)
+	e.watch = NewAlertWatch(svc, e.logger, opts.AlertWatchInterval)
+	e.watch.staleDeliveryAfter = 2 * opts.AlertDeliveryTimeout
+	e.sender = notify.NewSender(opts.AlertTLS, opts.AlertDeliveryTimeout)
 	for t, op := range operations {
 		e.executors[t] = op.Run
 	}
+	e.executors[TypeDriftCheck] = e.driftCheck
 	maps.Copy(e.executors, opts.Executors)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &runWorker{engine: e})
+	river.AddWorker(workers, &deliveryWorker{engine: e})
+	// River's reindexer (REINDEX of river_job's indexes, nightly) needs to own the table. The runtime
+	// role of the two-role setup does not, and every other maintainer (job cleaner, rescuer,
+	// scheduler, queue cleaner, leader election) needs only the runtime grants
+	// (docs/architecture.md#database-roles); so without ownership the reindexer is off.
+	var reindex []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	owns, err := store.OwnsTable(ctx, svc.db.Pool, "river_job")
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if !owns {
+		reindex = []string{}
+		e.logger.Info("River's reindexer is off: the database role does not own river_job (reindex as the owner, see docs/operations.md#database-maintenance)")
+	}
 	client, err := river.NewClient(riverpgxv5.New(svc.db.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: opts.MaxWorkers},
 			QueueDirectory: {MaxWorkers: opts.MaxWorkers},
 			QueueIntune:    {MaxWorkers: opts.MaxWorkers},
 			QueueRestore:   {MaxWorkers: max(1, opts.MaxWorkers/4)},
+			QueueAlerts:    {MaxWorkers: opts.MaxWorkers},
 		},
-		Workers:           workers,
-		FetchCooldown:     time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
-		FetchPollInterval: 100 * time.Millisecond, // safety net when an insert notification is skipped
-		JobTimeout:        -1,                     // each operation's own timeout applies (worker.go)
-		Logger:            e.logger.With("component", "river"),
-		ID:                sanitizeClientID(opts.Name),
+		Workers:             workers,
+		FetchCooldown:       time.Millisecond,       // docs/architecture.md#job-runtime: with defaults a job can wait a second
+		FetchPollInterval:   100 * time.Millisecond, // safety net when an insert notification is skipped
+		JobTimeout:          -1,                     // each operation's own timeout applies (worker.go)
+		Logger:              e.logger.With("component", "river"),
+		ID:                  sanitizeClientID(opts.Name),
+		ReindexerIndexNames: reindex,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error creating engine: %w", err)
@@ -160,6 +210,12 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.logger.Info("sealed sensitive backup payloads stored in plaintext", "payloads", n)
 		}
 	}
+	if n, err := e.svc.bindCredentials(ctx); err != nil { // credentials sealed before migration 00013
+		stopped()
+		return fmt.Errorf("error binding credentials to their rows: %w", err)
+	} else if n > 0 {
+		e.logger.Info("re-sealed credentials bound to their rows", "credentials", n)
+	}
 	if err := e.register(ctx); err != nil {
 		stopped()
 		return err
@@ -172,6 +228,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("error starting workers: %w", err)
 	}
 	if err := e.scheduler.Start(ctx); err != nil {
+		e.stopWorkers()
+		e.deregister()
+		stopped()
+		return err
+	}
+	if err := e.watch.Start(ctx); err != nil {
+		e.scheduler.Stop()
 		e.stopWorkers()
 		e.deregister()
 		stopped()
@@ -197,6 +260,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		<-ctx.Done()
 		<-recovered
 		<-pruned
+		e.watch.Stop()
 		e.scheduler.Stop()
 		e.stopWorkers()
 		<-heartbeats

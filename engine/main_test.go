@@ -11,6 +11,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(engineChildEnv) != "" {
 		os.Exit(runEngineChild())
 	}
+	if os.Getenv(alertChildEnv) != "" {
+		os.Exit(runAlertChild())
+	}
 	if os.Getenv(restoreChildEnv) != "" {
 		os.Exit(runRestoreChild())
 	}

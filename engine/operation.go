@@ -25,6 +25,9 @@ const (
 	TypeBackupRun             = "backup_schedule.run"
 	TypeBackupScheduled       = "backup_schedule.scheduled"
 	TypeRestoreExecute        = "restore.execute"
+	// TypeDriftCheck compares a tenant's latest inventory and payloads with its baseline backup set
+	// and records the drifted items on the run (docs/design.md#baselines-and-drift-watch).
+	TypeDriftCheck = "drift.check"
 	// TypeNoop is hidden: a configurable no-op that exercises the run lifecycle (params: duration
 	// such as "2s", fail true|false, blocked true|false, steps n).
 	TypeNoop = "system.noop"
@@ -109,6 +112,9 @@ var operations = map[string]Operation{
 	TypeRestoreExecute: {Title: "Restore", Capability: access.RestoreExecute, Identity: IdentityPerClick,
 		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true,
 		Run: restore.Run},
+	// drift.check's executor is Engine.driftCheck (set in NewEngine): it runs Service.DiffBackups.
+	TypeDriftCheck: {Title: "Drift check", Capability: access.BackupRun, Identity: IdentityDedupeTenant,
+		Queue: QueueIntune, Timeout: 30 * time.Minute, MaxAttempts: 3, Idempotent: true, NeedsTenant: true},
 	TypeNoop: {Title: "No-op (diagnostic)", Capability: access.TenantManage, Identity: IdentityPerClick,
 		Queue: QueueDefault, Timeout: 10 * time.Minute, MaxAttempts: 3, Idempotent: true, Hidden: true, Run: noop.Run},
 }

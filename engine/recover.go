@@ -68,6 +68,7 @@ func (e *Engine) recoverStale(ctx context.Context) error {
 				store.RunEvent{Kind: store.EventTimeline, Level: store.LevelError, Message: "finished: failed (run_interrupted): its engine died mid-run", ReasonCode: &code}); err != nil {
 				return err
 			}
+			e.svc.alertsOnRunFinished(ctx, tx, run.ID)
 			e.logger.Warn("ended a run whose engine died", "run_id", run.ID, "type", run.Type)
 		}
 		return nil

@@ -19,8 +19,12 @@ func (e *Engine) register(ctx context.Context) error {
 	host, _ := os.Hostname()
 	queues := []string{QueueDefault, QueueDirectory, QueueIntune, QueueRestore}
 	slices.Sort(queues)
+	var keys []string
+	if s := e.svc.sealer; s != nil {
+		keys = append([]string{s.KeyID()}, s.PreviousKeyIDs()...)
+	}
 	id, err := store.RegisterEngine(ctx, e.svc.db.Pool, store.NewEngineRecord{Name: e.name, Host: host, PID: os.Getpid(),
-		Version: buildinfo.Get().Short(), SchemaVersion: store.LatestSchemaVersion(), Queues: queues})
+		Version: buildinfo.Get().Short(), SchemaVersion: store.LatestSchemaVersion(), Queues: queues, KeyIDs: keys})
 	if err != nil {
 		return err
 	}

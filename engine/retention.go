@@ -185,8 +185,11 @@ func (s *Service) pruneWorkspace(ctx context.Context, actor Actor, w store.Works
 	if res.AuditEvents, err = store.PruneAudit(ctx, s.db, w.ID); err != nil {
 		errs = append(errs, err)
 	}
+	if res.Incidents, err = store.PruneIncidents(ctx, s.db, w.ID); err != nil {
+		errs = append(errs, err)
+	}
 	if res.Total() > 0 {
-		details := map[string]any{"runs": res.Runs, "run_events": res.RunEvents, "audit_events": res.AuditEvents}
+		details := map[string]any{"runs": res.Runs, "run_events": res.RunEvents, "audit_events": res.AuditEvents, "incidents": res.Incidents}
 		if err := s.audit(context.WithoutCancel(ctx), s.db.Pool, actor, &w.ID, "retention.prune", "workspace", fmt.Sprint(w.ID), details); err != nil {
 			errs = append(errs, err)
 		}
@@ -214,7 +217,8 @@ func (e *Engine) retentionLoop(ctx context.Context) {
 		}
 		results, ran, err := e.svc.pruneAll(ctx)
 		for _, r := range results {
-			e.logger.Info("retention applied", "workspace", r.Workspace, "runs", r.Runs, "run_events", r.RunEvents, "audit_events", r.AuditEvents)
+			e.logger.Info("retention applied", "workspace", r.Workspace, "runs", r.Runs, "run_events", r.RunEvents,
+				"audit_events", r.AuditEvents, "incidents", r.Incidents)
 		}
 		if err != nil && ctx.Err() == nil {
 			e.logger.Warn("retention pass failed; the next pass continues where it stopped", "error", err)

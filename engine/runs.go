@@ -95,10 +95,28 @@ func (s *Service) RunEvents(ctx context.Context, actor Actor, f store.EventFilte
 	if err := checkText("search", f.Search); err != nil {
 		return nil, err
 	}
-	if _, err := s.GetRun(ctx, actor, f.RunID); err != nil {
+	// The run's access and its events come in one round trip; the events leave only once the access
+	// is checked, with the same rule and errors as GetRun.
+	acc, events, err := store.RunEventsWithAccess(ctx, s.db, actor.UserID, f)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("run %d", f.RunID)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return store.ListRunEvents(ctx, s.db.Pool, f)
+	op, err := LookupOperation(acc.Type)
+	if err != nil {
+		return nil, err
+	}
+	if actor.isUser() {
+		if _, err := roleAllows(actor, acc.Role, op.ViewCapability); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, notFoundf("run %d", f.RunID)
+			}
+			return nil, fmt.Errorf("run %d: %w", f.RunID, err)
+		}
+	}
+	return events, nil
 }
 
 // ParseRunState reads a run-state name as what it filters on: a status (queued, running,

@@ -391,13 +391,17 @@ func (s *Scheduler) startTenant(ctx context.Context, sch store.BackupSchedule, t
 	if len(sch.Families) > 0 {
 		params["families"] = slices.Clone(sch.Families)
 	}
-	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: TypeBackupScheduled, TenantID: tenantID,
+	typ := TypeBackupScheduled
+	if sch.Operation == store.ScheduleDriftCheck {
+		typ = TypeDriftCheck // dedupe per tenant, and once per (schedule, fire time) (start.go)
+	}
+	res, err := s.svc.Start(ctx, ScheduleActor, StartRequest{Type: typ, TenantID: tenantID,
 		ScheduleID: sch.ID, IntendedFireTime: at, IsLate: late, Params: params})
 	if err != nil {
 		return err
 	}
 	if res.Created {
-		s.logger.Info("scheduled backup started", "schedule_id", sch.ID, "tenant_id", tenantID, "fire_time", at, "run_id", res.Run.ID, "late", late)
+		s.logger.Info("scheduled run started", "type", typ, "schedule_id", sch.ID, "tenant_id", tenantID, "fire_time", at, "run_id", res.Run.ID, "late", late)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ type ScheduleRequest struct {
 	// KeepCount and KeepDays are the retention (nil: unlimited).
 	KeepCount *int
 	KeepDays  *int
+	// Operation is what the schedule fires: "backup" (default) or "drift_check" (a drift.check
+	// of the tenant against its baseline; families and retention do not apply).
+	Operation string
 }
 
 // ScheduleUpdate changes a schedule; nil fields stay as they are. ClearKeepCount/ClearKeepDays
@@ -85,13 +88,24 @@ func validateSchedule(s *store.BackupSchedule) error {
 	if s.Timezone == "" {
 		s.Timezone = "UTC"
 	}
+	switch s.Operation {
+	case "":
+		s.Operation = store.ScheduleBackup
+	case store.ScheduleBackup:
+	case store.ScheduleDriftCheck:
+		if len(s.Families) > 0 || s.KeepCount != nil || s.KeepDays != nil {
+			return fmt.Errorf("%w: a drift_check schedule has no families or retention (it compares the whole inventory with the baseline)", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("%w: unknown schedule operation %q (expected backup or drift_check)", ErrInvalid, s.Operation)
+	}
 	return nil
 }
 
 // CreateSchedule adds a backup schedule (schedule.manage), audited.
 func (s *Service) CreateSchedule(ctx context.Context, actor Actor, req ScheduleRequest) (ScheduleView, error) {
 	sch := store.BackupSchedule{Name: req.Name, Cron: req.Cron, Timezone: req.Timezone, Families: req.Families,
-		KeepCount: req.KeepCount, KeepDays: req.KeepDays, CreatedBy: actor.userIDPtr()}
+		KeepCount: req.KeepCount, KeepDays: req.KeepDays, CreatedBy: actor.userIDPtr(), Operation: req.Operation}
 	if err := validateSchedule(&sch); err != nil {
 		return ScheduleView{}, err
 	}
@@ -145,7 +159,7 @@ func (s *Service) CreateSchedule(ctx context.Context, actor Actor, req ScheduleR
 }
 
 func scheduleDetails(s store.BackupSchedule) map[string]any {
-	return map[string]any{"name": s.Name, "target": s.Target(), "tenant": s.TenantName, "cron": s.Cron, "timezone": s.Timezone, "families": s.Families,
+	return map[string]any{"name": s.Name, "target": s.Target(), "operation": s.Operation, "tenant": s.TenantName, "cron": s.Cron, "timezone": s.Timezone, "families": s.Families,
 		"keep_count": s.KeepCount, "keep_days": s.KeepDays, "paused": s.Paused}
 }
 

@@ -14,31 +14,59 @@ import (
 	"strings"
 )
 
-// Sealer encrypts provider credentials at rest with AES-256-GCM. The key never leaves the process;
-// ciphertext is nonce || sealed bytes.
+// Sealer encrypts provider credentials and sensitive backup payloads at rest with AES-256-GCM. The
+// keys never leave the process; ciphertext is nonce || sealed bytes. It seals with its primary key
+// and opens with any of its keys: during a key rotation (docs/operations.md#rotating-the-secret-key)
+// a process holds the new key as primary and the old one as a previous key, so rows not yet
+// re-sealed by `tenantatlas rekey` still open.
 type Sealer struct {
-	aead  cipher.AEAD
-	keyID string
+	primary  sealKey
+	previous []sealKey
 }
 
-// ErrUndecryptable means a credential was sealed with another key.
+type sealKey struct {
+	aead cipher.AEAD
+	id   string
+}
+
+// ErrUndecryptable means a credential was sealed with another key, or for another row.
 var ErrUndecryptable = errors.New("credential cannot be decrypted with this secret key")
 
-// NewSealer builds a sealer from a 32-byte key.
-func NewSealer(key []byte) (*Sealer, error) {
+// NewSealer builds a sealer from a 32-byte primary key and any previous keys (opened, never used
+// to seal).
+func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
+	primary, err := newSealKey(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{primary: primary}
+	for i, p := range previous {
+		k, err := newSealKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous key %d: %w", i+1, err)
+		}
+		if k.id == primary.id {
+			continue // the same key given twice
+		}
+		s.previous = append(s.previous, k)
+	}
+	return s, nil
+}
+
+func newSealKey(key []byte) (sealKey, error) {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("the secret key must be 32 bytes (64 hex characters or 44 base64 characters), got %d bytes", len(key))
+		return sealKey{}, fmt.Errorf("the secret key must be 32 bytes (64 hex characters or 44 base64 characters), got %d bytes", len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return sealKey{}, err
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, err
+		return sealKey{}, err
 	}
 	sum := sha256.Sum256(key)
-	return &Sealer{aead: aead, keyID: hex.EncodeToString(sum[:4])}, nil
+	return sealKey{aead: aead, id: hex.EncodeToString(sum[:4])}, nil
 }
 
 // ParseSecretKey decodes a key given as 64 hex characters or standard/URL base64 of 32 bytes.
@@ -90,35 +118,54 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 	return key, f.Sync()
 }
 
-// KeyID identifies the key (first 8 hex characters of its SHA-256), stored beside ciphertext so a
-// mismatch is reported as such.
-func (s *Sealer) KeyID() string { return s.keyID }
+// KeyID identifies the primary key (first 8 hex characters of its SHA-256), stored beside each
+// ciphertext so a mismatch is reported as such and `rekey` finds the rows still under another key.
+func (s *Sealer) KeyID() string { return s.primary.id }
 
-// Seal encrypts plaintext.
+// PreviousKeyIDs are the ids of the keys this sealer opens but no longer seals with.
+func (s *Sealer) PreviousKeyIDs() []string {
+	ids := make([]string, 0, len(s.previous))
+	for _, k := range s.previous {
+		ids = append(ids, k.id)
+	}
+	return ids
+}
+
+// Seal encrypts plaintext bound to nothing. Provider credentials and payloads are bound to their
+// row with SealWith; Seal remains for ciphertexts that have no row.
 func (s *Sealer) Seal(plaintext []byte) ([]byte, error) { return s.SealWith(plaintext, nil) }
 
-// Open decrypts ciphertext sealed by Seal with the same key.
+// Open decrypts ciphertext sealed by Seal with one of the sealer's keys.
 func (s *Sealer) Open(ciphertext []byte) ([]byte, error) { return s.OpenWith(ciphertext, nil) }
 
-// SealWith encrypts plaintext bound to associatedData (AES-GCM additional data): it opens only with
-// the same associated data, so a ciphertext copied to another row does not decrypt there.
+// SealWith encrypts plaintext with the primary key, bound to associatedData (AES-GCM additional
+// data): it opens only with the same associated data, so a ciphertext copied to another row does
+// not decrypt there.
 func (s *Sealer) SealWith(plaintext, associatedData []byte) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize())
+	nonce := make([]byte, s.primary.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, plaintext, associatedData), nil
+	return s.primary.aead.Seal(nonce, nonce, plaintext, associatedData), nil
 }
 
-// OpenWith decrypts ciphertext sealed by SealWith with the same key and associated data.
+// OpenWith decrypts ciphertext sealed by SealWith with any of the sealer's keys and the same
+// associated data. GCM authenticates, so trying a wrong key fails cleanly.
 func (s *Sealer) OpenWith(ciphertext, associatedData []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(ciphertext) < n {
-		return nil, ErrUndecryptable
+	for _, k := range append([]sealKey{s.primary}, s.previous...) {
+		n := k.aead.NonceSize()
+		if len(ciphertext) < n {
+			return nil, ErrUndecryptable
+		}
+		if out, err := k.aead.Open(nil, ciphertext[:n], ciphertext[n:], associatedData); err == nil {
+			return out, nil
+		}
 	}
-	out, err := s.aead.Open(nil, ciphertext[:n], ciphertext[n:], associatedData)
-	if err != nil {
-		return nil, ErrUndecryptable
-	}
-	return out, nil
+	return nil, ErrUndecryptable
+}
+
+// CredentialAAD is the associated data a provider connection's credential is sealed with: its
+// connection and tenant ids, so a ciphertext moved to another connection (or tenant) fails to open.
+func CredentialAAD(connectionID, tenantID int64) []byte {
+	return fmt.Appendf(nil, "tenantatlas provider_connections id=%d tenant_id=%d", connectionID, tenantID)
 }

@@ -7,6 +7,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/notify"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -38,6 +41,11 @@ type ServiceOptions struct {
 	Sealer *Sealer
 	// Metrics, when set, count runs started and finished.
 	Metrics *Metrics
+	// AlertTLS is the TLS configuration of TestAlertRoute's sends (default: the system's roots).
+	AlertTLS *tls.Config
+	// Graph is how this process reaches Microsoft Graph and the login authority for the checks the
+	// service makes itself: a new credential's sign-in (SetCredential) and DiagnoseTenant.
+	Graph graph.Config
 }
 
 // Service is the API of the engine used by the dashboard, CLI and SSH server. Reads are DB-only.
@@ -47,6 +55,9 @@ type Service struct {
 	sealer  *Sealer
 	logger  *slog.Logger
 	metrics *Metrics
+	// sender sends TestAlertRoute's messages (engines deliver with their own).
+	sender *notify.Sender
+	graph  graph.Config
 }
 
 // NewService returns a Service. It inserts jobs through an insert-only River client, so it works
@@ -64,7 +75,8 @@ func NewService(db *store.DB, opts ServiceOptions) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error creating job client: %w", err)
 	}
-	return &Service{db: db, river: client, sealer: opts.Sealer, logger: logger, metrics: opts.Metrics}, nil
+	return &Service{db: db, river: client, sealer: opts.Sealer, logger: logger, metrics: opts.Metrics, graph: opts.Graph,
+		sender: notify.NewSender(opts.AlertTLS, 20*time.Second)}, nil
 }
 
 // DB exposes the pool to wiring code that needs it (the hub, the engine).

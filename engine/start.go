@@ -204,6 +204,12 @@ func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, actor Actor, op Ope
 		fire := req.IntendedFireTime.UTC().Truncate(time.Second)
 		n.ScheduleID, n.IntendedFireTime = &req.ScheduleID, &fire
 	}
+	if req.ScheduleID != 0 && n.ScheduleID == nil && actor.Kind == ActorSchedule {
+		// A scheduled run of a dedupe type (drift.check) is also once per (schedule, fire time):
+		// the schedule index holds it however many engines fire.
+		fire := req.IntendedFireTime.UTC().Truncate(time.Second)
+		n.ScheduleID, n.IntendedFireTime = &req.ScheduleID, &fire
+	}
 	if req.RetryOf != 0 {
 		n.RetryOfRunID = &req.RetryOf
 	}

@@ -29,9 +29,11 @@ const (
 )
 
 // Triage gathers the home screen: blocked connections with the missing permissions named, failed
-// and blocked runs of the last 24 hours grouped by reason code, stuck runs, and runs per hour.
+// and blocked runs of the last 24 hours (whole hours, from Since) grouped by reason code, stuck runs, and runs per hour.
 func (s *Service) Triage(ctx context.Context, actor Actor, now time.Time) (Triage, error) {
-	out := Triage{Since: now.Add(-24 * time.Hour), Active: map[store.Status]int64{}}
+	// The window is 24 whole hours, the current one included: what the runs-per-hour rollup counts and
+	// the home's sparkline draws.
+	out := Triage{Since: now.UTC().Truncate(time.Hour).Add(-23 * time.Hour), Active: map[store.Status]int64{}}
 	f, any, err := s.runFilter(ctx, actor, RunQuery{})
 	if err != nil || !any {
 		return out, err

@@ -263,6 +263,9 @@ func (e *Engine) finish(ctx context.Context, r store.Run, res run.Result, p *sto
 	err := e.svc.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		done, err = store.FinishRunWithEvent(ctx, tx, r.ID, f, store.RunEvent{Kind: store.EventTimeline, Level: level, Message: msg, ReasonCode: f.ReasonCode})
+		if err == nil && done {
+			e.svc.alertsOnRunFinished(ctx, tx, r.ID) // docs/design.md#alerts: deliveries commit with the finish
+		}
 		return err
 	})
 	if err != nil || !done {

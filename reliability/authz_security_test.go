@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -61,7 +63,7 @@ type authzCase struct {
 }
 
 // notActorScoped are Service methods that take no actor: wiring and identity resolution.
-var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines"}
+var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines", "EvaluateAlerts"}
 
 func authzCases() []authzCase {
 	ctx := context.Background()
@@ -117,6 +119,68 @@ func authzCases() []authzCase {
 				return nil, err
 			}
 			return triageItems(tr), nil
+		}},
+		// Alerts: rules, routes, incidents (docs/design.md#alerts).
+		{"AddAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: fresh(fx, "route"), Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"})
+		}},
+		{"EditAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.EditAlertRoute(ctx, a, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: authzRoute(fx, fresh), URL: "https://hooks.slack.com/services/y"})
+		}},
+		{"RemoveAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRoute(ctx, a, fx.ws.Name, authzRoute(fx, fresh))
+		}},
+		{"TestAlertRoute", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+			defer rcv.Close()
+			name := fresh(fx, "hook")
+			if _, err := fx.b.svc.AddAlertRoute(ctx, fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+				Kind: engine.RouteWebhook, URL: rcv.URL, Secret: "k"}); err != nil {
+				panic(err)
+			}
+			return nil, fx.b.svc.TestAlertRoute(ctx, a, fx.ws.Name, name)
+		}},
+		{"ListAlertRoutes", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzRoute(fx, fresh)
+			return fx.b.svc.ListAlertRoutes(ctx, a)
+		}},
+		{"AddAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AddAlertRule(ctx, a, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionRunFailed})
+		}},
+		{"EditAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			off := false
+			return fx.b.svc.EditAlertRule(ctx, a, engine.AlertRuleEdit{Workspace: fx.ws.Name, Name: authzIncident(fx, fresh).RuleName, Enabled: &off})
+		}},
+		{"RemoveAlertRule", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return nil, fx.b.svc.RemoveAlertRule(ctx, a, fx.ws.Name, authzIncident(fx, fresh).RuleName)
+		}},
+		{"ListAlertRules", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.ListAlertRules(ctx, a)
+		}},
+		{"Incidents", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			return fx.b.svc.Incidents(ctx, a, engine.IncidentFilter{})
+		}},
+		{"AlertHistory", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			authzIncident(fx, fresh)
+			h, err := fx.b.svc.AlertHistory(ctx, a, 50)
+			return h.Incidents, err
+		}},
+		{"SetBaseline", object, access.ScheduleManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SetBaseline(ctx, a, fx.tenant.Name, 0)
+		}},
+		{"TenantDrift", scopedList, access.BackupRun, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.TenantDrift(ctx, a)
+		}},
+		{"Incident", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Incident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"AcknowledgeIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.AcknowledgeIncident(ctx, a, authzIncident(fx, fresh).ID)
+		}},
+		{"SilenceIncident", object, access.AlertManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.SilenceIncident(ctx, a, authzIncident(fx, fresh).ID, time.Hour)
 		}},
 		// Workspaces, members, audit.
 		{"Workspaces", self, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.Workspaces(ctx, a) }},
@@ -210,6 +274,14 @@ func authzCases() []authzCase {
 				TenantGUID: fmt.Sprintf("6e0c1a2b-0000-4000-8000-%012d", n), ClientID: "3f2a0000-0000-4000-8000-000000000002",
 				ClientSecret: []byte("authz-secret")})
 		}},
+		{"SetCredential", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			t := fx.extraTenant()
+			return fx.b.svc.SetCredential(ctx, a, engine.SetCredentialRequest{TenantID: t.ID, ClientSecret: []byte("authz-rotated"), NoVerify: true})
+		}},
+		{"RemoveTenant", object, access.TenantManage, func(fx *authzFixture, a engine.Actor) (any, error) {
+			t := fx.extraTenant()
+			return fx.b.svc.RemoveTenant(ctx, a, engine.RemoveTenantRequest{TenantID: t.ID, Confirm: t.Name})
+		}},
 		{"ListTenants", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) { return fx.b.svc.ListTenants(ctx, a) }},
 		{"GetTenant", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.GetTenant(ctx, a, fx.tenant.Name)
@@ -299,6 +371,16 @@ func authzCases() []authzCase {
 		{"CheckCredentials", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CheckCredentials(ctx, a, time.Now())
 		}},
+		{"DiagnoseTenant", object, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
+			svc, err := engine.NewService(fx.b.db, engine.ServiceOptions{Sealer: fx.b.sealer, Graph: fx.graph}) // sign in to the simulator
+			if err != nil {
+				return nil, err
+			}
+			return svc.DiagnoseTenant(ctx, a, fx.tenant.ID)
+		}},
+		{"Rekey", adminOnly, "", func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.Rekey(ctx, a, engine.RekeyRequest{IgnoreEngines: true})
+		}},
 		{"CheckTenantTokens", scopedList, access.ProviderVerify, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.CheckTenantTokens(ctx, a, "", fx.graph)
 		}},
@@ -323,6 +405,18 @@ func triageItems(tr engine.Triage) []any {
 		}
 	}
 	return out
+}
+
+// extraTenant adds a tenant (as the administrator) for a call that changes or removes it.
+func (fx *authzFixture) extraTenant() engine.TenantView {
+	n := fx.counter.Add(1)
+	v, err := fx.b.svc.AddTenant(context.Background(), fx.b.admin, engine.AddTenantRequest{Workspace: fx.ws.Name, Name: fmt.Sprintf("extra-%d", n),
+		TenantGUID: fmt.Sprintf("7e0c1a2b-0000-4000-8000-%012d", n), ClientID: "3f2a0000-0000-4000-8000-000000000002",
+		ClientSecret: []byte("authz-secret")})
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 var keyCounter atomic.Int64
@@ -466,4 +560,29 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	require.NoError(t, err)
 	fx.restore = started.Restore.ID
 	return fx
+}
+
+// authzRoute adds a fresh Slack route to the fixture's workspace and returns its name.
+func authzRoute(fx *authzFixture, fresh func(*authzFixture, string) string) string {
+	name := fresh(fx, "route")
+	if _, err := fx.b.svc.AddAlertRoute(context.Background(), fx.b.admin, engine.AlertRouteRequest{Workspace: fx.ws.Name, Name: name,
+		Kind: engine.RouteSlack, URL: "https://hooks.slack.com/services/x"}); err != nil {
+		panic(err)
+	}
+	return name
+}
+
+// authzIncident adds a fresh rule to the fixture's workspace with one open incident.
+func authzIncident(fx *authzFixture, fresh func(*authzFixture, string) string) store.AlertIncident {
+	ctx := context.Background()
+	rule, err := fx.b.svc.AddAlertRule(ctx, fx.b.admin, engine.AlertRuleRequest{Workspace: fx.ws.Name, Name: fresh(fx, "rule"), Condition: engine.ConditionDrift})
+	if err != nil {
+		panic(err)
+	}
+	inc, _, err := store.FireIncident(ctx, fx.b.db.Pool, store.IncidentFiring{WorkspaceID: fx.ws.ID, RuleID: rule.ID, Subject: "drift:tenant:1",
+		TenantID: &fx.tenant.ID, Summary: "drifted"})
+	if err != nil {
+		panic(err)
+	}
+	return inc
 }

@@ -25,19 +25,21 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	secret := "TA-PLANTED-SECRET-" + fmt.Sprint(time.Now().UnixNano())
-	var ciphertexts [][]byte
+	var ciphertexts, aads [][]byte
 	for i := range 2 { // the same secret twice: the nonce makes the ciphertexts differ
 		_, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: fmt.Sprintf("rest-%d", i),
 			TenantGUID: fmt.Sprintf("6e0c1a2b-0000-4000-8000-%012d", i), ClientID: "3f2a0000-0000-4000-8000-000000000002", ClientSecret: []byte(secret)})
 		require.NoError(t, err)
 	}
-	rows, err := b.db.Pool.Query(ctx, `SELECT credential_ciphertext, credential_key_id FROM provider_connections ORDER BY id`)
+	rows, err := b.db.Pool.Query(ctx, `SELECT id, tenant_id, credential_ciphertext, credential_key_id FROM provider_connections ORDER BY id`)
 	require.NoError(t, err)
 	defer rows.Close() // a failed assertion mid-loop must not leave the connection checked out
 	for rows.Next() {
 		var ct []byte
 		var keyID string
-		require.NoError(t, rows.Scan(&ct, &keyID))
+		var id, tenantID int64
+		require.NoError(t, rows.Scan(&id, &tenantID, &ct, &keyID))
+		aads = append(aads, engine.CredentialAAD(id, tenantID))
 		require.False(t, bytes.Contains(ct, []byte(secret)), "the plaintext secret is in the ciphertext")
 		require.False(t, bytes.Contains(ct, []byte(secret[:12])), "a prefix of the secret is in the ciphertext")
 		require.Equal(t, b.sealer.KeyID(), keyID)
@@ -47,17 +49,19 @@ func TestSecuritySecretsAtRest(t *testing.T) {
 	require.Len(t, ciphertexts, 2)
 	require.NotEqual(t, ciphertexts[0], ciphertexts[1], "a fresh nonce per seal")
 
-	plain, err := b.sealer.Open(ciphertexts[0])
+	plain, err := b.sealer.OpenWith(ciphertexts[0], aads[0])
 	require.NoError(t, err)
-	require.Contains(t, string(plain), secret, "the right key opens it")
+	require.Contains(t, string(plain), secret, "the right key opens it on its own row")
+	_, err = b.sealer.OpenWith(ciphertexts[0], aads[1])
+	require.ErrorIs(t, err, engine.ErrUndecryptable, "not on another row")
 	other := newBundle(t, b.db, b.dsn, nil)
-	_, err = other.sealer.Open(ciphertexts[0])
+	_, err = other.sealer.OpenWith(ciphertexts[0], aads[0])
 	require.ErrorIs(t, err, engine.ErrUndecryptable, "another key does not")
 	tampered := bytes.Clone(ciphertexts[0])
 	tampered[len(tampered)-1] ^= 1
-	_, err = b.sealer.Open(tampered)
+	_, err = b.sealer.OpenWith(tampered, aads[0])
 	require.ErrorIs(t, err, engine.ErrUndecryptable, "GCM detects tampering")
-	_, err = b.sealer.Open(ciphertexts[0][:5])
+	_, err = b.sealer.OpenWith(ciphertexts[0][:5], aads[0])
 	require.ErrorIs(t, err, engine.ErrUndecryptable)
 
 	// An engine holding another key refuses the credential: the run is blocked, not sent garbage.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the machine packages TenantAtlas's tests and local default need, if missing:
-# PostgreSQL server binaries (initdb, postgres), tmux and the OpenSSH client. Debian/Ubuntu only.
+# PostgreSQL server binaries (initdb, postgres), tmux, the OpenSSH client and promtool (Debian's
+# prometheus package: the metrics and alert-rule tests run it). Debian/Ubuntu only.
 set -euo pipefail
 missing=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -8,6 +9,7 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 fi
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi

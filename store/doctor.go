@@ -15,20 +15,21 @@ type SealedCredential struct {
 	TenantID        int64
 	TenantName      string
 	KeyID           string
+	Bound           bool // sealed with the row as associated data (ProviderConnection.CredentialBound)
 	Ciphertext      []byte
 	SecretExpiresAt *time.Time
 }
 
 // SealedCredentials lists every provider connection's sealed credential, all workspaces.
 func SealedCredentials(ctx context.Context, q Querier) ([]SealedCredential, error) {
-	rows, err := q.Query(ctx, `SELECT c.id, c.tenant_id, t.name, c.credential_key_id, c.credential_ciphertext, c.secret_expires_at
+	rows, err := q.Query(ctx, `SELECT c.id, c.tenant_id, t.name, c.credential_key_id, c.credential_bound, c.credential_ciphertext, c.secret_expires_at
 		FROM provider_connections c JOIN tenants t ON t.id = c.tenant_id ORDER BY t.name, c.id`)
 	if err != nil {
 		return nil, fmt.Errorf("error listing sealed credentials: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SealedCredential, error) {
 		var c SealedCredential
-		return c, r.Scan(&c.ConnectionID, &c.TenantID, &c.TenantName, &c.KeyID, &c.Ciphertext, &c.SecretExpiresAt)
+		return c, r.Scan(&c.ConnectionID, &c.TenantID, &c.TenantName, &c.KeyID, &c.Bound, &c.Ciphertext, &c.SecretExpiresAt)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error listing sealed credentials: %w", err)

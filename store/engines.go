@@ -42,6 +42,8 @@ type NewEngineRecord struct {
 	PID                 int
 	SchemaVersion       int64
 	Queues              []string
+	// KeyIDs are the ids of the secret keys the engine holds, primary first (none: no key).
+	KeyIDs []string
 }
 
 // RegisterEngine adds a starting engine to the registry and returns its id.
@@ -50,8 +52,11 @@ func RegisterEngine(ctx context.Context, q Querier, n NewEngineRecord) (int64, e
 	if n.Queues == nil {
 		n.Queues = []string{}
 	}
-	err := q.QueryRow(ctx, `INSERT INTO engines (name, host, pid, version, schema_version, queues)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, n.Name, n.Host, n.PID, n.Version, n.SchemaVersion, n.Queues).Scan(&id)
+	if n.KeyIDs == nil {
+		n.KeyIDs = []string{}
+	}
+	err := q.QueryRow(ctx, `INSERT INTO engines (name, host, pid, version, schema_version, queues, key_ids)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, n.Name, n.Host, n.PID, n.Version, n.SchemaVersion, n.Queues, n.KeyIDs).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("error registering engine %s: %w", n.Name, err)
 	}
@@ -105,6 +110,29 @@ func ListEngines(ctx context.Context, q Querier, all bool) ([]EngineRecord, erro
 		return nil, fmt.Errorf("error listing engines: %w", err)
 	}
 	return out, nil
+}
+
+// EngineKeys is an alive engine with the ids of the secret keys it registered (nil: an engine of
+// a release before 00013, which does not say).
+type EngineKeys struct {
+	EngineRecord
+	KeyIDs []string
+}
+
+// AliveEngineKeys lists the alive engines with their key ids, for `rekey`. Kept apart from
+// ListEngines, which `migrate` also reads before 00013 has added the column.
+func AliveEngineKeys(ctx context.Context, q Querier) ([]EngineKeys, error) {
+	rows, err := q.Query(ctx, `SELECT `+engineColumns+`, key_ids FROM engines
+		WHERE stopped_at IS NULL AND heartbeat_at >= now() - $1::interval ORDER BY id`, staleInterval())
+	if err != nil {
+		return nil, fmt.Errorf("error listing engines: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EngineKeys, error) {
+		var e EngineKeys
+		err := r.Scan(&e.ID, &e.Name, &e.Host, &e.PID, &e.Version, &e.SchemaVersion, &e.Queues, &e.JobsRunning,
+			&e.StartedAt, &e.HeartbeatAt, &e.StoppedAt, &e.State, &e.KeyIDs)
+		return e, err
+	})
 }
 
 // GetEngine loads one registry row.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -96,4 +97,41 @@ func TestMigrateRefusesWhenOldEnginesAlive(t *testing.T) {
 	_, err = db2.WithMigrations(contract).Migrate(ctx)
 	require.NoError(t, err)
 	_ = old
+}
+
+// TestMigrateAppliesAMissingLowerMigration: a database migrated by a build that lacked a lower
+// numbered migration (written on another branch, merged later) gets it applied by the full build.
+func TestMigrateAppliesAMissingLowerMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewEmptyDSN(t)
+	db, err := store.Open(ctx, dsn, store.Options{})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	without := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrations.FS, ".")
+	require.NoError(t, err)
+	var skipped string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "00010_") {
+			skipped = e.Name()
+			continue
+		}
+		b, err := fs.ReadFile(migrations.FS, e.Name())
+		require.NoError(t, err)
+		without[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	require.NotEmpty(t, skipped, "migration 00010 exists")
+	_, err = db.WithMigrations(without).Migrate(ctx)
+	require.NoError(t, err)
+	pending, err := db.Pending(ctx)
+	require.NoError(t, err)
+	require.True(t, pending, "the full build sees 00010 pending")
+
+	applied, err := db.Migrate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, applied, "only the missing %s", skipped)
+	pending, err = db.Pending(ctx)
+	require.NoError(t, err)
+	require.False(t, pending)
 }

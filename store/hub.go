@@ -72,6 +72,7 @@ type Hub struct {
 
 	mu         sync.Mutex
 	subs       map[*Subscription]struct{}
+	owed       chan struct{} // a subscriber fell behind and is owed a reload (capacity 1)
 	connected  atomic.Bool
 	listenPID  atomic.Uint32
 	reconnects atomic.Int64
@@ -91,7 +92,7 @@ func NewHub(db *DB, logger *slog.Logger) *Hub {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{db: db, logger: logger, subs: map[*Subscription]struct{}{}}
+	return &Hub{db: db, logger: logger, subs: map[*Subscription]struct{}{}, owed: make(chan struct{}, 1)}
 }
 
 // Start begins listening in the background. It returns at once; the first connection is made by the
@@ -270,29 +271,42 @@ func (s *Subscription) send(msg Notification) {
 	case s.c <- msg:
 	default:
 		s.reload.Store(true)
+		select {
+		case s.hub.owed <- struct{}{}: // flushReloads delivers it once the subscriber catches up
+		default:
+		}
 	}
 }
 
-// flushReloads delivers owed reloads to subscribers that fell behind and then went quiet.
+// flushReloads delivers owed reloads to subscribers that fell behind and then went quiet. It sleeps
+// until one falls behind, then retries every 100ms until every owed reload is delivered: an idle
+// process does not wake for it.
 func (h *Hub) flushReloads(ctx context.Context) {
-	ticker := time.NewTicker(100 * time.Millisecond)
-	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-h.owed:
 		}
-		h.mu.Lock()
-		for s := range h.subs {
-			if s.reload.Load() {
-				select {
-				case s.c <- Notification{Kind: KindReload}:
-					s.reload.Store(false)
-				default:
+		for pending := true; pending; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			pending = false
+			h.mu.Lock()
+			for s := range h.subs {
+				if s.reload.Load() {
+					select {
+					case s.c <- Notification{Kind: KindReload}:
+						s.reload.Store(false)
+					default:
+						pending = true
+					}
 				}
 			}
+			h.mu.Unlock()
 		}
-		h.mu.Unlock()
 	}
 }

@@ -223,7 +223,7 @@ func TestLocalClusterBadSetup(t *testing.T) {
 // As root the cluster directory belongs to postgres. That account plants symlinks where TenantAtlas
 // writes its lock and the server log, pointing into a root-only directory: TenantAtlas refuses with a
 // clear error and writes nothing there (security review finding 1).
-func TestLocalClusterRefusesPlantedLinks(t *testing.T) {
+func TestSecurityLocalClusterRefusesPlantedLinks(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("the attack needs root running TenantAtlas and postgres owning the cluster directory")
@@ -294,11 +294,11 @@ func TestLocalClusterRefusesPlantedLinks(t *testing.T) {
 	})
 }
 
-// TestLocalClusterSocketDirNotSquattable: with a data directory too long for a socket path, the old
+// TestSecurityLocalClusterSocketDirNotSquattable: with a data directory too long for a socket path, the old
 // predictable /tmp/tenantatlas-<hash> is created first by another user; the cluster still starts, and
 // its socket is elsewhere (security review finding 7). As root it lives under /run/tenantatlas; as a
 // user without $XDG_RUNTIME_DIR in a fresh private directory.
-func TestLocalClusterSocketDirNotSquattable(t *testing.T) {
+func TestSecurityLocalClusterSocketDirNotSquattable(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("planting a directory as another user needs root")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -68,16 +69,27 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	if err := checkNotTooNew(ctx, provider); err != nil {
 		return 0, err
 	}
-	current, err := provider.GetDBVersion(ctx)
-	if err != nil {
-		current = 0
+	pending := map[int64]bool{}
+	if statuses, err := provider.Status(ctx); err == nil {
+		for _, st := range statuses {
+			if st.State != goose.StateApplied {
+				pending[st.Source.Version] = true
+			}
+		}
+	} else { // no version table yet: every migration is pending
+		for _, src := range provider.ListSources() {
+			pending[src.Version] = true
+		}
 	}
-	if err := checkEnginesSurvive(ctx, conn, db.migrationFS(), current); err != nil {
+	if err := checkCanMigrate(ctx, conn, len(pending) > 0); err != nil {
+		return 0, err
+	}
+	if err := checkEnginesSurvive(ctx, conn, db.migrationFS(), pending); err != nil {
 		return 0, err
 	}
 	results, err := provider.Up(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("error applying TenantAtlas migrations: %w", err)
+		return 0, notOwnerHint(ctx, conn, fmt.Errorf("error applying TenantAtlas migrations: %w", err))
 	}
 	migrator, err := rivermigrate.New(riverpgxv5.New(db.Pool), nil)
 	if err != nil {
@@ -85,9 +97,44 @@ func (db *DB) Migrate(ctx context.Context) (int, error) {
 	}
 	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
-		return 0, fmt.Errorf("error applying River migrations: %w", err)
+		return 0, notOwnerHint(ctx, conn, fmt.Errorf("error applying River migrations: %w", err))
 	}
 	return len(results) + len(res.Versions), nil
+}
+
+// ErrMigrateNotOwner means migrations ran as a role that may not change the schema: in the
+// two-role setup, the runtime role instead of the owner (docs/architecture.md#database-roles).
+var ErrMigrateNotOwner = errors.New("this database role may not change the schema")
+
+// notOwnerHint turns a migration's insufficient-privilege error (SQLSTATE 42501: no CREATE on the
+// schema, not the owner of a table) into one that names the role and says which to use.
+func notOwnerHint(ctx context.Context, q Querier, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		return err
+	}
+	role := "this role"
+	_ = q.QueryRow(context.WithoutCancel(ctx), `SELECT current_user`).Scan(&role)
+	return fmt.Errorf("%w: migrations ran as %s, which is refused (%s); run `tenantatlas migrate` with TENANTATLAS_DATABASE_URL naming the role that owns the schema (tenantatlas_owner in the two-role setup), grant %s its privileges, and run everything else as %s (README, Database roles)",
+		ErrMigrateNotOwner, role, pgErr.Message, role, role)
+}
+
+// checkCanMigrate refuses up front, with notOwnerHint's message, when a TenantAtlas migration is
+// pending and the role may not create in the schema (goose would report only that its version
+// table does not exist).
+func checkCanMigrate(ctx context.Context, q Querier, hasPending bool) error {
+	if !hasPending {
+		return nil
+	}
+	var canCreate bool
+	var schema string
+	if err := q.QueryRow(ctx, `SELECT current_schema(), has_schema_privilege(current_schema(), 'CREATE')`).Scan(&schema, &canCreate); err != nil {
+		return fmt.Errorf("cannot inspect the role's privileges: %w", err)
+	}
+	if canCreate {
+		return nil
+	}
+	return notOwnerHint(ctx, q, &pgconn.PgError{Code: "42501", Message: "permission denied for schema " + schema})
 }
 
 // MigrationStatus lists every known migration, ours and River's, with whether it is applied.
@@ -148,8 +195,12 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 
 func (db *DB) gooseProvider() (*goose.Provider, func(), error) {
 	sqlDB := stdlib.OpenDBFromPool(db.Pool)
+	// Out of order: migrations written on branches in parallel get numbers in the order they were
+	// begun, not merged, so a database migrated by a build of one branch may miss a lower number
+	// that another branch added. Every migration is expand-only or says which engines it breaks
+	// (docs/operations.md#safe-upgrades), so applying a missing lower one later is safe.
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, db.migrationFS(),
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		sqlDB.Close()
 		return nil, nil, fmt.Errorf("error loading embedded migrations: %w", err)
@@ -233,7 +284,7 @@ var ErrEnginesWouldBreak = errors.New("a pending migration would break running e
 // checkEnginesSurvive refuses when a pending migration declares it breaks engines below some schema
 // version and an alive registered engine is below it. Before 00008 there is no registry: nothing to
 // check.
-func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, current int64) error {
+func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, pending map[int64]bool) error {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return fmt.Errorf("error reading embedded migrations: %w", err)
@@ -244,7 +295,7 @@ func checkEnginesSurvive(ctx context.Context, q Querier, fsys fs.FS, current int
 	}
 	for _, e := range entries {
 		v, ok := migrationVersion(e.Name())
-		if !ok || v <= current {
+		if !ok || !pending[v] {
 			continue
 		}
 		body, err := fs.ReadFile(fsys, e.Name())

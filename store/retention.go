@@ -90,10 +90,11 @@ type Pruned struct {
 	Runs        int64 `json:"runs"`
 	RunEvents   int64 `json:"run_events"`   // with the runs that went, and trimmed from runs that stay
 	AuditEvents int64 `json:"audit_events"` // only when the workspace has an audit retention
+	Incidents   int64 `json:"incidents"`    // resolved alert incidents, with their deliveries
 }
 
 // Total is every row the pass removed.
-func (p Pruned) Total() int64 { return p.Runs + p.RunEvents + p.AuditEvents }
+func (p Pruned) Total() int64 { return p.Runs + p.RunEvents + p.AuditEvents + p.Incidents }
 
 // Batch sizes of a retention pass: each statement touches at most this many rows, so no lock is
 // held for long and an engine that stops mid-pass loses nothing (the next pass continues).
@@ -267,4 +268,25 @@ func WithRetentionLock(ctx context.Context, db *DB, fn func() error) (ran bool, 
 		}
 	}()
 	return true, fn()
+}
+
+// PruneIncidents deletes a workspace's resolved alert incidents that resolved longer ago than its
+// run retention, with their deliveries and delivery attempts, 500 at a time. An incident with a
+// delivery still pending stays until it is delivered or has failed for good.
+func PruneIncidents(ctx context.Context, db *DB, workspaceID int64) (int64, error) {
+	var total int64
+	for {
+		tag, err := db.Pool.Exec(ctx, `DELETE FROM alert_incidents WHERE id IN (
+			SELECT i.id FROM alert_incidents i, workspaces w WHERE w.id = $1 AND i.workspace_id = w.id AND i.state = 'resolved'
+				AND i.resolved_at < now() - w.run_retention
+				AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.incident_id = i.id AND d.status = 'pending')
+			ORDER BY i.id LIMIT $2)`, workspaceID, pruneRunBatch)
+		if err != nil {
+			return total, fmt.Errorf("error pruning the alert incidents of workspace %d: %w", workspaceID, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneRunBatch {
+			return total, nil
+		}
+	}
 }

@@ -243,3 +243,49 @@ func TestRetentionLockIsExclusive(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ran, "free again once released")
 }
+
+// TestPruneIncidents: resolved alert incidents older than the run retention go with their
+// deliveries; open ones, young ones and ones with a delivery still pending stay.
+func TestPruneIncidents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	w := storetest.Workspace(ctx, t, db.Pool, nil)
+	route, err := store.InsertAlertRoute(ctx, db.Pool, store.AlertRoute{WorkspaceID: w.ID, Name: "hook", Kind: "webhook",
+		Config: map[string]any{"url": "https://hooks.example.com/x"}})
+	require.NoError(t, err)
+	rule, err := store.SaveAlertRule(ctx, db.Pool, store.AlertRule{WorkspaceID: w.ID, Name: "failures", Condition: "run_failed",
+		Enabled: true, RouteIDs: []int64{route.ID}})
+	require.NoError(t, err)
+	incident := func(subject string, resolvedDaysAgo int, pending bool) int64 {
+		inc, _, err := store.FireIncident(ctx, db.Pool, store.IncidentFiring{WorkspaceID: w.ID, RuleID: rule.ID, Subject: subject, Summary: subject})
+		require.NoError(t, err)
+		_, _, err = store.InsertDelivery(ctx, db.Pool, inc.ID, inc.Version, route.ID, "trigger")
+		require.NoError(t, err)
+		if !pending {
+			_, err = db.Pool.Exec(ctx, `UPDATE alert_deliveries SET status = 'delivered' WHERE incident_id = $1`, inc.ID)
+			require.NoError(t, err)
+		}
+		if resolvedDaysAgo >= 0 {
+			_, _, err = store.ResolveIncident(ctx, db.Pool, inc.ID)
+			require.NoError(t, err)
+			_, err = db.Pool.Exec(ctx, `UPDATE alert_incidents SET resolved_at = now() - make_interval(days => $2) WHERE id = $1`, inc.ID, resolvedDaysAgo)
+			require.NoError(t, err)
+		}
+		return inc.ID
+	}
+	old := incident("old", 500, false)
+	young := incident("young", 10, false)
+	stuck := incident("pending", 500, true)
+	open := incident("open", -1, false)
+
+	n, err := store.PruneIncidents(ctx, db, w.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	var left []int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT array_agg(id ORDER BY id) FROM alert_incidents`).Scan(&left))
+	require.Equal(t, []int64{young, stuck, open}, left)
+	var deliveries int
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM alert_deliveries WHERE incident_id = $1`, old).Scan(&deliveries))
+	require.Zero(t, deliveries, "its deliveries went with it")
+}

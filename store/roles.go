@@ -74,3 +74,16 @@ func (c *LocalCluster) Migrate(ctx context.Context) error {
 	}
 	return GrantRuntimeRole(ctx, owner.Pool, RuntimeRole)
 }
+
+// OwnsTable reports whether the connection's role owns (or is a member of the owner of) table in
+// the current schema: River's reindexer needs that on river_job, which the runtime role of the
+// two-role setup does not have.
+func OwnsTable(ctx context.Context, q Querier, table string) (bool, error) {
+	var owns bool
+	err := q.QueryRow(ctx, `SELECT coalesce((SELECT pg_has_role(current_user, tableowner, 'USAGE') FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = $1), false)`, table).Scan(&owns)
+	if err != nil {
+		return false, fmt.Errorf("cannot inspect the owner of %s: %w", table, err)
+	}
+	return owns, nil
+}

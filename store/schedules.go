@@ -15,16 +15,18 @@ type BackupSchedule struct {
 	ID          int64 `json:"id"`
 	WorkspaceID int64 `json:"workspace_id"`
 	// TenantID is 0 for a fleet schedule (tag or all).
-	TenantID  int64     `json:"tenant_id"`
-	TargetTag string    `json:"target_tag,omitempty"`
-	TargetAll bool      `json:"target_all,omitempty"`
-	Name      string    `json:"name"`
-	Cron      string    `json:"cron"`
-	Timezone  string    `json:"timezone"`
-	Families  []string  `json:"families"`
-	KeepCount *int      `json:"keep_count"`
-	KeepDays  *int      `json:"keep_days"`
-	Paused    bool      `json:"paused"`
+	TenantID  int64    `json:"tenant_id"`
+	TargetTag string   `json:"target_tag,omitempty"`
+	TargetAll bool     `json:"target_all,omitempty"`
+	Name      string   `json:"name"`
+	Cron      string   `json:"cron"`
+	Timezone  string   `json:"timezone"`
+	Families  []string `json:"families"`
+	KeepCount *int     `json:"keep_count"`
+	KeepDays  *int     `json:"keep_days"`
+	Paused    bool     `json:"paused"`
+	// Operation is what the schedule fires: ScheduleBackup (default) or ScheduleDriftCheck.
+	Operation string    `json:"operation"`
 	FireFrom  time.Time `json:"fire_from"`
 	CreatedBy *int64    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
@@ -40,6 +42,12 @@ type BackupSchedule struct {
 // IsFleet is true for a schedule of a tag or of every tenant.
 func (s BackupSchedule) IsFleet() bool { return s.TenantID == 0 }
 
+// Schedule operations.
+const (
+	ScheduleBackup     = "backup"
+	ScheduleDriftCheck = "drift_check"
+)
+
 // Target names what the schedule backs up: the tenant's name, "tag:TAG" or "all tenants".
 func (s BackupSchedule) Target() string {
 	switch {
@@ -51,7 +59,7 @@ func (s BackupSchedule) Target() string {
 	return s.TenantName
 }
 
-const scheduleColumns = `s.id, s.workspace_id, coalesce(s.tenant_id, 0), coalesce(s.target_tag, ''), s.target_all, s.name, s.cron,
+const scheduleColumns = `s.operation, s.id, s.workspace_id, coalesce(s.tenant_id, 0), coalesce(s.target_tag, ''), s.target_all, s.name, s.cron,
 	s.timezone, s.families, s.keep_count, s.keep_days, s.paused, s.fire_from, s.created_by, s.created_at, s.updated_at,
 	coalesce(s.last_fire_note, ''), coalesce(t.name, '')`
 
@@ -60,7 +68,7 @@ const scheduleFrom = ` FROM backup_schedules s LEFT JOIN tenants t ON t.id = s.t
 
 func scanSchedule(row pgx.Row) (BackupSchedule, error) {
 	var s BackupSchedule
-	err := row.Scan(&s.ID, &s.WorkspaceID, &s.TenantID, &s.TargetTag, &s.TargetAll, &s.Name, &s.Cron, &s.Timezone, &s.Families,
+	err := row.Scan(&s.Operation, &s.ID, &s.WorkspaceID, &s.TenantID, &s.TargetTag, &s.TargetAll, &s.Name, &s.Cron, &s.Timezone, &s.Families,
 		&s.KeepCount, &s.KeepDays, &s.Paused, &s.FireFrom, &s.CreatedBy, &s.CreatedAt, &s.UpdatedAt, &s.LastFireNote, &s.TenantName)
 	if s.Families == nil {
 		s.Families = []string{}
@@ -83,11 +91,14 @@ func InsertSchedule(ctx context.Context, q Querier, s BackupSchedule) (BackupSch
 		s.Families = []string{}
 	}
 	var id int64
+	if s.Operation == "" {
+		s.Operation = ScheduleBackup
+	}
 	err := q.QueryRow(ctx, `INSERT INTO backup_schedules (workspace_id, tenant_id, target_tag, target_all, name, cron, timezone, families,
-			keep_count, keep_days, paused, created_by)
-		VALUES ($1, NULLIF($2, 0), NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			keep_count, keep_days, paused, created_by, operation)
+		VALUES ($1, NULLIF($2, 0), NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		s.WorkspaceID, s.TenantID, s.TargetTag, s.TargetAll, s.Name, s.Cron, s.Timezone, s.Families, s.KeepCount, s.KeepDays,
-		s.Paused, s.CreatedBy).Scan(&id)
+		s.Paused, s.CreatedBy, s.Operation).Scan(&id)
 	if isUniqueViolation(err, "") {
 		return s, fmt.Errorf("schedule %q %s: %w", s.Name, scheduleNameScope(s), ErrConflict)
 	}

@@ -25,22 +25,25 @@ type Tenant struct {
 // ProviderConnection is a tenant's app registration. CredentialCiphertext is sealed by the engine's
 // secret key; it never holds plaintext and is never serialised.
 type ProviderConnection struct {
-	ID                   int64          `json:"id"`
-	TenantID             int64          `json:"tenant_id"`
-	IsDefault            bool           `json:"is_default"`
-	ClientID             string         `json:"client_id"`
-	AuthKind             string         `json:"auth_kind"`
-	CredentialCiphertext []byte         `json:"-"`
-	CredentialKeyID      string         `json:"-"`
-	SecretExpiresAt      *time.Time     `json:"secret_expires_at"`
-	Status               string         `json:"status"`
-	StatusReasonCode     *string        `json:"status_reason_code"`
-	MissingPermissions   []string       `json:"missing_permissions"`
-	GrantedPermissions   []string       `json:"granted_permissions"`
-	Verification         map[string]any `json:"verification"`
-	LastVerifiedAt       *time.Time     `json:"last_verified_at"`
-	CreatedAt            time.Time      `json:"created_at"`
-	UpdatedAt            time.Time      `json:"updated_at"`
+	ID                   int64  `json:"id"`
+	TenantID             int64  `json:"tenant_id"`
+	IsDefault            bool   `json:"is_default"`
+	ClientID             string `json:"client_id"`
+	AuthKind             string `json:"auth_kind"`
+	CredentialCiphertext []byte `json:"-"`
+	CredentialKeyID      string `json:"-"`
+	// CredentialBound: sealed with the row as associated data (engine.CredentialAAD); false only for
+	// rows sealed before migration 00013 and not re-sealed since.
+	CredentialBound    bool           `json:"-"`
+	SecretExpiresAt    *time.Time     `json:"secret_expires_at"`
+	Status             string         `json:"status"`
+	StatusReasonCode   *string        `json:"status_reason_code"`
+	MissingPermissions []string       `json:"missing_permissions"`
+	GrantedPermissions []string       `json:"granted_permissions"`
+	Verification       map[string]any `json:"verification"`
+	LastVerifiedAt     *time.Time     `json:"last_verified_at"`
+	CreatedAt          time.Time      `json:"created_at"`
+	UpdatedAt          time.Time      `json:"updated_at"`
 }
 
 const tenantColumns = `id, workspace_id, name, tenant_guid, display_name, tags, created_at, updated_at`
@@ -116,22 +119,34 @@ func ListTenants(ctx context.Context, q Querier, workspaceIDs []int64) ([]Tenant
 }
 
 const connectionSelect = `SELECT id, tenant_id, is_default, client_id, auth_kind, credential_ciphertext, credential_key_id,
-	secret_expires_at, status, status_reason_code, missing_permissions, granted_permissions, verification, last_verified_at,
+	credential_bound, secret_expires_at, status, status_reason_code, missing_permissions, granted_permissions, verification, last_verified_at,
 	created_at, updated_at FROM provider_connections`
 
 func scanConnection(row pgx.Row) (ProviderConnection, error) {
 	var c ProviderConnection
 	err := row.Scan(&c.ID, &c.TenantID, &c.IsDefault, &c.ClientID, &c.AuthKind, &c.CredentialCiphertext, &c.CredentialKeyID,
-		&c.SecretExpiresAt, &c.Status, &c.StatusReasonCode, &c.MissingPermissions, &c.GrantedPermissions, &c.Verification,
+		&c.CredentialBound, &c.SecretExpiresAt, &c.Status, &c.StatusReasonCode, &c.MissingPermissions, &c.GrantedPermissions, &c.Verification,
 		&c.LastVerifiedAt, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 
+// NextProviderConnectionID reserves the id of a connection about to be inserted: its credential
+// is sealed with the id as associated data before the row exists.
+func NextProviderConnectionID(ctx context.Context, q Querier) (int64, error) {
+	var id int64
+	if err := q.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('provider_connections', 'id'))`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("error reserving a provider connection id: %w", err)
+	}
+	return id, nil
+}
+
+// InsertProviderConnection inserts c, with c.ID when set (NextProviderConnectionID), else a new id.
 func InsertProviderConnection(ctx context.Context, q Querier, c ProviderConnection) (ProviderConnection, error) {
 	out, err := scanConnection(q.QueryRow(ctx, `INSERT INTO provider_connections
-		(tenant_id, is_default, client_id, auth_kind, credential_ciphertext, credential_key_id, secret_expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+connectionColumns,
-		c.TenantID, c.IsDefault, c.ClientID, c.AuthKind, c.CredentialCiphertext, c.CredentialKeyID, c.SecretExpiresAt))
+		(id, tenant_id, is_default, client_id, auth_kind, credential_ciphertext, credential_key_id, credential_bound, secret_expires_at)
+		VALUES (CASE WHEN $1::bigint = 0 THEN nextval(pg_get_serial_sequence('provider_connections', 'id')) ELSE $1 END,
+			$2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+connectionColumns,
+		c.ID, c.TenantID, c.IsDefault, c.ClientID, c.AuthKind, c.CredentialCiphertext, c.CredentialKeyID, c.CredentialBound, c.SecretExpiresAt))
 	if isUniqueViolation(err, "") {
 		return out, fmt.Errorf("default connection of tenant %d: %w", c.TenantID, ErrConflict)
 	}
@@ -142,7 +157,7 @@ func InsertProviderConnection(ctx context.Context, q Querier, c ProviderConnecti
 }
 
 const connectionColumns = `id, tenant_id, is_default, client_id, auth_kind, credential_ciphertext, credential_key_id,
-	secret_expires_at, status, status_reason_code, missing_permissions, granted_permissions, verification, last_verified_at,
+	credential_bound, secret_expires_at, status, status_reason_code, missing_permissions, granted_permissions, verification, last_verified_at,
 	created_at, updated_at`
 
 // GetDefaultConnection returns the tenant's default provider connection.
@@ -152,6 +167,25 @@ func GetDefaultConnection(ctx context.Context, q Querier, tenantID int64) (Provi
 		return c, notFound(err, fmt.Sprintf("default provider connection of tenant %d", tenantID))
 	}
 	return c, nil
+}
+
+// DefaultConnections returns the default provider connection of each of tenantIDs that has one, by
+// tenant: one query for a list of tenants rather than one per tenant.
+func DefaultConnections(ctx context.Context, q Querier, tenantIDs []int64) (map[int64]ProviderConnection, error) {
+	rows, err := q.Query(ctx, connectionSelect+` WHERE tenant_id = ANY($1) AND is_default`, tenantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error loading default provider connections: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]ProviderConnection, len(tenantIDs))
+	for rows.Next() {
+		c, err := scanConnection(rows)
+		if err != nil {
+			return nil, fmt.Errorf("error loading default provider connections: %w", err)
+		}
+		out[c.TenantID] = c
+	}
+	return out, rows.Err()
 }
 
 // ConnectionVerification is what a verification run records on the connection.
@@ -180,4 +214,13 @@ func UpdateConnectionVerification(ctx context.Context, q Querier, id int64, v Co
 		return fmt.Errorf("error saving verification of connection %d: %w", id, err)
 	}
 	return nil
+}
+
+// GetConnection loads a provider connection by id.
+func GetConnection(ctx context.Context, q Querier, id int64) (ProviderConnection, error) {
+	c, err := scanConnection(q.QueryRow(ctx, connectionSelect+` WHERE id = $1`, id))
+	if err != nil {
+		return c, notFound(err, fmt.Sprintf("provider connection %d", id))
+	}
+	return c, nil
 }

@@ -18,15 +18,16 @@ type ReasonGroup struct {
 	LatestAt    time.Time `json:"latest_at"`
 }
 
-// ProblemRunsByReason groups failed, blocked and partially succeeded runs finished since `since` by
-// reason code, most frequent first.
+// ProblemRunsByReason groups failed, blocked and partially succeeded runs finished since the hour
+// of `since` by reason code, most frequent first. It reads the runs-per-hour rollup (migration
+// 00009), not the runs: f filters by scope, tenant and type only (its search, states and paging are
+// ignored).
 func ProblemRunsByReason(ctx context.Context, q Querier, f RunFilter, since time.Time) ([]ReasonGroup, error) {
-	f.Statuses, f.Outcomes = nil, []Outcome{OutcomeFailed, OutcomeBlocked, OutcomePartiallySucceeded}
-	where, args := f.where()
+	where, args := f.hoursFilter([]Outcome{OutcomeFailed, OutcomeBlocked, OutcomePartiallySucceeded})
 	args = append(args, since)
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT coalesce(r.reason_code, 'unknown'), r.outcome, count(*), count(DISTINCT r.tenant_id),
-		max(r.id), max(coalesce(r.finished_at, r.created_at))`+runFrom+where+` AND r.finished_at >= $%d
-		GROUP BY 1, 2 ORDER BY 3 DESC, 5 DESC LIMIT 20`, len(args)), args...)
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT coalesce(r.reason_code, 'unknown'), r.outcome, sum(r.runs)::bigint,
+		count(DISTINCT r.tenant_id), max(r.last_run_id), max(r.last_at)`+hoursFrom+where+
+		` AND r.hour >= date_trunc('hour', $%d::timestamptz, 'UTC') GROUP BY 1, 2 ORDER BY 3 DESC, 5 DESC LIMIT 20`, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("error grouping problem runs: %w", err)
 	}
@@ -56,13 +57,13 @@ type HourlyCount struct {
 	Count   int64     `json:"count"`
 }
 
-// HourlyOutcomes counts runs finished since `since`, per hour and outcome.
+// HourlyOutcomes counts runs finished since the hour of `since`, per hour and outcome, from the
+// runs-per-hour rollup (f filters as in ProblemRunsByReason).
 func HourlyOutcomes(ctx context.Context, q Querier, f RunFilter, since time.Time) ([]HourlyCount, error) {
-	f.Statuses, f.Outcomes = nil, nil
-	where, args := f.where()
+	where, args := f.hoursFilter(nil)
 	args = append(args, since)
-	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT date_trunc('hour', r.finished_at), r.outcome, count(*)`+runFrom+where+`
-		AND r.finished_at >= $%d GROUP BY 1, 2 ORDER BY 1`, len(args)), args...)
+	rows, err := q.Query(ctx, fmt.Sprintf(`SELECT r.hour, r.outcome, sum(r.runs)::bigint`+hoursFrom+where+`
+		AND r.hour >= date_trunc('hour', $%d::timestamptz, 'UTC') GROUP BY 1, 2 ORDER BY 1`, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("error counting runs per hour: %w", err)
 	}
@@ -70,6 +71,17 @@ func HourlyOutcomes(ctx context.Context, q Querier, f RunFilter, since time.Time
 		var h HourlyCount
 		return h, r.Scan(&h.Hour, &h.Outcome, &h.Count)
 	})
+}
+
+// hoursFrom is the runs-per-hour rollup under the alias the run filters use: it has the runs'
+// workspace_id, tenant_id, type, outcome and reason_code columns.
+const hoursFrom = ` FROM operation_run_hours r`
+
+// hoursFilter is f's WHERE clause for the rollup: scope, tenant, type and reason code, and outcomes
+// when given. What the rollup cannot filter on (search, statuses, paging) is left out.
+func (f RunFilter) hoursFilter(outcomes []Outcome) (string, []any) {
+	f.Statuses, f.Outcomes, f.Search, f.BeforeID = nil, outcomes, "", 0
+	return f.where()
 }
 
 // ConnectionProblem is a tenant whose default connection is not healthy.
@@ -97,4 +109,21 @@ func ConnectionProblems(ctx context.Context, q Querier, workspaceIDs []int64) ([
 		var p ConnectionProblem
 		return p, r.Scan(&p.TenantID, &p.TenantName, &p.Status, &p.ReasonCode, &p.MissingPermissions, &p.LastVerifiedAt)
 	})
+}
+
+// RebuildRunHours counts the runs-per-hour rollup again from the runs. Triggers keep it exact; a bulk
+// load that disables them for speed (the benchmarks' seed of a million runs) calls this after.
+func RebuildRunHours(ctx context.Context, q Querier) error {
+	// Without arguments pgx sends both statements as one simple query: one implicit transaction, so no
+	// reader sees the rollup empty.
+	_, err := q.Exec(ctx, `DELETE FROM operation_run_hours;
+		INSERT INTO operation_run_hours (workspace_id, hour, tenant_id, type, outcome, reason_code, runs, last_run_id, last_at)
+		SELECT workspace_id, date_trunc('hour', coalesce(finished_at, created_at), 'UTC'), tenant_id, type, outcome, reason_code,
+		       count(*), max(id), max(coalesce(finished_at, created_at))
+		FROM operation_runs WHERE status = 'completed'
+		GROUP BY 1, 2, 3, 4, 5, 6`)
+	if err != nil {
+		return fmt.Errorf("error rebuilding the runs per hour: %w", err)
+	}
+	return nil
 }

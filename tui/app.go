@@ -37,7 +37,15 @@ type Model struct {
 	flash    string
 	flashBad bool
 	sub      *store.Subscription
+	frames   *Frames // draws the frames when set (DrawTo); else Bubble Tea's renderer does
+	hints    struct{ key, line string }
+	lastView *tea.View // the last frame drawn, kept while keepView
+	keepView bool      // the last message changed nothing on screen
 }
+
+// DrawTo hands the dashboard's frames to f instead of Bubble Tea's renderer (run the program with
+// f.ProgramOptions()).
+func (m *Model) DrawTo(f *Frames) { m.frames = f }
 
 // New returns the dashboard opened on start (nil: the triage home).
 func New(c *Env, start Screen) *Model {
@@ -101,12 +109,18 @@ func scrubMsg(msg tea.Msg) tea.Msg {
 // Update routes: global keys here, everything else to the screens.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	msg = scrubMsg(msg)
+	m.keepView = false
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.env.Width, m.env.Height = msg.Width, msg.Height
 		return m, m.toScreens(msg) // screens lay their rows out for the new width
 	case hubMsg:
-		return m, m.onHub(msg)
+		// A notification only starts loads (their answers redraw): unless the live marker changed,
+		// the frame stays as drawn and View does not draw it again for every dashboard.
+		live := m.env.Live
+		cmd := m.onHub(msg)
+		m.keepView = live == m.env.Live
+		return m, cmd
 	case navigateMsg:
 		if msg.jump {
 			// A `:` jump replaces the view above home, so breadcrumbs never pile up.
@@ -162,8 +176,11 @@ func (m *Model) onHub(msg hubMsg) tea.Cmd {
 		return tea.Batch(m.top().Reload(), m.waitHub())
 	}
 	m.env.Live = true
-	if m.top().Relevant(msg.n) {
-		return tea.Batch(m.top().Reload(), m.waitHub())
+	if top := m.top(); top.Relevant(msg.n) {
+		if p, ok := top.(partialReloader); ok {
+			return tea.Batch(p.ReloadFor(msg.n), m.waitHub())
+		}
+		return tea.Batch(top.Reload(), m.waitHub())
 	}
 	return m.waitHub()
 }
@@ -234,9 +251,16 @@ func (m *Model) back() tea.Cmd {
 
 // View draws the header with breadcrumbs, the active screen, the status line and the key hints.
 func (m *Model) View() tea.View {
+	if m.keepView && m.lastView != nil {
+		return *m.lastView
+	}
 	v := tea.NewView(m.Render())
 	v.AltScreen = true
 	v.WindowTitle = "TenantAtlas — " + m.top().Title()
+	if m.frames != nil && m.env.Width > 0 && m.env.Height > 0 {
+		m.frames.draw(frame{content: v.Content, title: v.WindowTitle, width: m.env.Width, height: m.env.Height})
+	}
+	m.lastView = &v
 	return v
 }
 
@@ -305,7 +329,22 @@ func (m *Model) statusLine(w int) string {
 	return fit(m.env.Theme.Flash.Render(m.flash), w)
 }
 
+// hintLine is the footer: drawn again only when its keys, their state or the width change (it is
+// redrawn with every frame, and styling a dozen keys costs more than the rest of most frames).
 func (m *Model) hintLine(w int) string {
+	var k strings.Builder
+	fmt.Fprint(&k, w, m.top().Capturing(), len(m.stack) == 1)
+	for _, b := range m.top().ShortHelp() {
+		fmt.Fprint(&k, "\x00", b.Help().Key, "\x01", b.Help().Desc, b.Enabled())
+	}
+	if k.String() == m.hints.key {
+		return m.hints.line
+	}
+	m.hints.key, m.hints.line = k.String(), m.drawHintLine(w)
+	return m.hints.line
+}
+
+func (m *Model) drawHintLine(w int) string {
 	t := m.env.Theme
 	render := func(bs []key.Binding) string {
 		var parts []string

@@ -31,7 +31,7 @@ func loadDirectorySide(ctx context.Context, env *Env, tenantID int64, syncType s
 	if err != nil {
 		return side, nil
 	}
-	side.canSync = env.Svc.Can(ctx, env.Actor, v.WorkspaceID, access.DirectorySync)
+	side.canSync = env.can(ctx, v.WorkspaceID, access.DirectorySync)
 	if syncType != "" {
 		active, _ := env.Svc.ListRuns(ctx, env.Actor, engine.RunQuery{TenantID: tenantID, Types: []string{syncType},
 			Statuses: []store.Status{store.StatusQueued, store.StatusRunning}, Limit: 1})

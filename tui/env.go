@@ -33,6 +33,8 @@ type Env struct {
 	Live bool
 	// EngineEmbedded tells the header whether this process runs workers.
 	EngineEmbedded bool
+
+	roles roleCache // the actor's role per workspace, read once per roleTTL (access.go)
 }
 
 // callTimeout bounds one command's database calls: they are short, and a stuck one must not hold

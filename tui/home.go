@@ -15,13 +15,16 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-var homeKeys = struct{ Up, Down, Open, Runs, Tenants, Add key.Binding }{
+var homeKeys = struct{ Up, Down, Open, Runs, Tenants, Add, Ack key.Binding }{
 	Up:      binding("k", "up", "up"),
 	Down:    binding("j", "down", "down"),
 	Open:    binding("enter", "open"),
 	Runs:    binding("o", "operations"),
 	Tenants: binding("t", "tenants"),
 	Add:     binding("a", "add tenant"),
+	// Ack is a on an open incident's line (the "a on the home screen's alert list"); on
+	// any other line a adds a tenant.
+	Ack: binding("a", "acknowledge"),
 }
 
 // home is the triage screen: what needs attention now.
@@ -33,6 +36,12 @@ type home struct {
 	// says how to add the first.
 	tenants int
 	canAdd  bool
+	// incidents are the open incidents, listed first; canAck says in which workspaces the actor
+	// may acknowledge them (alert.manage).
+	incidents []store.AlertIncident
+	canAck    map[int64]bool
+	// drifted are the tenants whose latest drift check found drift from their baseline.
+	drifted []store.TenantDrift
 	err     error
 	cursor  int        // among the selectable lines
 	lines   []homeLine // drawn when the triage arrives
@@ -42,13 +51,18 @@ type home struct {
 type homeLine struct {
 	text string
 	open func() tea.Cmd // nil: not selectable
+	// incident is the open incident the line shows, if any: a acknowledges it.
+	incident *store.AlertIncident
 }
 
 // homeData is one load of home.
 type homeData struct {
-	triage  engine.Triage
-	tenants int
-	canAdd  bool
+	triage    engine.Triage
+	tenants   int
+	canAdd    bool
+	incidents []store.AlertIncident
+	canAck    map[int64]bool
+	drifted   []store.TenantDrift
 }
 
 func newHome(c *Env) *home { return &home{env: c, fetch: newFetcher[homeData]()} }
@@ -59,7 +73,7 @@ func (s *home) Capturing() bool { return false }
 func (s *home) Relevant(n store.Notification) bool {
 	// Finished runs, connection changes and new runs change the picture; progress ticks do not.
 	return (n.Table == store.TableRuns && n.Status != string(store.StatusRunning)) || n.Table == store.TableConnections || n.Table == store.TableTenants ||
-		(n.Table == store.TableRuns && n.Op == "insert")
+		(n.Table == store.TableRuns && n.Op == "insert") || n.Table == store.TableAlertIncidents
 }
 
 func (s *home) Reload() tea.Cmd {
@@ -74,16 +88,42 @@ func (s *home) Reload() tea.Cmd {
 			d.tenants = len(ts)
 		}
 		if w, err := c.Svc.ResolveWorkspace(ctx, c.Actor, ""); err == nil {
-			d.canAdd = c.Svc.Can(ctx, c.Actor, w.ID, access.TenantManage)
+			d.canAdd = c.can(ctx, w.ID, access.TenantManage)
+		}
+		if h, err := c.Svc.AlertHistory(ctx, c.Actor, 50); err == nil {
+			d.canAck = h.CanManage
+			for _, i := range h.Incidents {
+				if i.State == store.IncidentOpen {
+					d.incidents = append(d.incidents, i)
+				}
+			}
+		}
+		if ds, err := c.Svc.TenantDrift(ctx, c.Actor); err == nil {
+			for _, td := range ds {
+				if td.Drifted > 0 {
+					d.drifted = append(d.drifted, td)
+				}
+			}
 		}
 		return d, nil
 	})
 }
 
 func (s *home) ShortHelp() []key.Binding {
+	if inc := s.currentIncident(); inc != nil && s.canAck[inc.WorkspaceID] && inc.AcknowledgedAt == nil {
+		return []key.Binding{homeKeys.Open, homeKeys.Runs, homeKeys.Tenants, homeKeys.Ack}
+	}
 	add := homeKeys.Add
 	add.SetEnabled(s.canAdd)
 	return []key.Binding{homeKeys.Open, homeKeys.Runs, homeKeys.Tenants, add}
+}
+
+// currentIncident is the open incident under the cursor, if the cursor is on one.
+func (s *home) currentIncident() *store.AlertIncident {
+	if items := s.selectable(); s.cursor < len(items) {
+		return items[s.cursor].incident
+	}
+	return nil
 }
 
 func (s *home) FullHelp() []key.Binding {
@@ -109,6 +149,12 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return s, navigate(newRuns(s.env, runsOptions{tab: allTab}))
 		case key.Matches(msg, homeKeys.Tenants):
 			return s, navigate(newTenants(s.env))
+		case key.Matches(msg, homeKeys.Ack) && s.currentIncident() != nil:
+			inc := s.currentIncident()
+			if !s.canAck[inc.WorkspaceID] {
+				return s, flash("acknowledging needs alert.manage (owners and managers)")
+			}
+			return s, tea.Sequence(acknowledgeIncident(s.env, inc.ID), s.Reload())
 		case key.Matches(msg, homeKeys.Add) && s.canAdd:
 			return s, navigate(newWizard(s.env))
 		}
@@ -118,7 +164,7 @@ func (s *home) Update(msg tea.Msg) (Screen, tea.Cmd) {
 
 // show keeps a triage and draws it.
 func (s *home) show(d homeData) {
-	s.triage, s.tenants, s.canAdd = &d.triage, d.tenants, d.canAdd
+	s.triage, s.tenants, s.canAdd, s.incidents, s.canAck, s.drifted = &d.triage, d.tenants, d.canAdd, d.incidents, d.canAck, d.drifted
 	s.layout()
 }
 
@@ -130,6 +176,16 @@ func (s *home) layout() {
 	s.lines = s.lines[:0]
 	line := func(text string) { s.lines = append(s.lines, homeLine{text: text}) }
 	selectable := func(text string, open func() tea.Cmd) { s.lines = append(s.lines, homeLine{text: text, open: open}) }
+
+	if len(s.incidents) > 0 { // open incidents first (docs/design.md#alerts)
+		line(t.Header.Render("OPEN INCIDENTS") + t.Dim.Render("  a acknowledges · enter shows :alerts"))
+		for i := range s.incidents {
+			inc := &s.incidents[i]
+			s.lines = append(s.lines, homeLine{text: incidentLine(s.env, now, *inc), incident: inc,
+				open: func() tea.Cmd { return navigate(newAlerts(s.env)) }})
+		}
+		line("")
+	}
 
 	summary := fmt.Sprintf("%d running · %d queued", tr.Active[store.StatusRunning], tr.Active[store.StatusQueued])
 	line(t.Header.Render("NOW  ") + summary + t.Dim.Render("   runs/hour (24h): ") + s.hourly(now))
@@ -158,6 +214,16 @@ func (s *home) layout() {
 		selectable(text, func() tea.Cmd { return navigate(newTenantDetail(s.env, p.TenantID, p.TenantName)) })
 	}
 	line("")
+	if len(s.drifted) > 0 { // docs/design.md#baselines-and-drift-watch
+		line(t.Header.Render("DRIFT FROM BASELINE"))
+		for _, d := range s.drifted {
+			runID := deref(d.CheckRunID)
+			selectable("  "+fit(d.TenantName, 16)+" "+s.env.Tone("warn", fmt.Sprintf("%d drifted item(s)", d.Drifted))+
+				t.Dim.Render(fmt.Sprintf(" · checked %s ago · run #%d", ago(now, deref(d.CheckedAt)), runID)),
+				func() tea.Cmd { return navigate(newRunDetail(s.env, runID)) })
+		}
+		line("")
+	}
 	line(t.Header.Render("FAILED AND BLOCKED RUNS, LAST 24 HOURS, BY REASON"))
 	if len(tr.Problems) == 0 {
 		line(t.Dim.Render("  none"))

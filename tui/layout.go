@@ -33,6 +33,9 @@ type column struct {
 	// abbrev, when set, shortens a value too wide for the column before it is cut (reason codes
 	// lose their shared provider_ prefix, so two codes never cut to the same text).
 	abbrev func(string) string
+	// yields says a fixed column gives room to important ones that would be cut (ids, tenant names);
+	// flex columns of weight 1 always do. Other fixed columns (badges, bars, times) keep their width.
+	yields bool
 }
 
 // reasonColumn is a REASON column: wide, and abbreviated rather than cut.
@@ -51,8 +54,41 @@ type table struct {
 	cursor int
 	offset int
 	marked map[int]bool
+	// need is each column's widest cell, its title included (measure): with it, columns wider than
+	// what they hold give their room to columns that would be cut. Nil: the widths the columns ask.
+	need []int
 }
 
+// measure records what each column needs, once the rows are drawn into cells (not in View: a
+// table of 500 rows would measure 4,000 cells a frame).
+func (t *table) measure() {
+	t.need = make([]int, len(t.cols))
+	for i, c := range t.cols {
+		t.need[i] = cellWidth(c.title)
+	}
+	for _, row := range t.rows {
+		for i := range min(len(row), len(t.need)) {
+			t.need[i] = max(t.need[i], cellWidth(row[i]))
+		}
+	}
+}
+
+// cellWidth is the width of a one-line cell: its length when it is plain ASCII (most cells: ids,
+// names, codes), else what the terminal shows of it.
+func cellWidth(s string) int {
+	for i := range len(s) {
+		if c := s[i]; c >= 0x80 || c < 0x20 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
+// widths lays the columns out in width. Fixed columns take their width and flex ones share the rest
+// by weight; then, when the cells are measured, room moves to the columns whose cells would be cut:
+// first what other columns leave empty, then, for the columns whose meaning is lost when cut (weight
+// 2 and more: reason codes, types, permission names), room taken from the columns that yield (ids,
+// tenants, names), which keep at least their title or minColumn.
 func (t *table) widths(width int) []int {
 	out := make([]int, len(t.cols))
 	fixed, weights := 0, 0
@@ -70,7 +106,72 @@ func (t *table) widths(width int) []int {
 			out[i] = max(4, rest*max(c.weight, 1)/max(weights, 1)-1)
 		}
 	}
+	if len(t.need) == len(t.cols) && len(t.rows) > 0 {
+		t.giveRoom(out, width-2-(len(out)-1)) // less the gutter and the spaces between columns
+	}
 	return out
+}
+
+// minColumn is the narrowest a column that gives way to a more important one becomes.
+const minColumn = 6
+
+// giveRoom moves room between the columns laid out in out, which may span room cells (see widths).
+func (t *table) giveRoom(out []int, room int) {
+	spare := room
+	for i := range out {
+		out[i] = min(out[i], t.need[i])
+		spare -= out[i]
+	}
+	important := func(i int) bool { return t.cols[i].weight >= 2 }
+	// What is left empty goes to the cut columns, the important first, in column order.
+	for _, first := range []bool{true, false} {
+		for i := range out {
+			if important(i) == first && out[i] < t.need[i] {
+				give := max(min(spare, t.need[i]-out[i]), 0)
+				out[i] += give
+				spare -= give
+			}
+		}
+	}
+	// Important columns still cut take room from the others.
+	for i := range out {
+		if !important(i) || out[i] >= t.need[i] {
+			continue
+		}
+		for j, c := range t.cols {
+			if important(j) || (!c.yields && !c.flex) {
+				continue
+			}
+			floor := min(t.need[j], max(lipgloss.Width(t.cols[j].title), minColumn))
+			give := min(out[j]-floor, t.need[i]-out[i])
+			if give > 0 {
+				out[j] -= give
+				out[i] += give
+			}
+		}
+	}
+	// Room nobody needs goes back to the flex columns by weight, so the table still spans its width.
+	weights, last := 0, -1
+	for i, c := range t.cols {
+		if c.flex {
+			weights += max(c.weight, 1)
+			last = i
+		}
+	}
+	if spare <= 0 || last < 0 {
+		return
+	}
+	left := spare
+	for i, c := range t.cols {
+		if c.flex {
+			give := spare * max(c.weight, 1) / weights
+			if i == last {
+				give = left
+			}
+			out[i] += give
+			left -= give
+		}
+	}
 }
 
 // clampTo keeps the cursor within n rows and scrolled into view of a table height lines high.

@@ -237,6 +237,7 @@ func (l *listScreen[T, X]) rebuild() {
 	for _, v := range l.shown {
 		l.table.rows = append(l.table.rows, l.spec.row(l.env, now, v))
 	}
+	l.table.measure()
 	l.clamp()
 }
 

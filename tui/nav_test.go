@@ -2,6 +2,9 @@ package tui
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -128,7 +131,7 @@ func TestPaletteQuitAndCompletion(t *testing.T) {
 	drive(t, m, m.Init())
 	status := func() string { return strings.Split(screen(m), "\n")[28] }
 	press(t, m, ":", "tab")
-	require.Contains(t, status(), "tab: audit backups engines groups help home", "tab on an empty prompt lists every command")
+	require.Contains(t, status(), "tab: alerts audit backups engines groups help home", "tab on an empty prompt lists every command")
 	press(t, m, "esc", ":", "r", "tab")
 	require.Contains(t, status(), ":r█  tab: restore roles run runs")
 	press(t, m, "tab")
@@ -262,8 +265,8 @@ func TestSortOrderInTheHeader(t *testing.T) {
 	require.Contains(t, screen(m), "TYPE↑")
 }
 
-// TestTabCountMovesWithTheRows: the tab shown counts the rows it shows in the same frame, even
-// while the other counts wait for their next recount.
+// TestTabCountMovesWithTheRows: every tab's count arrives with the rows, so a new run moves the tab
+// shown and the others (All) in the same frame, with no recount to wait for.
 func TestTabCountMovesWithTheRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -272,12 +275,17 @@ func TestTabCountMovesWithTheRows(t *testing.T) {
 	m := New(b.context(160, 30), nil)
 	drive(t, m, m.Init())
 	press(t, m, "o", "1")
-	require.Contains(t, screen(m), "1 Queued 1")
-	_, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: b.tenants["contoso"]})
+	view := screen(m)
+	require.Contains(t, view, "1 Queued 1")
+	all := regexp.MustCompile(`5 All (\d+)`)
+	before, err := strconv.Atoi(all.FindStringSubmatch(view)[1])
 	require.NoError(t, err)
-	drive(t, m, m.top().(*runs).loadRows()) // the rows reload; the counts are not due yet
-	view := ansi.Strip(m.Render())
+	_, err = b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeDirectoryGroupsSync, TenantID: b.tenants["contoso"]})
+	require.NoError(t, err)
+	drive(t, m, m.top().(*runs).Reload()) // one load, as a change notification causes: the rows and the counts
+	view = ansi.Strip(m.Render())
 	require.Contains(t, view, "1 Queued 2")
+	require.Contains(t, view, fmt.Sprintf("5 All %d", before+1))
 }
 
 // TestGroupRowsOpenDetails: enter on a group shows its every field under the list, and hides them.

@@ -63,7 +63,12 @@ func init() {
 		tenantCommand("roles", "roles TENANT", "a tenant's cached directory role definitions",
 			func(c *Env, t engine.TenantView) Screen { return newRoles(c, t.ID, t.Name) }),
 		{name: "onboard", usage: "onboard", help: "add a tenant: details, connection, verification, first syncs",
-			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newWizard(c)), nil }},
+			run: func(c *Env, _ string) (tea.Cmd, error) {
+				if !c.mayAddTenants() {
+					return nil, fmt.Errorf("your role cannot add tenants: ask a workspace owner or manager")
+				}
+				return jump(newWizard(c)), nil
+			}},
 		{name: "engines", usage: "engines", help: "engines alive, queue depths, runs per minute, throttled tenants",
 			run: func(c *Env, _ string) (tea.Cmd, error) { return newEnginesCmd(c), nil }},
 		{name: "audit", usage: "audit", help: "the audit log",
@@ -104,6 +109,8 @@ func init() {
 				}
 				return jump(newRestore(c, id, target)), nil
 			}},
+		{name: "alerts", usage: "alerts", help: "incidents, open first, with their deliveries and errors; a acknowledges",
+			run: func(c *Env, _ string) (tea.Cmd, error) { return jump(newAlerts(c)), nil }},
 	}
 }
 

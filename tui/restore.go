@@ -71,11 +71,13 @@ func (s *restoreScreen) ShortHelp() []key.Binding {
 	if s.caConfirm.asking() {
 		return []key.Binding{confirmKeys.Yes}
 	}
-	start := k.Start
+	// Without a preview (the role may not restore, or the set cannot be read) no key applies.
+	mode, start := k.Mode, k.Start
+	mode.SetEnabled(s.pv != nil)
 	start.SetEnabled(s.pv != nil && len(s.pv.Items) > 0)
 	ca := k.CAState
 	ca.SetEnabled(s.hasCA())
-	return []key.Binding{k.Mode, ca, start}
+	return []key.Binding{mode, ca, start}
 }
 
 // hasCA reports a preview holding Conditional Access policies: only then is their state offered.
@@ -155,7 +157,7 @@ func (s *restoreScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		k := restoreKeys
 		switch {
-		case key.Matches(msg, k.Mode):
+		case key.Matches(msg, k.Mode) && s.pv != nil:
 			if s.mode == store.RestoreCreateCopy {
 				s.mode = store.RestoreOverwrite
 			} else {

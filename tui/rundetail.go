@@ -3,12 +3,15 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -29,31 +32,47 @@ var detailKeys = struct {
 // runDetail shows one run: badges, summary, failures with hints, and the timeline/log with filter
 // and follow mode.
 type runDetail struct {
-	env    *Env
-	runID  int64
-	fetch  fetcher[runWithEvents]
-	run    *store.Run
-	events []store.RunEvent
-	engine *store.EngineRecord
-	log    []string // the events the filter lets through, drawn when they arrive or it changes
-	err    error
+	env      *Env
+	runID    int64
+	fetch    fetcher[runDetailLoad]
+	fullOwed bool // a full load (run and every log line) is owed: Reload asked while a load was in flight
+	runOwed  bool // the run's row changed: the next load reads it again
+	run      *store.Run
+	events   []store.RunEvent
+	engine   *store.EngineRecord
+	role     access.Role      // the actor's role in the run's workspace: whether c and R are offered
+	failed   []store.RunEvent // the item failures among the events
+	log      []string         // the events the filter lets through, drawn when they arrive or it changes
+	logEmpty bool             // log holds only the "(no log lines)" line
+	err      error
 
 	filter  filterField
 	follow  bool     // the log shows its end, as lines arrive
 	scroll  scroller // the log's first line shown when not following
 	wrap    bool     // long log lines wrap instead of being cut (w)
 	confirm confirmer
+
+	summaryMemo struct {
+		key   summaryKey
+		lines []string
+	}
 }
 
-// runWithEvents is what one load of the run detail brings.
-type runWithEvents struct {
-	run    store.Run
-	events []store.RunEvent
-	engine *store.EngineRecord // the registered engine that ran it, if any
+// runDetailLoad is what one load of the run detail brings: the run (when it was read again) and the
+// log lines after the last one shown (every line, when replace).
+type runDetailLoad struct {
+	run     *store.Run
+	engine  *store.EngineRecord // the registered engine that ran it, if any
+	role    access.Role
+	events  []store.RunEvent
+	replace bool
 }
+
+// runLogLimit is how many log lines one load brings.
+const runLogLimit = 5000
 
 func newRunDetail(c *Env, runID int64) *runDetail {
-	return &runDetail{env: c, runID: runID, fetch: newFetcher[runWithEvents](), follow: true}
+	return &runDetail{env: c, runID: runID, fetch: newFetcher[runDetailLoad](), follow: true}
 }
 
 func (s *runDetail) Title() string { return fmt.Sprintf("Run %d", s.runID) }
@@ -76,47 +95,98 @@ func (s *runDetail) Relevant(n store.Notification) bool {
 	return (n.Table == store.TableRuns && n.ID == s.runID) || (n.Table == store.TableRunEvents && n.RunID == s.runID)
 }
 
+// Reload reads the run and its whole log again (`r`, a reconnected hub).
 func (s *runDetail) Reload() tea.Cmd {
+	s.fullOwed = true
+	return s.load()
+}
+
+// ReloadFor reads only what n changed: a new log line brings the lines after the last one shown, a
+// change of the run its row and those lines. With a hundred dashboards on one busy run, each line
+// costs one small read per dashboard rather than the whole log.
+func (s *runDetail) ReloadFor(n store.Notification) tea.Cmd {
+	if n.Table == store.TableRuns {
+		s.runOwed = true
+	}
+	return s.load()
+}
+
+// load starts the load owed: everything before the first answer or after Reload, else the run's row
+// when it changed and the log lines after the last one loaded.
+func (s *runDetail) load() tea.Cmd {
 	c, runID := s.env, s.runID
-	return s.fetch.start(c, func(ctx context.Context) (runWithEvents, error) {
-		run, err := c.Svc.GetRun(ctx, c.Actor, runID)
-		if err != nil {
-			return runWithEvents{}, err
+	full := s.fullOwed || s.run == nil
+	withRun := full || s.runOwed
+	var after int64
+	if !full && len(s.events) > 0 {
+		after = s.events[len(s.events)-1].ID
+	}
+	cmd := s.fetch.start(c, func(ctx context.Context) (runDetailLoad, error) {
+		var v runDetailLoad
+		if withRun {
+			run, err := c.Svc.GetRun(ctx, c.Actor, runID)
+			if err != nil {
+				return v, err
+			}
+			v.run, v.role = &run, c.role(ctx, run.WorkspaceID)
+			e, ok, err := c.Svc.RunEngine(ctx, c.Actor, runID)
+			if err != nil {
+				return v, err
+			}
+			if ok {
+				v.engine = &e
+			}
 		}
-		events, err := c.Svc.RunEvents(ctx, c.Actor, store.EventFilter{RunID: runID, Limit: 5000})
-		if err != nil {
-			return runWithEvents{}, err
-		}
-		v := runWithEvents{run: run, events: events}
-		if e, ok, err := c.Svc.RunEngine(ctx, c.Actor, runID); err != nil {
-			return v, err
-		} else if ok {
-			v.engine = &e
-		}
-		return v, nil
+		events, err := c.Svc.RunEvents(ctx, c.Actor, store.EventFilter{RunID: runID, AfterID: after, Limit: runLogLimit})
+		v.events, v.replace = events, full
+		return v, err
 	})
+	if cmd != nil {
+		// The load started covers what was owed; while one is in flight, the owed flags stay for the
+		// load that follows it.
+		s.fullOwed, s.runOwed = false, false
+	}
+	return cmd
+}
+
+// mayAct reports whether the actor's role allows starting the run's operation, which cancelling and
+// retrying it need (the engine checks again).
+func (s *runDetail) mayAct() bool {
+	if s.run == nil {
+		return false
+	}
+	op, err := engine.LookupOperation(s.run.Type)
+	return err == nil && s.role.Can(op.Capability)
 }
 
 func (s *runDetail) ShortHelp() []key.Binding {
 	k := detailKeys
 	cancel := k.Cancel
-	cancel.SetEnabled(s.run != nil && s.run.Active())
+	cancel.SetEnabled(s.mayAct() && s.run.Active())
 	retry := k.Retry
-	retry.SetEnabled(s.run != nil && !s.run.Active())
+	retry.SetEnabled(s.mayAct() && !s.run.Active())
 	eng := k.Engine
 	eng.SetEnabled(s.engine != nil)
-	return []key.Binding{k.Filter, k.Follow, cancel, retry, k.Tenant, eng, k.Copy}
+	if s.run == nil {
+		// Not loaded, or refused: there is no log to filter or follow and no tenant to open.
+		return []key.Binding{k.Copy}
+	}
+	tenant := k.Tenant
+	tenant.SetEnabled(s.run.TenantID != nil)
+	return []key.Binding{k.Filter, k.Follow, cancel, retry, tenant, eng, k.Copy}
 }
 
 func (s *runDetail) FullHelp() []key.Binding {
-	k := detailKeys
-	return append(append(s.ShortHelp(), k.Wrap), navHelp()...)
+	if s.run == nil {
+		return s.ShortHelp()
+	}
+	return append(append(s.ShortHelp(), detailKeys.Wrap), navHelp()...)
 }
 
 func (s *runDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	switch msg := msg.(type) {
-	case loaded[runWithEvents]:
-		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
+	case loaded[runDetailLoad]:
+		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.load)
 		return s, cmd
 	case tea.WindowSizeMsg:
 		if s.run != nil {
@@ -150,6 +220,8 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch {
+	case s.run == nil && !key.Matches(msg, k.Copy):
+		return nil // nothing loaded: only the id can be copied
 	case key.Matches(msg, k.Wrap):
 		s.wrap = !s.wrap
 		s.drawLog()
@@ -164,11 +236,11 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.scroll.offset = max(total-room, 0) // off keeps the lines shown
 		return flash("follow off")
 	case key.Matches(msg, k.Cancel):
-		if s.run != nil && s.run.Active() {
+		if s.mayAct() && s.run.Active() {
 			s.confirm.ask(fmt.Sprintf("Cancel run %d? y to confirm, any other key to keep it", s.runID), "not cancelled", s.cancelRun)
 		}
 	case key.Matches(msg, k.Retry):
-		if s.run != nil && !s.run.Active() {
+		if s.mayAct() && !s.run.Active() {
 			return retryRun(s.env, s.runID, true)
 		}
 	case key.Matches(msg, k.Tenant):
@@ -217,15 +289,50 @@ func (s *runDetail) cancelRun() tea.Cmd {
 	}
 }
 
-// show keeps a load's run and events and draws the log.
-func (s *runDetail) show(v runWithEvents) {
-	s.run, s.events, s.engine = &v.run, v.events, v.engine
-	s.drawLog()
+// show keeps a load's run and events and draws the log: all of it after a full load, the new lines
+// after a partial one.
+func (s *runDetail) show(v runDetailLoad) {
+	if v.run != nil {
+		s.run, s.engine, s.role = v.run, v.engine, v.role
+	}
+	if v.replace || s.logEmpty {
+		if v.replace {
+			s.events = v.events
+		} else {
+			s.events = append(s.events, v.events...)
+		}
+		s.failed = nil
+		s.noteFailures(s.events)
+		s.drawLog()
+		return
+	}
+	s.events = append(s.events, v.events...)
+	s.noteFailures(v.events)
+	s.log = append(s.log, s.logLines(v.events)...)
+	s.scrollLog()
+}
+
+// noteFailures keeps the item failures among events.
+func (s *runDetail) noteFailures(events []store.RunEvent) {
+	for _, e := range events {
+		if e.Level == "error" && e.Kind == "item" {
+			s.failed = append(s.failed, e)
+		}
+	}
 }
 
 // drawLog draws the log lines the filter lets through and, when following, scrolls to their end.
 func (s *runDetail) drawLog() {
-	s.log = s.logLines()
+	s.log = s.logLines(s.events)
+	s.logEmpty = len(s.log) == 0
+	if s.logEmpty {
+		s.log = []string{s.env.Theme.Dim.Render("  (no log lines" + map[bool]string{true: " match", false: ""}[s.filter.String() != ""] + ")")}
+	}
+	s.scrollLog()
+}
+
+// scrollLog keeps the log's window in range and, when following, at its end.
+func (s *runDetail) scrollLog() {
 	width, h := s.env.size()
 	room := s.logRoom(width, bodyHeight(h))
 	if s.follow {
@@ -250,7 +357,7 @@ func (s *runDetail) View(width, height int) string {
 	if s.run == nil {
 		return t.Dim.Render("loading…")
 	}
-	lines := s.summary(width)
+	lines := slices.Clone(s.summary(width)) // the log goes below it: the summary's memo stays as drawn
 	room := max(height-len(lines), 1)
 	window := s.scroll.window(s.log, room)
 	if s.follow {
@@ -267,6 +374,30 @@ func (s *runDetail) View(width, height int) string {
 
 // summary is everything above the log: the run's badges, reason, counts, failures and the log's title.
 func (s *runDetail) summary(width int) []string {
+	// Drawn once per change: every frame and every key asks for it, and it is a dozen styled lines.
+	// What it shows changes with the run, its engine, its failures, the log's title and the second.
+	key := summaryKey{run: s.run, engine: s.engine, failed: len(s.failed), width: width, follow: s.follow,
+		filter: s.filter.label(s.env.Theme), second: s.env.now().Unix()}
+	if s.summaryMemo.lines != nil && s.summaryMemo.key == key {
+		return s.summaryMemo.lines
+	}
+	lines := s.drawSummary(width)
+	s.summaryMemo.key, s.summaryMemo.lines = key, lines
+	return lines
+}
+
+// summaryKey is what the summary above the log depends on.
+type summaryKey struct {
+	run           *store.Run
+	engine        *store.EngineRecord
+	failed, width int
+	follow        bool
+	filter        string
+	second        int64
+}
+
+// drawSummary draws the summary (see summary).
+func (s *runDetail) drawSummary(width int) []string {
 	t := s.env.Theme
 	r := *s.run
 	now := s.env.now()
@@ -296,7 +427,7 @@ func (s *runDetail) summary(width int) []string {
 	if bar := runProgress(r, 30); bar != "" {
 		lines = append(lines, fit(t.Header.Render("progress ")+bar, width))
 	}
-	if failures := s.failures(); len(failures) > 0 {
+	if failures := s.failed; len(failures) > 0 {
 		lines = append(lines, t.Header.Render(fmt.Sprintf("failures (%d)", len(failures))))
 		for i, e := range failures {
 			if i == 3 {
@@ -323,22 +454,12 @@ func (s *runDetail) summary(width int) []string {
 	return append(lines, t.Header.Render("── "+logTitle+" "+strings.Repeat("─", max(width-lipgloss.Width(logTitle)-4, 0))))
 }
 
-func (s *runDetail) failures() []store.RunEvent {
-	var out []store.RunEvent
-	for _, e := range s.events {
-		if e.Level == "error" && e.Kind == "item" {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// logLines draws the events the filter lets through, one line each.
-func (s *runDetail) logLines() []string {
+// logLines draws the events the filter lets through, one line each (or more, wrapped).
+func (s *runDetail) logLines(events []store.RunEvent) []string {
 	t := s.env.Theme
 	filter := strings.ToLower(s.filter.String())
 	var out []string
-	for _, e := range s.events {
+	for _, e := range events {
 		msg := e.Message
 		if e.ItemRef != nil {
 			msg = *e.ItemRef + ": " + msg
@@ -362,9 +483,6 @@ func (s *runDetail) logLines() []string {
 			continue
 		}
 		out = append(out, line)
-	}
-	if len(out) == 0 {
-		out = append(out, t.Dim.Render("  (no log lines"+map[bool]string{true: " match", false: ""}[filter != ""]+")"))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -56,10 +57,9 @@ type runs struct {
 	sortBy int
 
 	rowsFetch   fetcher[runsPage]
-	countsFetch fetcher[map[string]int64]
-	countsAt    time.Time
-	countsOwed  bool
-	countsErr   error // a failed count keeps the last counts
+	countsFetch fetcher[map[string]int64] // the counts alone, while the Legacy tab shows
+	countsOwed  bool                      // the next rows load counts too
+	countsErr   error                     // a failed count keeps the last counts
 	loaded      bool
 	err         error
 	rows        []store.Run
@@ -70,13 +70,6 @@ type runs struct {
 	marked      map[int64]bool
 	confirm     confirmer // marked runs awaiting a y to cancel or retry them
 }
-
-// The tab counts load apart from the rows: counting a long history costs more than a page of rows,
-// so counts refresh at most every countsEvery while rows stay live. runsCountsTickMsg ends the wait.
-type runsCountsTickMsg struct{ id int64 }
-
-// countsEvery is how often the tab counts may be recounted.
-const countsEvery = 2 * time.Second
 
 func newRuns(c *Env, opts runsOptions) *runs {
 	s := &runs{env: c, id: nextScreenID(), opts: opts, tab: opts.tab, marked: map[int64]bool{},
@@ -110,38 +103,65 @@ func (s *runs) Relevant(n store.Notification) bool {
 	return n.Table == store.TableRuns && (s.opts.tenantID == 0 || n.TenantID == s.opts.tenantID)
 }
 
+// Reload loads the tab's rows with every tab's count, so that the counts move with the rows in the
+// same frame (the counts read the runs-per-hour rollup: no history is scanned).
 func (s *runs) Reload() tea.Cmd {
-	return tea.Batch(s.loadRows(), s.loadCounts())
+	if runTabs[s.tab].legacy {
+		return tea.Batch(s.loadRows(), s.loadCounts())
+	}
+	return s.loadRowsCounted(true)
 }
 
-func (s *runs) loadRows() tea.Cmd {
+// loadRows loads the tab's rows after a change of tab or filter: the counts, which depend on neither,
+// stay as the last change left them.
+func (s *runs) loadRows() tea.Cmd { return s.loadRowsCounted(false) }
+
+// loadRowsCounted loads the tab's rows and, with counts, every tab's count in the same answer.
+func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 	tab := runTabs[s.tab]
 	if tab.legacy {
 		return s.legacy.Reload()
 	}
 	c := s.env
 	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: rowsLimit}
-	return s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
+	counts = counts || s.countsOwed
+	cmd := s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
+		var page runsPage
+		var wg sync.WaitGroup
+		if counts {
+			// Side by side with the rows: the frame waits for the slower of the two, not both.
+			wg.Go(func() {
+				page.counts, page.countsErr = c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: q.TenantID})
+			})
+		}
 		rows, err := c.Svc.ListRuns(ctx, c.Actor, q)
+		wg.Wait()
 		if err != nil {
 			return runsPage{}, err
 		}
-		// One role read per workspace offers cancel and retry only where the actor may take them
-		// (the engine checks again).
+		page.rows = rows
+		// The role per workspace (cached for the session) offers cancel and retry only where the
+		// actor may take them (the engine checks again).
 		roles := map[int64]access.Role{}
 		for _, r := range rows {
 			if _, ok := roles[r.WorkspaceID]; !ok {
-				roles[r.WorkspaceID], _ = c.Svc.Role(ctx, c.Actor, r.WorkspaceID)
+				roles[r.WorkspaceID] = c.role(ctx, r.WorkspaceID)
 			}
 		}
-		return runsPage{rows: rows, roles: roles}, nil
+		page.roles = roles
+		return page, nil
 	})
+	// A count asked for while a load is in flight goes with the load that follows it.
+	s.countsOwed = counts && cmd == nil
+	return cmd
 }
 
-// runsPage is one load of the operations rows.
+// runsPage is one load of the operations rows, with the tabs' counts.
 type runsPage struct {
-	rows  []store.Run
-	roles map[int64]access.Role
+	rows      []store.Run
+	roles     map[int64]access.Role
+	counts    map[string]int64 // nil when the load did not count
+	countsErr error            // the rows still show; the last counts stay
 }
 
 // rowsLimit is how many runs one load of a tab brings.
@@ -164,25 +184,12 @@ func (s *runs) mayActOnAny() bool {
 	return false
 }
 
-// loadCounts recounts the tabs unless they were counted within countsEvery; then one recount is
-// scheduled for when the window ends.
+// loadCounts counts the tabs alone: on the Legacy tab, whose rows are not operation runs.
 func (s *runs) loadCounts() tea.Cmd {
-	if wait := countsEvery - time.Since(s.countsAt); s.counts != nil && wait > 0 {
-		if !s.countsOwed {
-			s.countsOwed = true
-			id := s.id
-			return tea.Tick(wait, func(time.Time) tea.Msg { return runsCountsTickMsg{id: id} })
-		}
-		return nil
-	}
 	c, tenantID := s.env, s.opts.tenantID
-	cmd := s.countsFetch.start(c, func(ctx context.Context) (map[string]int64, error) {
+	return s.countsFetch.start(c, func(ctx context.Context) (map[string]int64, error) {
 		return c.Svc.CountRuns(ctx, c.Actor, engine.RunQuery{TenantID: tenantID})
 	})
-	if cmd != nil {
-		s.countsAt = time.Now()
-	}
-	return cmd
 }
 
 func (s *runs) ShortHelp() []key.Binding {
@@ -218,12 +225,6 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	case loaded[map[string]int64]:
 		cmd, _ := s.countsFetch.receive(msg, &s.countsErr, func(counts map[string]int64) { s.counts = counts }, s.loadCounts)
 		return s, cmd
-	case runsCountsTickMsg:
-		if msg.id != s.id || !s.countsOwed {
-			return s, nil
-		}
-		s.countsOwed = false
-		return s, s.loadCounts()
 	case tea.WindowSizeMsg:
 		s.drawRows()
 	case tea.KeyPressMsg:
@@ -241,6 +242,11 @@ func (s *runs) setRows(page runsPage) {
 		current = s.rows[s.table.cursor].ID
 	}
 	s.rows, s.roles = page.rows, page.roles
+	if page.counts != nil || page.countsErr != nil {
+		if s.countsErr = page.countsErr; page.countsErr == nil {
+			s.counts = page.counts
+		}
+	}
 	s.sortRows()
 	s.table.cursor = 0
 	for i, r := range s.rows {
@@ -266,6 +272,7 @@ func (s *runs) drawRows() {
 	for _, r := range s.rows {
 		s.table.rows = append(s.table.rows, s.runRow(r, now, width))
 	}
+	s.table.measure()
 	s.drawMarks()
 	s.table.clampTo(len(s.rows), s.tableHeight())
 }
@@ -436,9 +443,9 @@ func (s *runs) View(width, height int) string {
 	return strings.Join(lines, "\n")
 }
 
-// tabCount is the number of runs on a tab: the counts of its states, or of all for the All tab. The
-// tab shown, when its rows are all loaded and unfiltered, counts its rows: the count moves with them
-// in the same frame, while the others are recounted at most every countsEvery.
+// tabCount is the number of runs on a tab: the counts of its states, or of all for the All tab, loaded
+// with the rows. The tab shown, when its rows are all loaded and unfiltered, counts its rows, so its
+// count and its rows always agree.
 func (s *runs) tabCount(tab runTab) int64 {
 	if s.loaded && s.err == nil && tab.label == runTabs[s.tab].label && s.filter.String() == "" && len(s.rows) < rowsLimit {
 		return int64(len(s.rows))
@@ -467,7 +474,7 @@ func emptyHint(s *runs) string {
 const wideLayout = 140
 
 func runColumns(width int) []column {
-	cols := []column{{title: "ID", width: 5}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10},
+	cols := []column{{title: "ID", width: 5, yields: true}, {title: "TYPE", flex: true, weight: 2}, {title: "TENANT", width: 10, yields: true},
 		{title: "STATUS", width: 11}, {title: "PROGRESS", width: 10}, reasonColumn(0),
 		{title: "AGE", width: 4}, {title: "DUR", width: 6}}
 	if width >= wideLayout {

@@ -35,7 +35,7 @@ func newSchedules(env *Env) *schedulesList {
 			manage := map[int64]bool{}
 			for _, r := range rows {
 				if _, ok := manage[r.WorkspaceID]; !ok {
-					manage[r.WorkspaceID] = env.Svc.Can(ctx, env.Actor, r.WorkspaceID, access.ScheduleManage)
+					manage[r.WorkspaceID] = env.can(ctx, r.WorkspaceID, access.ScheduleManage)
 				}
 			}
 			return rows, manage, err

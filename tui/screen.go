@@ -33,6 +33,12 @@ type filterClearer interface {
 	ClearFilter() (cmd tea.Cmd, cleared bool)
 }
 
+// partialReloader is a screen that can load only what a change touched (the run detail: the new log
+// lines) instead of reloading everything it shows.
+type partialReloader interface {
+	ReloadFor(n store.Notification) tea.Cmd
+}
+
 // Messages between screens and the root.
 type (
 	// navigateMsg pushes a screen; with jump (a `:` command to a top-level screen) it replaces the

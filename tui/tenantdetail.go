@@ -47,6 +47,7 @@ type tenantDetail struct {
 	err      error
 	table    table
 	confirm  confirmer // a second backup while one runs waits for a y
+	actions  tenantActions
 }
 
 // tenantDetailData is what one load of the tenant detail brings.
@@ -59,12 +60,12 @@ type tenantDetailData struct {
 }
 
 func newTenantDetail(c *Env, tenantID int64, name string) *tenantDetail {
-	return &tenantDetail{env: c, tenantID: tenantID, name: name, fetch: newFetcher[tenantDetailData]()}
+	return &tenantDetail{env: c, tenantID: tenantID, name: name, fetch: newFetcher[tenantDetailData](), actions: newTenantActions(c, tenantID)}
 }
 
 func (s *tenantDetail) Title() string   { return dashIfEmpty(s.name) }
 func (s *tenantDetail) Init() tea.Cmd   { return s.Reload() }
-func (s *tenantDetail) Capturing() bool { return s.confirm.asking() }
+func (s *tenantDetail) Capturing() bool { return s.confirm.asking() || s.actions.capturing() }
 
 // Relevant: any change of the tenant (its runs, its connection, its caches) shows here.
 func (s *tenantDetail) Relevant(n store.Notification) bool { return n.TenantID == s.tenantID }
@@ -123,17 +124,26 @@ func (s *tenantDetail) ShortHelp() []key.Binding {
 	if s.confirm.asking() {
 		return []key.Binding{confirmKeys.Yes}
 	}
-	return out
+	if s.actions.capturing() {
+		return s.actions.bindings(s.role)
+	}
+	return append(out, s.actions.bindings(s.role)...)
 }
 
 func (s *tenantDetail) FullHelp() []key.Binding {
 	if s.confirm.asking() {
 		return []key.Binding{confirmKeys.Yes}
 	}
+	if s.actions.capturing() {
+		return s.ShortHelp()
+	}
 	return append(s.ShortHelp(), navHelp()...)
 }
 
 func (s *tenantDetail) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	if cmd, ok := s.actions.receive(msg, s.Reload); ok {
+		return s, cmd
+	}
 	switch msg := msg.(type) {
 	case loaded[tenantDetailData]:
 		cmd, _ := s.fetch.receive(msg, &s.err, s.show, s.Reload)
@@ -198,6 +208,9 @@ func (s *tenantDetail) activeRun(typ string) (store.Run, bool) {
 func (s *tenantDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if s.confirm.asking() {
 		return s.confirm.answer(msg)
+	}
+	if cmd, ok := s.actions.key(msg, s.role); ok {
+		return cmd
 	}
 	if s.table.moveKey(msg, len(s.last), s.tableHeight()) {
 		return nil
@@ -273,8 +286,8 @@ func (s *tenantDetail) View(width, height int) string {
 		lines = append(lines, labelled(t.Header.Render("missing     "), t.Error.Render(strings.Join(c.MissingPermissions, ", ")), width)...)
 	}
 	if c != nil && (c.Status == "blocked" || c.Status == "error") {
-		lines = append(lines, fit(t.Header.Render("diagnose    ")+"tenantatlas doctor --tenant "+v.Name+
-			t.Dim.Render("  (sign-in, permissions, key, Graph reachability: each with its fix)"), width))
+		lines = append(lines, fit(t.Header.Render("diagnose    ")+t.Key.Render("D")+" runs doctor's checks here"+
+			t.Dim.Render("  (key, sign-in, permissions, Graph reachability: each with its fix; c replaces the credential)"), width))
 	}
 	if c != nil && c.SecretExpiresAt != nil {
 		left := c.SecretExpiresAt.Sub(now)
@@ -287,6 +300,7 @@ func (s *tenantDetail) View(width, height int) string {
 		}
 		lines = append(lines, fit(t.Header.Render("secret      ")+s.env.Tone(tone, "expires "+c.SecretExpiresAt.Format("2006-01-02")), width))
 	}
+	lines = append(lines, s.actions.view(s.env, v.Name, width)...)
 	if s.verificationActive() {
 		lines = append(lines, fit(s.env.Tone("info", "● verification running — this screen updates when it ends"), width))
 	}

@@ -91,6 +91,12 @@ func TestWizardNotOfferedWithoutTenantManage(t *testing.T) {
 	require.Contains(t, screen(m), "ask a workspace owner or manager")
 	press(t, m, "a")
 	require.NotContains(t, screen(m), "1 details")
+	// The palette refuses in place too, rather than opening a form the engine would refuse to save.
+	press(t, m, ":")
+	typeText(t, m, "onboard")
+	press(t, m, "enter")
+	require.Contains(t, screen(m), "your role cannot add tenants")
+	require.NotContains(t, screen(m), "1 details")
 }
 
 // TestWizardGuides: the name is checked as it is typed; shift-tab goes back a step keeping what was

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -60,10 +61,7 @@ func (a *app) workspacesRetentionCommand() *cobra.Command {
 			store.KeptRunsRule + ".",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			w, err := a.svc.ResolveWorkspace(cmd.Context(), a.actor, args[0])
+			w, err := a.openWorkspace(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -120,10 +118,7 @@ func (a *app) workspacesPruneCommand() *cobra.Command {
 	return &cobra.Command{
 		Use: "prune WORKSPACE", Short: "Apply a workspace's retention now (owner; the engines do it every hour)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			w, err := a.svc.ResolveWorkspace(cmd.Context(), a.actor, args[0])
+			w, err := a.openWorkspace(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -132,7 +127,8 @@ func (a *app) workspacesPruneCommand() *cobra.Command {
 				return err
 			}
 			return a.output(res, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "pruned workspace %s: %d runs, %d run events, %d audit events\n", w.Name, res.Runs, res.RunEvents, res.AuditEvents)
+				fmt.Fprintf(tw, "pruned workspace %s: %d runs, %d run events, %d audit events, %d alert incidents\n",
+					w.Name, res.Runs, res.RunEvents, res.AuditEvents, res.Incidents)
 			})
 		},
 	}
@@ -314,4 +310,12 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// openWorkspace opens the database and resolves a WORKSPACE argument among the actor's workspaces.
+func (a *app) openWorkspace(ctx context.Context, name string) (store.Workspace, error) {
+	if err := a.open(ctx); err != nil {
+		return store.Workspace{}, err
+	}
+	return a.svc.ResolveWorkspace(ctx, a.actor, name)
 }

@@ -279,7 +279,7 @@ func loadLocation(tz string) *time.Location {
 }
 
 func (a *app) schedulesAddCommand() *cobra.Command {
-	var tenant, tag, workspace, name, cron, tz, families string
+	var tenant, tag, workspace, name, cron, tz, families, operation string
 	var all bool
 	var keep, keepDays int
 	c := &cobra.Command{
@@ -288,7 +288,8 @@ func (a *app) schedulesAddCommand() *cobra.Command {
 		Example: "  tenantatlas schedules add --tenant contoso --name nightly --cron '0 3 * * *' --timezone Europe/Berlin --keep 14\n" +
 			"  tenantatlas schedules add --tenant contoso --name configs --cron '30 0 */6 * * *' --families deviceConfigurations,configurationPolicies\n" +
 			"  tenantatlas schedules add --tag eu --name eu-nightly --cron '0 2 * * *' --keep 14   # one run per tenant tagged eu\n" +
-			"  tenantatlas schedules add --all --name fleet-weekly --cron '0 4 * * 0'",
+			"  tenantatlas schedules add --all --name fleet-weekly --cron '0 4 * * 0'\n" +
+			"  tenantatlas schedules add --tenant contoso --name drift-watch --cron '0 * * * *' --operation drift_check",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			targets := 0
 			for _, set := range []bool{tenant != "", tag != "", all} {
@@ -303,7 +304,7 @@ func (a *app) schedulesAddCommand() *cobra.Command {
 				return usageErrorf("schedules add: --workspace goes with --tag or --all (a tenant names its workspace)")
 			}
 			req := engine.ScheduleRequest{TenantRef: tenant, Tag: tag, All: all, Workspace: workspace, Name: name, Cron: cron,
-				Timezone: tz, Families: splitList(families)}
+				Timezone: tz, Families: splitList(families), Operation: operation}
 			if cmd.Flags().Changed("keep") {
 				req.KeepCount = &keep
 			}
@@ -331,6 +332,7 @@ func (a *app) schedulesAddCommand() *cobra.Command {
 	f.StringVar(&families, "families", "", "comma-separated Intune families (default: all)")
 	f.IntVar(&keep, "keep", 0, "keep the newest N complete sets")
 	f.IntVar(&keepDays, "keep-days", 0, "delete sets older than D days (the newest set is always kept)")
+	f.StringVar(&operation, "operation", "backup", "what the schedule fires: backup, or drift_check (compare with the tenant's baseline)")
 	return c
 }
 

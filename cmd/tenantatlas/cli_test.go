@@ -367,7 +367,7 @@ func TestCLIRetention(t *testing.T) {
 	c.jsonOut(&shown, "workspaces", "retention", "default")
 	require.Equal(t, map[string]any{"workspace": "default", "runs": "730d", "run_events": "30d", "audit": "1095d",
 		"kept_whatever_their_age": store.KeptRunsRule}, shown)
-	require.Contains(t, c.ok("workspaces", "prune", "default"), "pruned workspace default: 0 runs, 0 run events, 0 audit events")
+	require.Contains(t, c.ok("workspaces", "prune", "default"), "pruned workspace default: 0 runs, 0 run events, 0 audit events, 0 alert incidents")
 
 	c.ok("users", "add", "mel")
 	c.ok("members", "add", "default", "mel", "manager")

@@ -25,8 +25,14 @@ type Config struct {
 	GraphCAFile   string
 	SecretKey     string
 	SecretKeyFile string
-	SSHAddr       string
-	MetricsAddr   string
+	// PreviousSecretKeyFile holds keys that still open secrets but no longer seal them, one per
+	// line: during a key rotation (docs/operations.md#rotating-the-secret-key).
+	PreviousSecretKeyFile string
+	SSHAddr               string
+	MetricsAddr           string
+	// PublicSSHAddr is where users reach the SSH server (host:port); alert messages then name
+	// `ssh -p PORT HOST runs show ID` besides the local command.
+	PublicSSHAddr string
 
 	// file is the configuration file read (nil: none); sources says where each key's value came
 	// from ("flag", "env NAME", "file PATH:LINE", "default"), for `config show`.
@@ -51,8 +57,10 @@ func (c *Config) bindings() []envBinding {
 		{"login-url", "TENANTATLAS_LOGIN_URL", &c.LoginURL},
 		{"graph-ca-file", "TENANTATLAS_GRAPH_CA_FILE", &c.GraphCAFile},
 		{"secret-key-file", "TENANTATLAS_SECRET_KEY_FILE", &c.SecretKeyFile},
+		{"previous-secret-key-file", "TENANTATLAS_PREVIOUS_SECRET_KEY_FILE", &c.PreviousSecretKeyFile},
 		{"metrics-addr", "TENANTATLAS_METRICS_ADDR", &c.MetricsAddr},
 		{"ssh-addr", "TENANTATLAS_SSH_ADDR", &c.SSHAddr},
+		{"public-ssh-addr", "TENANTATLAS_PUBLIC_SSH_ADDR", &c.PublicSSHAddr},
 	}
 }
 
@@ -69,8 +77,10 @@ func (c *Config) registerFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LoginURL, "login-url", "", "Entra login authority (env TENANTATLAS_LOGIN_URL; default https://login.microsoftonline.com)")
 	fs.StringVar(&c.GraphCAFile, "graph-ca-file", "", "PEM file of extra CA certificates trusted for Graph and login (env TENANTATLAS_GRAPH_CA_FILE; e.g. a TLS-inspecting proxy's CA)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the 32-byte secret key that seals credentials (env TENANTATLAS_SECRET_KEY_FILE, or the key itself in TENANTATLAS_SECRET_KEY)")
+	fs.StringVar(&c.PreviousSecretKeyFile, "previous-secret-key-file", "", "file holding the key(s) a rotation replaces, one per line: they still open secrets, never seal (env TENANTATLAS_PREVIOUS_SECRET_KEY_FILE; see `tenantatlas rekey`)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 (env TENANTATLAS_METRICS_ADDR)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", "", "SSH listen address for serve (env TENANTATLAS_SSH_ADDR; default 127.0.0.1:2222)")
+	fs.StringVar(&c.PublicSSHAddr, "public-ssh-addr", "", "host:port users reach the SSH server at, named in alert messages (env TENANTATLAS_PUBLIC_SSH_ADDR)")
 }
 
 // loadConfig fills unset flags from the environment and the default config file, and validates
@@ -206,7 +216,7 @@ func (c *Config) validate() error {
 			return usageErrorf("%s %q must be an absolute https:// URL such as https://graph.microsoft.com", name, raw)
 		}
 	}
-	for name, addr := range map[string]string{"metrics address": c.MetricsAddr, "SSH address": c.SSHAddr} {
+	for name, addr := range map[string]string{"metrics address": c.MetricsAddr, "SSH address": c.SSHAddr, "public SSH address": c.PublicSSHAddr} {
 		if addr == "" {
 			continue
 		}

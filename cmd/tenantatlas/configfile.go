@@ -226,7 +226,7 @@ func (f *configFile) check(global *pflag.FlagSet, commands map[string]*pflag.Fla
 			return f.errorf(k, "a secret does not belong in the config file in plain text: write the key to a file only the service can read (chmod 600) and set secret-key-file = \"/path/to/it\"")
 		case "config":
 			return f.errorf(k, "unknown key: a config file cannot name another one")
-		case "secret-key-file":
+		case "secret-key-file", "previous-secret-key-file":
 			if s, ok := v.(string); ok {
 				if _, err := engine.ParseSecretKey(s); err == nil {
 					return f.errorf(k, "expects the path of a file holding the key, and this is the key itself: move it into a file (chmod 600) and give its path")

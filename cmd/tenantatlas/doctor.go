@@ -11,19 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
-	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/internal/buildinfo"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// doctorCheck is one line of `tenantatlas doctor`.
-type doctorCheck struct {
-	Name    string `json:"name"`
-	OK      bool   `json:"ok"`
-	Skipped bool   `json:"skipped,omitempty"`
-	Detail  string `json:"detail"`
-	Fix     string `json:"fix,omitempty"`
-}
+// doctorCheck is one line of `tenantatlas doctor` (the dashboard's diagnosis shows the same lines).
+type doctorCheck = engine.CheckLine
 
 // doctorReport is what doctor prints (--json) and what decides its exit code.
 type doctorReport struct {
@@ -188,13 +181,13 @@ func (a *app) doctor(ctx context.Context, tenant string) (rep doctorReport) {
 			}
 			add(doctorCheck{Name: "secret key", Detail: fmt.Sprintf("key %s opens %d of %d credential(s); not: %s", cc.KeyID,
 				cc.Connections-len(cc.Undecryptable), cc.Connections, strings.Join(names, ", ")),
-				Fix: "give the key that sealed them (the one every engine uses), or store the credentials again with `tenantatlas tenants add`"})
+				Fix: "give the key that sealed them (the one every engine uses; after a rotation as --previous-secret-key-file, then `tenantatlas rekey`), or store each again with `tenantatlas tenants set-credential`"})
 		default:
 			add(doctorCheck{Name: "secret key", OK: true, Detail: fmt.Sprintf("key %s opens all %d sealed credential(s)", cc.KeyID, cc.Connections)})
 		}
 		if err == nil && len(cc.Expiring) > 0 {
 			add(doctorCheck{Name: "secret expiry", Detail: "client secret expired or expiring within 14 days: " + strings.Join(cc.Expiring, ", "),
-				Fix: "create a new client secret in the app registration and store it (tenants add … --secret-file)"})
+				Fix: "create a new client secret in the app registration and store it: `tenantatlas tenants set-credential TENANT --secret-file FILE`"})
 		}
 	}
 
@@ -282,28 +275,8 @@ func (a *app) doctorTenants(ctx context.Context, svc *engine.Service, tenant str
 		add(doctorCheck{Name: "tenants", OK: true, Detail: "no tenants yet"})
 	}
 	for _, tc := range checks {
-		if !tc.OK {
-			detail := fmt.Sprintf("%s: sign-in failed: %s", tc.Tenant, tc.Reason)
-			if tc.AADSTS != 0 {
-				detail += fmt.Sprintf(" (AADSTS%d)", tc.AADSTS)
-			}
-			if tc.Message != "" {
-				detail += ": " + tc.Message
-			}
-			add(doctorCheck{Name: "token", Detail: detail, Fix: tc.Hint})
-			continue
-		}
-		add(doctorCheck{Name: "token", OK: true, Detail: fmt.Sprintf("%s: signs in (token until %s)", tc.Tenant, tc.ExpiresAt.Local().Format("15:04"))})
-		for _, cc := range tc.Capabilities {
-			switch {
-			case len(cc.Missing) == 0:
-				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s granted", tc.Tenant, cc.Capability)})
-			case !cc.Required:
-				add(doctorCheck{Name: "permissions", OK: true, Detail: fmt.Sprintf("%s: %s not possible (optional), missing %s", tc.Tenant, cc.Capability, strings.Join(cc.Missing, ", "))})
-			default:
-				add(doctorCheck{Name: "permissions", Detail: fmt.Sprintf("%s: %s needs %s", tc.Tenant, cc.Capability, strings.Join(cc.Missing, ", ")),
-					Fix: "add the application permission(s) to the app registration and grant admin consent, then `tenantatlas tenants verify " + tc.Tenant + "`"})
-			}
+		for _, l := range tc.Lines() {
+			add(l)
 		}
 	}
 }
@@ -314,19 +287,5 @@ func (a *app) doctorGraph(ctx context.Context, add func(doctorCheck)) {
 		add(doctorCheck{Name: "graph", Detail: oneLine(err), Fix: "point --graph-ca-file at a readable PEM file"})
 		return
 	}
-	url := cfg.GraphURL
-	if url == "" {
-		url = "https://graph.microsoft.com"
-	}
-	proxy, err := graph.Reachable(ctx, cfg)
-	via := "directly"
-	if proxy != "" {
-		via = "through proxy " + proxy
-	}
-	if err != nil {
-		add(doctorCheck{Name: "graph", Detail: fmt.Sprintf("%s not reachable %s: %s", url, via, oneLine(err)),
-			Fix: "check HTTPS_PROXY / NO_PROXY, the firewall, and the CA bundle (--graph-ca-file, SSL_CERT_FILE) for a TLS-inspecting proxy"})
-		return
-	}
-	add(doctorCheck{Name: "graph", OK: true, Detail: fmt.Sprintf("%s reachable %s", url, via)})
+	add(engine.GraphReachable(ctx, cfg))
 }

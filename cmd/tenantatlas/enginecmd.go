@@ -54,6 +54,7 @@ func (a *app) startEngine(ctx context.Context, opts engine.Config) (_ *engine.En
 		return nil, err
 	}
 	opts.Logger = a.logger
+	opts.SSHAddress = a.cfg.PublicSSHAddr
 	if opts.Graph, err = a.graphConfig(); err != nil {
 		return nil, err
 	}

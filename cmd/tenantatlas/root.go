@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,11 +52,19 @@ type app struct {
 
 	// subscribe, when set, subscribes to the process's shared notification hub (commands over SSH).
 	subscribe func() *store.Subscription
+	// migrations, when set, replaces the embedded migrations (tests of the upgrade rules add a
+	// contract step to the real command path).
+	migrations fs.FS
 }
 
 // run executes the command line and returns the exit code. Errors are printed as one line on stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	return (&app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}).execute(ctx, args)
+}
+
+// execute runs the command line on a and returns the exit code.
+func (a *app) execute(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	defer a.close()
 	root := a.rootCommand()
 	root.SetArgs(args)
@@ -116,6 +125,8 @@ Run without a command to open the dashboard (with its embedded engine).`,
 		a.workspacesCommand(), a.usersCommand(), a.keysCommand(), a.membersCommand(),
 		a.tenantsCommand(), a.runsCommand(), a.syncCommand(), a.groupsCommand(), a.rolesCommand(), a.serveCommand(), a.versionCommand(), a.enginesCommand(), a.doctorCommand(), a.configCommand(),
 		a.backupsCommand(), a.schedulesCommand(), a.inventoryCommand(), a.legacyCommand(), a.restoreCommand(), a.graphCommand(),
+		a.alertsCommand(), a.baselinesCommand(), a.driftCommand(),
+		a.rekeyCommand(),
 	)
 	root.SetHelpCommand(&cobra.Command{Hidden: true})
 	walk(root, func(c *cobra.Command) {
@@ -276,8 +287,11 @@ func (a *app) connectOnly(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.db = db
 	a.closers = append(a.closers, db.Close)
+	if a.migrations != nil {
+		db = db.WithMigrations(a.migrations)
+	}
+	a.db = db
 	return nil
 }
 
@@ -294,7 +308,8 @@ func (a *app) open(ctx context.Context) error {
 		return err
 	}
 	a.metrics = engine.NewMetrics(a.db)
-	svc, err := engine.NewService(a.db, engine.ServiceOptions{Logger: a.logger, Sealer: sealer, Metrics: a.metrics})
+	graphCfg, _ := a.graphConfig() // an unreadable CA file is reported by the commands that reach Graph
+	svc, err := engine.NewService(a.db, engine.ServiceOptions{Logger: a.logger, Sealer: sealer, Metrics: a.metrics, Graph: graphCfg})
 	if err != nil {
 		return err
 	}
@@ -334,7 +349,24 @@ func (a *app) sealer() (*engine.Sealer, error) {
 	default:
 		return nil, nil
 	}
-	return engine.NewSealer(key)
+	var previous [][]byte
+	if f := a.cfg.PreviousSecretKeyFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the previous secret key file: %v (check --previous-secret-key-file / TENANTATLAS_PREVIOUS_SECRET_KEY_FILE)", err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			k, err := engine.ParseSecretKey(line)
+			if err != nil {
+				return nil, fmt.Errorf("previous secret key file %s, line %d: %w", f, i+1, err)
+			}
+			previous = append(previous, k)
+		}
+	}
+	return engine.NewSealer(key, previous...)
 }
 
 // requireSealer is for commands that store or use credentials.

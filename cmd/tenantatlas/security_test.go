@@ -74,7 +74,7 @@ func TestSecurityConfigGarbage(t *testing.T) {
 	before := keyTableCounts(t, dsn)
 	vars := []string{"TENANTATLAS_DATABASE_URL", "TENANTATLAS_DATA_DIR", "TENANTATLAS_USER", "TENANTATLAS_LOG_LEVEL",
 		"TENANTATLAS_LOG_FORMAT", "TENANTATLAS_GRAPH_URL", "TENANTATLAS_LOGIN_URL", "TENANTATLAS_SECRET_KEY",
-		"TENANTATLAS_SECRET_KEY_FILE", "TENANTATLAS_METRICS_ADDR", "TENANTATLAS_SSH_ADDR"}
+		"TENANTATLAS_SECRET_KEY_FILE", "TENANTATLAS_PREVIOUS_SECRET_KEY_FILE", "TENANTATLAS_METRICS_ADDR", "TENANTATLAS_SSH_ADDR"}
 	garbage := append([]string{"http://", "postgres://u:p@[::1", "host=/nonexistent dbname=x connect_timeout=1", "0",
 		"9999999999999999999999", "/dev/null", "1.2.3.4:99999"}, hostileInputs...)
 	cases := 0

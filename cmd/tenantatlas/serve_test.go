@@ -369,8 +369,8 @@ func TestServeEndToEndOpenSSH(t *testing.T) {
 			require.NotContains(t, screen, tc.other)
 			term.keys("Enter")
 			term.waitFor(tc.tenant, "last run per type")
-			term.keys("?") // the help lists the keys this user is offered on this screen
-			screen = term.waitFor("Keys — "+tc.tenant, "Everywhere")
+			term.keys("?")                                                                              // the help lists the keys this user is offered on this screen
+			screen = term.waitFor("Keys — "+tc.tenant, "This screen", "any other key closes this help") // the help may scroll past "Everywhere"
 			_, thisScreen, _ := strings.Cut(screen, "This screen")
 			thisScreen, _, _ = strings.Cut(thisScreen, "Everywhere")
 			if tc.offersSync {

@@ -15,7 +15,7 @@ import (
 func (a *app) tenantsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "tenants", Short: "Entra tenants and their provider connections"}
 	var req engine.AddTenantRequest
-	var secretFile, certFile, expires string
+	var cred credentialFlags
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Register a tenant with its app registration (client secret or certificate)",
@@ -25,26 +25,11 @@ flag value that would land in shell history. It is encrypted at rest and never p
 		Example: `  tenantatlas tenants add --name contoso --tenant-id 6e0c… --client-id 3f2a… --secret-file ~/contoso.secret
   pass show contoso | tenantatlas tenants add --name contoso --tenant-id 6e0c… --client-id 3f2a… --secret-file -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case req.Name == "" || req.TenantGUID == "" || req.ClientID == "":
+			if req.Name == "" || req.TenantGUID == "" || req.ClientID == "" {
 				return usageErrorf("tenants add needs --name, --tenant-id and --client-id")
-			case (secretFile == "") == (certFile == ""):
-				return usageErrorf("tenants add needs exactly one of --secret-file and --certificate-file")
-			}
-			if expires != "" {
-				t, err := time.Parse("2006-01-02", expires)
-				if err != nil {
-					return usageErrorf("--secret-expires %q: expected a date like 2027-06-30", expires)
-				}
-				req.SecretExpiresAt = &t
 			}
 			var err error
-			if secretFile != "" {
-				req.ClientSecret, err = readArgFile(a.stdin, secretFile)
-			} else {
-				req.CertificatePEM, err = readArgFile(a.stdin, certFile)
-			}
-			if err != nil {
+			if req.ClientSecret, req.CertificatePEM, req.SecretExpiresAt, err = cred.read(a, "tenants add"); err != nil {
 				return err
 			}
 			if err := a.open(cmd.Context()); err != nil {
@@ -68,9 +53,7 @@ flag value that would land in shell history. It is encrypted at rest and never p
 	f.StringVar(&req.TenantGUID, "tenant-id", "", "Entra tenant ID (GUID) or verified domain")
 	f.StringVar(&req.DisplayName, "display-name", "", "display name")
 	f.StringVar(&req.ClientID, "client-id", "", "application (client) ID of the app registration")
-	f.StringVar(&secretFile, "secret-file", "", "file holding the client secret value, or - for stdin")
-	f.StringVar(&certFile, "certificate-file", "", "PEM file with the certificate and its private key, or - for stdin")
-	f.StringVar(&expires, "secret-expires", "", "date the secret expires (YYYY-MM-DD), for reminders")
+	cred.register(f, "")
 
 	var listTag string
 	list := &cobra.Command{
@@ -162,7 +145,7 @@ flag value that would land in shell history. It is encrypted at rest and never p
 		},
 	}
 	verify := a.startCommand("verify (TENANT | --tag TAG | --all)", "Verify the tenant's provider connection (token, permissions, one probe per family)", engine.TypeProviderVerification)
-	cmd.AddCommand(add, list, show, verify,
+	cmd.AddCommand(add, list, show, verify, a.setCredentialCommand(), a.removeTenantCommand(),
 		tagCmd("tag TENANT TAG...", "Tag a tenant (tags group tenants for --tag starts)", false),
 		tagCmd("untag TENANT TAG...", "Remove tags from a tenant", true))
 	return cmd

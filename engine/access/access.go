@@ -44,18 +44,20 @@ const (
 	MemberManage   Capability = "member.manage"
 	// RetentionManage sets how long a workspace keeps its history (and its audit trail) and prunes now.
 	RetentionManage Capability = "retention.manage"
+	// AlertManage: add, edit and remove alert rules and routes; acknowledge and silence incidents.
+	AlertManage Capability = "alert.manage"
 )
 
 // Capabilities lists every capability in the order of the table in docs/architecture.md#roles-and-capabilities.
 var Capabilities = []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-	RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage}
+	RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage, AlertManage}
 
 // roleCapabilities is the capability table of docs/architecture.md#roles-and-capabilities, the one place it exists.
 var roleCapabilities = map[Role]map[Capability]bool{
 	RoleOwner: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-		RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage),
+		RestoreExecute, ScheduleManage, TenantManage, MemberManage, RetentionManage, AlertManage),
 	RoleManager: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun,
-		RestoreExecute, ScheduleManage, TenantManage),
+		RestoreExecute, ScheduleManage, TenantManage, AlertManage),
 	RoleOperator: set(TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun),
 	RoleReadonly: set(TenantView),
 }

@@ -14,7 +14,7 @@ func TestCapabilityTable(t *testing.T) {
 		can  []Capability
 	}{
 		{RoleOwner, Capabilities},
-		{RoleManager, []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun, RestoreExecute, ScheduleManage, TenantManage}},
+		{RoleManager, []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun, RestoreExecute, ScheduleManage, TenantManage, AlertManage}},
 		{RoleOperator, []Capability{TenantView, DirectorySync, InventorySync, ProviderVerify, BackupRun}},
 		{RoleReadonly, []Capability{TenantView}},
 		{Role(""), nil},

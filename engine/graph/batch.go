@@ -185,7 +185,21 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 					_ = c.limiter.Hold(ctx, wait) // every request of the tenant waits, as for a throttled single request
 				}
 				budget, _ := RetryBudgetFrom(ctx)
-				if attempt > c.cfg.Retry.MaxRetries || !budget.reserve(wait) {
+				fits := attempt <= c.cfg.Retry.MaxRetries && budget.reserve(wait)
+				if obs := c.cfg.Observer; obs != nil {
+					for _, p := range pending {
+						status := 0
+						if e, ok := out[p.index].Err.(*Error); ok {
+							status = e.Status
+						}
+						if fits {
+							obs.Retry(p.contract.Family, status)
+						} else if budget.Exhausted() {
+							obs.BudgetExhausted(p.contract.Family)
+						}
+					}
+				}
+				if !fits {
 					for _, p := range pending {
 						if e, ok := out[p.index].Err.(*Error); ok && budget.Exhausted() {
 							e.Err = ErrRetryBudgetExhausted

@@ -244,6 +244,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			Err: fmt.Errorf("refusing to send a token to %s://%s: not the configured Graph host", r.url.Scheme, r.url.Host)}
 	}
 	ctx = context.WithValue(ctx, serviceKey{}, r.contract.Service)
+	ctx = context.WithValue(ctx, familyKey{}, r.contract.Family)
 	// A fresh RequestInformation per send: the auth provider writes Authorization into it.
 	ri := abs.NewRequestInformation()
 	ri.Method = methods[r.method]
@@ -271,6 +272,13 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		req.ContentLength = int64(len(r.body))
 	}
 	resp, err := c.http.Do(req)
+	if obs := c.cfg.Observer; obs != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		obs.Request(r.contract.Family, status)
+	}
 	if err != nil {
 		return nil, classifyTransportError(err, r.contract)
 	}

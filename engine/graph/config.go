@@ -45,6 +45,9 @@ type Config struct {
 	Retry RetryPolicy
 	// UserAgent is the product token sent in User-Agent (default "TenantAtlas").
 	UserAgent string
+	// Observer, when set, is told each request's final status, each retry and each retry refused
+	// by the budget (metrics).
+	Observer Observer
 }
 
 // RetryPolicy tunes kiota's retry handler. Only 429, 503 and 504 are retried (kiota's rule);

@@ -51,7 +51,13 @@ func (c *Client) shouldRetry(_ time.Duration, executionCount int, req *http.Requ
 		return false
 	}
 	if !budget.reserve(retryDelay(resp, executionCount+1, c.cfg.Retry.DelaySeconds)) {
+		if c.cfg.Observer != nil {
+			c.cfg.Observer.BudgetExhausted(familyOf(req.Context()))
+		}
 		return false
+	}
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.Retry(familyOf(req.Context()), resp.StatusCode)
 	}
 	if resp.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

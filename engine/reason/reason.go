@@ -29,6 +29,7 @@ const (
 	RunCancelled                Code = "run_cancelled"
 	RunTimedOut                 Code = "run_timed_out"
 	MappingUnresolved           Code = "mapping_unresolved"
+	BaselineMissing             Code = "baseline_missing"
 	InternalError               Code = "internal_error"
 )
 
@@ -83,6 +84,8 @@ var taxonomy = map[Code]Info{
 		Hint: "The run exceeded its time limit: retry; for very large tenants raise the operation timeout."},
 	MappingUnresolved: {
 		Hint: "Some assignments reference groups, filters or scope tags that do not exist in the target tenant: see the mapping report."},
+	BaselineMissing: {Blocking: true,
+		Hint: "The tenant has no complete backup set to compare with: run a backup, or choose a baseline with `tenantatlas baselines set`."},
 	InternalError: {Retryable: true,
 		Hint: "TenantAtlas hit an unexpected error: see the run log and the engine log."},
 }

@@ -27,7 +27,7 @@ import (
 
 // suitePackages hold the suite's tests: everything in ./reliability, the Security tests next to the
 // code they test, and the seed corpora of the fuzz targets.
-var suitePackages = []string{"./reliability", "./cmd/tenantatlas", "./tui", "./engine/graph"}
+var suitePackages = []string{"./reliability", "./cmd/tenantatlas", "./tui", "./engine/graph", "./engine", "./store", "./tui/sshserve"}
 
 // fuzzPackages are searched for Fuzz targets.
 var fuzzPackages = []string{"./engine/graph", "./cmd/tenantatlas", "./tui"}
@@ -312,6 +312,17 @@ const explanation = `## What each part checks
    non-member, as each role and as the administrator (a new method fails the test until it has a row): not found /
    forbidden / allowed, or an empty scoped list. The audit table's append-only triggers (UPDATE, DELETE, TRUNCATE)
    are tested in store/schema_test.go.
+   The security review's attacks, each reproduced against the real component
+   (` + "`TestSecurityLocalClusterRefusesPlantedLinks`" + ` … ` + "`TestSecurityRedirectDropsCredentialsAcrossHosts`" + `): as root, symlinks
+   planted by the cluster's account where TenantAtlas writes are refused (1); a group named with OSC 52, OSC 0,
+   CSI 2J, SGR and CR LF renders as visible text in every view, locally and over SSH, --json exact (2); sensitive
+   backup payloads are sealed, per workspace, hash not shown (3); the runtime role cannot rewrite the audit log
+   (SET session_replication_role, DELETE, UPDATE, TRUNCATE, DISABLE TRIGGER, DROP), and River's maintenance runs
+   under it (4); a credential copied onto another connection does not open there and its run is blocked, a key
+   rotation re-seals every secret while engines run and the old key alone then opens nothing (5); unknown SSH keys
+   cannot pile up connections, ` + "`__complete`" + ` goes through the SSH policy, unknown and forbidden users answer alike (6);
+   the local socket directory cannot be squatted (7); oversized legacy imports are refused, never cut (8); a
+   cross-host redirect carries neither Authorization nor Cookie (9, GO-2026-5224).
 7. **Fuzzing**: the Graph decoders and error classifier (engine/graph), the palette parser and the line input behind
    every filter (tui), and the configuration loader over every TENANTATLAS_* variable (cmd/tenantatlas). Their seed
    corpora run in plain ` + "`go test`" + `.

@@ -334,11 +334,11 @@ func TestSSHStopEndsSessions(t *testing.T) {
 	require.Zero(t, b.srv.Sessions())
 }
 
-// TestSSHConnectionLimits reproduces security review finding 6: connections with an unregistered key
+// TestSecuritySSHConnectionLimits reproduces security review finding 6: connections with an unregistered key
 // (accepted at authentication, so their owner is told why) no longer pile up. One address holds at
 // most MaxConnsPerAddr connections, a registered user gets in again as soon as one closes, and a
 // connection that opens no session is closed after PreSessionTimeout.
-func TestSSHConnectionLimits(t *testing.T) {
+func TestSecuritySSHConnectionLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("PerAddress", func(t *testing.T) {
 		t.Parallel()

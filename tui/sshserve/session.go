@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	bm "charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/tui"
@@ -26,10 +27,18 @@ func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engin
 
 	// charm.land/ssh emulates the PTY (the server sets no PtyHandler): the session is the terminal.
 	in := newActivityReader(sess)
-	// MakeOptions wires the session's terminal: output (OSC52 copies from tea.SetClipboard reach the
-	// client's terminal through it), the client's TERM and environment for the colour profile, the
-	// initial size, and no suspending the server with ctrl+z. Input goes through the idle clock.
-	opts := append(bm.MakeOptions(sess), tea.WithInput(in), tea.WithoutSignalHandler())
+	// Frames draw only when a frame changes: an idle dashboard costs the server nothing, where Bubble
+	// Tea's renderer would wake 60 times a second per session. Its colours follow the client's TERM
+	// and environment, as MakeOptions' profile does; the program's own writes (OSC52 copies from
+	// tea.SetClipboard) go through it, between frames.
+	env := append(sess.Environ(), "TERM="+pty.Term)
+	frames := tui.NewFrames(sess, colorprofile.Env(env), env, true)
+	defer frames.Close()
+	m.DrawTo(frames)
+	// MakeOptions wires the session's terminal: the client's environment, the initial size, and no
+	// suspending the server with ctrl+z. Input goes through the idle clock.
+	opts := append(bm.MakeOptions(sess), tea.WithInput(in), tea.WithOutput(frames), tea.WithoutSignalHandler())
+	opts = append(opts, frames.ProgramOptions()...)
 	p := tea.NewProgram(m, opts...)
 
 	finished := make(chan struct{})
@@ -37,6 +46,7 @@ func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engin
 	go func() { reasons <- s.supervise(ctx, p, windows, in, finished) }()
 	_, err := p.Run()
 	p.Kill() // restores the terminal should Run have ended abnormally
+	frames.Close()
 	close(finished)
 	reason := <-reasons
 	// Keep draining resizes until the session ends, so charm.land/ssh's request loop never blocks.
