@@ -27,7 +27,7 @@ func TestCLITenantsShowCAStates(t *testing.T) {
 	}
 	db, err := store.Open(ctx, c.env["TENANTATLAS_DATABASE_URL"], store.Options{})
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(db.Close)
 	tenants, err := store.FindTenants(ctx, db.Pool, []int64{storetest.DefaultWorkspace(ctx, t, db.Pool).ID}, "contoso")
 	require.NoError(t, err)
 	require.Len(t, tenants, 1)
@@ -50,9 +50,13 @@ func TestCLITenantsShowCAStates(t *testing.T) {
 		{"ReadonlySeesNone", "contoso", "rita", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Not parallel: the subtests share c.env.
-			c.env["TENANTATLAS_USER"] = tc.user
-			out := c.ok("tenants", "show", tc.tenant)
+			t.Parallel()
+			sc := &cli{t: t, env: c.env} // the same database; read only from here on
+			args := []string{"tenants", "show", tc.tenant}
+			if tc.user != "" {
+				args = append(args, "--as", tc.user)
+			}
+			out := sc.ok(args...)
 			if tc.text == "" {
 				require.NotContains(t, out, "CA policies")
 			} else {
@@ -62,7 +66,7 @@ func TestCLITenantsShowCAStates(t *testing.T) {
 				Name              string                `json:"name"`
 				ConditionalAccess *engine.CAStateCounts `json:"conditional_access"`
 			}
-			c.jsonOut(&shown, "tenants", "show", tc.tenant)
+			sc.jsonOut(&shown, args...)
 			require.Equal(t, tc.tenant, shown.Name)
 			require.Equal(t, tc.json, shown.ConditionalAccess)
 		})
