@@ -85,6 +85,17 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	require.NotZero(t, privacy, "the tenant has a windows10GeneralConfiguration")
+	// Notification message templates are backed up with their localized messages (a navigation,
+	// BETA), both shapes: two messages (en-us default, de-de) and one (fr-fr).
+	var msgCounts []int
+	for _, it := range srcItems {
+		if it.Family == string(graph.FamilyNotificationMessageTemplates) {
+			msgs, _ := rtPayload(t, b, setA.ID, it).Object["localizedNotificationMessages"].([]any)
+			msgCounts = append(msgCounts, len(msgs))
+		}
+	}
+	sort.Ints(msgCounts)
+	require.Equal(t, []int{1, 2}, msgCounts, "localized messages of each template backed up")
 
 	// B has A's groups by name (as a migration target would), nothing else of A.
 	for _, name := range referencedGroupNames(t, b, setA.ID, srcItems) {
@@ -165,6 +176,11 @@ func TestRoundTrip(t *testing.T) {
 			for _, n := range refs.Objects[intune.RefComplianceScript] {
 				rtTrue(t, strings.HasSuffix(n.Name, view.NameSuffix), "%s %q runs compliance script %q, not the restored copy", src.Family, src.DisplayName, n.Name)
 			}
+			// Likewise the notification template of a compliance action or an enrollment
+			// notification: the copy of A's template restored first, not B's same-named one.
+			for _, n := range refs.Objects[intune.RefNotificationTemplate] {
+				rtTrue(t, strings.HasSuffix(n.Name, view.NameSuffix), "%s %q notifies with template %q, not the restored copy", src.Family, src.DisplayName, n.Name)
+			}
 		}
 		want := rtComparable(t, b, setA.ID, src, "")
 		rtCAExpectedState(src.Family, want) // never enabled without --ca-state original
@@ -213,6 +229,11 @@ func TestRoundTrip(t *testing.T) {
 			break
 		}
 	}
+
+	// A template gained a localized message since the backup: the overwrite leaves exactly the backed-up ones.
+	require.NoError(t, a.simT.AddChild(graph.FamilyNotificationMessageTemplates, fmt.Sprint(a.simT.Policies(graph.FamilyNotificationMessageTemplates)[0]["id"]),
+		"localizedNotificationMessages", map[string]any{"@odata.type": "#microsoft.graph.localizedNotificationMessage", "locale": "nl-nl",
+			"isDefault": false, "subject": "Toegevoegd", "messageTemplate": "Added since the backup"}))
 
 	// overwrite into A, back up A: equal.
 	started, err = b.svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: setA.ID, Mode: store.RestoreOverwrite, CAState: engine.CAStateOriginal})

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/access"
 )
 
 func (a *app) tenantsCommand() *cobra.Command {
@@ -119,13 +120,30 @@ flag value that would land in shell history. It is encrypted at rest and never p
 			if err != nil {
 				return err
 			}
-			return a.output(t, func(tw *tabwriter.Writer) {
+			// The Conditional Access counts by state, as the dashboard's tenant detail shows them:
+			// read with inventory.sync, like the inventory they come from; without it, not shown.
+			shown := tenantShown{TenantView: t}
+			if role, _ := a.svc.Role(cmd.Context(), a.actor, t.WorkspaceID); role.Can(access.InventorySync) {
+				ca, err := a.svc.ConditionalAccessStates(cmd.Context(), a.actor, t.ID)
+				if err != nil {
+					return err
+				}
+				shown.ConditionalAccess = &ca
+			}
+			return a.output(shown, func(tw *tabwriter.Writer) {
 				row(tw, "tenant:", fmt.Sprintf("%s (id %d)", t.Name, t.ID))
 				row(tw, "workspace:", t.WorkspaceName)
 				row(tw, "entra tenant id:", t.TenantGUID)
 				row(tw, "tags:", dash(strings.Join(t.Tags, ", ")))
 				if t.DisplayName != "" {
 					row(tw, "display name:", t.DisplayName)
+				}
+				if ca := shown.ConditionalAccess; ca != nil {
+					if ca.Inventoried {
+						row(tw, "CA policies:", fmt.Sprintf("%d on, %d report-only, %d off", ca.On, ca.ReportOnly, ca.Off))
+					} else {
+						row(tw, "CA policies:", "not inventoried (tenantatlas sync inventory "+t.Name+")")
+					}
 				}
 				c := t.Connection
 				if c == nil {
@@ -149,4 +167,11 @@ flag value that would land in shell history. It is encrypted at rest and never p
 		tagCmd("tag TENANT TAG...", "Tag a tenant (tags group tenants for --tag starts)", false),
 		tagCmd("untag TENANT TAG...", "Remove tags from a tenant", true))
 	return cmd
+}
+
+// tenantShown is what tenants show prints: the tenant, its connection and, for who may read the
+// inventory, its Conditional Access policy counts by state (null otherwise).
+type tenantShown struct {
+	engine.TenantView
+	ConditionalAccess *engine.CAStateCounts `json:"conditional_access"`
 }

@@ -19,7 +19,17 @@ import "net/http"
 //   - intune-rbac-roledefinition-list: DeviceManagementRBAC.Read.All (ReadWrite to write); role
 //     definitions take no assignments (role assignments are their own collection, not covered yet).
 //     These two pages were not re-read for this change: **unverified** against today's Learn.
+//   - intune-notification-notificationmessagetemplate-list: DeviceManagementServiceConfig.Read.All
+//     (ReadWrite to write); no assignments. Its localized messages are a navigation
+//     (localizedNotificationMessages, BETA notificationMessageTemplate) read with $expand on the GET
+//     of each template and written one per POST …/{id}/localizedNotificationMessages
+//     (intune-notification-localizednotificationmessage-create, 201), removed with DELETE
+//     …/localizedNotificationMessages/{id} (-delete, 204); a template is created without them (a
+//     public notification-template import script: "Create the template WITHOUT
+//     localizedNotificationMessages", then step 2). Compliance actions and enrollment
+//     notifications refer to templates by id (mapped by name across tenants).
 const (
+	FamilyNotificationMessageTemplates      Family = "notificationMessageTemplates"
 	FamilyDeviceCategories                  Family = "deviceCategories"
 	FamilyTermsAndConditions                Family = "termsAndConditions"
 	FamilyDeviceCustomAttributeShellScripts Family = "deviceCustomAttributeShellScripts"
@@ -28,6 +38,8 @@ const (
 )
 
 var moreIntuneFamilies = []FamilyInfo{
+	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead, permServiceWrite,
+		"Notification message templates (with their localized messages)")),
 	noAssignments(intune(FamilyDeviceCategories, "/deviceManagement/deviceCategories", permConfigRead, permConfigWrite, "Device categories")),
 	intune(FamilyTermsAndConditions, "/deviceManagement/termsAndConditions", permServiceRead, permServiceWrite, "Terms and conditions"),
 	withAssignKey(intune(FamilyDeviceCustomAttributeShellScripts, "/deviceManagement/deviceCustomAttributeShellScripts", permScriptsRead, permScriptsWrite,
@@ -46,4 +58,10 @@ func optional(fi FamilyInfo) FamilyInfo {
 func addMoreIntuneContracts(add func(Contract)) {
 	add(Contract{Name: "termsAndConditions.createAssignment", Family: FamilyTermsAndConditions, Kind: KindAction, Method: http.MethodPost,
 		Path: "/deviceManagement/termsAndConditions/{id}/assignments", Doc: "create one group assignment (201)"})
+	add(Contract{Name: "notificationMessageTemplates.localizedNotificationMessages", Family: FamilyNotificationMessageTemplates, Kind: KindChildren,
+		Method: http.MethodGet, Path: "/deviceManagement/notificationMessageTemplates/{id}/localizedNotificationMessages", Doc: "localized messages (paged)"})
+	add(Contract{Name: "notificationMessageTemplates.createLocalizedMessage", Family: FamilyNotificationMessageTemplates, Kind: KindAction,
+		Method: http.MethodPost, Path: "/deviceManagement/notificationMessageTemplates/{id}/localizedNotificationMessages", Doc: "create one localized message (201)"})
+	add(Contract{Name: "notificationMessageTemplates.deleteLocalizedMessage", Family: FamilyNotificationMessageTemplates, Kind: KindDelete,
+		Method: http.MethodDelete, Path: "/deviceManagement/notificationMessageTemplates/{id}/localizedNotificationMessages/{messageId}", Doc: "delete one localized message"})
 }

@@ -19,7 +19,8 @@ func TestRegistryCoversEveryFamily(t *testing.T) {
 		graph.FamilyDeviceManagementScripts, graph.FamilyDeviceShellScripts, graph.FamilyDeviceHealthScripts, graph.FamilyDeviceComplianceScripts,
 		graph.FamilyWindowsFeatureUpdateProfiles, graph.FamilyWindowsQualityUpdateProfiles, graph.FamilyWindowsDriverUpdateProfiles,
 		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags, graph.FamilyDeviceCategories, graph.FamilyTermsAndConditions,
-		graph.FamilyDeviceCustomAttributeShellScripts, graph.FamilyReusablePolicySettings, graph.FamilyRoleDefinitions, graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
+		graph.FamilyDeviceCustomAttributeShellScripts, graph.FamilyReusablePolicySettings, graph.FamilyRoleDefinitions, graph.FamilyNotificationMessageTemplates,
+		graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
 		graph.FamilyAuthenticationStrengthPolicies, graph.FamilyAuthenticationContextClassReferences}
 	var got []graph.Family
 	for _, fi := range graph.Families() {

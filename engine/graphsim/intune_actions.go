@@ -212,6 +212,9 @@ func (s *Server) actionIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 	case "createAssignment":
 		s.createAutopilotAssignment(w, req, c, col, obj)
 		return
+	case "createLocalizedMessage":
+		s.createLocalizedMessage(w, req, body, obj)
+		return
 	case "scheduleActionsForRules":
 		// CSDL10 26722: one parameter, deviceComplianceScheduledActionForRules.
 		if e := onlyParameters(body, op, "deviceComplianceScheduledActionForRules"); e != nil {
@@ -519,6 +522,12 @@ func (s *Server) deleteChild(w http.ResponseWriter, c *graph.Contract, obj *intu
 	case graph.FamilyWindowsAutopilotDeploymentProfiles:
 		obj.assignments = slices.DeleteFunc(obj.assignments, func(a map[string]any) bool {
 			hit := strings.EqualFold(fmt.Sprint(a["id"]), childID)
+			removed = removed || hit
+			return hit
+		})
+	case graph.FamilyNotificationMessageTemplates: // docs:intune-notification-localizednotificationmessage-delete
+		obj.children["localizedNotificationMessages"] = slices.DeleteFunc(obj.children["localizedNotificationMessages"], func(m map[string]any) bool {
+			hit := strings.EqualFold(fmt.Sprint(m["id"]), childID)
 			removed = removed || hit
 			return hit
 		})

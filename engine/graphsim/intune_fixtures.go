@@ -44,10 +44,11 @@ func (st *intuneStore) generateReferences() {
 	}
 	st.fam[familyPolicyTemplates] = append(st.fam[familyPolicyTemplates], tmpl)
 	for k, name := range []string{"Noncompliance notice", "Enrollment welcome"} {
-		st.fam[familyNotificationTemplates] = append(st.fam[familyNotificationTemplates], newObject(map[string]any{
-			"@odata.type": graphNS + "notificationMessageTemplate", "id": deterministicUUID("notificationTemplate", tid, k),
-			"displayName": name, "description": "", "defaultLocale": "en-us", "brandingOptions": "includeCompanyLogo",
-			"roleScopeTagIds": []any{"0"}, "lastModifiedDateTime": stamp(k)}))
+		o := map[string]any{"@odata.type": graphNS + "notificationMessageTemplate", "id": deterministicUUID("notificationTemplate", tid, k),
+			"displayName": name, "description": "", "roleScopeTagIds": []any{"0"}, "lastModifiedDateTime": stamp(k)}
+		obj := newObject(o)
+		obj.children["localizedNotificationMessages"] = withMessageIDs(fmt.Sprint(o["id"]), notificationTemplateShape(k, o)) // intune_notifications.go
+		st.fam[graph.FamilyNotificationMessageTemplates] = append(st.fam[graph.FamilyNotificationMessageTemplates], obj)
 	}
 }
 
@@ -71,6 +72,8 @@ func (st *intuneStore) generate(perDefault int, counts map[graph.Family]int) {
 		case graph.FamilyRoleScopeTags:
 			st.generateScopeTags(per)
 			continue
+		case graph.FamilyNotificationMessageTemplates:
+			continue // the two named templates of generateReferences, which compliance actions and enrollment notifications use
 		}
 		types := AcceptedTypes(f)
 		for i := 0; i < per; i++ {

@@ -65,14 +65,12 @@ func simContracts() []graph.Contract {
 	}
 	add(graph.FamilyTargetedManagedAppConfigurations, "targetedManagedAppConfigurations.targetApps", graph.KindAction, http.MethodPost,
 		dam+"targetedManagedAppConfigurations/{id}/targetApps", "set the targeted apps")
-	// Read-only reference collections (docs:intune-apps-mobileapp-list,
-	// intune-notification-notificationmessagetemplate-list); permissions from those pages.
+	// Read-only reference collections (docs:intune-apps-mobileapp-list); permissions from those pages.
 	for _, r := range []struct {
 		f          graph.Family
 		path, perm string
 	}{
 		{familyMobileApps, dam + "mobileApps", "DeviceManagementApps.Read.All"},
-		{familyNotificationTemplates, dm + "notificationMessageTemplates", "DeviceManagementServiceConfig.Read.All"},
 		{familyPolicyTemplates, dm + "configurationPolicyTemplates", "DeviceManagementConfiguration.Read.All"},
 	} {
 		for _, k := range []struct {

@@ -129,7 +129,7 @@ func init() {
 	// names in every tenant, ids of each tenant, so references can be mapped by name.
 	addCollection(collectionSpec{name: "mobileApps", declared: "mobileApp", abstract: true,
 		types: []string{"iosStoreApp", "androidManagedStoreApp", "win32LobApp", "winGetApp"}, pools: []graph.Family{familyMobileApps}})
-	single("notificationMessageTemplates", "notificationMessageTemplate", familyNotificationTemplates)
+	single("notificationMessageTemplates", "notificationMessageTemplate", graph.FamilyNotificationMessageTemplates) // backed up (intune_notifications.go)
 	// Settings-catalog templates with their setting templates: IM reads
 	// configurationPolicyTemplates('{id}')/settingTemplates?$expand=settingDefinitions to fix the
 	// letter case of settingInstanceTemplateId before an import (Start-PreImportSettingsCatalog).
@@ -138,9 +138,8 @@ func init() {
 
 // Families the engine registry does not know (graphsim-only, read-only).
 const (
-	familyMobileApps            graph.Family = "mobileApps"
-	familyNotificationTemplates graph.Family = "notificationMessageTemplates"
-	familyPolicyTemplates       graph.Family = "configurationPolicyTemplates"
+	familyMobileApps      graph.Family = "mobileApps"
+	familyPolicyTemplates graph.Family = "configurationPolicyTemplates"
 )
 
 // derivedTypes lists the concrete types in typeSchemas whose chain includes base.

@@ -55,6 +55,11 @@ const (
 	// navigation, BETA) through POST /{id}/windowsPrivacyAccessControls after the write
 	// (docs:intune-shared-deviceconfiguration-windowsprivacyaccesscontrols; IM Start-PostFileImportDeviceConfiguration).
 	FollowPrivacyAccessControls FollowUp = "windowsPrivacyAccessControls"
+	// FollowLocalizedMessages: a notification message template's localizedNotificationMessages (a
+	// navigation, BETA) one per POST /{id}/localizedNotificationMessages after the write
+	// (docs:intune-notification-localizednotificationmessage-create); on an overwrite the target's
+	// messages are deleted first (…-delete), so it ends with exactly the backed-up ones.
+	FollowLocalizedMessages FollowUp = "localizedNotificationMessages"
 )
 
 // RefKind is a cross-tenant reference kind mapped by name.
@@ -109,6 +114,10 @@ type Descriptor struct {
 	// privacyAccessControls, BETA; IM Get-GraphObject expands
 	// "microsoft.graph.windows10GeneralConfiguration/privacyAccessControls").
 	ExpandTypes map[string]string
+	// ChildIDs are inline child collections of the object (read with ExpandTypes) whose entries'
+	// ids the service assigns on each write: left out of normalized payloads, so a copy compares
+	// equal and drift never reports a rewrite (localized notification messages).
+	ChildIDs []string
 	// Children are the child collections read per object into the payload.
 	Children []Child
 	// ListExpand is the $expand a backup sends on the list call to read the assignments of every

@@ -5,6 +5,17 @@ import "github.com/tenantatlas/tenantatlas/engine/graph"
 // Descriptors of the Intune families of issue #18 item 4 (sources: BETA entity types and the
 // docs:intune-* pages named in engine/graph/contract_more.go).
 func init() {
+	// Notification message templates: the localized messages are a navigation read with $expand
+	// on the GET of each template (BETA notificationMessageTemplate.localizedNotificationMessages)
+	// and written one by one after the template (docs:intune-notification-localizednotificationmessage-create;
+	// a public import script creates the template without them, then posts each). Restored
+	// before the compliance policies and enrollment notifications that refer to them (their
+	// References: dependency order), which then map to the copy.
+	register(&Descriptor{Family: graph.FamilyNotificationMessageTemplates, DeclaredType: "notificationMessageTemplate",
+		Types:       map[string]string{"notificationMessageTemplate": string(graph.FamilyNotificationMessageTemplates)},
+		ExpandTypes: map[string]string{"notificationMessageTemplate": "localizedNotificationMessages"},
+		StripCreate: []string{"localizedNotificationMessages"}, ChildIDs: []string{"localizedNotificationMessages"},
+		FollowUps: []FollowUp{FollowLocalizedMessages}})
 	// Device categories: displayName, description, roleScopeTagIds; no assignments (BETA deviceCategory).
 	register(&Descriptor{Family: graph.FamilyDeviceCategories, DeclaredType: "deviceCategory",
 		Types: map[string]string{"deviceCategory": string(graph.FamilyDeviceCategories)}})

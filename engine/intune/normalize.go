@@ -106,6 +106,14 @@ func NormalizeFor(f graph.Family, obj map[string]any) map[string]any {
 		for _, k := range d.Volatile {
 			delete(obj, k)
 		}
+		for _, k := range d.ChildIDs {
+			list, _ := obj[k].([]any)
+			for _, e := range list {
+				if m, ok := e.(map[string]any); ok {
+					delete(m, "id")
+				}
+			}
+		}
 	}
 	return NormalizeObject(obj)
 }

@@ -103,19 +103,20 @@ type itemPlan struct {
 	body       map[string]any // the object write (create, PATCH or PUT)
 	createArgs []string
 	// Follow-ups after the object write.
-	scheduledActions []any          // compliance: scheduleActionsForRules (classic, after an update) or setScheduledActions (v2)
-	targetApps       map[string]any // app protection, MAM app config: the targetApps body
-	intentSettings   []any          // intents: updateSettings after an update
-	privacyControls  []any          // windows10GeneralConfiguration: windowsPrivacyAccessControls after the write (nil: none)
-	definitionValues []any          // administrative templates: updateDefinitionValues
-	priority         int64          // enrollment (not defaults): setPriority after the write, when > 0
-	assignments      []any          // nil: no assign call
-	assign           bool
-	ca               *caPlan // Conditional Access additions (plan_ca.go)
-	mapping          []MappingEntry
-	unresolved       int
-	notes            []string
-	desired          map[string]any // normalized object that will be written (for the diff)
+	scheduledActions  []any          // compliance: scheduleActionsForRules (classic, after an update) or setScheduledActions (v2)
+	targetApps        map[string]any // app protection, MAM app config: the targetApps body
+	intentSettings    []any          // intents: updateSettings after an update
+	privacyControls   []any          // windows10GeneralConfiguration: windowsPrivacyAccessControls after the write (nil: none)
+	localizedMessages []any          // notification message template: its localized messages, one POST each after the write (nil: none)
+	definitionValues  []any          // administrative templates: updateDefinitionValues
+	priority          int64          // enrollment (not defaults): setPriority after the write, when > 0
+	assignments       []any          // nil: no assign call
+	assign            bool
+	ca                *caPlan // Conditional Access additions (plan_ca.go)
+	mapping           []MappingEntry
+	unresolved        int
+	notes             []string
+	desired           map[string]any // normalized object that will be written (for the diff)
 }
 
 // restoreResolver maps groups, filters and scope tags into the target tenant from the database:
@@ -584,6 +585,14 @@ func (plan *itemPlan) familyWrites(it store.RestoreItem, p intune.Payload) error
 	if controls, ok := p.Object["privacyAccessControls"].([]any); ok && d.HasFollowUp(intune.FollowPrivacyAccessControls) {
 		// Sent as backed up, even empty: an overwrite leaves exactly the backed-up controls.
 		plan.privacyControls = cleanChildren(controls)
+	}
+	if d.HasFollowUp(intune.FollowLocalizedMessages) {
+		msgs, _ := p.Object["localizedNotificationMessages"].([]any)
+		// Sent as backed up, even none: an overwrite leaves exactly the backed-up messages.
+		plan.localizedMessages = cleanChildren(msgs)
+		if plan.localizedMessages == nil {
+			plan.localizedMessages = []any{}
+		}
 	}
 	if d.Create == intune.CreateInstance {
 		return plan.intentWrites(p)

@@ -448,6 +448,11 @@ func (x *restorer) followUps(ctx context.Context, plan *itemPlan, targetID strin
 			return err
 		}
 	}
+	if plan.localizedMessages != nil {
+		if err := x.writeLocalizedMessages(ctx, plan, targetID); err != nil {
+			return err
+		}
+	}
 	if plan.ca != nil && plan.ca.combinations != nil && d.HasFollowUp(intune.FollowUpdateAllowedCombinations) {
 		body := map[string]any{"allowedCombinations": plan.ca.combinations}
 		if _, err := x.client.Post(ctx, plan.contracts.prefix+".updateAllowedCombinations", args, body); err != nil {
@@ -743,4 +748,38 @@ func restoreIDParam(params map[string]any) (int64, bool) {
 		return n, err == nil && n > 0
 	}
 	return 0, false
+}
+
+// writeLocalizedMessages writes a notification message template's localized messages, one POST
+// each (docs:intune-notification-localizednotificationmessage-create, 201). On an overwrite the
+// target's messages are deleted first (…-delete, 204), so the template ends with exactly the
+// backed-up set; the default flag "can only be set" (BETA localizedNotificationMessage.isDefault),
+// which the backed-up default message does when posted.
+func (x *restorer) writeLocalizedMessages(ctx context.Context, plan *itemPlan, targetID string) error {
+	args := []string{targetID}
+	if plan.action == store.RestoreActionUpdate {
+		var existing []string
+		for raw, err := range x.client.List(ctx, "notificationMessageTemplates.localizedNotificationMessages", args, nil) {
+			if err != nil {
+				return err
+			}
+			var m struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(raw, &m) == nil && m.ID != "" {
+				existing = append(existing, m.ID)
+			}
+		}
+		for _, id := range existing {
+			if err := x.client.Delete(ctx, "notificationMessageTemplates.deleteLocalizedMessage", []string{targetID, id}); err != nil && graph.ReasonOf(err) != reason.ProviderNotFound {
+				return err
+			}
+		}
+	}
+	for _, m := range plan.localizedMessages {
+		if _, err := x.client.Post(ctx, "notificationMessageTemplates.createLocalizedMessage", args, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
