@@ -147,14 +147,14 @@ func RecordRouteResult(ctx context.Context, q Querier, routeID int64, errText st
 	return nil
 }
 
-// AlertRule is a condition watched on the tenants of a workspace, and the routes it alerts.
+// AlertRule is a condition watched on the tenants of a workspace, and the routes it alerts. Its
+// scope is TenantID or Tag, at most one of them set (neither: every tenant of the workspace); a tag
+// covers the tenants carrying it when a condition is evaluated.
 type AlertRule struct {
 	ID           int64         `json:"id"`
 	WorkspaceID  int64         `json:"workspace_id"`
 	Name         string        `json:"name"`
 	Condition    string        `json:"condition"`
-	// TenantID and Tag are the rule's scope, at most one of them set (both unset: every tenant of
-	// the workspace). A tag covers the tenants carrying it when a condition is evaluated.
 	TenantID     *int64        `json:"tenant_id"`
 	Tag          string        `json:"tag"`
 	RunTypes     []string      `json:"run_types"`

@@ -27,11 +27,11 @@ func (a *app) alertsCommand() *cobra.Command {
 // ruleFlags are the flags of rules add and edit.
 type ruleFlags struct {
 	workspace, condition, tenant, tag string
-	types, outcomes, reasons     string
-	routes                       string
-	hours, minutes               int
-	resolveAfter                 time.Duration
-	disabled, enabled            bool
+	types, outcomes, reasons          string
+	routes                            string
+	hours, minutes                    int
+	resolveAfter                      time.Duration
+	disabled, enabled                 bool
 }
 
 func (r *ruleFlags) register(f *pflag.FlagSet, adding bool) {
