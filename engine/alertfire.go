@@ -189,6 +189,7 @@ func (s *Service) fire(ctx context.Context, tx pgx.Tx, rule store.AlertRule, f s
 	return s.fireCovered(ctx, tx, rule, f)
 }
 
+// fireCovered is fire for a tenant already known to be in the rule's scope.
 func (s *Service) fireCovered(ctx context.Context, tx pgx.Tx, rule store.AlertRule, f store.IncidentFiring) error {
 	inc, opened, err := store.FireIncident(ctx, tx, f)
 	if err != nil {
