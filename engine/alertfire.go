@@ -72,9 +72,7 @@ func (s *Service) evaluateRun(ctx context.Context, tx pgx.Tx, runID int64) error
 	}
 	succeeded := r.EndedAs() == store.OutcomeSucceeded || r.EndedAs() == store.OutcomePartiallySucceeded
 	for _, rule := range rules {
-		if rule.TenantID != nil && *rule.TenantID != tenant {
-			continue
-		}
+		// Every rule sees the run: one out of its scope clears as usual, and fire leaves it out.
 		f := store.IncidentFiring{WorkspaceID: r.WorkspaceID, RuleID: rule.ID, TenantID: r.TenantID, RunID: &r.ID}
 		switch rule.Condition {
 		case ConditionRunFailed:
@@ -164,9 +162,35 @@ func driftedCount(r store.Run) int {
 	return int(n)
 }
 
-// fire opens or updates the incident and queues its deliveries, unless it is silenced, or is an
-// update of an acknowledged incident (someone is on it).
+// ruleCovers says whether the rule's scope takes in the tenant (nil: a run of no tenant), as it is
+// now: every tenant of the workspace, its one tenant, or the tenants carrying its tag at this
+// evaluation. It is the one check of a rule's scope: fire and fireOnce ask it, so every condition
+// honours it. Clears do not ask: an incident open for a tenant that left the scope (untagged, or
+// the rule edited to another tenant or tag) resolves when its condition clears, as any other.
+func (s *Service) ruleCovers(ctx context.Context, tx pgx.Tx, rule store.AlertRule, tenantID *int64) (bool, error) {
+	switch {
+	case rule.TenantID != nil:
+		return tenantID != nil && *tenantID == *rule.TenantID, nil
+	case rule.Tag != "":
+		if tenantID == nil {
+			return false, nil
+		}
+		return store.TenantHasTag(ctx, tx, *tenantID, rule.Tag)
+	}
+	return true, nil
+}
+
+// fire opens or updates the incident and queues its deliveries, unless its tenant is out of the
+// rule's scope, it is silenced, or it is an update of an acknowledged incident (someone is on it).
 func (s *Service) fire(ctx context.Context, tx pgx.Tx, rule store.AlertRule, f store.IncidentFiring) error {
+	if ok, err := s.ruleCovers(ctx, tx, rule, f.TenantID); err != nil || !ok {
+		return err
+	}
+	return s.fireCovered(ctx, tx, rule, f)
+}
+
+// fireCovered is fire for a tenant already known to be in the rule's scope.
+func (s *Service) fireCovered(ctx context.Context, tx pgx.Tx, rule store.AlertRule, f store.IncidentFiring) error {
 	inc, opened, err := store.FireIncident(ctx, tx, f)
 	if err != nil {
 		return err

@@ -326,12 +326,14 @@ func checkAlertURL(raw, what string) error {
 	return nil
 }
 
-// AlertRuleRequest adds a rule. Tenant "" watches every tenant of the workspace.
+// AlertRuleRequest adds a rule. Its scope is Tenant (one tenant) or Tag (the tenants carrying the
+// tag when a condition is evaluated), not both; neither watches every tenant of the workspace.
 type AlertRuleRequest struct {
 	Workspace   string
 	Name        string
 	Condition   string
 	Tenant      string
+	Tag         string
 	RunTypes    []string
 	Outcomes    []string
 	ReasonCodes []string
@@ -344,11 +346,13 @@ type AlertRuleRequest struct {
 	Disabled     bool
 }
 
-// AlertRuleEdit changes a rule; nil fields keep what is stored.
+// AlertRuleEdit changes a rule; nil fields keep what is stored. Tenant or Tag (not both) replaces
+// the rule's scope: a tenant rule given a tag becomes a tag rule, and "" watches every tenant.
 type AlertRuleEdit struct {
 	Workspace    string
 	Name         string
 	Tenant       *string
+	Tag          *string
 	RunTypes     *[]string
 	Outcomes     *[]string
 	ReasonCodes  *[]string
@@ -372,14 +376,15 @@ func (s *Service) AddAlertRule(ctx context.Context, actor Actor, req AlertRuleRe
 	}
 	r := store.AlertRule{WorkspaceID: w.ID, Name: req.Name, Condition: req.Condition, RunTypes: req.RunTypes, Outcomes: req.Outcomes,
 		ReasonCodes: req.ReasonCodes, Threshold: req.Threshold, ResolveAfter: req.ResolveAfter, Enabled: !req.Disabled}
-	if err := s.completeRule(ctx, actor, &r, &req.Tenant, req.Routes); err != nil {
+	if err := s.completeRule(ctx, actor, &r, &req.Tenant, &req.Tag, req.Routes); err != nil {
 		return store.AlertRule{}, err
 	}
 	return s.saveRule(ctx, actor, r, "alert_rule.add")
 }
 
 // EditAlertRule changes a rule (alert.manage). Open incidents of the rule stay open and are
-// judged by the new settings at their next evaluation; disabling the rule resolves them.
+// judged by the new settings at their next evaluation; one whose tenant left the rule's scope
+// fires no more and resolves when its condition clears. Disabling the rule resolves them.
 func (s *Service) EditAlertRule(ctx context.Context, actor Actor, e AlertRuleEdit) (store.AlertRule, error) {
 	r, err := s.ruleForManage(ctx, actor, e.Workspace, e.Name)
 	if err != nil {
@@ -406,7 +411,7 @@ func (s *Service) EditAlertRule(ctx context.Context, actor Actor, e AlertRuleEdi
 	if e.Routes != nil {
 		routes = *e.Routes
 	}
-	if err := s.completeRule(ctx, actor, &r, e.Tenant, routes); err != nil {
+	if err := s.completeRule(ctx, actor, &r, e.Tenant, e.Tag, routes); err != nil {
 		return store.AlertRule{}, err
 	}
 	out, err := s.saveRule(ctx, actor, r, "alert_rule.edit")
@@ -470,29 +475,39 @@ func (s *Service) saveRule(ctx context.Context, actor Actor, r store.AlertRule, 
 			return err
 		}
 		return s.audit(ctx, tx, actor, &r.WorkspaceID, action, "alert_rule", fmt.Sprint(out.ID),
-			map[string]any{"name": r.Name, "condition": r.Condition, "routes": out.RouteNames})
+			map[string]any{"name": r.Name, "condition": r.Condition, "tenant_id": r.TenantID, "tag": r.Tag, "routes": out.RouteNames})
 	})
 	return out, err
 }
 
-// completeRule validates a rule, fills in its defaults and resolves its tenant (tenant nil: keep)
-// and routes by name.
-func (s *Service) completeRule(ctx context.Context, actor Actor, r *store.AlertRule, tenant *string, routes []string) error {
+// completeRule validates a rule, fills in its defaults and resolves its scope (tenant and tag nil:
+// keep; either given replaces the scope) and routes by name.
+func (s *Service) completeRule(ctx context.Context, actor Actor, r *store.AlertRule, tenant, tag *string, routes []string) error {
 	if !slices.Contains(AlertConditions, r.Condition) {
 		return fmt.Errorf("%w: unknown condition %q (expected one of %s)", ErrInvalid, r.Condition, strings.Join(AlertConditions, ", "))
 	}
-	if tenant != nil {
-		r.TenantID = nil
-		if *tenant != "" {
-			t, err := s.resolveTenant(ctx, s.db.Pool, actor, 0, *tenant)
-			if err != nil {
-				return err
-			}
-			if t.WorkspaceID != r.WorkspaceID {
-				return notFoundf("tenant %q in this workspace", *tenant)
-			}
-			r.TenantID = &t.ID
+	if tenant != nil && *tenant != "" && tag != nil && *tag != "" {
+		return fmt.Errorf("%w: a rule watches one tenant (--tenant) or the tenants of a tag (--tag), not both", ErrInvalid)
+	}
+	if tenant != nil || tag != nil {
+		// A scope flag given replaces the whole scope.
+		r.TenantID, r.Tag = nil, ""
+	}
+	if tag != nil && *tag != "" {
+		if err := CheckTag(*tag); err != nil {
+			return err
 		}
+		r.Tag = *tag
+	}
+	if tenant != nil && *tenant != "" {
+		t, err := s.resolveTenant(ctx, s.db.Pool, actor, 0, *tenant)
+		if err != nil {
+			return err
+		}
+		if t.WorkspaceID != r.WorkspaceID {
+			return notFoundf("tenant %q in this workspace", *tenant)
+		}
+		r.TenantID = &t.ID
 	}
 	for _, typ := range r.RunTypes {
 		if _, err := LookupOperation(typ); err != nil {

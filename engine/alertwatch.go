@@ -110,9 +110,9 @@ func (s *Service) evaluateAlerts(ctx context.Context, staleAfter time.Duration) 
 
 // watchNoSuccess fires for each tenant in scope whose last successful run of the rule's types is
 // older than Threshold hours (a tenant that never had one counts from its creation), and clears
-// the others.
+// the others: every tenant of the workspace is looked at, so one that left the scope clears too.
 func (s *Service) watchNoSuccess(ctx context.Context, tx pgx.Tx, rule store.AlertRule) error {
-	last, err := store.LastSuccessByTenant(ctx, tx, rule.WorkspaceID, rule.TenantID, rule.RunTypes)
+	last, err := store.LastSuccessByTenant(ctx, tx, rule.WorkspaceID, rule.RunTypes)
 	if err != nil {
 		return err
 	}
@@ -142,12 +142,11 @@ func (s *Service) watchNoSuccess(ctx context.Context, tx pgx.Tx, rule store.Aler
 	return nil
 }
 
-// watchStuck fires per stuck run and clears the incidents of runs no longer stuck.
+// watchStuck fires per stuck run in scope and clears the incidents of runs no longer stuck. It
+// lists the stuck runs of the whole workspace (up to stuckWatchLimit), so a run whose tenant left
+// the scope keeps its incident until it is no longer stuck.
 func (s *Service) watchStuck(ctx context.Context, tx pgx.Tx, rule store.AlertRule) error {
-	f := store.RunFilter{WorkspaceIDs: []int64{rule.WorkspaceID}}
-	if rule.TenantID != nil {
-		f.TenantID = *rule.TenantID
-	}
+	f := store.RunFilter{WorkspaceIDs: []int64{rule.WorkspaceID}, Limit: stuckWatchLimit}
 	after := time.Duration(rule.Threshold) * time.Minute
 	stuck, err := store.StuckRuns(ctx, tx, f, after, after)
 	if err != nil {
@@ -181,10 +180,16 @@ func (s *Service) watchStuck(ctx context.Context, tx pgx.Tx, rule store.AlertRul
 	return nil
 }
 
+// stuckWatchLimit is how many stuck runs of a workspace the watch looks at per rule, newest first.
+const stuckWatchLimit = 1000
+
 // fireOnce fires a condition that is re-evaluated on a timer: an incident already open and not
 // clearing is left as it is (the watch seeing it again is not news), so only the first firing (or
-// a firing after it began clearing) changes state.
+// a firing after it began clearing) changes state. A tenant out of the rule's scope fires nothing.
 func (s *Service) fireOnce(ctx context.Context, tx pgx.Tx, rule store.AlertRule, f store.IncidentFiring) error {
+	if ok, err := s.ruleCovers(ctx, tx, rule, f.TenantID); err != nil || !ok {
+		return err
+	}
 	inc, err := store.OpenIncident(ctx, tx, rule.ID, f.Subject)
 	if err == nil && inc.ClearSince == nil {
 		return nil
@@ -192,7 +197,7 @@ func (s *Service) fireOnce(ctx context.Context, tx pgx.Tx, rule store.AlertRule,
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return s.fire(ctx, tx, rule, f)
+	return s.fireCovered(ctx, tx, rule, f)
 }
 
 func runTypesLabel(types []string) string {

@@ -147,13 +147,16 @@ func RecordRouteResult(ctx context.Context, q Querier, routeID int64, errText st
 	return nil
 }
 
-// AlertRule is a condition watched on the tenants of a workspace, and the routes it alerts.
+// AlertRule is a condition watched on the tenants of a workspace, and the routes it alerts. Its
+// scope is TenantID or Tag, at most one of them set (neither: every tenant of the workspace); a tag
+// covers the tenants carrying it when a condition is evaluated.
 type AlertRule struct {
 	ID           int64         `json:"id"`
 	WorkspaceID  int64         `json:"workspace_id"`
 	Name         string        `json:"name"`
 	Condition    string        `json:"condition"`
 	TenantID     *int64        `json:"tenant_id"`
+	Tag          string        `json:"tag"`
 	RunTypes     []string      `json:"run_types"`
 	Outcomes     []string      `json:"outcomes"`
 	ReasonCodes  []string      `json:"reason_codes"`
@@ -169,7 +172,7 @@ type AlertRule struct {
 	RouteNames []string `json:"route_names"`
 }
 
-const ruleSelect = `SELECT ar.id, ar.workspace_id, ar.name, ar.condition, ar.tenant_id, ar.run_types, ar.outcomes, ar.reason_codes,
+const ruleSelect = `SELECT ar.id, ar.workspace_id, ar.name, ar.condition, ar.tenant_id, ar.tag, ar.run_types, ar.outcomes, ar.reason_codes,
 	ar.threshold, ar.resolve_after, ar.enabled, ar.created_at, ar.updated_at, coalesce(t.name, ''),
 	coalesce(array(SELECT rr.route_id FROM alert_rule_routes rr JOIN alert_routes ro ON ro.id = rr.route_id WHERE rr.rule_id = ar.id ORDER BY ro.name), '{}'),
 	coalesce(array(SELECT ro.name FROM alert_rule_routes rr JOIN alert_routes ro ON ro.id = rr.route_id WHERE rr.rule_id = ar.id ORDER BY ro.name), '{}')
@@ -177,7 +180,7 @@ const ruleSelect = `SELECT ar.id, ar.workspace_id, ar.name, ar.condition, ar.ten
 
 func scanRule(row pgx.Row) (AlertRule, error) {
 	var r AlertRule
-	err := row.Scan(&r.ID, &r.WorkspaceID, &r.Name, &r.Condition, &r.TenantID, &r.RunTypes, &r.Outcomes, &r.ReasonCodes,
+	err := row.Scan(&r.ID, &r.WorkspaceID, &r.Name, &r.Condition, &r.TenantID, &r.Tag, &r.RunTypes, &r.Outcomes, &r.ReasonCodes,
 		&r.Threshold, &r.ResolveAfter, &r.Enabled, &r.CreatedAt, &r.UpdatedAt, &r.TenantName, &r.RouteIDs, &r.RouteNames)
 	return r, err
 }
@@ -191,13 +194,13 @@ func SaveAlertRule(ctx context.Context, q Querier, r AlertRule) (AlertRule, erro
 	}
 	var err error
 	if r.ID == 0 {
-		err = q.QueryRow(ctx, `INSERT INTO alert_rules (workspace_id, name, condition, tenant_id, run_types, outcomes, reason_codes,
-			threshold, resolve_after, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			r.WorkspaceID, r.Name, r.Condition, r.TenantID, r.RunTypes, r.Outcomes, r.ReasonCodes, r.Threshold, r.ResolveAfter, r.Enabled).Scan(&r.ID)
+		err = q.QueryRow(ctx, `INSERT INTO alert_rules (workspace_id, name, condition, tenant_id, tag, run_types, outcomes, reason_codes,
+			threshold, resolve_after, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			r.WorkspaceID, r.Name, r.Condition, r.TenantID, r.Tag, r.RunTypes, r.Outcomes, r.ReasonCodes, r.Threshold, r.ResolveAfter, r.Enabled).Scan(&r.ID)
 	} else {
-		_, err = q.Exec(ctx, `UPDATE alert_rules SET condition = $2, tenant_id = $3, run_types = $4, outcomes = $5, reason_codes = $6,
-			threshold = $7, resolve_after = $8, enabled = $9, updated_at = now() WHERE id = $1`,
-			r.ID, r.Condition, r.TenantID, r.RunTypes, r.Outcomes, r.ReasonCodes, r.Threshold, r.ResolveAfter, r.Enabled)
+		_, err = q.Exec(ctx, `UPDATE alert_rules SET condition = $2, tenant_id = $3, tag = $4, run_types = $5, outcomes = $6, reason_codes = $7,
+			threshold = $8, resolve_after = $9, enabled = $10, updated_at = now() WHERE id = $1`,
+			r.ID, r.Condition, r.TenantID, r.Tag, r.RunTypes, r.Outcomes, r.ReasonCodes, r.Threshold, r.ResolveAfter, r.Enabled)
 	}
 	if isUniqueViolation(err, "") {
 		return r, fmt.Errorf("alert rule %q in this workspace: %w", r.Name, ErrConflict)

@@ -361,12 +361,12 @@ type TenantLastSuccess struct {
 	LastSuccess *time.Time
 }
 
-// LastSuccessByTenant returns, per tenant of the workspace (or only tenantID), the finish time of
-// its latest succeeded or partially succeeded run of the types.
-func LastSuccessByTenant(ctx context.Context, q Querier, workspaceID int64, tenantID *int64, types []string) ([]TenantLastSuccess, error) {
+// LastSuccessByTenant returns, per tenant of the workspace, the finish time of its latest succeeded
+// or partially succeeded run of the types.
+func LastSuccessByTenant(ctx context.Context, q Querier, workspaceID int64, types []string) ([]TenantLastSuccess, error) {
 	rows, err := q.Query(ctx, `SELECT t.id, t.name, t.created_at, max(r.finished_at) FROM tenants t
-		LEFT JOIN operation_runs r ON r.tenant_id = t.id AND r.type = ANY($3) AND r.outcome IN ('succeeded', 'partially_succeeded')
-		WHERE t.workspace_id = $1 AND ($2::bigint IS NULL OR t.id = $2) GROUP BY t.id ORDER BY t.id`, workspaceID, tenantID, types)
+		LEFT JOIN operation_runs r ON r.tenant_id = t.id AND r.type = ANY($2) AND r.outcome IN ('succeeded', 'partially_succeeded')
+		WHERE t.workspace_id = $1 GROUP BY t.id ORDER BY t.id`, workspaceID, types)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the last successful runs: %w", err)
 	}
@@ -375,6 +375,16 @@ func LastSuccessByTenant(ctx context.Context, q Querier, workspaceID int64, tena
 		err := r.Scan(&s.TenantID, &s.TenantName, &s.CreatedAt, &s.LastSuccess)
 		return s, err
 	})
+}
+
+// TenantHasTag says whether the tenant carries the tag (false for a tenant that is gone).
+func TenantHasTag(ctx context.Context, q Querier, tenantID int64, tag string) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND $2 = ANY(tags))`, tenantID, tag).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("error reading the tags of tenant %d: %w", tenantID, err)
+	}
+	return ok, nil
 }
 
 // TryAlertWatchLock takes the transaction-scoped advisory lock of the alert watch: one engine

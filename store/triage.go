@@ -38,16 +38,21 @@ func ProblemRunsByReason(ctx context.Context, q Querier, f RunFilter, since time
 }
 
 // StuckRuns lists running runs without a heartbeat for longer than heartbeatAge, and queued runs
-// waiting longer than queuedAge (no engine is picking them up).
+// waiting longer than queuedAge (no engine is picking them up), newest first: f.Limit of them
+// (default 20).
 func StuckRuns(ctx context.Context, q Querier, f RunFilter, heartbeatAge, queuedAge time.Duration) ([]Run, error) {
 	f.Statuses, f.Outcomes = nil, nil
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 20
+	}
 	where, args := f.where()
-	args = append(args, heartbeatAge.Seconds(), queuedAge.Seconds())
+	args = append(args, heartbeatAge.Seconds(), queuedAge.Seconds(), limit)
 	n := len(args)
 	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+where+fmt.Sprintf(`
 		AND ((r.status = 'running' AND r.heartbeat_at < now() - make_interval(secs => $%d))
 		  OR (r.status = 'queued' AND r.created_at < now() - make_interval(secs => $%d)))
-		ORDER BY r.id DESC LIMIT 20`, n-1, n), args...))
+		ORDER BY r.id DESC LIMIT $%d`, n-2, n-1, n), args...))
 }
 
 // HourlyCount is the number of runs finished in an hour with an outcome.

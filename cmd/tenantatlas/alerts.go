@@ -26,12 +26,12 @@ func (a *app) alertsCommand() *cobra.Command {
 
 // ruleFlags are the flags of rules add and edit.
 type ruleFlags struct {
-	workspace, condition, tenant string
-	types, outcomes, reasons     string
-	routes                       string
-	hours, minutes               int
-	resolveAfter                 time.Duration
-	disabled, enabled            bool
+	workspace, condition, tenant, tag string
+	types, outcomes, reasons          string
+	routes                            string
+	hours, minutes                    int
+	resolveAfter                      time.Duration
+	disabled, enabled                 bool
 }
 
 func (r *ruleFlags) register(f *pflag.FlagSet, adding bool) {
@@ -44,6 +44,7 @@ func (r *ruleFlags) register(f *pflag.FlagSet, adding bool) {
 		f.BoolVar(&r.disabled, "disable", false, "disable the rule (its open incidents resolve)")
 	}
 	f.StringVar(&r.tenant, "tenant", "", "only this tenant (name or id; default: every tenant of the workspace)")
+	f.StringVar(&r.tag, "tag", "", "only the tenants carrying this tag when a condition is evaluated (not with --tenant)")
 	f.StringVar(&r.types, "type", "", "run_failed, no_success: comma-separated run types (run_failed default: every type; no_success: backups)")
 	f.StringVar(&r.outcomes, "outcome", "", "run_failed: failed, blocked or both (default both)")
 	f.StringVar(&r.reasons, "reason", "", "run_failed: only these reason codes (comma-separated; default every code)")
@@ -51,6 +52,17 @@ func (r *ruleFlags) register(f *pflag.FlagSet, adding bool) {
 	f.IntVar(&r.minutes, "minutes", 0, "run_stuck: minutes queued or without a heartbeat (default 30)")
 	f.DurationVar(&r.resolveAfter, "resolve-after", 0, "how long the condition must stay clear before the incident resolves, e.g. 10m (a flap within it keeps one incident)")
 	f.StringVar(&r.routes, "route", "", "comma-separated routes to alert")
+}
+
+// scope refuses --tenant with --tag, and a malformed tag, before the database is opened.
+func (r *ruleFlags) scope(f *pflag.FlagSet) error {
+	if f.Changed("tenant") && f.Changed("tag") {
+		return usageErrorf("give --tenant (one tenant) or --tag (the tenants carrying it), not both")
+	}
+	if r.tag != "" {
+		return engine.CheckTag(r.tag)
+	}
+	return nil
 }
 
 func (r *ruleFlags) threshold() (int, error) {
@@ -69,13 +81,17 @@ func (a *app) alertRulesAddCommand() *cobra.Command {
 		Use: "add NAME --condition C [flags]", Short: "Add an alert rule", Args: cobra.ExactArgs(1),
 		Example: `  tenantatlas alerts rules add backup-failures --condition run_failed --type backup_schedule.run,backup_schedule.scheduled --route oncall
   tenantatlas alerts rules add stale-backups --condition no_success --hours 24 --route oncall
-  tenantatlas alerts rules add contoso-drift --condition drift --tenant contoso --route slack --resolve-after 30m`,
+  tenantatlas alerts rules add contoso-drift --condition drift --tenant contoso --route slack --resolve-after 30m
+  tenantatlas alerts rules add eu-failures --condition run_failed --tag eu --route oncall`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rf.condition == "" {
 				return usageErrorf("alerts rules add needs --condition (one of %s)", strings.Join(engine.AlertConditions, ", "))
 			}
 			if rf.hours > 0 && rf.condition != engine.ConditionNoSuccess || rf.minutes > 0 && rf.condition != engine.ConditionRunStuck {
 				return usageErrorf("--hours is for no_success rules, --minutes for run_stuck rules")
+			}
+			if err := rf.scope(cmd.Flags()); err != nil {
+				return err
 			}
 			threshold, err := rf.threshold()
 			if err != nil {
@@ -85,7 +101,7 @@ func (a *app) alertRulesAddCommand() *cobra.Command {
 				return err
 			}
 			rule, err := a.svc.AddAlertRule(cmd.Context(), a.actor, engine.AlertRuleRequest{Workspace: rf.workspace, Name: args[0],
-				Condition: rf.condition, Tenant: rf.tenant, RunTypes: splitList(rf.types), Outcomes: splitList(rf.outcomes),
+				Condition: rf.condition, Tenant: rf.tenant, Tag: rf.tag, RunTypes: splitList(rf.types), Outcomes: splitList(rf.outcomes),
 				ReasonCodes: splitList(rf.reasons), Threshold: threshold, ResolveAfter: rf.resolveAfter, Routes: splitList(rf.routes), Disabled: rf.disabled})
 			if err != nil {
 				return err
@@ -103,9 +119,13 @@ func (a *app) alertRulesEditCommand() *cobra.Command {
 	var rf ruleFlags
 	c := &cobra.Command{
 		Use: "edit NAME [flags]", Short: "Change an alert rule: only the flags given change", Args: cobra.ExactArgs(1),
-		Example: "  tenantatlas alerts rules edit stale-backups --hours 12\n  tenantatlas alerts rules edit contoso-drift --disable",
+		Example: "  tenantatlas alerts rules edit stale-backups --hours 12\n  tenantatlas alerts rules edit contoso-drift --disable\n" +
+			"  tenantatlas alerts rules edit stale-backups --tag tier-1    (--tag '' or --tenant '': every tenant again)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
+			if err := rf.scope(f); err != nil {
+				return err
+			}
 			e := engine.AlertRuleEdit{Workspace: rf.workspace, Name: args[0]}
 			list := func(flag, val string) *[]string {
 				if !f.Changed(flag) {
@@ -117,6 +137,9 @@ func (a *app) alertRulesEditCommand() *cobra.Command {
 			e.RunTypes, e.Outcomes, e.ReasonCodes, e.Routes = list("type", rf.types), list("outcome", rf.outcomes), list("reason", rf.reasons), list("route", rf.routes)
 			if f.Changed("tenant") {
 				e.Tenant = &rf.tenant
+			}
+			if f.Changed("tag") {
+				e.Tag = &rf.tag
 			}
 			if f.Changed("hours") || f.Changed("minutes") {
 				t, err := rf.threshold()
@@ -168,8 +191,11 @@ func (a *app) alertRulesRemoveCommand() *cobra.Command {
 }
 
 func ruleScope(r store.AlertRule) string {
-	if r.TenantName != "" {
+	switch {
+	case r.TenantName != "":
 		return "tenant " + r.TenantName
+	case r.Tag != "":
+		return "tag " + r.Tag
 	}
 	return "all tenants"
 }

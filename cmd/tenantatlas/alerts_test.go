@@ -84,3 +84,46 @@ func TestCLIAlerts(t *testing.T) { //nolint:tparallel // the subtests share a da
 	c.ok("alerts", "routes", "remove", "slack")
 	require.NotContains(t, c.ok("alerts", "routes", "list"), "slack")
 }
+
+// TestCLIAlertRuleTagScope: `alerts rules add|edit --tag` scopes a rule to a tag, `rules list` shows
+// it; a malformed tag and --tenant with --tag exit 2 with their reason and write or change nothing.
+func TestCLIAlertRuleTagScope(t *testing.T) { //nolint:tparallel // the subtests share a database whose state is checked after them
+	t.Parallel()
+	c := newCLI(t)
+	r := c.run("s3cret", "tenants", "add", "--name", "contoso", "--tenant-id", "6e0c1a2b-0000-4000-8000-000000000001",
+		"--client-id", "3f2a0000-0000-4000-8000-000000000002", "--secret-file", "-")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, "added alert rule eu-fails (run_failed, tag eu) alerting -\n",
+		c.ok("alerts", "rules", "add", "eu-fails", "--condition", "run_failed", "--tag", "eu"))
+	c.ok("alerts", "rules", "add", "stale", "--condition", "no_success", "--hours", "24", "--tenant", "contoso")
+	require.Regexp(t, `eu-fails\s+run_failed\s+tag eu\s`, c.ok("alerts", "rules", "list"))
+	var rules []map[string]any
+	c.jsonOut(&rules, "alerts", "rules", "list")
+	require.Equal(t, "eu", rules[0]["tag"])
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"AddBadTag", []string{"alerts", "rules", "add", "x", "--condition", "drift", "--tag", "EU"}, `tag "EU": use lower case letters`},
+		{"AddTenantAndTag", []string{"alerts", "rules", "add", "x", "--condition", "drift", "--tenant", "contoso", "--tag", "eu"},
+			"give --tenant (one tenant) or --tag (the tenants carrying it), not both"},
+		{"EditBadTag", []string{"alerts", "rules", "edit", "stale", "--tag", "tier 1"}, `tag "tier 1": use lower case letters`},
+		{"EditTenantAndTag", []string{"alerts", "rules", "edit", "stale", "--tenant", "contoso", "--tag", "eu"}, "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.run("", tc.args...)
+			require.Equal(t, 2, r.code, r.stderr)
+			require.Contains(t, r.stderr, tc.want)
+		})
+	}
+	list := c.ok("alerts", "rules", "list")
+	require.Equal(t, 3, strings.Count(list, "\n"), "nothing was added by the refused commands:\n%s", list)
+	require.Regexp(t, `stale\s+no_success\s+tenant contoso\s`, list, "nor changed")
+
+	c.ok("alerts", "rules", "edit", "stale", "--tag", "tier-1")
+	require.Regexp(t, `stale\s+no_success\s+tag tier-1\s`, c.ok("alerts", "rules", "list"), "the tag replaced the tenant")
+	c.ok("alerts", "rules", "edit", "eu-fails", "--tag", "")
+	require.Regexp(t, `eu-fails\s+run_failed\s+all tenants\s`, c.ok("alerts", "rules", "list"))
+}
