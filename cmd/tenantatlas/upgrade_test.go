@@ -145,7 +145,12 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 	}
 	c.jsonOut(&fleet, "schedules", "add", "--all", "--name", "fleet-every-second", "--cron", "* * * * * *")
 	c.jsonOut(&own, "schedules", "add", "--tenant", tenant.Name, "--name", "own-every-second", "--cron", "* * * * * *")
-	waitLog(t, logs, "scheduled backup started", 60*time.Second, fmt.Sprintf(`"schedule_id":%d`, own.ID))
+	// Read from the database, not the old engine's log: a previous release words its lines its own way.
+	require.Eventually(t, func() bool {
+		var runs int
+		require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, own.ID).Scan(&runs))
+		return runs > 0
+	}, 60*time.Second, 100*time.Millisecond, "the previous engine fires the tenant's schedule")
 	var fleetRuns int
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, fleet.ID).Scan(&fleetRuns))
 	require.Zero(t, fleetRuns, "the previous engine does not see fleet schedules")
