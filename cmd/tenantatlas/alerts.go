@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -173,17 +174,23 @@ func (a *app) alertRulesEditCommand() *cobra.Command {
 }
 
 func (a *app) alertRulesRemoveCommand() *cobra.Command {
+	return a.alertRemoveCommand("rule", "Remove an alert rule with its incidents", (*engine.Service).RemoveAlertRule)
+}
+
+// alertRemoveCommand is `alerts rules remove` and `alerts routes remove`: what names the kind,
+// remove is the service method (a method expression: the service exists only once a.open ran).
+func (a *app) alertRemoveCommand(what, short string, remove func(*engine.Service, context.Context, engine.Actor, string, string) error) *cobra.Command {
 	var workspace string
 	c := &cobra.Command{
-		Use: "remove NAME", Short: "Remove an alert rule with its incidents", Args: cobra.ExactArgs(1),
+		Use: "remove NAME", Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.open(cmd.Context()); err != nil {
 				return err
 			}
-			if err := a.svc.RemoveAlertRule(cmd.Context(), a.actor, workspace, args[0]); err != nil {
+			if err := remove(a.svc, cmd.Context(), a.actor, workspace, args[0]); err != nil {
 				return err
 			}
-			return a.output(map[string]any{"removed": args[0]}, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "removed alert rule %s\n", args[0]) })
+			return a.output(map[string]any{"removed": args[0]}, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "removed alert %s %s\n", what, args[0]) })
 		},
 	}
 	c.Flags().StringVar(&workspace, "workspace", "", "workspace name (default: your only workspace)")
@@ -351,21 +358,7 @@ func (a *app) alertRoutesEditCommand() *cobra.Command {
 }
 
 func (a *app) alertRoutesRemoveCommand() *cobra.Command {
-	var workspace string
-	c := &cobra.Command{
-		Use: "remove NAME", Short: "Remove an alert route (rules stop alerting it)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.open(cmd.Context()); err != nil {
-				return err
-			}
-			if err := a.svc.RemoveAlertRoute(cmd.Context(), a.actor, workspace, args[0]); err != nil {
-				return err
-			}
-			return a.output(map[string]any{"removed": args[0]}, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "removed alert route %s\n", args[0]) })
-		},
-	}
-	c.Flags().StringVar(&workspace, "workspace", "", "workspace name (default: your only workspace)")
-	return c
+	return a.alertRemoveCommand("route", "Remove an alert route (rules stop alerting it)", (*engine.Service).RemoveAlertRoute)
 }
 
 func (a *app) alertRoutesListCommand() *cobra.Command {
