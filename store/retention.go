@@ -46,7 +46,7 @@ const keepRunSQL = `(
 	OR (r.outcome = 'succeeded' AND NOT EXISTS (SELECT 1 FROM operation_runs n WHERE n.workspace_id = r.workspace_id
 		AND n.type = r.type AND n.tenant_id IS NOT DISTINCT FROM r.tenant_id AND n.outcome = 'succeeded' AND n.id > r.id))
 	OR (r.schedule_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM operation_runs n WHERE n.schedule_id = r.schedule_id
-		AND n.tenant_id = r.tenant_id AND n.id > r.id))
+		AND n.tenant_id IS NOT DISTINCT FROM r.tenant_id AND n.id > r.id))
 )`
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
