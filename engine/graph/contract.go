@@ -388,8 +388,15 @@ func init() {
 		case FamilyConfigurationPolicies, FamilyCompliancePolicies:
 			add(Contract{Name: string(f) + ".replace", Family: f, Kind: KindReplace, Method: http.MethodPut, Path: col + "/{id}",
 				Doc: "replace the whole policy including settings (PUT)"})
-			add(Contract{Name: string(f) + ".settings", Family: f, Kind: KindChildren, Method: http.MethodGet, Path: col + "/{id}/settings",
-				Doc: "policy settings (paged, ~25 per page)"})
+			settings := Contract{Name: string(f) + ".settings", Family: f, Kind: KindChildren, Method: http.MethodGet, Path: col + "/{id}/settings",
+				Doc: "policy settings (paged, 25 per page by default)"}
+			if f == FamilyConfigurationPolicies {
+				// 25 a page unless $top says more: IntuneCD asks $top=1000 and gets a 153-setting
+				// policy in one answer (IntuneCD #125, commit "include more settings than 25"; its
+				// batch reads follow no nextLink); IntuneBackupAndRestore #88 the same with $top=999.
+				settings.PageSize = 1000
+			}
+			add(settings)
 		default:
 			add(Contract{Name: string(f) + ".update", Family: f, Kind: KindUpdate, Method: http.MethodPatch, Path: col + "/{id}", Doc: "update in place (PATCH)"})
 		}

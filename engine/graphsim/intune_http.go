@@ -71,6 +71,12 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 	}
 	switch c.Kind {
 	case graph.KindList:
+		if col.family == graph.FamilyGroupPolicyConfigurations && strings.Contains(req.query.Get("$expand"), "(") {
+			// The ADMX service expands one level only ("MaxExpansionDepth" 1, as its definitionValues
+			// answer below): definitionValues($expand=definition) from the list is two.
+			s.modelError(w, tooDeep)
+			return
+		}
 		exp, err := parseExpand(req.query.Get("$expand"), schemaForExpand(col))
 		if err != "" {
 			s.modelError(w, err)
@@ -80,7 +86,15 @@ func (s *Server) serveIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 		for _, o := range st.inCollection(col) {
 			objs = append(objs, st.render(col, o, false, exp))
 		}
-		s.writeSlice(w, req, objs, intunePageDefault, intunePageMax, contextURL(req, c))
+		def, most := intunePageDefault, intunePageMax
+		if _, settings := exp["settings"]; settings && col.family == graph.FamilyConfigurationPolicies {
+			// configurationPolicies?$expand=settings is answered in pages of one or two policies
+			// whatever $top asks (a public Intune toolkit's real-tenant finding: RKSolutions
+			// FINDINGS.md, "$expand=settings is hard-capped on cosmos endpoints … observed ~1-2
+			// policies per page"); complete, but a page per two policies, one after the other.
+			def, most = expandedSettingsPage, expandedSettingsPage
+		}
+		s.writeSlice(w, req, objs, def, most, contextURL(req, c))
 		return
 	case graph.KindCreate:
 		if c.Family == graph.FamilyIntents {
@@ -278,6 +292,9 @@ func stripUnexpanded(items []map[string]any, nav, expand string) []map[string]an
 	return out
 }
 
+// tooDeep is the ADMX service's refusal of a nested $expand.
+const tooDeep = "The request includes a $expand path which is too deep. The maximum depth allowed is 1."
+
 func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.Contract, obj *intuneObject, args []string) {
 	name := c.Name[strings.IndexByte(c.Name, '.')+1:]
 	expand := req.query.Get("$expand")
@@ -303,7 +320,7 @@ func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.
 		// definitions; without the presentation either way, so backups read each value's
 		// presentationValues?$expand=presentation (IM Get-GPOObjectSettings).
 		if strings.Contains(expand, "(") {
-			s.modelError(w, "The request includes a $expand path which is too deep. The maximum depth allowed is 1.")
+			s.modelError(w, tooDeep)
 			return
 		}
 		dvs := stripUnexpanded(obj.children[name], "definition", expand)
@@ -320,7 +337,14 @@ func (s *Server) serveChildren(w http.ResponseWriter, req *simRequest, c *graph.
 	case "scheduledActionsForRule":
 		s.writeSlice(w, req, stripUnexpanded(obj.children[name], "scheduledActionConfigurations", expand), subPageSize, subPageSize, contextURL(req, c))
 	default: // settings (settings catalog, intents)
-		s.writeSlice(w, req, nonNil(obj.children[name]), subPageSize, subPageSize, contextURL(req, c))
+		most := subPageSize
+		if c.Family == graph.FamilyConfigurationPolicies {
+			// 25 a page by default (IntuneCD #125, IntuneBackupAndRestore #88: backups without $top
+			// kept 25 settings), more when $top asks: IntuneCD's $top=1000 read a 153-setting policy
+			// in one answer (its batch reads follow no nextLink; the reporter confirmed the fix).
+			most = intunePageMax
+		}
+		s.writeSlice(w, req, nonNil(obj.children[name]), subPageSize, most, contextURL(req, c))
 	}
 }
 

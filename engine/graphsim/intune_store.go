@@ -18,7 +18,9 @@ const (
 	intunePageDefault = 100
 	intunePageMax     = 1000
 	subPageSize       = 25 // sub-collections (assignments, settings, ...) page at 25, like Intune
-	bigSubCollection  = 30 // the first object of a family has more than one page of assignments
+	// expandedSettingsPage is the page of configurationPolicies?$expand=settings (intune_http.go).
+	expandedSettingsPage = 2
+	bigSubCollection     = 30 // the first object of a family has more than one page of assignments
 )
 
 // ErrNoSuchPolicy is returned by the policy mutation API for an unknown id.

@@ -120,9 +120,9 @@ type Descriptor struct {
 	ChildIDs []string
 	// Children are the child collections read per object into the payload.
 	Children []Child
-	// ListExpand is the $expand a backup sends on the list call to read the assignments of every
-	// object with it (issue #24: one request per page instead of one per object), where Graph
-	// answers it complete: IM lists with $expand=assignments unless a type says
+	// ListExpand is the $expand a backup sends on the list call to read the assignments (and the
+	// children whose Child.ListExpand says so) of every object with it (issue #24: one request per
+	// page instead of one per object), where Graph answers it complete: IM lists with $expand=assignments unless a type says
 	// ExpandAssignmentsList = $false (EndpointManager.psm1). Set by register for every family with
 	// assignments unless ListExpandRefused says why not. An object whose expanded assignments are
 	// not complete (absent, or with a nextLink) is read one by one, logged once per run.
@@ -159,12 +159,20 @@ type Descriptor struct {
 	RoundTrip string
 }
 
-// Child is a child collection read per object.
+// Child is a child collection of the object, read into the payload.
 type Child struct {
 	// Key is the payload field it goes to: "settings", "scheduledActionsForRule", "definitionValues".
 	Key string
-	// Contract reads it (paged).
+	// Contract reads it per object (paged).
 	Contract string
+	// ListExpand is the $expand item that reads it with the list call instead (issue #24), where a
+	// source shows Graph answers it complete there; "" reads it per object. register adds it to
+	// the descriptor's ListExpand. An object whose expanded child is not complete (absent, with a
+	// nextLink, or of another length than CountKey says) is read per object, logged once per run.
+	ListExpand string
+	// CountKey is the object property that counts the child's items (settingCount, BETA
+	// deviceManagementCompliancePolicy): an expansion of another length, or without it, is incomplete.
+	CountKey string
 }
 
 // CommonServerOwned are refused on every write and volatile for drift (IM Start-GraphPreImport
@@ -187,6 +195,11 @@ func register(d *Descriptor) {
 	}
 	if fi.HasAssignments && d.ListExpand == "" && d.ListExpandRefused == "" {
 		d.ListExpand = "assignments"
+	}
+	for _, c := range d.Children {
+		if c.ListExpand != "" {
+			d.ListExpand = strings.Trim(d.ListExpand+","+c.ListExpand, ",")
+		}
 	}
 	descriptors[d.Family] = d
 }
@@ -265,6 +278,12 @@ func (d *Descriptor) ScopeTagKey() string {
 		}
 	}
 	return "roleScopeTagIds"
+}
+
+// ListExpandsAssignments reports whether the list's $expand reads the assignments (register puts
+// them first).
+func (d *Descriptor) ListExpandsAssignments() bool {
+	return d.ListExpand == "assignments" || strings.HasPrefix(d.ListExpand, "assignments,")
 }
 
 // ExpandFor is the $expand of the GET by id of an object of odataType.
@@ -349,6 +368,10 @@ func init() {
 			}
 			return "settingsCatalog"
 		},
+		// settings per object, 1,000 a page (contract PageSize): the list's $expand=settings is
+		// answered in pages of one or two policies whatever $top asks (a public Intune toolkit's
+		// real-tenant finding, RKSolutions FINDINGS.md "hard-capped on cosmos endpoints"), so it
+		// costs about a request per policy too, one page after the other.
 		Children:    []Child{{Key: "settings", Contract: "configurationPolicies.settings"}},
 		StripCreate: []string{"settings@odata.context", "creationSource", "isAssigned"}, Update: UpdatePut,
 		Volatile:   []string{"creationSource"}, // set by the service (ICD drops it when comparing)
@@ -363,7 +386,12 @@ func init() {
 			}
 			return ""
 		},
-		Children:    []Child{{Key: "scheduledActionsForRule", Contract: "deviceCompliancePolicies.scheduledActionsForRule"}},
+		// The rules ride on the list with a nested $expand: IntuneCD's backup lists
+		// deviceCompliancePolicies?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)
+		// and reads every policy's rules from that answer (backup/Intune/Compliance.py); IM's
+		// CompliancePolicies view expands the same (EndpointManager.psm1 Expand).
+		Children: []Child{{Key: "scheduledActionsForRule", Contract: "deviceCompliancePolicies.scheduledActionsForRule",
+			ListExpand: "scheduledActionsForRule($expand=scheduledActionConfigurations)"}},
 		StripUpdate: []string{"scheduledActionsForRule"}, FollowUps: []FollowUp{FollowScheduleActionsForRules},
 		References: []Reference{
 			{Kind: RefNotificationTemplate, Where: "scheduledActionsForRule[].scheduledActionConfigurations[].notificationTemplateId", Source: graph.FamilyNotificationMessageTemplates},
@@ -371,7 +399,11 @@ func init() {
 	// v2 compliance: settings + scheduledActionsForRule navigations (ICD Compliance.py); PUT; actions via setScheduledActions (docs).
 	register(&Descriptor{Family: graph.FamilyCompliancePolicies, DeclaredType: "deviceManagementCompliancePolicy",
 		Types: map[string]string{"deviceManagementCompliancePolicy": "compliancePolicies"},
-		Children: []Child{{Key: "settings", Contract: "compliancePolicies.settings"},
+		// settings ride on the list: IntuneCD's backup lists compliancePolicies?$expand=settings and
+		// reads each policy's settings from it (backup/Intune/DeviceCompliance.py), checked here
+		// against the policy's settingCount (BETA). The rules are read per object, as IntuneCD does
+		// (no source expands them on this list).
+		Children: []Child{{Key: "settings", Contract: "compliancePolicies.settings", ListExpand: "settings", CountKey: "settingCount"},
 			{Key: "scheduledActionsForRule", Contract: "compliancePolicies.scheduledActionsForRule"}},
 		StripCreate: []string{"settings@odata.context", "creationSource", "scheduledActionsForRule"}, Update: UpdatePut,
 		Volatile:  []string{"creationSource"},

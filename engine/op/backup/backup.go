@@ -151,8 +151,10 @@ type backupper struct {
 	objects map[graph.Family]map[string]intune.NamedRef
 	// perObject reads every object's assignments on its own (ReadsPerObject).
 	perObject bool
-	// fellBack are the families whose cheap read was found incomplete (logged once per run).
-	fellBack map[graph.Family]bool
+	// fellBack are the families whose cheap read of the assignments was found incomplete (logged
+	// once per run); fellBackChild the same per family and child.
+	fellBack      map[graph.Family]bool
+	fellBackChild map[string]bool
 }
 
 // pending is one object being backed up.
@@ -169,6 +171,8 @@ type pending struct {
 	definitions []any
 	// haveAssignments: its assignments came complete with the list, or are asked for with the GET by id.
 	haveAssignments bool
+	// haveChildren are the child collections that came complete with the list (Child.ListExpand).
+	haveChildren map[string]bool
 }
 
 func (b *backupper) family(ctx context.Context, f graph.Family) error {
@@ -192,10 +196,13 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 			continue // listed here, backed up in its own family (targeted app configurations in managedAppPolicies)
 		}
 		p := &pending{family: f, raw: obj, class: intune.Classify(f, obj)}
-		if q != nil {
-			b.takeExpanded(ctx, p, "the list's $expand=assignments")
-		}
 		p.graphID, _ = obj["id"].(string)
+		if q != nil {
+			if d.ListExpandsAssignments() {
+				b.takeExpanded(ctx, p, "the list's $expand=assignments")
+			}
+			b.takeListedChildren(ctx, d, p)
+		}
 		p.odataType, _ = obj["@odata.type"].(string)
 		if d != nil {
 			p.odataType = d.ODataType(obj) // the declared type when minimal metadata leaves it out
@@ -253,6 +260,72 @@ func takeAssignments(obj map[string]any) ([]any, bool) {
 		}
 	}
 	return as, ok && !more
+}
+
+// takeListedChildren moves the child collections the list expanded (Child.ListExpand) out of
+// the object into the payload. One that is not complete (takeChild) is read per object instead,
+// and the family's fallback for that child is logged once per run.
+func (b *backupper) takeListedChildren(ctx context.Context, d *intune.Descriptor, p *pending) {
+	for _, c := range d.Children {
+		if c.ListExpand == "" {
+			continue
+		}
+		items, complete := takeChild(p.raw, c)
+		if complete {
+			if p.haveChildren == nil {
+				p.haveChildren = map[string]bool{}
+			}
+			p.haveChildren[c.Key] = true
+			p.setChild(c.Key, items)
+			continue
+		}
+		key := string(p.family) + "/" + c.Key
+		if b.fellBackChild == nil {
+			b.fellBackChild = map[string]bool{}
+		}
+		if !b.fellBackChild[key] {
+			b.fellBackChild[key] = true
+			b.rc.Logf(ctx, store.LevelWarn, "%s: the list's $expand=%s came back incomplete (first: %s): those objects' %s are read one by one",
+				p.family, c.ListExpand, p.graphID, c.Key)
+		}
+	}
+}
+
+// takeChild removes an expanded child collection (and its annotations) from obj and returns it,
+// complete unless it is missing, carries an @odata.nextLink, or has another length than the
+// object's count property (Child.CountKey) says, or that count is missing.
+func takeChild(obj map[string]any, c intune.Child) ([]any, bool) {
+	items, ok := obj[c.Key].([]any)
+	_, more := obj[c.Key+"@odata.nextLink"]
+	for k := range obj {
+		if k == c.Key || strings.HasPrefix(k, c.Key+"@") {
+			delete(obj, k)
+		}
+	}
+	if !ok || more {
+		return nil, false
+	}
+	if c.CountKey != "" {
+		n, counted := obj[c.CountKey].(json.Number)
+		want, err := n.Int64()
+		if !counted || err != nil || want != int64(len(items)) {
+			return nil, false
+		}
+	}
+	return items, true
+}
+
+// setChild puts a child collection into the payload field its key names.
+func (p *pending) setChild(key string, items []any) {
+	switch key {
+	case "settings":
+		p.payload.Settings = items
+	case "scheduledActionsForRule":
+		p.payload.ScheduledActions = items
+	case "definitionValues":
+		p.payload.DefinitionValues = items
+		p.definitions = items
+	}
 }
 
 // subRequest is one sub-collection (or object) read of a pending object.
@@ -367,6 +440,9 @@ func (b *backupper) plan(fi graph.FamilyInfo, p *pending) []subRequest {
 		out = append(out, subRequest{p: p, kind: "assignments", paged: true, req: graph.BatchRequest{Contract: col + ".assignments", Args: []string{id}}})
 	}
 	for _, c := range d.Children {
+		if p.haveChildren[c.Key] {
+			continue // complete with the list (Child.ListExpand)
+		}
 		out = append(out, subRequest{p: p, kind: c.Key, paged: true, req: graph.BatchRequest{Contract: c.Contract, Args: []string{id}}})
 	}
 	// Encrypted OMA-URI values: back up the plaintext (docs/graph.md#family-write-rules); the item is then sensitive.
@@ -441,13 +517,8 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 		switch {
 		case s.kind == "assignments":
 			s.p.payload.Assignments = items
-		case s.kind == "settings":
-			s.p.payload.Settings = items
-		case s.kind == "scheduledActionsForRule":
-			s.p.payload.ScheduledActions = items
-		case s.kind == "definitionValues":
-			s.p.payload.DefinitionValues = items
-			s.p.definitions = items
+		case s.kind == "settings", s.kind == "scheduledActionsForRule", s.kind == "definitionValues":
+			s.p.setChild(s.kind, items)
 		case strings.HasPrefix(s.kind, "presentation:"):
 			dvID := strings.TrimPrefix(s.kind, "presentation:")
 			for _, dv := range s.p.payload.DefinitionValues {
