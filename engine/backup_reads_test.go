@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,18 +15,20 @@ import (
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
-// TestBackupReads (issue #24): the cheap reads — assignments with the list ($expand, where the
-// descriptor says Graph answers them complete) or with the GET by id a backup makes anyway — back
-// up exactly what the per-object reads do (every payload hash equal), with no per-object
-// assignments read left for the families that allow it.
+// TestBackupReads (issue #24): the cheap reads — assignments and the children the descriptor
+// names with the list ($expand, where it says Graph answers them complete) or with the GET by id a
+// backup makes anyway — back up exactly what the per-object reads do (every payload hash equal),
+// with no per-object read of those left for the families that allow it.
 func TestBackupReads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupIntune(t, graphsim.TenantSpec{PoliciesPerFamily: 4, Groups: 60})
+	// listed are the child collections the list expands (intune.Child.ListExpand).
+	listed := []string{"deviceCompliancePolicies.scheduledActionsForRule", "compliancePolicies.settings"}
 	assignmentReads := func() int {
 		n := 0
 		for _, c := range graph.Contracts() {
-			if c.Kind == graph.KindAssignments {
+			if c.Kind == graph.KindAssignments || slices.Contains(listed, c.Name) {
 				n += b.simT.RequestCount(c.Name)
 			}
 		}
@@ -52,6 +56,51 @@ func TestBackupReads(t *testing.T) {
 	}
 	require.Equal(t, hashes(perObject.ID), hashes(cheap.ID), "the cheap reads back up the same payloads")
 	require.Positive(t, perObjectReads)
-	require.Zero(t, cheapReads, "no assignments read one by one (%d before)", perObjectReads)
+	require.Zero(t, cheapReads, "no assignments, compliance rules or compliance settings read one by one (%d before)", perObjectReads)
 
+}
+
+// TestBackupReadsFallBack (issue #24 item 2): a child collection the list expands but answers
+// incomplete — here settings-catalog compliance policies whose expanded settings number fewer
+// than their settingCount says — is read per object for exactly those policies, the fallback is
+// logged once per run however many fall back, and the payload holds every setting.
+func TestBackupReadsFallBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupIntune(t, graphsim.TenantSpec{PoliciesPerFamily: 4, Groups: 20})
+	var short []string
+	for _, p := range b.simT.Policies(graph.FamilyCompliancePolicies) {
+		if n, _ := p["settingCount"].(int); n > 1 && n <= 25 && len(short) < 2 {
+			id := p["id"].(string)
+			require.NoError(t, b.simT.UpdatePolicy(graph.FamilyCompliancePolicies, id, map[string]any{"settingCount": n + 1}))
+			short = append(short, id)
+		}
+	}
+	require.Len(t, short, 2)
+	before := b.simT.RequestCount("compliancePolicies.settings")
+	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: b.tenantID,
+		Params: map[string]any{"families": "compliancePolicies"}})
+	require.NoError(t, err)
+	run := b.waitRun(t, res.Run.ID, completed)
+	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+	require.Equal(t, 2, b.simT.RequestCount("compliancePolicies.settings")-before, "only the two incomplete expansions read again")
+
+	events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID})
+	require.NoError(t, err)
+	var fellBack []string
+	for _, m := range messages(events) {
+		if strings.Contains(m, "came back incomplete") {
+			fellBack = append(fellBack, m)
+		}
+	}
+	require.Len(t, fellBack, 1, "logged once per run")
+	require.Contains(t, fellBack[0], "compliancePolicies: the list's $expand=settings came back incomplete")
+
+	sets, err := b.svc.ListBackupSets(ctx, b.admin, engine.BackupQuery{TenantID: b.tenantID, Limit: 1})
+	require.NoError(t, err)
+	for _, it := range rtItems(t, b.testBundle, sets[0].ID) {
+		want, err := b.simT.Children(graph.FamilyCompliancePolicies, it.GraphID, "settings")
+		require.NoError(t, err)
+		require.Len(t, rtPayload(t, b.testBundle, sets[0].ID, it).Settings, len(want), it.GraphID)
+	}
 }

@@ -250,6 +250,43 @@ func TestNavigationPropertiesOnlyWhenExpanded(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the cheap reads of child collections page as Graph does", func(t *testing.T) {
+		t.Parallel()
+		var p page
+		// RKSolutions FINDINGS.md: ~1-2 policies a page with $expand=settings, whatever $top says.
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, "/beta/deviceManagement/configurationPolicies?$expand=settings&$top=100", tok, nil, &p))
+		require.Len(t, p.Value, 2)
+		require.NotEmpty(t, p.NextLink)
+		// IntuneCD #125: 25 settings a page by default, a 153-setting policy in one answer at $top=1000.
+		big := ""
+		for _, pol := range b.tenant.Policies(graph.FamilyConfigurationPolicies) {
+			if n, _ := pol["settingCount"].(int); n > 25 {
+				big = pol["id"].(string)
+			}
+		}
+		require.NotEmpty(t, big)
+		base := "/beta/deviceManagement/configurationPolicies/" + big + "/settings"
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, base, tok, nil, &p))
+		require.Len(t, p.Value, 25)
+		require.NotEmpty(t, p.NextLink)
+		var all page
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet, base+"?$top=1000", tok, nil, &all))
+		require.Greater(t, len(all.Value), 25)
+		require.Empty(t, all.NextLink)
+		// IntuneCD Compliance.py: the rules ride on the list with a nested $expand.
+		require.Equal(t, http.StatusOK, b.send(t, http.MethodGet,
+			"/beta/deviceManagement/deviceCompliancePolicies?$expand=assignments,scheduledActionsForRule($expand=scheduledActionConfigurations)", tok, nil, &p))
+		for _, pol := range p.Value {
+			rules := toObjectsAny(pol["scheduledActionsForRule"])
+			require.NotEmpty(t, rules)
+			require.NotEmpty(t, rules[0]["scheduledActionConfigurations"])
+		}
+		// The ADMX service's one level of $expand holds for its list too.
+		var e errBody
+		require.Equal(t, http.StatusBadRequest, b.send(t, http.MethodGet,
+			"/beta/deviceManagement/groupPolicyConfigurations?$expand=definitionValues($expand=definition)", tok, nil, &e))
+		require.Contains(t, e.Error.Message, "maximum depth allowed is 1")
+	})
 	t.Run("a type cast outside the object's hierarchy is refused", func(t *testing.T) {
 		t.Parallel()
 		ios := firstID(t, b.tenant, graph.FamilyDeviceConfigurations, ofType("iosGeneralDeviceConfiguration"))
