@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +81,13 @@ func BenchmarkBackupReads(b *testing.B) {
 			return n
 		}
 		floor := func(n int) float64 { return float64(n) / limits.RequestsPerSecond }
+		perFamily := func() map[graph.Family]int { // the same, by the family of each contract
+			out := map[graph.Family]int{}
+			for _, r := range graph.Contracts() {
+				out[r.Family] += st.RequestCount(r.Name)
+			}
+			return out
+		}
 
 		var objects int
 		for _, name := range []string{"cheap", "per_object"} {
@@ -86,7 +95,7 @@ func BenchmarkBackupReads(b *testing.B) {
 			if name == "per_object" {
 				params["reads"] = backup.ReadsPerObject
 			}
-			r0, start := requests(), time.Now()
+			r0, f0, start := requests(), perFamily(), time.Now()
 			res, err := svc.Start(ctx, admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: v.ID, Params: params})
 			require.NoError(b, err)
 			var run store.Run
@@ -101,6 +110,14 @@ func BenchmarkBackupReads(b *testing.B) {
 			b.ReportMetric(float64(n)/float64(objects), name+"_requests/object")
 			b.ReportMetric(wall.Seconds(), name+"_s")
 			b.ReportMetric(wall.Seconds()/floor(n), name+"_x_floor")
+			var fams []string // one line per strategy (benchmark logs keep ten lines)
+			for f, m := range perFamily() {
+				if d := m - f0[f]; d > 0 && counts[f] > 0 {
+					fams = append(fams, fmt.Sprintf("%s %d (%.2f/object)", f, d, float64(d)/float64(counts[f])))
+				}
+			}
+			slices.Sort(fams)
+			b.Logf("%s requests by family: %s", name, strings.Join(fams, ", "))
 		}
 		b.ReportMetric(float64(objects), "objects")
 
