@@ -41,7 +41,9 @@ type Latency struct {
 // geography; a p99 of five times the median is a moderate tail for a service behind a gateway.
 // With these numbers the mean is 101 ms and an envelope of 20 sub-requests costs 310 ms on
 // average (the expected largest of 20 draws).
-func DefaultLatency() Latency { return Latency{Median: 80 * time.Millisecond, P99: 400 * time.Millisecond} }
+func DefaultLatency() Latency {
+	return Latency{Median: 80 * time.Millisecond, P99: 400 * time.Millisecond}
+}
 
 // z99 is the standard normal quantile of 0.99.
 const z99 = 2.3263478740408408
