@@ -25,6 +25,8 @@ tenant's credentials. Faults and mutations are driven through its admin API unde
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := graphsim.Options{Seed: seed}
 			switch {
+			case latencyMedian < 0 || latencyP99 < 0:
+				return usageErrorf("--latency-median must not be negative, nor --latency-p99")
 			case latencyMedian > 0:
 				opts.Latency = &graphsim.Latency{Median: latencyMedian, P99: latencyP99}
 				if latencyP99 == 0 {

@@ -16,7 +16,9 @@
 // intune_writes.go, intune_actions.go); graphsim also serves Graph endpoints the registry does not
 // list yet (intune_routes.go). Faults (throttling, 5xx, slowness, malformed or truncated bodies,
 // sign-in failures, lost permissions, licence) and mutations (groups and policies) are driven per
-// tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/.
+// tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/. Optionally every
+// request waits for a seeded draw of a latency model, a $batch for its slowest sub-request
+// (Options.Latency, latency.go), and Microsoft's Intune limits are enforced (Options.Throttle).
 package graphsim
 
 import (
