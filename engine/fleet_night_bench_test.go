@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -28,8 +29,10 @@ const fleetEngines, fleetWorkers = 2, 8
 // backed up by one fleet start (`backups start --all`) run by two engines on one database,
 // against graphsim with its latency model (graphsim.DefaultLatency) and Microsoft's Intune limits
 // enforced per tenant. Reported: the wall time from the start to the last run's end next to the
-// fleet's floor, 429s per 10,000 Intune requests, and the process's peak RSS (simulator and both
-// engines; PostgreSQL is another process) and peak Go heap.
+// fleet's floor, 429s per 10,000 Intune requests, the process's peak RSS (simulator and both
+// engines; PostgreSQL is another process) and peak Go heap next to the heap before the night
+// (setup_heap_mb: the simulator's tenants and the idle engines), and one backup's duration (p50,
+// p99) next to the mean tenant floor.
 //
 // The floor: a tenant's backup takes at least its own floor, the larger of its requests ÷ the
 // per-tenant rate (40/s, graph.DefaultLimits, below Microsoft's 50/s) and its latency-bound
@@ -80,6 +83,10 @@ func BenchmarkFleetNight(b *testing.B) {
 			before[i] = contractCounts(st)
 		}
 		throttled0 := sim.ThrottleStats()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		setupHeap := ms.HeapInuse // the simulator's tenants and both engines, idle: the heap's baseline
 
 		resetPeakRSS()
 		heap := sampleHeap()
@@ -105,12 +112,15 @@ func BenchmarkFleetNight(b *testing.B) {
 		peakRSS := peakRSSMB()
 
 		objects := 0
+		var durations []time.Duration
 		for _, s := range starts {
 			run, err := store.GetRun(ctx, db.Pool, s.Result.Run.ID)
 			require.NoError(b, err)
 			require.Equal(b, store.OutcomeSucceeded, *run.Outcome, "%s: %v", s.Tenant, run.ReasonDetail)
 			objects += int(run.ProgressProcessed)
+			durations = append(durations, run.FinishedAt.Sub(*run.StartedAt))
 		}
+		slices.Sort(durations)
 		rate := graph.DefaultLimits().RequestsPerSecond
 		var sumFloors, longest time.Duration
 		requests := 0
@@ -135,6 +145,11 @@ func BenchmarkFleetNight(b *testing.B) {
 		b.ReportMetric(float64(objects), "objects")
 		b.ReportMetric(peakRSS, "peak_rss_mb")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "peak_heap_mb")
+		b.ReportMetric(float64(setupHeap)/(1<<20), "setup_heap_mb")
+		// One tenant's backup, next to one tenant's floor: what the night's ratio is made of.
+		b.ReportMetric(durations[len(durations)/2].Seconds(), "backup_p50_s")
+		b.ReportMetric(durations[len(durations)*99/100].Seconds(), "backup_p99_s")
+		b.ReportMetric(sumFloors.Seconds()/float64(tenants), "tenant_floor_mean_s")
 		b.Logf("%d tenants × %d policies, %d engines × %d workers: %d objects, %d Graph requests (%d Intune, %d answered 429), wall %s, floor %s (longest tenant %s, sum of tenant floors %s)",
 			tenants, policies, fleetEngines, fleetWorkers, objects, requests, intune, throttled, wall.Round(time.Millisecond), floor.Round(time.Millisecond),
 			longest.Round(time.Millisecond), sumFloors.Round(time.Millisecond))
