@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
@@ -12,6 +14,7 @@ func (a *app) graphsimCommand() *cobra.Command {
 	var groups int
 	var profiles []string
 	var unthrottled bool
+	var latencyMedian, latencyP99 time.Duration
 	c := &cobra.Command{
 		Use:   "graphsim",
 		Short: "Run the Microsoft Graph + login simulator standalone and print how to point an engine at it",
@@ -21,6 +24,17 @@ tenant's credentials. Faults and mutations are driven through its admin API unde
 		Annotations: map[string]string{annotationLongRunning: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := graphsim.Options{Seed: seed}
+			switch {
+			case latencyMedian < 0 || latencyP99 < 0:
+				return usageErrorf("--latency-median must not be negative, nor --latency-p99")
+			case latencyMedian > 0:
+				opts.Latency = &graphsim.Latency{Median: latencyMedian, P99: latencyP99}
+				if latencyP99 == 0 {
+					opts.Latency.P99 = latencyMedian
+				}
+			case latencyP99 > 0:
+				return usageErrorf("--latency-p99 needs --latency-median")
+			}
 			if !unthrottled {
 				limits := graphsim.IntuneThrottleLimits()
 				opts.Throttle = &limits
@@ -44,6 +58,9 @@ tenant's credentials. Faults and mutations are driven through its admin API unde
 	c.Flags().Int64Var(&seed, "seed", 1, "seed for generated ids, names and secrets")
 	c.Flags().IntVar(&groups, "groups", 0, "groups per tenant (default: the profile's)")
 	c.Flags().BoolVar(&unthrottled, "no-throttle-limits", false, "do not enforce Microsoft's Intune limits (1,000 requests and 100 writes per 20 s per tenant)")
+	c.Flags().DurationVar(&latencyMedian, "latency-median", 0,
+		"delay every Graph request by a log-normal latency with this median (e.g. 80ms; default: none); a $batch waits for its slowest sub-request")
+	c.Flags().DurationVar(&latencyP99, "latency-p99", 0, "the latency's 99th percentile (default: the median, a fixed delay)")
 	c.Flags().StringSliceVar(&profiles, "profile", []string{graphsim.ProfileHealthy, graphsim.ProfileLostPermission, graphsim.ProfileLargeThrottled},
 		"tenant profiles, one tenant each: healthy, lost-permission, large-throttled")
 	return c

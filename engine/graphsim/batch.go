@@ -10,7 +10,8 @@ import (
 
 // JSON $batch: up to 20 sub-requests, each routed, permission-checked and fault-injected like a
 // top-level request (so a sub-request can be throttled on its own while the envelope answers 200,
-// as Graph does).
+// as Graph does). Under the latency model (Options.Latency) each sub-request draws its own
+// latency and the envelope answers after the largest: Graph runs them in parallel (latency.go).
 
 const maxBatch = 20
 
@@ -36,7 +37,8 @@ func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
 	defer func() {
 		hdr := req.header.Clone()
 		hdr.Del("Authorization")
-		req.tenant.record(RequestRecord{Contract: "$batch", Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip, Body: req.body})
+		req.tenant.record(RequestRecord{Contract: "$batch", Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip, Body: req.body,
+			Latency: req.latency})
 	}()
 	if f := req.tenant.nextFault(nil, true); f != nil {
 		switch f.Kind {
@@ -57,17 +59,30 @@ func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
 		}
 	}
 	var in batchIn
-	if err := json.Unmarshal(req.body, &in); err != nil {
+	err := json.Unmarshal(req.body, &in)
+	valid := err == nil && len(in.Requests) > 0 && len(in.Requests) <= maxBatch
+	var subLatency []time.Duration
+	if sampler := s.latency[req.tenant]; sampler != nil {
+		if valid {
+			req.latency, subLatency = sampler.envelope(len(in.Requests))
+		} else {
+			req.latency = sampler.next() // refused whole: one round trip
+		}
+		if !wait(req.ctx, req.latency) {
+			return
+		}
+	}
+	if err != nil {
 		s.graphError(w, http.StatusBadRequest, "BadRequest", "Invalid batch payload format.")
 		return
 	}
-	if len(in.Requests) == 0 || len(in.Requests) > maxBatch {
+	if !valid {
 		s.graphError(w, http.StatusBadRequest, "BadRequest", "A batch must hold between 1 and 20 requests.")
 		return
 	}
 	out := make([]batchOut, 0, len(in.Requests))
 	seen := map[string]bool{}
-	for _, r := range in.Requests {
+	for i, r := range in.Requests {
 		if r.ID == "" || seen[r.ID] {
 			s.graphError(w, http.StatusBadRequest, "BadRequest", "Every batch request needs a unique id.")
 			return
@@ -88,6 +103,9 @@ func (s *Server) serveBatch(rw http.ResponseWriter, req *simRequest) {
 		}
 		sub := &simRequest{method: strings.ToUpper(r.Method), version: req.version, path: u.Path, query: u.Query(),
 			header: hdr, body: r.Body, base: req.base, tenant: req.tenant, roles: req.roles, ctx: req.ctx, inBatch: true}
+		if subLatency != nil {
+			sub.latency = subLatency[i] // waited for with the envelope
+		}
 		rec := newRecorder()
 		s.dispatch(rec, sub)
 		o := batchOut{ID: r.ID, Status: rec.status, Headers: map[string]string{}}

@@ -16,7 +16,9 @@
 // intune_writes.go, intune_actions.go); graphsim also serves Graph endpoints the registry does not
 // list yet (intune_routes.go). Faults (throttling, 5xx, slowness, malformed or truncated bodies,
 // sign-in failures, lost permissions, licence) and mutations (groups and policies) are driven per
-// tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/.
+// tenant through the Go API (Server.Tenant) or the HTTP admin API under /_sim/. Optionally every
+// request waits for a seeded draw of a latency model, a $batch for its slowest sub-request
+// (Options.Latency, latency.go), and Microsoft's Intune limits are enforced (Options.Throttle).
 package graphsim
 
 import (
@@ -63,6 +65,11 @@ type Options struct {
 	// by volume, as if the rest of the tenant's apps left it the whole budget and the test sent
 	// less than the limit; throttling faults (FaultThrottle) still apply.
 	Throttle *ThrottleLimits
+	// Latency, if set, delays every Graph request by a draw from this distribution, seeded per
+	// tenant from Seed (latency.go; DefaultLatency is the benchmarks'); a $batch envelope takes
+	// its slowest sub-request. Unset, requests are answered as fast as the machine allows.
+	// FaultSlow delays add to it.
+	Latency *Latency
 }
 
 // Server is the simulator. Create it with New, then Start it (or mount Handler yourself).
@@ -76,6 +83,8 @@ type Server struct {
 	routes  []route
 	started int64
 	reqSeq  atomic.Uint64
+
+	latency map[*Tenant]*latencySampler // nil without Options.Latency; read-only after New
 
 	throttleMu    sync.Mutex
 	windows       map[*Tenant]*throttleWindow
@@ -99,6 +108,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
+	if opts.Latency != nil {
+		if err := opts.Latency.validate(); err != nil {
+			return nil, err
+		}
+	}
 	ca, err := newAuthority(opts.Hosts)
 	if err != nil {
 		return nil, err
@@ -120,6 +134,12 @@ func New(opts Options) (*Server, error) {
 		s.tenants = append(s.tenants, t)
 		s.byKey[t.ID] = t
 		s.byKey[strings.ToLower(t.Domain)] = t
+	}
+	if opts.Latency != nil {
+		s.latency = make(map[*Tenant]*latencySampler, len(s.tenants))
+		for _, t := range s.tenants {
+			s.latency[t] = newLatencySampler(*opts.Latency, t.seed)
+		}
 	}
 	s.routes = buildRoutes()
 	return s, nil
@@ -249,6 +269,8 @@ type simRequest struct {
 	ctx     context.Context
 	// inBatch: a sub-request of a $batch envelope (a slow fault delays the envelope once instead).
 	inBatch bool
+	// latency is the latency model's draw for this request (already waited; for the record).
+	latency time.Duration
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
@@ -271,6 +293,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	if req.path == "/$batch" && r.Method == http.MethodPost {
 		s.serveBatch(w, req)
 		return
+	}
+	if sampler := s.latency[t]; sampler != nil {
+		req.latency = sampler.next()
+		if !wait(req.ctx, req.latency) {
+			return
+		}
 	}
 	s.dispatch(w, req)
 }
@@ -398,7 +426,8 @@ func (s *Server) dispatch(rw http.ResponseWriter, req *simRequest) {
 	defer func() {
 		hdr := req.header.Clone()
 		hdr.Del("Authorization")
-		rec := RequestRecord{Contract: name, Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip}
+		rec := RequestRecord{Contract: name, Method: req.method, Path: req.path, Status: w.status, Header: hdr, Gzip: req.gzip,
+			Latency: req.latency}
 		if req.method != http.MethodGet {
 			rec.Body = req.body
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 )
@@ -272,6 +273,9 @@ type RequestRecord struct {
 	Gzip bool
 	// Body is the decoded request body (writes only).
 	Body []byte
+	// Latency is the latency model's draw for the request (Options.Latency; zero without it);
+	// for a $batch envelope, the largest of its sub-requests' draws, which it waited for.
+	Latency time.Duration
 }
 
 const maxLog = 1000
