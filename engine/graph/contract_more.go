@@ -28,6 +28,19 @@ import "net/http"
 //     public notification-template import script: "Create the template WITHOUT
 //     localizedNotificationMessages", then step 2). Compliance actions and enrollment
 //     notifications refer to templates by id (mapped by name across tenants).
+//   - intune-rbac-deviceandappmanagementroleassignment-get and intune-rbac-roleassignment-list:
+//     "Application | DeviceManagementRBAC.Read.All, DeviceManagementRBAC.ReadWrite.All" (least
+//     privileged first); -create: DeviceManagementRBAC.ReadWrite.All. Role assignments are their
+//     own collection, /deviceManagement/roleAssignments (beta and v1.0 alike; IM reads
+//     roleAssignments/{id}?$expand=…/roleScopeTags and creates with POST /deviceManagement/roleAssignments
+//     and roleDefinition@odata.bind, "the same way as the portal"; ICD lists
+//     roleDefinitions/{id}/roleAssignments then GETs each). No assign action: members and scope
+//     groups are properties.
+//   - intune-apps-mobileapp-list: DeviceManagementApps.Read.All; -create, -update, -assign:
+//     DeviceManagementApps.ReadWrite.All; assign takes {"mobileAppAssignments":[…]} (-assign; IM
+//     AssignmentsType = "mobileAppAssignments"). Until issue #18 the family was read only to map
+//     ESP and app-configuration references; it is backed up now (metadata and assignments, never
+//     the package binaries).
 const (
 	FamilyNotificationMessageTemplates      Family = "notificationMessageTemplates"
 	FamilyDeviceCategories                  Family = "deviceCategories"
@@ -35,7 +48,12 @@ const (
 	FamilyDeviceCustomAttributeShellScripts Family = "deviceCustomAttributeShellScripts"
 	FamilyReusablePolicySettings            Family = "reusablePolicySettings"
 	FamilyRoleDefinitions                   Family = "roleDefinitions"
+	FamilyRoleAssignments                   Family = "roleAssignments"
+	FamilyMobileApps                        Family = "mobileApps"
 )
+
+// assignKeyMobileApps is the body key of a mobile app's assign action (docs:intune-apps-mobileapp-assign).
+const assignKeyMobileApps = "mobileAppAssignments"
 
 var moreIntuneFamilies = []FamilyInfo{
 	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead, permServiceWrite,
@@ -47,6 +65,11 @@ var moreIntuneFamilies = []FamilyInfo{
 	noAssignments(intune(FamilyReusablePolicySettings, "/deviceManagement/reusablePolicySettings", permConfigRead, permConfigWrite,
 		"Reusable policy settings (settings catalog)")),
 	optional(noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions"))),
+	// Optional like role definitions: DeviceManagementRBAC was not asked for before them.
+	optional(noAssignments(intune(FamilyRoleAssignments, "/deviceManagement/roleAssignments", permRBACRead, permRBACWrite,
+		"Intune role assignments (members, scope groups, scope tags)"))),
+	withAssignKey(intune(FamilyMobileApps, "/deviceAppManagement/mobileApps", permAppsRead, permAppsWrite,
+		"Mobile apps (metadata and assignments; package binaries are not backed up)"), assignKeyMobileApps),
 }
 
 func optional(fi FamilyInfo) FamilyInfo {
