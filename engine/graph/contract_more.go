@@ -19,8 +19,16 @@ import "net/http"
 //   - intune-rbac-roledefinition-list: DeviceManagementRBAC.Read.All (ReadWrite to write); role
 //     definitions take no assignments (role assignments are their own collection, not covered yet).
 //     These two pages were not re-read for this change: **unverified** against today's Learn.
-//   - intune-notification-notificationmessagetemplate-list: DeviceManagementServiceConfig.Read.All
-//     (ReadWrite to write); no assignments. Its localized messages are a navigation
+//   - Notification message templates: the Learn pages as read for issue #18 list
+//     DeviceManagementConfiguration.* as the only application permissions of the family —
+//     learn.microsoft.com/graph/api/intune-notification-localizednotificationmessage-create?view=graph-rest-1.0
+//     "Application | DeviceManagementConfiguration.ReadWrite.All", and the beta pages
+//     intune-notification-notificationmessagetemplate-get ("DeviceManagementConfiguration.Read.All,
+//     DeviceManagementConfiguration.ReadWrite.All"), -create, -update and
+//     -localizednotificationmessage-update (ReadWrite.All). DeviceManagementServiceConfig.*, what
+//     the registry asked for before, is not listed there (the docs-contrib markdown of the v1.0
+//     create page and Microsoft365DSC's IntuneDeviceComplianceNotificationMessageTemplate still
+//     name it: unverified against a tenant which one Graph enforces; docs/graph.md). No assignments. Its localized messages are a navigation
 //     (localizedNotificationMessages, BETA notificationMessageTemplate) read with $expand on the GET
 //     of each template and written one per POST …/{id}/localizedNotificationMessages
 //     (intune-notification-localizednotificationmessage-create, 201), removed with DELETE
@@ -56,7 +64,7 @@ const (
 const assignKeyMobileApps = "mobileAppAssignments"
 
 var moreIntuneFamilies = []FamilyInfo{
-	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead, permServiceWrite,
+	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permConfigRead, permConfigWrite,
 		"Notification message templates (with their localized messages)")),
 	noAssignments(intune(FamilyDeviceCategories, "/deviceManagement/deviceCategories", permConfigRead, permConfigWrite, "Device categories")),
 	intune(FamilyTermsAndConditions, "/deviceManagement/termsAndConditions", permServiceRead, permServiceWrite, "Terms and conditions"),

@@ -155,7 +155,8 @@ func (st *intuneStore) generateApps() {
 }
 
 // appAssignments are an app's assignments: required for a group, available for another with the
-// type's assignment settings, an exclusion on every third shape.
+// type's assignment settings, an exclusion on every third shape; the first app has more than one
+// page of them (like the first object of every family).
 func (st *intuneStore) appAssignments(typ, appID string, k int) []map[string]any {
 	g := st.tenant.groups
 	settings := map[string]map[string]any{ // BETA *AssignmentSettings of each type
@@ -169,7 +170,11 @@ func (st *intuneStore) appAssignments(typ, appID string, k int) []map[string]any
 		"windowsMobileMSI":       nil,
 	}[typ]
 	var out []map[string]any
-	for n := 0; n < 2+k%2; n++ {
+	count := 2 + k%2
+	if k == 0 {
+		count = bigSubCollection
+	}
+	for n := 0; n < count; n++ {
 		target := map[string]any{"@odata.type": graphNS + "groupAssignmentTarget", "groupId": g.id((k*7 + n) % max(1, g.base)),
 			"deviceAndAppManagementAssignmentFilterId": nil, "deviceAndAppManagementAssignmentFilterType": "none"}
 		intent := []string{"required", "available", "uninstall"}[n%3]
