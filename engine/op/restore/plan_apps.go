@@ -32,9 +32,11 @@ func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataTyp
 	}
 	plan.targetName = name
 	ix := r.objects[plan.family]
+	const matched = "an app is never copied: the target's app of the same name and type gets the backed-up metadata and assignments"
 	if cur, ok := ix.byID[it.SourceGraphID]; ok && !r.gone[it.SourceGraphID] && strings.EqualFold(cur.Type, odataType) &&
 		(r.sameTenant || strings.EqualFold(cur.Name, name)) {
 		plan.action, plan.targetID = store.RestoreActionUpdate, it.SourceGraphID
+		plan.notes = append(plan.notes, matched)
 		return nil
 	}
 	var found []string
@@ -47,7 +49,7 @@ func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataTyp
 	case 0:
 	case 1:
 		plan.action, plan.targetID = store.RestoreActionUpdate, found[0]
-		plan.notes = append(plan.notes, "an app is never copied: the target's app of the same name and type gets the backed-up metadata and assignments")
+		plan.notes = append(plan.notes, matched)
 		return nil
 	default:
 		return fmt.Errorf("the target has %d apps named %q of type %s: restore cannot tell which one to update", len(found), name, strings.TrimPrefix(odataType, intune.ODataPrefix))
