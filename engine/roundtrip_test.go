@@ -103,6 +103,7 @@ func TestRoundTrip(t *testing.T) {
 		switch graph.Family(it.Family) {
 		case graph.FamilyMobileApps:
 			appTypes = append(appTypes, it.ODataType)
+			require.NotNil(t, rtPayload(t, b, setA.ID, it).Object["roleScopeTagIds"], "%q: scope tags read by id (the list leaves them out)", it.DisplayName)
 			if it.ODataType == "#microsoft.graph.iosStoreApp" {
 				require.NotNil(t, rtPayload(t, b, setA.ID, it).Object["largeIcon"], "%q: largeIcon backed up", it.DisplayName)
 			}

@@ -194,6 +194,9 @@ var lazyProperties = map[graph.Family][]string{
 	graph.FamilyDeviceShellScripts:      {"scriptContent"},
 	graph.FamilyDeviceHealthScripts:     {"detectionScriptContent", "remediationScriptContent"},
 	graph.FamilyDeviceComplianceScripts: {"detectionScriptContent"},
+	// IM Applications: ScopeTagsReturnedInList = $false; ICD Applications.py reads each app's
+	// roleScopeTagIds with a batch GET ?$select=roleScopeTagIds,id.
+	graph.FamilyMobileApps: {"roleScopeTagIds"},
 }
 
 // serverOwned are refused in every create and update body: IM strips exactly these from every

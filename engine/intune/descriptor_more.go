@@ -76,7 +76,9 @@ func init() {
 	// Start-PreUpdateApplication). Assignments keep intent and settings (IM AssignmentProperties
 	// "@odata.type","target","settings","intent"). largeIcon is metadata and backed up (IM exports
 	// the whole object, icon included; docs/graph.md#mobile-apps).
-	register(&Descriptor{Family: graph.FamilyMobileApps, DeclaredType: "mobileApp", Abstract: true,
+	// The list leaves roleScopeTagIds out (IM ScopeTagsReturnedInList = $false; ICD reads them
+	// with a GET per app): each app is read by id, its assignments still come with the list.
+	register(&Descriptor{Family: graph.FamilyMobileApps, DeclaredType: "mobileApp", Abstract: true, GetByID: true,
 		Classifier: func(short string, _ map[string]any) string {
 			if short == "" {
 				return ""
