@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 )
@@ -307,6 +306,7 @@ func appPublishingState(typ string) string {
 	return "published"
 }
 
+// isRoleAssignmentCollection reports the collection whose writes carry binds (takeRoleAssignmentBinds).
 func isRoleAssignmentCollection(c *collectionSpec) bool {
-	return c != nil && strings.EqualFold(c.name, "roleAssignments")
+	return c != nil && c.name == "roleAssignments"
 }
