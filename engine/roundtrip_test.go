@@ -96,6 +96,24 @@ func TestRoundTrip(t *testing.T) {
 	}
 	sort.Ints(msgCounts)
 	require.Equal(t, []int{1, 2}, msgCounts, "localized messages of each template backed up")
+	// Mobile apps: the apps the tenant manages, with their icon (metadata), never Microsoft's
+	// unassigned global managed apps (the peers' list filter); role assignments with their role.
+	var appTypes []string
+	for _, it := range srcItems {
+		switch graph.Family(it.Family) {
+		case graph.FamilyMobileApps:
+			appTypes = append(appTypes, it.ODataType)
+			require.NotNil(t, rtPayload(t, b, setA.ID, it).Object["roleScopeTagIds"], "%q: scope tags read by id (the list leaves them out)", it.DisplayName)
+			if it.ODataType == "#microsoft.graph.iosStoreApp" {
+				require.NotNil(t, rtPayload(t, b, setA.ID, it).Object["largeIcon"], "%q: largeIcon backed up", it.DisplayName)
+			}
+		case graph.FamilyRoleAssignments:
+			ref, ok := intune.RoleDefinitionOf(rtPayload(t, b, setA.ID, it).Object)
+			require.True(t, ok && ref.Name != "", "%q: its role definition backed up", it.DisplayName)
+		}
+	}
+	require.NotContains(t, appTypes, "#microsoft.graph.managedIOSStoreApp", "an unassigned global managed app is not the tenant's")
+	require.Contains(t, appTypes, "#microsoft.graph.win32LobApp")
 
 	// B has A's groups by name (as a migration target would), nothing else of A.
 	for _, name := range referencedGroupNames(t, b, setA.ID, srcItems) {
@@ -158,7 +176,11 @@ func TestRoundTrip(t *testing.T) {
 		if src.IsDefault || isBuiltInItem(t, b, setA.ID, src) {
 			continue
 		}
-		key := src.Family + "\x00" + src.DisplayName + view.NameSuffix
+		suffix := view.NameSuffix
+		if intune.DescriptorOf(graph.Family(src.Family)).MatchExisting {
+			suffix = "" // mobile apps are never copied: B's app of the same name and type was updated
+		}
+		key := src.Family + "\x00" + src.DisplayName + suffix
 		cp, ok := byName[key]
 		if !rtTrue(t, ok, "%s %q: no copy in B", src.Family, src.DisplayName) {
 			continue
@@ -182,9 +204,18 @@ func TestRoundTrip(t *testing.T) {
 				rtTrue(t, strings.HasSuffix(n.Name, view.NameSuffix), "%s %q notifies with template %q, not the restored copy", src.Family, src.DisplayName, n.Name)
 			}
 		}
+		// A role assignment of a custom role binds the copy of the role restored first, not B's
+		// same-named role; a built-in role is B's own.
+		if ref, ok := intune.RoleDefinitionOf(rtPayload(t, b, setB.ID, cp).Object); ok {
+			rtTrue(t, ref.BuiltIn != strings.HasSuffix(ref.Name, view.NameSuffix), "%s %q binds role %q (built-in %v)", src.Family, src.DisplayName, ref.Name, ref.BuiltIn)
+		}
 		want := rtComparable(t, b, setA.ID, src, "")
 		rtCAExpectedState(src.Family, want) // never enabled without --ca-state original
 		got := rtComparable(t, b, setB.ID, cp, view.NameSuffix)
+		if suffix == "" {
+			_, copied := byName[src.Family+"\x00"+src.DisplayName+view.NameSuffix]
+			rtTrue(t, !copied, "%s %q: copied, not matched to B's app", src.Family, src.DisplayName)
+		}
 		if !rtEqualJSON(t, want, got, "create_copy %s/%s (%s)", src.Family, src.PolicyType, src.ODataType) {
 			continue
 		}
@@ -354,6 +385,24 @@ func rtComparable(t *testing.T, b *testBundle, setID int64, it store.BackupItem,
 		})
 	}
 	rtCAComparable(t, it.Family, p, obj)
+	// A role assignment's role definition (built-in: B's own; custom: the copy restored first) and
+	// its admin and scope groups are compared by name.
+	if ref, ok := intune.RoleDefinitionOf(obj); ok {
+		obj["roleDefinition"] = fmt.Sprintf("%s|builtIn=%v", strings.TrimSuffix(ref.Name, copySuffix), ref.BuiltIn)
+	}
+	for _, g := range intune.RoleAssignmentGroups(graph.Family(it.Family), obj) {
+		require.NotEmpty(t, p.References.Groups[g], "%s/%s: the backup names group %s", it.Family, it.GraphID, g)
+	}
+	for _, k := range intune.RoleAssignmentGroupKeys {
+		if list, ok := obj[k].([]any); ok && it.Family == string(graph.FamilyRoleAssignments) {
+			names := []string{}
+			for _, g := range list {
+				names = append(names, p.References.Groups[fmt.Sprint(g)])
+			}
+			sort.Strings(names)
+			obj[k] = names
+		}
+	}
 	// Compliance notification copies go to groups, mapped like assignment groups: compared by name.
 	for _, rule := range p.ScheduledActions {
 		acts, _ := rule.(map[string]any)["scheduledActionConfigurations"].([]any)

@@ -39,6 +39,9 @@ func (b *testBundle) seedIntune(t *testing.T) {
 		{Family: "deviceEnrollmentConfigurations", GraphID: "t_DefaultLimit", PolicyType: "enrollmentDeviceLimit", IsDefault: true, DisplayName: "All users and all devices", ODataType: "#microsoft.graph.deviceEnrollmentLimitConfiguration", PayloadHash: "h2", Payload: []byte(`{"limit":5}`)},
 		{Family: "deviceEnrollmentConfigurations", GraphID: "esp-1", PolicyType: "enrollmentStatusPage", DisplayName: "Kiosk ESP", ODataType: "#microsoft.graph.windows10EnrollmentCompletionPageConfiguration", PayloadHash: "h3", Payload: []byte(`{}`), LastModified: &mod},
 		{Family: "deviceEnrollmentConfigurations", GraphID: "x-1", PolicyType: "unknown", DisplayName: "From the future", ODataType: "#microsoft.graph.deviceEnrollmentFutureConfiguration", PayloadHash: "h4", Payload: []byte(`{}`)},
+		// The families of issue #18 item 4 show like the others.
+		{Family: "mobileApps", GraphID: "app-1", PolicyType: "mobileApp", DisplayName: "Contoso VPN", ODataType: "#microsoft.graph.win32LobApp", PayloadHash: "h5", Payload: []byte(`{"displayVersion":"4.2.1"}`), LastModified: &mod},
+		{Family: "roleAssignments", GraphID: "ra-1", PolicyType: "roleAssignments", DisplayName: "Help desk (EMEA)", ODataType: "#microsoft.graph.deviceAndAppManagementRoleAssignment", PayloadHash: "h6", Payload: []byte(`{"scopeType":"resourceScope"}`), LastModified: &mod},
 	}
 	storetest.Inventory(ctx, t, b.db.Pool, &storetest.InventoryOpts{TenantID: v.ID, Rows: inv})
 

@@ -46,7 +46,6 @@ const (
 
 	// Reference families: read-only collections a restore reads in the target tenant to map
 	// references by name (docs/graph.md#cross-tenant-references). Never synced or backed up.
-	FamilyMobileApps Family = "mobileApps"
 	// FamilyGroupPolicyDefinitions are the tenant's custom (uploaded ADMX, admxIngested) group
 	// policy definitions, listed through their categories (NestedIn) with their presentations.
 	FamilyGroupPolicyDefinitions Family = "groupPolicyDefinitions"
@@ -169,8 +168,8 @@ type FamilyInfo struct {
 	AssignKey string
 	// Doc is one line for humans.
 	Doc string
-	// Reference marks a read-only family read only to map references across tenants (mobile
-	// apps, custom ADMX definitions): not in IntuneFamilies, never backed up.
+	// Reference marks a read-only family read only to map references across tenants (custom
+	// ADMX definitions): not in IntuneFamilies, never backed up.
 	Reference bool
 	// Entra marks an Entra policy family (Conditional Access, contract_ca.go): a directory
 	// family backed up, diffed and restored like the Intune families (IntuneFamilies lists it).
@@ -250,8 +249,6 @@ var families = slices.Concat([]FamilyInfo{
 	// Least privilege: docs:intune-rbac-rolescopetag-list lists "DeviceManagementConfiguration.Read.All"
 	// first (least privileged), -create "DeviceManagementConfiguration.ReadWrite.All".
 	noAssignments(intune(FamilyRoleScopeTags, "/deviceManagement/roleScopeTags", permConfigRead, permConfigWrite, "Scope tags")),
-	// docs:intune-apps-mobileapp-list (DeviceManagementApps.Read.All): ESP and app-config app ids mapped by name and type.
-	reference(FamilyMobileApps, "/deviceAppManagement/mobileApps", permAppsRead, "Mobile apps (read to map app references by name and type)"),
 	// Custom ADMX definitions, as IM lists them before an import (Import-GPOSetting):
 	// groupPolicyCategories?$filter=ingestionSource eq 'custom'&$expand=definitions(…), then each
 	// definition's presentations (docs:intune-grouppolicy-grouppolicycategory-list,
@@ -523,7 +520,7 @@ func Probes() []Contract {
 }
 
 // Families returns every synced family in registry order (directory first, then Intune); the
-// reference families (mobile apps, custom ADMX definitions) are left out.
+// reference families (custom ADMX definitions) are left out.
 func Families() []FamilyInfo {
 	var out []FamilyInfo
 	for _, fi := range families {
@@ -556,8 +553,8 @@ func IntuneFamilies() []Family {
 	return out
 }
 
-// ReferenceFamilies returns the read-only reference families (mobile apps, custom ADMX
-// definitions): inventory sync lists them too, so a restore preview maps references by name from
+// ReferenceFamilies returns the read-only reference families (custom ADMX definitions):
+// inventory sync lists them too, so a restore preview maps references by name from
 // the target's inventory without a Graph call.
 func ReferenceFamilies() []Family {
 	var out []Family

@@ -19,8 +19,16 @@ import "net/http"
 //   - intune-rbac-roledefinition-list: DeviceManagementRBAC.Read.All (ReadWrite to write); role
 //     definitions take no assignments (role assignments are their own collection, not covered yet).
 //     These two pages were not re-read for this change: **unverified** against today's Learn.
-//   - intune-notification-notificationmessagetemplate-list: DeviceManagementServiceConfig.Read.All
-//     (ReadWrite to write); no assignments. Its localized messages are a navigation
+//   - Notification message templates: the Learn pages as read for issue #18 list
+//     DeviceManagementConfiguration.* as the only application permissions of the family —
+//     learn.microsoft.com/graph/api/intune-notification-localizednotificationmessage-create?view=graph-rest-1.0
+//     "Application | DeviceManagementConfiguration.ReadWrite.All", and the beta pages
+//     intune-notification-notificationmessagetemplate-get ("DeviceManagementConfiguration.Read.All,
+//     DeviceManagementConfiguration.ReadWrite.All"), -create, -update and
+//     -localizednotificationmessage-update (ReadWrite.All). DeviceManagementServiceConfig.*, what
+//     the registry asked for before, is not listed there (the docs-contrib markdown of the v1.0
+//     create page and Microsoft365DSC's IntuneDeviceComplianceNotificationMessageTemplate still
+//     name it: unverified against a tenant which one Graph enforces; docs/graph.md). No assignments. Its localized messages are a navigation
 //     (localizedNotificationMessages, BETA notificationMessageTemplate) read with $expand on the GET
 //     of each template and written one per POST …/{id}/localizedNotificationMessages
 //     (intune-notification-localizednotificationmessage-create, 201), removed with DELETE
@@ -28,6 +36,19 @@ import "net/http"
 //     public notification-template import script: "Create the template WITHOUT
 //     localizedNotificationMessages", then step 2). Compliance actions and enrollment
 //     notifications refer to templates by id (mapped by name across tenants).
+//   - intune-rbac-deviceandappmanagementroleassignment-get and intune-rbac-roleassignment-list:
+//     "Application | DeviceManagementRBAC.Read.All, DeviceManagementRBAC.ReadWrite.All" (least
+//     privileged first); -create: DeviceManagementRBAC.ReadWrite.All. Role assignments are their
+//     own collection, /deviceManagement/roleAssignments (beta and v1.0 alike; IM reads
+//     roleAssignments/{id}?$expand=…/roleScopeTags and creates with POST /deviceManagement/roleAssignments
+//     and roleDefinition@odata.bind, "the same way as the portal"; ICD lists
+//     roleDefinitions/{id}/roleAssignments then GETs each). No assign action: members and scope
+//     groups are properties.
+//   - intune-apps-mobileapp-list: DeviceManagementApps.Read.All; -create, -update, -assign:
+//     DeviceManagementApps.ReadWrite.All; assign takes {"mobileAppAssignments":[…]} (-assign; IM
+//     AssignmentsType = "mobileAppAssignments"). Until issue #18 the family was read only to map
+//     ESP and app-configuration references; it is backed up now (metadata and assignments, never
+//     the package binaries).
 const (
 	FamilyNotificationMessageTemplates      Family = "notificationMessageTemplates"
 	FamilyDeviceCategories                  Family = "deviceCategories"
@@ -35,10 +56,15 @@ const (
 	FamilyDeviceCustomAttributeShellScripts Family = "deviceCustomAttributeShellScripts"
 	FamilyReusablePolicySettings            Family = "reusablePolicySettings"
 	FamilyRoleDefinitions                   Family = "roleDefinitions"
+	FamilyRoleAssignments                   Family = "roleAssignments"
+	FamilyMobileApps                        Family = "mobileApps"
 )
 
+// assignKeyMobileApps is the body key of a mobile app's assign action (docs:intune-apps-mobileapp-assign).
+const assignKeyMobileApps = "mobileAppAssignments"
+
 var moreIntuneFamilies = []FamilyInfo{
-	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permServiceRead, permServiceWrite,
+	noAssignments(intune(FamilyNotificationMessageTemplates, "/deviceManagement/notificationMessageTemplates", permConfigRead, permConfigWrite,
 		"Notification message templates (with their localized messages)")),
 	noAssignments(intune(FamilyDeviceCategories, "/deviceManagement/deviceCategories", permConfigRead, permConfigWrite, "Device categories")),
 	intune(FamilyTermsAndConditions, "/deviceManagement/termsAndConditions", permServiceRead, permServiceWrite, "Terms and conditions"),
@@ -47,6 +73,11 @@ var moreIntuneFamilies = []FamilyInfo{
 	noAssignments(intune(FamilyReusablePolicySettings, "/deviceManagement/reusablePolicySettings", permConfigRead, permConfigWrite,
 		"Reusable policy settings (settings catalog)")),
 	optional(noAssignments(intune(FamilyRoleDefinitions, "/deviceManagement/roleDefinitions", permRBACRead, permRBACWrite, "Intune role definitions"))),
+	// Optional like role definitions: DeviceManagementRBAC was not asked for before them.
+	optional(noAssignments(intune(FamilyRoleAssignments, "/deviceManagement/roleAssignments", permRBACRead, permRBACWrite,
+		"Intune role assignments (members, scope groups, scope tags)"))),
+	withAssignKey(intune(FamilyMobileApps, "/deviceAppManagement/mobileApps", permAppsRead, permAppsWrite,
+		"Mobile apps (metadata and assignments; package binaries are not backed up)"), assignKeyMobileApps),
 }
 
 func optional(fi FamilyInfo) FamilyInfo {

@@ -20,6 +20,7 @@ func TestRegistryCoversEveryFamily(t *testing.T) {
 		graph.FamilyWindowsFeatureUpdateProfiles, graph.FamilyWindowsQualityUpdateProfiles, graph.FamilyWindowsDriverUpdateProfiles,
 		graph.FamilyAssignmentFilters, graph.FamilyRoleScopeTags, graph.FamilyDeviceCategories, graph.FamilyTermsAndConditions,
 		graph.FamilyDeviceCustomAttributeShellScripts, graph.FamilyReusablePolicySettings, graph.FamilyRoleDefinitions, graph.FamilyNotificationMessageTemplates,
+		graph.FamilyRoleAssignments, graph.FamilyMobileApps,
 		graph.FamilyConditionalAccessPolicies, graph.FamilyNamedLocations,
 		graph.FamilyAuthenticationStrengthPolicies, graph.FamilyAuthenticationContextClassReferences}
 	var got []graph.Family

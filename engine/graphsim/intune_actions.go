@@ -94,6 +94,9 @@ func (s *Server) assignIntune(w http.ResponseWriter, req *simRequest, c *graph.C
 		next = append(next, stored)
 	}
 	obj.assignments = next // assign replaces the whole set
+	if col.family == graph.FamilyMobileApps {
+		obj.obj["isAssigned"] = len(next) > 0 // BETA mobileApp.isAssigned: "assigned to at least one group"
+	}
 	if !answersCollection(col.family) {
 		w.WriteHeader(http.StatusNoContent)
 		return

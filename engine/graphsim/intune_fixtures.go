@@ -18,20 +18,12 @@ var shapeNames = []string{"Baseline", "Pilot", "Kiosk", "Finance", "Lab"}
 
 func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-// generateReferences builds the tenant's mobile apps and notification templates: the same names
-// in every tenant, ids of this tenant (the ids ESP, app configuration and compliance actions hold).
+// generateReferences builds the tenant's mobile apps (intune_apps.go) and notification templates:
+// the same names in every tenant, ids of this tenant (the ids ESP, app configuration and
+// compliance actions hold).
 func (st *intuneStore) generateReferences() {
 	tid := st.tenant.ID
-	for k, app := range []map[string]any{
-		{"@odata.type": graphNS + "iosStoreApp", "displayName": "Microsoft Outlook", "publisher": "Microsoft Corporation", "bundleId": "com.microsoft.Office.Outlook"},
-		{"@odata.type": graphNS + "win32LobApp", "displayName": "Contoso VPN", "publisher": "Contoso", "fileName": "vpn.intunewin"},
-		{"@odata.type": graphNS + "winGetApp", "displayName": "Company Portal", "publisher": "Microsoft Corporation", "packageIdentifier": "9WZDNCRFJ3PZ"},
-		{"@odata.type": graphNS + "androidManagedStoreApp", "displayName": "Microsoft Teams", "publisher": "Microsoft Corporation", "packageId": "com.microsoft.teams"},
-	} {
-		app["id"] = deterministicUUID("mobileApp", tid, k)
-		app["createdDateTime"], app["lastModifiedDateTime"], app["isAssigned"] = stamp(k), stamp(k+1), true
-		st.fam[familyMobileApps] = append(st.fam[familyMobileApps], newObject(app))
-	}
+	st.generateApps()
 	tmpl := newObject(map[string]any{"@odata.type": graphNS + "deviceManagementConfigurationPolicyTemplate", "id": esTemplateID,
 		"baseId": strings.TrimSuffix(esTemplateID, "_1"), "version": 1, "displayName": "Microsoft Defender Antivirus",
 		"description":    "Windows Defender Antivirus is the next-generation protection component of Microsoft Defender for Endpoint.",
@@ -72,8 +64,10 @@ func (st *intuneStore) generate(perDefault int, counts map[graph.Family]int) {
 		case graph.FamilyRoleScopeTags:
 			st.generateScopeTags(per)
 			continue
-		case graph.FamilyNotificationMessageTemplates:
-			continue // the two named templates of generateReferences, which compliance actions and enrollment notifications use
+		case graph.FamilyNotificationMessageTemplates, graph.FamilyMobileApps:
+			continue // the named templates and apps of generateReferences, which other families refer to
+		case graph.FamilyRoleAssignments:
+			continue // generateRBAC, after the role definitions and scope tags they refer to
 		}
 		types := AcceptedTypes(f)
 		for i := 0; i < per; i++ {
@@ -94,6 +88,11 @@ func (st *intuneStore) generate(perDefault int, counts map[graph.Family]int) {
 			st.fam[f] = append(st.fam[f], obj)
 		}
 	}
+	per := perDefault
+	if n, ok := counts[graph.FamilyRoleAssignments]; ok {
+		per = n
+	}
+	st.generateRBAC(per) // intune_apps.go
 	// The Windows compliance policies use the tenant's first custom compliance script
 	// (docs:intune-deviceconfig-windows10compliancepolicy: deviceCompliancePolicyScript
 	// {deviceComplianceScriptId, rulesContent Edm.Binary}).

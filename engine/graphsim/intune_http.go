@@ -239,6 +239,10 @@ func (st *intuneStore) render(col *collectionSpec, o *intuneObject, full bool, e
 		switch nav {
 		case "assignments":
 			out[nav] = renderAssignments(col.family, o.assignments)
+		case "roleDefinition": // a role assignment's single-valued navigation (intune_apps.go)
+			out[nav] = st.renderRoleDefinition(o)
+		case "roleScopeTags":
+			out[nav] = st.renderRoleScopeTags(o)
 		case "scheduledActionsForRule":
 			out[nav] = stripUnexpanded(o.children[nav], "scheduledActionConfigurations", nested)
 		case "definitionValues":

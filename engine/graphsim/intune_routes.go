@@ -65,12 +65,11 @@ func simContracts() []graph.Contract {
 	}
 	add(graph.FamilyTargetedManagedAppConfigurations, "targetedManagedAppConfigurations.targetApps", graph.KindAction, http.MethodPost,
 		dam+"targetedManagedAppConfigurations/{id}/targetApps", "set the targeted apps")
-	// Read-only reference collections (docs:intune-apps-mobileapp-list); permissions from those pages.
+	// Read-only reference collections; permissions from their pages.
 	for _, r := range []struct {
 		f          graph.Family
 		path, perm string
 	}{
-		{familyMobileApps, dam + "mobileApps", "DeviceManagementApps.Read.All"},
 		{familyPolicyTemplates, dm + "configurationPolicyTemplates", "DeviceManagementConfiguration.Read.All"},
 	} {
 		for _, k := range []struct {

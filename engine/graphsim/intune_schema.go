@@ -123,12 +123,7 @@ func init() {
 	single("windowsDriverUpdateProfiles", "windowsDriverUpdateProfile", graph.FamilyWindowsDriverUpdateProfiles)
 	single("assignmentFilters", "deviceAndAppManagementAssignmentFilter", graph.FamilyAssignmentFilters)
 	single("roleScopeTags", "roleScopeTag", graph.FamilyRoleScopeTags)
-	// Read-only collections the registry does not cover but policies refer to (families.md §4):
-	// mobileApp (abstract: items typed) for ESP selectedMobileAppIds and app-config
-	// targetedMobileApps, notificationMessageTemplate for compliance notification actions. Same
-	// names in every tenant, ids of each tenant, so references can be mapped by name.
-	addCollection(collectionSpec{name: "mobileApps", declared: "mobileApp", abstract: true,
-		types: []string{"iosStoreApp", "androidManagedStoreApp", "win32LobApp", "winGetApp"}, pools: []graph.Family{familyMobileApps}})
+	// Mobile apps (ESP selectedMobileAppIds, app-config targetedMobileApps): intune_apps.go.
 	single("notificationMessageTemplates", "notificationMessageTemplate", graph.FamilyNotificationMessageTemplates) // backed up (intune_notifications.go)
 	// Settings-catalog templates with their setting templates: IM reads
 	// configurationPolicyTemplates('{id}')/settingTemplates?$expand=settingDefinitions to fix the
@@ -138,7 +133,6 @@ func init() {
 
 // Families the engine registry does not know (graphsim-only, read-only).
 const (
-	familyMobileApps      graph.Family = "mobileApps"
 	familyPolicyTemplates graph.Family = "configurationPolicyTemplates"
 )
 
@@ -200,6 +194,9 @@ var lazyProperties = map[graph.Family][]string{
 	graph.FamilyDeviceShellScripts:      {"scriptContent"},
 	graph.FamilyDeviceHealthScripts:     {"detectionScriptContent", "remediationScriptContent"},
 	graph.FamilyDeviceComplianceScripts: {"detectionScriptContent"},
+	// IM Applications: ScopeTagsReturnedInList = $false; ICD Applications.py reads each app's
+	// roleScopeTagIds with a batch GET ?$select=roleScopeTagIds,id.
+	graph.FamilyMobileApps: {"roleScopeTagIds"},
 }
 
 // serverOwned are refused in every create and update body: IM strips exactly these from every

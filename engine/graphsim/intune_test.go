@@ -558,7 +558,7 @@ func TestFixturesFollowTheSchema(t *testing.T) {
 	require.NoError(t, err)
 	st := srv.Tenants()[0].intune
 	for f, objs := range st.fam {
-		if f == familyMobileApps || f == familyPolicyTemplates {
+		if f == familyPolicyTemplates {
 			continue // read-only reference data
 		}
 		shapes := map[string]bool{}

@@ -198,6 +198,12 @@ func (s *Server) createIntune(w http.ResponseWriter, req *simRequest, st *intune
 	}
 	body["@odata.type"] = graphNS + ts.chain[0]
 	obj := newObject(nil)
+	if isRoleAssignmentCollection(col) {
+		if werr := st.takeRoleAssignmentBinds(obj, body, true); werr != nil {
+			s.refuse(w, werr)
+			return
+		}
+	}
 	takeInline(obj, ts, body)
 	now := nowStamp()
 	body["id"] = st.newID("created", now)
@@ -212,6 +218,10 @@ func (s *Server) createIntune(w http.ResponseWriter, req *simRequest, st *intune
 	}
 	if ts.derivesFrom("deviceHealthScript") {
 		body["isGlobalScript"], body["deviceHealthScriptType"] = false, "deviceHealthScript"
+	}
+	if ts.derivesFrom("mobileApp") { // service-maintained (IM strips them before a write)
+		body["publishingState"], body["isAssigned"] = appPublishingState(ts.chain[0]), false
+		body["dependentAppCount"], body["supersedingAppCount"], body["supersededAppCount"] = 0, 0, 0
 	}
 	if ts.hasProp("settingCount") {
 		body["settingCount"] = len(obj.children["settings"])
@@ -414,6 +424,12 @@ func (s *Server) patchIntune(w http.ResponseWriter, req *simRequest, c *graph.Co
 		return
 	}
 	delete(body, "@odata.type")
+	if isRoleAssignmentCollection(col) {
+		if werr := req.tenant.intune.takeRoleAssignmentBinds(obj, body, false); werr != nil {
+			s.refuse(w, werr)
+			return
+		}
+	}
 	maps.Copy(obj.obj, body)
 	touch(obj.obj)
 	if patchAnswersNoContent(col, obj) {

@@ -71,6 +71,7 @@ const (
 	RefMobileApp            RefKind = "mobile_app"
 	RefADMXDefinition       RefKind = "admx_definition"
 	RefScopeTagList         RefKind = "scope_tag" // a list of scope tag ids in the object (filters' roleScopeTags)
+	RefRoleDefinition       RefKind = "role_definition"
 )
 
 // Reference is where an object refers to another object of its tenant.
@@ -152,6 +153,19 @@ type Descriptor struct {
 	// (Default scope tag "0", isGlobalScript remediations). Enrollment defaults are not built-ins
 	// in this sense: they are PATCH-only (Classification.IsDefault).
 	BuiltIn func(obj map[string]any) bool
+	// Excluded reports a listed object the tenant does not manage, left out of inventory and
+	// backups as the peers' list filters leave it out (mobile apps: Microsoft's unassigned managed
+	// apps; IM and ICD list `appAvailability eq null or … 'lineOfBusiness' or isAssigned eq true`).
+	Excluded func(obj map[string]any) bool
+	// StripUpdateTypes are removed from an update body of the given types besides StripUpdate
+	// (IM Start-PreUpdateApplication: an MSI's useDeviceContext, …).
+	StripUpdateTypes map[string][]string
+	// MatchExisting: a restore never copies an object; it updates the target's object of the same
+	// displayName and @odata.type (by id first), and creates a missing one under its own name
+	// unless NotCreated says why it cannot (mobile apps: docs/graph.md#mobile-apps).
+	MatchExisting bool
+	// NotCreated says why a missing object of a type cannot be created by a restore ("" when it can).
+	NotCreated func(short string) string
 	// Order is the restore rank, lowest first: dependencies before what refers to them (scope
 	// tags -2, filters -1, policies 0; IM ImportOrder / Dependencies).
 	Order int
@@ -245,10 +259,19 @@ func (d *Descriptor) ODataType(obj map[string]any) string {
 	return t
 }
 
-// Skip reports whether a listed object belongs to another family (and so is not kept here).
+// Skip reports whether a listed object belongs to another family or is not the tenant's to
+// manage (Excluded), and so is not kept here.
 func (d *Descriptor) Skip(obj map[string]any) bool {
 	_, elsewhere := d.FiledElsewhere[d.ShortType(obj)]
-	return elsewhere
+	return elsewhere || d.Excluded != nil && d.Excluded(obj)
+}
+
+// CannotCreate says why a restore cannot create a missing object of odataType ("" when it can).
+func (d *Descriptor) CannotCreate(odataType string) string {
+	if d.NotCreated == nil {
+		return ""
+	}
+	return d.NotCreated(strings.TrimPrefix(odataType, ODataPrefix))
 }
 
 // Collection is the contract prefix an object of odataType is read and written through.
@@ -315,13 +338,14 @@ func (d *Descriptor) HasFollowUp(f FollowUp) bool {
 	return slices.Contains(d.FollowUps, f)
 }
 
-// StripKeys are the top-level keys a write of the given kind never sends.
-func (d *Descriptor) StripKeys(update bool) []string {
+// StripKeys are the top-level keys a write of the given kind of an object of odataType never sends.
+func (d *Descriptor) StripKeys(odataType string, update bool) []string {
 	out := slices.Clone(CommonServerOwned)
 	out = append(out, d.Volatile...)
 	out = append(out, d.StripCreate...)
 	if update {
 		out = append(out, d.StripUpdate...)
+		out = append(out, d.StripUpdateTypes[strings.TrimPrefix(odataType, ODataPrefix)]...)
 	}
 	return out
 }

@@ -106,6 +106,19 @@ func NormalizeFor(f graph.Family, obj map[string]any) map[string]any {
 		for _, k := range d.Volatile {
 			delete(obj, k)
 		}
+		for _, ref := range d.References {
+			// An expanded navigation kept as the reference it is (a role assignment's role
+			// definition): its identity only, so drift reports a change of role, not of the role.
+			if nav, ok := obj[ref.Where].(map[string]any); ok && ref.Kind == RefRoleDefinition {
+				kept := map[string]any{}
+				for _, k := range []string{"id", "displayName", "isBuiltIn"} {
+					if v, ok := nav[k]; ok {
+						kept[k] = v
+					}
+				}
+				obj[ref.Where] = kept
+			}
+		}
 		for _, k := range d.ChildIDs {
 			list, _ := obj[k].([]any)
 			for _, e := range list {

@@ -611,7 +611,11 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				}
 			}
 		}
-		for _, g := range append(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p)...) {
+		obj := p.payload.Object
+		if obj == nil {
+			obj = p.raw
+		}
+		for _, g := range slices.Concat(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p), intune.RoleAssignmentGroups(p.family, obj)) {
 			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
 				missingGroups = append(missingGroups, g)
 			}
@@ -657,15 +661,15 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
 			}
 		}
-		for _, g := range intune.CCGroups(p.payload.ScheduledActions) {
+		obj := p.payload.Object
+		if obj == nil {
+			obj = p.raw
+		}
+		for _, g := range slices.Concat(intune.CCGroups(p.payload.ScheduledActions), intune.RoleAssignmentGroups(p.family, obj)) {
 			if refs.Groups == nil {
 				refs.Groups = map[string]string{}
 			}
 			refs.Groups[g] = b.groups[g]
-		}
-		obj := p.payload.Object
-		if obj == nil {
-			obj = p.raw
 		}
 		key := "roleScopeTagIds"
 		if d := intune.DescriptorOf(p.family); d != nil {

@@ -112,7 +112,8 @@ type itemPlan struct {
 	priority          int64          // enrollment (not defaults): setPriority after the write, when > 0
 	assignments       []any          // nil: no assign call
 	assign            bool
-	ca                *caPlan // Conditional Access additions (plan_ca.go)
+	ca                *caPlan   // Conditional Access additions (plan_ca.go)
+	rbac              *rbacPlan // role assignment binds (plan_rbac.go)
 	mapping           []MappingEntry
 	unresolved        int
 	notes             []string
@@ -138,6 +139,8 @@ type restoreResolver struct {
 	// refer to them: family/source id → target name (scope tags, filters, compliance scripts).
 	planned  map[string]string
 	warnings []string
+	roleDefs map[string]roleDefTarget // the target's role definitions by lower id (plan_rbac.go)
+	gone     map[string]bool          // target ids the run's pre-flight read found gone (plan_apps.go)
 }
 
 type inventoryIndex struct {
@@ -202,7 +205,7 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 				gs = append(gs, g)
 			}
 		}
-		for _, g := range slices.Concat(gs, intune.CCGroups(p.ScheduledActions), caPayloadGroups(p)) {
+		for _, g := range slices.Concat(gs, intune.CCGroups(p.ScheduledActions), caPayloadGroups(p), intune.RoleAssignmentGroups(graph.FamilyRoleAssignments, p.Object)) {
 			ids = append(ids, g)
 			if p.References != nil && p.References.Groups[g] != "" {
 				names = append(names, p.References.Groups[g])
@@ -268,6 +271,9 @@ func newRestoreResolver(ctx context.Context, q store.Querier, sourceTenantID, ta
 	}
 	r.filters, r.scopeTags = newInventoryIndex(filters), newInventoryIndex(tags)
 	if err := r.loadCA(ctx, q, targetTenantID, payloads); err != nil {
+		return nil, err
+	}
+	if err := r.loadRoleDefinitions(ctx, q, targetTenantID, payloads); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -430,7 +436,13 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	p.ScheduledActions, _ = deepCopy(p.ScheduledActions).([]any)
 	p.DefinitionValues, _ = deepCopy(p.DefinitionValues).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
-	plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
+	if d.MatchExisting {
+		if err := plan.chooseApp(it, p, odataType, r); err != nil {
+			return nil, err
+		}
+	} else {
+		plan.chooseTarget(it, p, mode, suffix, targetGUID, r)
+	}
 	plan.body = writeBody(p.Object, d, fi, plan.targetName, plan.action == store.RestoreActionUpdate)
 	plan.mapScopeTags(p, r)
 	if err := plan.familyWrites(it, p); err != nil {
@@ -443,6 +455,9 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	plan.mapADMXDefinitions(r)
 	plan.mapReferences(p, r)
 	if err := plan.conditionalAccess(it, p, r); err != nil {
+		return nil, err
+	}
+	if err := plan.roleAssignment(p, r); err != nil {
 		return nil, err
 	}
 	plan.desired = plan.desiredState()
@@ -479,7 +494,7 @@ func writeBody(object map[string]any, d *intune.Descriptor, fi graph.FamilyInfo,
 	if body == nil {
 		body = map[string]any{}
 	}
-	for _, k := range d.StripKeys(update) {
+	for _, k := range d.StripKeys(d.ODataType(object), update) {
 		delete(body, k)
 	}
 	intune.StripVolatile(body)

@@ -262,6 +262,12 @@ func (r *restoreResolver) planDependencies(items []store.BackupItem, suffix stri
 		if r.planned == nil {
 			r.planned = map[string]string{}
 		}
+		if d := intune.DescriptorOf(f); d != nil && d.MatchExisting {
+			if r.appPlanned(d, it) {
+				r.planned[it.Family+"/"+it.GraphID] = it.DisplayName // matched or created under its own name, never copied
+			}
+			continue
+		}
 		r.planned[it.Family+"/"+it.GraphID] = it.DisplayName + suffix
 	}
 }

@@ -202,6 +202,14 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 		return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped,
 			Detail: err.Error()})
 	}
+	if errors.Is(err, errNotCreated) {
+		// A missing app whose package is not in the backup: named, skipped, the restore goes on.
+		detail := err.Error()
+		x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelWarn, Message: "skipped: " + detail,
+			ItemRef: new(it.Family + "/" + it.SourceGraphID)})
+		return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped,
+			Detail: detail})
+	}
 	if err != nil {
 		detail := "cannot be restored: " + err.Error()
 		return x.end(ctx, it, reason.ProviderInvalidRequest, detail, store.RestoreFailed)
@@ -273,9 +281,17 @@ func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Pay
 				}
 			}
 		case graph.ReasonOf(err) == reason.ProviderNotFound && !plan.isDefault:
-			if plan, err = x.plan(it, p, store.RestoreActionCreate); err != nil {
-				return plan, "", "", false, err
+			x.resolver.markGone(plan.targetID) // a matched app gone since the inventory: not matched again
+			replanned, perr := x.plan(it, p, store.RestoreActionCreate)
+			if errors.Is(perr, errNotCreated) {
+				detail := "gone from the target since its inventory, and " + perr.Error()
+				x.event(ctx, it, store.LevelWarn, "", detail)
+				return plan, "", "", false, store.FinishRestoreItem(lctx, x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped, Detail: detail})
 			}
+			if perr != nil {
+				return plan, "", "", false, x.end(ctx, it, reason.ProviderInvalidRequest, "cannot be restored: "+perr.Error(), store.RestoreFailed)
+			}
+			plan = replanned
 			summary = "gone from the target: recreated"
 		default:
 			return plan, "", "", false, x.failed(ctx, it, plan, err, "pre-flight read", false)
@@ -294,11 +310,11 @@ func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Pay
 		if plan.desc.Create == intune.CreateUpsert {
 			// Authentication contexts: PATCH of the id the plan chose creates it (204, no body).
 			targetID = plan.createArgs[0]
-			_, err = x.client.Patch(ctx, plan.contracts.create, plan.createArgs, plan.body)
+			_, err = x.client.Patch(ctx, plan.contracts.create, plan.createArgs, plan.wireBody(x.graphURL))
 			break
 		}
 		var resp json.RawMessage
-		resp, err = x.client.Post(ctx, plan.contracts.create, plan.createArgs, plan.body)
+		resp, err = x.client.Post(ctx, plan.contracts.create, plan.createArgs, plan.wireBody(x.graphURL))
 		if err == nil {
 			var created struct {
 				ID string `json:"id"`
@@ -311,9 +327,9 @@ func (x *restorer) write(ctx context.Context, it store.RestoreItem, p intune.Pay
 	default:
 		targetID = plan.targetID
 		if plan.contracts.put {
-			_, err = x.client.Put(ctx, plan.contracts.update, []string{targetID}, plan.body)
+			_, err = x.client.Put(ctx, plan.contracts.update, []string{targetID}, plan.wireBody(x.graphURL))
 		} else {
-			_, err = x.client.Patch(ctx, plan.contracts.update, []string{targetID}, plan.body)
+			_, err = x.client.Patch(ctx, plan.contracts.update, []string{targetID}, plan.wireBody(x.graphURL))
 		}
 		if err == nil && plan.priority > 0 && plan.priority == currentPriority {
 			plan.priority = 0 // already where it belongs
