@@ -140,10 +140,17 @@ func TestRestore(t *testing.T) {
 		require.Equal(t, store.RestoreCreateCopy, preview.Mode)
 		require.Len(t, preview.Items, len(picked))
 		require.Zero(t, preview.Unresolved, "%+v", preview.Items)
-		// The enrollment default is an update, and so is the app: an app is never copied, the
-		// backed-up app itself gets its metadata and assignments (docs/graph.md#mobile-apps).
-		require.Equal(t, len(picked)-2, preview.Creates, "the enrollment default and the app are updates")
-		require.Equal(t, 2, preview.Updates)
+		// The enrollment default is an update; the app is left as it is: an app is never copied,
+		// and into its own tenant only an overwrite rewrites it (docs/graph.md#mobile-apps).
+		require.Equal(t, len(picked)-2, preview.Creates, "the enrollment default is an update, the app a skip")
+		require.Equal(t, 1, preview.Updates)
+		require.Equal(t, 1, preview.Skips)
+		for _, it := range preview.Items {
+			if intune.DescriptorOf(graph.Family(it.Family)).MatchExisting {
+				require.Equal(t, store.RestoreActionSkip, it.Action)
+				require.Contains(t, it.Error, "create_copy never copies an app nor overwrites it")
+			}
+		}
 		require.Empty(t, preview.Warnings)
 		writesBefore := 0
 		for _, r := range b.simT.Requests() {
@@ -155,29 +162,31 @@ func TestRestore(t *testing.T) {
 
 		run, view := b.restore(t, engine.RestoreRequest{Items: refs(picked)})
 		require.Equal(t, store.OutcomeSucceeded, outcome(run), "%s", deref(run.ReasonDetail))
-		require.EqualValues(t, len(picked), run.Succeeded)
 		require.EqualValues(t, len(picked)-2, run.Created)
-		require.EqualValues(t, 2, run.Updated)
+		require.EqualValues(t, 1, run.Updated)
 		byID := map[string]store.RestoreItem{}
 		for _, it := range view.Items {
-			require.Equal(t, store.RestoreApplied, it.State, "%s: %s", it.SourceGraphID, deref(it.Detail))
+			want := store.RestoreApplied
+			if intune.DescriptorOf(graph.Family(it.Family)).MatchExisting {
+				want = store.RestoreSkipped
+			}
+			require.Equal(t, want, it.State, "%s: %s", it.SourceGraphID, deref(it.Detail))
 			byID[it.SourceGraphID] = it
 		}
 		for _, src := range picked {
 			t.Run("create_copy/"+src.Family+"/"+src.PolicyType, func(t *testing.T) {
 				f := graph.Family(src.Family)
 				it := byID[src.GraphID]
+				if intune.DescriptorOf(f).MatchExisting {
+					require.Nil(t, it.TargetGraphID, "an app is neither copied nor rewritten by create_copy")
+					require.Zero(t, b.simT.RequestCount("mobileApps.assign"))
+					require.Zero(t, b.simT.RequestCount("mobileApps.update"))
+					return
+				}
 				require.NotNil(t, it.TargetGraphID)
 				if src.IsDefault {
 					require.Equal(t, src.GraphID, *it.TargetGraphID, "a default is patched in place")
 					require.Equal(t, 1, b.simT.RequestCount("deviceEnrollmentConfigurations.update"))
-					return
-				}
-				if intune.DescriptorOf(f).MatchExisting {
-					require.Equal(t, src.GraphID, *it.TargetGraphID, "an app is updated in place, never copied")
-					require.Equal(t, src.DisplayName, nameOf(f, findPolicy(b.simT, f, src.GraphID)))
-					require.NotEmpty(t, directAssignments(t, b.simT, f, src.GraphID))
-					require.Equal(t, 1, b.simT.RequestCount("mobileApps.assign"), "its backed-up assignments sent once")
 					return
 				}
 				require.NotEqual(t, src.GraphID, *it.TargetGraphID)
@@ -208,7 +217,7 @@ func TestRestore(t *testing.T) {
 		var audits int
 		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'restore.item'
 			AND details->>'target_tenant' IS NOT NULL AND details->>'source_id' <> '' AND details->>'new_id' <> ''`).Scan(&audits))
-		require.Equal(t, len(picked), audits, "every item written is audited")
+		require.Equal(t, len(picked)-1, audits, "every item written is audited (the app is not written)")
 
 		// Overwrite: drift every picked object, delete one, restore in place.
 		var deleted store.BackupItem

@@ -437,7 +437,7 @@ func planItem(it store.RestoreItem, p intune.Payload, mode, suffix, targetGUID s
 	p.DefinitionValues, _ = deepCopy(p.DefinitionValues).([]any)
 	plan := &itemPlan{family: f, fi: fi, desc: d, contracts: cs, isDefault: it.IsDefault}
 	if d.MatchExisting {
-		if err := plan.chooseApp(it, p, odataType, r); err != nil {
+		if err := plan.chooseApp(it, p, odataType, mode, r); err != nil {
 			return nil, err
 		}
 	} else {

@@ -14,7 +14,11 @@ import (
 //   - an app is never copied: a second catalogue entry of the same app would be offered to the
 //     same users twice. The target's app is found by id (the backed-up app itself, still there)
 //     or by displayName and @odata.type, as the peers match apps (IM, ICD: families.md §4), and
-//     gets the backed-up metadata and assignments.
+//     gets the backed-up metadata and assignments (the preview lists it as an update). Into the
+//     backup's own tenant only an overwrite does that: there the matched app is the backed-up app
+//     itself, and a create_copy restore leaves it as it is (skipped, saying so) rather than
+//     overwrite it unasked. Into another tenant a restore is always create_copy, and updating the
+//     target's app is the only way its assignments come back.
 //   - a missing app is created under its own name when its type needs no package (store apps,
 //     web links, Microsoft 365 and Edge, winget…). A missing line-of-business, Win32, MSI or AppX
 //     app is not created as an empty shell (its package is not in the backup), nor a missing
@@ -24,8 +28,12 @@ import (
 // item is skipped with the reason, never written.
 var errNotCreated = errors.New("not created")
 
+// errLeftAsIs marks an app a create_copy restore into the backup's own tenant finds there: it is
+// neither copied nor changed, and the item is skipped with the reason.
+var errLeftAsIs = errors.New("the app is still in the tenant, and create_copy never copies an app nor overwrites it: left as it is (restore with --mode overwrite to bring back its metadata and assignments)")
+
 // chooseApp decides the target of an app (see the top of this file).
-func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataType string, r *restoreResolver) error {
+func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataType, mode string, r *restoreResolver) error {
 	name := intune.DisplayName(plan.fi, p.Object)
 	if name == "" {
 		name = it.DisplayName
@@ -35,6 +43,9 @@ func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataTyp
 	const matched = "an app is never copied: the target's app of the same name and type gets the backed-up metadata and assignments"
 	if cur, ok := ix.byID[it.SourceGraphID]; ok && !r.gone[it.SourceGraphID] && strings.EqualFold(cur.Type, odataType) &&
 		(r.sameTenant || strings.EqualFold(cur.Name, name)) {
+		if mode != store.RestoreOverwrite && r.sameTenant {
+			return errLeftAsIs
+		}
 		plan.action, plan.targetID = store.RestoreActionUpdate, it.SourceGraphID
 		plan.notes = append(plan.notes, matched)
 		return nil
@@ -48,6 +59,9 @@ func (plan *itemPlan) chooseApp(it store.RestoreItem, p intune.Payload, odataTyp
 	switch len(found) {
 	case 0:
 	case 1:
+		if mode != store.RestoreOverwrite && r.sameTenant {
+			return errLeftAsIs
+		}
 		plan.action, plan.targetID = store.RestoreActionUpdate, found[0]
 		plan.notes = append(plan.notes, matched)
 		return nil

@@ -196,7 +196,7 @@ func (x *restorer) item(ctx context.Context, it store.RestoreItem, p intune.Payl
 		action = ""
 	}
 	plan, err := x.plan(it, p, action)
-	if errors.Is(err, errBuiltIn) {
+	if errors.Is(err, errBuiltIn) || errors.Is(err, errLeftAsIs) {
 		x.rc.Event(ctx, store.RunEvent{Kind: store.EventItem, Level: store.LevelInfo, Message: "skipped: " + err.Error(),
 			ItemRef: new(it.Family + "/" + it.SourceGraphID)})
 		return store.FinishRestoreItem(context.WithoutCancel(ctx), x.rc.DB.Pool, it.ID, store.RestoreItemEnd{State: store.RestoreSkipped,
