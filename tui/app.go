@@ -39,8 +39,9 @@ type Model struct {
 	sub      *store.Subscription
 	frames   *Frames // draws the frames when set (DrawTo); else Bubble Tea's renderer does
 	hints    struct{ key, line string }
-	lastView *tea.View // the last frame drawn, kept while keepView
-	keepView bool      // the last message changed nothing on screen
+	heading  struct{ key, line string } // the header as last drawn, and what it depends on
+	lastView *tea.View                  // the last frame drawn, kept while keepView
+	keepView bool                       // the last message changed nothing on screen
 }
 
 // DrawTo hands the dashboard's frames to f instead of Bubble Tea's renderer (run the program with
@@ -284,12 +285,22 @@ func (m *Model) Render() string {
 	return header + "\n" + body + "\n" + status + "\n" + hints
 }
 
+// header is the top line: drawn again only when the breadcrumbs, the live marker or the width
+// change (every frame draws it; a new log line changes none of them).
 func (m *Model) header(w int) string {
-	t := m.env.Theme
 	var crumbs []string
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
 	}
+	key := fmt.Sprint(w, m.env.Live, m.env.Subscribe == nil, m.env.EngineEmbedded, m.env.Actor.Name, "\x00", strings.Join(crumbs, "\x00"))
+	if key != m.heading.key {
+		m.heading.key, m.heading.line = key, m.drawHeader(w, crumbs)
+	}
+	return m.heading.line
+}
+
+func (m *Model) drawHeader(w int, crumbs []string) string {
+	t := m.env.Theme
 	right := ""
 	left := t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ "+strings.Join(crumbs, " ▸ "))
 	// Deep stacks drop their oldest crumbs first, so the live marker always shows.
