@@ -159,19 +159,6 @@ func RunEngine(ctx context.Context, q Querier, runID int64) (e EngineRecord, ok 
 	return e, true, nil
 }
 
-// RunEngineID is the registered engine that last ran run id (0 when none did: queued, or run by an
-// engine older than the registry).
-func RunEngineID(ctx context.Context, q Querier, runID int64) (int64, error) {
-	var id *int64
-	if err := q.QueryRow(ctx, `SELECT engine_id FROM operation_runs WHERE id = $1`, runID).Scan(&id); err != nil {
-		return 0, notFound(err, fmt.Sprintf("run %d", runID))
-	}
-	if id == nil {
-		return 0, nil
-	}
-	return *id, nil
-}
-
 // QueueDepth is how many River jobs of one queue wait (available, scheduled or retryable) and run.
 type QueueDepth struct {
 	Queue   string `json:"queue"`

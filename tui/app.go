@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -292,7 +293,8 @@ func (m *Model) header(w int) string {
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
 	}
-	key := fmt.Sprint(w, m.env.Live, m.env.Subscribe == nil, m.env.EngineEmbedded, m.env.Actor.Name, "\x00", strings.Join(crumbs, "\x00"))
+	key := strconv.Itoa(w) + strconv.FormatBool(m.env.Live) + strconv.FormatBool(m.env.Subscribe == nil) +
+		strconv.FormatBool(m.env.EngineEmbedded) + "\x00" + m.env.Actor.Name + "\x00" + strings.Join(crumbs, "\x00")
 	if key != m.heading.key {
 		m.heading.key, m.heading.line = key, m.drawHeader(w, crumbs)
 	}
@@ -343,10 +345,12 @@ func (m *Model) statusLine(w int) string {
 // hintLine is the footer: drawn again only when its keys, their state or the width change (it is
 // redrawn with every frame, and styling a dozen keys costs more than the rest of most frames).
 func (m *Model) hintLine(w int) string {
-	var k strings.Builder
-	fmt.Fprint(&k, w, m.top().Capturing(), len(m.stack) == 1)
+	var k strings.Builder // built without fmt: it is built for every frame of every session
+	k.WriteString(strconv.Itoa(w))
+	k.WriteString(strconv.FormatBool(m.top().Capturing()))
+	k.WriteString(strconv.FormatBool(len(m.stack) == 1))
 	for _, b := range m.top().ShortHelp() {
-		fmt.Fprint(&k, "\x00", b.Help().Key, "\x01", b.Help().Desc, b.Enabled())
+		k.WriteString("\x00" + b.Help().Key + "\x01" + b.Help().Desc + strconv.FormatBool(b.Enabled()))
 	}
 	if k.String() == m.hints.key {
 		return m.hints.line
