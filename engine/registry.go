@@ -113,13 +113,14 @@ func (s *Service) RunEngine(ctx context.Context, actor Actor, runID int64) (stor
 	if _, err := s.GetRun(ctx, actor, runID); err != nil {
 		return store.EngineRecord{}, false, err
 	}
-	id, err := store.RunEngineID(ctx, s.db.Pool, runID)
-	if err != nil || id == 0 {
+	// Asked by every dashboard showing the run when its row changes: shared as GetRun's read is, once
+	// GetRun authorized the caller.
+	got, err := s.shared.engines.do(ctx, runID, 0, func(ctx context.Context, _ []int64) (runEngineRead, error) {
+		e, ok, err := store.RunEngine(ctx, s.db.Pool, runID)
+		return runEngineRead{engine: e, ok: ok}, err
+	})
+	if err != nil || !got.ok {
 		return store.EngineRecord{}, false, err
 	}
-	rec, err := store.GetEngine(ctx, s.db.Pool, id)
-	if err != nil {
-		return rec, false, nil // pruned
-	}
-	return rec, true, nil
+	return got.engine.Clone(), true, nil
 }

@@ -14,17 +14,31 @@ import (
 // GetRun returns a run the actor may view. A run of another workspace is ErrNotFound; one whose type
 // the actor's role may not view is ErrForbidden.
 func (s *Service) GetRun(ctx context.Context, actor Actor, runID int64) (store.Run, error) {
-	run, err := store.GetRun(ctx, s.db.Pool, runID)
+	// Every dashboard showing the run reads it again when it changes: the dashboards that ask at once
+	// share one read of the run and of their users' roles, and each is authorized with its own.
+	got, err := s.shared.runs.do(ctx, runID, sharedUser(actor), func(ctx context.Context, users []int64) (runRead, error) {
+		run, roles, err := store.GetRunWithRoles(ctx, s.db, runID, users)
+		return runRead{run: run, roles: roles}, err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Run{}, notFoundf("run %d", runID)
 	}
 	if err != nil {
 		return store.Run{}, err
 	}
-	if err := s.authorizeRunView(ctx, actor, run); err != nil {
+	if err := s.authorizeRunViewAs(actor, got.run.ID, got.run.Type, got.roles[actor.UserID]); err != nil {
 		return store.Run{}, err
 	}
-	return run, nil
+	return got.run.Clone(), nil
+}
+
+// sharedUser is the user a shared read brings the access of for actor: 0 for the engine and the
+// scheduler, which need none.
+func sharedUser(actor Actor) int64 {
+	if actor.isUser() {
+		return actor.UserID
+	}
+	return 0
 }
 
 // RunQuery filters ListRuns and CountRuns. Zero fields do not filter.
@@ -95,28 +109,24 @@ func (s *Service) RunEvents(ctx context.Context, actor Actor, f store.EventFilte
 	if err := checkText("search", f.Search); err != nil {
 		return nil, err
 	}
-	// The run's access and its events come in one round trip; the events leave only once the access
-	// is checked, with the same rule and errors as GetRun.
-	acc, events, err := store.RunEventsWithAccess(ctx, s.db, actor.UserID, f)
+	// The run's access and its events come in one round trip, shared by the dashboards that ask for
+	// the same lines at once (a hundred watching one run ask at every new line); the events leave only
+	// once each caller's own access is checked, with the same rule and errors as GetRun.
+	key := fmt.Sprintf("%d/%d/%v/%v/%q/%d", f.RunID, f.AfterID, f.Kinds, f.MinLevels, f.Search, f.Limit)
+	got, err := s.shared.events.do(ctx, key, sharedUser(actor), func(ctx context.Context, users []int64) (runEventsRead, error) {
+		acc, events, err := store.RunEventsWithAccess(ctx, s.db, users, f)
+		return runEventsRead{acc: acc, events: events}, err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFoundf("run %d", f.RunID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	op, err := LookupOperation(acc.Type)
-	if err != nil {
+	if err := s.authorizeRunViewAs(actor, f.RunID, got.acc.Type, got.acc.Roles[actor.UserID]); err != nil {
 		return nil, err
 	}
-	if actor.isUser() {
-		if _, err := roleAllows(actor, acc.Role, op.ViewCapability); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, notFoundf("run %d", f.RunID)
-			}
-			return nil, fmt.Errorf("run %d: %w", f.RunID, err)
-		}
-	}
-	return events, nil
+	return store.CloneEvents(got.events), nil
 }
 
 // ParseRunState reads a run-state name as what it filters on: a status (queued, running,

@@ -58,6 +58,8 @@ type Service struct {
 	// sender sends TestAlertRoute's messages (engines deliver with their own).
 	sender *notify.Sender
 	graph  graph.Config
+	// shared lets the dashboards that ask the same at once share one read (sharedread.go).
+	shared sharedReaders
 }
 
 // NewService returns a Service. It inserts jobs through an insert-only River client, so it works

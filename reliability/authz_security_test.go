@@ -62,8 +62,9 @@ type authzCase struct {
 	call   func(fx *authzFixture, actor engine.Actor) (any, error)
 }
 
-// notActorScoped are Service methods that take no actor: wiring and identity resolution.
-var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines", "EvaluateAlerts"}
+// notActorScoped are Service methods that take no actor: wiring, identity resolution and counters
+// (SharedReadStats: how many reads answered how many callers, no data).
+var notActorScoped = []string{"DB", "ActorByName", "ActorByKeyFingerprint", "AliveEngines", "EvaluateAlerts", "SharedReadStats"}
 
 func authzCases() []authzCase {
 	ctx := context.Background()

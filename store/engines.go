@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -144,17 +145,18 @@ func GetEngine(ctx context.Context, q Querier, id int64) (EngineRecord, error) {
 	return e, nil
 }
 
-// RunEngineID is the registered engine that last ran run id (0 when none did: queued, or run by an
-// engine older than the registry).
-func RunEngineID(ctx context.Context, q Querier, runID int64) (int64, error) {
-	var id *int64
-	if err := q.QueryRow(ctx, `SELECT engine_id FROM operation_runs WHERE id = $1`, runID).Scan(&id); err != nil {
-		return 0, notFound(err, fmt.Sprintf("run %d", runID))
+// RunEngine is the registered engine that last ran run runID, in one read; ok is false when none
+// did (queued, run by an engine older than the registry, or the engine's row was pruned).
+func RunEngine(ctx context.Context, q Querier, runID int64) (e EngineRecord, ok bool, err error) {
+	e, err = scanEngine(q.QueryRow(ctx, `SELECT `+engineColumns+` FROM engines
+		WHERE id = (SELECT engine_id FROM operation_runs WHERE id = $2)`, staleInterval(), runID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return EngineRecord{}, false, nil
 	}
-	if id == nil {
-		return 0, nil
+	if err != nil {
+		return EngineRecord{}, false, fmt.Errorf("error loading the engine of run %d: %w", runID, err)
 	}
-	return *id, nil
+	return e, true, nil
 }
 
 // QueueDepth is how many River jobs of one queue wait (available, scheduled or retryable) and run.

@@ -103,29 +103,53 @@ func collectEvents(runID int64) func(pgx.Rows, error) ([]RunEvent, error) {
 	}
 }
 
-// RunAccess is what authorizing a read of one run needs: its workspace and type, and the reader's
-// role in that workspace ("" when the reader is no member).
+// RunAccess is what authorizing a read of one run needs: its workspace and type, and each reader's
+// role in that workspace (a reader who is no member has none).
 type RunAccess struct {
 	WorkspaceID int64
 	Type        string
-	Role        string
+	Roles       map[int64]string // user id -> role
 }
 
-// RunEventsWithAccess reads, in one round trip, what authorizing userID to read f.RunID needs and the
-// events f asks for: the caller checks the access before it hands the events on. A run's live log
-// is read by every dashboard watching it at each new line, so the three reads cost one wait, not three.
-// ErrNotFound when the run does not exist.
-func RunEventsWithAccess(ctx context.Context, db *DB, userID int64, f EventFilter) (RunAccess, []RunEvent, error) {
-	b := &pgx.Batch{}
-	var acc RunAccess
-	b.Queue(`SELECT r.workspace_id, r.type, coalesce(m.role, '') FROM operation_runs r
-		LEFT JOIN memberships m ON m.workspace_id = r.workspace_id AND m.user_id = $2 WHERE r.id = $1`, f.RunID, userID).
-		QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(&acc.WorkspaceID, &acc.Type, &acc.Role); err != nil {
-				return notFound(err, fmt.Sprintf("run %d", f.RunID))
+// queueRunAccess queues the read of runID's access for userIDs into b, kept in *acc. ErrNotFound
+// when the run does not exist.
+func queueRunAccess(b *pgx.Batch, runID int64, userIDs []int64, acc *RunAccess) {
+	b.Queue(`SELECT r.workspace_id, r.type, m.user_id, m.role FROM operation_runs r
+		LEFT JOIN memberships m ON m.workspace_id = r.workspace_id AND m.user_id = ANY($2) WHERE r.id = $1`, runID, userIDs).
+		Query(func(rows pgx.Rows) error {
+			defer rows.Close()
+			found := false
+			acc.Roles = map[int64]string{}
+			for rows.Next() {
+				var user *int64
+				var role *string
+				if err := rows.Scan(&acc.WorkspaceID, &acc.Type, &user, &role); err != nil {
+					return err
+				}
+				found = true
+				if user != nil && role != nil {
+					acc.Roles[*user] = *role
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if !found {
+				return notFound(pgx.ErrNoRows, fmt.Sprintf("run %d", runID))
 			}
 			return nil
 		})
+}
+
+// RunEventsWithAccess reads, in one round trip, what authorizing userIDs to read f.RunID needs and
+// the events f asks for: the caller checks each reader's access before it hands the events on. A
+// run's live log is read by every dashboard watching it at each new line; the engine shares one such
+// read between the dashboards that ask at once, whoever they are. ErrNotFound when the run does not
+// exist.
+func RunEventsWithAccess(ctx context.Context, db *DB, userIDs []int64, f EventFilter) (RunAccess, []RunEvent, error) {
+	b := &pgx.Batch{}
+	var acc RunAccess
+	queueRunAccess(b, f.RunID, userIDs, &acc)
 	var events []RunEvent
 	sql, args := f.query()
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {

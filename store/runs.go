@@ -195,6 +195,39 @@ func GetRun(ctx context.Context, q Querier, id int64) (Run, error) {
 	return r, nil
 }
 
+// GetRunWithRoles reads run id and the roles of userIDs in its workspace in one round trip (a user
+// who is no member has no role in the map): what authorizing each of them to view it needs.
+// ErrNotFound when the run does not exist.
+func GetRunWithRoles(ctx context.Context, db *DB, id int64, userIDs []int64) (Run, map[int64]string, error) {
+	b := &pgx.Batch{}
+	var run Run
+	b.Queue(`SELECT `+runColumns+runFrom+` WHERE r.id = $1`, id).QueryRow(func(row pgx.Row) error {
+		var err error
+		if run, err = scanRun(row); err != nil {
+			return notFound(err, fmt.Sprintf("run %d", id))
+		}
+		return nil
+	})
+	roles := map[int64]string{}
+	b.Queue(`SELECT m.user_id, m.role FROM memberships m JOIN operation_runs r ON r.workspace_id = m.workspace_id
+		WHERE r.id = $1 AND m.user_id = ANY($2)`, id, userIDs).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var user int64
+			var role string
+			if err := rows.Scan(&user, &role); err != nil {
+				return err
+			}
+			roles[user] = role
+		}
+		return rows.Err()
+	})
+	if err := db.Pool.SendBatch(ctx, b).Close(); err != nil {
+		return Run{}, nil, err
+	}
+	return run, roles, nil
+}
+
 // GetRunForUpdate loads a run and locks its row until the transaction ends.
 func GetRunForUpdate(ctx context.Context, tx pgx.Tx, id int64) (Run, error) {
 	r, err := scanRun(tx.QueryRow(ctx, `SELECT `+runColumns+runFrom+` WHERE r.id = $1 FOR UPDATE OF r`, id))

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -39,8 +40,9 @@ type Model struct {
 	sub      *store.Subscription
 	frames   *Frames // draws the frames when set (DrawTo); else Bubble Tea's renderer does
 	hints    struct{ key, line string }
-	lastView *tea.View // the last frame drawn, kept while keepView
-	keepView bool      // the last message changed nothing on screen
+	heading  struct{ key, line string } // the header as last drawn, and what it depends on
+	lastView *tea.View                  // the last frame drawn, kept while keepView
+	keepView bool                       // the last message changed nothing on screen
 }
 
 // DrawTo hands the dashboard's frames to f instead of Bubble Tea's renderer (run the program with
@@ -284,12 +286,23 @@ func (m *Model) Render() string {
 	return header + "\n" + body + "\n" + status + "\n" + hints
 }
 
+// header is the top line: drawn again only when the breadcrumbs, the live marker or the width
+// change (every frame draws it; a new log line changes none of them).
 func (m *Model) header(w int) string {
-	t := m.env.Theme
 	var crumbs []string
 	for _, s := range m.stack {
 		crumbs = append(crumbs, s.Title())
 	}
+	key := strconv.Itoa(w) + strconv.FormatBool(m.env.Live) + strconv.FormatBool(m.env.Subscribe == nil) +
+		strconv.FormatBool(m.env.EngineEmbedded) + "\x00" + m.env.Actor.Name + "\x00" + strings.Join(crumbs, "\x00")
+	if key != m.heading.key {
+		m.heading.key, m.heading.line = key, m.drawHeader(w, crumbs)
+	}
+	return m.heading.line
+}
+
+func (m *Model) drawHeader(w int, crumbs []string) string {
+	t := m.env.Theme
 	right := ""
 	left := t.Title.Render("TenantAtlas") + " " + t.Crumb.Render("▸ "+strings.Join(crumbs, " ▸ "))
 	// Deep stacks drop their oldest crumbs first, so the live marker always shows.
@@ -332,10 +345,12 @@ func (m *Model) statusLine(w int) string {
 // hintLine is the footer: drawn again only when its keys, their state or the width change (it is
 // redrawn with every frame, and styling a dozen keys costs more than the rest of most frames).
 func (m *Model) hintLine(w int) string {
-	var k strings.Builder
-	fmt.Fprint(&k, w, m.top().Capturing(), len(m.stack) == 1)
+	var k strings.Builder // built without fmt: it is built for every frame of every session
+	k.WriteString(strconv.Itoa(w))
+	k.WriteString(strconv.FormatBool(m.top().Capturing()))
+	k.WriteString(strconv.FormatBool(len(m.stack) == 1))
 	for _, b := range m.top().ShortHelp() {
-		fmt.Fprint(&k, "\x00", b.Help().Key, "\x01", b.Help().Desc, b.Enabled())
+		k.WriteString("\x00" + b.Help().Key + "\x01" + b.Help().Desc + strconv.FormatBool(b.Enabled()))
 	}
 	if k.String() == m.hints.key {
 		return m.hints.line

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"sync"
+
 	"charm.land/lipgloss/v2"
 
 	"github.com/tenantatlas/tenantatlas/store"
@@ -48,14 +50,30 @@ func runBadgeKey(r store.Run) string {
 	return string(r.Status)
 }
 
-// Badge renders a badge by key; an unknown key renders as its own text, muted.
+// Badge renders a badge by key; an unknown key renders as its own text, muted. Each theme's badges
+// are styled once per process: the operations screen draws one per row at every load, and styling
+// cost more than the rest of the row.
 func (c *Env) Badge(key string) string {
+	memo := badgeMemoKey{theme: c.Theme.Name, key: key}
+	if s, ok := renderedBadges.Load(memo); ok && c.Theme.Name != "" {
+		return s.(string)
+	}
 	b, ok := badges[key]
 	if !ok {
 		b = badge{"·", key, "muted"}
 	}
-	return c.Tone(b.tone, b.symbol+" "+b.label)
+	s := c.Tone(b.tone, b.symbol+" "+b.label)
+	if ok && c.Theme.Name != "" {
+		renderedBadges.Store(memo, s) // unknown keys are not kept: they are not a fixed set
+	}
+	return s
 }
+
+// renderedBadges holds each theme's styled badges (badgeMemoKey -> string). Themes are fixed by name
+// (Themes), so a name says the colours.
+var renderedBadges sync.Map
+
+type badgeMemoKey struct{ theme, key string }
 
 // RunBadge renders a run's badge.
 func (c *Env) RunBadge(r store.Run) string { return c.Badge(runBadgeKey(r)) }

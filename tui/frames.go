@@ -33,7 +33,9 @@ type Frames struct {
 	shown   frame    // the frame on the terminal
 	lines   []string // shown's lines: a frame redraws only the lines that differ
 	started bool     // the terminal is set up (alternate screen, no cursor)
-	closed  bool
+	// scrollOptim is whether frames may scroll the terminal instead of redrawing moved lines.
+	scrollOptim bool
+	closed      bool
 
 	wake     chan struct{} // a frame is waiting (capacity 1: wake-ups coalesce)
 	stop     chan struct{}
@@ -47,6 +49,9 @@ type frame struct {
 	width, height  int
 }
 
+// minScrollHunk is the fewest lines ultraviolet's renderer scrolls at once (smaller moves are drawn).
+const minScrollHunk = 3
+
 // frameInterval is the shortest time between two frames (60 a second, Bubble Tea's default rate).
 const frameInterval = time.Second / 60
 
@@ -59,7 +64,7 @@ func NewFrames(out io.Writer, profile colorprofile.Profile, env []string, mapNew
 	f.scr.SetColorProfile(profile)
 	f.scr.SetTabStops(-1)
 	f.scr.SetMapNewline(mapNewline)
-	f.scr.SetScrollOptim(runtime.GOOS != "windows") // as Bubble Tea: some Windows terminals scroll wrong
+	f.scrollOptim = runtime.GOOS != "windows" // as Bubble Tea: some Windows terminals scroll wrong
 	f.scr.SetFullscreen(true)
 	f.scr.SetRelativeCursor(false)
 	go f.loop()
@@ -152,6 +157,7 @@ func (f *Frames) paint() error {
 		f.cells.Clear()
 		f.lines = nil
 	}
+	changed := 0
 	for y := range fr.height {
 		line := ""
 		if y < len(lines) {
@@ -160,11 +166,16 @@ func (f *Frames) paint() error {
 		if y < len(f.lines) && f.lines[y] == line {
 			continue
 		}
+		changed++
 		area := uv.Rect(0, y, fr.width, 1)
 		f.cells.ClearArea(area)
 		uv.NewStyledString(line).Draw(f.cells, area)
 	}
 	f.lines = lines
+	// Scrolling (a followed log moving up) is found by hashing every line of both screens, most of a
+	// frame's cost; it only pays when lines moved, and the renderer only scrolls hunks of three lines
+	// or more, each of them a changed line. With fewer changed, nothing can have scrolled.
+	f.scr.SetScrollOptim(f.scrollOptim && changed >= minScrollHunk)
 	f.scr.Render(f.cells.RenderBuffer)
 	if err := f.scr.Flush(); err != nil {
 		return err

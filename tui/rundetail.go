@@ -56,6 +56,13 @@ type runDetail struct {
 		key   summaryKey
 		lines []string
 	}
+	// fitted holds log lines cut or padded to width, each drawn once: every frame shows the window
+	// of the log again, and measuring a styled line costs more than the rest of the frame.
+	fitted struct {
+		width int
+		lines []string // fitted.lines[i] is log[i] fitted, "" until drawn
+	}
+	levels map[store.Level]string // each level's label, styled once
 }
 
 // runDetailLoad is what one load of the run detail brings: the run (when it was read again) and the
@@ -323,6 +330,7 @@ func (s *runDetail) noteFailures(events []store.RunEvent) {
 
 // drawLog draws the log lines the filter lets through and, when following, scrolls to their end.
 func (s *runDetail) drawLog() {
+	s.fitted.lines = nil
 	s.log = s.logLines(s.events)
 	s.logEmpty = len(s.log) == 0
 	if s.logEmpty {
@@ -359,17 +367,32 @@ func (s *runDetail) View(width, height int) string {
 	}
 	lines := slices.Clone(s.summary(width)) // the log goes below it: the summary's memo stays as drawn
 	room := max(height-len(lines), 1)
-	window := s.scroll.window(s.log, room)
+	start := max(min(s.scroll.offset, len(s.log)-room), 0) // as scroller.window
 	if s.follow {
-		window = s.log[max(len(s.log)-room, 0):]
+		start = max(len(s.log)-room, 0)
 	}
-	for _, l := range window {
-		lines = append(lines, fit(l, width))
+	for i := start; i < min(start+room, len(s.log)); i++ {
+		lines = append(lines, s.fittedLine(i, width))
 	}
 	if q := s.confirm.view(t, width); q != "" {
 		lines[len(lines)-1] = q
 	}
 	return strings.Join(lines, "\n")
+}
+
+// fittedLine is log line i fitted to width, drawn once per width.
+func (s *runDetail) fittedLine(i, width int) string {
+	f := &s.fitted
+	if f.width != width {
+		f.width, f.lines = width, nil
+	}
+	if len(f.lines) < len(s.log) {
+		f.lines = append(f.lines, make([]string, len(s.log)-len(f.lines))...)
+	}
+	if f.lines[i] == "" {
+		f.lines[i] = fit(s.log[i], width)
+	}
+	return f.lines[i]
 }
 
 // summary is everything above the log: the run's badges, reason, counts, failures and the log's title.
@@ -454,6 +477,27 @@ func (s *runDetail) drawSummary(width int) []string {
 	return append(lines, t.Header.Render("── "+logTitle+" "+strings.Repeat("─", max(width-lipgloss.Width(logTitle)-4, 0))))
 }
 
+// levelLabel is a log level as the log shows it, styled once per level.
+func (s *runDetail) levelLabel(level store.Level) string {
+	if l, ok := s.levels[level]; ok {
+		return l
+	}
+	var l string
+	switch level {
+	case "error":
+		l = s.env.Theme.Error.Render("error")
+	case "warn":
+		l = s.env.Tone("warn", "warn ")
+	default:
+		l = s.env.Theme.Dim.Render(fit(string(level), 5))
+	}
+	if s.levels == nil {
+		s.levels = map[store.Level]string{}
+	}
+	s.levels[level] = l
+	return l
+}
+
 // logLines draws the events the filter lets through, one line each (or more, wrapped).
 func (s *runDetail) logLines(events []store.RunEvent) []string {
 	t := s.env.Theme
@@ -467,16 +511,7 @@ func (s *runDetail) logLines(events []store.RunEvent) []string {
 		if filter != "" && !strings.Contains(strings.ToLower(msg+" "+string(e.Level)+" "+deref(e.ReasonCode)), filter) {
 			continue
 		}
-		level := string(e.Level)
-		switch level {
-		case "error":
-			level = t.Error.Render("error")
-		case "warn":
-			level = s.env.Tone("warn", "warn ")
-		default:
-			level = t.Dim.Render(fit(level, 5))
-		}
-		line := t.Dim.Render(e.At.Local().Format("15:04:05.000")) + " " + level + " " + msg
+		line := t.Dim.Render(e.At.Local().Format("15:04:05.000")) + " " + s.levelLabel(e.Level) + " " + msg
 		if s.wrap {
 			width, _ := s.env.size()
 			out = append(out, labelled("", line, width)...)
