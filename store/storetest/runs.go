@@ -32,6 +32,7 @@ type RunOpts struct {
 	Progress     *store.Progress
 	Attempt      *int
 	RiverJobID   *int64
+	Result       map[string]any // what the run's executor recorded (a drift check's {"drift": {...}})
 	// Times default as the product sets them: started_at when the run leaves queued, heartbeat_at
 	// while it runs, finished_at when it completes.
 	CreatedAt   *time.Time
@@ -112,6 +113,9 @@ func UpdateRun(ctx context.Context, tb testing.TB, q store.Querier, id int64, op
 	}
 	if opts.RiverJobID != nil {
 		u.set("river_job_id", *opts.RiverJobID)
+	}
+	if opts.Result != nil {
+		u.set("result", opts.Result)
 	}
 	for _, c := range []struct {
 		col string
