@@ -58,8 +58,12 @@ func TestFleetHealths(t *testing.T) {
 		storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &r.tenant.ID, Type: r.typ, Outcome: r.outcome, Result: r.result,
 			CreatedAt: ago(r.age + time.Minute), StartedAt: ago(r.age + time.Minute), FinishedAt: ago(r.age)})
 	}
-	// A run still going is not failing.
+	// A run still going is not failing; one that ends failed after a newer run of its type succeeded
+	// does not replace that run as the latest.
 	storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &healthy.ID, Type: "inventory.sync", Status: store.StatusRunning})
+	older := storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &healthy.ID, Type: "directory_role_definitions.sync", Status: store.StatusRunning})
+	storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &healthy.ID, Type: "directory_role_definitions.sync", Outcome: store.OutcomeSucceeded})
+	storetest.UpdateRun(ctx, t, q, older.ID, &storetest.RunOpts{Status: store.StatusCompleted, Outcome: store.OutcomeFailed})
 
 	storetest.BackupSet(ctx, t, q, &storetest.BackupSetOpts{TenantID: healthy.ID, CompletedAt: ago(26 * time.Hour)})
 	storetest.BackupSet(ctx, t, q, &storetest.BackupSetOpts{TenantID: healthy.ID, CompletedAt: ago(2 * time.Hour)})
@@ -67,6 +71,12 @@ func TestFleetHealths(t *testing.T) {
 	storetest.BackupSet(ctx, t, q, &storetest.BackupSetOpts{TenantID: failing.ID, Status: store.BackupRunning})
 
 	got, err := store.FleetHealths(ctx, q, []int64{healthy.WorkspaceID}, since)
+	require.NoError(t, err)
+	// The trigger keeps what a rebuild from the runs finds.
+	require.NoError(t, store.RebuildTenantRunLatest(ctx, q))
+	rebuilt, err := store.FleetHealths(ctx, q, []int64{healthy.WorkspaceID}, since)
+	require.NoError(t, err)
+	require.Equal(t, rebuilt, got)
 	require.NoError(t, err)
 	require.Len(t, got, 3, "the tenants of the workspace asked for, each once")
 	require.NotContains(t, got, elsewhere.ID)

@@ -59,7 +59,9 @@ func newTenants(env *Env) *tenantsList {
 	return newList(env, listSpec[tenantRow, tenantsSide]{
 		title: "Tenants",
 		relevant: func(n store.Notification) bool {
-			return n.Table == store.TableTenants || n.Table == store.TableConnections || n.Table == store.TableRuns
+			// A run matters once it finished: only then can it change a health column.
+			return n.Table == store.TableTenants || n.Table == store.TableConnections ||
+				(n.Table == store.TableRuns && n.Status == string(store.StatusCompleted))
 		},
 		fetch:   fetchTenants,
 		columns: tenantColumns,
@@ -131,9 +133,9 @@ var tenantColumnSet = []tenantColumn{
 	{column{title: "TENANT", width: 14, flex: true, weight: 2}, 0}, // weight 2: names are not cut while other columns have room
 	{column{title: "WORKSPACE", width: 10, yields: true}, 6},
 	{column{title: "CONNECTION", width: 15}, 0},
-	{column{title: "BACKUP", width: 7}, 3},
+	{column{title: "BACKUP", width: 7}, 1},
 	{column{title: "FAILING", width: 8}, 2},
-	{column{title: "DRIFT", width: 6}, 1},
+	{column{title: "DRIFT", width: 6}, 3},
 	{column{title: "MISSING PERMISSIONS", width: 20, flex: true, weight: 3}, 4},
 	{column{title: "VERIFIED", width: 9}, 5},
 }

@@ -219,3 +219,27 @@ func TestTenantsSortByHealth(t *testing.T) {
 	press(t, m, "<", "<", "<", "<")
 	require.Equal(t, []string{"bare", "contoso", "fabrikam", "northwind"}, rowsShown(m), "back to by name")
 }
+
+// TestTenantColumnsGiveWay: narrower screens drop workspace, verified, missing permissions, then
+// drift, failing and backup; name and connection stay at any width.
+func TestTenantColumnsGiveWay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		width int
+		want  []string
+	}{
+		{200, []string{"TENANT", "WORKSPACE", "CONNECTION", "BACKUP", "FAILING", "DRIFT", "MISSING PERMISSIONS", "VERIFIED"}},
+		{99, []string{"TENANT", "WORKSPACE", "CONNECTION", "BACKUP", "FAILING", "DRIFT", "MISSING PERMISSIONS", "VERIFIED"}},
+		{98, []string{"TENANT", "CONNECTION", "BACKUP", "FAILING", "DRIFT", "MISSING PERMISSIONS", "VERIFIED"}},
+		{80, []string{"TENANT", "CONNECTION", "BACKUP", "FAILING", "DRIFT", "MISSING PERMISSIONS"}},
+		{60, []string{"TENANT", "CONNECTION", "BACKUP", "FAILING", "DRIFT"}},
+		{50, []string{"TENANT", "CONNECTION", "BACKUP", "FAILING"}},
+		{30, []string{"TENANT", "CONNECTION"}},
+	} {
+		var got []string
+		for _, c := range tenantColumns(tc.width) {
+			got = append(got, c.title)
+		}
+		require.Equal(t, tc.want, got, "width %d", tc.width)
+	}
+}
