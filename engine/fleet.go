@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -73,25 +74,31 @@ func (s *Service) TagTenant(ctx context.Context, actor Actor, ref string, add, r
 }
 
 // FleetTarget says which tenants a fleet start is for: one tenant (Tenant), the tenants carrying
-// Tag, or All the tenants of Workspace (the actor's only or default workspace when empty).
+// Tag, All the tenants of Workspace (the actor's only or default workspace when empty), or the
+// tenants of TenantIDs (the dashboard's marked tenants, in any of the actor's workspaces).
 type FleetTarget struct {
 	Tenant    string
 	Tag       string
 	All       bool
 	Workspace string
+	TenantIDs []int64
 }
 
 // FleetTenants resolves a target to tenants the actor may view, by name. A tag that matches no
 // tenant is an error naming the workspace, never an empty success.
 func (s *Service) FleetTenants(ctx context.Context, actor Actor, target FleetTarget) ([]store.Tenant, error) {
 	set := 0
-	for _, b := range []bool{target.Tenant != "", target.Tag != "", target.All} {
+	for _, b := range []bool{target.Tenant != "", target.Tag != "", target.All, len(target.TenantIDs) > 0} {
 		if b {
 			set++
 		}
 	}
 	if set != 1 {
 		return nil, fmt.Errorf("%w: name one target: a tenant, --tag TAG or --all", ErrInvalid)
+	}
+	if len(target.TenantIDs) > 0 {
+		tenants, _, err := s.tenantsByID(ctx, actor, target.TenantIDs)
+		return tenants, err
 	}
 	if target.Tenant != "" {
 		t, err := s.resolveTenant(ctx, s.db.Pool, actor, 0, target.Tenant)
@@ -140,12 +147,22 @@ type FleetStart struct {
 // StartFleet starts req for every tenant of target, one Start each (req's tenant fields are
 // replaced). It returns one entry per tenant in name order; err is only for a target that cannot
 // be resolved.
+//
+// With TenantIDs, an id that is no tenant the actor may view (removed since it was marked) is
+// refused on its own entry, after the others, and each id is started at most once.
 func (s *Service) StartFleet(ctx context.Context, actor Actor, target FleetTarget, req StartRequest) ([]FleetStart, error) {
-	tenants, err := s.FleetTenants(ctx, actor, target)
+	var tenants []store.Tenant
+	var gone []int64
+	var err error
+	if len(target.TenantIDs) > 0 && target.Tenant == "" && target.Tag == "" && !target.All {
+		tenants, gone, err = s.tenantsByID(ctx, actor, target.TenantIDs)
+	} else {
+		tenants, err = s.FleetTenants(ctx, actor, target)
+	}
 	if err != nil {
 		return nil, err
 	}
-	out := make([]FleetStart, 0, len(tenants))
+	out := make([]FleetStart, 0, len(tenants)+len(gone))
 	for _, t := range tenants {
 		r := req
 		r.TenantRef, r.TenantID, r.WorkspaceID = "", t.ID, 0
@@ -161,5 +178,48 @@ func (s *Service) StartFleet(ctx context.Context, actor Actor, target FleetTarge
 		}
 		out = append(out, fs)
 	}
+	for _, id := range gone {
+		err := notFoundf("tenant %d (removed, or not in your workspaces)", id)
+		out = append(out, FleetStart{Tenant: fmt.Sprintf("tenant %d", id), Err: err, Error: err.Error()})
+	}
 	return out, nil
+}
+
+// tenantsByID resolves ids to the tenants the actor may view, by name, once each; gone are the ids
+// that are not (any more) such a tenant.
+func (s *Service) tenantsByID(ctx context.Context, actor Actor, ids []int64) (tenants []store.Tenant, gone []int64, err error) {
+	workspaces, err := s.viewableWorkspaces(ctx, actor)
+	if err != nil {
+		return nil, nil, err
+	}
+	tenants, err = store.TenantsByID(ctx, s.db.Pool, workspaces, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	found := make(map[int64]bool, len(tenants))
+	for _, t := range tenants {
+		found[t.ID] = true
+	}
+	for _, id := range ids {
+		if !found[id] {
+			found[id] = true // reported once
+			gone = append(gone, id)
+		}
+	}
+	return tenants, gone, nil
+}
+
+// FailingWindow is how far back the tenants screen's FAILING column looks: the operation types
+// whose latest run finished in the last 24 hours (whole hours, the current one included) failed.
+const FailingWindow = 24 * time.Hour
+
+// FleetHealth reads the health columns of every tenant the actor may view, in one query: the
+// newest complete backup, the types failing within FailingWindow before now (whole hours, as home
+// counts them), the newest drift check's result.
+func (s *Service) FleetHealth(ctx context.Context, actor Actor, now time.Time) (map[int64]store.FleetHealth, error) {
+	workspaces, err := s.viewableWorkspaces(ctx, actor)
+	if err != nil {
+		return nil, err
+	}
+	return store.FleetHealths(ctx, s.db.Pool, workspaces, now.UTC().Truncate(time.Hour).Add(-FailingWindow+time.Hour))
 }

@@ -2,11 +2,13 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
@@ -99,4 +101,46 @@ func TestStartFleet(t *testing.T) {
 	for _, s := range starts {
 		require.ErrorIs(t, s.Err, engine.ErrForbidden, "%s: a readonly member starts nothing", s.Tenant)
 	}
+}
+
+// TestStartFleetMarked: the dashboard's marked tenants, by id: each tenant is started once however
+// often it is named, a refused one gets its reason, and an id that is no tenant of the actor's
+// workspaces (removed since it was marked, or another workspace's) is refused on its own line.
+func TestStartFleetMarked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	a, c := b.addTenant(t), b.addTenant(t)
+	bare := storetest.Tenant(ctx, t, b.db.Pool, &storetest.TenantOpts{Name: "bare-marked"})
+	elsewhere := storetest.Tenant(ctx, t, b.db.Pool, &storetest.TenantOpts{
+		WorkspaceID: storetest.Workspace(ctx, t, b.db.Pool, nil).ID})
+
+	starts, err := b.svc.StartFleet(ctx, b.admin, engine.FleetTarget{TenantIDs: []int64{c.ID, a.ID, bare.ID, a.ID, elsewhere.ID, 999_999}},
+		engine.StartRequest{Type: engine.TypeProviderVerification})
+	require.NoError(t, err)
+	var started, refused []string
+	for _, s := range starts {
+		if s.Err != nil {
+			refused = append(refused, s.Tenant+": "+s.Error)
+			continue
+		}
+		require.True(t, s.Result.Created, s.Tenant)
+		started = append(started, s.Tenant)
+	}
+	require.ElementsMatch(t, []string{a.Name, c.Name}, started, "each once")
+	require.Equal(t, []string{
+		"bare-marked: invalid request: tenant bare-marked has no provider connection to verify (" + reason.Hint(reason.ProviderConnectionMissing) + ")",
+		fmt.Sprintf("tenant %d: not found: tenant %d (removed, or not in your workspaces)", elsewhere.ID, elsewhere.ID),
+		"tenant 999999: not found: tenant 999999 (removed, or not in your workspaces)",
+	}, refused)
+	runs, err := b.svc.ListRuns(ctx, b.admin, engine.RunQuery{Limit: 50})
+	require.NoError(t, err)
+	perTenant := map[string]int{}
+	for _, r := range runs {
+		perTenant[r.TenantName]++
+	}
+	require.Equal(t, map[string]int{a.Name: 1, c.Name: 1}, perTenant, "one run for each tenant started, none for the refused")
+
+	_, err = b.svc.StartFleet(ctx, b.admin, engine.FleetTarget{TenantIDs: []int64{a.ID}, Tag: "eu"}, engine.StartRequest{Type: engine.TypeInventorySync})
+	require.ErrorIs(t, err, engine.ErrInvalid, "one target only")
 }

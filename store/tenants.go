@@ -224,3 +224,12 @@ func GetConnection(ctx context.Context, q Querier, id int64) (ProviderConnection
 	}
 	return c, nil
 }
+
+// TenantsByID loads the tenants of ids that belong to the given workspaces, by name.
+func TenantsByID(ctx context.Context, q Querier, workspaceIDs, ids []int64) ([]Tenant, error) {
+	rows, err := q.Query(ctx, tenantSelect+` WHERE workspace_id = ANY($1) AND id = ANY($2) ORDER BY name, id`, workspaceIDs, ids)
+	if err != nil {
+		return nil, fmt.Errorf("error loading tenants: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
+}

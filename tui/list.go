@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,39 @@ type listSpec[T, X any] struct {
 	// describe, when set, is the current row's every field as "label  value" pairs: enter shows
 	// them in a pane under the list (and hides it).
 	describe func(env *Env, v T) [][2]string
+	// mark, when set, is a row's identity, and the list marks rows (listKeys.Mark, MarkAll): actions
+	// read the marked rows with l.marks. Marks are scoped to what shows (the rule `?` states at
+	// space): rows a filter hides, or a reload no longer brings, lose their mark. The identity also
+	// keeps the cursor on its row when the rows are sorted or reloaded.
+	mark func(v T) int64
+	// sorts are the orders listKeys.SortNext and SortPrev cycle through, the first the default. The
+	// header shows the order on the column it sorts by.
+	sorts []listSort[T]
+}
+
+// listSort is one order of a list: the column it sorts by, its direction as the header shows it
+// ("↑", "↓") and the comparison (ties keep the fetched order).
+type listSort[T any] struct {
+	column  string
+	arrow   string
+	compare func(a, b T) int
+}
+
+// listKeys are the keys every list with marks or orders answers.
+var listKeys = struct{ Mark, MarkAll, SortNext, SortPrev key.Binding }{
+	Mark:     binding("space", "mark (a filter unmarks the rows it hides)"),
+	MarkAll:  binding("*", "mark all shown (again: unmark them)"),
+	SortNext: binding(">", "sort by the next column"),
+	SortPrev: binding("<", "sort by the previous column"),
+}
+
+// listReport is the answer of an action on many rows: a line saying what came of it and one line
+// per row it was refused for, shown under the list until the next report. Plain text: the root
+// scrubs it, the list styles it.
+type listReport struct {
+	id      int64
+	head    string
+	refused []string
 }
 
 // detailKey shows or hides the detail pane of a list that describes its rows.
@@ -96,6 +130,7 @@ func deletedAction[T, X any](k key.Binding, hide string) listAction[T, X] {
 // listScreen is a table of rows loaded from the database, drawn from a listSpec. Rows are drawn into
 // cells when they arrive (and when the filter or the width changes), never in View.
 type listScreen[T, X any] struct {
+	id     int64 // routes the answers of its actions (listReport) to it
 	env    *Env
 	spec   listSpec[T, X]
 	fetch  fetcher[listData[T, X]]
@@ -110,6 +145,11 @@ type listScreen[T, X any] struct {
 	err       error
 	table     table
 	detail    bool // the current row's detail pane shows (enter)
+
+	marked  map[int64]bool // the marked rows' identities (spec.mark), all of them shown
+	sortBy  int            // the index of spec.sorts in force
+	confirm confirmer      // an action on many rows awaiting its y
+	report  *listReport    // the last action's answer
 }
 
 // listData is one load's answer.
@@ -120,12 +160,15 @@ type listData[T, X any] struct {
 }
 
 func newList[T, X any](env *Env, spec listSpec[T, X]) *listScreen[T, X] {
-	return &listScreen[T, X]{env: env, spec: spec, fetch: newFetcher[listData[T, X]](), filter: &filterField{}}
+	return &listScreen[T, X]{id: nextScreenID(), env: env, spec: spec, fetch: newFetcher[listData[T, X]](), filter: &filterField{},
+		marked: map[int64]bool{}}
 }
 
-func (l *listScreen[T, X]) Title() string   { return l.spec.title }
-func (l *listScreen[T, X]) Init() tea.Cmd   { return l.Reload() }
-func (l *listScreen[T, X]) Capturing() bool { return l.filter.typing }
+func (l *listScreen[T, X]) Title() string { return l.spec.title }
+func (l *listScreen[T, X]) Init() tea.Cmd { return l.Reload() }
+
+// Capturing: while the filter is typed, and while a question waits for its answer.
+func (l *listScreen[T, X]) Capturing() bool { return l.filter.typing || l.confirm.asking() }
 
 // ClearFilter clears an applied `/` filter (the first esc).
 func (l *listScreen[T, X]) ClearFilter() (tea.Cmd, bool) {
@@ -173,7 +216,11 @@ func (l *listScreen[T, X]) load(q listQuery[T]) tea.Cmd {
 }
 
 // ShortHelp is the hint line: the list's own keys that apply now.
-func (l *listScreen[T, X]) ShortHelp() []key.Binding {
+func (l *listScreen[T, X]) ShortHelp() []key.Binding { return l.help(false) }
+
+// help is the list's own keys that apply now; full, for `?`, states the marks rule at space and
+// lists the order keys.
+func (l *listScreen[T, X]) help(full bool) []key.Binding {
 	var out []key.Binding
 	if l.spec.describe != nil {
 		k := detailKey
@@ -190,12 +237,36 @@ func (l *listScreen[T, X]) ShortHelp() []key.Binding {
 		k.SetEnabled(a.offered == nil || a.offered(l))
 		out = append(out, k)
 	}
+	if l.spec.mark != nil {
+		mark, all := listKeys.Mark, listKeys.MarkAll
+		if !full {
+			mark.SetHelp("space", "mark")
+			all.SetHelp("*", "mark all")
+		}
+		out = append(out, mark, all)
+	}
+	if len(l.spec.sorts) > 1 {
+		next := listKeys.SortNext
+		if !full {
+			next.SetHelp(">", "sort")
+		}
+		out = append(out, next)
+		if full {
+			out = append(out, listKeys.SortPrev)
+		}
+	}
+	if l.confirm.asking() {
+		return []key.Binding{confirmKeys.Yes}
+	}
 	return out
 }
 
 // FullHelp adds the movement keys.
 func (l *listScreen[T, X]) FullHelp() []key.Binding {
-	return append(l.ShortHelp(), navHelp()...)
+	if l.confirm.asking() {
+		return l.ShortHelp()
+	}
+	return append(l.help(true), navHelp()...)
 }
 
 func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -204,6 +275,13 @@ func (l *listScreen[T, X]) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		cmd, ok := l.fetch.receive(msg, &l.err, l.take, l.Reload)
 		l.loaded = l.loaded || ok
 		return l, cmd
+	case listReport:
+		if msg.id != l.id {
+			return l, nil
+		}
+		l.report = &msg
+		l.clamp() // the report takes lines under the table
+		return l, func() tea.Msg { return flashMsg{text: msg.head, isErr: len(msg.refused) > 0} }
 	case tea.WindowSizeMsg:
 		l.rebuild()
 	case tea.KeyPressMsg:
@@ -221,7 +299,10 @@ func (l *listScreen[T, X]) take(d listData[T, X]) {
 	}
 	l.side = d.side
 	l.exhausted = l.spec.page > 0 && len(d.rows) < l.spec.page
-	l.rebuild()
+	l.keepCursor(func() {
+		l.sortRows()
+		l.rebuild()
+	})
 }
 
 // rebuild filters the rows and draws their cells for the current width.
@@ -232,12 +313,140 @@ func (l *listScreen[T, X]) rebuild() {
 	}
 	width, _ := l.env.size()
 	l.table.cols = l.spec.columns(width)
+	if len(l.spec.sorts) > 1 {
+		// The order shows in the header, on the column it sorts by.
+		o := l.spec.sorts[l.sortBy]
+		for i, c := range l.table.cols {
+			if c.title == o.column {
+				l.table.cols[i].title += o.arrow
+			}
+		}
+	}
 	l.table.rows = l.table.rows[:0]
 	now := l.env.now()
 	for _, v := range l.shown {
 		l.table.rows = append(l.table.rows, l.spec.row(l.env, now, v))
 	}
 	l.table.measure()
+	l.drawMarks()
+	l.clamp()
+}
+
+// sortRows puts the rows loaded in the order in force.
+func (l *listScreen[T, X]) sortRows() {
+	if len(l.spec.sorts) > 1 {
+		slices.SortStableFunc(l.all, l.spec.sorts[l.sortBy].compare)
+	}
+}
+
+// keepCursor runs change (a sort, a reload) and puts the cursor back on the row it was on, when
+// rows have an identity and that row still shows.
+func (l *listScreen[T, X]) keepCursor(change func()) {
+	v, ok := l.current()
+	change()
+	if !ok || l.spec.mark == nil {
+		return
+	}
+	id := l.spec.mark(v)
+	for i, r := range l.shown {
+		if l.spec.mark(r) == id {
+			l.table.cursor = i
+			l.clamp()
+			return
+		}
+	}
+}
+
+// drawMarks keeps the marks of the rows shown and draws them; the others are dropped (marks are
+// scoped to what shows).
+func (l *listScreen[T, X]) drawMarks() {
+	l.table.marked = nil
+	if l.spec.mark == nil || len(l.marked) == 0 {
+		return
+	}
+	kept := make(map[int64]bool, len(l.marked))
+	l.table.marked = make(map[int]bool, len(l.marked))
+	for i, v := range l.shown {
+		if id := l.spec.mark(v); l.marked[id] {
+			kept[id] = true
+			l.table.marked[i] = true
+		}
+	}
+	l.marked = kept
+}
+
+// marks are the marked rows, in the order shown.
+func (l *listScreen[T, X]) marks() []T {
+	var out []T
+	if l.spec.mark == nil || len(l.marked) == 0 {
+		return out
+	}
+	for _, v := range l.shown {
+		if l.marked[l.spec.mark(v)] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// markedOrCurrent are the marked rows, or the row under the cursor when none is marked.
+func (l *listScreen[T, X]) markedOrCurrent() []T {
+	if out := l.marks(); len(out) > 0 {
+		return out
+	}
+	if v, ok := l.current(); ok {
+		return []T{v}
+	}
+	return nil
+}
+
+// toggleMark marks the row under the cursor, or unmarks it, and moves to the next.
+func (l *listScreen[T, X]) toggleMark() {
+	v, ok := l.current()
+	if !ok {
+		return
+	}
+	if id := l.spec.mark(v); l.marked[id] {
+		delete(l.marked, id)
+	} else {
+		l.marked[id] = true
+	}
+	l.drawMarks()
+	width, _ := l.env.size()
+	l.table.move(1, len(l.shown), l.tableHeight(width, l.bodyHeight()))
+}
+
+// markAll marks every row shown; when all of them are marked already, it unmarks them.
+func (l *listScreen[T, X]) markAll() {
+	all := len(l.shown) > 0
+	for _, v := range l.shown {
+		all = all && l.marked[l.spec.mark(v)]
+	}
+	for _, v := range l.shown {
+		if all {
+			delete(l.marked, l.spec.mark(v))
+		} else {
+			l.marked[l.spec.mark(v)] = true
+		}
+	}
+	l.drawMarks()
+}
+
+// sortStep moves to the order step places on, and says which it is.
+func (l *listScreen[T, X]) sortStep(step int) tea.Cmd {
+	n := len(l.spec.sorts)
+	l.sortBy = (l.sortBy + step + n) % n
+	l.keepCursor(func() {
+		l.sortRows()
+		l.rebuild()
+	})
+	o := l.spec.sorts[l.sortBy]
+	return flash("sorted by " + strings.ToLower(o.column) + " " + o.arrow)
+}
+
+// ask puts a question over the table, which gives it a line, and holds run back until a y.
+func (l *listScreen[T, X]) ask(question, declined string, run func() tea.Cmd) {
+	l.confirm.ask(question, declined, run)
 	l.clamp()
 }
 
@@ -248,6 +457,11 @@ func (l *listScreen[T, X]) clamp() {
 }
 
 func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if l.confirm.asking() {
+		cmd := l.confirm.answer(msg)
+		l.clamp() // the question's line is gone
+		return cmd
+	}
 	if l.filter.typing {
 		if !l.filter.key(msg) {
 			return nil
@@ -267,6 +481,18 @@ func (l *listScreen[T, X]) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		l.detail = !l.detail
 		l.clamp()
 		return nil
+	}
+	switch {
+	case l.spec.mark != nil && key.Matches(msg, listKeys.Mark):
+		l.toggleMark()
+		return nil
+	case l.spec.mark != nil && key.Matches(msg, listKeys.MarkAll):
+		l.markAll()
+		return nil
+	case len(l.spec.sorts) > 1 && key.Matches(msg, listKeys.SortNext):
+		return l.sortStep(1)
+	case len(l.spec.sorts) > 1 && key.Matches(msg, listKeys.SortPrev):
+		return l.sortStep(-1)
 	}
 	for _, a := range l.spec.actions {
 		if key.Matches(msg, a.key) && (a.offered == nil || a.offered(l)) {
@@ -294,16 +520,31 @@ func (l *listScreen[T, X]) bodyHeight() int {
 }
 
 func (l *listScreen[T, X]) headLine() string {
-	if l.spec.head == nil {
-		return ""
+	head := ""
+	if l.spec.head != nil {
+		head = l.spec.head(l)
 	}
-	return l.spec.head(l)
+	if n := len(l.marked); n > 0 {
+		head += "   " + l.env.Theme.Marked.Render(fmt.Sprintf("%d marked", n))
+	}
+	return head
 }
 
 func (l *listScreen[T, X]) belowLines(width int) []string {
 	var out []string
+	if r := l.report; r != nil {
+		t := l.env.Theme
+		tone := "ok"
+		if len(r.refused) > 0 {
+			tone = "warn"
+		}
+		out = append(out, fit(l.env.Tone(tone, r.head), width))
+		for _, line := range r.refused {
+			out = append(out, fit(t.Error.Render("  ✖ "+line), width))
+		}
+	}
 	if l.spec.below != nil {
-		out = l.spec.below(l, width)
+		out = append(out, l.spec.below(l, width)...)
 	}
 	if v, ok := l.current(); ok && l.detail && l.spec.describe != nil {
 		t := l.env.Theme
@@ -318,6 +559,9 @@ func (l *listScreen[T, X]) belowLines(width int) []string {
 // tableHeight is the table's share of height: what the head and the lines below leave, at least 3.
 func (l *listScreen[T, X]) tableHeight(width, height int) int {
 	if l.headLine() != "" {
+		height--
+	}
+	if l.confirm.asking() {
 		height--
 	}
 	if below := len(l.belowLines(width)); below > 0 {
@@ -341,6 +585,9 @@ func (l *listScreen[T, X]) View(width, height int) string {
 	head := l.headLine()
 	if head != "" {
 		lines = append(lines, fit(head, width))
+	}
+	if q := l.confirm.view(t, width); q != "" {
+		lines = append(lines, q)
 	}
 	if len(l.all) == 0 && l.spec.empty != nil {
 		if head != "" || l.spec.above > 0 {

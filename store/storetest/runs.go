@@ -32,6 +32,7 @@ type RunOpts struct {
 	Progress     *store.Progress
 	Attempt      *int
 	RiverJobID   *int64
+	Result       map[string]any // what the run's executor recorded (a drift check's {"drift": {...}})
 	// Times default as the product sets them: started_at when the run leaves queued, heartbeat_at
 	// while it runs, finished_at when it completes.
 	CreatedAt   *time.Time
@@ -113,6 +114,9 @@ func UpdateRun(ctx context.Context, tb testing.TB, q store.Querier, id int64, op
 	if opts.RiverJobID != nil {
 		u.set("river_job_id", *opts.RiverJobID)
 	}
+	if opts.Result != nil {
+		u.set("result", opts.Result)
+	}
 	for _, c := range []struct {
 		col string
 		at  *time.Time
@@ -181,9 +185,10 @@ func ManyRuns(ctx context.Context, tb testing.TB, q store.Querier, opts *ManyRun
 		sql  string
 		args []any
 	}{
-		// Row triggers would cost a notification and a rollup update per run: the rollup is rebuilt once after.
+		// Row triggers would cost a notification and a rollup update per run: the rollups are rebuilt once after.
 		{sql: `ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_notify`},
 		{sql: `ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_hours_insert`},
+		{sql: `ALTER TABLE operation_runs DISABLE TRIGGER operation_runs_latest`},
 		{sql: `INSERT INTO operation_runs (workspace_id, tenant_id, type, status, outcome, reason_code, initiator_kind,
 			progress_processed, created_at, started_at, finished_at, heartbeat_at)
 			SELECT $1, ($2::bigint[])[1 + g % cardinality($2::bigint[])],
@@ -196,10 +201,12 @@ func ManyRuns(ctx context.Context, tb testing.TB, q store.Querier, opts *ManyRun
 			FROM generate_series(1, $3::int) g`, args: []any{workspaceOr(ctx, tb, q, opts.WorkspaceID), opts.TenantIDs, opts.Count}},
 		{sql: `ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_notify`},
 		{sql: `ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_hours_insert`},
+		{sql: `ALTER TABLE operation_runs ENABLE TRIGGER operation_runs_latest`},
 		{sql: `ANALYZE operation_runs`},
 	} {
 		_, err := q.Exec(ctx, stmt.sql, stmt.args...)
 		must(tb, err)
 	}
 	must(tb, store.RebuildRunHours(ctx, q))
+	must(tb, store.RebuildTenantRunLatest(ctx, q))
 }
