@@ -34,7 +34,7 @@ func main() {
 
 	// -p 1: one package's benchmarks at a time. On a small machine two benchmark binaries running at once
 	// would measure each other, and a baseline taken while another package runs says nothing.
-	args := []string{"test", "-p", "1", "-run", "^$", "-bench", *run, "-benchtime", "1x", "-timeout", "60m", "./..."}
+	args := []string{"test", "-p", "1", "-run", "^$", "-bench", *run, "-benchtime", "1x", "-timeout", "120m", "./..."}
 	fmt.Fprintf(os.Stderr, "go %s\n", strings.Join(args, " "))
 	cmd := exec.Command("go", args...)
 	var raw bytes.Buffer
