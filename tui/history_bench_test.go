@@ -55,6 +55,7 @@ func BenchmarkHistory(b *testing.B) {
 	// The alternative first, on the baseline: its events in a table partitioned by month, measured
 	// and dropped before the large history takes the disk.
 	logPart := eventsRead(b, small, "run_events_by_month", partitionedCopy)
+	logBeside := eventsRead(b, small, "run_events", nil) // the same runs' logs, unpartitioned, in the same state of the caches
 	part := dropPartitionedCopy(b, small)
 	t0 = time.Now()
 	large := seedHistory(b, runs)
@@ -126,6 +127,7 @@ func BenchmarkHistory(b *testing.B) {
 	b.ReportMetric(ms(logLarge), "run_log_ms")
 	b.ReportMetric(ms(logSmall), "run_log_baseline_ms")
 	b.ReportMetric(ms(logPart), "run_log_partitioned_baseline_ms")
+	b.ReportMetric(ms(logBeside), "run_log_unpartitioned_baseline_ms")
 	b.ReportMetric(pruneLarge.took.Seconds(), "prune_3d_s")
 	b.ReportMetric(float64(pruneLarge.runs), "prune_3d_runs")
 	b.ReportMetric(float64(pruneLarge.events), "prune_3d_events")
