@@ -320,6 +320,10 @@ func TestHistory(t *testing.T) {
 	require.Equal(t, int64(3*4000), timelines, "queued, started and finished for every run")
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(runs) FROM operation_run_hours`).Scan(&hourRuns))
 	require.Equal(t, completed, hourRuns, "every completed run is in the rollup")
+	var mismatched int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = 'completed'
+		AND ((outcome = 'succeeded') <> (reason_code IS NULL))`).Scan(&mismatched))
+	require.Zero(t, mismatched, "a reason code exactly on the runs that did not succeed")
 
 	page, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{a.WorkspaceID}, Limit: 50})
 	require.NoError(t, err)

@@ -102,6 +102,9 @@ func History(ctx context.Context, tb testing.TB, db *store.DB, opts *HistoryOpts
 	load(historyRunsSQL, func(from, to int64) []any {
 		return []any{from, to, base, opts.Runs, days, workspaceID, opts.TenantIDs, opts.UserID}
 	})
+	// The planner must know the runs are many and the templates few, or it hashes the wrong side.
+	_, err = db.Pool.Exec(ctx, `ANALYZE operation_runs; ANALYZE storetest_event_templates`)
+	must(tb, err)
 	logPhase(fmt.Sprintf("%d runs written", opts.Runs))
 	load(historyEventsSQL, func(from, to int64) []any { return []any{from, to, perRun} })
 	logPhase("their events written")
@@ -238,7 +241,7 @@ SELECT u.g, $6, ($7::bigint[])[1 + floor(cardinality($7::bigint[]) * u.t * u.t):
 	jsonb_build_object('items', i.items, 'graph_requests', 1 + i.items / 20), 1,
 	t.at, t.at + interval '2 seconds', t.at + t.took, t.at + t.took, t.at + t.took
 FROM (SELECT g, random() AS t, random() AS ty, random() AS oc, random() AS ini, random() AS d
-	FROM generate_series($1::bigint, $2::bigint) g) u
+	FROM generate_series($1::bigint, $2::bigint) g OFFSET 0) u -- OFFSET 0: one draw of each, however often it is used
 CROSS JOIN LATERAL (SELECT now() - make_interval(days => $5::int) * (1 - (u.g - $3::bigint)::float8 / $4::bigint) - interval '30 minutes' AS at,
 	make_interval(secs => 3 + 1800 * u.d * u.d * u.d) AS took) t
 CROSS JOIN LATERAL (SELECT CASE WHEN u.oc < 0.88 THEN 'succeeded' WHEN u.oc < 0.93 THEN 'failed' WHEN u.oc < 0.96 THEN 'partially_succeeded'
@@ -281,7 +284,9 @@ CROSS JOIN LATERAL (VALUES
 // historyEventsSQL writes the events of the runs with ids $1..$2: $3 on average per run (from 4
 // to 2×$3−4), the first two and the last on the timeline (the last with the run's outcome and
 // reason), between them item lines, debug request lines and, in runs that did not succeed, throttling
-// warnings. Texts come from storetest_event_templates, picked by a hash of run and position.
+// warnings. Texts come from storetest_event_templates, picked by a hash of run and position. Every
+// choice is a hash of the run's id, not random(): the planner flattens the subquery and would draw
+// a new random() at each use of n.
 const historyEventsSQL = `INSERT INTO run_events (run_id, at, kind, level, message, reason_code, item_ref, details)
 SELECT e.id, e.started_at + (e.finished_at - e.started_at) * (e.k::float8 / e.n), t.kind, t.level, t.message,
 	CASE WHEN e.k = e.n THEN e.reason_code ELSE t.reason_code END, t.item_ref, t.details
@@ -289,7 +294,7 @@ FROM (SELECT r.id, r.started_at, r.finished_at, r.reason_code, r.n, k,
 		CASE WHEN k = 1 THEN 'queued' WHEN k = 2 THEN 'started' WHEN k = r.n THEN r.outcome
 			WHEN (r.id * 7 + k * 13) % 20 < 11 THEN 'item' WHEN r.outcome <> 'succeeded' AND (r.id + k) % 10 = 0 THEN 'warn' ELSE 'debug' END AS role,
 		((r.id * 31 + k * 17) % 97)::int AS variant
-	FROM (SELECT id, started_at, finished_at, outcome, reason_code, 4 + floor(random() * greatest(2 * $3::int - 7, 1))::int AS n
+	FROM (SELECT id, started_at, finished_at, outcome, reason_code, 4 + ((id * 2654435761) % greatest(2 * $3::int - 7, 1))::int AS n
 		FROM operation_runs WHERE id BETWEEN $1 AND $2) r
 	CROSS JOIN LATERAL generate_series(1, r.n) k) e
 JOIN storetest_event_templates t ON t.role = e.role AND t.variant = e.variant`
