@@ -287,7 +287,8 @@ func pruneOldest(b *testing.B, h *historyBundle) pruned {
 	ctx := context.Background()
 	var ws int64
 	require.NoError(b, h.db.Pool.QueryRow(ctx, `SELECT id FROM workspaces WHERE name = 'default'`).Scan(&ws))
-	require.NoError(b, store.SetRetention(ctx, h.db.Pool, ws, store.Retention{Runs: time.Duration(h.days-pruneDays) * 24 * time.Hour, RunEvents: 90 * 24 * time.Hour}))
+	keep := time.Duration(h.days-pruneDays) * 24 * time.Hour
+	require.NoError(b, store.SetRetention(ctx, h.db.Pool, ws, store.Retention{Runs: keep, RunEvents: min(keep, store.DefaultRunEventRetention)}))
 	var p pruned
 	size := func() (n int64) {
 		require.NoError(b, h.db.Pool.QueryRow(ctx, `SELECT pg_total_relation_size('run_events')`).Scan(&n))
