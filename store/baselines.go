@@ -67,13 +67,16 @@ type TenantDrift struct {
 }
 
 // ListTenantDrift lists, per tenant of the workspaces, its baseline and its latest completed
-// drift.check (Drifted is 0 without one).
+// drift.check (Drifted is 0 without one). Latest is the highest id: a tenant's drift checks never
+// overlap (IdentityDedupeTenant), so the newest started finished last, and operation_runs_tenant_type_idx
+// finds it without reading the tenant's other checks (the home screen reads this on every load:
+// ordered by finish time it sorted every drift check of the history, BenchmarkHistory).
 func ListTenantDrift(ctx context.Context, q Querier, workspaceIDs []int64) ([]TenantDrift, error) {
 	rows, err := q.Query(ctx, `SELECT t.id, t.name, t.workspace_id, b.backup_set_id, b.tenant_id IS NOT NULL, c.id, c.finished_at,
 		coalesce((c.result->'drift'->>'drifted')::int, 0)
 		FROM tenants t LEFT JOIN tenant_baselines b ON b.tenant_id = t.id
 		LEFT JOIN LATERAL (SELECT r.id, r.finished_at, r.result FROM operation_runs r WHERE r.tenant_id = t.id AND r.type = 'drift.check'
-			AND r.status = 'completed' AND r.outcome IN ('succeeded', 'partially_succeeded') ORDER BY r.finished_at DESC LIMIT 1) c ON true
+			AND r.status = 'completed' AND r.outcome IN ('succeeded', 'partially_succeeded') ORDER BY r.id DESC LIMIT 1) c ON true
 		WHERE t.workspace_id = ANY($1) ORDER BY t.name, t.id`, workspaceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("error listing drift: %w", err)

@@ -71,6 +71,19 @@ func TestPruneRuns(t *testing.T) {
 	fleetNewestOfTen := run("backup.run", ten.ID, store.OutcomeFailed, 550, &storetest.RunOpts{ScheduleID: &fleet.ID, IntendedFireTime: daysAgo(551)})
 	run("backup.run", other.ID, store.OutcomeSucceeded, 3, nil) // other's newest backup: fleetNewestOfOther is kept only as its schedule's
 	young := run("directory.sync", ten.ID, store.OutcomeFailed, 399, nil)
+	// Runs of the workspace itself (no tenant) keep the same rule among themselves.
+	workspaceRun := func(outcome store.Outcome, finishedDaysAgo int) store.Run {
+		r := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID, Type: "system.noop", Outcome: outcome,
+			CreatedAt: daysAgo(finishedDaysAgo + 1), StartedAt: daysAgo(finishedDaysAgo + 1), FinishedAt: daysAgo(finishedDaysAgo)})
+		for range 3 {
+			storetest.RunEvent(ctx, t, db.Pool, &storetest.RunEventOpts{RunID: r.ID})
+		}
+		return r
+	}
+	wsOlderSucceeded := workspaceRun(store.OutcomeSucceeded, 540)
+	wsNewestSucceeded := workspaceRun(store.OutcomeSucceeded, 530)
+	wsOlderFailed := workspaceRun(store.OutcomeFailed, 520)
+	wsNewestCompleted := workspaceRun(store.OutcomeFailed, 510)
 	stillQueued := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID, TenantID: &ten.ID, CreatedAt: daysAgo(700)})
 	// Another workspace's old runs are its own retention's business.
 	elsewhere := storetest.Workspace(ctx, t, db.Pool, nil)
@@ -79,7 +92,7 @@ func TestPruneRuns(t *testing.T) {
 
 	pruned, err := store.PruneRuns(ctx, db, w.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.Pruned{Runs: 5, RunEvents: 15}, pruned)
+	require.Equal(t, store.Pruned{Runs: 7, RunEvents: 21}, pruned)
 
 	for _, c := range []struct {
 		name string
@@ -101,6 +114,10 @@ func TestPruneRuns(t *testing.T) {
 		{"NewestRunOfAFleetScheduleForATenant", fleetNewestOfTen, true},
 		{"RecentBackup", recentBackup, true},
 		{"YoungerThanRetention", young, true},
+		{"OlderSucceededOfTheWorkspace", wsOlderSucceeded, false},
+		{"NewestSucceededOfTheWorkspace", wsNewestSucceeded, true},
+		{"OlderFailedOfTheWorkspace", wsOlderFailed, false},
+		{"NewestCompletedOfTheWorkspace", wsNewestCompleted, true},
 		{"StillQueued", stillQueued, true},
 		{"AnotherWorkspace", foreign, true},
 	} {

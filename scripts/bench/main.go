@@ -131,6 +131,7 @@ const targetsDoc = `## Targets (from the issues)
 | fleet Graph budget (3 engines, Intune limits enforced) | shared: 0 429s/10k-requests and wall within 1.1× the floor; reported next to one budget per engine |
 | backup reads (mixed 5,000 policies, graphsim latency model median 80 ms / p99 400 ms, Intune limits, 40 req/s) | cheap reads ≤ 0.3 requests/object, wall ≤ 1.2× the floor (` + "`cheap_x_floor`" + `; floor = max(throttle floor, critical path), issue #20); per-object reads and a serial one-object-at-a-time client reported beside it (issue #24) |
 | fleet night (500 tenants × 200 policies, 2 engines, latency model, Intune limits) | wall ≤ 1.2× the fleet floor (` + "`x_floor`" + `); reported: 429s per 10,000 requests, peak RSS and Go heap (issue #20) |
+| history (10M runs, 100M events, issue #20) | home first frame, triage load, ` + "`runs list`" + ` and Start's rate within 20% of the same at 1M runs / 10M events (` + "`*_pct`" + ` ≤ 120, ` + "`start_pct`" + ` ≥ 80); reported: the oldest days' prune, a month deleted vs its partition dropped, a run's log across monthly partitions |
 
 Reading the Start numbers: each rate is the median of three rounds, run after a warm-up round and
 interleaved (raw, floor, Start) so that noise and table growth favour none of them. ` + "`floor_per_s`" + ` is a
@@ -160,4 +161,15 @@ by the larger. The serial client is the peers' way, one request at a time: its r
 limit alone does not explain. The fleet night's ` + "`floor_s`" + ` is the larger of the longest tenant's floor and
 the sum of all tenants' floors ÷ the 16 backups two engines run at once; ` + "`peak_rss_mb`" + ` is this process
 (simulator and both engines, not PostgreSQL) since the night started.
+
+Reading the history numbers (BenchmarkHistory, ` + "`BENCH_HISTORY_RUNS`" + `, default 10,000,000): each ` + "`X_ms`" + ` is the
+large history, ` + "`X_baseline_ms`" + ` the same at a tenth (1M runs, 10M events), both in the same run, the
+seven rounds alternating between the two databases, medians; ` + "`X_pct`" + ` is large over baseline. Both
+span two years of a 200-tenant workspace, so the large one has ten times the runs per day. The
+prune figures are the product's retention pass (` + "`store.PruneRuns`" + `) expiring the oldest three days
+(a tenth of a month; it works in batches, so a month costs ten times as much); ` + "`partition_*`" + ` come
+from a copy of the baseline's events partitioned by month, measured and dropped before the large
+history loads: one month removed by DELETE and one by DETACH + DROP PARTITION, and
+` + "`run_log_partitioned_baseline_ms`" + `, the run detail's read of one run's log across the partitions
+(the query has no ` + "`at`" + ` to prune them by). Decision and figures: docs/operations.md#retention.
 `

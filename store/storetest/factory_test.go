@@ -292,3 +292,42 @@ func TestManyRunsAndGroups(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, groups, 25)
 }
+
+// TestHistory: the bulk history is spread over the days asked, has the mix of outcomes and about
+// ten events a run, counts in the runs-per-hour rollup, and leaves the run tables' indexes and
+// constraints as the migrations made them (History checks that itself; here the planner still
+// finds the list index).
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	a, b := storetest.Tenant(ctx, t, db.Pool, nil), storetest.Tenant(ctx, t, db.Pool, nil)
+	u := storetest.User(ctx, t, db.Pool, nil)
+	storetest.History(ctx, t, db, &storetest.HistoryOpts{TenantIDs: []int64{a.ID, b.ID}, UserID: u.ID, Runs: 4000, Days: 100})
+
+	var runs, completed, failed, events, timelines, hourRuns int64
+	var oldest, newest time.Time
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status = 'completed'),
+		count(*) FILTER (WHERE outcome = 'failed'), min(created_at), max(created_at) FROM operation_runs`).
+		Scan(&runs, &completed, &failed, &oldest, &newest))
+	require.Equal(t, int64(4015), runs, "the history and 15 runs in flight")
+	require.Equal(t, int64(4000), completed)
+	require.InDelta(t, 200, failed, 80, "about 5% failed")
+	require.WithinDuration(t, time.Now().Add(-100*24*time.Hour), oldest, 2*time.Hour)
+	require.WithinDuration(t, time.Now(), newest, time.Hour)
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE kind = 'timeline') FROM run_events`).Scan(&events, &timelines))
+	require.InDelta(t, 40000, events, 2000, "about ten events a run")
+	require.Equal(t, int64(3*4000), timelines, "queued, started and finished for every run")
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(runs) FROM operation_run_hours`).Scan(&hourRuns))
+	require.Equal(t, completed, hourRuns, "every completed run is in the rollup")
+	var mismatched int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = 'completed'
+		AND ((outcome = 'succeeded') <> (reason_code IS NULL))`).Scan(&mismatched))
+	require.Zero(t, mismatched, "a reason code exactly on the runs that did not succeed")
+
+	page, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{a.WorkspaceID}, Limit: 50})
+	require.NoError(t, err)
+	require.Len(t, page, 50)
+	r := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{TenantID: &a.ID})
+	require.Greater(t, r.ID, page[0].ID, "new runs get ids after the history")
+}
