@@ -136,9 +136,10 @@ type Contract struct {
 	AlsoRequires string
 }
 
-// IsWrite reports whether the call changes tenant state.
+// IsWrite reports whether the call changes tenant state: every method but GET, except a
+// ReadOnly POST.
 func (c Contract) IsWrite() bool {
-	return c.Method != http.MethodGet
+	return c.Method != http.MethodGet && !c.ReadOnly
 }
 
 // Placeholders returns the names of the path placeholders in order, e.g. ["id"].
