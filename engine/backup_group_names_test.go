@@ -91,11 +91,7 @@ func TestBackupGroupNames(t *testing.T) {
 		}
 		return r
 	}
-	var byIDs, oneByOne result
-	t.Run("group", func(t *testing.T) {
-		t.Run("getByIds", func(t *testing.T) { t.Parallel(); byIDs = backup(t, "Directory.Read.All") })
-		t.Run("groups.get", func(t *testing.T) { t.Parallel(); oneByOne = backup(t) })
-	})
+	byIDs, oneByOne := backup(t, "Directory.Read.All"), backup(t)
 
 	t.Logf("getByIds: %d getByIds, %d groups.get; refused: %d getByIds, %d groups.get; %d items", byIDs.byIDs, byIDs.get,
 		oneByOne.byIDs, oneByOne.get, len(byIDs.hashes))

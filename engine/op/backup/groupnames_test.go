@@ -17,6 +17,27 @@ import (
 // as a 404 of groups.get gives today.
 func TestNameGroupsByIDs(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		from, n  int
+		requests int
+	}{
+		{"one group", 0, 1, 1},
+		{"1,000 groups", 100, 1000, 1},
+		{"1,001 groups", 1100, 1001, 2},
+		{"2,400 groups", 0, 2400, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			nameGroupsCase(t, tc.from, tc.n, tc.requests)
+		})
+	}
+}
+
+// nameGroupsCase names groups from..from+n-1 of a fresh simulated tenant (the last one replaced by
+// an unknown id, group 7 deleted) and checks the requests and names.
+func nameGroupsCase(t *testing.T, from, n, requests int) {
+	t.Helper()
 	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 1, Groups: 2600}}})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
@@ -30,48 +51,35 @@ func TestNameGroupsByIDs(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 
-	for _, tc := range []struct {
-		name     string
-		from, n  int
-		requests int
-	}{
-		{"one group", 0, 1, 1},
-		{"1,000 groups", 100, 1000, 1},
-		{"1,001 groups", 1100, 1001, 2},
-		{"2,400 groups", 0, 2400, 3},
-	} {
-		t.Run(tc.name, func(t *testing.T) { // not parallel: the cases count the tenant's requests
-			ids := make([]string, tc.n)
-			for i := range ids {
-				ids[i] = st.GroupID(tc.from + i)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = st.GroupID(from + i)
+	}
+	if n > 1 {
+		ids[len(ids)-1] = fmt.Sprintf("00000000-0000-0000-0000-%012d", n) // unknown to the tenant
+	}
+	b := &backupper{client: c, groups: map[string]string{}}
+	byIDs, get := st.RequestCount("groups.getByIds"), st.RequestCount("groups.get")
+	require.NoError(t, b.nameGroups(context.Background(), ids))
+	require.Equal(t, requests, st.RequestCount("groups.getByIds")-byIDs)
+	require.Equal(t, get, st.RequestCount("groups.get"), "no group read one by one")
+	require.Len(t, b.groups, n)
+	for i, id := range ids {
+		if id != deleted && id == st.GroupID(from+i) && i%50 != 0 {
+			require.NotEmpty(t, b.groups[id], id)
+			continue
+		}
+		want := "" // deleted, unknown, or every 50th compared with groups.get
+		if id == st.GroupID(from+i) && id != deleted {
+			body, err := c.Get(context.Background(), "groups.get", []string{id}, nil)
+			require.NoError(t, err)
+			var g struct {
+				DisplayName string `json:"displayName"`
 			}
-			if tc.n > 1 {
-				ids[len(ids)-1] = fmt.Sprintf("00000000-0000-0000-0000-%012d", tc.n) // unknown to the tenant
-			}
-			b := &backupper{client: c, groups: map[string]string{}}
-			byIDs, get := st.RequestCount("groups.getByIds"), st.RequestCount("groups.get")
-			require.NoError(t, b.nameGroups(context.Background(), ids))
-			require.Equal(t, tc.requests, st.RequestCount("groups.getByIds")-byIDs)
-			require.Equal(t, get, st.RequestCount("groups.get"), "no group read one by one")
-			require.Len(t, b.groups, tc.n)
-			for i, id := range ids {
-				if id != deleted && id == st.GroupID(tc.from+i) && i%50 != 0 {
-					require.NotEmpty(t, b.groups[id], id)
-					continue
-				}
-				want := "" // deleted, unknown, or every 50th compared with groups.get
-				if id == st.GroupID(tc.from+i) && id != deleted {
-					body, err := c.Get(context.Background(), "groups.get", []string{id}, nil)
-					require.NoError(t, err)
-					var g struct {
-						DisplayName string `json:"displayName"`
-					}
-					require.NoError(t, json.Unmarshal(body, &g))
-					want = g.DisplayName
-					require.NotEmpty(t, want)
-				}
-				require.Equal(t, want, b.groups[id], id)
-			}
-		})
+			require.NoError(t, json.Unmarshal(body, &g))
+			want = g.DisplayName
+			require.NotEmpty(t, want)
+		}
+		require.Equal(t, want, b.groups[id], id)
 	}
 }
