@@ -109,7 +109,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 			return nil, err
 		}
 		sub := batchSub{ID: id, Method: ct.Method, URL: strings.TrimPrefix(u.RequestURI(), c.graphURL.Path+"/"+string(ct.Version))}
-		if ct.IsWrite() {
+		if ct.Method != http.MethodGet {
 			body, err := encodeBody(r.Body)
 			if err != nil {
 				return nil, &Error{Contract: r.Contract, Reason: reason.InternalError, Err: err}

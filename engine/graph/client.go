@@ -243,6 +243,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		return nil, &Error{Contract: r.contract.Name, Reason: reason.ProviderMalformedResponse,
 			Err: fmt.Errorf("refusing to send a token to %s://%s: not the configured Graph host", r.url.Scheme, r.url.Host)}
 	}
+	if r.contract.ReadOnly {
+		ctx = withRequestCost(ctx, requestCost{reads: 1})
+	}
 	ctx = context.WithValue(ctx, serviceKey{}, r.contract.Service)
 	ctx = context.WithValue(ctx, familyKey{}, r.contract.Family)
 	// A fresh RequestInformation per send: the auth provider writes Authorization into it.

@@ -127,14 +127,18 @@ type Contract struct {
 	Service Service
 	// Doc is one line for humans (README, verification report).
 	Doc string
+	// ReadOnly marks a POST that only reads (directoryObjects/getByIds): the rate limiter counts
+	// it as a read, not against the write budget.
+	ReadOnly bool
 	// AlsoRequires is a second permission the call needs besides Permission (Conditional Access
 	// writes need Policy.Read.All too; FamilyInfo.WriteNeedsRead).
 	AlsoRequires string
 }
 
-// IsWrite reports whether the call changes tenant state.
+// IsWrite reports whether the call changes tenant state: every method but GET, except a
+// ReadOnly POST.
 func (c Contract) IsWrite() bool {
-	return c.Method != http.MethodGet
+	return c.Method != http.MethodGet && !c.ReadOnly
 }
 
 // Placeholders returns the names of the path placeholders in order, e.g. ["id"].
@@ -211,6 +215,10 @@ const (
 	assignKeyScripts     = "deviceManagementScriptAssignments"
 	assignKeyHealthScrip = "deviceHealthScriptAssignments"
 )
+
+// GetByIDsMax is how many ids one directoryObjects/getByIds request may carry (Learn
+// directoryobject-getbyids: "You can specify up to 1000 IDs").
+const GetByIDsMax = 1000
 
 // GroupSelect and RoleDefinitionSelect are the $select lists of the directory syncs.
 var (
@@ -343,6 +351,14 @@ func init() {
 		Path: "/groups/delta", Select: GroupSelect, LowPriority: true, Doc: "group changes since the stored deltaLink"})
 	add(Contract{Name: "groups.get", Family: FamilyGroups, Kind: KindGet, Method: http.MethodGet,
 		Path: "/groups/{id}", Select: GroupSelect, Doc: "one group (restore pre-flight)"})
+	// Learn directoryobject-getbyids (v1.0): POST {"ids": [...], "types": ["group"]}, up to 1,000
+	// ids; the answer lists the objects found (an id that does not exist is simply absent), full
+	// objects with their @odata.type. Application permission: Directory.Read.All only (no
+	// least-privileged alternative), which TenantAtlas does not require: a backup names its
+	// groups with it where granted and falls back to groups.get when it is refused (403).
+	add(Contract{Name: "groups.getByIds", Family: FamilyGroups, Kind: KindAction, Method: http.MethodPost,
+		Path: "/directoryObjects/getByIds", Permission: permDirectoryRead, ReadOnly: true,
+		Doc: "up to 1,000 groups by id in one request (backup names; needs Directory.Read.All, else groups.get)"})
 	add(Contract{Name: "groups.create", Family: FamilyGroups, Kind: KindCreate, Method: http.MethodPost,
 		Path: "/groups", Doc: "create a missing group during restore (opt-in)"})
 	add(Contract{Name: "directoryRoleDefinitions.probe", Family: FamilyDirectoryRoleDefinitions, Kind: KindProbe, Method: http.MethodGet,

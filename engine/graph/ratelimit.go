@@ -26,7 +26,7 @@ type Limits struct {
 	RequestsPerSecond float64
 	Burst             int
 	// WritesPerSecond and WriteBurst additionally bound POST, PUT, PATCH and DELETE, whatever the
-	// service.
+	// service (except the POST of a ReadOnly contract, directoryObjects/getByIds: a read).
 	WritesPerSecond float64
 	WriteBurst      int
 	// DirectoryRequestsPerSecond and DirectoryBurst bound directory requests instead of

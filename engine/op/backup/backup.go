@@ -155,6 +155,9 @@ type backupper struct {
 	// once per run); fellBackChild the same per family and child.
 	fellBack      map[graph.Family]bool
 	fellBackChild map[string]bool
+	// byIDsRefused: directoryObjects/getByIds was refused (no Directory.Read.All) this run; groups
+	// are named with groups.get from then on (logged once).
+	byIDsRefused bool
 }
 
 // pending is one object being backed up.
@@ -621,28 +624,8 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 			}
 		}
 	}
-	if len(missingGroups) > 0 {
-		reqs := make([]graph.BatchRequest, len(missingGroups))
-		for i, g := range missingGroups {
-			reqs[i] = graph.BatchRequest{Contract: "groups.get", Args: []string{g}}
-		}
-		resps, err := b.client.Batch(ctx, reqs)
-		if err != nil {
-			return err
-		}
-		for i, r := range resps {
-			name := ""
-			if r.Err == nil {
-				var g struct {
-					DisplayName string `json:"displayName"`
-				}
-				_ = json.Unmarshal(r.Body, &g)
-				name = g.DisplayName
-			} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
-				b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + missingGroups[i] + ": " + r.Err.Error()})
-			}
-			b.groups[missingGroups[i]] = name
-		}
+	if err := b.nameGroups(ctx, missingGroups); err != nil {
+		return err
 	}
 	for _, p := range chunk {
 		refs := &intune.References{}
@@ -701,6 +684,96 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 		if refs.Groups != nil || refs.Filters != nil || refs.ScopeTags != nil || refs.Objects != nil {
 			p.payload.References = refs
 		}
+	}
+	return nil
+}
+
+// nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
+// one directoryObjects/getByIds per 1,000 groups (Learn directoryobject-getbyids). That call
+// needs Directory.Read.All, which TenantAtlas does not require: the first refusal (403) is logged
+// once and the rest of the run names groups one by one with groups.get in $batch, as before. An
+// id missing from the getByIds answer is a deleted group, named "" like a 404 of groups.get.
+func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
+	for start := 0; start < len(ids) && !b.byIDsRefused; start += graph.GetByIDsMax {
+		chunk := ids[start:min(start+graph.GetByIDsMax, len(ids))]
+		body, err := b.client.Post(ctx, "groups.getByIds", nil, map[string]any{"ids": chunk, "types": []string{"group"}})
+		if err == nil {
+			var page struct {
+				Value []struct {
+					ID          string `json:"id"`
+					DisplayName string `json:"displayName"`
+				} `json:"value"`
+			}
+			if err = json.Unmarshal(body, &page); err == nil {
+				found := make(map[string]string, len(page.Value))
+				for _, g := range page.Value {
+					found[strings.ToLower(g.ID)] = g.DisplayName
+				}
+				for _, id := range chunk {
+					b.groups[id] = found[strings.ToLower(id)]
+				}
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if graph.ReasonOf(err) == reason.ProviderPermissionDenied {
+			b.byIDsRefused = true
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelInfo,
+				Message: "groups named one by one (groups.get): directoryObjects/getByIds refused (" + err.Error() + "); granting Directory.Read.All names up to 1,000 groups per request"})
+		} else {
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn,
+				Message: "groups of this chunk named one by one (groups.get): directoryObjects/getByIds failed: " + err.Error()})
+		}
+		if err := b.groupsOneByOne(ctx, ids[start:]); err != nil {
+			return err
+		}
+		return nil
+	}
+	if b.byIDsRefused {
+		return b.groupsOneByOne(ctx, unnamed(b.groups, ids))
+	}
+	return nil
+}
+
+// unnamed returns the ids not yet in names.
+func unnamed(names map[string]string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := names[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// groupsOneByOne names groups with one groups.get each (through $batch): a 404 is a deleted group
+// (""), any other failure leaves the group unnamed with a warning.
+func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	reqs := make([]graph.BatchRequest, len(ids))
+	for i, g := range ids {
+		reqs[i] = graph.BatchRequest{Contract: "groups.get", Args: []string{g}}
+	}
+	resps, err := b.client.Batch(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	for i, r := range resps {
+		name := ""
+		if r.Err == nil {
+			var g struct {
+				DisplayName string `json:"displayName"`
+			}
+			_ = json.Unmarshal(r.Body, &g)
+			name = g.DisplayName
+		} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + ids[i] + ": " + r.Err.Error()})
+		}
+		b.groups[ids[i]] = name
 	}
 	return nil
 }

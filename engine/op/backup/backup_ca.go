@@ -9,8 +9,8 @@ import (
 
 // Conditional Access policies hold ids of groups, users, directory roles, applications, named
 // locations, authentication strengths and contexts (intune.WalkCAReferences). The backup records
-// the name of each (groups from groups.get like assignment groups, the others from one listing
-// of their family per run), so a restore into another tenant maps them by name
+// the name of each (groups with the assignment groups, nameGroups: directoryObjects/getByIds,
+// else groups.get; the others from one listing of their family per run), so a restore into another tenant maps them by name
 // (docs/graph.md#conditional-access). Users are recorded by id only: TenantAtlas does not read
 // users (no User.Read.All), so a restore elsewhere lists them unresolved.
 

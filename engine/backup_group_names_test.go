@@ -1,0 +1,116 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/store"
+)
+
+// setupIntuneGranting is setupIntune with extra application permissions granted before the
+// engine's first token (tokens keep the roles they were issued with).
+func setupIntuneGranting(t *testing.T, spec graphsim.TenantSpec, roles ...string) *intuneBundle {
+	t.Helper()
+	b := setup(t)
+	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(func() { _ = sim.Close() })
+	st := sim.Tenants()[0]
+	st.GrantRoles(roles...)
+	cfg := sim.GraphConfig()
+	cfg.Retry.DelaySeconds = 1
+	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
+		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
+	creds := st.Credentials()
+	v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
+		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
+	require.NoError(t, err)
+	return &intuneBundle{testBundle: b, sim: sim, simT: st, tenantID: v.ID}
+}
+
+// TestBackupGroupNames (issue #24): a backup names the groups its objects refer to with
+// directoryObjects/getByIds (up to 1,000 per request) where the app has Directory.Read.All, and
+// with one groups.get per group where it does not — Graph refuses getByIds once, the refusal is
+// logged once per run — and both back up exactly the same payloads (every hash equal), a
+// deleted group named "" either way.
+func TestBackupGroupNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	spec := graphsim.TenantSpec{PoliciesPerFamily: 4, Groups: 40}
+	type result struct {
+		hashes       map[string]string
+		byIDs, get   int
+		refusals     []string
+		deletedNamed map[string]bool // item → its payload names the deleted group ""
+	}
+	backup := func(t *testing.T, roles ...string) result {
+		b := setupIntuneGranting(t, spec, roles...)
+		as, err := b.simT.Assignments(graph.FamilyDeviceConfigurations, b.simT.Policies(graph.FamilyDeviceConfigurations)[0]["id"].(string))
+		require.NoError(t, err)
+		deleted := ""
+		for _, a := range as {
+			if g, _ := a["target"].(map[string]any)["groupId"].(string); g != "" && deleted == "" {
+				deleted = g
+			}
+		}
+		require.NotEmpty(t, deleted)
+		require.NoError(t, b.simT.DeleteGroup(deleted))
+		byIDs, get := b.simT.RequestCount("groups.getByIds"), b.simT.RequestCount("groups.get")
+		run, set := b.backup(t)
+		require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+		r := result{hashes: map[string]string{}, byIDs: b.simT.RequestCount("groups.getByIds") - byIDs,
+			get: b.simT.RequestCount("groups.get") - get, deletedNamed: map[string]bool{}}
+		for _, it := range rtItems(t, b.testBundle, set.ID) {
+			r.hashes[it.Family+"/"+it.GraphID] = it.PayloadHash
+			p := rtPayload(t, b.testBundle, set.ID, it)
+			if p.References == nil {
+				continue
+			}
+			for id, name := range p.References.Groups {
+				if id == deleted {
+					r.deletedNamed[it.Family+"/"+it.GraphID] = name == ""
+				} else {
+					require.NotEmpty(t, name, "group %s of %s/%s", id, it.Family, it.GraphID)
+				}
+			}
+		}
+		events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID})
+		require.NoError(t, err)
+		for _, m := range messages(events) {
+			if strings.Contains(m, "getByIds") {
+				r.refusals = append(r.refusals, m)
+			}
+		}
+		return r
+	}
+	byIDs, oneByOne := backup(t, "Directory.Read.All"), backup(t)
+
+	t.Logf("getByIds: %d getByIds, %d groups.get; refused: %d getByIds, %d groups.get; %d items", byIDs.byIDs, byIDs.get,
+		oneByOne.byIDs, oneByOne.get, len(byIDs.hashes))
+	families := len(graph.IntuneFamilies())
+	require.Positive(t, byIDs.byIDs)
+	require.LessOrEqual(t, byIDs.byIDs, families, "at most one getByIds per 100-object chunk (4 objects a family)")
+	require.Zero(t, byIDs.get, "no group read one by one")
+	require.Empty(t, byIDs.refusals)
+
+	require.Equal(t, 1, oneByOne.byIDs, "refused once, not tried again this run")
+	require.Positive(t, oneByOne.get)
+	require.Len(t, oneByOne.refusals, 1, "logged once per run")
+	require.Contains(t, oneByOne.refusals[0], "groups named one by one (groups.get): directoryObjects/getByIds refused")
+	require.Contains(t, oneByOne.refusals[0], "Directory.Read.All")
+
+	require.Equal(t, oneByOne.hashes, byIDs.hashes, "the same payloads either way")
+	require.NotEmpty(t, byIDs.deletedNamed)
+	require.Equal(t, byIDs.deletedNamed, oneByOne.deletedNamed)
+	for item, empty := range byIDs.deletedNamed {
+		require.True(t, empty, "%s names the deleted group", item)
+	}
+}

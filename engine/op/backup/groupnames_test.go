@@ -1,0 +1,85 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+)
+
+// TestNameGroupsByIDs: N groups to name cost ceil(N/1000) directoryObjects/getByIds requests and
+// no groups.get; every existing group gets the name Graph has for it, a deleted or unknown one "",
+// as a 404 of groups.get gives today.
+func TestNameGroupsByIDs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		from, n  int
+		requests int
+	}{
+		{"one group", 0, 1, 1},
+		{"1,000 groups", 100, 1000, 1},
+		{"1,001 groups", 1100, 1001, 2},
+		{"2,400 groups", 0, 2400, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			nameGroupsCase(t, tc.from, tc.n, tc.requests)
+		})
+	}
+}
+
+// nameGroupsCase names groups from..from+n-1 of a fresh simulated tenant (the last one replaced by
+// an unknown id, group 7 deleted) and checks the requests and names.
+func nameGroupsCase(t *testing.T, from, n, requests int) {
+	t.Helper()
+	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 1, Groups: 2600}}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(func() { _ = sim.Close() })
+	st := sim.Tenants()[0]
+	st.GrantRoles("Directory.Read.All")
+	deleted := st.GroupID(7)
+	require.NoError(t, st.DeleteGroup(deleted))
+	c, err := graph.NewClient(sim.GraphConfig(), st.Credentials(), graph.NewLimiters(graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000,
+		WritesPerSecond: 1000, WriteBurst: 1000, DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = st.GroupID(from + i)
+	}
+	if n > 1 {
+		ids[len(ids)-1] = fmt.Sprintf("00000000-0000-0000-0000-%012d", n) // unknown to the tenant
+	}
+	b := &backupper{client: c, groups: map[string]string{}}
+	byIDs, get := st.RequestCount("groups.getByIds"), st.RequestCount("groups.get")
+	require.NoError(t, b.nameGroups(context.Background(), ids))
+	require.Equal(t, requests, st.RequestCount("groups.getByIds")-byIDs)
+	require.Equal(t, get, st.RequestCount("groups.get"), "no group read one by one")
+	require.Len(t, b.groups, n)
+	for i, id := range ids {
+		if id != deleted && id == st.GroupID(from+i) && i%50 != 0 {
+			require.NotEmpty(t, b.groups[id], id)
+			continue
+		}
+		want := "" // deleted, unknown, or every 50th compared with groups.get
+		if id == st.GroupID(from+i) && id != deleted {
+			body, err := c.Get(context.Background(), "groups.get", []string{id}, nil)
+			require.NoError(t, err)
+			var g struct {
+				DisplayName string `json:"displayName"`
+			}
+			require.NoError(t, json.Unmarshal(body, &g))
+			want = g.DisplayName
+			require.NotEmpty(t, want)
+		}
+		require.Equal(t, want, b.groups[id], id)
+	}
+}
