@@ -158,6 +158,8 @@ type backupper struct {
 	// byIDsRefused: directoryObjects/getByIds was refused (no Directory.Read.All) this run; groups
 	// are named with groups.get from then on (logged once).
 	byIDsRefused bool
+	// byIDsChecked: the token's roles were looked at for getByIds's permission this run.
+	byIDsChecked bool
 }
 
 // pending is one object being backed up.
@@ -690,10 +692,20 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 
 // nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
 // one directoryObjects/getByIds per 1,000 groups (Learn directoryobject-getbyids). That call
-// needs Directory.Read.All, which TenantAtlas does not require: the first refusal (403) is logged
-// once and the rest of the run names groups one by one with groups.get in $batch, as before. An
+// needs Directory.Read.All, which TenantAtlas does not require: without it in the token's roles
+// the run names groups one by one with groups.get in $batch, as before, and sends no getByIds; a
+// refusal (403) all the same is logged once and does the same for the rest of the run. An
 // id missing from the getByIds answer is a deleted group, named "" like a 404 of groups.get.
 func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
+	if !b.byIDsChecked { // the token's roles say beforehand whether getByIds would be refused
+		b.byIDsChecked = true
+		c, _ := graph.Lookup("groups.getByIds")
+		if token, err := b.client.Token(ctx, false); err == nil && !graph.Granted(token.Roles, c.Permission) {
+			b.byIDsRefused = true
+			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelDebug,
+				Message: "groups named one by one (groups.get): the app is not granted " + c.Permission + ", which names up to 1,000 groups per request"})
+		}
+	}
 	for start := 0; start < len(ids) && !b.byIDsRefused; start += graph.GetByIDsMax {
 		chunk := ids[start:min(start+graph.GetByIDsMax, len(ids))]
 		body, err := b.client.Post(ctx, "groups.getByIds", nil, map[string]any{"ids": chunk, "types": []string{"group"}})
@@ -726,10 +738,7 @@ func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
 			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn,
 				Message: "groups of this chunk named one by one (groups.get): directoryObjects/getByIds failed: " + err.Error()})
 		}
-		if err := b.groupsOneByOne(ctx, ids[start:]); err != nil {
-			return err
-		}
-		return nil
+		return b.groupsOneByOne(ctx, ids[start:])
 	}
 	if b.byIDsRefused {
 		return b.groupsOneByOne(ctx, unnamed(b.groups, ids))
