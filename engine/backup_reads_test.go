@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -103,4 +104,42 @@ func TestBackupReadsFallBack(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, rtPayload(t, b.testBundle, sets[0].ID, it).Settings, len(want), it.GraphID)
 	}
+}
+
+// TestBackupReadsInFlight (issue #20 item 3): a backup keeps several reads in flight (families
+// side by side), never more than graph.ReadsInFlight, against a Graph whose every answer takes
+// time (graphsim's latency model), and backs up every object.
+func TestBackupReadsInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	latency := graphsim.Latency{Median: 15 * time.Millisecond, P99: 40 * time.Millisecond}
+	sim, err := graphsim.New(graphsim.Options{Seed: 7, Latency: &latency,
+		Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 3, Groups: 20}}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(func() { _ = sim.Close() })
+	st := sim.Tenants()[0]
+	cfg := sim.GraphConfig()
+	cfg.Retry.DelaySeconds = 1
+	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
+		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
+	creds := st.Credentials()
+	v, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
+		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
+	require.NoError(t, err)
+
+	st.ResetPeakInFlight()
+	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: v.ID})
+	require.NoError(t, err)
+	run := b.waitRun(t, res.Run.ID, completed)
+	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+	peak := st.PeakInFlight()
+	require.Greater(t, peak, 1, "families read side by side")
+	require.LessOrEqual(t, peak, graph.ReadsInFlight, "never more than graph.ReadsInFlight at once")
+	sets, err := b.svc.ListBackupSets(ctx, b.admin, engine.BackupQuery{TenantID: v.ID, Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, store.BackupComplete, sets[0].Status)
+	require.Len(t, rtItems(t, b, sets[0].ID), sets[0].ItemCount)
+	require.Positive(t, sets[0].ItemCount)
 }
