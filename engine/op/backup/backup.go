@@ -137,29 +137,44 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID, tenantI
 	return pr, err
 }
 
-// families backs up the families, graph.ReadsInFlight of them at a time: each family reads one
-// list page or $batch envelope at a time, and Graph answers each in ~80–400 ms, so one family at a
-// time leaves most of the tenant's rate unused (BENCHMARKS.md, fleet night). Every request still
-// takes its tokens from the tenant's shared limiter. The first family that fails cancels the
-// others and is returned with its error; a panic in one is raised again here, after the others
-// stopped, for the worker to recover as before.
+// families backs up the families, graph.ReadsInFlight of them at a time and started in their
+// order: each family reads one list page or $batch envelope at a time, and Graph answers each in
+// ~80–400 ms, so one family at a time leaves most of the tenant's rate unused (BENCHMARKS.md,
+// fleet night). Every request still takes its tokens from the tenant's shared limiter. It returns
+// the first family in order that failed, with its error, as a backup of one family after the
+// other would: a failure cancels the families after it (their errors are the cancel's) and lets
+// those before it finish. A panic in one cancels all and is raised again here, for the worker to
+// recover as before.
 func (b *backupper) families(ctx context.Context, families []graph.Family) (graph.Family, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		mu       sync.Mutex
-		failed   graph.Family
+		failed   = len(families) // index of the first family in order that failed
 		firstErr error
 		panicked any
+		cancels  []context.CancelFunc
 		wg       sync.WaitGroup
 	)
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
 	slots := make(chan struct{}, graph.ReadsInFlight)
-	for _, f := range families {
+	for i, f := range families {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		mu.Lock()
+		stop := ctx.Err() != nil || failed < i || panicked != nil
+		var fctx context.Context
+		if !stop {
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithCancel(ctx)
+			cancels = append(cancels, cancel)
+		}
+		mu.Unlock()
+		if stop {
 			break
 		}
 		wg.Go(func() {
@@ -170,17 +185,23 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 					if panicked == nil {
 						panicked = p
 					}
+					for _, c := range cancels {
+						c()
+					}
 					mu.Unlock()
-					cancel()
 				}
 			}()
-			if err := b.family(ctx, f); err != nil {
-				mu.Lock()
-				if firstErr == nil { // the others' errors come from the cancel below
-					failed, firstErr = f, err
+			err := b.family(fctx, f)
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if i < failed {
+				failed, firstErr = i, err
+				for _, c := range cancels[i+1:] {
+					c()
 				}
-				mu.Unlock()
-				cancel()
 			}
 		})
 	}
@@ -188,10 +209,10 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 	if panicked != nil {
 		panic(panicked)
 	}
-	if firstErr == nil && ctx.Err() != nil {
-		return "", ctx.Err() // cancelled before a family failed: Run returns the run's ctx error
+	if firstErr == nil {
+		return "", ctx.Err() // nil, or the run's ctx was cancelled before any family failed
 	}
-	return failed, firstErr
+	return families[failed], firstErr
 }
 
 // backupper holds one backup run's state: its client, set and name caches. Its families run
