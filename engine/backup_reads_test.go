@@ -143,3 +143,23 @@ func TestBackupReadsInFlight(t *testing.T) {
 	require.Len(t, rtItems(t, b, sets[0].ID), sets[0].ItemCount)
 	require.Positive(t, sets[0].ItemCount)
 }
+
+// TestBackupReadsInFlightFailure (issue #20 item 3): with families read side by side, a
+// permission several families need fails the run on the first of them in family order, as a
+// backup of one family after the other does — the same family and detail every time — and ends
+// the set failed.
+func TestBackupReadsInFlightFailure(t *testing.T) {
+	t.Parallel()
+	b := setupIntune(t, graphsim.TenantSpec{PoliciesPerFamily: 2})
+	b.simT.RemoveRoles("DeviceManagementConfiguration.Read.All", "DeviceManagementConfiguration.ReadWrite.All")
+	var details []string
+	for range 3 {
+		run, set := b.backup(t)
+		require.Equal(t, store.OutcomeBlocked, outcome(run))
+		require.Equal(t, "provider_permission_denied", *run.ReasonCode)
+		require.Equal(t, store.BackupFailed, set.Status)
+		details = append(details, *run.ReasonDetail)
+	}
+	require.Contains(t, details[0], "DeviceManagementConfiguration.Read.All")
+	require.Equal(t, []string{details[0], details[0], details[0]}, details, "the same first family every run")
+}
