@@ -35,6 +35,13 @@ type Limits struct {
 	DirectoryBurst             int
 }
 
+// ReadsInFlight is how many requests (list pages or $batch envelopes) one backup keeps in flight
+// for its tenant at most: Graph answers each in ~80–400 ms (docs/graph.md#throttling), so one at a
+// time uses about half of RequestsPerSecond (BENCHMARKS.md, fleet night). Each one still takes its
+// tokens (one per sub-request) from the tenant's buckets, so more in flight never sends faster than
+// the limits.
+const ReadsInFlight = 3
+
 // DefaultLimits returns 40 req/s (burst 40) and 4 writes/s (burst 4), and 200 directory req/s
 // (burst 200).
 func DefaultLimits() Limits {

@@ -290,6 +290,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.tenant, req.roles = t, roles
+	defer t.enter()()
 	if req.path == "/$batch" && r.Method == http.MethodPost {
 		s.serveBatch(w, req)
 		return

@@ -75,6 +75,8 @@ type Tenant struct {
 	faults    []*faultRule
 	log       []RequestRecord
 	counts    map[string]int
+	// inFlight and peakInFlight count the tenant's Graph requests being answered (PeakInFlight).
+	inFlight, peakInFlight int
 
 	groups *groupStore
 	intune *intuneStore
@@ -295,6 +297,36 @@ func (t *Tenant) Requests() []RequestRecord {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return slices.Clone(t.log)
+}
+
+// enter counts a Graph request (top level; a $batch envelope is one) as in flight until the
+// returned func is called.
+func (t *Tenant) enter() func() {
+	t.mu.Lock()
+	t.inFlight++
+	t.peakInFlight = max(t.peakInFlight, t.inFlight)
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		t.inFlight--
+		t.mu.Unlock()
+	}
+}
+
+// PeakInFlight is the largest number of the tenant's Graph requests (top level; a $batch
+// envelope counts one, the login host none) answered at the same time since ResetPeakInFlight
+// or the start: how many a client keeps in flight. An observation; it changes no answer.
+func (t *Tenant) PeakInFlight() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.peakInFlight
+}
+
+// ResetPeakInFlight starts PeakInFlight again from the requests in flight now.
+func (t *Tenant) ResetPeakInFlight() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.peakInFlight = t.inFlight
 }
 
 // RequestCount returns how many requests of a contract (or "$batch") were answered, all statuses.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,15 +84,13 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
-	for _, f := range families {
-		if err := b.family(ctx, f); err != nil {
-			_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
-			if ctx.Err() != nil {
-				return run.Result{}, ctx.Err()
-			}
-			data := map[string]any{"backup_set_id": set.ID}
-			return run.Result{Data: data}, run.FamiliesError([]run.FamilyFailure{{Family: f, Err: err}}, len(families))
+	if f, err := b.families(ctx, families); err != nil {
+		_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
+		if ctx.Err() != nil {
+			return run.Result{}, ctx.Err()
 		}
+		data := map[string]any{"backup_set_id": set.ID}
+		return run.Result{Data: data}, run.FamiliesError([]run.FamilyFailure{{Family: f, Err: err}}, len(families))
 	}
 	set, err = store.FinishBackupSet(ctx, rc.DB.Pool, set.ID, store.BackupComplete)
 	if err != nil {
@@ -138,8 +137,90 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID, tenantI
 	return pr, err
 }
 
-// backupper holds one backup run's state: its client, set and name caches.
+// families backs up the families, graph.ReadsInFlight of them at a time and started in their
+// order: each family reads one list page or $batch envelope at a time, and Graph answers each in
+// ~80–400 ms, so one family at a time leaves most of the tenant's rate unused (BENCHMARKS.md,
+// fleet night). Every request still takes its tokens from the tenant's shared limiter. It returns
+// the first family in order that failed, with its error, as a backup of one family after the
+// other would: a failure cancels the families after it (their errors are the cancel's) and lets
+// those before it finish. A panic in one cancels all and is raised again here, for the worker to
+// recover as before.
+func (b *backupper) families(ctx context.Context, families []graph.Family) (graph.Family, error) {
+	var (
+		mu       sync.Mutex
+		failed   = len(families) // index of the first family in order that failed
+		firstErr error
+		panicked any
+		cancels  []context.CancelFunc
+		wg       sync.WaitGroup
+	)
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+	slots := make(chan struct{}, graph.ReadsInFlight)
+	for i, f := range families {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		stop := ctx.Err() != nil || failed < i || panicked != nil
+		var fctx context.Context
+		if !stop {
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithCancel(ctx)
+			cancels = append(cancels, cancel)
+		}
+		mu.Unlock()
+		if stop {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					if panicked == nil {
+						panicked = p
+					}
+					for _, c := range cancels {
+						c()
+					}
+					mu.Unlock()
+				}
+			}()
+			err := b.family(fctx, f)
+			if err == nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if i < failed {
+				failed, firstErr = i, err
+				for _, c := range cancels[i+1:] {
+					c()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
+	if firstErr == nil {
+		return "", ctx.Err() // nil, or the run's ctx was cancelled before any family failed
+	}
+	return families[failed], firstErr
+}
+
+// backupper holds one backup run's state: its client, set and name caches. Its families run
+// concurrently (families): mu guards the fallback maps, refMu the name caches (groups, filters,
+// scopeTags, objects), held around each chunk's resolveReferences.
 type backupper struct {
+	mu        sync.Mutex
+	refMu     sync.Mutex
 	rc        *run.RunContext
 	client    *graph.Client
 	setID     int64
@@ -243,11 +324,14 @@ func (b *backupper) takeExpanded(ctx context.Context, p *pending, via string) bo
 		return true
 	}
 	p.haveAssignments = false
+	b.mu.Lock()
 	if b.fellBack == nil {
 		b.fellBack = map[graph.Family]bool{}
 	}
-	if !b.fellBack[p.family] {
-		b.fellBack[p.family] = true
+	first := !b.fellBack[p.family]
+	b.fellBack[p.family] = true
+	b.mu.Unlock()
+	if first {
 		b.rc.Logf(ctx, store.LevelWarn, "%s: %s came back incomplete (first: %s): those objects' assignments are read one by one",
 			p.family, via, p.graphID)
 	}
@@ -285,11 +369,14 @@ func (b *backupper) takeListedChildren(ctx context.Context, d *intune.Descriptor
 			continue
 		}
 		key := string(p.family) + "/" + c.Key
+		b.mu.Lock()
 		if b.fellBackChild == nil {
 			b.fellBackChild = map[string]bool{}
 		}
-		if !b.fellBackChild[key] {
-			b.fellBackChild[key] = true
+		first := !b.fellBackChild[key]
+		b.fellBackChild[key] = true
+		b.mu.Unlock()
+		if first {
 			b.rc.Logf(ctx, store.LevelWarn, "%s: the list's $expand=%s came back incomplete (first: %s): those objects' %s are read one by one",
 				p.family, c.ListExpand, p.graphID, c.Key)
 		}
@@ -370,7 +457,10 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 	if err := b.fetch(ctx, pres); err != nil {
 		return err
 	}
-	if err := b.resolveReferences(ctx, chunk); err != nil {
+	b.refMu.Lock()
+	err := b.resolveReferences(ctx, chunk)
+	b.refMu.Unlock()
+	if err != nil {
 		return err
 	}
 	rows := make([]store.BackupItemRow, 0, len(chunk))
@@ -392,7 +482,7 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
 	}
 	var newPayloads int
-	err := b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
+	err = b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
 		return err
