@@ -230,6 +230,9 @@ func authzCases() []authzCase {
 		{"FleetTenants", object, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
 			return fx.b.svc.FleetTenants(ctx, a, engine.FleetTarget{All: true, Workspace: fx.ws.Name})
 		}},
+		{"FleetHealth", scopedList, access.TenantView, func(fx *authzFixture, a engine.Actor) (any, error) {
+			return fx.b.svc.FleetHealth(ctx, a, time.Now())
+		}},
 		{"StartFleet", object, access.InventorySync, func(fx *authzFixture, a engine.Actor) (any, error) {
 			starts, err := fx.b.svc.StartFleet(ctx, a, engine.FleetTarget{All: true, Workspace: fx.ws.Name}, engine.StartRequest{Type: engine.TypeInventorySync})
 			for _, s := range starts {

@@ -93,6 +93,11 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 	mig.Env = env
 	out, err := mig.CombinedOutput()
 	require.NoError(t, err, "previous release (%s) migrate: %s", commit, out)
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	oldSchema, err := store.SchemaVersion(context.Background(), db.Pool)
+	require.NoError(t, err)
 	old := exec.Command(bin, "engine", "--shutdown-timeout", "5s", "--log-format", "json")
 	old.Env = env
 	stderr, err := old.StderrPipe()
@@ -134,11 +139,9 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 		require.Equal(t, "succeeded", run.Outcome)
 	}
 	// Schedules: the old engine keeps firing a tenant's schedule while a fleet schedule (migration
-	// 00019: no tenant) exists, which its inner join on tenants does not see. No engine of this
-	// binary runs, so the fleet schedule has no run.
-	db, err := store.Open(context.Background(), dsn, store.Options{})
-	require.NoError(t, err)
-	defer db.Close()
+	// 00019: no tenant) exists. A release before 00019 does not see the fleet schedule (its inner
+	// join on tenants), and no engine of this binary runs, so it has no run; a release that has
+	// 00019 fires it for the tenant like its own.
 	tenant := storetest.Tenant(context.Background(), t, db.Pool, nil) // no connection: its backups end blocked at once
 	var fleet, own struct {
 		ID int64 `json:"id"`
@@ -151,10 +154,19 @@ func TestPreviousEngineSurvivesUpgrade(t *testing.T) {
 		require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, own.ID).Scan(&runs))
 		return runs > 0
 	}, 60*time.Second, 100*time.Millisecond, "the previous engine fires the tenant's schedule")
-	var fleetRuns int
-	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, fleet.ID).Scan(&fleetRuns))
-	require.Zero(t, fleetRuns, "the previous engine does not see fleet schedules")
+	fleetRuns := func() int {
+		var n int
+		require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM operation_runs WHERE schedule_id = $1`, fleet.ID).Scan(&n))
+		return n
+	}
+	if oldSchema < 19 {
+		require.Zero(t, fleetRuns(), "a previous engine before migration 00019 does not see fleet schedules")
+	} else {
+		require.Eventually(t, func() bool { return fleetRuns() > 0 }, 60*time.Second, 100*time.Millisecond,
+			"a previous engine with migration 00019 (schema %d) fires the fleet schedule", oldSchema)
+	}
 	_ = c.ok("schedules", "pause", "own-every-second")
+	_ = c.ok("schedules", "pause", "fleet-every-second")
 
 	// The previous release predates the registry, or registers in it: either way no engine of
 	// this binary ran them (none runs in this test).
