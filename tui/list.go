@@ -71,6 +71,17 @@ var listKeys = struct{ Mark, MarkAll, SortNext, SortPrev key.Binding }{
 	SortPrev: binding("<", "sort by the previous column"),
 }
 
+// sortHelp is the one help line of the sort keys, in the footer (short) and in ? (full): every list
+// that sorts, the generic one and the operations screen, says it the same way.
+func sortHelp(full bool) key.Binding {
+	if full {
+		return binding(">", "sort by the next / previous column", "<")
+	}
+	b := listKeys.SortNext
+	b.SetHelp(">", "sort")
+	return b
+}
+
 // listReport is the answer of an action on many rows: a line saying what came of it and one line
 // per row it was refused for, shown under the list until the next report. Plain text: the root
 // scrubs it, the list styles it.
@@ -246,14 +257,7 @@ func (l *listScreen[T, X]) help(full bool) []key.Binding {
 		out = append(out, mark, all)
 	}
 	if len(l.spec.sorts) > 1 {
-		next := listKeys.SortNext
-		if !full {
-			next.SetHelp(">", "sort")
-		}
-		out = append(out, next)
-		if full {
-			out = append(out, listKeys.SortPrev)
-		}
+		out = append(out, sortHelp(full))
 	}
 	if l.confirm.asking() {
 		return []key.Binding{confirmKeys.Yes}

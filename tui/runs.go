@@ -18,7 +18,7 @@ import (
 )
 
 var runsKeys = struct {
-	Next, Prev, Tabs, Open, Filter, Mark, Cancel, Retry, Sort, Copy key.Binding
+	Next, Prev, Tabs, Open, Filter, Mark, Cancel, Retry, Copy key.Binding
 }{
 	Next:   binding("tab", "next tab"),
 	Prev:   binding("shift+tab", "prev tab"),
@@ -28,7 +28,6 @@ var runsKeys = struct {
 	Mark:   binding("space", "mark (changing tab clears marks)"),
 	Cancel: binding("c", "cancel"),
 	Retry:  binding("R", "retry"),
-	Sort:   binding("s", "sort"),
 	Copy:   binding("y", "copy id"),
 }
 
@@ -202,7 +201,7 @@ func (s *runs) ShortHelp() []key.Binding {
 	retry.SetEnabled(s.mayActOnAny())
 	mark := k.Mark
 	mark.SetHelp("space", "mark")
-	return []key.Binding{k.Next, k.Open, k.Filter, mark, cancel, retry, k.Sort, k.Copy}
+	return []key.Binding{k.Next, k.Open, k.Filter, mark, cancel, retry, sortHelp(false), k.Copy}
 }
 
 func (s *runs) FullHelp() []key.Binding {
@@ -213,7 +212,7 @@ func (s *runs) FullHelp() []key.Binding {
 	cancel, retry := k.Cancel, k.Retry
 	cancel.SetEnabled(s.mayActOnAny())
 	retry.SetEnabled(s.mayActOnAny())
-	return append([]key.Binding{k.Next, k.Prev, k.Tabs, k.Open, k.Filter, k.Mark, cancel, retry, k.Sort, k.Copy}, navHelp()...)
+	return append([]key.Binding{k.Next, k.Prev, k.Tabs, k.Open, k.Filter, k.Mark, cancel, retry, sortHelp(true), k.Copy}, navHelp()...)
 }
 
 func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -340,8 +339,12 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch {
-	case key.Matches(msg, k.Sort):
-		s.sortBy = (s.sortBy + 1) % len(runsSorts)
+	case key.Matches(msg, listKeys.SortNext, listKeys.SortPrev): // the list screens' sort keys (list.go)
+		step := 1
+		if key.Matches(msg, listKeys.SortPrev) {
+			step = len(runsSorts) - 1
+		}
+		s.sortBy = (s.sortBy + step) % len(runsSorts)
 		s.sortRows()
 		s.drawRows()
 		return flash("sorted by " + runsSorts[s.sortBy])

@@ -95,7 +95,7 @@ func TestTenantsMarks(t *testing.T) {
 	help := screen(m)
 	require.Contains(t, help, "a filter unmarks the rows it hides")
 	require.Contains(t, help, "mark all shown")
-	require.Contains(t, help, "sort by the next column")
+	require.Contains(t, help, "sort by the next / previous column")
 }
 
 // verificationRuns counts the verification runs per tenant name.
