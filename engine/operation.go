@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -83,6 +84,10 @@ type Operation struct {
 	Hidden bool
 	// Families are the Graph families the operation reads (nil: none, or chosen per run).
 	Families []graph.Family
+	// Names are the families the operation reads only to name what its objects refer to (a
+	// backup names the groups of assignments and Conditional Access with groups.get): their read
+	// permission is needed too.
+	Names []graph.Family
 	// Writes reports whether the operation writes to Graph (needs write permissions).
 	Writes bool
 	// Run performs the operation (Config.Executors may replace it in one engine).
@@ -105,10 +110,10 @@ var operations = map[string]Operation{
 		NeedsTenant: true, Run: verify.Run},
 	TypeBackupRun: {Title: "Backup (manual)", Capability: access.BackupRun, Identity: IdentityPerClick,
 		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true,
-		Families: graph.IntuneFamilies(), Run: backup.Run},
+		Families: graph.IntuneFamilies(), Names: []graph.Family{graph.FamilyGroups}, Run: backup.Run},
 	TypeBackupScheduled: {Title: "Backup (scheduled)", Capability: access.BackupRun, Identity: IdentityStrictSchedule,
 		Queue: QueueIntune, Timeout: 4 * time.Hour, MaxAttempts: 5, Idempotent: true, NeedsTenant: true, SystemOnly: true,
-		Families: graph.IntuneFamilies(), Run: backup.Run},
+		Families: graph.IntuneFamilies(), Names: []graph.Family{graph.FamilyGroups}, Run: backup.Run},
 	TypeRestoreExecute: {Title: "Restore", Capability: access.RestoreExecute, Identity: IdentityPerClick,
 		Queue: QueueRestore, Timeout: 4 * time.Hour, MaxAttempts: 3, Idempotent: false, Resumable: true, NeedsTenant: true, Writes: true,
 		Run: restore.Run},
@@ -162,7 +167,17 @@ func (op Operation) Permissions() []string {
 	if op.Writes {
 		return graph.RequiredWritePermissions(op.Families...)
 	}
-	return graph.RequiredPermissions(op.Families...)
+	perms := graph.RequiredPermissions(op.Families...)
+	if len(op.Names) == 0 { // (no families at all would mean every family's)
+		return perms
+	}
+	for _, p := range graph.RequiredPermissions(op.Names...) {
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	slices.Sort(perms)
+	return perms
 }
 
 func operationTypeList() string {
