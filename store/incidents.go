@@ -35,6 +35,20 @@ type AlertIncident struct {
 	TenantName    string `json:"tenant_name,omitempty"`
 }
 
+// Phase names where the incident stands, as the CLI and the dashboard show it: resolved, clearing
+// (the condition has cleared and the incident resolves when it stays so), acknowledged, or open.
+func (i *AlertIncident) Phase() string {
+	switch {
+	case i.State == IncidentResolved:
+		return "resolved"
+	case i.ClearSince != nil:
+		return "clearing"
+	case i.AcknowledgedAt != nil:
+		return "acknowledged"
+	}
+	return "open"
+}
+
 // Silenced reports whether deliveries of the incident are held back at now.
 func (i *AlertIncident) Silenced(now time.Time) bool {
 	return i.SilencedUntil != nil && i.SilencedUntil.After(now)

@@ -37,7 +37,7 @@ func newAlerts(env *Env) *alertsList {
 				{title: "TENANT", width: 10, flex: true, weight: 2}, {title: "SUMMARY", flex: true}, {title: "OPENED", width: 7}}
 		},
 		row: func(env *Env, now time.Time, i store.AlertIncident) []string {
-			return []string{fmt.Sprint(i.ID), env.Tone(incidentTone(i), incidentState(i)), i.RuleName, dashIfEmpty(i.TenantName), i.Summary,
+			return []string{fmt.Sprint(i.ID), env.Tone(incidentTone(i), i.Phase()), i.RuleName, dashIfEmpty(i.TenantName), i.Summary,
 				ago(now, i.OpenedAt)}
 		},
 		match: func(i store.AlertIncident) string {
@@ -110,20 +110,8 @@ func alertDeliveryLines(l *alertsList, width int) []string {
 	return lines
 }
 
-func incidentState(i store.AlertIncident) string {
-	switch {
-	case i.State == store.IncidentResolved:
-		return "resolved"
-	case i.ClearSince != nil:
-		return "clearing"
-	case i.AcknowledgedAt != nil:
-		return "acknowledged"
-	}
-	return "open"
-}
-
 func incidentTone(i store.AlertIncident) string {
-	switch incidentState(i) {
+	switch i.Phase() {
 	case "resolved":
 		return "good"
 	case "open":
@@ -159,7 +147,7 @@ func silenceIncident(env *Env, id int64, d time.Duration) tea.Cmd {
 // incidentLine is an open incident as home lists it.
 func incidentLine(env *Env, now time.Time, i store.AlertIncident) string {
 	t := env.Theme
-	text := "  " + env.Tone(incidentTone(i), fit(incidentState(i), 12)) + " " + fit(i.RuleName, 16) + " " + strings.TrimSpace(i.Summary)
+	text := "  " + env.Tone(incidentTone(i), fit(i.Phase(), 12)) + " " + fit(i.RuleName, 16) + " " + strings.TrimSpace(i.Summary)
 	extra := " · " + ago(now, i.OpenedAt)
 	if i.AcknowledgedBy != nil {
 		extra += " · ack " + *i.AcknowledgedBy

@@ -413,7 +413,7 @@ func (a *app) alertIncidentsCommand() *cobra.Command {
 			return a.output(incs, func(tw *tabwriter.Writer) {
 				row(tw, "ID", "STATE", "RULE", "TENANT", "SUMMARY", "OPENED", "UPDATES", "ACK", "SILENCED UNTIL")
 				for _, i := range incs {
-					row(tw, i.ID, incidentState(i), i.RuleName, dash(i.TenantName), i.Summary, i.OpenedAt.Local().Format("2006-01-02 15:04"),
+					row(tw, i.ID, i.Phase(), i.RuleName, dash(i.TenantName), i.Summary, i.OpenedAt.Local().Format("2006-01-02 15:04"),
 						i.Updates, dash(deref(i.AcknowledgedBy)), silencedUntil(i))
 				}
 			})
@@ -438,7 +438,7 @@ func (a *app) alertIncidentsCommand() *cobra.Command {
 			}
 			return a.output(d, func(tw *tabwriter.Writer) {
 				i := d.Incident
-				row(tw, "incident:", fmt.Sprintf("%d  %s", i.ID, incidentState(i)))
+				row(tw, "incident:", fmt.Sprintf("%d  %s", i.ID, i.Phase()))
 				row(tw, "rule:", fmt.Sprintf("%s (%s)", i.RuleName, i.RuleCondition))
 				row(tw, "tenant:", dash(i.TenantName))
 				row(tw, "summary:", i.Summary)
@@ -522,18 +522,6 @@ func (a *app) alertIncidentsCommand() *cobra.Command {
 	silence.Flags().DurationVar(&period, "for", 0, "how long, e.g. 30m or 4h")
 	cmd.AddCommand(show, ack, silence)
 	return cmd
-}
-
-func incidentState(i store.AlertIncident) string {
-	switch {
-	case i.State == store.IncidentResolved:
-		return "resolved"
-	case i.ClearSince != nil:
-		return "clearing"
-	case i.AcknowledgedAt != nil:
-		return "acknowledged"
-	}
-	return "open"
 }
 
 func silencedUntil(i store.AlertIncident) string {
