@@ -84,6 +84,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
+	b.byIDsRefused = !b.getByIDsGranted(ctx)
 	if f, err := b.families(ctx, families); err != nil {
 		_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
 		if ctx.Err() != nil {
@@ -236,11 +237,9 @@ type backupper struct {
 	// once per run); fellBackChild the same per family and child.
 	fellBack      map[graph.Family]bool
 	fellBackChild map[string]bool
-	// byIDsRefused: directoryObjects/getByIds was refused (no Directory.Read.All) this run; groups
-	// are named with groups.get from then on (logged once).
+	// byIDsRefused: directoryObjects/getByIds is not granted (the token's roles, getByIDsGranted)
+	// or was refused this run; groups are named with groups.get from then on.
 	byIDsRefused bool
-	// byIDsChecked: the token's roles were looked at for getByIds's permission this run.
-	byIDsChecked bool
 }
 
 // pending is one object being backed up.
@@ -780,6 +779,20 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 	return nil
 }
 
+// getByIDsGranted reports whether the token's roles hold getByIds's permission, saying once (debug)
+// when they do not: the backup then names groups with groups.get and sends no getByIds to be
+// refused. A token that cannot be read here leaves the answer to Graph (a 403 falls back too).
+func (b *backupper) getByIDsGranted(ctx context.Context) bool {
+	c, _ := graph.Lookup("groups.getByIds")
+	token, err := b.client.Token(ctx, false)
+	if err != nil || graph.Granted(token.Roles, c.Permission) {
+		return true
+	}
+	b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelDebug,
+		Message: "groups named one by one (groups.get): the app is not granted " + c.Permission + ", which names up to 1,000 groups per request"})
+	return false
+}
+
 // nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
 // one directoryObjects/getByIds per 1,000 groups (Learn directoryobject-getbyids). That call
 // needs Directory.Read.All, which TenantAtlas does not require: without it in the token's roles
@@ -787,15 +800,6 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 // refusal (403) all the same is logged once and does the same for the rest of the run. An
 // id missing from the getByIds answer is a deleted group, named "" like a 404 of groups.get.
 func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
-	if !b.byIDsChecked { // the token's roles say beforehand whether getByIds would be refused
-		b.byIDsChecked = true
-		c, _ := graph.Lookup("groups.getByIds")
-		if token, err := b.client.Token(ctx, false); err == nil && !graph.Granted(token.Roles, c.Permission) {
-			b.byIDsRefused = true
-			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelDebug,
-				Message: "groups named one by one (groups.get): the app is not granted " + c.Permission + ", which names up to 1,000 groups per request"})
-		}
-	}
 	for start := 0; start < len(ids) && !b.byIDsRefused; start += graph.GetByIDsMax {
 		chunk := ids[start:min(start+graph.GetByIDsMax, len(ids))]
 		body, err := b.client.Post(ctx, "groups.getByIds", nil, map[string]any{"ids": chunk, "types": []string{"group"}})
