@@ -50,6 +50,19 @@ type MappingEntry struct {
 	Status string `json:"status"`
 }
 
+// matchByName maps e to the one candidate found by its name ("name", resolved); several are
+// ambiguous, none leaves e as it is. target gives a candidate's id and name in the target tenant.
+func matchByName[T any](e *MappingEntry, found []T, target func(T) (id, name string)) {
+	switch len(found) {
+	case 0:
+	case 1:
+		e.TargetID, e.TargetName = target(found[0])
+		e.By, e.Status = "name", MappingResolved
+	default:
+		e.Status = MappingAmbiguous
+	}
+}
+
 // assignmentTargetKeys are the target properties an assign body keeps (docs/graph.md#assignments).
 var assignmentTargetKeys = []string{"@odata.type", "groupId", "deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
 
@@ -356,13 +369,7 @@ func (r *restoreResolver) group(id, sourceName string) MappingEntry {
 	if sourceName == "" {
 		return e
 	}
-	switch found := r.groupsByName[strings.ToLower(sourceName)]; len(found) {
-	case 0:
-	case 1:
-		e.TargetID, e.TargetName, e.By, e.Status = found[0].GraphID, found[0].DisplayName, "name", MappingResolved
-	default:
-		e.Status = MappingAmbiguous
-	}
+	matchByName(&e, r.groupsByName[strings.ToLower(sourceName)], func(g store.Group) (string, string) { return g.GraphID, g.DisplayName })
 	return e
 }
 
@@ -392,13 +399,7 @@ func (r *restoreResolver) fromIndex(ix inventoryIndex, kind, id, sourceName stri
 	if sourceName == "" {
 		return e
 	}
-	switch found := ix.byName[strings.ToLower(sourceName)]; len(found) {
-	case 0:
-	case 1:
-		e.TargetID, e.TargetName, e.By, e.Status = found[0], ix.byID[found[0]], "name", MappingResolved
-	default:
-		e.Status = MappingAmbiguous
-	}
+	matchByName(&e, ix.byName[strings.ToLower(sourceName)], func(id string) (string, string) { return id, ix.byID[id] })
 	return e
 }
 
@@ -808,13 +809,7 @@ func (r *restoreResolver) object(ref intune.Reference, id string, src intune.Nam
 		return e // the backup could not name it: nothing to match
 	}
 	ix := r.objects[ref.Source]
-	switch found := ix.byName[refKey(ref.Kind, src)]; len(found) {
-	case 0:
-	case 1:
-		e.TargetID, e.TargetName, e.By, e.Status = found[0], ix.byID[found[0]].Name, "name", MappingResolved
-	default:
-		e.Status = MappingAmbiguous
-	}
+	matchByName(&e, ix.byName[refKey(ref.Kind, src)], func(id string) (string, string) { return id, ix.byID[id].Name })
 	return e
 }
 

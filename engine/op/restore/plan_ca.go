@@ -214,15 +214,13 @@ func (r *restoreResolver) caRole(e MappingEntry) MappingEntry {
 		e.TargetID, e.By, e.Status = e.SourceID, "id", MappingResolved
 		return e
 	}
-	switch found := r.ca.rolesByName[strings.ToLower(e.SourceName)]; {
-	case e.SourceName == "" || len(found) == 0:
-	case len(found) == 1:
-		e.TargetID, e.TargetName, e.By, e.Status = found[0].GraphID, found[0].DisplayName, "name", MappingResolved
-		if found[0].TemplateID != nil && *found[0].TemplateID != "" {
-			e.TargetID = *found[0].TemplateID
-		}
-	default:
-		e.Status = MappingAmbiguous
+	if e.SourceName != "" {
+		matchByName(&e, r.ca.rolesByName[strings.ToLower(e.SourceName)], func(d store.RoleDefinition) (string, string) {
+			if d.TemplateID != nil && *d.TemplateID != "" {
+				return *d.TemplateID, d.DisplayName
+			}
+			return d.GraphID, d.DisplayName
+		})
 	}
 	return e
 }

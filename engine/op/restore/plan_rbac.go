@@ -96,13 +96,7 @@ func (r *restoreResolver) roleDefinition(ref intune.RoleDefinitionRef) MappingEn
 			found = append(found, id)
 		}
 	}
-	switch len(found) {
-	case 0:
-	case 1:
-		e.TargetID, e.TargetName, e.By, e.Status = found[0], r.roleDefs[found[0]].name, "name", MappingResolved
-	default:
-		e.Status = MappingAmbiguous
-	}
+	matchByName(&e, found, func(id string) (string, string) { return id, r.roleDefs[id].name })
 	return e
 }
 
