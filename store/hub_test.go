@@ -13,6 +13,9 @@ import (
 )
 
 // waitFor receives from sub until match is true or the timeout passes.
+// runsPastBuffer is more runs than a subscription buffers.
+const runsPastBuffer = 400
+
 func waitFor(t *testing.T, sub *store.Subscription, match func(store.Notification) bool) store.Notification {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
@@ -91,18 +94,32 @@ func TestHub(t *testing.T) {
 		hub := startHub(t, db)
 		slow := hub.Subscribe() // never read until the end
 		fast := hub.Subscribe()
+		// fast reads all the time, as a dashboard does: drained one per insert, a burst of
+		// notifications could overflow its own buffer and rightly earn it a reload instead.
+		got := make(chan store.Notification, 4*runsPastBuffer)
+		go func() {
+			for n := range fast.C {
+				got <- n
+			}
+		}()
 		w := storetest.DefaultWorkspace(ctx, t, db.Pool)
-		const runs = 400 // more than a subscription buffers
 		var last int64
-		for range runs {
+		for range runsPastBuffer {
 			r := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{WorkspaceID: w.ID})
 			last = r.ID
-			select { // drain fast as we go
-			case <-fast.C:
-			default:
+		}
+		timeout := time.After(10 * time.Second)
+	fastSeesLast:
+		for {
+			select {
+			case n := <-got:
+				if n.ID == last {
+					break fastSeesLast
+				}
+			case <-timeout:
+				t.Fatal("timed out waiting for the fast subscriber's notification of the last run")
 			}
 		}
-		waitFor(t, fast, func(n store.Notification) bool { return n.ID == last })
 		// The slow one is told to reload rather than silently missing notifications.
 		waitFor(t, slow, func(n store.Notification) bool { return n.Kind == store.KindReload })
 	})
