@@ -286,17 +286,29 @@ func ListRuns(ctx context.Context, q Querier, f RunFilter) ([]Run, error) {
 	return collectRuns(q.Query(ctx, `SELECT `+runColumns+runFrom+where+fmt.Sprintf(` ORDER BY r.id DESC LIMIT $%d`, len(args)), args...))
 }
 
-// CountRuns counts runs matching f by status and outcome: keys are "queued", "running", and the outcomes.
+// CountRuns counts runs matching f by status and outcome: keys are "queued", "running", and the
+// outcomes. f's statuses, outcomes and paging are ignored. What it reads depends on the filter:
+//
+//   - scope, tenant and type (the operations screen's tabs, with or without a tenant): finished
+//     runs from the run totals (migration 00027), one row per workspace, tenant, type and outcome,
+//     so the cost grows with the fleet, never with the history kept; the active runs from the runs;
+//   - with a reason code: finished runs from the runs-per-hour rollup, all of that reason's hours;
+//   - with a search: over the runs themselves (no total knows a substring).
+//
+// Each is exact, and each reads in one statement (one snapshot).
 func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, error) {
 	f.Statuses, f.Outcomes, f.BeforeID = nil, nil, 0
 	where, args := f.where()
 	query := `SELECT coalesce(r.outcome, r.status), count(*)` + runFrom + where + ` GROUP BY 1`
 	if f.Search == "" {
-		// Finished runs from the runs-per-hour rollup (tens of rows an hour), the few active ones from
-		// the runs: the same counts without reading the history.
+		// The few active runs from the runs, the finished ones from a table that does not grow with them.
+		finished := totalsFrom
+		if f.ReasonCode != "" {
+			finished = hoursFrom
+		}
 		hoursWhere, hoursArgs := f.hoursFilter(nil)
 		query = `SELECT r.status, count(*) FROM operation_runs r` + where + ` AND r.status IN ('queued', 'running') GROUP BY 1
-			UNION ALL SELECT r.outcome, sum(r.runs)::bigint` + hoursFrom + renumber(hoursWhere, len(args)) + ` GROUP BY 1`
+			UNION ALL SELECT r.outcome, sum(r.runs)::bigint` + finished + renumber(hoursWhere, len(args)) + ` GROUP BY 1`
 		args = append(args, hoursArgs...)
 	}
 	rows, err := q.Query(ctx, query, args...)

@@ -116,19 +116,28 @@ func ConnectionProblems(ctx context.Context, q Querier, workspaceIDs []int64) ([
 	})
 }
 
-// RebuildRunHours counts the runs-per-hour rollup again from the runs. Triggers keep it exact; a bulk
-// load that disables them for speed (the benchmarks' seed of a million runs) calls this after.
+// RebuildRunHours counts the runs-per-hour rollup and the run totals (migrations 00009, 00027) again
+// from the runs. Triggers keep them exact; a bulk load that disables them for speed (the benchmarks'
+// seed of a million runs) calls this after.
 func RebuildRunHours(ctx context.Context, q Querier) error {
-	// Without arguments pgx sends both statements as one simple query: one implicit transaction, so no
-	// reader sees the rollup empty.
+	// Without arguments pgx sends the statements as one simple query: one implicit transaction, so no
+	// reader sees the rollup or the totals empty, or the one counted again and not the other.
 	_, err := q.Exec(ctx, `DELETE FROM operation_run_hours;
 		INSERT INTO operation_run_hours (workspace_id, hour, tenant_id, type, outcome, reason_code, runs, last_run_id, last_at)
 		SELECT workspace_id, date_trunc('hour', coalesce(finished_at, created_at), 'UTC'), tenant_id, type, outcome, reason_code,
 		       count(*), max(id), max(coalesce(finished_at, created_at))
 		FROM operation_runs WHERE status = 'completed'
-		GROUP BY 1, 2, 3, 4, 5, 6`)
+		GROUP BY 1, 2, 3, 4, 5, 6;
+		DELETE FROM operation_run_totals;
+		INSERT INTO operation_run_totals (workspace_id, tenant_id, type, outcome, runs)
+		SELECT workspace_id, tenant_id, type, outcome, sum(runs) FROM operation_run_hours GROUP BY 1, 2, 3, 4`)
 	if err != nil {
 		return fmt.Errorf("error rebuilding the runs per hour: %w", err)
 	}
 	return nil
 }
+
+// totalsFrom is the run totals (migration 00027) under the alias the run filters use: finished runs
+// counted per workspace, tenant, type and outcome, over all the history kept. hoursFilter's clause
+// applies to it when the filter has no reason code.
+const totalsFrom = ` FROM operation_run_totals r`
