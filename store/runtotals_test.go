@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantatlas/tenantatlas/migrations"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 	"github.com/tenantatlas/tenantatlas/store/storetest"
@@ -159,4 +162,40 @@ func TestRunTotals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunTotalsMigration: migration 00027 counts the history it finds, and its Down gives back the
+// row trigger of 00009, which keeps the rollup exact again.
+func TestRunTotalsMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	q := db.Pool
+	sqlDB := stdlib.OpenDBFromPool(q)
+	t.Cleanup(func() { sqlDB.Close() })
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
+	require.NoError(t, err)
+	_, err = provider.ApplyVersion(ctx, 27, false)
+	require.NoError(t, err)
+
+	// Before 00027: history written and changed under the triggers of 00009 alone.
+	tenant := storetest.Tenant(ctx, t, q, nil).ID
+	var ids []int64
+	for i := range 20 {
+		ids = append(ids, storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &tenant, Type: "inventory.sync",
+			Outcome: store.Outcomes[i%len(store.Outcomes)], FinishedAt: daysAgo(i)}).ID)
+	}
+	storetest.Run(ctx, t, q, &storetest.RunOpts{Outcome: store.OutcomeFailed})
+	// Raw SQL on purpose: a delete through the row trigger of 00009.
+	_, err = q.Exec(ctx, `DELETE FROM operation_runs WHERE id = ANY($1)`, ids[:5])
+	require.NoError(t, err)
+	require.Empty(t, rollupDrift(ctx, t, db))
+
+	_, err = provider.ApplyVersion(ctx, 27, true)
+	require.NoError(t, err)
+	require.Empty(t, totalsDrift(ctx, t, db), "the back-fill")
+	_, err = q.Exec(ctx, `DELETE FROM operation_runs WHERE id = ANY($1)`, ids[5:10])
+	require.NoError(t, err)
+	require.Empty(t, totalsDrift(ctx, t, db))
+	require.Empty(t, rollupDrift(ctx, t, db))
 }

@@ -1,0 +1,188 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tenantatlas/tenantatlas/migrations"
+	"github.com/tenantatlas/tenantatlas/store"
+	"github.com/tenantatlas/tenantatlas/store/pgtest"
+	"github.com/tenantatlas/tenantatlas/store/storetest"
+)
+
+// EnvCountsRuns sizes BenchmarkRunCounts: the runs of the large history (its baseline has a tenth).
+const EnvCountsRuns = "BENCH_COUNTS_RUNS"
+
+const (
+	countsTenants = 500
+	countsDays    = 730
+)
+
+// countsBundle is one database with a history for BenchmarkRunCounts.
+type countsBundle struct {
+	db              *store.DB
+	ws              int64
+	big, small      int64 // the tenant with the most runs, and one with few (the skew's tail)
+	days            int
+	hoursRows, runs int64
+}
+
+// BenchmarkRunCounts measures the operations screen's tab counts (store.CountRuns) and retention's
+// prune with years of history (issue #20 item 4): a 500-tenant workspace with BENCH_COUNTS_RUNS
+// runs over two years (default 300,000), next to its baseline, the same fleet at the same daily rate
+// with a tenth of the history (its last 73 days), both in the same run, the rounds alternating
+// between the two. Beside each count from the run totals (migration 00027), the same count the way
+// it was read before, summing the runs-per-hour rollup over all time. Then, on the large history,
+// the prune of the oldest three days with the rollup's row trigger of 00009 (00027 rolled back) and
+// of the next three with its statement trigger (00027 applied again, its back-fill timed).
+func BenchmarkRunCounts(b *testing.B) {
+	ctx := context.Background()
+	runs := int64(300_000)
+	if v := os.Getenv(EnvCountsRuns); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		require.NoError(b, err, "%s=%q: want a count of runs", EnvCountsRuns, v)
+		require.GreaterOrEqual(b, n, int64(10_000), "%s: at least 10000 runs", EnvCountsRuns)
+		runs = n
+	}
+	small, large := seedCounts(b, runs/10, countsDays/10), seedCounts(b, runs, countsDays)
+	b.Logf("run counts: baseline %d runs, %d rollup rows; large %d runs, %d rollup rows", small.runs, small.hoursRows, large.runs, large.hoursRows)
+
+	type reading struct {
+		name string
+		f    func(h *countsBundle) store.RunFilter
+	}
+	readings := []reading{
+		{"all", func(h *countsBundle) store.RunFilter { return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}} }},
+		{"tenant_big", func(h *countsBundle) store.RunFilter {
+			return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}, TenantID: h.big}
+		}},
+		{"tenant_small", func(h *countsBundle) store.RunFilter {
+			return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}, TenantID: h.small}
+		}},
+	}
+	type sizes struct{ small, large, smallRollup, largeRollup []time.Duration }
+	got := make([]sizes, len(readings))
+	timed := func(f func()) time.Duration {
+		t0 := time.Now()
+		f()
+		return time.Since(t0)
+	}
+	for range 9 {
+		for i, r := range readings {
+			for _, h := range []*countsBundle{small, large} {
+				f := r.f(h)
+				var counts, before map[string]int64
+				d := timed(func() {
+					var err error
+					counts, err = store.CountRuns(ctx, h.db.Pool, f)
+					require.NoError(b, err)
+				})
+				dr := timed(func() { before = countsFromRollup(ctx, b, h.db, f) })
+				require.Equal(b, before, counts, "the totals and the rollup agree")
+				if h == small {
+					got[i].small, got[i].smallRollup = append(got[i].small, d), append(got[i].smallRollup, dr)
+				} else {
+					got[i].large, got[i].largeRollup = append(got[i].large, d), append(got[i].largeRollup, dr)
+				}
+			}
+		}
+	}
+	for i, r := range readings {
+		s := got[i]
+		l, sm, lr, smr := medianOf(s.large), medianOf(s.small), medianOf(s.largeRollup), medianOf(s.smallRollup)
+		b.Logf("run counts %s: totals %v (baseline %v), rollup %v (baseline %v)", r.name, l, sm, lr, smr)
+		b.ReportMetric(msOf(l), "counts_"+r.name+"_ms")
+		b.ReportMetric(msOf(sm), "counts_"+r.name+"_baseline_ms")
+		b.ReportMetric(msOf(lr), "counts_"+r.name+"_rollup_ms")
+		b.ReportMetric(msOf(smr), "counts_"+r.name+"_rollup_baseline_ms")
+	}
+
+	// Retention: the oldest three days with the row trigger, the next three with the statement trigger.
+	sqlDB := stdlib.OpenDBFromPool(large.db.Pool)
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
+	require.NoError(b, err)
+	_, err = provider.ApplyVersion(ctx, 27, false)
+	require.NoError(b, err)
+	rowRuns, rowTook := pruneDays(b, large, 3)
+	t0 := time.Now()
+	_, err = provider.ApplyVersion(ctx, 27, true)
+	require.NoError(b, err)
+	migrate := time.Since(t0)
+	stmtRuns, stmtTook := pruneDays(b, large, 6)
+	b.Logf("prune: row trigger %d runs in %v, statement trigger %d runs in %v; 00027 applied in %v", rowRuns, rowTook, stmtRuns, stmtTook, migrate)
+	b.ReportMetric(float64(rowTook.Microseconds())/1000/float64(rowRuns), "prune_row_trigger_ms_per_run")
+	b.ReportMetric(float64(stmtTook.Microseconds())/1000/float64(stmtRuns), "prune_ms_per_run")
+	b.ReportMetric(float64(rowRuns), "prune_row_trigger_runs")
+	b.ReportMetric(float64(stmtRuns), "prune_runs")
+	b.ReportMetric(msOf(migrate), "migration_00027_ms")
+	b.ReportMetric(float64(runs), "runs")
+}
+
+// seedCounts writes a history of runs over days (four events each: the prune deletes them too).
+func seedCounts(b *testing.B, runs int64, days int) *countsBundle {
+	ctx := context.Background()
+	db := pgtest.NewDB(b)
+	q := db.Pool
+	tenants := make([]int64, countsTenants)
+	for i := range tenants {
+		tenants[i] = storetest.Tenant(ctx, b, q, nil).ID
+	}
+	user := storetest.User(ctx, b, q, nil)
+	storetest.History(ctx, b, db, &storetest.HistoryOpts{TenantIDs: tenants, UserID: user.ID, Runs: runs, Days: days, EventsPerRun: 4})
+	h := &countsBundle{db: db, ws: storetest.DefaultWorkspace(ctx, b, q).ID, big: tenants[0], small: tenants[len(tenants)-1], days: days}
+	// Raw SQL on purpose: the benchmark reports the size of what it built.
+	require.NoError(b, q.QueryRow(ctx, `SELECT (SELECT count(*) FROM operation_runs), (SELECT count(*) FROM operation_run_hours)`).Scan(&h.runs, &h.hoursRows))
+	return h
+}
+
+// countsFromRollup is CountRuns as it read before migration 00027: the finished runs summed from
+// the runs-per-hour rollup over all time.
+func countsFromRollup(ctx context.Context, b *testing.B, db *store.DB, f store.RunFilter) map[string]int64 {
+	b.Helper()
+	// Raw SQL on purpose: the query being replaced, for its figures beside the new one's.
+	rows, err := db.Pool.Query(ctx, `SELECT r.status, count(*) FROM operation_runs r WHERE r.workspace_id = $1 AND ($2 = 0 OR r.tenant_id = $2)
+		AND r.status IN ('queued', 'running') GROUP BY 1
+		UNION ALL SELECT r.outcome, sum(r.runs)::bigint FROM operation_run_hours r WHERE r.workspace_id = $1 AND ($2 = 0 OR r.tenant_id = $2) GROUP BY 1`,
+		f.Scopes[0].WorkspaceID, f.TenantID)
+	require.NoError(b, err)
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		require.NoError(b, rows.Scan(&k, &n))
+		out[k] = n
+	}
+	require.NoError(b, rows.Err())
+	return out
+}
+
+// pruneDays expires the history's oldest `oldest` days through the product's retention pass and
+// reports how many runs went and how long it took.
+func pruneDays(b *testing.B, h *countsBundle, oldest int) (int64, time.Duration) {
+	ctx := context.Background()
+	require.NoError(b, store.SetRetention(ctx, h.db.Pool, h.ws, store.Retention{Runs: time.Duration(h.days-oldest) * 24 * time.Hour,
+		RunEvents: store.MinRunEventRetention}))
+	t0 := time.Now()
+	p, err := store.PruneRuns(ctx, h.db, h.ws)
+	require.NoError(b, err)
+	require.Positive(b, p.Runs)
+	return p.Runs, time.Since(t0)
+}
+
+func medianOf(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
