@@ -1,3 +1,4 @@
+-- +goose NO TRANSACTION
 -- +goose Up
 -- Tab counts that do not grow with the history (issue #20 item 4). The operations screen's tabs
 -- counted finished runs by summing the runs-per-hour rollup over all time: about one rollup row per
@@ -11,27 +12,33 @@
 -- row trigger; it now moves it once per statement, by the counts of the deleted runs grouped by
 -- rollup row (a statement trigger with a transition table). The per-run decrement also becomes an
 -- upsert on the rollup's unique key: the old UPDATE compared tenant and reason code with IS NOT
--- DISTINCT FROM, which no index serves, and so read every rollup row of the hour.
+-- DISTINCT FROM, which the key's index cannot match on.
 --
--- Expand only: a new table, a replaced trigger function and a trigger replaced in place (CREATE OR
--- REPLACE TRIGGER takes the same SHARE ROW EXCLUSIVE lock as CREATE TRIGGER: run writes wait, reads
--- go on). The lock is taken first, so that no run changes between the back-fill and the switch of
--- the triggers; the back-fill sums the rollup (exact, and smaller than the runs), so the lock lasts
--- as long as that sum (BENCHMARKS.md, "Measured separately").
-LOCK TABLE operation_runs IN SHARE ROW EXCLUSIVE MODE;
+-- Expand only, in two short transactions (each one statement block, so this file runs outside a
+-- transaction and every step can run again):
+--   1. the table, the functions and the delete trigger replaced in place: CREATE OR REPLACE TRIGGER
+--      takes SHARE ROW EXCLUSIVE on operation_runs (run writes wait, reads go on) until the commit
+--      right after it, no scan;
+--   2. the back-fill, summing the rollup (exact, and smaller than the runs) while holding EXCLUSIVE
+--      on the rollup alone: reads go on, and so do Start, heartbeats and progress (they never touch
+--      the rollup); only a run finishing or being deleted waits for the sum (BENCHMARKS.md,
+--      "Measured separately"). Every write to the totals comes after a write to the rollup in the
+--      same trigger, so once the lock is held no transaction has moved a total that the sum does not
+--      see, and every one after it adds to the sum.
 
-CREATE TABLE operation_run_totals (
+-- +goose StatementBegin
+BEGIN;
+CREATE TABLE IF NOT EXISTS operation_run_totals (
     workspace_id bigint NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     tenant_id    bigint,          -- NULL: runs of the workspace itself and of removed tenants
     type         text NOT NULL,
     outcome      text NOT NULL,
     runs         bigint NOT NULL
 );
-CREATE UNIQUE INDEX operation_run_totals_key ON operation_run_totals (workspace_id, tenant_id, type, outcome) NULLS NOT DISTINCT;
+CREATE UNIQUE INDEX IF NOT EXISTS operation_run_totals_key ON operation_run_totals (workspace_id, tenant_id, type, outcome) NULLS NOT DISTINCT;
 -- Rows whose runs all left (pruned, moved to another tenant or outcome): found at once and removed.
-CREATE INDEX operation_run_totals_empty_idx ON operation_run_totals (workspace_id) WHERE runs <= 0;
+CREATE INDEX IF NOT EXISTS operation_run_totals_empty_idx ON operation_run_totals (workspace_id) WHERE runs <= 0;
 
--- +goose StatementBegin
 -- tenantatlas_run_hours_count moves one run in the rollup and the totals: out of its old rows (an
 -- update of a finished run), into its new ones (a run finishing, or written finished). The
 -- triggers' WHEN clauses call it only then: starting a run, progress and heartbeats never do.
@@ -81,14 +88,12 @@ BEGIN
     RETURN NULL;
 END;
 $$;
--- +goose StatementEnd
 
--- +goose StatementBegin
 -- tenantatlas_run_hours_uncount takes the finished runs a DELETE removed out of the rollup and the
 -- totals, grouped by row: one upsert each, whatever the number of runs. Rows are met in key order,
 -- so two deletes at once lock them in the same order. Runs of a workspace being deleted are left
 -- out: their rows go with the workspace (and a row written for them would name it).
-CREATE FUNCTION tenantatlas_run_hours_uncount() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION tenantatlas_run_hours_uncount() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO operation_run_hours AS h (workspace_id, hour, tenant_id, type, outcome, reason_code, runs, last_run_id, last_at)
     SELECT g.workspace_id, g.hour, g.tenant_id, g.type, g.outcome, g.reason_code, -g.n, 0, g.hour
@@ -123,20 +128,28 @@ BEGIN
     RETURN NULL;
 END;
 $$;
--- +goose StatementEnd
 CREATE OR REPLACE TRIGGER operation_runs_hours_delete AFTER DELETE ON operation_runs
     REFERENCING OLD TABLE AS gone_runs FOR EACH STATEMENT EXECUTE FUNCTION tenantatlas_run_hours_uncount();
+COMMIT;
+-- +goose StatementEnd
 
--- The history so far, from the rollup (exact, under the lock).
+-- The history so far, from the rollup, counted again if this runs again.
+-- +goose StatementBegin
+BEGIN;
+LOCK TABLE operation_run_hours IN EXCLUSIVE MODE;
+DELETE FROM operation_run_totals;
 INSERT INTO operation_run_totals (workspace_id, tenant_id, type, outcome, runs)
 SELECT workspace_id, tenant_id, type, outcome, sum(runs) FROM operation_run_hours GROUP BY 1, 2, 3, 4;
+COMMIT;
+-- +goose StatementEnd
+
 
 -- +goose Down
-LOCK TABLE operation_runs IN SHARE ROW EXCLUSIVE MODE;
+-- +goose StatementBegin
+BEGIN;
 CREATE OR REPLACE TRIGGER operation_runs_hours_delete AFTER DELETE ON operation_runs
     FOR EACH ROW WHEN (OLD.status = 'completed') EXECUTE FUNCTION tenantatlas_run_hours_count();
-DROP FUNCTION tenantatlas_run_hours_uncount();
--- +goose StatementBegin
+DROP FUNCTION IF EXISTS tenantatlas_run_hours_uncount();
 -- The function of 00009, which also handles DELETE.
 CREATE OR REPLACE FUNCTION tenantatlas_run_hours_count() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -173,5 +186,6 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+DROP TABLE IF EXISTS operation_run_totals;
+COMMIT;
 -- +goose StatementEnd
-DROP TABLE operation_run_totals;

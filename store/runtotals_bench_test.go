@@ -24,6 +24,7 @@ const EnvCountsRuns = "BENCH_COUNTS_RUNS"
 const (
 	countsTenants = 500
 	countsDays    = 730
+	pruneWindow   = 6 // days of history each prune expires
 )
 
 // countsBundle is one database with a history for BenchmarkRunCounts.
@@ -33,6 +34,7 @@ type countsBundle struct {
 	big, small      int64 // the tenant with the most runs, and one with few (the skew's tail)
 	days            int
 	hoursRows, runs int64
+	totalsRows      int64
 }
 
 // BenchmarkRunCounts measures the operations screen's tab counts (store.CountRuns) and retention's
@@ -41,8 +43,8 @@ type countsBundle struct {
 // with a tenth of the history (its last 73 days), both in the same run, the rounds alternating
 // between the two. Beside each count from the run totals (migration 00027), the same count the way
 // it was read before, summing the runs-per-hour rollup over all time. Then, on the large history,
-// the prune of the oldest three days with the rollup's row trigger of 00009 (00027 rolled back) and
-// of the next three with its statement trigger (00027 applied again, its back-fill timed).
+// the prune of the oldest six days with the rollup's row trigger of 00009 (00027 rolled back) and
+// of the next six with its statement trigger (00027 applied again, its back-fill timed).
 func BenchmarkRunCounts(b *testing.B) {
 	ctx := context.Background()
 	runs := int64(300_000)
@@ -53,14 +55,20 @@ func BenchmarkRunCounts(b *testing.B) {
 		runs = n
 	}
 	small, large := seedCounts(b, runs/10, countsDays/10), seedCounts(b, runs, countsDays)
-	b.Logf("run counts: baseline %d runs, %d rollup rows; large %d runs, %d rollup rows", small.runs, small.hoursRows, large.runs, large.hoursRows)
+	b.Logf("run counts: baseline %d runs, %d rollup rows, %d totals rows; large %d runs, %d rollup rows, %d totals rows",
+		small.runs, small.hoursRows, small.totalsRows, large.runs, large.hoursRows, large.totalsRows)
+	b.ReportMetric(float64(large.totalsRows), "totals_rows")
+	b.ReportMetric(float64(small.totalsRows), "totals_rows_baseline")
+	b.ReportMetric(float64(large.hoursRows), "rollup_rows")
 
 	type reading struct {
 		name string
 		f    func(h *countsBundle) store.RunFilter
 	}
 	readings := []reading{
-		{"all", func(h *countsBundle) store.RunFilter { return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}} }},
+		{"all", func(h *countsBundle) store.RunFilter {
+			return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}}
+		}},
 		{"tenant_big", func(h *countsBundle) store.RunFilter {
 			return store.RunFilter{Scopes: []store.RunScope{{WorkspaceID: h.ws}}, TenantID: h.big}
 		}},
@@ -112,12 +120,12 @@ func BenchmarkRunCounts(b *testing.B) {
 	require.NoError(b, err)
 	_, err = provider.ApplyVersion(ctx, 27, false)
 	require.NoError(b, err)
-	rowRuns, rowTook := pruneDays(b, large, 3)
+	rowRuns, rowTook := pruneDays(b, large, pruneWindow)
 	t0 := time.Now()
 	_, err = provider.ApplyVersion(ctx, 27, true)
 	require.NoError(b, err)
 	migrate := time.Since(t0)
-	stmtRuns, stmtTook := pruneDays(b, large, 6)
+	stmtRuns, stmtTook := pruneDays(b, large, 2*pruneWindow)
 	b.Logf("prune: row trigger %d runs in %v, statement trigger %d runs in %v; 00027 applied in %v", rowRuns, rowTook, stmtRuns, stmtTook, migrate)
 	b.ReportMetric(float64(rowTook.Microseconds())/1000/float64(rowRuns), "prune_row_trigger_ms_per_run")
 	b.ReportMetric(float64(stmtTook.Microseconds())/1000/float64(stmtRuns), "prune_ms_per_run")
@@ -140,7 +148,8 @@ func seedCounts(b *testing.B, runs int64, days int) *countsBundle {
 	storetest.History(ctx, b, db, &storetest.HistoryOpts{TenantIDs: tenants, UserID: user.ID, Runs: runs, Days: days, EventsPerRun: 4})
 	h := &countsBundle{db: db, ws: storetest.DefaultWorkspace(ctx, b, q).ID, big: tenants[0], small: tenants[len(tenants)-1], days: days}
 	// Raw SQL on purpose: the benchmark reports the size of what it built.
-	require.NoError(b, q.QueryRow(ctx, `SELECT (SELECT count(*) FROM operation_runs), (SELECT count(*) FROM operation_run_hours)`).Scan(&h.runs, &h.hoursRows))
+	require.NoError(b, q.QueryRow(ctx, `SELECT (SELECT count(*) FROM operation_runs), (SELECT count(*) FROM operation_run_hours),
+		(SELECT count(*) FROM operation_run_totals)`).Scan(&h.runs, &h.hoursRows, &h.totalsRows))
 	return h
 }
 

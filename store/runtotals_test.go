@@ -164,8 +164,9 @@ func TestRunTotals(t *testing.T) {
 	}
 }
 
-// TestRunTotalsMigration: migration 00027 counts the history it finds, and its Down gives back the
-// row trigger of 00009, which keeps the rollup exact again.
+// TestRunTotalsMigration: migration 00027 counts the history it finds, also while runs finish and
+// are deleted during the upgrade, and its Down gives back the row trigger of 00009, which keeps the
+// rollup exact again.
 func TestRunTotalsMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -180,6 +181,7 @@ func TestRunTotalsMigration(t *testing.T) {
 
 	// Before 00027: history written and changed under the triggers of 00009 alone.
 	tenant := storetest.Tenant(ctx, t, q, nil).ID
+	ws := storetest.DefaultWorkspace(ctx, t, q).ID
 	var ids []int64
 	for i := range 20 {
 		ids = append(ids, storetest.Run(ctx, t, q, &storetest.RunOpts{TenantID: &tenant, Type: "inventory.sync",
@@ -191,8 +193,42 @@ func TestRunTotalsMigration(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rollupDrift(ctx, t, db))
 
+	// The upgrade while runs finish, start and go: none of them is missed or counted twice.
+	done := make(chan struct{})
+	type written struct {
+		runs int
+		err  error
+	}
+	wrote := make(chan written, 1)
+	go func() {
+		// The product's writes (Start, finish); a delete as a workspace's removal does one.
+		var w written
+		defer func() { wrote <- w }()
+		for ; w.runs < 2000; w.runs++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			r, err := store.InsertRun(ctx, q, store.NewRun{WorkspaceID: ws, TenantID: &tenant, Type: "directory_groups.sync", InitiatorKind: "system"})
+			if err == nil {
+				_, err = store.FinishRun(ctx, q, r.ID, store.Finish{Outcome: store.Outcomes[w.runs%len(store.Outcomes)]})
+			}
+			if err == nil && w.runs%3 == 0 {
+				_, err = q.Exec(ctx, `DELETE FROM operation_runs WHERE id = $1`, r.ID)
+			}
+			if err != nil {
+				w.err = err
+				return
+			}
+		}
+	}()
 	_, err = provider.ApplyVersion(ctx, 27, true)
+	close(done)
 	require.NoError(t, err)
+	w := <-wrote
+	require.NoError(t, w.err)
+	require.Positive(t, w.runs, "runs were written during the upgrade")
 	require.Empty(t, totalsDrift(ctx, t, db), "the back-fill")
 	_, err = q.Exec(ctx, `DELETE FROM operation_runs WHERE id = ANY($1)`, ids[5:10])
 	require.NoError(t, err)
