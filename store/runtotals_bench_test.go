@@ -44,7 +44,8 @@ type countsBundle struct {
 // between the two. Beside each count from the run totals (migration 00027), the same count the way
 // it was read before, summing the runs-per-hour rollup over all time. Then, on the large history,
 // the prune of the oldest six days with the rollup's row trigger of 00009 (00027 rolled back) and
-// of the next six with its statement trigger (00027 applied again, its back-fill timed).
+// of the next six with its statement trigger (00027 applied again, its back-fill timed); and what a
+// run's finish costs with the totals and without them (the median of 201 store.FinishRun).
 func BenchmarkRunCounts(b *testing.B) {
 	ctx := context.Background()
 	runs := int64(300_000)
@@ -118,8 +119,10 @@ func BenchmarkRunCounts(b *testing.B) {
 	defer sqlDB.Close()
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	require.NoError(b, err)
+	finishWith := finishCost(b, large)
 	_, err = provider.ApplyVersion(ctx, 27, false)
 	require.NoError(b, err)
+	finishWithout := finishCost(b, large)
 	rowRuns, rowTook := pruneDays(b, large, pruneWindow)
 	t0 := time.Now()
 	_, err = provider.ApplyVersion(ctx, 27, true)
@@ -132,6 +135,8 @@ func BenchmarkRunCounts(b *testing.B) {
 	b.ReportMetric(float64(rowRuns), "prune_row_trigger_runs")
 	b.ReportMetric(float64(stmtRuns), "prune_runs")
 	b.ReportMetric(msOf(migrate), "migration_00027_ms")
+	b.ReportMetric(msOf(finishWith), "finish_ms")
+	b.ReportMetric(msOf(finishWithout), "finish_before_00027_ms")
 	b.ReportMetric(float64(runs), "runs")
 }
 
@@ -186,6 +191,24 @@ func pruneDays(b *testing.B, h *countsBundle, oldest int) (int64, time.Duration)
 	require.NoError(b, err)
 	require.Positive(b, p.Runs)
 	return p.Runs, time.Since(t0)
+}
+
+// finishCost is the median time of store.FinishRun over 201 runs of the history's tenants: what the
+// triggers add to every run's end.
+func finishCost(b *testing.B, h *countsBundle) time.Duration {
+	ctx := context.Background()
+	var took []time.Duration
+	for i := range 201 {
+		tenant := []int64{h.big, h.small}[i%2]
+		r, err := store.InsertRun(ctx, h.db.Pool, store.NewRun{WorkspaceID: h.ws, TenantID: &tenant, Type: "inventory.sync", InitiatorKind: "system"})
+		require.NoError(b, err)
+		t0 := time.Now()
+		done, err := store.FinishRun(ctx, h.db.Pool, r.ID, store.Finish{Outcome: store.Outcomes[i%len(store.Outcomes)]})
+		took = append(took, time.Since(t0))
+		require.NoError(b, err)
+		require.True(b, done)
+	}
+	return medianOf(took)
 }
 
 func medianOf(ds []time.Duration) time.Duration {
