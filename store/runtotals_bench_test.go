@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
@@ -43,9 +44,10 @@ type countsBundle struct {
 // with a tenth of the history (its last 73 days), both in the same run, the rounds alternating
 // between the two. Beside each count from the run totals (migration 00027), the same count the way
 // it was read before, summing the runs-per-hour rollup over all time. Then, on the large history,
-// the prune of the oldest six days with the rollup's row trigger of 00009 (00027 rolled back) and
-// of the next six with its statement trigger (00027 applied again, its back-fill timed); and what a
-// run's finish costs with the totals and without them (the median of 201 store.FinishRun).
+// in turns with the rollup's row trigger of 00009 (00027 rolled back) and with the statement trigger
+// of 00027 (applied again, its back-fill timed), twice each: the time PostgreSQL spends in the
+// delete trigger for the same 500 oldest runs (deleted and rolled back), retention's prune of the
+// next six days of history, and a run's finish (the median of 201 store.FinishRun).
 func BenchmarkRunCounts(b *testing.B) {
 	ctx := context.Background()
 	runs := int64(300_000)
@@ -114,29 +116,50 @@ func BenchmarkRunCounts(b *testing.B) {
 		b.ReportMetric(msOf(smr), "counts_"+r.name+"_rollup_baseline_ms")
 	}
 
-	// Retention: the oldest three days with the row trigger, the next three with the statement trigger.
+	// Retention and finishing, with the triggers of 00009 (00027 rolled back) and of 00027, in turns:
+	// two prune windows each, oldest first, and between them a run's finish.
 	sqlDB := stdlib.OpenDBFromPool(large.db.Pool)
 	defer sqlDB.Close()
 	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	require.NoError(b, err)
-	finishWith := finishCost(b, large)
-	_, err = provider.ApplyVersion(ctx, 27, false)
-	require.NoError(b, err)
-	finishWithout := finishCost(b, large)
-	rowRuns, rowTook := pruneDays(b, large, pruneWindow)
-	t0 := time.Now()
-	_, err = provider.ApplyVersion(ctx, 27, true)
-	require.NoError(b, err)
-	migrate := time.Since(t0)
-	stmtRuns, stmtTook := pruneDays(b, large, 2*pruneWindow)
-	b.Logf("prune: row trigger %d runs in %v, statement trigger %d runs in %v; 00027 applied in %v", rowRuns, rowTook, stmtRuns, stmtTook, migrate)
-	b.ReportMetric(float64(rowTook.Microseconds())/1000/float64(rowRuns), "prune_row_trigger_ms_per_run")
-	b.ReportMetric(float64(stmtTook.Microseconds())/1000/float64(stmtRuns), "prune_ms_per_run")
-	b.ReportMetric(float64(rowRuns), "prune_row_trigger_runs")
-	b.ReportMetric(float64(stmtRuns), "prune_runs")
-	b.ReportMetric(msOf(migrate), "migration_00027_ms")
-	b.ReportMetric(msOf(finishWith), "finish_ms")
-	b.ReportMetric(msOf(finishWithout), "finish_before_00027_ms")
+	type cost struct {
+		runs           int64
+		prune, trigger time.Duration
+		finish         []time.Duration
+	}
+	var rowTrigger, stmtTrigger cost
+	var migrate []time.Duration
+	batch := oldestRuns(b, large, 500)
+	window := 0
+	for range 2 {
+		for _, with := range []bool{false, true} {
+			t0 := time.Now()
+			_, err = provider.ApplyVersion(ctx, 27, with)
+			require.NoError(b, err)
+			c := &rowTrigger
+			if with {
+				migrate = append(migrate, time.Since(t0))
+				c = &stmtTrigger
+			}
+			c.trigger += deleteTriggerTime(b, large, batch)
+			c.finish = append(c.finish, finishCost(b, large))
+			window += pruneWindow
+			n, took := pruneDays(b, large, window)
+			c.runs, c.prune = c.runs+n, c.prune+took
+		}
+	}
+	b.Logf("prune: row trigger %d runs in %v (the trigger: %v of two 500-run deletes), statement trigger %d runs in %v (%v); 00027 applied in %v",
+		rowTrigger.runs, rowTrigger.prune, rowTrigger.trigger, stmtTrigger.runs, stmtTrigger.prune, stmtTrigger.trigger, migrate)
+	b.ReportMetric(float64(rowTrigger.prune.Microseconds())/1000/float64(rowTrigger.runs), "prune_row_trigger_ms_per_run")
+	b.ReportMetric(float64(stmtTrigger.prune.Microseconds())/1000/float64(stmtTrigger.runs), "prune_ms_per_run")
+	deleted := float64(2 * len(batch))
+	b.ReportMetric(msOf(rowTrigger.trigger)/deleted, "delete_row_trigger_ms_per_run")
+	b.ReportMetric(msOf(stmtTrigger.trigger)/deleted, "delete_trigger_ms_per_run")
+	b.ReportMetric(float64(rowTrigger.runs), "prune_row_trigger_runs")
+	b.ReportMetric(float64(stmtTrigger.runs), "prune_runs")
+	b.ReportMetric(msOf(medianOf(migrate)), "migration_00027_ms")
+	b.ReportMetric(msOf(medianOf(stmtTrigger.finish)), "finish_ms")
+	b.ReportMetric(msOf(medianOf(rowTrigger.finish)), "finish_before_00027_ms")
 	b.ReportMetric(float64(runs), "runs")
 }
 
@@ -191,6 +214,42 @@ func pruneDays(b *testing.B, h *countsBundle, oldest int) (int64, time.Duration)
 	require.NoError(b, err)
 	require.Positive(b, p.Runs)
 	return p.Runs, time.Since(t0)
+}
+
+// oldestRuns is the ids of the history's n oldest finished runs.
+func oldestRuns(b *testing.B, h *countsBundle, n int) []int64 {
+	// Raw SQL on purpose: the benchmark picks the runs it deletes and rolls back.
+	rows, err := h.db.Pool.Query(context.Background(), `SELECT id FROM operation_runs WHERE workspace_id = $1 AND status = 'completed'
+		ORDER BY finished_at, id LIMIT $2`, h.ws, n)
+	require.NoError(b, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(b, err)
+	return ids
+}
+
+// deleteTriggerTime deletes the runs ids in one statement, in a transaction rolled back after, and
+// reports the time PostgreSQL spent in the rollup's delete trigger (EXPLAIN ANALYZE's trigger times).
+func deleteTriggerTime(b *testing.B, h *countsBundle, ids []int64) time.Duration {
+	ctx := context.Background()
+	tx, err := h.db.Pool.Begin(ctx)
+	require.NoError(b, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	var plan []struct {
+		Triggers []struct {
+			Name string  `json:"Trigger Name"`
+			Time float64 `json:"Time"`
+		} `json:"Triggers"`
+	}
+	// Raw SQL on purpose: the statement PruneRuns sends, measured inside PostgreSQL.
+	require.NoError(b, tx.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) DELETE FROM operation_runs WHERE id = ANY($1)`, ids).Scan(&plan))
+	var ms float64
+	for _, t := range plan[0].Triggers {
+		if t.Name == "operation_runs_hours_delete" {
+			ms += t.Time
+		}
+	}
+	require.Positive(b, ms, "the delete trigger ran")
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
 // finishCost is the median time of store.FinishRun over 201 runs of the history's tenants: what the
