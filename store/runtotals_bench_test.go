@@ -46,7 +46,7 @@ type countsBundle struct {
 // it was read before, summing the runs-per-hour rollup over all time. Then, on the large history,
 // in turns with the rollup's row trigger of 00009 (00027 rolled back) and with the statement trigger
 // of 00027 (applied again, its back-fill timed), twice each: the time PostgreSQL spends in the
-// delete trigger for the same 500 oldest runs (deleted and rolled back), retention's prune of the
+// delete trigger for the same 500 old runs (deleted and rolled back), retention's prune of the
 // next six days of history, and a run's finish (the median of 201 store.FinishRun).
 func BenchmarkRunCounts(b *testing.B) {
 	ctx := context.Background()
@@ -129,7 +129,7 @@ func BenchmarkRunCounts(b *testing.B) {
 	}
 	var rowTrigger, stmtTrigger cost
 	var migrate []time.Duration
-	batch := oldestRuns(b, large, 500)
+	batch := oldRuns(b, large, 500)
 	window := 0
 	for range 2 {
 		for _, with := range []bool{false, true} {
@@ -216,14 +216,16 @@ func pruneDays(b *testing.B, h *countsBundle, oldest int) (int64, time.Duration)
 	return p.Runs, time.Since(t0)
 }
 
-// oldestRuns is the ids of the history's n oldest finished runs.
-func oldestRuns(b *testing.B, h *countsBundle, n int) []int64 {
+// oldRuns is the ids of n finished runs from the history's first months, past the days the prunes
+// expire (the same runs are deleted and rolled back with each trigger).
+func oldRuns(b *testing.B, h *countsBundle, n int) []int64 {
 	// Raw SQL on purpose: the benchmark picks the runs it deletes and rolls back.
 	rows, err := h.db.Pool.Query(context.Background(), `SELECT id FROM operation_runs WHERE workspace_id = $1 AND status = 'completed'
-		ORDER BY finished_at, id LIMIT $2`, h.ws, n)
+		AND finished_at < now() - make_interval(days => $3) ORDER BY finished_at DESC, id DESC LIMIT $2`, h.ws, n, h.days-8*pruneWindow)
 	require.NoError(b, err)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	require.NoError(b, err)
+	require.Len(b, ids, n)
 	return ids
 }
 
