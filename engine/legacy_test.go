@@ -144,3 +144,47 @@ func TestEngineNeverWritesLegacyHistory(t *testing.T) {
 	require.ErrorContains(t, err, "read-only")
 	require.Equal(t, before, snapshot())
 }
+
+// TestRemoveTenantKeepsItsLegacyHistory removes a tenant whose imported history names it: the
+// removal goes through (it was refused by the read-only trigger before migration 00028), every
+// legacy run is kept byte for byte except the cleared tenant link, it still names the tenant as the
+// old tracker did, and any other rewrite of the history is still refused.
+func TestRemoveTenantKeepsItsLegacyHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	tenant := b.addTenant(t)
+	recs, err := engine.ParseLegacy([]byte(strings.ReplaceAll(legacyJSON, "contoso", tenant.Name)), "")
+	require.NoError(t, err)
+	_, err = b.svc.ImportLegacy(ctx, b.admin, "", recs)
+	require.NoError(t, err)
+	snapshot := func() string {
+		var s string
+		require.NoError(t, b.db.Pool.QueryRow(ctx, `SELECT string_agg((to_jsonb(l) - 'tenant_id')::text, '|' ORDER BY id) FROM legacy_runs l`).Scan(&s))
+		return s
+	}
+	before := snapshot()
+
+	_, err = b.svc.RemoveTenant(ctx, b.admin, engine.RemoveTenantRequest{TenantRef: tenant.Name, Confirm: tenant.Name})
+	require.NoError(t, err)
+
+	require.Equal(t, before, snapshot(), "nothing but the tenant link changed")
+	rows, err := b.svc.ListLegacyRuns(ctx, b.admin, store.LegacyFilter{})
+	require.NoError(t, err)
+	require.Len(t, rows, 5)
+	for _, r := range rows {
+		require.Nil(t, r.TenantID, r.LegacyID)
+		require.NotEmpty(t, r.TenantRef, "%s still names its tenant", r.LegacyID)
+	}
+
+	tests := []struct{ name, sql string }{
+		{name: "Rewrite", sql: `UPDATE legacy_runs SET status = 'rewritten'`},
+		{name: "ReLink", sql: `UPDATE legacy_runs SET tenant_id = (SELECT min(id) FROM tenants)`},
+		{name: "Delete", sql: `DELETE FROM legacy_runs`},
+	}
+	for _, tt := range tests {
+		_, err := b.db.Pool.Exec(ctx, tt.sql)
+		require.ErrorContains(t, err, "read-only", tt.name)
+	}
+	require.Equal(t, before, snapshot())
+}
