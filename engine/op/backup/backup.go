@@ -850,7 +850,7 @@ func (b *backupper) reportUnnamedGroups(ctx context.Context) {
 		if code == reason.ProviderPermissionDenied {
 			c, _ := graph.Lookup("groups.get")
 			msg = fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted %s (or GroupMember.Read.All or Directory.Read.All). "+
-				"The backup records them as unnamed, not deleted; a restore into another tenant can map them by id only, not by name", count[code], c.Permission)
+				"The backup records them as unnamed, not deleted; a restore finds them by id in this tenant only, never by name in another", count[code], c.Permission)
 		}
 		b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, ReasonCode: new(string(code)), Message: msg})
 	}
