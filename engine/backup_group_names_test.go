@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -18,13 +20,20 @@ import (
 // engine's first token (tokens keep the roles they were issued with).
 func setupIntuneGranting(t *testing.T, spec graphsim.TenantSpec, roles ...string) *intuneBundle {
 	t.Helper()
+	return setupIntuneWith(t, spec, func(st *graphsim.Tenant) { st.GrantRoles(roles...) })
+}
+
+// setupIntuneWith is setupIntune with the app's permissions changed by grant before the engine's
+// first token.
+func setupIntuneWith(t *testing.T, spec graphsim.TenantSpec, grant func(*graphsim.Tenant)) *intuneBundle {
+	t.Helper()
 	b := setup(t)
 	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
 	st := sim.Tenants()[0]
-	st.GrantRoles(roles...)
+	grant(st)
 	cfg := sim.GraphConfig()
 	cfg.Retry.DelaySeconds = 1
 	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
@@ -74,6 +83,7 @@ func TestBackupGroupNames(t *testing.T) {
 			if p.References == nil {
 				continue
 			}
+			require.Empty(t, p.References.UnnamedGroups, "every group named or found deleted")
 			for id, name := range p.References.Groups {
 				if id == deleted {
 					r.deletedNamed[it.Family+"/"+it.GraphID] = name == ""
@@ -112,4 +122,75 @@ func TestBackupGroupNames(t *testing.T) {
 	for item, empty := range byIDs.deletedNamed {
 		require.True(t, empty, "%s names the deleted group", item)
 	}
+}
+
+// TestBackupUnnamedGroups: without Group.Read.All (nor a role implying it) a backup sends no
+// groups.get to be refused, warns once for the run with the count of groups left unnamed and the
+// permission that names them, and records them as unnamed with why — not as deleted groups (""
+// alone). A restore preview into another tenant then says each could not be named because the
+// backup lacked the permission.
+func TestBackupUnnamedGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupIntuneWith(t, graphsim.TenantSpec{PoliciesPerFamily: 4, Groups: 40}, func(st *graphsim.Tenant) {
+		st.RemoveRoles("Group.Read.All", "Group.ReadWrite.All")
+	})
+	get, byIDs := b.simT.RequestCount("groups.get"), b.simT.RequestCount("groups.getByIds")
+	run, set := b.backup(t)
+	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
+	require.Equal(t, get, b.simT.RequestCount("groups.get"), "no groups.get sent to be refused")
+	require.Equal(t, byIDs, b.simT.RequestCount("groups.getByIds"))
+
+	unnamed := map[string]bool{}
+	var assigned store.BackupItem // a device configuration assigned to groups
+	for _, it := range rtItems(t, b.testBundle, set.ID) {
+		p := rtPayload(t, b.testBundle, set.ID, it)
+		if p.References == nil {
+			continue
+		}
+		for id, name := range p.References.Groups {
+			require.Empty(t, name)
+			require.Equal(t, reason.ProviderPermissionDenied, p.References.UnnamedGroups[id], "group %s of %s/%s", id, it.Family, it.GraphID)
+			unnamed[id] = true
+		}
+		if it.Family == string(graph.FamilyDeviceConfigurations) && len(p.References.Groups) > 0 && assigned.GraphID == "" {
+			assigned = it
+		}
+	}
+	require.Greater(t, len(unnamed), 1)
+	require.NotEmpty(t, assigned.GraphID)
+
+	events, err := b.svc.RunEvents(ctx, b.admin, store.EventFilter{RunID: run.ID})
+	require.NoError(t, err)
+	var warnings []store.RunEvent
+	for _, e := range events {
+		if strings.Contains(e.Message, "unnamed") || strings.Contains(e.Message, "cannot name group") {
+			warnings = append(warnings, e)
+		}
+	}
+	require.Len(t, warnings, 1, "one warning per run, not one per group")
+	w := warnings[0]
+	require.Equal(t, store.LevelWarn, w.Level)
+	require.Equal(t, string(reason.ProviderPermissionDenied), deref(w.ReasonCode))
+	require.Contains(t, w.Message, fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted Group.Read.All", len(unnamed)))
+	require.Contains(t, w.Message, "not deleted")
+
+	other := b.addTenant(t)
+	preview, err := b.svc.PreviewRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: set.ID, TenantID: other.ID, Items: []string{assigned.GraphID}})
+	require.NoError(t, err)
+	require.Len(t, preview.Items, 1)
+	pi := preview.Items[0]
+	groups := 0
+	for _, m := range pi.Mapping {
+		if m.Kind != engine.MappingGroup {
+			continue
+		}
+		groups++
+		require.Equal(t, engine.MappingUnresolved, m.Status)
+		require.Equal(t, reason.ProviderPermissionDenied, m.Unnamed)
+		require.Contains(t, m.Note, "the backup could not name this group: its app lacked Group.Read.All")
+		require.Contains(t, m.Note, "not a deleted group")
+	}
+	require.Positive(t, groups)
+	require.Contains(t, strings.Join(pi.Notes, "\n"), fmt.Sprintf("%d group(s) unresolved because the backup could not name this group: its app lacked Group.Read.All", groups))
 }

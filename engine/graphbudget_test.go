@@ -1,8 +1,13 @@
 package engine_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,4 +84,86 @@ func TestGraphBudgetSharedAcrossEngines(t *testing.T) {
 			require.Equal(t, []string{"held"}, pulse.ThrottledTenants)
 		})
 	}
+}
+
+// The dead-engine test runs an engine's Graph budget in a child process (the test binary
+// re-executed) and SIGKILLs it while it holds tokens and a tenant's hold.
+const budgetChildEnv = "TENANTATLAS_BUDGET_CHILD_DSN"
+
+// deadEngineLimits: a bucket of 10 tokens refilled at 10 per second.
+var deadEngineLimits = graph.Limits{RequestsPerSecond: 10, Burst: 10}
+
+const deadEngineTenant = "6e0c1a2b-0000-4000-8000-00000000dead"
+
+// runBudgetChild takes the tenant's whole bucket, records a Retry-After of 2 s as a throttled
+// request does, says "ready" and waits to be killed, releasing nothing.
+func runBudgetChild() int {
+	ctx := context.Background()
+	db, err := store.Open(ctx, os.Getenv(budgetChildEnv), store.Options{})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	tl := graph.NewSharedLimiters(deadEngineLimits, store.NewGraphBudget(db)).Tenant(deadEngineTenant)
+	if err := tl.Wait(ctx, graph.ServiceIntune, deadEngineLimits.Burst, 0); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	if err := tl.Hold(ctx, 2*time.Second); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// TestGraphBudgetDeadEngine (issue #20, bad input): an engine that dies holding the tenant's
+// tokens and a Retry-After blocks the other engines only until the hold is over and the tokens
+// have refilled — by time, with nothing released by the dead engine and nothing to clean up.
+func TestGraphBudgetDeadEngine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	child := exec.Command(exe, "-test.run=^$")
+	child.Env = append(os.Environ(), budgetChildEnv+"="+dsn)
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	child.Stderr = os.Stderr
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+	held := time.Now()
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+
+	db, err := store.Open(ctx, dsn, store.Options{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(db.Close)
+	budget := store.NewGraphBudget(db)
+	_, hold, err := budget.Take(ctx, deadEngineTenant, "write", 0, 1, 1)
+	require.NoError(t, err)
+	require.Positive(t, hold, "the dead engine's hold outlives it")
+
+	// Another engine's request waits out the rest of the hold, then goes: nobody had to release it.
+	survivor := graph.NewSharedLimiters(deadEngineLimits, store.NewGraphBudget(db)).Tenant(deadEngineTenant)
+	wctx, cancel := context.WithTimeout(graph.WithRetryBudget(ctx, graph.NewRetryBudget(time.Minute)), 30*time.Second)
+	defer cancel()
+	require.NoError(t, survivor.Wait(wctx, graph.ServiceIntune, 1, 0))
+	waited := time.Since(held)
+	require.GreaterOrEqual(t, waited, 1500*time.Millisecond, "held back by the dead engine's Retry-After")
+	require.Less(t, waited, 20*time.Second)
+
+	// The tokens the dead engine took have come back by time: a full bucket pays at once.
+	require.Eventually(t, func() bool {
+		debt, hold, err := budget.Take(ctx, deadEngineTenant, "any", 0, deadEngineLimits.RequestsPerSecond, deadEngineLimits.Burst)
+		return err == nil && debt == 0 && hold == 0
+	}, 10*time.Second, 100*time.Millisecond)
+	debt, _, err := budget.Take(ctx, deadEngineTenant, "any", deadEngineLimits.Burst, deadEngineLimits.RequestsPerSecond, deadEngineLimits.Burst)
+	require.NoError(t, err)
+	require.Zero(t, debt, "the whole bucket is back: nothing of it stayed with the dead engine")
 }

@@ -14,6 +14,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(alertChildEnv) != "" {
 		os.Exit(runAlertChild())
 	}
+	if os.Getenv(budgetChildEnv) != "" {
+		os.Exit(runBudgetChild())
+	}
 	if os.Getenv(restoreChildEnv) != "" {
 		os.Exit(runRestoreChild())
 	}

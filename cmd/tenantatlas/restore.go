@@ -129,7 +129,11 @@ func printRestorePreview(tw *tabwriter.Writer, pv engine.RestorePreview) {
 		}
 		for _, m := range it.Mapping {
 			if m.Status != engine.MappingResolved {
-				lines = append(lines, fmt.Sprintf("  %s %s %q (%s): %s", strings.ReplaceAll(m.Kind, "_", " "), m.Role, m.SourceName, m.SourceID, strings.ToUpper(m.Status)))
+				line := fmt.Sprintf("  %s %s %q (%s): %s", strings.ReplaceAll(m.Kind, "_", " "), m.Role, m.SourceName, m.SourceID, strings.ToUpper(m.Status))
+				if m.Note != "" {
+					line += " — " + m.Note
+				}
+				lines = append(lines, line)
 			}
 		}
 		if it.Action == store.RestoreActionUpdate {

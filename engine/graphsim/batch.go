@@ -10,7 +10,12 @@ import (
 
 // JSON $batch: up to 20 sub-requests, each routed, permission-checked and fault-injected like a
 // top-level request (so a sub-request can be throttled on its own while the envelope answers 200,
-// as Graph does). Under the latency model (Options.Latency) each sub-request draws its own
+// as Graph does). Each sub-request counts against the Intune limits on its own and carries its
+// own Retry-After (Learn throttling, "Throttling and batching": requests in a batch are evaluated
+// individually against the limits, and one over them fails with 429; IntuneCD handle_responses
+// and IntuneManagement MSGraph.psm1 re-queue only the 429 sub-requests and wait the longest
+// Retry-After among them, reference/graph.md). The envelope is not counted on top: Learn evaluates
+// the requests it carries. Under the latency model (Options.Latency) each sub-request draws its own
 // latency and the envelope answers after the largest: Graph runs them in parallel (latency.go).
 
 const maxBatch = 20

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
 // NoFilterID is the assignment filter id Graph uses for "no filter".
@@ -28,17 +29,32 @@ type Payload struct {
 // References names the groups, filters and scope tags a payload refers to, by id, and the other
 // objects of its tenant the object holds ids of (descriptor References: mobile apps, notification
 // templates, compliance scripts), by kind and id, with their type where it is part of the match.
+//
+// Groups maps a group id to its name, "" for a group the backup found deleted (Graph answered 404 or
+// left it out). A group the backup could not name at all is "" in Groups too and is listed in
+// UnnamedGroups with why (provider_permission_denied: the app lacked Group.Read.All), so that a
+// restore never takes it for a deleted one.
 type References struct {
-	Groups    map[string]string               `json:"groups,omitempty"`
-	Filters   map[string]string               `json:"filters,omitempty"`
-	ScopeTags map[string]string               `json:"scopeTags,omitempty"`
-	Objects   map[RefKind]map[string]NamedRef `json:"objects,omitempty"`
+	Groups        map[string]string               `json:"groups,omitempty"`
+	UnnamedGroups map[string]reason.Code          `json:"unnamedGroups,omitempty"`
+	Filters       map[string]string               `json:"filters,omitempty"`
+	ScopeTags     map[string]string               `json:"scopeTags,omitempty"`
+	Objects       map[RefKind]map[string]NamedRef `json:"objects,omitempty"`
 }
 
 // NamedRef is the source name (and @odata.type, for mobile apps) of a referenced object.
 type NamedRef struct {
 	Name string `json:"name"`
 	Type string `json:"type,omitempty"`
+}
+
+// Group returns the recorded name of group id ("" when deleted or unnamed) and, for a group the
+// backup could not name, why not.
+func (r *References) Group(id string) (name string, unnamed reason.Code) {
+	if r == nil {
+		return "", ""
+	}
+	return r.Groups[id], r.UnnamedGroups[id]
 }
 
 // Object returns the recorded name of a referenced object ("" when not recorded).

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -84,8 +85,11 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
+	b.groupsGetRefused = !b.granted(ctx, "groups.get")
 	b.byIDsRefused = !b.getByIDsGranted(ctx)
-	if f, err := b.families(ctx, families); err != nil {
+	f, err := b.families(ctx, families)
+	b.reportUnnamedGroups(context.WithoutCancel(ctx))
+	if err != nil {
 		_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
 		if ctx.Err() != nil {
 			return run.Result{}, ctx.Err()
@@ -218,7 +222,7 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 
 // backupper holds one backup run's state: its client, set and name caches. Its families run
 // concurrently (families): mu guards the fallback maps, refMu the name caches (groups, filters,
-// scopeTags, objects), held around each chunk's resolveReferences.
+// scopeTags, objects, unnamedGroups), held around each chunk's resolveReferences.
 type backupper struct {
 	mu        sync.Mutex
 	refMu     sync.Mutex
@@ -240,6 +244,13 @@ type backupper struct {
 	// byIDsRefused: directoryObjects/getByIds is not granted (the token's roles, getByIDsGranted)
 	// or was refused this run; groups are named with groups.get from then on.
 	byIDsRefused bool
+	// groupsGetRefused: groups.get is not granted either (no Group.Read.All or a role implying
+	// it): the groups getByIds cannot name stay unnamed, without a request that would be refused.
+	groupsGetRefused bool
+	// unnamedGroups are the groups this run could not name, with why; unnamedError the first
+	// error of each reason, for the one warning per reason at the end of the run.
+	unnamedGroups map[string]reason.Code
+	unnamedError  map[reason.Code]string
 }
 
 // pending is one object being backed up.
@@ -726,7 +737,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				if refs.Groups == nil {
 					refs.Groups = map[string]string{}
 				}
-				refs.Groups[g] = b.groups[g]
+				b.nameGroup(refs, g)
 			}
 			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != intune.NoFilterID {
 				if refs.Filters == nil {
@@ -740,10 +751,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 			obj = p.raw
 		}
 		for _, g := range slices.Concat(intune.CCGroups(p.payload.ScheduledActions), intune.RoleAssignmentGroups(p.family, obj)) {
-			if refs.Groups == nil {
-				refs.Groups = map[string]string{}
-			}
-			refs.Groups[g] = b.groups[g]
+			b.nameGroup(refs, g)
 		}
 		key := "roleScopeTagIds"
 		if d := intune.DescriptorOf(p.family); d != nil {
@@ -779,18 +787,73 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 	return nil
 }
 
-// getByIDsGranted reports whether the token's roles hold getByIds's permission, saying once (debug)
-// when they do not: the backup then names groups with groups.get and sends no getByIds to be
-// refused. A token that cannot be read here leaves the answer to Graph (a 403 falls back too).
-func (b *backupper) getByIDsGranted(ctx context.Context) bool {
-	c, _ := graph.Lookup("groups.getByIds")
+// nameGroup records group g's name in refs, and why not when the run could not name it.
+func (b *backupper) nameGroup(refs *intune.References, g string) {
+	if refs.Groups == nil {
+		refs.Groups = map[string]string{}
+	}
+	refs.Groups[g] = b.groups[g]
+	if code, ok := b.unnamedGroups[g]; ok {
+		if refs.UnnamedGroups == nil {
+			refs.UnnamedGroups = map[string]reason.Code{}
+		}
+		refs.UnnamedGroups[g] = code
+	}
+}
+
+// granted reports whether the token's roles hold contract's permission. A token that cannot be
+// read here leaves the answer to Graph (true: the request is sent, and a 403 says).
+func (b *backupper) granted(ctx context.Context, contract string) bool {
+	c, _ := graph.Lookup(contract)
 	token, err := b.client.Token(ctx, false)
-	if err != nil || graph.Granted(token.Roles, c.Permission) {
+	return err != nil || graph.Granted(token.Roles, c.Permission)
+}
+
+// getByIDsGranted reports whether the token's roles hold getByIds's permission, saying once (debug)
+// when they do not and groups.get is granted: the backup then names groups with groups.get and
+// sends no getByIds to be refused (a 403 falls back too).
+func (b *backupper) getByIDsGranted(ctx context.Context) bool {
+	if b.granted(ctx, "groups.getByIds") {
 		return true
 	}
-	b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelDebug,
-		Message: "groups named one by one (groups.get): the app is not granted " + c.Permission + ", which names up to 1,000 groups per request"})
+	if !b.groupsGetRefused {
+		c, _ := graph.Lookup("groups.getByIds")
+		b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelDebug,
+			Message: "groups named one by one (groups.get): the app is not granted " + c.Permission + ", which names up to 1,000 groups per request"})
+	}
 	return false
+}
+
+// leaveUnnamed records that group id could not be named, and why (err: the first of its reason).
+func (b *backupper) leaveUnnamed(id string, code reason.Code, err string) {
+	if b.unnamedGroups == nil {
+		b.unnamedGroups, b.unnamedError = map[string]reason.Code{}, map[reason.Code]string{}
+	}
+	b.groups[id] = ""
+	b.unnamedGroups[id] = code
+	if _, ok := b.unnamedError[code]; !ok {
+		b.unnamedError[code] = err
+	}
+}
+
+// reportUnnamedGroups says once per run, per reason, how many groups the backup left unnamed: for
+// a missing permission, which one to grant. The payloads record them as unnamed (References
+// UnnamedGroups), not as deleted.
+func (b *backupper) reportUnnamedGroups(ctx context.Context) {
+	count := map[reason.Code]int{}
+	for _, code := range b.unnamedGroups {
+		count[code]++
+	}
+	codes := slices.Sorted(maps.Keys(count))
+	for _, code := range codes {
+		msg := fmt.Sprintf("%d group(s) the assignments refer to left unnamed (%s): %s", count[code], code, b.unnamedError[code])
+		if code == reason.ProviderPermissionDenied {
+			c, _ := graph.Lookup("groups.get")
+			msg = fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted %s (or GroupMember.Read.All or Directory.Read.All). "+
+				"The backup records them as unnamed, not deleted; a restore finds them by id in this tenant only, never by name in another", count[code], c.Permission)
+		}
+		b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, ReasonCode: new(string(code)), Message: msg})
+	}
 }
 
 // nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
@@ -852,9 +915,16 @@ func unnamed(names map[string]string, ids []string) []string {
 }
 
 // groupsOneByOne names groups with one groups.get each (through $batch): a 404 is a deleted group
-// (""), any other failure leaves the group unnamed with a warning.
+// (""), any other failure leaves the group unnamed (leaveUnnamed; one warning per run). Without
+// groups.get's permission nothing is sent: every group is left unnamed for that reason.
 func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
+		return nil
+	}
+	if b.groupsGetRefused {
+		for _, id := range ids {
+			b.leaveUnnamed(id, reason.ProviderPermissionDenied, "")
+		}
 		return nil
 	}
 	reqs := make([]graph.BatchRequest, len(ids))
@@ -873,8 +943,9 @@ func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
 			}
 			_ = json.Unmarshal(r.Body, &g)
 			name = g.DisplayName
-		} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
-			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + ids[i] + ": " + r.Err.Error()})
+		} else if code := graph.ReasonOf(r.Err); code != reason.ProviderNotFound {
+			b.leaveUnnamed(ids[i], code, "cannot name group "+ids[i]+": "+r.Err.Error())
+			continue
 		}
 		b.groups[ids[i]] = name
 	}

@@ -55,10 +55,7 @@ func (b *backupper) nameCAReferences(ctx context.Context, p *pending, refs *intu
 	for _, r := range caRefs(p) {
 		switch r.Kind {
 		case intune.RefCAGroup:
-			if refs.Groups == nil {
-				refs.Groups = map[string]string{}
-			}
-			refs.Groups[r.ID] = b.groups[r.ID]
+			b.nameGroup(refs, r.ID)
 			continue
 		case intune.RefCAUser, intune.RefApplication:
 			// Users by id only (see above); applications by appId, which is the same in every tenant

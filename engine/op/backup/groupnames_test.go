@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/graphsim"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 )
 
 // TestNameGroupsByIDs: N groups to name cost ceil(N/1000) directoryObjects/getByIds requests and
@@ -82,4 +83,44 @@ func nameGroupsCase(t *testing.T, from, n, requests int) {
 		}
 		require.Equal(t, want, b.groups[id], id)
 	}
+}
+
+// TestGroupsOneByOneUnnamed: a group Graph refuses to name (403, the run not knowing beforehand)
+// is left unnamed with provider_permission_denied, a
+// deleted one (404) is named "" and not listed as unnamed; with groups.get known not granted,
+// nothing is sent and every group is left unnamed for that reason.
+func TestGroupsOneByOneUnnamed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 1, Groups: 10}}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(func() { _ = sim.Close() })
+	st := sim.Tenants()[0]
+	c, err := graph.NewClient(sim.GraphConfig(), st.Credentials(), graph.NewLimiters(graph.Limits{DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	deleted, kept := st.GroupID(1), st.GroupID(2)
+	require.NoError(t, st.DeleteGroup(deleted))
+
+	b := &backupper{client: c, groups: map[string]string{}}
+	require.NoError(t, b.groupsOneByOne(ctx, []string{deleted}))
+	require.Equal(t, map[string]string{deleted: ""}, b.groups)
+	require.Empty(t, b.unnamedGroups, "a deleted group is no unnamed one")
+
+	st.RemoveRoles("Group.Read.All", "Group.ReadWrite.All")
+	without, err := graph.NewClient(sim.GraphConfig(), st.Credentials(), graph.NewLimiters(graph.Limits{DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}))
+	require.NoError(t, err)
+	t.Cleanup(without.Close)
+	b.client = without // groupsGetRefused unset: as when the token's roles could not be read
+	require.NoError(t, b.groupsOneByOne(ctx, []string{kept}))
+	require.Equal(t, "", b.groups[kept])
+	require.Equal(t, map[string]reason.Code{kept: reason.ProviderPermissionDenied}, b.unnamedGroups)
+	require.Contains(t, b.unnamedError[reason.ProviderPermissionDenied], "cannot name group "+kept)
+
+	refused := &backupper{client: without, groups: map[string]string{}, groupsGetRefused: true}
+	sent := st.RequestCount("groups.get")
+	require.NoError(t, refused.groupsOneByOne(ctx, []string{deleted, kept}))
+	require.Equal(t, sent, st.RequestCount("groups.get"), "nothing sent to be refused")
+	require.Equal(t, map[string]reason.Code{deleted: reason.ProviderPermissionDenied, kept: reason.ProviderPermissionDenied}, refused.unnamedGroups)
 }

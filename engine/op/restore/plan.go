@@ -12,6 +12,7 @@ import (
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/intune"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -48,6 +49,10 @@ type MappingEntry struct {
 	// By is "id" (it still exists in the target) or "name" (found by its name); empty when unresolved.
 	By     string `json:"by,omitempty"`
 	Status string `json:"status"`
+	// Unnamed is why the backup holds no name for the source group (References.UnnamedGroups):
+	// it could not name it, which is not a deleted group. Note says so in words.
+	Unnamed reason.Code `json:"unnamed,omitempty"`
+	Note    string      `json:"note,omitempty"`
 }
 
 // matchByName maps e to the one candidate found by its name ("name", resolved); several are
@@ -357,7 +362,8 @@ func asMap(v any) map[string]any {
 }
 
 // group maps a group id.
-func (r *restoreResolver) group(id, sourceName string) MappingEntry {
+func (r *restoreResolver) group(id string, refs *intune.References) MappingEntry {
+	sourceName, unnamed := refs.Group(id)
 	e := MappingEntry{Kind: MappingGroup, SourceID: id, SourceName: sourceName, Status: MappingUnresolved}
 	if g, ok := r.groupsByID[id]; ok && g.DeletedAt == nil {
 		e.TargetID, e.TargetName, e.By, e.Status = g.GraphID, g.DisplayName, "id", MappingResolved
@@ -366,11 +372,24 @@ func (r *restoreResolver) group(id, sourceName string) MappingEntry {
 		}
 		return e
 	}
+	if unnamed != "" {
+		e.Unnamed, e.Note = unnamed, unnamedGroupNote(unnamed)
+	}
 	if sourceName == "" {
 		return e
 	}
 	matchByName(&e, r.groupsByName[strings.ToLower(sourceName)], func(g store.Group) (string, string) { return g.GraphID, g.DisplayName })
 	return e
+}
+
+// unnamedGroupNote says why a group the target does not hold by id has no name to be matched by:
+// the backup could not name it (not: it was deleted).
+func unnamedGroupNote(code reason.Code) string {
+	if code == reason.ProviderPermissionDenied {
+		c, _ := graph.Lookup("groups.get")
+		return "the backup could not name this group: its app lacked " + c.Permission + " (" + string(code) + "); not a deleted group, but it can be matched by id only"
+	}
+	return "the backup could not name this group (" + string(code) + "); not a deleted group, but it can be matched by id only"
 }
 
 // fromIndex maps a filter or scope tag id. Scope tag ids are per-tenant integers, so across tenants
@@ -758,11 +777,7 @@ func (plan *itemPlan) mapCCGroups(rules []any, refs *intune.References, r *resto
 			out := []any{}
 			for _, g := range cc {
 				id := fmt.Sprint(g)
-				srcName := ""
-				if refs != nil {
-					srcName = refs.Groups[id]
-				}
-				e := r.group(id, srcName)
+				e := r.group(id, refs)
 				e.Role = "cc"
 				plan.mapping = append(plan.mapping, e)
 				if e.Status == MappingResolved {
@@ -907,11 +922,7 @@ func (plan *itemPlan) mapTarget(target map[string]any, refs *intune.References, 
 		}
 	}
 	if g, _ := target["groupId"].(string); g != "" {
-		srcName := ""
-		if refs != nil {
-			srcName = refs.Groups[g]
-		}
-		e := r.group(g, srcName)
+		e := r.group(g, refs)
 		e.Role = "include"
 		if strings.Contains(fmt.Sprint(target["@odata.type"]), "exclusion") {
 			e.Role = "exclude"

@@ -155,11 +155,7 @@ func (r *restoreResolver) caEntry(ref intune.CARef, refs *intune.References) Map
 	e := MappingEntry{Kind: string(ref.Kind), Role: string(ref.Role), SourceID: ref.ID, Status: MappingUnresolved}
 	switch ref.Kind {
 	case intune.RefCAGroup:
-		name := ""
-		if refs != nil {
-			name = refs.Groups[ref.ID]
-		}
-		g := r.group(ref.ID, name)
+		g := r.group(ref.ID, refs)
 		g.Role = e.Role
 		return g
 	case intune.RefCAUser:

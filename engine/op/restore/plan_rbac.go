@@ -128,11 +128,8 @@ func (plan *itemPlan) roleAssignment(p intune.Payload, r *restoreResolver) error
 		out := []any{}
 		for _, g := range list {
 			id := fmt.Sprint(g)
-			name := ""
-			if p.References != nil {
-				name = p.References.Groups[id]
-			}
-			e := r.group(id, name)
+			e := r.group(id, p.References)
+			name := e.SourceName
 			e.Role = role
 			plan.mapping = append(plan.mapping, e)
 			if e.Status != MappingResolved {
@@ -140,7 +137,11 @@ func (plan *itemPlan) roleAssignment(p intune.Payload, r *restoreResolver) error
 				if name == "" {
 					name = "(unnamed)"
 				}
-				blockers = append(blockers, fmt.Sprintf("%s %q (%s) %s", role, name, id, e.Status))
+				blocker := fmt.Sprintf("%s %q (%s) %s", role, name, id, e.Status)
+				if e.Note != "" {
+					blocker += " (" + e.Note + ")"
+				}
+				blockers = append(blockers, blocker)
 				continue
 			}
 			out = append(out, e.TargetID)

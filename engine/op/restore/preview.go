@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tenantatlas/tenantatlas/engine/graph"
 	"github.com/tenantatlas/tenantatlas/engine/intune"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 )
 
@@ -227,6 +230,15 @@ func previewItem(pi *PreviewItem, p *itemPlan, current map[string]store.Inventor
 	pi.Changes, pi.Truncated = objectDiff(currentObj, p.desired, p.contracts.put, pi.Sensitive)
 	if pi.Unresolved > 0 && p.contracts.assign != "" && !p.isDefault {
 		pi.Notes = append(pi.Notes, fmt.Sprintf("%d unresolved reference(s): assignments are not applied", pi.Unresolved))
+	}
+	unnamed := map[reason.Code]int{}
+	for _, m := range p.mapping {
+		if m.Unnamed != "" && m.Status != MappingResolved {
+			unnamed[m.Unnamed]++
+		}
+	}
+	for _, code := range slices.Sorted(maps.Keys(unnamed)) {
+		pi.Notes = append(pi.Notes, fmt.Sprintf("%d group(s) unresolved because %s", unnamed[code], unnamedGroupNote(code)))
 	}
 }
 

@@ -382,7 +382,11 @@ func unresolvedDetail(plan *itemPlan) string {
 		if name == "" {
 			name = "(unnamed)"
 		}
-		parts = append(parts, fmt.Sprintf("%s %q %s (%s)", strings.ReplaceAll(m.Kind, "_", " "), name, m.Status, m.SourceID))
+		part := fmt.Sprintf("%s %q %s (%s)", strings.ReplaceAll(m.Kind, "_", " "), name, m.Status, m.SourceID)
+		if m.Note != "" {
+			part += ": " + m.Note
+		}
+		parts = append(parts, part)
 	}
 	what := "assignments not applied"
 	switch {
