@@ -173,6 +173,7 @@ func TestBackupUnnamedGroups(t *testing.T) {
 	require.Equal(t, store.LevelWarn, w.Level)
 	require.Equal(t, string(reason.ProviderPermissionDenied), deref(w.ReasonCode))
 	require.Contains(t, w.Message, fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted Group.Read.All", len(unnamed)))
+	require.Contains(t, w.Message, "(or one of GroupMember.Read.All, Directory.Read.All)", "the roles that imply it, from the registry")
 	require.Contains(t, w.Message, "not deleted")
 
 	other := b.addTenant(t)

@@ -352,7 +352,11 @@ func (s *restoreScreen) lines() []string {
 			}
 			src := fmt.Sprintf("%q", dashIfEmpty(m.SourceName))
 			if m.Status != engine.MappingResolved {
-				out = append(out, s.env.Tone("bad", fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))))
+				line := fmt.Sprintf("    ✖ %s %s (%s) %s", kind, src, m.SourceID, strings.ToUpper(m.Status))
+				if m.Note != "" {
+					line += " — " + m.Note
+				}
+				out = append(out, s.env.Tone("bad", line))
 				continue
 			}
 			out = append(out, t.Dim.Render(fmt.Sprintf("    ✔ %s %s → %s by %s", kind, src, dashIfEmpty(m.TargetName), m.By)))

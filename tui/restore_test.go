@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantatlas/tenantatlas/engine"
+	"github.com/tenantatlas/tenantatlas/engine/reason"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/storetest"
 )
@@ -141,4 +142,23 @@ func TestRestoreSaysWhenNothingDiffers(t *testing.T) {
 	view = ansi.Strip(s.View(100, 27))
 	require.Contains(t, view, "restore in overwrite mode: 0 create, 0 update, 3 identical into contoso")
 	require.Contains(t, view, `type "contoso" to restore`)
+}
+
+// TestRestoreSaysWhyAGroupIsUnresolved: a group the backup could not name (its app lacked the
+// permission) is shown unresolved with why, not as if it had been deleted.
+func TestRestoreSaysWhyAGroupIsUnresolved(t *testing.T) {
+	t.Parallel()
+	env := &Env{Theme: ThemeNamed("dark"), Width: 160, Height: 30, Now: func() time.Time { return fixedNow }}
+	s := newRestore(env, 7, "")
+	note := "the backup could not name this group: its app lacked Group.Read.All"
+	pv := engine.RestorePreview{BackupSetID: 7, SourceTenant: "contoso", TargetTenant: "fabrikam", Mode: store.RestoreCreateCopy, Creates: 1,
+		Items: []engine.RestorePreviewItem{{Action: store.RestoreActionCreate, DisplayName: "Wi-Fi", Family: "deviceConfigurations",
+			Mapping: []engine.MappingEntry{
+				{Kind: "group", SourceID: "g-1", Status: engine.MappingUnresolved, Unnamed: reason.ProviderPermissionDenied, Note: note},
+				{Kind: "group", SourceID: "g-2", SourceName: "Pilot", Status: engine.MappingUnresolved},
+			}}}}
+	s.show(pv)
+	view := ansi.Strip(s.View(160, 27))
+	require.Contains(t, view, `✖ group "-" (g-1) UNRESOLVED — `+note)
+	require.Regexp(t, `✖ group "Pilot" \(g-2\) UNRESOLVED\s*\n`, view, "a group that was named has no note")
 }

@@ -628,6 +628,20 @@ var impliedBy = map[string][]string{
 	permGroupCreate: {"Group.ReadWrite.All", permDirectoryWrite},
 }
 
+// AlsoGrantedBy lists the broader permissions that grant permission too, the least of each kind:
+// a ReadWrite role is left out where its Read one is listed (Granted counts both).
+func AlsoGrantedBy(permission string) []string {
+	alts := slices.Concat(impliedBy[permission], entraImpliedBy[permission])
+	var out []string
+	for _, alt := range alts {
+		if read := strings.Replace(alt, ".ReadWrite.", ".Read.", 1); read != alt && slices.Contains(alts, read) {
+			continue
+		}
+		out = append(out, alt)
+	}
+	return out
+}
+
 // Granted reports whether the roles of an app-only token grant permission: exactly, through the
 // ReadWrite variant of a Read permission, or through a broader directory permission
 // (Directory.Read.All reads groups and role definitions). graphsim enforces the same rule.

@@ -849,8 +849,9 @@ func (b *backupper) reportUnnamedGroups(ctx context.Context) {
 		msg := fmt.Sprintf("%d group(s) the assignments refer to left unnamed (%s): %s", count[code], code, b.unnamedError[code])
 		if code == reason.ProviderPermissionDenied {
 			c, _ := graph.Lookup("groups.get")
-			msg = fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted %s (or GroupMember.Read.All or Directory.Read.All). "+
-				"The backup records them as unnamed, not deleted; a restore finds them by id in this tenant only, never by name in another", count[code], c.Permission)
+			msg = fmt.Sprintf("%d group(s) the assignments refer to left unnamed: the app is not granted %s (or one of %s). "+
+				"The backup records them as unnamed, not deleted; a restore finds them by id in this tenant only, never by name in another",
+				count[code], c.Permission, strings.Join(graph.AlsoGrantedBy(c.Permission), ", "))
 		}
 		b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, ReasonCode: new(string(code)), Message: msg})
 	}
