@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 
@@ -84,7 +85,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	}
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
-	b.byIDsRefused = !b.getByIDsGranted(ctx)
+	b.byIDsRefused.Store(!b.getByIDsGranted(ctx))
 	if f, err := b.families(ctx, families); err != nil {
 		_, _ = store.FinishBackupSet(context.WithoutCancel(ctx), rc.DB.Pool, set.ID, store.BackupFailed)
 		if ctx.Err() != nil {
@@ -217,20 +218,25 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 }
 
 // backupper holds one backup run's state: its client, set and name caches. Its families run
-// concurrently (families): mu guards the fallback maps, refMu the name caches (groups, filters,
-// scopeTags, objects), held around each chunk's resolveReferences.
+// concurrently (families): mu guards the fallback maps, refMu the name caches (groups,
+// groupsPending, listings) — never held over a Graph read: each group is named once per run and
+// each referenced family listed once, by the first family that needs it, and a family that needs
+// the same names meanwhile waits for that read only (nameGroups, listed). One lock held over
+// each chunk's naming had the families of a run queue behind each other's reads (BENCHMARKS.md,
+// fleet night).
 type backupper struct {
-	mu        sync.Mutex
-	refMu     sync.Mutex
-	rc        *run.RunContext
-	client    *graph.Client
-	setID     int64
-	groups    map[string]string // group id → name ("" when not found)
-	filters   map[string]string
-	scopeTags map[string]string
-	// objects names the objects of referenced families (mobile apps, notification templates,
-	// compliance scripts) from one listing of each per run.
-	objects map[graph.Family]map[string]intune.NamedRef
+	mu     sync.Mutex
+	refMu  sync.Mutex
+	rc     *run.RunContext
+	client *graph.Client
+	setID  int64
+	groups map[string]string // group id → name ("" when not found)
+	// groupsPending are the groups being named, each closed when its read is over.
+	groupsPending map[string]chan struct{}
+	// listings name the assignment filters, scope tags and the objects of referenced families
+	// (mobile apps, notification templates, compliance scripts, CA references) from one listing
+	// of each per run.
+	listings map[graph.Family]*listing
 	// perObject reads every object's assignments on its own (ReadsPerObject).
 	perObject bool
 	// fellBack are the families whose cheap read of the assignments was found incomplete (logged
@@ -239,7 +245,13 @@ type backupper struct {
 	fellBackChild map[string]bool
 	// byIDsRefused: directoryObjects/getByIds is not granted (the token's roles, getByIDsGranted)
 	// or was refused this run; groups are named with groups.get from then on.
-	byIDsRefused bool
+	byIDsRefused atomic.Bool
+}
+
+// listing is one referenced family's names for a run, read once.
+type listing struct {
+	once  sync.Once
+	names map[string]intune.NamedRef
 }
 
 // pending is one object being backed up.
@@ -456,10 +468,7 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 	if err := b.fetch(ctx, pres); err != nil {
 		return err
 	}
-	b.refMu.Lock()
-	err := b.resolveReferences(ctx, chunk)
-	b.refMu.Unlock()
-	if err != nil {
+	if err := b.resolveReferences(ctx, chunk); err != nil {
 		return err
 	}
 	rows := make([]store.BackupItemRow, 0, len(chunk))
@@ -481,7 +490,7 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
 	}
 	var newPayloads int
-	err = b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
+	err := b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
 		return err
@@ -699,10 +708,8 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 	for _, p := range chunk {
 		for _, a := range p.payload.Assignments {
 			target, _ := a.(map[string]any)["target"].(map[string]any)
-			if g, _ := target["groupId"].(string); g != "" {
-				if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
-					missingGroups = append(missingGroups, g)
-				}
+			if g, _ := target["groupId"].(string); g != "" && !slices.Contains(missingGroups, g) {
+				missingGroups = append(missingGroups, g)
 			}
 		}
 		obj := p.payload.Object
@@ -710,7 +717,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 			obj = p.raw
 		}
 		for _, g := range slices.Concat(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p), intune.RoleAssignmentGroups(p.family, obj)) {
-			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
+			if !slices.Contains(missingGroups, g) {
 				missingGroups = append(missingGroups, g)
 			}
 		}
@@ -726,13 +733,13 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				if refs.Groups == nil {
 					refs.Groups = map[string]string{}
 				}
-				refs.Groups[g] = b.groups[g]
+				refs.Groups[g] = b.groupName(g)
 			}
 			if fid, _ := target["deviceAndAppManagementAssignmentFilterId"].(string); fid != "" && fid != intune.NoFilterID {
 				if refs.Filters == nil {
 					refs.Filters = map[string]string{}
 				}
-				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
+				refs.Filters[fid] = b.named(ctx, graph.FamilyAssignmentFilters, fid).Name
 			}
 		}
 		obj := p.payload.Object
@@ -743,7 +750,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 			if refs.Groups == nil {
 				refs.Groups = map[string]string{}
 			}
-			refs.Groups[g] = b.groups[g]
+			refs.Groups[g] = b.groupName(g)
 		}
 		key := "roleScopeTagIds"
 		if d := intune.DescriptorOf(p.family); d != nil {
@@ -755,7 +762,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				if refs.ScopeTags == nil {
 					refs.ScopeTags = map[string]string{}
 				}
-				refs.ScopeTags[id] = b.lookup(ctx, &b.scopeTags, graph.FamilyRoleScopeTags, id)
+				refs.ScopeTags[id] = b.named(ctx, graph.FamilyRoleScopeTags, id).Name
 			}
 		}
 		if d := intune.DescriptorOf(p.family); d != nil {
@@ -793,14 +800,78 @@ func (b *backupper) getByIDsGranted(ctx context.Context) bool {
 	return false
 }
 
-// nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
-// one directoryObjects/getByIds per 1,000 groups (Learn directoryobject-getbyids). That call
-// needs Directory.Read.All, which TenantAtlas does not require: without it in the token's roles
-// the run names groups one by one with groups.get in $batch, as before, and sends no getByIds; a
-// refusal (403) all the same is logged once and does the same for the rest of the run. An
-// id missing from the getByIds answer is a deleted group, named "" like a 404 of groups.get.
+// groupName is the name nameGroups found for a group ("" when not found or not named).
+func (b *backupper) groupName(id string) string {
+	b.refMu.Lock()
+	defer b.refMu.Unlock()
+	return b.groups[id]
+}
+
+// nameGroups names the groups by id into b.groups ("" for a group that no longer exists). Groups
+// named before in the run are not read again; groups another family of the run is naming are
+// waited for, not read twice; the rest are read here (readGroupNames) without holding refMu.
 func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
-	for start := 0; start < len(ids) && !b.byIDsRefused; start += graph.GetByIDsMax {
+	var (
+		mine  []string
+		waits []chan struct{}
+		done  chan struct{}
+	)
+	b.refMu.Lock()
+	for _, id := range ids {
+		if _, known := b.groups[id]; known {
+			continue
+		}
+		if ch, naming := b.groupsPending[id]; naming {
+			if ch != done {
+				waits = append(waits, ch)
+			}
+			continue
+		}
+		if done == nil {
+			done = make(chan struct{})
+		}
+		if b.groupsPending == nil {
+			b.groupsPending = map[string]chan struct{}{}
+		}
+		b.groupsPending[id] = done
+		mine = append(mine, id)
+	}
+	b.refMu.Unlock()
+	var err error
+	if len(mine) > 0 {
+		names := make(map[string]string, len(mine))
+		err = b.readGroupNames(ctx, mine, names)
+		b.refMu.Lock()
+		for _, id := range mine {
+			if name, ok := names[id]; ok {
+				b.groups[id] = name
+			}
+			delete(b.groupsPending, id)
+		}
+		b.refMu.Unlock()
+		close(done)
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// readGroupNames reads the groups' names into names, with one directoryObjects/getByIds per
+// 1,000 groups (Learn directoryobject-getbyids). That call needs Directory.Read.All, which
+// TenantAtlas does not require: without it in the token's roles the run names groups one by one
+// with groups.get in $batch, as before, and sends no getByIds; a refusal (403) all the same is
+// logged once and does the same for the rest of the run. An id missing from the getByIds answer
+// is a deleted group, named "" like a 404 of groups.get.
+func (b *backupper) readGroupNames(ctx context.Context, ids []string, names map[string]string) error {
+	for start := 0; start < len(ids) && !b.byIDsRefused.Load(); start += graph.GetByIDsMax {
 		chunk := ids[start:min(start+graph.GetByIDsMax, len(ids))]
 		body, err := b.client.Post(ctx, "groups.getByIds", nil, map[string]any{"ids": chunk, "types": []string{"group"}})
 		if err == nil {
@@ -816,7 +887,7 @@ func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
 					found[strings.ToLower(g.ID)] = g.DisplayName
 				}
 				for _, id := range chunk {
-					b.groups[id] = found[strings.ToLower(id)]
+					names[id] = found[strings.ToLower(id)]
 				}
 				continue
 			}
@@ -825,17 +896,18 @@ func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
 			return ctx.Err()
 		}
 		if graph.ReasonOf(err) == reason.ProviderPermissionDenied {
-			b.byIDsRefused = true
-			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelInfo,
-				Message: "groups named one by one (groups.get): directoryObjects/getByIds refused (" + err.Error() + "); granting Directory.Read.All names up to 1,000 groups per request"})
+			if b.byIDsRefused.CompareAndSwap(false, true) { // said once per run, by the family refused first
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelInfo,
+					Message: "groups named one by one (groups.get): directoryObjects/getByIds refused (" + err.Error() + "); granting Directory.Read.All names up to 1,000 groups per request"})
+			}
 		} else {
 			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn,
 				Message: "groups of this chunk named one by one (groups.get): directoryObjects/getByIds failed: " + err.Error()})
 		}
-		return b.groupsOneByOne(ctx, ids[start:])
+		return b.groupsOneByOne(ctx, ids[start:], names)
 	}
-	if b.byIDsRefused {
-		return b.groupsOneByOne(ctx, unnamed(b.groups, ids))
+	if b.byIDsRefused.Load() {
+		return b.groupsOneByOne(ctx, unnamed(names, ids), names)
 	}
 	return nil
 }
@@ -851,9 +923,9 @@ func unnamed(names map[string]string, ids []string) []string {
 	return out
 }
 
-// groupsOneByOne names groups with one groups.get each (through $batch): a 404 is a deleted group
-// (""), any other failure leaves the group unnamed with a warning.
-func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
+// groupsOneByOne names groups into names with one groups.get each (through $batch): a 404 is a
+// deleted group (""), any other failure leaves the group unnamed with a warning.
+func (b *backupper) groupsOneByOne(ctx context.Context, ids []string, names map[string]string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -876,44 +948,35 @@ func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
 		} else if graph.ReasonOf(r.Err) != reason.ProviderNotFound {
 			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: "cannot name group " + ids[i] + ": " + r.Err.Error()})
 		}
-		b.groups[ids[i]] = name
+		names[ids[i]] = name
 	}
 	return nil
 }
 
-// lookup names an assignment filter or scope tag from a per-run listing of the family.
-func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f graph.Family, id string) string {
-	if *cache == nil {
-		*cache = map[string]string{}
-		fi, _ := graph.FamilyOf(f)
-		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
-			if err != nil {
-				if !errors.Is(err, context.Canceled) {
-					b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf("cannot name %s: %v", f, err)})
-				}
-				break
-			}
-			v, _ := intune.DecodeJSON(raw)
-			if m, ok := v.(map[string]any); ok {
-				(*cache)[fmt.Sprint(m["id"])] = intune.DisplayName(fi, m)
-			}
-		}
-	}
-	return (*cache)[id]
+// named names a referenced object (assignment filter, scope tag, mobile app, notification
+// template, compliance script, CA reference) with its @odata.type, from one listing of its family
+// per run through the family's list contract (the reference families' read permissions are the
+// least-privileged ones, docs/graph.md). Names are best-effort: a listing the app may not make
+// leaves the id unnamed, with a warning.
+func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune.NamedRef {
+	return b.listed(ctx, f)[id]
 }
 
-// named names a referenced object (mobile app, notification template, compliance script) with its
-// @odata.type, from a per-run listing of its family through the family's list contract (the
-// reference families' read permissions are the least-privileged ones, docs/graph.md). Best-effort
-// like lookup: a listing the app may not make leaves the id unnamed, with a warning.
-func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune.NamedRef {
-	if b.objects == nil {
-		b.objects = map[graph.Family]map[string]intune.NamedRef{}
+// listed is f's names for the run: listed by the first family that needs them, which the others
+// needing them meanwhile wait for.
+func (b *backupper) listed(ctx context.Context, f graph.Family) map[string]intune.NamedRef {
+	b.refMu.Lock()
+	if b.listings == nil {
+		b.listings = map[graph.Family]*listing{}
 	}
-	cache, ok := b.objects[f]
+	l, ok := b.listings[f]
 	if !ok {
-		cache = map[string]intune.NamedRef{}
-		b.objects[f] = cache
+		l = &listing{}
+		b.listings[f] = l
+	}
+	b.refMu.Unlock()
+	l.once.Do(func() {
+		l.names = map[string]intune.NamedRef{}
 		fi, _ := graph.FamilyOf(f)
 		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
 			if err != nil {
@@ -925,9 +988,9 @@ func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune
 			v, _ := intune.DecodeJSON(raw)
 			if m, ok := v.(map[string]any); ok {
 				t, _ := m["@odata.type"].(string)
-				cache[fmt.Sprint(m["id"])] = intune.NamedRef{Name: intune.DisplayName(fi, m), Type: t}
+				l.names[fmt.Sprint(m["id"])] = intune.NamedRef{Name: intune.DisplayName(fi, m), Type: t}
 			}
 		}
-	}
-	return cache[id]
+	})
+	return l.names
 }

@@ -58,7 +58,7 @@ func (b *backupper) nameCAReferences(ctx context.Context, p *pending, refs *intu
 			if refs.Groups == nil {
 				refs.Groups = map[string]string{}
 			}
-			refs.Groups[r.ID] = b.groups[r.ID]
+			refs.Groups[r.ID] = b.groupName(r.ID)
 			continue
 		case intune.RefCAUser, intune.RefApplication:
 			// Users by id only (see above); applications by appId, which is the same in every tenant
