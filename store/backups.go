@@ -127,13 +127,14 @@ type BackupItemRow struct {
 // and no temporary table (creating and dropping one per chunk cost the fleet night ~15 ms of
 // catalog work each, BENCHMARKS.md). A sensitive item's payload is sealed with the context's
 // PayloadSealer (WithPayloadSealer); without one the batch is refused, never stored in plaintext.
-// It returns how many payloads and bytes were new. Call it inside a transaction.
-func AddBackupItems(ctx context.Context, tx pgx.Tx, setID int64, rows []BackupItemRow) (newPayloads int, newBytes int64, err error) {
+// It returns how many payloads and bytes were new. The statement is atomic on its own: q may be
+// the pool or a transaction.
+func AddBackupItems(ctx context.Context, q Querier, setID int64, rows []BackupItemRow) (newPayloads int, newBytes int64, err error) {
 	if len(rows) == 0 {
 		return 0, 0, nil
 	}
 	var workspaceID int64
-	if err := tx.QueryRow(ctx, `SELECT workspace_id FROM backup_sets WHERE id = $1`, setID).Scan(&workspaceID); err != nil {
+	if err := q.QueryRow(ctx, `SELECT workspace_id FROM backup_sets WHERE id = $1`, setID).Scan(&workspaceID); err != nil {
 		return 0, 0, fmt.Errorf("error reading backup set %d: %w", setID, err)
 	}
 	sealer := payloadSealer(ctx)
@@ -162,7 +163,7 @@ func AddBackupItems(ctx context.Context, tx pgx.Tx, setID int64, rows []BackupIt
 		families[i], graphIDs[i], policyTypes[i], names[i], types[i], keys[i] = r.Family, r.GraphID, r.PolicyType, r.DisplayName, r.ODataType, key
 		defaults[i], sensitive[i], sizes[i] = r.IsDefault, r.Sensitive, int32(len(r.Payload))
 	}
-	err = tx.QueryRow(ctx, `WITH batch AS (
+	err = q.QueryRow(ctx, `WITH batch AS (
 			SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::text[], $8::text[],
 				$9::text[], $10::bytea[], $11::text[], $12::integer[], $13::boolean[])
 				AS b (family, graph_id, policy_type, is_default, display_name, odata_type, payload_hash, payload, sealed, key_id, size_bytes, sensitive)),

@@ -147,6 +147,10 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID, tenantI
 // other would: a failure cancels the families after it (their errors are the cancel's) and lets
 // those before it finish. A panic in one cancels all and is raised again here, for the worker to
 // recover as before.
+//
+// A family gives its slot to the next one as soon as it has read everything, and writes its last
+// chunk after (family): the database's answer is not Graph's latency, and a slot held over it
+// leaves the tenant's rate unused. At most 2 × graph.ReadsInFlight families are under way at once.
 func (b *backupper) families(ctx context.Context, families []graph.Family) (graph.Family, error) {
 	var (
 		mu       sync.Mutex
@@ -162,7 +166,12 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 		}
 	}()
 	slots := make(chan struct{}, graph.ReadsInFlight)
+	alive := make(chan struct{}, 2*graph.ReadsInFlight)
 	for i, f := range families {
+		select {
+		case alive <- struct{}{}:
+		case <-ctx.Done():
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -180,7 +189,10 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			var release sync.Once
+			readsDone := func() { release.Do(func() { <-slots }) }
+			defer func() { <-alive }()
+			defer readsDone()
 			defer func() {
 				if p := recover(); p != nil {
 					mu.Lock()
@@ -193,7 +205,7 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 					mu.Unlock()
 				}
 			}()
-			err := b.family(fctx, f)
+			err := b.family(fctx, f, readsDone)
 			if err == nil {
 				return
 			}
@@ -272,8 +284,17 @@ type pending struct {
 	haveChildren map[string]bool
 }
 
-func (b *backupper) family(ctx context.Context, f graph.Family) error {
+// family backs up one family, chunk by chunk: each chunk's objects are completed (prepare), then
+// written while the family reads on (chunkWriter). readsDone is called once it reads no more, before
+// its last write.
+func (b *backupper) family(ctx context.Context, f graph.Family, readsDone func()) (err error) {
 	fi, _ := graph.FamilyOf(f)
+	var w chunkWriter
+	defer func() {
+		if werr := w.wait(); err == nil {
+			err = werr
+		}
+	}()
 	var chunk []*pending
 	var q *graph.Query
 	if d := intune.DescriptorOf(f); d != nil && d.ListExpand != "" && !b.perObject {
@@ -311,13 +332,64 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		}
 		chunk = append(chunk, p)
 		if len(chunk) >= backupChunk {
-			if err := b.flush(ctx, fi, chunk); err != nil {
+			rows, err := b.prepare(ctx, fi, chunk)
+			if err != nil {
+				return err
+			}
+			if err := w.start(ctx, b, rows); err != nil {
 				return err
 			}
 			chunk = chunk[:0]
 		}
 	}
-	return b.flush(ctx, fi, chunk)
+	rows, err := b.prepare(ctx, fi, chunk)
+	readsDone()
+	if err != nil {
+		return err
+	}
+	return w.start(ctx, b, rows)
+}
+
+// chunkWriter writes a family's chunks one at a time, each while the family reads the next.
+type chunkWriter struct {
+	done chan writeResult // the write under way; nil when none
+}
+
+type writeResult struct {
+	err      error
+	panicked any
+}
+
+// start waits for the write under way, then starts writing rows; it returns the previous write's error.
+func (w *chunkWriter) start(ctx context.Context, b *backupper, rows []store.BackupItemRow) error {
+	if err := w.wait(); err != nil || len(rows) == 0 {
+		return err
+	}
+	done := make(chan writeResult, 1)
+	w.done = done
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- writeResult{panicked: p}
+			}
+		}()
+		done <- writeResult{err: b.write(ctx, rows)}
+	}()
+	return nil
+}
+
+// wait waits for the write under way and returns its error; a panic in it is raised again here,
+// in the family's goroutine (families recovers it).
+func (w *chunkWriter) wait() error {
+	if w.done == nil {
+		return nil
+	}
+	r := <-w.done
+	w.done = nil
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return r.err
 }
 
 // takeExpanded moves the assignments a read expanded (the list's or the GET by id's) out of the
@@ -441,16 +513,18 @@ type subRequest struct {
 
 // flush fetches the chunk's sub-collections through $batch, resolves references, normalizes and
 // writes the items.
-func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pending) error {
+// prepare completes a chunk's objects (their reads by id, child collections, ADMX presentation
+// values, reference names) and returns the rows to write.
+func (b *backupper) prepare(ctx context.Context, fi graph.FamilyInfo, chunk []*pending) ([]store.BackupItemRow, error) {
 	if len(chunk) == 0 {
-		return nil
+		return nil, nil
 	}
 	var subs []subRequest
 	for _, p := range chunk {
 		subs = append(subs, b.plan(fi, p)...)
 	}
 	if err := b.fetch(ctx, subs); err != nil {
-		return err
+		return nil, err
 	}
 	// Presentation values of every configured ADMX setting (the N+1 of administrative templates).
 	var pres []subRequest
@@ -466,10 +540,10 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		}
 	}
 	if err := b.fetch(ctx, pres); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.resolveReferences(ctx, chunk); err != nil {
-		return err
+		return nil, err
 	}
 	rows := make([]store.BackupItemRow, 0, len(chunk))
 	for _, p := range chunk {
@@ -484,17 +558,17 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		p.payload.Assignments = intune.NormalizeAssignments(p.payload.Assignments)
 		body, hash, err := intune.HashCanonical(p.payload)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows = append(rows, store.BackupItemRow{Family: string(p.family), GraphID: p.graphID, PolicyType: p.class.PolicyType,
 			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
 	}
-	var newPayloads int
-	err := b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
-		return err
-	})
+	return rows, nil
+}
+
+// write stores a chunk's rows in the set (one statement) and counts them in the run's progress.
+func (b *backupper) write(ctx context.Context, rows []store.BackupItemRow) error {
+	newPayloads, _, err := store.AddBackupItems(ctx, b.rc.DB.Pool, b.setID, rows)
 	if err != nil {
 		return err
 	}
