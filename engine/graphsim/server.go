@@ -90,6 +90,9 @@ type Server struct {
 	windows       map[*Tenant]*throttleWindow
 	throttleCount throttleCounters
 
+	tokensMu sync.Mutex
+	verified map[string]*parsedJWT // access tokens whose signature was verified (verifiedToken)
+
 	adminOnce sync.Once
 	adminMux  *http.ServeMux
 
