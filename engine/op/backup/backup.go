@@ -3,6 +3,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -710,14 +711,21 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 
 // pageItems returns the items of a paged sub-response, following @odata.nextLink to the end.
 func (b *backupper) pageItems(ctx context.Context, contract string, r graph.BatchResponse) ([]any, error) {
+	// One pass over the page, its items decoded as intune.DecodeJSON decodes (numbers kept as
+	// written), not kept raw and parsed again.
 	var page struct {
-		Value    []json.RawMessage `json:"value"`
-		NextLink string            `json:"@odata.nextLink"`
+		Value    []any  `json:"value"`
+		NextLink string `json:"@odata.nextLink"`
 	}
-	if err := json.Unmarshal(r.Body, &page); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	if err := dec.Decode(&page); err != nil {
 		return nil, run.Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
 	}
-	items := make([]any, 0, len(page.Value))
+	items := page.Value
+	if items == nil {
+		items = []any{}
+	}
 	add := func(raw json.RawMessage) error {
 		v, err := intune.DecodeJSON(raw)
 		if err != nil {
@@ -725,11 +733,6 @@ func (b *backupper) pageItems(ctx context.Context, contract string, r graph.Batc
 		}
 		items = append(items, v)
 		return nil
-	}
-	for _, raw := range page.Value {
-		if err := add(raw); err != nil {
-			return nil, err
-		}
 	}
 	if page.NextLink != "" {
 		for raw, err := range b.client.ListLink(ctx, contract, page.NextLink) {
