@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,12 +57,20 @@ func BenchmarkFleetNight(b *testing.B) {
 		sim, err := graphsim.New(graphsim.Options{Seed: 20, Tenants: specs, Latency: &latency, Throttle: &throttle})
 		require.NoError(b, err)
 		require.NoError(b, sim.Start())
-		db := pgtest.NewDB(b)
+		dsn := pgtest.NewDSN(b)
 		sealer := newSealer(b)
 		var engines []*engine.Engine
 		var svc *engine.Service
-		for i := range fleetEngines { // two processes' worth: a service and an engine each, one database
-			s, err := engine.NewService(db, engine.ServiceOptions{Sealer: sealer})
+		var db *store.DB
+		for i := range fleetEngines {
+			// Two processes' worth on one database: a service and an engine each, and each its own
+			// connection pool as `tenantatlas engine` opens it (store.Open's defaults, 20
+			// connections), not one pool shared by both.
+			edb, err := store.Open(ctx, dsn, store.Options{MinConns: store.LongRunningMinConns})
+			require.NoError(b, err)
+			b.Cleanup(edb.Close)
+			db = edb
+			s, err := engine.NewService(edb, engine.ServiceOptions{Sealer: sealer})
 			require.NoError(b, err)
 			e, err := engine.NewEngine(s, engine.Config{Name: fmt.Sprintf("night-%d", i+1), Graph: sim.GraphConfig(), MaxWorkers: fleetWorkers})
 			require.NoError(b, err)
@@ -90,6 +100,7 @@ func BenchmarkFleetNight(b *testing.B) {
 
 		resetPeakRSS()
 		heap := sampleHeap()
+		cpu0, pg0 := processCPU(), postgresCPU(b)
 		start := time.Now()
 		starts, err := svc.StartFleet(ctx, admin, engine.FleetTarget{All: true}, engine.StartRequest{Type: engine.TypeBackupRun})
 		require.NoError(b, err)
@@ -108,6 +119,7 @@ func BenchmarkFleetNight(b *testing.B) {
 			time.Sleep(250 * time.Millisecond)
 		}
 		wall := time.Since(start)
+		cpu, pgCPU := processCPU()-cpu0, postgresCPU(b)-pg0
 		peakHeap := heap()
 		peakRSS := peakRSSMB()
 
@@ -146,6 +158,11 @@ func BenchmarkFleetNight(b *testing.B) {
 		b.ReportMetric(peakRSS, "peak_rss_mb")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "peak_heap_mb")
 		b.ReportMetric(float64(setupHeap)/(1<<20), "setup_heap_mb")
+		// CPU time spent during the night, next to its wall time: this process (simulator and
+		// both engines) and the PostgreSQL cluster. On a machine shared with other work, a night
+		// whose CPU time nears its share of the cores is bound by the machine, not by Graph.
+		b.ReportMetric(cpu.Seconds(), "cpu_s")
+		b.ReportMetric(pgCPU.Seconds(), "postgres_cpu_s")
 		// One tenant's backup, next to one tenant's floor: what the night's ratio is made of.
 		b.ReportMetric(durations[len(durations)/2].Seconds(), "backup_p50_s")
 		b.ReportMetric(durations[len(durations)*99/100].Seconds(), "backup_p99_s")
@@ -194,6 +211,58 @@ func sampleHeap() func() uint64 {
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+// processCPU is this process's CPU time so far (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the CPU time so far of the test cluster's server processes (the postmaster, its
+// live backends and those it has reaped), from /proc; 0 with a cluster of BENCH's own.
+func postgresCPU(b *testing.B) time.Duration {
+	c := pgtest.Cluster(b)
+	if c == nil || c.PID() == 0 {
+		return 0
+	}
+	const hz = 100 // USER_HZ: /proc's clock ticks on Linux
+	ticks := func(pid string, withChildren bool) int64 {
+		raw, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return 0
+		}
+		// The fields after the command (which may hold spaces), from field 3 (state) on: ppid is
+		// field 4, utime, stime, cutime and cstime are fields 14–17 (proc(5)).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		n := int64(0)
+		last := 12 // utime and stime
+		if withChildren {
+			last = 14 // and the reaped children's
+		}
+		for i := 11; i <= last && i < len(f); i++ {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			n += v
+		}
+		return n
+	}
+	postmaster := strconv.Itoa(c.PID())
+	total := ticks(postmaster, true)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		raw, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		if len(f) > 1 && f[1] == postmaster {
+			total += ticks(e.Name(), false)
+		}
+	}
+	return time.Duration(total) * time.Second / hz
 }
 
 func envInt(name string, def int) int {

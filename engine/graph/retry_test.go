@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -126,6 +127,36 @@ func TestGzipPostRetried(t *testing.T) {
 		require.Equal(t, "Restored baseline", got["displayName"])
 	}
 	require.Equal(t, []int{429, 429, 201}, statuses)
+}
+
+// TestGzipRefusedSentPlain: a service that refuses the gzip body (415 Unsupported Media Type, RFC
+// 7694) gets the same request once more, uncompressed, as kiota's CompressionHandler does; the
+// write is made once.
+func TestGzipRefusedSentPlain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.tenant.AddFault(graphsim.Fault{Kind: graphsim.FaultServerError, Status: http.StatusUnsupportedMediaType, Endpoint: "deviceConfigurations.create", Count: 1})
+	payload := map[string]any{"@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "displayName": "Plain baseline"}
+
+	raw, err := b.client.Post(context.Background(), "deviceConfigurations.create", nil, payload)
+	require.NoError(t, err)
+	var created struct{ DisplayName string }
+	require.NoError(t, json.Unmarshal(raw, &created))
+	require.Equal(t, "Plain baseline", created.DisplayName)
+
+	var statuses []int
+	var gzipped []bool
+	for _, r := range b.tenant.Requests() {
+		if r.Contract != "deviceConfigurations.create" {
+			continue
+		}
+		statuses, gzipped = append(statuses, r.Status), append(gzipped, r.Gzip)
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &got), "every attempt's body decodes")
+		require.Equal(t, "Plain baseline", got["displayName"])
+	}
+	require.Equal(t, []int{http.StatusUnsupportedMediaType, http.StatusCreated}, statuses)
+	require.Equal(t, []bool{true, false}, gzipped, "gzip first, then the plain body")
 }
 
 // TestRateLimiterSharedPerTenant: two clients of one tenant share its buckets, and the directory

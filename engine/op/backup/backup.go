@@ -3,6 +3,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 
@@ -86,7 +88,7 @@ func Run(ctx context.Context, rc *run.RunContext) (run.Result, error) {
 	rc.Logf(ctx, store.LevelInfo, "backup set %d: %d families", set.ID, len(families))
 	b := &backupper{rc: rc, client: client, setID: set.ID, groups: map[string]string{}, perObject: readsParam(rc.Run.Params) == ReadsPerObject}
 	b.groupsGetRefused = !b.granted(ctx, "groups.get")
-	b.byIDsRefused = !b.getByIDsGranted(ctx)
+	b.byIDsRefused.Store(!b.getByIDsGranted(ctx))
 	f, err := b.families(ctx, families)
 	b.reportUnnamedGroups(context.WithoutCancel(ctx))
 	if err != nil {
@@ -150,6 +152,10 @@ func applyRetention(ctx context.Context, rc *run.RunContext, scheduleID, tenantI
 // other would: a failure cancels the families after it (their errors are the cancel's) and lets
 // those before it finish. A panic in one cancels all and is raised again here, for the worker to
 // recover as before.
+//
+// A family gives its slot to the next one as soon as it has read everything, and writes its last
+// chunk after (family): the database's answer is not Graph's latency, and a slot held over it
+// leaves the tenant's rate unused. At most 2 × graph.ReadsInFlight families are under way at once.
 func (b *backupper) families(ctx context.Context, families []graph.Family) (graph.Family, error) {
 	var (
 		mu       sync.Mutex
@@ -165,7 +171,12 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 		}
 	}()
 	slots := make(chan struct{}, graph.ReadsInFlight)
+	alive := make(chan struct{}, 2*graph.ReadsInFlight)
 	for i, f := range families {
+		select {
+		case alive <- struct{}{}:
+		case <-ctx.Done():
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -183,7 +194,10 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 			break
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			var release sync.Once
+			readsDone := func() { release.Do(func() { <-slots }) }
+			defer func() { <-alive }()
+			defer readsDone()
 			defer func() {
 				if p := recover(); p != nil {
 					mu.Lock()
@@ -196,7 +210,7 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 					mu.Unlock()
 				}
 			}()
-			err := b.family(fctx, f)
+			err := b.family(fctx, f, readsDone)
 			if err == nil {
 				return
 			}
@@ -221,20 +235,25 @@ func (b *backupper) families(ctx context.Context, families []graph.Family) (grap
 }
 
 // backupper holds one backup run's state: its client, set and name caches. Its families run
-// concurrently (families): mu guards the fallback maps, refMu the name caches (groups, filters,
-// scopeTags, objects, unnamedGroups), held around each chunk's resolveReferences.
+// concurrently (families): mu guards the fallback maps, refMu the name caches (groups,
+// groupsPending, listings, unnamedGroups) — never held over a Graph read: each group is named once
+// per run and each referenced family listed once, by the first family that needs it, and a family
+// that needs the same names meanwhile waits for that read only (nameGroups, listed). One lock held
+// over each chunk's naming had the families of a run queue behind each other's reads
+// (BENCHMARKS.md, fleet night).
 type backupper struct {
-	mu        sync.Mutex
-	refMu     sync.Mutex
-	rc        *run.RunContext
-	client    *graph.Client
-	setID     int64
-	groups    map[string]string // group id → name ("" when not found)
-	filters   map[string]string
-	scopeTags map[string]string
-	// objects names the objects of referenced families (mobile apps, notification templates,
-	// compliance scripts) from one listing of each per run.
-	objects map[graph.Family]map[string]intune.NamedRef
+	mu     sync.Mutex
+	refMu  sync.Mutex
+	rc     *run.RunContext
+	client *graph.Client
+	setID  int64
+	groups map[string]string // group id → name ("" when not found)
+	// groupsPending are the groups being named, each closed when its read is over.
+	groupsPending map[string]chan struct{}
+	// listings name the assignment filters, scope tags and the objects of referenced families
+	// (mobile apps, notification templates, compliance scripts, CA references) from one listing
+	// of each per run.
+	listings map[graph.Family]*listing
 	// perObject reads every object's assignments on its own (ReadsPerObject).
 	perObject bool
 	// fellBack are the families whose cheap read of the assignments was found incomplete (logged
@@ -243,14 +262,21 @@ type backupper struct {
 	fellBackChild map[string]bool
 	// byIDsRefused: directoryObjects/getByIds is not granted (the token's roles, getByIDsGranted)
 	// or was refused this run; groups are named with groups.get from then on.
-	byIDsRefused bool
+	byIDsRefused atomic.Bool
 	// groupsGetRefused: groups.get is not granted either (no Group.Read.All or a role implying
 	// it): the groups getByIds cannot name stay unnamed, without a request that would be refused.
+	// Set before the families start, read only after.
 	groupsGetRefused bool
 	// unnamedGroups are the groups this run could not name, with why; unnamedError the first
 	// error of each reason, for the one warning per reason at the end of the run.
 	unnamedGroups map[string]reason.Code
 	unnamedError  map[reason.Code]string
+}
+
+// listing is one referenced family's names for a run, read once.
+type listing struct {
+	once  sync.Once
+	names map[string]intune.NamedRef
 }
 
 // pending is one object being backed up.
@@ -271,8 +297,17 @@ type pending struct {
 	haveChildren map[string]bool
 }
 
-func (b *backupper) family(ctx context.Context, f graph.Family) error {
+// family backs up one family, chunk by chunk: each chunk's objects are completed (prepare), then
+// written while the family reads on (chunkWriter). readsDone is called once it reads no more, before
+// its last write.
+func (b *backupper) family(ctx context.Context, f graph.Family, readsDone func()) (err error) {
 	fi, _ := graph.FamilyOf(f)
+	var w chunkWriter
+	defer func() {
+		if werr := w.wait(); err == nil {
+			err = werr
+		}
+	}()
 	var chunk []*pending
 	var q *graph.Query
 	if d := intune.DescriptorOf(f); d != nil && d.ListExpand != "" && !b.perObject {
@@ -310,13 +345,64 @@ func (b *backupper) family(ctx context.Context, f graph.Family) error {
 		}
 		chunk = append(chunk, p)
 		if len(chunk) >= backupChunk {
-			if err := b.flush(ctx, fi, chunk); err != nil {
+			rows, err := b.prepare(ctx, fi, chunk)
+			if err != nil {
+				return err
+			}
+			if err := w.start(ctx, b, rows); err != nil {
 				return err
 			}
 			chunk = chunk[:0]
 		}
 	}
-	return b.flush(ctx, fi, chunk)
+	rows, err := b.prepare(ctx, fi, chunk)
+	readsDone()
+	if err != nil {
+		return err
+	}
+	return w.start(ctx, b, rows)
+}
+
+// chunkWriter writes a family's chunks one at a time, each while the family reads the next.
+type chunkWriter struct {
+	done chan writeResult // the write under way; nil when none
+}
+
+type writeResult struct {
+	err      error
+	panicked any
+}
+
+// start waits for the write under way, then starts writing rows; it returns the previous write's error.
+func (w *chunkWriter) start(ctx context.Context, b *backupper, rows []store.BackupItemRow) error {
+	if err := w.wait(); err != nil || len(rows) == 0 {
+		return err
+	}
+	done := make(chan writeResult, 1)
+	w.done = done
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- writeResult{panicked: p}
+			}
+		}()
+		done <- writeResult{err: b.write(ctx, rows)}
+	}()
+	return nil
+}
+
+// wait waits for the write under way and returns its error; a panic in it is raised again here,
+// in the family's goroutine (families recovers it).
+func (w *chunkWriter) wait() error {
+	if w.done == nil {
+		return nil
+	}
+	r := <-w.done
+	w.done = nil
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+	return r.err
 }
 
 // takeExpanded moves the assignments a read expanded (the list's or the GET by id's) out of the
@@ -440,16 +526,18 @@ type subRequest struct {
 
 // flush fetches the chunk's sub-collections through $batch, resolves references, normalizes and
 // writes the items.
-func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pending) error {
+// prepare completes a chunk's objects (their reads by id, child collections, ADMX presentation
+// values, reference names) and returns the rows to write.
+func (b *backupper) prepare(ctx context.Context, fi graph.FamilyInfo, chunk []*pending) ([]store.BackupItemRow, error) {
 	if len(chunk) == 0 {
-		return nil
+		return nil, nil
 	}
 	var subs []subRequest
 	for _, p := range chunk {
 		subs = append(subs, b.plan(fi, p)...)
 	}
 	if err := b.fetch(ctx, subs); err != nil {
-		return err
+		return nil, err
 	}
 	// Presentation values of every configured ADMX setting (the N+1 of administrative templates).
 	var pres []subRequest
@@ -465,13 +553,10 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		}
 	}
 	if err := b.fetch(ctx, pres); err != nil {
-		return err
+		return nil, err
 	}
-	b.refMu.Lock()
-	err := b.resolveReferences(ctx, chunk)
-	b.refMu.Unlock()
-	if err != nil {
-		return err
+	if err := b.resolveReferences(ctx, chunk); err != nil {
+		return nil, err
 	}
 	rows := make([]store.BackupItemRow, 0, len(chunk))
 	for _, p := range chunk {
@@ -486,17 +571,17 @@ func (b *backupper) flush(ctx context.Context, fi graph.FamilyInfo, chunk []*pen
 		p.payload.Assignments = intune.NormalizeAssignments(p.payload.Assignments)
 		body, hash, err := intune.HashCanonical(p.payload)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows = append(rows, store.BackupItemRow{Family: string(p.family), GraphID: p.graphID, PolicyType: p.class.PolicyType,
 			IsDefault: p.class.IsDefault, DisplayName: p.name, ODataType: p.odataType, PayloadHash: hash, Payload: body, Sensitive: p.sensitive})
 	}
-	var newPayloads int
-	err = b.rc.DB.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		newPayloads, _, err = store.AddBackupItems(ctx, tx, b.setID, rows)
-		return err
-	})
+	return rows, nil
+}
+
+// write stores a chunk's rows in the set (one statement) and counts them in the run's progress.
+func (b *backupper) write(ctx context.Context, rows []store.BackupItemRow) error {
+	newPayloads, _, err := store.AddBackupItems(ctx, b.rc.DB.Pool, b.setID, rows)
 	if err != nil {
 		return err
 	}
@@ -638,14 +723,21 @@ func (b *backupper) fetch(ctx context.Context, subs []subRequest) error {
 
 // pageItems returns the items of a paged sub-response, following @odata.nextLink to the end.
 func (b *backupper) pageItems(ctx context.Context, contract string, r graph.BatchResponse) ([]any, error) {
+	// One pass over the page, its items decoded as intune.DecodeJSON decodes (numbers kept as
+	// written), not kept raw and parsed again.
 	var page struct {
-		Value    []json.RawMessage `json:"value"`
-		NextLink string            `json:"@odata.nextLink"`
+		Value    []any  `json:"value"`
+		NextLink string `json:"@odata.nextLink"`
 	}
-	if err := json.Unmarshal(r.Body, &page); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	if err := dec.Decode(&page); err != nil {
 		return nil, run.Failure(reason.ProviderMalformedResponse, "%s: %v", contract, err)
 	}
-	items := make([]any, 0, len(page.Value))
+	items := page.Value
+	if items == nil {
+		items = []any{}
+	}
 	add := func(raw json.RawMessage) error {
 		v, err := intune.DecodeJSON(raw)
 		if err != nil {
@@ -653,11 +745,6 @@ func (b *backupper) pageItems(ctx context.Context, contract string, r graph.Batc
 		}
 		items = append(items, v)
 		return nil
-	}
-	for _, raw := range page.Value {
-		if err := add(raw); err != nil {
-			return nil, err
-		}
 	}
 	if page.NextLink != "" {
 		for raw, err := range b.client.ListLink(ctx, contract, page.NextLink) {
@@ -710,10 +797,8 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 	for _, p := range chunk {
 		for _, a := range p.payload.Assignments {
 			target, _ := a.(map[string]any)["target"].(map[string]any)
-			if g, _ := target["groupId"].(string); g != "" {
-				if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
-					missingGroups = append(missingGroups, g)
-				}
+			if g, _ := target["groupId"].(string); g != "" && !slices.Contains(missingGroups, g) {
+				missingGroups = append(missingGroups, g)
 			}
 		}
 		obj := p.payload.Object
@@ -721,7 +806,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 			obj = p.raw
 		}
 		for _, g := range slices.Concat(intune.CCGroups(p.payload.ScheduledActions), caGroupIDs(p), intune.RoleAssignmentGroups(p.family, obj)) {
-			if _, known := b.groups[g]; !known && !slices.Contains(missingGroups, g) {
+			if !slices.Contains(missingGroups, g) {
 				missingGroups = append(missingGroups, g)
 			}
 		}
@@ -743,7 +828,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				if refs.Filters == nil {
 					refs.Filters = map[string]string{}
 				}
-				refs.Filters[fid] = b.lookup(ctx, &b.filters, graph.FamilyAssignmentFilters, fid)
+				refs.Filters[fid] = b.named(ctx, graph.FamilyAssignmentFilters, fid).Name
 			}
 		}
 		obj := p.payload.Object
@@ -763,7 +848,7 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 				if refs.ScopeTags == nil {
 					refs.ScopeTags = map[string]string{}
 				}
-				refs.ScopeTags[id] = b.lookup(ctx, &b.scopeTags, graph.FamilyRoleScopeTags, id)
+				refs.ScopeTags[id] = b.named(ctx, graph.FamilyRoleScopeTags, id).Name
 			}
 		}
 		if d := intune.DescriptorOf(p.family); d != nil {
@@ -789,6 +874,8 @@ func (b *backupper) resolveReferences(ctx context.Context, chunk []*pending) err
 
 // nameGroup records group g's name in refs, and why not when the run could not name it.
 func (b *backupper) nameGroup(refs *intune.References, g string) {
+	b.refMu.Lock()
+	defer b.refMu.Unlock()
 	if refs.Groups == nil {
 		refs.Groups = map[string]string{}
 	}
@@ -826,6 +913,8 @@ func (b *backupper) getByIDsGranted(ctx context.Context) bool {
 
 // leaveUnnamed records that group id could not be named, and why (err: the first of its reason).
 func (b *backupper) leaveUnnamed(id string, code reason.Code, err string) {
+	b.refMu.Lock()
+	defer b.refMu.Unlock()
 	if b.unnamedGroups == nil {
 		b.unnamedGroups, b.unnamedError = map[string]reason.Code{}, map[reason.Code]string{}
 	}
@@ -857,14 +946,71 @@ func (b *backupper) reportUnnamedGroups(ctx context.Context) {
 	}
 }
 
-// nameGroups names the groups by id into b.groups ("" for a group that no longer exists), with
-// one directoryObjects/getByIds per 1,000 groups (Learn directoryobject-getbyids). That call
-// needs Directory.Read.All, which TenantAtlas does not require: without it in the token's roles
-// the run names groups one by one with groups.get in $batch, as before, and sends no getByIds; a
-// refusal (403) all the same is logged once and does the same for the rest of the run. An
-// id missing from the getByIds answer is a deleted group, named "" like a 404 of groups.get.
+// nameGroups names the groups by id into b.groups ("" for a group that no longer exists). Groups
+// named before in the run are not read again; groups another family of the run is naming are
+// waited for, not read twice; the rest are read here (readGroupNames) without holding refMu.
 func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
-	for start := 0; start < len(ids) && !b.byIDsRefused; start += graph.GetByIDsMax {
+	var (
+		mine  []string
+		waits []chan struct{}
+		done  chan struct{}
+	)
+	b.refMu.Lock()
+	for _, id := range ids {
+		if _, known := b.groups[id]; known {
+			continue
+		}
+		if ch, naming := b.groupsPending[id]; naming {
+			if ch != done {
+				waits = append(waits, ch)
+			}
+			continue
+		}
+		if done == nil {
+			done = make(chan struct{})
+		}
+		if b.groupsPending == nil {
+			b.groupsPending = map[string]chan struct{}{}
+		}
+		b.groupsPending[id] = done
+		mine = append(mine, id)
+	}
+	b.refMu.Unlock()
+	var err error
+	if len(mine) > 0 {
+		names := make(map[string]string, len(mine))
+		err = b.readGroupNames(ctx, mine, names)
+		b.refMu.Lock()
+		for _, id := range mine {
+			if name, ok := names[id]; ok {
+				b.groups[id] = name
+			}
+			delete(b.groupsPending, id)
+		}
+		b.refMu.Unlock()
+		close(done)
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// readGroupNames reads the groups' names into names, with one directoryObjects/getByIds per
+// 1,000 groups (Learn directoryobject-getbyids). That call needs Directory.Read.All, which
+// TenantAtlas does not require: without it in the token's roles the run names groups one by one
+// with groups.get in $batch, as before, and sends no getByIds; a refusal (403) all the same is
+// logged once and does the same for the rest of the run. An id missing from the getByIds answer
+// is a deleted group, named "" like a 404 of groups.get.
+func (b *backupper) readGroupNames(ctx context.Context, ids []string, names map[string]string) error {
+	for start := 0; start < len(ids) && !b.byIDsRefused.Load(); start += graph.GetByIDsMax {
 		chunk := ids[start:min(start+graph.GetByIDsMax, len(ids))]
 		body, err := b.client.Post(ctx, "groups.getByIds", nil, map[string]any{"ids": chunk, "types": []string{"group"}})
 		if err == nil {
@@ -880,7 +1026,7 @@ func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
 					found[strings.ToLower(g.ID)] = g.DisplayName
 				}
 				for _, id := range chunk {
-					b.groups[id] = found[strings.ToLower(id)]
+					names[id] = found[strings.ToLower(id)]
 				}
 				continue
 			}
@@ -889,17 +1035,18 @@ func (b *backupper) nameGroups(ctx context.Context, ids []string) error {
 			return ctx.Err()
 		}
 		if graph.ReasonOf(err) == reason.ProviderPermissionDenied {
-			b.byIDsRefused = true
-			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelInfo,
-				Message: "groups named one by one (groups.get): directoryObjects/getByIds refused (" + err.Error() + "); granting Directory.Read.All names up to 1,000 groups per request"})
+			if b.byIDsRefused.CompareAndSwap(false, true) { // said once per run, by the family refused first
+				b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelInfo,
+					Message: "groups named one by one (groups.get): directoryObjects/getByIds refused (" + err.Error() + "); granting Directory.Read.All names up to 1,000 groups per request"})
+			}
 		} else {
 			b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn,
 				Message: "groups of this chunk named one by one (groups.get): directoryObjects/getByIds failed: " + err.Error()})
 		}
-		return b.groupsOneByOne(ctx, ids[start:])
+		return b.groupsOneByOne(ctx, ids[start:], names)
 	}
-	if b.byIDsRefused {
-		return b.groupsOneByOne(ctx, unnamed(b.groups, ids))
+	if b.byIDsRefused.Load() {
+		return b.groupsOneByOne(ctx, unnamed(names, ids), names)
 	}
 	return nil
 }
@@ -915,10 +1062,10 @@ func unnamed(names map[string]string, ids []string) []string {
 	return out
 }
 
-// groupsOneByOne names groups with one groups.get each (through $batch): a 404 is a deleted group
-// (""), any other failure leaves the group unnamed (leaveUnnamed; one warning per run). Without
-// groups.get's permission nothing is sent: every group is left unnamed for that reason.
-func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
+// groupsOneByOne names groups into names with one groups.get each (through $batch): a 404 is a
+// deleted group (""), any other failure leaves the group unnamed (leaveUnnamed; one warning per
+// run). Without groups.get's permission nothing is sent: every group is left unnamed for that reason.
+func (b *backupper) groupsOneByOne(ctx context.Context, ids []string, names map[string]string) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -948,44 +1095,35 @@ func (b *backupper) groupsOneByOne(ctx context.Context, ids []string) error {
 			b.leaveUnnamed(ids[i], code, "cannot name group "+ids[i]+": "+r.Err.Error())
 			continue
 		}
-		b.groups[ids[i]] = name
+		names[ids[i]] = name
 	}
 	return nil
 }
 
-// lookup names an assignment filter or scope tag from a per-run listing of the family.
-func (b *backupper) lookup(ctx context.Context, cache *map[string]string, f graph.Family, id string) string {
-	if *cache == nil {
-		*cache = map[string]string{}
-		fi, _ := graph.FamilyOf(f)
-		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
-			if err != nil {
-				if !errors.Is(err, context.Canceled) {
-					b.rc.Event(ctx, store.RunEvent{Kind: store.EventLog, Level: store.LevelWarn, Message: fmt.Sprintf("cannot name %s: %v", f, err)})
-				}
-				break
-			}
-			v, _ := intune.DecodeJSON(raw)
-			if m, ok := v.(map[string]any); ok {
-				(*cache)[fmt.Sprint(m["id"])] = intune.DisplayName(fi, m)
-			}
-		}
-	}
-	return (*cache)[id]
+// named names a referenced object (assignment filter, scope tag, mobile app, notification
+// template, compliance script, CA reference) with its @odata.type, from one listing of its family
+// per run through the family's list contract (the reference families' read permissions are the
+// least-privileged ones, docs/graph.md). Names are best-effort: a listing the app may not make
+// leaves the id unnamed, with a warning.
+func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune.NamedRef {
+	return b.listed(ctx, f)[id]
 }
 
-// named names a referenced object (mobile app, notification template, compliance script) with its
-// @odata.type, from a per-run listing of its family through the family's list contract (the
-// reference families' read permissions are the least-privileged ones, docs/graph.md). Best-effort
-// like lookup: a listing the app may not make leaves the id unnamed, with a warning.
-func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune.NamedRef {
-	if b.objects == nil {
-		b.objects = map[graph.Family]map[string]intune.NamedRef{}
+// listed is f's names for the run: listed by the first family that needs them, which the others
+// needing them meanwhile wait for.
+func (b *backupper) listed(ctx context.Context, f graph.Family) map[string]intune.NamedRef {
+	b.refMu.Lock()
+	if b.listings == nil {
+		b.listings = map[graph.Family]*listing{}
 	}
-	cache, ok := b.objects[f]
+	l, ok := b.listings[f]
 	if !ok {
-		cache = map[string]intune.NamedRef{}
-		b.objects[f] = cache
+		l = &listing{}
+		b.listings[f] = l
+	}
+	b.refMu.Unlock()
+	l.once.Do(func() {
+		l.names = map[string]intune.NamedRef{}
 		fi, _ := graph.FamilyOf(f)
 		for raw, err := range b.client.List(ctx, string(f)+".list", nil, nil) {
 			if err != nil {
@@ -997,9 +1135,9 @@ func (b *backupper) named(ctx context.Context, f graph.Family, id string) intune
 			v, _ := intune.DecodeJSON(raw)
 			if m, ok := v.(map[string]any); ok {
 				t, _ := m["@odata.type"].(string)
-				cache[fmt.Sprint(m["id"])] = intune.NamedRef{Name: intune.DisplayName(fi, m), Type: t}
+				l.names[fmt.Sprint(m["id"])] = intune.NamedRef{Name: intune.DisplayName(fi, m), Type: t}
 			}
 		}
-	}
-	return cache[id]
+	})
+	return l.names
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -104,8 +105,9 @@ func TestGroupsOneByOneUnnamed(t *testing.T) {
 	require.NoError(t, st.DeleteGroup(deleted))
 
 	b := &backupper{client: c, groups: map[string]string{}}
-	require.NoError(t, b.groupsOneByOne(ctx, []string{deleted}))
-	require.Equal(t, map[string]string{deleted: ""}, b.groups)
+	names := map[string]string{}
+	require.NoError(t, b.groupsOneByOne(ctx, []string{deleted}, names))
+	require.Equal(t, map[string]string{deleted: ""}, names)
 	require.Empty(t, b.unnamedGroups, "a deleted group is no unnamed one")
 
 	st.RemoveRoles("Group.Read.All", "Group.ReadWrite.All")
@@ -113,14 +115,65 @@ func TestGroupsOneByOneUnnamed(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(without.Close)
 	b.client = without // groupsGetRefused unset: as when the token's roles could not be read
-	require.NoError(t, b.groupsOneByOne(ctx, []string{kept}))
+	require.NoError(t, b.groupsOneByOne(ctx, []string{kept}, names))
+	require.NotContains(t, names, kept, "an unnamed group is not named \"\"")
 	require.Equal(t, "", b.groups[kept])
 	require.Equal(t, map[string]reason.Code{kept: reason.ProviderPermissionDenied}, b.unnamedGroups)
 	require.Contains(t, b.unnamedError[reason.ProviderPermissionDenied], "cannot name group "+kept)
 
 	refused := &backupper{client: without, groups: map[string]string{}, groupsGetRefused: true}
 	sent := st.RequestCount("groups.get")
-	require.NoError(t, refused.groupsOneByOne(ctx, []string{deleted, kept}))
+	require.NoError(t, refused.groupsOneByOne(ctx, []string{deleted, kept}, map[string]string{}))
 	require.Equal(t, sent, st.RequestCount("groups.get"), "nothing sent to be refused")
 	require.Equal(t, map[string]reason.Code{deleted: reason.ProviderPermissionDenied, kept: reason.ProviderPermissionDenied}, refused.unnamedGroups)
+}
+
+// TestNamesReadOncePerRun: families of a run that need the same names side by side share one
+// read: eight families naming the same 50 groups send one getByIds, and eight naming assignment
+// filters list them once — the first claims the read, the others wait for it (no lock is held
+// over the request), and every one of them gets every name.
+func TestNamesReadOncePerRun(t *testing.T) {
+	t.Parallel()
+	sim, err := graphsim.New(graphsim.Options{Seed: 9, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 3, Groups: 60}}})
+	require.NoError(t, err)
+	require.NoError(t, sim.Start())
+	t.Cleanup(func() { _ = sim.Close() })
+	st := sim.Tenants()[0]
+	st.GrantRoles("Directory.Read.All")
+	c, err := graph.NewClient(sim.GraphConfig(), st.Credentials(), graph.NewLimiters(graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000,
+		WritesPerSecond: 1000, WriteBurst: 1000, DirectoryRequestsPerSecond: 10_000, DirectoryBurst: 10_000}))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ids := make([]string, 50)
+	for i := range ids {
+		ids[i] = st.GroupID(i)
+	}
+	filters := st.Policies(graph.FamilyAssignmentFilters)
+	require.NotEmpty(t, filters)
+
+	b := &backupper{client: c, groups: map[string]string{}}
+	byIDs, lists := st.RequestCount("groups.getByIds"), st.RequestCount("assignmentFilters.list")
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	names := make([][]string, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			errs[i] = b.nameGroups(context.Background(), ids)
+			for _, f := range filters {
+				names[i] = append(names[i], b.named(context.Background(), graph.FamilyAssignmentFilters, f["id"].(string)).Name)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 8 {
+		require.NoError(t, errs[i])
+		for j, f := range filters {
+			require.Equal(t, f["displayName"], names[i][j], "family %d, filter %d", i, j)
+		}
+	}
+	require.Equal(t, 1, st.RequestCount("groups.getByIds")-byIDs, "one getByIds for all eight")
+	require.Equal(t, 1, st.RequestCount("assignmentFilters.list")-lists, "one listing for all eight")
+	for _, id := range ids {
+		require.NotEmpty(t, b.groups[id], id)
+	}
 }
