@@ -118,6 +118,10 @@ func ConnectionProblems(ctx context.Context, q Querier, workspaceIDs []int64) ([
 
 // RebuildRunHours counts the runs-per-hour rollup again from the runs. Triggers keep it exact; a bulk
 // load that disables them for speed (the benchmarks' seed of a million runs) calls this after.
+// The rows are written hour by hour, as the triggers write them while runs finish: the home's last
+// 24 hours then sit on a few adjacent pages whatever the history holds. Written in the grouping's
+// order instead, they were spread over the whole table (at 1M runs over two years, the triage read
+// 1,324 pages of the rollup for 1,297 rows, against 46 with the same day in a 73-day history).
 func RebuildRunHours(ctx context.Context, q Querier) error {
 	// Without arguments pgx sends both statements as one simple query: one implicit transaction, so no
 	// reader sees the rollup empty.
@@ -126,7 +130,7 @@ func RebuildRunHours(ctx context.Context, q Querier) error {
 		SELECT workspace_id, date_trunc('hour', coalesce(finished_at, created_at), 'UTC'), tenant_id, type, outcome, reason_code,
 		       count(*), max(id), max(coalesce(finished_at, created_at))
 		FROM operation_runs WHERE status = 'completed'
-		GROUP BY 1, 2, 3, 4, 5, 6`)
+		GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1`)
 	if err != nil {
 		return fmt.Errorf("error rebuilding the runs per hour: %w", err)
 	}
