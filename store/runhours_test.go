@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tenantatlas/tenantatlas/migrations"
 	"github.com/tenantatlas/tenantatlas/store"
 	"github.com/tenantatlas/tenantatlas/store/pgtest"
 	"github.com/tenantatlas/tenantatlas/store/storetest"
@@ -35,6 +39,24 @@ func rollupDrift(ctx context.Context, t *testing.T, db *store.DB) []string {
 		out = append(out, s)
 	}
 	require.NoError(t, rows.Err())
+	return out
+}
+
+// totalsDrift is rollupDrift for the all-time totals (migration 00023).
+func totalsDrift(ctx context.Context, t *testing.T, db *store.DB) []string {
+	t.Helper()
+	// Raw SQL on purpose: the truth the totals must equal, counted the slow way.
+	rows, err := db.Pool.Query(ctx, `
+		WITH truth AS (
+			SELECT workspace_id, tenant_id, type, outcome, reason_code, count(*) AS runs
+			FROM operation_runs WHERE status = 'completed' GROUP BY 1, 2, 3, 4, 5),
+		totals AS (SELECT workspace_id, tenant_id, type, outcome, reason_code, runs FROM operation_run_totals),
+		diff AS ((SELECT 'missing', * FROM truth EXCEPT SELECT 'missing', * FROM totals)
+		         UNION ALL (SELECT 'extra', * FROM totals EXCEPT SELECT 'extra', * FROM truth))
+		SELECT format('%s %s', d, row(workspace_id, tenant_id, type, outcome, reason_code, runs)) FROM diff d(d)`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	return out
 }
 
@@ -86,6 +108,7 @@ func TestRunHoursRollup(t *testing.T) {
 	} {
 		step.write(t)
 		require.Empty(t, rollupDrift(ctx, t, db), step.name)
+		require.Empty(t, totalsDrift(ctx, t, db), step.name)
 	}
 
 	// The reads from the rollup equal what the same questions over the runs answer.
@@ -121,4 +144,49 @@ func TestRunHoursRollup(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, scanned, counts)
 	require.Equal(t, int64(1), counts["running"])
+}
+
+// TestMigrationCountsExistingRunTotals: 00023 counts the runs finished before it into the all-time
+// totals, the trigger keeps them from then on, and its Down leaves the rollup's trigger working
+// without them.
+func TestMigrationCountsExistingRunTotals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	tenant := storetest.Tenant(ctx, t, db.Pool, nil).ID
+	sqlDB := stdlib.OpenDBFromPool(db.Pool)
+	t.Cleanup(func() { sqlDB.Close() })
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	_, err = provider.DownTo(ctx, 22)
+	require.NoError(t, err)
+	var exists bool
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT to_regclass('operation_run_totals') IS NOT NULL`).Scan(&exists))
+	require.False(t, exists, "00022's schema")
+
+	throttled := "provider_throttled"
+	for i := range 30 { // finished through 00022's trigger, which counts only the rollup
+		o := &storetest.RunOpts{TenantID: &tenant, Type: []string{"inventory.sync", "directory_groups.sync"}[i%2], Outcome: store.OutcomeSucceeded}
+		if i%3 == 0 {
+			o.Outcome, o.ReasonCode = store.OutcomeFailed, &throttled
+		}
+		if i%5 == 0 {
+			o.TenantID = nil
+		}
+		storetest.Run(ctx, t, db.Pool, o)
+	}
+	running := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{TenantID: &tenant, Status: store.StatusRunning}).ID
+	_, err = provider.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, totalsDrift(ctx, t, db), "the runs finished before the migration")
+	storetest.UpdateRun(ctx, t, db.Pool, running, &storetest.RunOpts{Outcome: store.OutcomeFailed})
+	require.Empty(t, totalsDrift(ctx, t, db), "a run finished after it")
+
+	_, err = provider.DownTo(ctx, 22)
+	require.NoError(t, err)
+	storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{TenantID: &tenant, Outcome: store.OutcomeSucceeded})
+	require.Empty(t, rollupDrift(ctx, t, db), "the rollup after the Down")
+	_, err = provider.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, totalsDrift(ctx, t, db), "up again")
 }

@@ -292,11 +292,12 @@ func CountRuns(ctx context.Context, q Querier, f RunFilter) (map[string]int64, e
 	where, args := f.where()
 	query := `SELECT coalesce(r.outcome, r.status), count(*)` + runFrom + where + ` GROUP BY 1`
 	if f.Search == "" {
-		// Finished runs from the runs-per-hour rollup (tens of rows an hour), the few active ones from
-		// the runs: the same counts without reading the history.
+		// Finished runs from their all-time totals (a row per tenant, type, outcome and reason, whatever
+		// the history holds), the few active ones from the runs: the same counts without reading the
+		// history. The totals take the rollup's filters (hoursFilter): they have its columns but the hour.
 		hoursWhere, hoursArgs := f.hoursFilter(nil)
 		query = `SELECT r.status, count(*) FROM operation_runs r` + where + ` AND r.status IN ('queued', 'running') GROUP BY 1
-			UNION ALL SELECT r.outcome, sum(r.runs)::bigint` + hoursFrom + renumber(hoursWhere, len(args)) + ` GROUP BY 1`
+			UNION ALL SELECT r.outcome, sum(r.runs)::bigint` + totalsFrom + renumber(hoursWhere, len(args)) + ` GROUP BY 1`
 		args = append(args, hoursArgs...)
 	}
 	rows, err := q.Query(ctx, query, args...)

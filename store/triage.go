@@ -82,6 +82,10 @@ func HourlyOutcomes(ctx context.Context, q Querier, f RunFilter, since time.Time
 // workspace_id, tenant_id, type, outcome and reason_code columns.
 const hoursFrom = ` FROM operation_run_hours r`
 
+// totalsFrom is the finished runs' all-time totals (migration 00023) under the same alias: the
+// rollup's columns without the hour.
+const totalsFrom = ` FROM operation_run_totals r`
+
 // hoursFilter is f's WHERE clause for the rollup: scope, tenant, type and reason code, and outcomes
 // when given. What the rollup cannot filter on (search, statuses, paging) is left out.
 func (f RunFilter) hoursFilter(outcomes []Outcome) (string, []any) {
@@ -116,8 +120,9 @@ func ConnectionProblems(ctx context.Context, q Querier, workspaceIDs []int64) ([
 	})
 }
 
-// RebuildRunHours counts the runs-per-hour rollup again from the runs. Triggers keep it exact; a bulk
-// load that disables them for speed (the benchmarks' seed of a million runs) calls this after.
+// RebuildRunHours counts the runs-per-hour rollup and the all-time totals again from the runs.
+// Triggers keep them exact; a bulk load that disables them for speed (the benchmarks' seed of a
+// million runs) calls this after.
 // The rows are written hour by hour, as the triggers write them while runs finish: the home's last
 // 24 hours then sit on a few adjacent pages whatever the history holds. Written in the grouping's
 // order instead, they were spread over the whole table (at 1M runs over two years, the triage read
@@ -130,7 +135,10 @@ func RebuildRunHours(ctx context.Context, q Querier) error {
 		SELECT workspace_id, date_trunc('hour', coalesce(finished_at, created_at), 'UTC'), tenant_id, type, outcome, reason_code,
 		       count(*), max(id), max(coalesce(finished_at, created_at))
 		FROM operation_runs WHERE status = 'completed'
-		GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1`)
+		GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1;
+		DELETE FROM operation_run_totals;
+		INSERT INTO operation_run_totals (workspace_id, tenant_id, type, outcome, reason_code, runs)
+		SELECT workspace_id, tenant_id, type, outcome, reason_code, sum(runs) FROM operation_run_hours GROUP BY 1, 2, 3, 4, 5`)
 	if err != nil {
 		return fmt.Errorf("error rebuilding the runs per hour: %w", err)
 	}

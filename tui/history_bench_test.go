@@ -40,7 +40,7 @@ const (
 // baseline: the same fleet at the same daily rate with a tenth of the history (its last 73 days).
 // Each is in its own database, both measured in the same run, the rounds alternating between the
 // two: home's first frame, the triage load behind it, `runs list` (its first page, and failed runs
-// of one tenant), and Start's rate. Then what retention costs: the product's prune of the oldest
+// of one tenant), the operations screen's tab counts, and Start's rate. Then what retention costs: the product's prune of the oldest
 // three days at both sizes; and, on a copy of the baseline's events partitioned by month, a month
 // removed by DELETE and by dropping its partition, and a run's log read across the partitions.
 func BenchmarkHistory(b *testing.B) {
@@ -65,7 +65,7 @@ func BenchmarkHistory(b *testing.B) {
 	largeLoad := time.Since(t0)
 
 	type sizes struct{ small, large []time.Duration }
-	var home, triage, list, listFailed sizes
+	var home, triage, list, listFailed, counts sizes
 	both := func(s *sizes, f func(*historyBundle) time.Duration) {
 		s.small = append(s.small, f(small))
 		s.large = append(s.large, f(large))
@@ -90,6 +90,13 @@ func BenchmarkHistory(b *testing.B) {
 			_, err := h.svc.ListRuns(ctx, h.admin, engine.RunQuery{Limit: 50, TenantID: h.smallTenant,
 				Outcomes: []store.Outcome{store.OutcomeFailed}}) // `runs list --tenant T --status failed`
 			require.NoError(b, err)
+			return time.Since(t0)
+		})
+		both(&counts, func(h *historyBundle) time.Duration {
+			t0 := time.Now()
+			n, err := h.svc.CountRuns(ctx, h.admin, engine.RunQuery{}) // the operations screen's tab counts
+			require.NoError(b, err)
+			require.Positive(b, n[string(store.OutcomeSucceeded)])
 			return time.Since(t0)
 		})
 	}
@@ -123,6 +130,7 @@ func BenchmarkHistory(b *testing.B) {
 	report(triage, "triage")
 	report(list, "runs_list")
 	report(listFailed, "runs_list_failed")
+	report(counts, "runs_counts")
 	sr, lr := median(startSmall), median(startLarge)
 	b.ReportMetric(lr, "start_per_s")
 	b.ReportMetric(sr, "start_baseline_per_s")

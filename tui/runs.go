@@ -103,7 +103,7 @@ func (s *runs) Relevant(n store.Notification) bool {
 }
 
 // Reload loads the tab's rows with every tab's count, so that the counts move with the rows in the
-// same frame (the counts read the runs-per-hour rollup: no history is scanned).
+// same frame (the counts read the finished runs' all-time totals: no history is scanned).
 func (s *runs) Reload() tea.Cmd {
 	if runTabs[s.tab].legacy {
 		return tea.Batch(s.loadRows(), s.loadCounts())

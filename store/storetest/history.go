@@ -150,7 +150,7 @@ func History(ctx context.Context, tb testing.TB, db *store.DB, opts *HistoryOpts
 		return withSettings(ctx, conn, `SET session_replication_role = replica`,
 			func() error { return store.RebuildTenantRunLatest(ctx, conn) })
 	})
-	for _, table := range []string{"run_events", "operation_runs", "operation_run_hours"} {
+	for _, table := range []string{"run_events", "operation_runs", "operation_run_hours", "operation_run_totals"} {
 		jobs = append(jobs, func(conn *pgxpool.Conn) error {
 			_, err := conn.Exec(ctx, `VACUUM (ANALYZE) `+table)
 			return err
