@@ -112,4 +112,13 @@ func TestSecurityLocalClusterAccess(t *testing.T) {
 	require.NoError(t, err)
 	_, err = app.Pool.Exec(ctx, `DELETE FROM workspaces WHERE name = 'roles-test'`)
 	require.NoError(t, err)
+	// A run finishing as the runtime role moves the rollups its trigger keeps (the hours, the totals).
+	run, err := store.InsertRun(ctx, app.Pool, store.NewRun{WorkspaceID: ws, Type: "system.noop", InitiatorKind: "system"})
+	require.NoError(t, err)
+	done, err := store.FinishRun(ctx, app.Pool, run.ID, store.Finish{Outcome: store.OutcomeSucceeded})
+	require.NoError(t, err)
+	require.True(t, done)
+	counts, err := store.CountRuns(ctx, app.Pool, store.RunFilter{WorkspaceIDs: []int64{ws}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int64{string(store.OutcomeSucceeded): 1}, counts)
 }

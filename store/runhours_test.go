@@ -86,6 +86,7 @@ func TestRunHoursRollup(t *testing.T) {
 	} {
 		step.write(t)
 		require.Empty(t, rollupDrift(ctx, t, db), step.name)
+		require.Empty(t, totalsDrift(ctx, t, db), step.name)
 	}
 
 	// The reads from the rollup equal what the same questions over the runs answer.

@@ -370,14 +370,25 @@ func (f RunFilter) where() (string, []any) {
 	if f.TenantID != 0 {
 		add("r.tenant_id = $?", f.TenantID)
 	}
+	// One value is compared with =, not = ANY: an index on (…, the column, id DESC) then returns
+	// the runs newest first and the page stops after Limit of them. With = ANY PostgreSQL 15 cannot
+	// use that order and reads every match of the whole history to sort it (`runs list --status
+	// failed`: every failed run of two years for a page of 50).
+	in := func(col string, vals []string) {
+		if len(vals) == 1 {
+			add(col+" = $?", vals[0])
+		} else {
+			add(col+" = ANY($?)", vals)
+		}
+	}
 	if f.Types != nil {
-		add("r.type = ANY($?)", f.Types)
+		in("r.type", f.Types)
 	}
 	if len(f.Statuses) > 0 {
-		add("r.status = ANY($?)", texts(f.Statuses))
+		in("r.status", texts(f.Statuses))
 	}
 	if len(f.Outcomes) > 0 {
-		add("r.outcome = ANY($?)", texts(f.Outcomes))
+		in("r.outcome", texts(f.Outcomes))
 	}
 	if f.ReasonCode != "" {
 		add("r.reason_code = $?", f.ReasonCode)

@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,4 +116,75 @@ func TestListRunsKeyset(t *testing.T) {
 	page, err := store.ListRuns(ctx, db.Pool, store.RunFilter{WorkspaceIDs: []int64{w.ID}, Search: `'; DROP TABLE operation_runs; --%_`})
 	require.NoError(t, err)
 	require.Empty(t, page)
+}
+
+// TestListRunsOneValueFilters: a filter of one status, outcome or type (compared with =, so that an
+// index gives the page newest first) selects what the same filter of several values does.
+func TestListRunsOneValueFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	w := storetest.DefaultWorkspace(ctx, t, db.Pool)
+	tenant := storetest.Tenant(ctx, t, db.Pool, &storetest.TenantOpts{WorkspaceID: w.ID})
+	other := storetest.Tenant(ctx, t, db.Pool, &storetest.TenantOpts{WorkspaceID: w.ID})
+	byName := map[string][]int64{}
+	for _, o := range []struct {
+		name    string
+		tenant  int64
+		typ     string
+		status  store.Status
+		outcome store.Outcome
+	}{
+		{"failed-inventory", tenant.ID, "inventory.sync", store.StatusCompleted, store.OutcomeFailed},
+		{"succeeded-inventory", tenant.ID, "inventory.sync", store.StatusCompleted, store.OutcomeSucceeded},
+		{"failed-groups", tenant.ID, "directory_groups.sync", store.StatusCompleted, store.OutcomeFailed},
+		{"failed-other-tenant", other.ID, "inventory.sync", store.StatusCompleted, store.OutcomeFailed},
+		{"blocked-groups", tenant.ID, "directory_groups.sync", store.StatusCompleted, store.OutcomeBlocked},
+		{"queued-inventory", tenant.ID, "inventory.sync", store.StatusQueued, ""},
+		{"running-groups", tenant.ID, "directory_groups.sync", store.StatusRunning, ""},
+		{"failed-inventory", tenant.ID, "inventory.sync", store.StatusCompleted, store.OutcomeFailed},
+	} {
+		r := storetest.Run(ctx, t, db.Pool, &storetest.RunOpts{TenantID: &o.tenant, Type: o.typ, Status: o.status, Outcome: o.outcome})
+		byName[o.name] = append([]int64{r.ID}, byName[o.name]...) // newest first
+	}
+	ids := func(names ...string) []int64 {
+		var out []int64
+		for _, n := range names {
+			out = append(out, byName[n]...)
+		}
+		slices.SortFunc(out, func(a, b int64) int { return cmp.Compare(b, a) })
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.RunFilter
+		want []int64
+	}{
+		{"one outcome", store.RunFilter{Outcomes: []store.Outcome{store.OutcomeFailed}},
+			ids("failed-inventory", "failed-groups", "failed-other-tenant")},
+		{"one outcome of a tenant", store.RunFilter{TenantID: tenant.ID, Outcomes: []store.Outcome{store.OutcomeFailed}},
+			ids("failed-inventory", "failed-groups")},
+		{"two outcomes", store.RunFilter{TenantID: tenant.ID, Outcomes: []store.Outcome{store.OutcomeFailed, store.OutcomeBlocked}},
+			ids("failed-inventory", "failed-groups", "blocked-groups")},
+		{"one status", store.RunFilter{Statuses: []store.Status{store.StatusQueued}}, ids("queued-inventory")},
+		{"two statuses", store.RunFilter{Statuses: []store.Status{store.StatusQueued, store.StatusRunning}},
+			ids("queued-inventory", "running-groups")},
+		{"one type and outcome", store.RunFilter{Types: []string{"inventory.sync"}, Outcomes: []store.Outcome{store.OutcomeFailed}},
+			ids("failed-inventory", "failed-other-tenant")},
+		{"no type", store.RunFilter{Types: []string{}}, nil},
+		{"one outcome, the next page", store.RunFilter{Outcomes: []store.Outcome{store.OutcomeFailed}, BeforeID: byName["failed-inventory"][0], Limit: 2},
+			ids("failed-inventory", "failed-groups", "failed-other-tenant")[1:3]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.f.WorkspaceIDs = []int64{w.ID}
+			page, err := store.ListRuns(ctx, db.Pool, tc.f)
+			require.NoError(t, err)
+			var got []int64
+			for _, r := range page {
+				got = append(got, r.ID)
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
 }

@@ -119,6 +119,10 @@ func ConnectionProblems(ctx context.Context, q Querier, workspaceIDs []int64) ([
 // RebuildRunHours counts the runs-per-hour rollup and the run totals (migrations 00009, 00027) again
 // from the runs. Triggers keep them exact; a bulk load that disables them for speed (the benchmarks'
 // seed of a million runs) calls this after.
+// The rows are written hour by hour, as the triggers write them while runs finish: the home's last
+// 24 hours then sit on a few adjacent pages whatever the history holds. Written in the grouping's
+// order instead, they were spread over the whole table (at 1M runs over two years, the triage read
+// 1,324 pages of the rollup for 1,297 rows, against 46 with the same day in a 73-day history).
 func RebuildRunHours(ctx context.Context, q Querier) error {
 	// Without arguments pgx sends the statements as one simple query: one implicit transaction, so no
 	// reader sees the rollup or the totals empty, or the one counted again and not the other.
@@ -127,7 +131,7 @@ func RebuildRunHours(ctx context.Context, q Querier) error {
 		SELECT workspace_id, date_trunc('hour', coalesce(finished_at, created_at), 'UTC'), tenant_id, type, outcome, reason_code,
 		       count(*), max(id), max(coalesce(finished_at, created_at))
 		FROM operation_runs WHERE status = 'completed'
-		GROUP BY 1, 2, 3, 4, 5, 6;
+		GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1;
 		DELETE FROM operation_run_totals;
 		INSERT INTO operation_run_totals (workspace_id, tenant_id, type, outcome, runs)
 		SELECT workspace_id, tenant_id, type, outcome, sum(runs) FROM operation_run_hours GROUP BY 1, 2, 3, 4`)

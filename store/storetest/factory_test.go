@@ -320,6 +320,11 @@ func TestHistory(t *testing.T) {
 	require.Equal(t, int64(3*4000), timelines, "queued, started and finished for every run")
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(runs) FROM operation_run_hours`).Scan(&hourRuns))
 	require.Equal(t, completed, hourRuns, "every completed run is in the rollup")
+	var totalRuns, latest int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(runs) FROM operation_run_totals`).Scan(&totalRuns))
+	require.Equal(t, completed, totalRuns, "every completed run is in the all-time totals")
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM tenant_run_latest`).Scan(&latest))
+	require.Positive(t, latest, "the latest run per tenant and type rebuilt")
 	var mismatched int64
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT count(*) FROM operation_runs WHERE status = 'completed'
 		AND ((outcome = 'succeeded') <> (reason_code IS NULL))`).Scan(&mismatched))

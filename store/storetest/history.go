@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantatlas/tenantatlas/store"
 )
@@ -44,8 +45,8 @@ type HistoryOpts struct {
 // definitions: what is left is exactly the migrated schema, which History checks. Triggers and
 // foreign-key checks are off for the load (session_replication_role = replica, so the connection
 // must be a superuser's, as pgtest's are); the rows are valid by construction, the runs-per-hour
-// rollup is rebuilt after, and the tables are vacuumed and analyzed as they would be by then in
-// production.
+// rollup (hour by hour, as its triggers write it) and the latest run per tenant and type are rebuilt
+// after, and the tables are vacuumed and analyzed as they would be by then in production.
 func History(ctx context.Context, tb testing.TB, db *store.DB, opts *HistoryOpts) {
 	tb.Helper()
 	opts = orZero(opts)
@@ -121,46 +122,80 @@ func History(ctx context.Context, tb testing.TB, db *store.DB, opts *HistoryOpts
 		FROM generate_series(1, 15) g`, workspaceID, opts.TenantIDs)
 	must(tb, err)
 
-	// The indexes and keys again, from their definitions, side by side.
-	queue := make(chan historyStructure, len(rebuild))
+	// The indexes and keys again, from their definitions, side by side; beside them the runs-per-hour
+	// rollup is counted again with its foreign-key checks off (one per rollup row otherwise): it only
+	// reads the runs, which keep their primary key meanwhile.
+	jobs := make([]func(*pgxpool.Conn) error, 0, len(rebuild)+1)
+	jobs = append(jobs, func(conn *pgxpool.Conn) error {
+		return withSettings(ctx, conn, `SET session_replication_role = replica; SET work_mem = '256MB'`,
+			func() error { return store.RebuildRunHours(ctx, conn) })
+	})
 	for _, st := range rebuild {
-		queue <- st
+		jobs = append(jobs, func(conn *pgxpool.Conn) error {
+			return withSettings(ctx, conn, `SET maintenance_work_mem = '1GB'`, func() error {
+				_, err := conn.Exec(ctx, st.create)
+				return err
+			})
+		})
+	}
+	side(ctx, tb, db, parallel, jobs)
+	logPhase(fmt.Sprintf("%d indexes built, runs per hour rebuilt", len(rebuild)))
+	if after := historySchema(ctx, tb, db); !slices.Equal(after, before) {
+		tb.Fatalf("storetest: History left another schema than the migrations': %v, want %v", after, before)
+	}
+	// The latest run of each tenant and type (by the index just built), and the tables vacuumed and
+	// analyzed as autovacuum would have left them, side by side.
+	jobs = jobs[:0]
+	jobs = append(jobs, func(conn *pgxpool.Conn) error {
+		return withSettings(ctx, conn, `SET session_replication_role = replica`,
+			func() error { return store.RebuildTenantRunLatest(ctx, conn) })
+	})
+	for _, table := range []string{"run_events", "operation_runs", "operation_run_hours", "operation_run_totals"} {
+		jobs = append(jobs, func(conn *pgxpool.Conn) error {
+			_, err := conn.Exec(ctx, `VACUUM (ANALYZE) `+table)
+			return err
+		})
+	}
+	side(ctx, tb, db, parallel, jobs)
+	logPhase("latest runs per tenant rebuilt, tables vacuumed")
+	_, err = db.Pool.Exec(ctx, `ANALYZE tenant_run_latest`)
+	must(tb, err)
+}
+
+// side runs jobs on up to parallel connections of their own at once, each job on one of them.
+func side(ctx context.Context, tb testing.TB, db *store.DB, parallel int, jobs []func(*pgxpool.Conn) error) {
+	tb.Helper()
+	queue := make(chan func(*pgxpool.Conn) error, len(jobs))
+	for _, j := range jobs {
+		queue <- j
 	}
 	close(queue)
 	errs := make([]error, parallel)
 	var wg sync.WaitGroup
 	for i := range parallel {
 		wg.Go(func() {
-			for st := range queue {
-				if err := onConn(ctx, db, `SET maintenance_work_mem = '512MB'`, st.create, nil); err != nil {
-					errs[i] = errors.Join(errs[i], err)
-				}
+			conn, err := db.Pool.Acquire(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer conn.Release()
+			for j := range queue {
+				errs[i] = errors.Join(errs[i], j(conn))
 			}
 		})
 	}
 	wg.Wait()
 	must(tb, errors.Join(errs...))
-	logPhase(fmt.Sprintf("%d indexes built", len(rebuild)))
-	if after := historySchema(ctx, tb, db); !slices.Equal(after, before) {
-		tb.Fatalf("storetest: History left another schema than the migrations': %v, want %v", after, before)
+}
+
+// withSettings runs f after setup on conn, and resets the connection's settings after.
+func withSettings(ctx context.Context, conn *pgxpool.Conn, setup string, f func() error) error {
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET ALL`) //nolint:errcheck
+	if _, err := conn.Exec(ctx, setup); err != nil {
+		return err
 	}
-	for _, stmt := range []string{`VACUUM (ANALYZE) operation_runs`, `VACUUM (ANALYZE) run_events`} {
-		_, err := db.Pool.Exec(ctx, stmt)
-		must(tb, err)
-		logPhase(stmt)
-	}
-	// The rollup is counted again with its foreign-key checks off (one per rollup row otherwise).
-	conn, err := db.Pool.Acquire(ctx)
-	must(tb, err)
-	_, err = conn.Exec(ctx, `SET session_replication_role = replica`)
-	must(tb, err)
-	must(tb, store.RebuildRunHours(ctx, conn))
-	_, err = conn.Exec(ctx, `RESET session_replication_role`)
-	must(tb, err)
-	conn.Release()
-	logPhase("runs per hour rebuilt")
-	_, err = db.Pool.Exec(ctx, `ANALYZE operation_run_hours`)
-	must(tb, err)
+	return f()
 }
 
 // onConn runs setup and then sql on a connection of its own, and resets the connection's settings
