@@ -356,7 +356,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.toggleMark()
 	case key.Matches(msg, k.Copy):
 		if r, ok := s.current(); ok {
-			return tea.Batch(tea.SetClipboard(fmt.Sprint(r.ID)), flash(fmt.Sprintf("copied run id %d", r.ID)))
+			return copyText(fmt.Sprint(r.ID), fmt.Sprintf("copied run id %d", r.ID))
 		}
 	case key.Matches(msg, k.Cancel) && s.mayActOnAny():
 		return s.cancel()
