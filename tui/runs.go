@@ -62,9 +62,9 @@ type runs struct {
 	loaded      bool
 	err         error
 	rows        []store.Run
-	limit       int  // how many of the tab's newest runs its loads read: a first page, more on scrolling
-	exhausted   bool // the last load brought fewer rows than it asked for: every row of the tab is loaded
-	toEnd       bool // G asked for the rows not loaded yet: the cursor goes to the last once they are
+	limit       int                   // the tab's newest runs its loads read: a first page, more on scrolling
+	exhausted   bool                  // the last load brought fewer than it asked: the tab's every run is loaded
+	toEnd       bool                  // G: the cursor goes to the last row once the rest has loaded
 	roles       map[int64]access.Role // the actor's role in each workspace of the rows: which runs it may cancel or retry
 	legacy      *legacyList           // the Legacy tab
 	counts      map[string]int64
