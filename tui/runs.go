@@ -435,7 +435,6 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return sorted
 		}
 		return tea.Batch(sorted, s.loadRows()) // an order sorts the whole window (firstPage)
-
 	case key.Matches(msg, k.Open):
 		if r, ok := s.current(); ok {
 			return navigate(newRunDetail(s.env, r.ID))
