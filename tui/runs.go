@@ -150,12 +150,14 @@ func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 
 // loadMore loads the next page of the tab, after the oldest run loaded (keyset: the runs are read
 // newest first by id), when the cursor is within a screen of the last row loaded or the screen is
-// taller than what is loaded; to the end of the window (rowsLimit) when G asked for it.
+// taller than what is loaded; to the end of the window (rowsLimit) when G asked for it. A page is as
+// large as what is loaded (at least a first page): scrolling through the window costs a few loads
+// (at 48 lines a first page of 88 rows, then 88, 176 and the rest), not one per screen.
 func (s *runs) loadMore() tea.Cmd {
 	if runTabs[s.tab].legacy || !s.loaded || s.exhausted || len(s.rows) == 0 || len(s.rows) >= rowsLimit {
 		return nil
 	}
-	want := len(s.rows) + s.firstPage()
+	want := len(s.rows) + max(len(s.rows), s.firstPage())
 	if s.toEnd {
 		want = rowsLimit
 	} else if s.table.cursor < len(s.rows)-s.tableHeight() && len(s.rows) >= s.firstPage() {
