@@ -147,6 +147,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case showHelpMsg:
 		m.help, m.helpAt = true, scroller{}
 		return m, nil
+	case copyMsg:
+		// Frames writes the sequence between its frames; Bubble Tea's renderer, at its next tick.
+		if m.frames != nil {
+			m.frames.copy(msg.text)
+			return m, nil
+		}
+		return m, tea.SetClipboard(msg.text)
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
 	}

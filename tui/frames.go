@@ -19,10 +19,10 @@ import (
 // Bubble Tea's own renderer wakes up 60 times a second for as long as a program runs, to compare the
 // last frame with the one before, changed or not: with a hundred SSH dashboards in one process that is
 // 6,000 wake-ups a second and most of a core's tenth spent on nothing (BENCHMARKS.md, idle_cpu_pct).
-// With Frames the program runs without that renderer (ProgramOptions); each frame the model draws
-// wakes one goroutine that paints what changed with the same cell renderer Bubble Tea uses
+// With Frames the program runs without that renderer (ProgramOptions, Release); each frame the model
+// draws wakes one goroutine that paints what changed with the same cell renderer Bubble Tea uses
 // (ultraviolet), and then sleeps until the next frame. Frames arriving faster than frameInterval are
-// coalesced into the latest.
+// coalesced into the latest. An idle dashboard wakes nothing.
 type Frames struct {
 	mu      sync.Mutex // guards everything below, and every write to out
 	out     io.Writer
@@ -36,6 +36,10 @@ type Frames struct {
 	// scrollOptim is whether frames may scroll the terminal instead of redrawing moved lines.
 	scrollOptim bool
 	closed      bool
+	// pending is what goes to the terminal before the next frame (an OSC52 copy).
+	pending []byte
+	drawn   chan struct{} // closed by the first frame the model draws
+	once    sync.Once
 
 	wake     chan struct{} // a frame is waiting (capacity 1: wake-ups coalesce)
 	stop     chan struct{}
@@ -59,7 +63,8 @@ const frameInterval = time.Second / 60
 // environment is env (TERM decides the sequences). mapNewline says the terminal turns "\n" into
 // "\r\n" itself, as an SSH session's emulated PTY does.
 func NewFrames(out io.Writer, profile colorprofile.Profile, env []string, mapNewline bool) *Frames {
-	f := &Frames{out: out, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	f := &Frames{out: out, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		drawn: make(chan struct{})}
 	f.scr = uv.NewTerminalRenderer(&f.buf, env)
 	f.scr.SetColorProfile(profile)
 	f.scr.SetTabStops(-1)
@@ -71,13 +76,39 @@ func NewFrames(out io.Writer, profile colorprofile.Profile, env []string, mapNew
 	return f
 }
 
-// ProgramOptions are the options of a program that f draws: no Bubble Tea renderer, and its own tick
-// (which still flushes what the program writes itself, such as a clipboard copy) once a second.
-// Only for a terminal the program need not set up, an SSH session's emulated PTY: without its
-// renderer Bubble Tea neither puts a local terminal in raw mode nor reads its size, so the local
-// dashboard keeps Bubble Tea's renderer (one program: 60 wake-ups a second).
+// ProgramOptions are the options of a program that f draws: no Bubble Tea renderer, no input of
+// Bubble Tea's own (the caller sends it, see Release), and its tick at its slowest (once a second)
+// until Release stops it. Only for a terminal the program need not set up, an SSH session's emulated
+// PTY: without its renderer Bubble Tea neither puts a local terminal in raw mode nor reads its size,
+// so the local dashboard keeps Bubble Tea's renderer (one program: 60 wake-ups a second).
 func (f *Frames) ProgramOptions() []tea.ProgramOption {
-	return []tea.ProgramOption{tea.WithoutRenderer(), tea.WithFPS(1)}
+	return []tea.ProgramOption{tea.WithoutRenderer(), tea.WithFPS(1), tea.WithInput(nil)}
+}
+
+// Release stops the tick of p, a program run with f's ProgramOptions, once p has drawn its first
+// frame (or f is closed first); call it in its own goroutine. Without a renderer Bubble Tea keeps a
+// ticker per program all the same (at least once a second) to flush what the program writes itself;
+// a hundred sessions' tickers wake the process a hundred times a second, about 1 % of a core on a
+// virtual machine for nothing (BENCHMARKS.md, idle_cpu_pct). p.ReleaseTerminal stops that tick and,
+// with p's input disabled, nothing else: p goes on handling messages and drawing its frames here.
+// What the dashboard writes itself (a clipboard copy) goes through f (copy), not through p.
+// ReleaseTerminal waits half a second for a read loop the program does not have; this goroutine
+// is the one that waits.
+func (f *Frames) Release(p *tea.Program) {
+	select {
+	case <-f.drawn: // Run started Bubble Tea's tick before it drew the first frame
+	case <-f.stop:
+		return
+	}
+	_ = p.ReleaseTerminal()
+}
+
+// copy puts text on the terminal's clipboard (OSC52), before the next frame.
+func (f *Frames) copy(text string) {
+	f.mu.Lock()
+	f.pending = append(f.pending, ansi.SetSystemClipboard(text)...)
+	f.mu.Unlock()
+	f.poke()
 }
 
 // Write writes p to the terminal between frames: give it to the program (tea.WithOutput) when the
@@ -93,6 +124,12 @@ func (f *Frames) draw(fr frame) {
 	f.mu.Lock()
 	f.next = fr
 	f.mu.Unlock()
+	f.once.Do(func() { close(f.drawn) })
+	f.poke()
+}
+
+// poke wakes the painter.
+func (f *Frames) poke() {
 	select {
 	case f.wake <- struct{}{}:
 	default: // a wake-up is already queued: it paints this frame
@@ -126,8 +163,18 @@ func (f *Frames) loop() {
 
 // paint draws the newest frame, writing only the cells that changed. Called with mu held.
 func (f *Frames) paint() error {
+	if f.closed {
+		return nil
+	}
+	if len(f.pending) > 0 {
+		_, err := f.out.Write(f.pending)
+		f.pending = f.pending[:0]
+		if err != nil {
+			return err
+		}
+	}
 	fr := f.next
-	if f.closed || fr == f.shown || fr.width <= 0 || fr.height <= 0 {
+	if fr == f.shown || fr.width <= 0 || fr.height <= 0 {
 		return nil
 	}
 	var head bytes.Buffer

@@ -107,7 +107,7 @@ func newGroups(env *Env, tenantID int64, name string) *groupsList {
 				if !ok {
 					return nil
 				}
-				return tea.Batch(tea.SetClipboard(g.GraphID), flash("copied group id "+g.GraphID))
+				return copyText(g.GraphID, "copied group id "+g.GraphID)
 			}},
 		},
 	})

@@ -259,7 +259,7 @@ func (s *runDetail) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return navigate(newEngines(s.env))
 		}
 	case key.Matches(msg, k.Copy):
-		return tea.Batch(tea.SetClipboard(fmt.Sprint(s.runID)), flash(fmt.Sprintf("copied run id %d", s.runID)))
+		return copyText(fmt.Sprint(s.runID), fmt.Sprintf("copied run id %d", s.runID))
 	}
 	return nil
 }

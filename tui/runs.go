@@ -62,6 +62,9 @@ type runs struct {
 	loaded      bool
 	err         error
 	rows        []store.Run
+	limit       int                   // the tab's newest runs its loads read: a first page, more on scrolling
+	exhausted   bool                  // the last load brought fewer than it asked: the tab's every run is loaded
+	toEnd       bool                  // G: the cursor goes to the last row once the rest has loaded
 	roles       map[int64]access.Role // the actor's role in each workspace of the rows: which runs it may cancel or retry
 	legacy      *legacyList           // the Legacy tab
 	counts      map[string]int64
@@ -95,7 +98,7 @@ func (s *runs) ClearFilter() (tea.Cmd, bool) {
 	}
 	s.filter.text.set("")
 	s.table.cursor, s.legacy.table.cursor = 0, 0
-	return s.loadRows(), true
+	return s.restart(), true
 }
 
 func (s *runs) Relevant(n store.Notification) bool {
@@ -111,21 +114,75 @@ func (s *runs) Reload() tea.Cmd {
 	return s.loadRowsCounted(true)
 }
 
-// loadRows loads the tab's rows after a change of tab or filter: the counts, which depend on neither,
-// stay as the last change left them.
+// loadRows loads the tab's rows (as many as are loaded, at least a first page): after a change of
+// tab or filter (which restart sets back to a first page), or an answer that another load was asked
+// for meanwhile. The counts, which depend on neither, stay as the last change left them.
 func (s *runs) loadRows() tea.Cmd { return s.loadRowsCounted(false) }
 
-// loadRowsCounted loads the tab's rows and, with counts, every tab's count in the same answer.
+// restart loads a first page of the tab: after a change of tab or filter.
+func (s *runs) restart() tea.Cmd {
+	s.limit, s.toEnd = 0, false
+	return s.loadRows()
+}
+
+// firstPage is how many runs a tab's first load reads: the rows the screen shows and as many again,
+// so that moving down finds its rows loaded while the next page loads (loadMore). An order other
+// than the newest sorts the whole window, so it loads it whole.
+func (s *runs) firstPage() int {
+	if runsSorts[s.sortBy] != "newest" {
+		return rowsLimit
+	}
+	return min(max(2*s.tableHeight(), minPage), rowsLimit)
+}
+
+// minPage is the smallest first page, for the smallest terminals.
+const minPage = 50
+
+// loadRowsCounted loads the tab's newest rows, as many as are loaded now and at least a first page,
+// and, with counts, every tab's count in the same answer.
 func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
-	tab := runTabs[s.tab]
-	if tab.legacy {
+	if runTabs[s.tab].legacy {
 		return s.legacy.Reload()
 	}
+	s.limit = min(max(s.limit, s.firstPage()), rowsLimit)
+	return s.fetchRows(s.query(s.limit), counts || s.countsOwed, false)
+}
+
+// loadMore loads the next page of the tab, after the oldest run loaded (keyset: the runs are read
+// newest first by id), when the cursor is within a screen of the last row loaded or the screen is
+// taller than what is loaded; to the end of the window (rowsLimit) when G asked for it. A page is as
+// large as what is loaded (at least a first page): scrolling through the window costs a few loads
+// (at 48 lines a first page of 88 rows, then 88, 176 and the rest), not one per screen.
+func (s *runs) loadMore() tea.Cmd {
+	if runTabs[s.tab].legacy || !s.loaded || s.exhausted || len(s.rows) == 0 || len(s.rows) >= rowsLimit {
+		return nil
+	}
+	want := len(s.rows) + max(len(s.rows), s.firstPage())
+	if s.toEnd {
+		want = rowsLimit
+	} else if s.table.cursor < len(s.rows)-s.tableHeight() && len(s.rows) >= s.firstPage() {
+		return nil
+	}
+	s.limit = min(want, rowsLimit)
+	q := s.query(s.limit - len(s.rows))
+	q.BeforeID = s.rows[0].ID
+	for _, r := range s.rows {
+		q.BeforeID = min(q.BeforeID, r.ID)
+	}
+	return s.fetchRows(q, false, true)
+}
+
+// query is the tab's query for limit runs.
+func (s *runs) query(limit int) engine.RunQuery {
+	tab := runTabs[s.tab]
+	return engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: limit}
+}
+
+// fetchRows loads q's rows (appended to those loaded when more) and, with counts, every tab's count.
+func (s *runs) fetchRows(q engine.RunQuery, counts, more bool) tea.Cmd {
 	c := s.env
-	q := engine.RunQuery{TenantID: s.opts.tenantID, Statuses: tab.statuses, Outcomes: tab.outcomes, Search: s.filter.String(), Limit: rowsLimit}
-	counts = counts || s.countsOwed
 	cmd := s.rowsFetch.start(c, func(ctx context.Context) (runsPage, error) {
-		var page runsPage
+		page := runsPage{asked: q.Limit, appended: more}
 		var wg sync.WaitGroup
 		if counts {
 			// Side by side with the rows: the frame waits for the slower of the two, not both.
@@ -151,7 +208,11 @@ func (s *runs) loadRowsCounted(counts bool) tea.Cmd {
 		return page, nil
 	})
 	// A count asked for while a load is in flight goes with the load that follows it.
-	s.countsOwed = counts && cmd == nil
+	if cmd == nil {
+		s.countsOwed = s.countsOwed || counts
+	} else if counts {
+		s.countsOwed = false
+	}
 	return cmd
 }
 
@@ -161,9 +222,12 @@ type runsPage struct {
 	roles     map[int64]access.Role
 	counts    map[string]int64 // nil when the load did not count
 	countsErr error            // the rows still show; the last counts stay
+	asked     int              // the rows asked for: fewer came when the tab has no more
+	appended  bool             // the page after the rows loaded (loadMore)
 }
 
-// rowsLimit is how many runs one load of a tab brings.
+// rowsLimit is the window of a tab: its newest runs, loaded a page at a time as the cursor nears the
+// last row loaded.
 const rowsLimit = 500
 
 // mayAct reports whether the actor's role allows starting (so cancelling and retrying) r's type.
@@ -226,6 +290,8 @@ func (s *runs) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return s, cmd
 	case tea.WindowSizeMsg:
 		s.drawRows()
+		_, cmd := s.legacy.Update(msg)
+		return s, tea.Batch(cmd, s.loadMore()) // a taller screen may show more than is loaded
 	case tea.KeyPressMsg:
 		return s, s.onKey(msg)
 	}
@@ -240,7 +306,18 @@ func (s *runs) setRows(page runsPage) {
 	if s.table.cursor < len(s.rows) {
 		current = s.rows[s.table.cursor].ID
 	}
-	s.rows, s.roles = page.rows, page.roles
+	if page.appended {
+		s.rows = append(s.rows, page.rows...)
+		if s.roles == nil {
+			s.roles = map[int64]access.Role{}
+		}
+		for id, role := range page.roles {
+			s.roles[id] = role
+		}
+	} else {
+		s.rows, s.roles = page.rows, page.roles
+	}
+	s.exhausted = len(page.rows) < page.asked
 	if page.counts != nil || page.countsErr != nil {
 		if s.countsErr = page.countsErr; page.countsErr == nil {
 			s.counts = page.counts
@@ -252,6 +329,10 @@ func (s *runs) setRows(page runsPage) {
 		if r.ID == current {
 			s.table.cursor = i
 		}
+	}
+	if s.toEnd && (s.exhausted || len(s.rows) >= rowsLimit) {
+		s.toEnd = false
+		s.table.cursor = len(s.rows) - 1
 	}
 	s.drawRows()
 }
@@ -315,7 +396,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if s.filter.typing {
 		if s.filter.key(msg) {
-			return s.loadRows()
+			return s.restart()
 		}
 		return nil
 	}
@@ -335,8 +416,12 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		_, cmd := s.legacy.Update(msg) // movement only: nothing to act on in the read-only history
 		return cmd
 	}
+	if _, move := navDelta(msg, 1, 1); move {
+		// G goes to the last row of the window: the rows not loaded yet load, and the cursor follows.
+		s.toEnd = key.Matches(msg, navKeys.Bottom) && !s.exhausted
+	}
 	if s.table.moveKey(msg, len(s.rows), s.tableHeight()) {
-		return nil
+		return s.loadMore()
 	}
 	switch {
 	case key.Matches(msg, listKeys.SortNext, listKeys.SortPrev): // the list screens' sort keys (list.go)
@@ -347,7 +432,11 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.sortBy = (s.sortBy + step) % len(runsSorts)
 		s.sortRows()
 		s.drawRows()
-		return flash("sorted by " + runsSorts[s.sortBy])
+		sorted := flash("sorted by " + runsSorts[s.sortBy])
+		if s.exhausted || len(s.rows) >= rowsLimit {
+			return sorted
+		}
+		return tea.Batch(sorted, s.loadRows()) // an order sorts the whole window (firstPage)
 	case key.Matches(msg, k.Open):
 		if r, ok := s.current(); ok {
 			return navigate(newRunDetail(s.env, r.ID))
@@ -356,7 +445,7 @@ func (s *runs) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.toggleMark()
 	case key.Matches(msg, k.Copy):
 		if r, ok := s.current(); ok {
-			return tea.Batch(tea.SetClipboard(fmt.Sprint(r.ID)), flash(fmt.Sprintf("copied run id %d", r.ID)))
+			return copyText(fmt.Sprint(r.ID), fmt.Sprintf("copied run id %d", r.ID))
 		}
 	case key.Matches(msg, k.Cancel) && s.mayActOnAny():
 		return s.cancel()
@@ -396,7 +485,7 @@ func (s *runs) switchTab(i int) tea.Cmd {
 		s.drawMarks()
 	}
 	s.table.cursor, s.legacy.table.cursor = 0, 0
-	return s.loadRows()
+	return s.restart()
 }
 
 func (s *runs) current() (store.Run, bool) {
@@ -450,7 +539,7 @@ func (s *runs) View(width, height int) string {
 // with the rows. The tab shown, when its rows are all loaded and unfiltered, counts its rows, so its
 // count and its rows always agree.
 func (s *runs) tabCount(tab runTab) int64 {
-	if s.loaded && s.err == nil && tab.label == runTabs[s.tab].label && s.filter.String() == "" && len(s.rows) < rowsLimit {
+	if s.loaded && s.err == nil && tab.label == runTabs[s.tab].label && s.filter.String() == "" && s.exhausted {
 		return int64(len(s.rows))
 	}
 	var n int64

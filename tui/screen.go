@@ -68,6 +68,14 @@ func jump(s Screen) tea.Cmd { return func() tea.Msg { return navigateMsg{screen:
 
 func flash(text string) tea.Cmd { return func() tea.Msg { return flashMsg{text: text} } }
 
+// copyMsg asks the root to put text on the client's clipboard (OSC52).
+type copyMsg struct{ text string }
+
+// copyText copies text to the clipboard of the terminal the dashboard runs in and flashes done.
+func copyText(text, done string) tea.Cmd {
+	return tea.Batch(func() tea.Msg { return copyMsg{text: text} }, flash(done))
+}
+
 func flashErr(err error) tea.Cmd {
 	return func() tea.Msg { return flashMsg{text: err.Error(), isErr: true} }
 }

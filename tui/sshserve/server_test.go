@@ -251,6 +251,33 @@ func TestSSHTimeouts(t *testing.T) {
 	}
 }
 
+// Keystrokes push the idle deadline back: a session typed into for longer than IdleTimeout stays open,
+// and closes IdleTimeout after the last keystroke, not before.
+func TestSSHIdleDeadlineMovesWithInput(t *testing.T) {
+	t.Parallel()
+	const idle = time.Second
+	b := setup(t, Config{IdleTimeout: idle})
+	alice := b.addUser(t, "alice", "default", "operator")
+	client, err := b.dial(t, gossh.PublicKeys(alice))
+	require.NoError(t, err)
+	term := b.openTerminal(t, client, 80, 24)
+	term.waitFor(0, "TenantAtlas")
+	var last time.Time
+	for range 8 { // 8 × 300 ms: more than twice the idle timeout
+		_, err := term.stdin.Write([]byte("j"))
+		require.NoError(t, err)
+		last = time.Now()
+		select {
+		case err := <-term.done:
+			t.Fatalf("the session closed while typed into (%v); stderr %q", err, term.errOut.String())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	require.Equal(t, 1, term.exit())
+	require.GreaterOrEqual(t, time.Since(last), idle, "closed before its idle timeout")
+	require.Contains(t, term.errOut.String(), "session closed after 1s without input")
+}
+
 func TestSSHNothingToRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})

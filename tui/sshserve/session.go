@@ -11,6 +11,7 @@ import (
 	"charm.land/ssh"
 	bm "charm.land/wish/v2/bubbletea"
 	"github.com/charmbracelet/colorprofile"
+	uv "github.com/charmbracelet/ultraviolet"
 
 	"github.com/tenantatlas/tenantatlas/engine"
 	"github.com/tenantatlas/tenantatlas/tui"
@@ -27,19 +28,23 @@ func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engin
 
 	// charm.land/ssh emulates the PTY (the server sets no PtyHandler): the session is the terminal.
 	in := newActivityReader(sess)
-	// Frames draw only when a frame changes: an idle dashboard costs the server nothing, where Bubble
-	// Tea's renderer would wake 60 times a second per session. Its colours follow the client's TERM
-	// and environment, as MakeOptions' profile does; the program's own writes (OSC52 copies from
-	// tea.SetClipboard) go through it, between frames.
+	// Frames draw only when a frame changes, and once the first frame is drawn they stop Bubble
+	// Tea's tick (Frames.Release): an idle dashboard wakes nothing in the server, where Bubble Tea's
+	// renderer would wake 60 times a second per session. Its colours follow the client's TERM and
+	// environment, as MakeOptions' profile does; what the program writes itself goes through it,
+	// between frames.
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	frames := tui.NewFrames(sess, colorprofile.Env(env), env, true)
 	defer frames.Close()
 	m.DrawTo(frames)
 	// MakeOptions wires the session's terminal: the client's environment, the initial size, and no
-	// suspending the server with ctrl+z. Input goes through the idle clock.
-	opts := append(bm.MakeOptions(sess), tea.WithInput(in), tea.WithOutput(frames), tea.WithoutSignalHandler())
+	// suspending the server with ctrl+z. The program reads no input itself (ProgramOptions):
+	// readInput sends it what the client types, through the idle clock.
+	opts := append(bm.MakeOptions(sess), tea.WithOutput(frames), tea.WithoutSignalHandler())
 	opts = append(opts, frames.ProgramOptions()...)
 	p := tea.NewProgram(m, opts...)
+	go readInput(ctx, in, pty.Term, p)
+	go frames.Release(p)
 
 	finished := make(chan struct{})
 	reasons := make(chan string, 1)
@@ -73,11 +78,15 @@ func (s *Server) runDashboard(ctx context.Context, sess ssh.Session, actor engin
 // supervise delivers resizes to the program and makes it quit when the session must end. It returns
 // why it ended the session ("" when the user quit or the client went away), once the program
 // finished or once it asked the program to quit.
+//
+// Its timers fire only when a limit may have been reached: the idle timer at the last keystroke
+// known plus IdleTimeout, pushed back by the keystrokes since (a hundred idle sessions must not wake
+// the server for nothing).
 func (s *Server) supervise(ctx context.Context, p *tea.Program, windows <-chan ssh.Window, in *activityReader, finished <-chan struct{}) string {
 	maxTimer := time.NewTimer(s.cfg.MaxTimeout)
 	defer maxTimer.Stop()
-	idleCheck := time.NewTicker(max(min(s.cfg.IdleTimeout/4, 30*time.Second), 10*time.Millisecond))
-	defer idleCheck.Stop()
+	idleTimer := time.NewTimer(s.cfg.IdleTimeout)
+	defer idleTimer.Stop()
 	for {
 		select {
 		case <-finished:
@@ -93,12 +102,28 @@ func (s *Server) supervise(ctx context.Context, p *tea.Program, windows <-chan s
 		case <-maxTimer.C:
 			p.Quit()
 			return fmt.Sprintf("session closed after its maximum of %s; reconnect to continue", s.cfg.MaxTimeout)
-		case <-idleCheck.C:
-			if in.idleFor() >= s.cfg.IdleTimeout {
-				p.Quit()
-				return fmt.Sprintf("session closed after %s without input; reconnect to continue", s.cfg.IdleTimeout)
+		case <-idleTimer.C:
+			if left := s.cfg.IdleTimeout - in.idleFor(); left > 0 {
+				idleTimer.Reset(left)
+				continue
 			}
+			p.Quit()
+			return fmt.Sprintf("session closed after %s without input; reconnect to continue", s.cfg.IdleTimeout)
 		}
+	}
+}
+
+// readInput sends p what the client types, parsed by ultraviolet's terminal reader as Bubble Tea
+// parses its own input (p translates the events into its key, paste and mouse messages). It returns
+// when ctx ends or the session's input does.
+func readInput(ctx context.Context, in io.Reader, term string, p *tea.Program) {
+	events := make(chan uv.Event)
+	go func() {
+		defer close(events)
+		_ = uv.NewTerminalReader(in, term).StreamEvents(ctx, events)
+	}()
+	for e := range events {
+		p.Send(e) // returns at once once the program has ended
 	}
 }
 
