@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -318,19 +316,7 @@ func TestAlertEngineKilledBetweenCommitAndDelivery(t *testing.T) {
 
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, pemOf(rcv.srv), 0o600))
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, "-test.run=^$")
-	child.Env = append(os.Environ(), alertChildEnv+"="+dsn, alertChildEnv+"_KEY="+hex.EncodeToString(key), alertChildEnv+"_CA="+caFile)
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	child.Stderr = os.Stderr
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready\n", line)
+	child := startChild(t, alertChildEnv+"="+dsn, alertChildEnv+"_KEY="+hex.EncodeToString(key), alertChildEnv+"_CA="+caFile)
 
 	res, err := svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: tenant.ID})
 	require.NoError(t, err)

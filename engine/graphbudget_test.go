@@ -1,11 +1,9 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,19 +122,7 @@ func TestGraphBudgetDeadEngine(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := pgtest.NewDSN(t)
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, "-test.run=^$")
-	child.Env = append(os.Environ(), budgetChildEnv+"="+dsn)
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	child.Stderr = os.Stderr
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready\n", line)
+	child := startChild(t, budgetChildEnv+"="+dsn)
 	held := time.Now()
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_ = child.Wait()

@@ -1,11 +1,9 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,19 +203,7 @@ func TestKilledEngineRunIsFinishedByAnother(t *testing.T) {
 	b.admin, err = svc.ActorByName(ctx, "")
 	require.NoError(t, err)
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, "-test.run=^$")
-	child.Env = append(os.Environ(), engineChildEnv+"="+dsn)
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	child.Stderr = os.Stderr
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready\n", line)
+	child := startChild(t, engineChildEnv+"="+dsn)
 
 	res, err := svc.Start(ctx, b.admin, noopRequest(b, t, map[string]any{"duration": "2s", "steps": "20"}))
 	require.NoError(t, err)

@@ -1,13 +1,11 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -114,20 +112,8 @@ func TestRestoreKilledEngineNeverAppliesAnItemTwice(t *testing.T) {
 	st.AddFault(graphsim.Fault{Kind: graphsim.FaultSlow, Endpoint: "deviceConfigurations.create", Delay: 300 * time.Millisecond})
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, sim.CAPEM(), 0o600))
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, "-test.run=^$")
-	child.Env = append(os.Environ(), restoreChildEnv+"="+dsn, restoreChildEnv+"_KEY="+hex.EncodeToString(key),
+	child := startChild(t, restoreChildEnv+"="+dsn, restoreChildEnv+"_KEY="+hex.EncodeToString(key),
 		restoreChildEnv+"_CA="+caFile, restoreChildEnv+"_GRAPH="+sim.GraphURL())
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	child.Stderr = os.Stderr
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready\n", line)
 
 	started, err := svc.StartRestore(ctx, b.admin, engine.RestoreRequest{BackupSetID: set.ID})
 	require.NoError(t, err)
