@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,22 +26,7 @@ func setupIntuneGranting(t *testing.T, spec graphsim.TenantSpec, roles ...string
 // first token.
 func setupIntuneWith(t *testing.T, spec graphsim.TenantSpec, grant func(*graphsim.Tenant)) *intuneBundle {
 	t.Helper()
-	b := setup(t)
-	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}})
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(func() { _ = sim.Close() })
-	st := sim.Tenants()[0]
-	grant(st)
-	cfg := sim.GraphConfig()
-	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
-		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
-	creds := st.Credentials()
-	v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
-		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
-	require.NoError(t, err)
-	return &intuneBundle{testBundle: b, sim: sim, simT: st, tenantID: v.ID}
+	return setupIntuneSim(t, graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}}, grant, simTenantName)[0]
 }
 
 // TestBackupGroupNames (issue #24): a backup names the groups its objects refer to with

@@ -112,32 +112,20 @@ func TestBackupReadsFallBack(t *testing.T) {
 func TestBackupReadsInFlight(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t)
 	latency := graphsim.Latency{Median: 15 * time.Millisecond, P99: 40 * time.Millisecond}
-	sim, err := graphsim.New(graphsim.Options{Seed: 7, Latency: &latency,
-		Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 3, Groups: 20}}})
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(func() { _ = sim.Close() })
-	st := sim.Tenants()[0]
-	cfg := sim.GraphConfig()
-	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
-		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
-	creds := st.Credentials()
-	v, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
-		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
-	require.NoError(t, err)
+	ib := setupIntuneSim(t, graphsim.Options{Seed: 7, Latency: &latency,
+		Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 3, Groups: 20}}}, nil, simTenantName)[0]
+	b, st, tenantID := ib.testBundle, ib.simT, ib.tenantID
 
 	st.ResetPeakInFlight()
-	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: v.ID})
+	res, err := b.svc.Start(ctx, b.admin, engine.StartRequest{Type: engine.TypeBackupRun, TenantID: tenantID})
 	require.NoError(t, err)
 	run := b.waitRun(t, res.Run.ID, completed)
 	require.Equal(t, store.OutcomeSucceeded, outcome(run), deref(run.ReasonDetail))
 	peak := st.PeakInFlight()
 	require.Greater(t, peak, 1, "families read side by side")
 	require.LessOrEqual(t, peak, graph.ReadsInFlight, "never more than graph.ReadsInFlight at once")
-	sets, err := b.svc.ListBackupSets(ctx, b.admin, engine.BackupQuery{TenantID: v.ID, Limit: 1})
+	sets, err := b.svc.ListBackupSets(ctx, b.admin, engine.BackupQuery{TenantID: tenantID, Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, store.BackupComplete, sets[0].Status)
 	require.Len(t, rtItems(t, b, sets[0].ID), sets[0].ItemCount)

@@ -27,22 +27,41 @@ type intuneBundle struct {
 
 func setupIntune(t *testing.T, spec graphsim.TenantSpec) *intuneBundle {
 	t.Helper()
+	return setupIntuneSim(t, graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}}, nil, simTenantName)[0]
+}
+
+// setupIntuneSim starts a simulator made from opts, applies prepare (nil: nothing) to each of its
+// tenants before the engine's first token, starts the engine against it and registers every
+// tenant in order, named by name, with the simulator's credentials.
+func setupIntuneSim(t *testing.T, opts graphsim.Options, prepare func(*graphsim.Tenant), name func(i int, st *graphsim.Tenant) string) []*intuneBundle {
+	t.Helper()
 	b := setup(t)
-	sim, err := graphsim.New(graphsim.Options{Seed: 7, Tenants: []graphsim.TenantSpec{spec}})
+	sim, err := graphsim.New(opts)
 	require.NoError(t, err)
 	require.NoError(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Close() })
-	st := sim.Tenants()[0]
+	if prepare != nil {
+		for _, st := range sim.Tenants() {
+			prepare(st)
+		}
+	}
 	cfg := sim.GraphConfig()
 	cfg.Retry.DelaySeconds = 1
 	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
 		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
-	creds := st.Credentials()
-	v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: "sim-" + st.ID[:8], TenantGUID: st.ID,
-		ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
-	require.NoError(t, err)
-	return &intuneBundle{testBundle: b, sim: sim, simT: st, tenantID: v.ID}
+	var out []*intuneBundle
+	for i, st := range sim.Tenants() {
+		creds := st.Credentials()
+		v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: name(i, st), TenantGUID: st.ID,
+			ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
+		require.NoError(t, err)
+		out = append(out, &intuneBundle{testBundle: b, sim: sim, simT: st, tenantID: v.ID})
+	}
+	return out
 }
+
+// simTenantName names a simulator's tenant after its id.
+func simTenantName(_ int, st *graphsim.Tenant) string { return "sim-" + st.ID[:8] }
 
 func (b *intuneBundle) run(t *testing.T, req engine.StartRequest) store.Run {
 	t.Helper()

@@ -24,24 +24,7 @@ var caFamilies = []string{string(graph.FamilyNamedLocations), string(graph.Famil
 // setupCA starts the engine against a simulator with the given tenants, registered in order.
 func setupCA(t *testing.T, specs ...graphsim.TenantSpec) []*intuneBundle {
 	t.Helper()
-	b := setup(t)
-	sim, err := graphsim.New(graphsim.Options{Seed: 18, Tenants: specs})
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(func() { _ = sim.Close() })
-	cfg := sim.GraphConfig()
-	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
-		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
-	var out []*intuneBundle
-	for i, st := range sim.Tenants() {
-		creds := st.Credentials()
-		v, err := b.svc.AddTenant(context.Background(), b.admin, engine.AddTenantRequest{Name: fmt.Sprintf("ca-%d", i), TenantGUID: st.ID,
-			ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
-		require.NoError(t, err)
-		out = append(out, &intuneBundle{testBundle: b, sim: sim, simT: st, tenantID: v.ID})
-	}
-	return out
+	return setupIntuneSim(t, graphsim.Options{Seed: 18, Tenants: specs}, nil, func(i int, _ *graphsim.Tenant) string { return fmt.Sprintf("ca-%d", i) })
 }
 
 func (b *intuneBundle) syncCA(t *testing.T) {

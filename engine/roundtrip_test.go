@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,25 +28,10 @@ import (
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t)
-	sim, err := graphsim.New(graphsim.Options{Seed: 11, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 5, Groups: 40}, {PoliciesPerFamily: 1, Groups: 5}}})
-	require.NoError(t, err)
-	require.NoError(t, sim.Start())
-	t.Cleanup(func() { _ = sim.Close() })
-	cfg := sim.GraphConfig()
-	cfg.Retry.DelaySeconds = 1
-	b.startEngine(t, engine.Config{Graph: cfg, SchedulePollInterval: 200 * time.Millisecond,
-		GraphLimits: graph.Limits{RequestsPerSecond: 10_000, Burst: 10_000, WritesPerSecond: 1000, WriteBurst: 1000}})
-	var ids [2]int64
-	for i, st := range sim.Tenants() {
-		creds := st.Credentials()
-		v, err := b.svc.AddTenant(ctx, b.admin, engine.AddTenantRequest{Name: fmt.Sprintf("rt-%d-%s", i, st.ID[:8]), TenantGUID: st.ID,
-			ClientID: creds.ClientID, ClientSecret: []byte(creds.ClientSecret)})
-		require.NoError(t, err)
-		ids[i] = v.ID
-	}
-	a := &intuneBundle{testBundle: b, sim: sim, simT: sim.Tenants()[0], tenantID: ids[0]}
-	bt := &intuneBundle{testBundle: b, sim: sim, simT: sim.Tenants()[1], tenantID: ids[1]}
+	tenants := setupIntuneSim(t, graphsim.Options{Seed: 11, Tenants: []graphsim.TenantSpec{{PoliciesPerFamily: 5, Groups: 40}, {PoliciesPerFamily: 1, Groups: 5}}},
+		nil, func(i int, st *graphsim.Tenant) string { return fmt.Sprintf("rt-%d-%s", i, st.ID[:8]) })
+	a, bt := tenants[0], tenants[1]
+	b, ids := a.testBundle, [2]int64{a.tenantID, bt.tenantID}
 	syncAll := func(x *intuneBundle) {
 		for _, typ := range []string{engine.TypeDirectoryGroupsSync, engine.TypeDirectoryRoleDefsSync, engine.TypeInventorySync} {
 			run := x.run(t, engine.StartRequest{Type: typ})
@@ -63,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, custom)
-	_, err = a.simT.AddPolicy(graph.FamilyAssignmentFilters, map[string]any{"displayName": "Corporate devices (EMEA)",
+	_, err := a.simT.AddPolicy(graph.FamilyAssignmentFilters, map[string]any{"displayName": "Corporate devices (EMEA)",
 		"platform": "windows10AndLater", "rule": `(device.deviceOwnership -eq "Corporate")`, "assignmentFilterManagementType": "devices",
 		"roleScopeTags": []any{"0", custom}})
 	require.NoError(t, err)
